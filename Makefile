@@ -1,0 +1,107 @@
+# libaccel - build, test, demo. See README.md.
+#
+#   make            build/libaccel.so and build/accel
+#   make deps       install what building and testing need (Debian packages)
+#   make check      unit tests (cmocka) and integration tests
+#   make demo       the main job: memcached under the shim on a DPDK port
+#   make bench      benchmarks/ (not tests)
+#   make install PREFIX=/usr/local
+
+PREFIX ?= /usr/local
+BUILD := build
+CC ?= cc
+
+WARN := -Wall -Wextra -Werror
+CFLAGS ?= -O2 -g
+BASE_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -fPIC \
+	-U_FORTIFY_SOURCE -fno-strict-aliasing
+DPDK_CFLAGS := $(shell pkg-config --cflags libdpdk 2>/dev/null)
+DPDK_LIBS := $(shell pkg-config --libs libdpdk 2>/dev/null)
+
+# The shim exports only the calls it interposes.
+SHIM_CFLAGS := $(BASE_CFLAGS) -fvisibility=hidden
+
+COMMON_SRC := common/real.c common/log.c
+STACK_SRC := stack/stack.c stack/wire.c stack/arp.c stack/ipv4.c stack/icmp.c
+DEV_SRC := dev/net_dpdk.c
+SOCKETS_SRC := sockets/netif.c sockets/wait.c
+PRELOAD_SRC := preload/config.c preload/fdtable.c preload/runtime.c \
+	preload/interpose.c
+SHIM_SRC := $(COMMON_SRC) $(STACK_SRC) $(DEV_SRC) $(SOCKETS_SRC) $(PRELOAD_SRC)
+SHIM_OBJ := $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
+
+UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
+	$(BUILD)/tests/test_preload_config $(BUILD)/tests/test_preload_fdtable
+TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix
+BENCH_PROGS := $(BUILD)/bench/callcost
+
+.PHONY: all deps check unit integration demo bench install clean
+all: $(BUILD)/libaccel.so $(BUILD)/accel
+
+$(BUILD)/obj/dev/%.o: dev/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SHIM_CFLAGS) $(DPDK_CFLAGS) -MMD -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(SHIM_CFLAGS) -MMD -c $< -o $@
+
+$(BUILD)/libaccel.so: $(SHIM_OBJ)
+	$(CC) -shared -o $@ $^ -Wl,-z,defs -Wl,--as-needed $(DPDK_LIBS) -lnuma -ldl -lpthread
+
+$(BUILD)/accel: preload/launcher.c preload/config.c common/log.c common/real.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -o $@ $^ -ldl
+
+# ---- tests ----------------------------------------------------------------
+TEST_CFLAGS := $(BASE_CFLAGS) -Wno-unused-parameter
+
+$(BUILD)/tests/test_stack_%: tests/stack/test_%.c $(STACK_SRC) tests/stack/link.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(STACK_SRC) -lcmocka
+
+$(BUILD)/tests/test_preload_%: tests/preload/test_%.c $(PRELOAD_SRC) $(COMMON_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< preload/$*.c $(COMMON_SRC) -lcmocka -ldl
+
+$(BUILD)/tests/%: tests/progs/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $<
+
+$(BUILD)/bench/%: benchmarks/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $<
+
+deps:
+	@scripts/deps.sh
+
+unit: $(UNIT_TESTS)
+	@scripts/run-unit.sh $(UNIT_TESTS)
+
+integration: all $(TEST_PROGS)
+	@tests/integration/run.sh
+
+check: deps
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TEST_PROGS)
+	@scripts/run-unit.sh $(UNIT_TESTS)
+	@tests/integration/run.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/demo.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory all $(BENCH_PROGS)
+	@benchmarks/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 0755 $(BUILD)/libaccel.so $(DESTDIR)$(PREFIX)/lib/libaccel.so
+	install -m 0755 $(BUILD)/accel $(DESTDIR)$(PREFIX)/bin/accel
+	sed -e 's|@PREFIX@|$(PREFIX)|' accel.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/accel.pc
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(SHIM_OBJ:.o=.d)

@@ -1,0 +1,98 @@
+/*
+ * dev.h - the devices under the stacks: one DPDK port per process, split
+ * into queue pairs that threads claim one each.
+ *
+ * Nothing in this header needs DPDK, so the layers above can include it;
+ * only the files in dev/ see rte_*. Packets cross this boundary as opaque pointers
+ * (they are rte_mbufs) with accessors.
+ *
+ * Threads: dev_net_open/dev_net_close are called once each, by whichever
+ * thread gets there (the caller serialises). A claimed queue belongs to
+ * one thread: only that thread may call the dev_netq_* functions on it,
+ * between dev_netq_enter and dev_netq_leave. The packet accessors may be
+ * called from any thread that owns the packet.
+ */
+#ifndef ACCEL_DEV_H
+#define ACCEL_DEV_H
+
+#include <stdint.h>
+
+#define DEV_MAX_QUEUES 16
+#define DEV_ETH_ALEN 6
+
+/* Per-packet receive flags (dev_pkt_rx_flags). */
+#define DEV_RX_IP_CSUM_GOOD (1u << 0)
+
+struct dev_net_conf {
+	const char *eal_args;     /* whitespace-separated EAL arguments */
+	unsigned queues;          /* queue pairs wanted (clamped to the port) */
+	unsigned mbufs;           /* mbufs in the pool (raised to the minimum) */
+	unsigned link_wait_ms;    /* how long to wait for link up at start */
+	int log_level;            /* ACCEL_LOG_* for DPDK's own messages */
+};
+
+struct dev_net_info {
+	char driver[32];
+	uint16_t port_id;
+	uint8_t mac[DEV_ETH_ALEN];
+	uint16_t mtu;
+	unsigned queues;
+	int link_up;
+};
+
+/*
+ * Starts the EAL (once per process) and the first port it finds. Leaves the
+ * calling thread's CPU affinity, the signal dispositions, stdout and the
+ * getopt state as they were. Returns 0, or a negative errno after logging
+ * one line that says why.
+ */
+int dev_net_open(const struct dev_net_conf *conf);
+
+/* Stops and closes the port; waits (bounded) for threads inside
+ * dev_netq_enter/leave to leave. Safe to call when open failed. */
+void dev_net_close(void);
+
+const struct dev_net_info *dev_net_info(void);
+
+/* True for threads DPDK created itself (its interrupt thread): they must
+ * never claim a queue. */
+int dev_thread_is_internal(void);
+
+struct dev_netq;
+
+/* Takes a free queue pair for the calling thread, or NULL if none is left
+ * (or the port is not open). */
+struct dev_netq *dev_netq_claim(void);
+void dev_netq_release(struct dev_netq *q);
+
+/* Brackets every use of a queue. enter returns -ESHUTDOWN once the port is
+ * being closed; then the queue must not be touched. */
+int dev_netq_enter(struct dev_netq *q);
+void dev_netq_leave(struct dev_netq *q);
+
+uint16_t dev_netq_rx(struct dev_netq *q, void **pkts, uint16_t n);
+/* Takes ownership of the packets it accepts; returns how many. */
+uint16_t dev_netq_tx(struct dev_netq *q, void **pkts, uint16_t n);
+void *dev_netq_pkt_alloc(struct dev_netq *q);
+
+void dev_pkt_free(void *pkt);
+uint8_t *dev_pkt_data(void *pkt);
+uint16_t dev_pkt_len(void *pkt);
+void dev_pkt_set_len(void *pkt, uint16_t len);
+uint16_t dev_pkt_room(void *pkt);
+uint32_t dev_pkt_rx_flags(void *pkt);
+
+/*
+ * Sleeping until the queue has packets: dev_netq_wake_fd is a descriptor
+ * that becomes readable when it does (-1: the port has no receive
+ * interrupts; poll it on a short timer instead). Call dev_netq_wake_arm
+ * before sleeping and dev_netq_wake_ack after waking.
+ */
+int dev_netq_wake_fd(struct dev_netq *q);
+void dev_netq_wake_arm(struct dev_netq *q);
+void dev_netq_wake_ack(struct dev_netq *q);
+
+/* Monotonic nanoseconds. */
+uint64_t dev_now_ns(void);
+
+#endif

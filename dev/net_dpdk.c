@@ -1,0 +1,553 @@
+/*
+ * net_dpdk.c - the network device on DPDK: EAL start inside a program that
+ * never asked for it, one port, queue pairs claimed by threads, receive
+ * interrupts for sleeping, and a clean stop.
+ *
+ * The EAL was written to own its process. Inside someone else's program it
+ * must leave no trace the program could see, so dev_net_open snapshots
+ * what rte_eal_init is known to change (the caller's CPU affinity, signal
+ * handlers, getopt's globals, what reaches stdout) and puts it back.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <rte_eal.h>
+#include <rte_epoll.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_interrupts.h>
+#include <rte_lcore.h>
+#include <rte_log.h>
+#include <rte_mbuf.h>
+
+#include "../common/log.h"
+#include "../common/real.h"
+#include "dev.h"
+
+#define DEV_RX_DESC 1024
+#define DEV_TX_DESC 1024
+#define DEV_MBUF_CACHE 256
+#define DEV_MAX_EAL_ARGS 64
+/* How long close waits for a thread still inside a queue. */
+#define DEV_CLOSE_WAIT_MS 500
+
+struct dev_netq {
+	uint16_t qid;
+	int owner;        /* 0 free, 1 claimed (atomic) */
+	int active;       /* the owner is between enter and leave (atomic) */
+	int wake_epfd;    /* epoll fd holding the rx interrupt, or -1 */
+} __attribute__((aligned(64)));
+
+static struct {
+	int opened;               /* EAL and port are up */
+	int stopping;             /* dev_net_close has begun (atomic) */
+	struct rte_mempool *pool;
+	struct dev_net_info info;
+	struct dev_netq q[DEV_MAX_QUEUES];
+} net;
+
+/* ---- DPDK's log, through ours ------------------------------------------ */
+
+/* Until the EAL is up its error lines are only kept; they are printed if
+ * the start fails, so a good start is quiet and a bad one explains itself. */
+#define EARLY_LINES 8
+static char early_log[EARLY_LINES][160];
+static unsigned early_count;
+static int eal_starting;
+
+static int dpdk_to_accel_level(int rte_level)
+{
+	if (rte_level <= (int)RTE_LOG_CRIT)
+		return ACCEL_LOG_ERROR;
+	/* DPDK calls many recoverable things errors (a tap without a multiq
+	 * qdisc, no secondary process to notify); the host program's stderr
+	 * is not the place for them. What fails for real, the shim reports. */
+	if (rte_level <= (int)RTE_LOG_INFO)
+		return ACCEL_LOG_INFO;
+	return ACCEL_LOG_DEBUG;
+}
+
+static ssize_t dpdk_log_write(void *cookie, const char *buf, size_t size)
+{
+	int level = dpdk_to_accel_level(rte_log_cur_msg_loglevel());
+	int len = (int)size;
+
+	(void)cookie;
+	while (len > 0 && buf[len - 1] == '\n')
+		len--;
+	if (eal_starting && rte_log_cur_msg_loglevel() <= (int)RTE_LOG_ERR) {
+		snprintf(early_log[early_count++ % EARLY_LINES],
+			 sizeof(early_log[0]), "dpdk: %.*s", len, buf);
+		level = ACCEL_LOG_DEBUG;
+	}
+	accel_log(level, "dpdk: %.*s", len, buf);
+	return (ssize_t)size;
+}
+
+static void dpdk_log_route(int level)
+{
+	static const int to_rte[] = { RTE_LOG_EMERG, RTE_LOG_CRIT, RTE_LOG_ERR,
+				      RTE_LOG_INFO, RTE_LOG_DEBUG };
+	cookie_io_functions_t io = { .write = dpdk_log_write };
+	FILE *f = fopencookie(NULL, "w", io);
+
+	if (f) {
+		setvbuf(f, NULL, _IOLBF, 0);
+		rte_openlog_stream(f);
+	}
+	rte_log_set_global_level((uint32_t)to_rte[level < 0 ? 0 : level > 4 ? 4 : level]);
+}
+
+/* ---- what rte_eal_init must not change ---------------------------------- */
+
+struct host_state {
+	cpu_set_t cpus;
+	struct sigaction sig[_NSIG];
+	int stdout_copy;
+	int g_optind, g_opterr, g_optopt;
+	char *g_optarg;
+};
+
+static void hold_noop(int sig)
+{
+	(void)sig;
+}
+
+static void host_save(struct host_state *h)
+{
+	pthread_getaffinity_np(pthread_self(), sizeof(h->cpus), &h->cpus);
+	for (int s = 1; s < _NSIG; s++)
+		sigaction(s, NULL, &h->sig[s]);
+	/*
+	 * The tap PMD takes the first unused real-time signal for a receive
+	 * trigger and arms O_ASYNC on its queues, so every packet would signal
+	 * the program and cut its sleeps short with EINTR. Holding every
+	 * unused one makes it fall back to plain reads.
+	 */
+	for (int s = SIGRTMIN; s <= SIGRTMAX; s++) {
+		struct sigaction hold = { .sa_handler = hold_noop,
+					  .sa_flags = SA_RESTART };
+
+		if (h->sig[s].sa_handler == SIG_DFL)
+			sigaction(s, &hold, NULL);
+	}
+	h->g_optind = optind;
+	h->g_opterr = opterr;
+	h->g_optopt = optopt;
+	h->g_optarg = optarg;
+	/* EAL prints usage and version text with printf: send it to stderr.
+	 * Flush first so the program's own pending output keeps its place. */
+	fflush(stdout);
+	h->stdout_copy = accel_real.fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+	if (h->stdout_copy >= 0)
+		accel_real.dup2(STDERR_FILENO, STDOUT_FILENO);
+}
+
+static void host_restore(struct host_state *h)
+{
+	if (h->stdout_copy >= 0) {
+		fflush(stdout);
+		accel_real.dup2(h->stdout_copy, STDOUT_FILENO);
+		accel_real.close(h->stdout_copy);
+	}
+	pthread_setaffinity_np(pthread_self(), sizeof(h->cpus), &h->cpus);
+	for (int s = 1; s < _NSIG; s++) {
+		struct sigaction now;
+
+		if (sigaction(s, NULL, &now) < 0)
+			continue;
+		if (now.sa_handler != h->sig[s].sa_handler ||
+		    now.sa_flags != h->sig[s].sa_flags) {
+			if (now.sa_handler != hold_noop)
+				ACCEL_DEBUG("dpdk changed the handler of signal %d; restored", s);
+			sigaction(s, &h->sig[s], NULL);
+		}
+	}
+	optind = h->g_optind;
+	opterr = h->g_opterr;
+	optopt = h->g_optopt;
+	optarg = h->g_optarg;
+}
+
+/* ---- EAL arguments ------------------------------------------------------ */
+
+static int has_arg(char **argv, int argc, const char *const *names)
+{
+	for (int i = 0; i < argc; i++)
+		for (const char *const *n = names; *n; n++)
+			if (strncmp(argv[i], *n, strlen(*n)) == 0)
+				return 1;
+	return 0;
+}
+
+/* "--lcores=0@(0-3)" naming exactly the CPUs the caller may run on, so the
+ * EAL's pinning of its main lcore changes nothing. */
+static void lcores_arg(const cpu_set_t *cpus, char *out, size_t len)
+{
+	size_t n = (size_t)snprintf(out, len, "--lcores=0@(");
+
+	for (int c = 0; c < CPU_SETSIZE && n + 8 < len; c++)
+		if (CPU_ISSET(c, cpus))
+			n += (size_t)snprintf(out + n, len - n, "%d,", c);
+	if (out[n - 1] == ',')
+		n--;
+	snprintf(out + n, len - n, ")");
+}
+
+/* Splits args into argv (in place in buf); adds the options a guest
+ * process needs unless the user set them. Returns argc. */
+static int eal_argv(const char *args, char *buf, size_t buflen, char **argv,
+		    const cpu_set_t *cpus, char *lcores, size_t lcores_len)
+{
+	static const char *const cpu_opts[] = { "-l", "-c", "--lcores", NULL };
+	static const char *const tel_opts[] = { "--telemetry", "--no-telemetry", NULL };
+	static const char *const shconf_opts[] = { "--in-memory", "--no-shconf",
+						   "--file-prefix", NULL };
+	int argc = 0;
+	char *save = NULL;
+
+	argv[argc++] = "libaccel";
+	snprintf(buf, buflen, "%s", args ? args : "");
+	for (char *tok = strtok_r(buf, " \t\n", &save);
+	     tok && argc < DEV_MAX_EAL_ARGS - 4; tok = strtok_r(NULL, " \t\n", &save))
+		argv[argc++] = tok;
+	if (!has_arg(argv, argc, cpu_opts)) {
+		lcores_arg(cpus, lcores, lcores_len);
+		argv[argc++] = lcores;
+	}
+	/* No telemetry socket and no shared config files: a guest in someone
+	 * else's process leaves nothing behind in /var/run. */
+	if (!has_arg(argv, argc, tel_opts))
+		argv[argc++] = "--no-telemetry";
+	if (!has_arg(argv, argc, shconf_opts))
+		argv[argc++] = "--no-shconf";
+	argv[argc] = NULL;
+	return argc;
+}
+
+static int eal_start(const struct dev_net_conf *conf)
+{
+	char buf[1024], lcores[512];
+	char *argv[DEV_MAX_EAL_ARGS];
+	struct host_state h;
+	int argc, rc, err;
+
+	host_save(&h);
+	argc = eal_argv(conf->eal_args, buf, sizeof(buf), argv, &h.cpus,
+			lcores, sizeof(lcores));
+	dpdk_log_route(conf->log_level);
+	eal_starting = 1;
+	rc = rte_eal_init(argc, argv);
+	err = rte_errno;
+	eal_starting = 0;
+	host_restore(&h);
+	if (rc < 0) {
+		for (unsigned i = early_count > EARLY_LINES ? early_count - EARLY_LINES : 0;
+		     i < early_count; i++)
+			ACCEL_ERR("%s", early_log[i % EARLY_LINES]);
+		ACCEL_ERR("DPDK EAL did not start (%s); check ACCEL_DPDK_ARGS='%s'",
+			  rte_strerror(err), conf->eal_args ? conf->eal_args : "");
+		return -(err ? err : EINVAL);
+	}
+	return 0;
+}
+
+/* ---- the port ----------------------------------------------------------- */
+
+static int port_setup(uint16_t port, unsigned nq, int rx_intr)
+{
+	struct rte_eth_conf pconf;
+	int rc;
+
+	memset(&pconf, 0, sizeof(pconf));
+	pconf.intr_conf.rxq = rx_intr ? 1 : 0;
+	rc = rte_eth_dev_configure(port, (uint16_t)nq, (uint16_t)nq, &pconf);
+	if (rc < 0)
+		return rc;
+	for (unsigned i = 0; i < nq; i++) {
+		int sock = rte_eth_dev_socket_id(port);
+
+		if (sock < 0)
+			sock = 0;
+		rc = rte_eth_rx_queue_setup(port, (uint16_t)i, DEV_RX_DESC,
+					    (unsigned)sock, NULL, net.pool);
+		if (rc < 0)
+			return rc;
+		rc = rte_eth_tx_queue_setup(port, (uint16_t)i, DEV_TX_DESC,
+					    (unsigned)sock, NULL);
+		if (rc < 0)
+			return rc;
+	}
+	return rte_eth_dev_start(port);
+}
+
+static void link_wait(uint16_t port, unsigned ms)
+{
+	struct rte_eth_link link;
+	uint64_t end = dev_now_ns() + (uint64_t)ms * 1000000ull;
+
+	for (;;) {
+		memset(&link, 0, sizeof(link));
+		rte_eth_link_get_nowait(port, &link);
+		if (link.link_status == RTE_ETH_LINK_UP || dev_now_ns() >= end)
+			break;
+		usleep(10000);
+	}
+	net.info.link_up = link.link_status == RTE_ETH_LINK_UP;
+	if (!net.info.link_up)
+		ACCEL_INFO("port %u: link still down after %u ms; going on",
+			   port, ms);
+}
+
+static int port_start(const struct dev_net_conf *conf)
+{
+	struct rte_eth_dev_info di;
+	struct rte_ether_addr mac;
+	uint16_t port = RTE_MAX_ETHPORTS, mtu = 1500;
+	unsigned nq, nmbufs;
+	int rc;
+
+	RTE_ETH_FOREACH_DEV(port) break;
+	if (port >= RTE_MAX_ETHPORTS) {
+		ACCEL_ERR("DPDK found no port: ACCEL_DPDK_ARGS must name one "
+			  "(e.g. --vdev=net_tap0,iface=acc0)");
+		return -ENODEV;
+	}
+	rc = rte_eth_dev_info_get(port, &di);
+	if (rc < 0)
+		return rc;
+	nq = conf->queues ? conf->queues : 1;
+	nq = RTE_MIN(nq, RTE_MIN((unsigned)di.max_rx_queues, (unsigned)di.max_tx_queues));
+	nq = RTE_MIN(nq, (unsigned)DEV_MAX_QUEUES);
+	if (nq == 0)
+		nq = 1;
+	nmbufs = RTE_MAX(conf->mbufs, nq * (DEV_RX_DESC + DEV_TX_DESC) + 2048u);
+	net.pool = rte_pktmbuf_pool_create("accel_pool", nmbufs, DEV_MBUF_CACHE,
+					   0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					   (int)rte_socket_id());
+	if (!net.pool) {
+		ACCEL_ERR("cannot allocate %u mbufs (%s): raise -m in ACCEL_DPDK_ARGS "
+			  "or lower ACCEL_MBUFS", nmbufs, rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	/* Sleep on receive interrupts where the PMD has them; else poll. */
+	rc = port_setup(port, nq, 1);
+	if (rc < 0) {
+		rte_eth_dev_stop(port);
+		rc = port_setup(port, nq, 0);
+	}
+	if (rc < 0) {
+		ACCEL_ERR("port %u (%s) did not start: %s", port, di.driver_name,
+			  rte_strerror(-rc));
+		return rc;
+	}
+	rte_eth_macaddr_get(port, &mac);
+	rte_eth_dev_get_mtu(port, &mtu);
+	net.info.port_id = port;
+	snprintf(net.info.driver, sizeof(net.info.driver), "%s", di.driver_name);
+	memcpy(net.info.mac, mac.addr_bytes, DEV_ETH_ALEN);
+	net.info.mtu = mtu;
+	net.info.queues = nq;
+	for (unsigned i = 0; i < nq; i++) {
+		net.q[i].qid = (uint16_t)i;
+		net.q[i].wake_epfd = -1;
+	}
+	link_wait(port, conf->link_wait_ms);
+	return 0;
+}
+
+int dev_net_open(const struct dev_net_conf *conf)
+{
+	int rc = eal_start(conf);
+
+	if (rc < 0)
+		return rc;
+	rc = port_start(conf);
+	if (rc < 0)
+		return rc;
+	ACCEL_INFO("port %u (%s) up: %02x:%02x:%02x:%02x:%02x:%02x mtu %u, %u queue(s)",
+		   net.info.port_id, net.info.driver, net.info.mac[0],
+		   net.info.mac[1], net.info.mac[2], net.info.mac[3],
+		   net.info.mac[4], net.info.mac[5], net.info.mtu, net.info.queues);
+	__atomic_store_n(&net.opened, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void dev_net_close(void)
+{
+	uint64_t end;
+
+	if (!__atomic_load_n(&net.opened, __ATOMIC_ACQUIRE))
+		return;
+	__atomic_store_n(&net.stopping, 1, __ATOMIC_SEQ_CST);
+	/* Pairs with dev_netq_enter: a thread either saw stopping, or is seen
+	 * active here and is waited for. */
+	end = dev_now_ns() + DEV_CLOSE_WAIT_MS * 1000000ull;
+	for (unsigned i = 0; i < net.info.queues; i++)
+		while (__atomic_load_n(&net.q[i].active, __ATOMIC_SEQ_CST) &&
+		       dev_now_ns() < end)
+			sched_yield();
+	net.opened = 0;
+	rte_eth_dev_stop(net.info.port_id);
+	rte_eth_dev_close(net.info.port_id);
+}
+
+const struct dev_net_info *dev_net_info(void)
+{
+	return __atomic_load_n(&net.opened, __ATOMIC_ACQUIRE) ? &net.info : NULL;
+}
+
+int dev_thread_is_internal(void)
+{
+	return rte_thread_is_intr();
+}
+
+/* ---- queues ------------------------------------------------------------- */
+
+static void wake_setup(struct dev_netq *q)
+{
+	int epfd = accel_real.epoll_create1(EPOLL_CLOEXEC);
+
+	if (epfd < 0)
+		return;
+	if (rte_eth_dev_rx_intr_ctl_q(net.info.port_id, q->qid, epfd,
+				      RTE_INTR_EVENT_ADD, NULL) < 0) {
+		accel_real.close(epfd);
+		ACCEL_INFO("port %u queue %u: no receive interrupts; idle threads "
+			   "poll on a timer", net.info.port_id, q->qid);
+		return;
+	}
+	q->wake_epfd = epfd;
+}
+
+struct dev_netq *dev_netq_claim(void)
+{
+	if (!dev_net_info() || __atomic_load_n(&net.stopping, __ATOMIC_ACQUIRE))
+		return NULL;
+	for (unsigned i = 0; i < net.info.queues; i++) {
+		int expect = 0;
+
+		if (__atomic_compare_exchange_n(&net.q[i].owner, &expect, 1, 0,
+						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			if (net.q[i].wake_epfd < 0)
+				wake_setup(&net.q[i]);
+			return &net.q[i];
+		}
+	}
+	return NULL;
+}
+
+void dev_netq_release(struct dev_netq *q)
+{
+	/* The wake fd stays with the queue for its next owner. */
+	__atomic_store_n(&q->owner, 0, __ATOMIC_RELEASE);
+}
+
+int dev_netq_enter(struct dev_netq *q)
+{
+	__atomic_store_n(&q->active, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&net.stopping, __ATOMIC_SEQ_CST)) {
+		__atomic_store_n(&q->active, 0, __ATOMIC_RELEASE);
+		return -ESHUTDOWN;
+	}
+	return 0;
+}
+
+void dev_netq_leave(struct dev_netq *q)
+{
+	__atomic_store_n(&q->active, 0, __ATOMIC_RELEASE);
+}
+
+uint16_t dev_netq_rx(struct dev_netq *q, void **pkts, uint16_t n)
+{
+	return rte_eth_rx_burst(net.info.port_id, q->qid, (struct rte_mbuf **)pkts, n);
+}
+
+uint16_t dev_netq_tx(struct dev_netq *q, void **pkts, uint16_t n)
+{
+	return rte_eth_tx_burst(net.info.port_id, q->qid, (struct rte_mbuf **)pkts, n);
+}
+
+void *dev_netq_pkt_alloc(struct dev_netq *q)
+{
+	(void)q;
+	return rte_pktmbuf_alloc(net.pool);
+}
+
+void dev_pkt_free(void *pkt)
+{
+	rte_pktmbuf_free(pkt);
+}
+
+uint8_t *dev_pkt_data(void *pkt)
+{
+	return rte_pktmbuf_mtod((struct rte_mbuf *)pkt, uint8_t *);
+}
+
+uint16_t dev_pkt_len(void *pkt)
+{
+	return rte_pktmbuf_data_len((struct rte_mbuf *)pkt);
+}
+
+void dev_pkt_set_len(void *pkt, uint16_t len)
+{
+	struct rte_mbuf *m = pkt;
+
+	m->data_len = len;
+	m->pkt_len = len;
+}
+
+uint16_t dev_pkt_room(void *pkt)
+{
+	struct rte_mbuf *m = pkt;
+
+	return (uint16_t)(m->buf_len - m->data_off);
+}
+
+uint32_t dev_pkt_rx_flags(void *pkt)
+{
+	const struct rte_mbuf *m = pkt;
+
+	return (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) ==
+	       RTE_MBUF_F_RX_IP_CKSUM_GOOD ? DEV_RX_IP_CSUM_GOOD : 0;
+}
+
+int dev_netq_wake_fd(struct dev_netq *q)
+{
+	return q->wake_epfd;
+}
+
+void dev_netq_wake_arm(struct dev_netq *q)
+{
+	if (q->wake_epfd >= 0)
+		rte_eth_dev_rx_intr_enable(net.info.port_id, q->qid);
+}
+
+void dev_netq_wake_ack(struct dev_netq *q)
+{
+	struct rte_epoll_event ev[4];
+
+	if (q->wake_epfd < 0)
+		return;
+	/* Reads the PMD's event counters where it has them, so the fd stops
+	 * being readable until the next interrupt. */
+	rte_epoll_wait(q->wake_epfd, ev, 4, 0);
+	rte_eth_dev_rx_intr_disable(net.info.port_id, q->qid);
+}
+
+uint64_t dev_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}

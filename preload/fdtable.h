@@ -1,0 +1,53 @@
+/*
+ * fdtable.h - what the shim knows about each descriptor number.
+ *
+ * An array indexed by fd, as large as the kernel's own limit (nr_open) but
+ * mapped lazily, so a lookup is one bounds check and one load, with no
+ * lock. A descriptor with no entry is the kernel's and goes to libc.
+ *
+ * Kinds so far: FD_SHIM marks the shim's own descriptors (its wait sets,
+ * the DPDK port's queues and sockets), which the program never opened and
+ * so must not be able to close or overwrite.
+ */
+#ifndef ACCEL_PRELOAD_FDTABLE_H
+#define ACCEL_PRELOAD_FDTABLE_H
+
+#include <stdint.h>
+
+enum fd_kind {
+	FD_KERNEL = 0,   /* not ours: straight to libc */
+	FD_SHIM,         /* the shim's own */
+};
+
+struct fd_table {
+	uint8_t *kind;   /* enum fd_kind per fd */
+	unsigned size;
+};
+
+extern struct fd_table accel_fds;
+
+/* Maps the table; returns 0 or -errno. Before it, every fd is FD_KERNEL. */
+int fdtable_init(struct fd_table *t, unsigned size);
+void fdtable_fini(struct fd_table *t);
+
+static inline enum fd_kind fdtable_kind(const struct fd_table *t, int fd)
+{
+	if ((unsigned)fd >= t->size)
+		return FD_KERNEL;
+	return (enum fd_kind)__atomic_load_n(&t->kind[fd], __ATOMIC_ACQUIRE);
+}
+
+static inline void fdtable_set(struct fd_table *t, int fd, enum fd_kind k)
+{
+	if ((unsigned)fd < t->size)
+		__atomic_store_n(&t->kind[fd], (uint8_t)k, __ATOMIC_RELEASE);
+}
+
+/* The first fd in [lo, hi] of kind k, or -1. */
+int fdtable_find(const struct fd_table *t, unsigned lo, unsigned hi,
+		 enum fd_kind k);
+
+/* The kernel's per-process descriptor ceiling (/proc/sys/fs/nr_open). */
+unsigned fdtable_kernel_max(void);
+
+#endif

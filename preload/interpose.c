@@ -1,0 +1,737 @@
+/*
+ * interpose.c - the libc calls libaccel takes over.
+ *
+ * Each wrapper looks its descriptor up in the fd table and sends what is
+ * not the shim's business straight to the C library, so results and errno
+ * are the kernel's own. What the shim adds so far:
+ *  - the first AF_INET socket starts the DPDK port (runtime.c);
+ *  - waiting calls (epoll, poll, select) and blocking reads of a thread
+ *    that owns a stack run that stack while they wait (sockets/wait.c);
+ *  - the shim's own descriptors are invisible to the program: using one
+ *    fails with EBADF, as an unopened descriptor would, and dup2/dup3 onto
+ *    one fails with EBUSY.
+ * Set errno only here: the layers below return negative errno values.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../common/real.h"
+#include "fdtable.h"
+#include "runtime.h"
+
+#define EXPORT __attribute__((visibility("default")))
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+extern void __chk_fail(void) __attribute__((noreturn));
+
+static inline int hidden(int fd)
+{
+	return unlikely(fdtable_kind(&accel_fds, fd) == FD_SHIM) &&
+	       rt_state() != RT_CHILD && !rt_internal_caller();
+}
+
+#define FD_GUARD(fd)                            \
+	do {                                    \
+		if (hidden(fd)) {               \
+			errno = EBADF;          \
+			return -1;              \
+		}                               \
+	} while (0)
+
+static int set_errno(int r)
+{
+	if (r < 0) {
+		errno = -r;
+		return -1;
+	}
+	return r;
+}
+
+static int64_t ms_to_ns(int ms)
+{
+	return ms < 0 ? SK_FOREVER : (int64_t)ms * 1000000;
+}
+
+static int64_t ts_to_ns(const struct timespec *ts)
+{
+	if (!ts)
+		return SK_FOREVER;
+	if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000)
+		return -2; /* invalid: let the kernel say EINVAL */
+	if (ts->tv_sec > INT64_MAX / 1000000000 - 1)
+		return SK_FOREVER;
+	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+}
+
+/* ---- blocking reads ----------------------------------------------------- */
+
+/*
+ * A signal cut our wait short. The kernel would have restarted the read
+ * if the handler had SA_RESTART and returned EINTR otherwise; we cannot
+ * tell which signal it was, so restart only when every handled signal
+ * restarts (signal(7)).
+ */
+static int all_handlers_restart(void)
+{
+	for (int s = 1; s < _NSIG; s++) {
+		struct sigaction sa;
+
+		if (sigaction(s, NULL, &sa) < 0 || sa.sa_handler == SIG_DFL ||
+		    sa.sa_handler == SIG_IGN)
+			continue;
+		if (!(sa.sa_flags & SA_RESTART))
+			return 0;
+	}
+	return 1;
+}
+
+/*
+ * Before a read that would block in the kernel on a thread that owns a
+ * stack: wait in the shim instead, so the stack keeps being served, until
+ * the descriptor is ready. Returns 0 to go on with the real call, or -1
+ * with errno EINTR when the call must report the interruption.
+ */
+static int wait_readable(int fd, int nonblock_flag)
+{
+	struct sk_thread *t = rt_thread();
+	struct timeval tv;
+	socklen_t len = sizeof(tv);
+	int fl, r;
+
+	if (!t || nonblock_flag)
+		return 0;
+	fl = accel_real.fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_NONBLOCK))
+		return 0;
+	/* A receive timeout is the kernel's to enforce. */
+	if (accel_real.getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len) == 0 &&
+	    (tv.tv_sec || tv.tv_usec))
+		return 0;
+	for (;;) {
+		accel_tls.depth++;
+		r = sk_wait_fd(t, fd, POLLIN);
+		accel_tls.depth--;
+		if (r != -EINTR)
+			return 0;
+		if (!all_handlers_restart()) {
+			errno = EINTR;
+			return -1;
+		}
+	}
+}
+
+/* ---- sockets ------------------------------------------------------------ */
+
+EXPORT int socket(int domain, int type, int protocol)
+{
+	if (domain == AF_INET && rt_state() == RT_READY && !accel_tls.depth)
+		rt_net_start();
+	return accel_real.socket(domain, type, protocol);
+}
+
+EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
+{
+	return accel_real.socketpair(domain, type, protocol, sv);
+}
+
+EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	FD_GUARD(fd);
+	return accel_real.bind(fd, addr, len);
+}
+
+EXPORT int listen(int fd, int backlog)
+{
+	FD_GUARD(fd);
+	return accel_real.listen(fd, backlog);
+}
+
+EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	FD_GUARD(fd);
+	if (wait_readable(fd, 0) < 0)
+		return -1;
+	return accel_real.accept4(fd, addr, len, flags);
+}
+
+EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	FD_GUARD(fd);
+	if (wait_readable(fd, 0) < 0)
+		return -1;
+	return accel_real.accept(fd, addr, len);
+}
+
+EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	FD_GUARD(fd);
+	return accel_real.connect(fd, addr, len);
+}
+
+EXPORT int shutdown(int fd, int how)
+{
+	FD_GUARD(fd);
+	return accel_real.shutdown(fd, how);
+}
+
+EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
+{
+	FD_GUARD(fd);
+	return accel_real.getsockopt(fd, level, name, val, len);
+}
+
+EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
+{
+	FD_GUARD(fd);
+	return accel_real.setsockopt(fd, level, name, val, len);
+}
+
+EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	FD_GUARD(fd);
+	return accel_real.getsockname(fd, addr, len);
+}
+
+EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
+{
+	FD_GUARD(fd);
+	return accel_real.getpeername(fd, addr, len);
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+EXPORT ssize_t read(int fd, void *buf, size_t n)
+{
+	FD_GUARD(fd);
+	if (wait_readable(fd, 0) < 0)
+		return -1;
+	return accel_real.read(fd, buf, n);
+}
+
+EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
+{
+	if (n > buflen)
+		__chk_fail();
+	return read(fd, buf, n);
+}
+
+EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	FD_GUARD(fd);
+	if (wait_readable(fd, 0) < 0)
+		return -1;
+	return accel_real.readv(fd, iov, cnt);
+}
+
+EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
+{
+	FD_GUARD(fd);
+	if (wait_readable(fd, flags & MSG_DONTWAIT) < 0)
+		return -1;
+	return accel_real.recv(fd, buf, n, flags);
+}
+
+EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
+{
+	if (n > buflen)
+		__chk_fail();
+	return recv(fd, buf, n, flags);
+}
+
+EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
+			struct sockaddr *addr, socklen_t *len)
+{
+	FD_GUARD(fd);
+	if (wait_readable(fd, flags & MSG_DONTWAIT) < 0)
+		return -1;
+	return accel_real.recvfrom(fd, buf, n, flags, addr, len);
+}
+
+EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen,
+			      int flags, struct sockaddr *addr, socklen_t *len)
+{
+	if (n > buflen)
+		__chk_fail();
+	return recvfrom(fd, buf, n, flags, addr, len);
+}
+
+EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
+{
+	FD_GUARD(fd);
+	if (wait_readable(fd, flags & MSG_DONTWAIT) < 0)
+		return -1;
+	return accel_real.recvmsg(fd, msg, flags);
+}
+
+EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags,
+		    struct timespec *timeout)
+{
+	FD_GUARD(fd);
+	return accel_real.recvmmsg(fd, v, n, flags, timeout);
+}
+
+/* ---- writing ------------------------------------------------------------ */
+
+EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+	FD_GUARD(fd);
+	return accel_real.write(fd, buf, n);
+}
+
+EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	FD_GUARD(fd);
+	return accel_real.writev(fd, iov, cnt);
+}
+
+EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
+{
+	FD_GUARD(fd);
+	return accel_real.send(fd, buf, n, flags);
+}
+
+EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
+		      const struct sockaddr *addr, socklen_t len)
+{
+	FD_GUARD(fd);
+	return accel_real.sendto(fd, buf, n, flags, addr, len);
+}
+
+EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	FD_GUARD(fd);
+	return accel_real.sendmsg(fd, msg, flags);
+}
+
+EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
+{
+	FD_GUARD(fd);
+	return accel_real.sendmmsg(fd, v, n, flags);
+}
+
+/* ---- positioned I/O (the storage path's entry points) ------------------- */
+
+EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+	FD_GUARD(fd);
+	return accel_real.pread(fd, buf, n, off);
+}
+
+EXPORT ssize_t pread64(int fd, void *buf, size_t n, off_t off)
+{
+	return pread(fd, buf, n, off);
+}
+
+EXPORT ssize_t __pread_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
+{
+	if (n > buflen)
+		__chk_fail();
+	return pread(fd, buf, n, off);
+}
+
+EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t off, size_t buflen)
+{
+	return __pread_chk(fd, buf, n, off, buflen);
+}
+
+EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	FD_GUARD(fd);
+	return accel_real.pwrite(fd, buf, n, off);
+}
+
+EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
+{
+	return pwrite(fd, buf, n, off);
+}
+
+EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	FD_GUARD(fd);
+	return accel_real.preadv(fd, iov, cnt, off);
+}
+
+EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return preadv(fd, iov, cnt, off);
+}
+
+EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	FD_GUARD(fd);
+	return accel_real.pwritev(fd, iov, cnt, off);
+}
+
+EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	return pwritev(fd, iov, cnt, off);
+}
+
+EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	FD_GUARD(fd);
+	return accel_real.preadv2(fd, iov, cnt, off, flags);
+}
+
+EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	return preadv2(fd, iov, cnt, off, flags);
+}
+
+EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	FD_GUARD(fd);
+	return accel_real.pwritev2(fd, iov, cnt, off, flags);
+}
+
+EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	return pwritev2(fd, iov, cnt, off, flags);
+}
+
+EXPORT int fsync(int fd)
+{
+	FD_GUARD(fd);
+	return accel_real.fsync(fd);
+}
+
+EXPORT int fdatasync(int fd)
+{
+	FD_GUARD(fd);
+	return accel_real.fdatasync(fd);
+}
+
+/* ---- opening ------------------------------------------------------------ */
+
+static mode_t open_mode(int flags, va_list ap)
+{
+	return (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE ?
+	       va_arg(ap, mode_t) : 0;
+}
+
+EXPORT int open(const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = open_mode(flags, ap);
+	va_end(ap);
+	return accel_real.open(path, flags, mode);
+}
+
+EXPORT int open64(const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = open_mode(flags, ap);
+	va_end(ap);
+	return accel_real.open(path, flags, mode);
+}
+
+EXPORT int openat(int dirfd, const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = open_mode(flags, ap);
+	va_end(ap);
+	return accel_real.openat(dirfd, path, flags, mode);
+}
+
+EXPORT int openat64(int dirfd, const char *path, int flags, ...)
+{
+	va_list ap;
+	mode_t mode;
+
+	va_start(ap, flags);
+	mode = open_mode(flags, ap);
+	va_end(ap);
+	return accel_real.openat(dirfd, path, flags, mode);
+}
+
+EXPORT int creat(const char *path, mode_t mode)
+{
+	return accel_real.creat(path, mode);
+}
+
+EXPORT int creat64(const char *path, mode_t mode)
+{
+	return accel_real.creat(path, mode);
+}
+
+/* ---- descriptors -------------------------------------------------------- */
+
+EXPORT int close(int fd)
+{
+	FD_GUARD(fd);
+	if (unlikely(fdtable_kind(&accel_fds, fd) != FD_KERNEL))
+		fdtable_set(&accel_fds, fd, FD_KERNEL);
+	return accel_real.close(fd);
+}
+
+/* Closes [lo, hi] around the shim's own descriptors. */
+EXPORT int close_range(unsigned lo, unsigned hi, int flags)
+{
+	int ours;
+
+	if (rt_state() == RT_CHILD || rt_internal_caller() || lo > hi)
+		return accel_real.close_range(lo, hi, flags);
+	while ((ours = fdtable_find(&accel_fds, lo, hi, FD_SHIM)) >= 0) {
+		if ((unsigned)ours > lo &&
+		    accel_real.close_range(lo, (unsigned)ours - 1, flags) < 0)
+			return -1;
+		if ((unsigned)ours == hi)
+			return 0;
+		lo = (unsigned)ours + 1;
+	}
+	return accel_real.close_range(lo, hi, flags);
+}
+
+EXPORT int dup(int fd)
+{
+	FD_GUARD(fd);
+	return accel_real.dup(fd);
+}
+
+static int dup_target_ok(int newfd)
+{
+	if (fdtable_kind(&accel_fds, newfd) != FD_SHIM ||
+	    rt_state() == RT_CHILD || rt_internal_caller())
+		return 1;
+	errno = EBUSY; /* dup2(2): Linux's answer when the slot is not free */
+	return 0;
+}
+
+EXPORT int dup2(int oldfd, int newfd)
+{
+	FD_GUARD(oldfd);
+	if (!dup_target_ok(newfd))
+		return -1;
+	return accel_real.dup2(oldfd, newfd);
+}
+
+EXPORT int dup3(int oldfd, int newfd, int flags)
+{
+	FD_GUARD(oldfd);
+	if (!dup_target_ok(newfd))
+		return -1;
+	return accel_real.dup3(oldfd, newfd, flags);
+}
+
+static int fcntl_call(int fd, int cmd, va_list ap)
+{
+	void *arg = va_arg(ap, void *);
+
+	FD_GUARD(fd);
+	return accel_real.fcntl(fd, cmd, arg);
+}
+
+EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, cmd);
+	r = fcntl_call(fd, cmd, ap);
+	va_end(ap);
+	return r;
+}
+
+EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, cmd);
+	r = fcntl_call(fd, cmd, ap);
+	va_end(ap);
+	return r;
+}
+
+EXPORT int ioctl(int fd, unsigned long req, ...)
+{
+	va_list ap;
+	void *arg;
+
+	va_start(ap, req);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	FD_GUARD(fd);
+	return accel_real.ioctl(fd, req, arg);
+}
+
+/* The child's state is switched by the pthread_atfork handler (runtime.c),
+ * which also covers forks made inside libc (daemon(3)). */
+EXPORT pid_t fork(void)
+{
+	return accel_real.fork();
+}
+
+/* ---- waiting ------------------------------------------------------------ */
+
+EXPORT int epoll_create(int size)
+{
+	return accel_real.epoll_create(size);
+}
+
+EXPORT int epoll_create1(int flags)
+{
+	return accel_real.epoll_create1(flags);
+}
+
+EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
+{
+	FD_GUARD(epfd);
+	FD_GUARD(fd);
+	return accel_real.epoll_ctl(epfd, op, fd, ev);
+}
+
+static int epoll_common(int epfd, struct epoll_event *ev, int max,
+			int64_t timeout_ns, const sigset_t *mask)
+{
+	struct sk_thread *t = rt_thread();
+	int r;
+
+	accel_tls.depth++;
+	r = sk_epoll_wait(t, epfd, ev, max, timeout_ns, mask);
+	accel_tls.depth--;
+	return set_errno(r);
+}
+
+EXPORT int epoll_wait(int epfd, struct epoll_event *ev, int max, int timeout)
+{
+	FD_GUARD(epfd);
+	if (!rt_thread())
+		return accel_real.epoll_wait(epfd, ev, max, timeout);
+	return epoll_common(epfd, ev, max, ms_to_ns(timeout), NULL);
+}
+
+EXPORT int epoll_pwait(int epfd, struct epoll_event *ev, int max, int timeout,
+		       const sigset_t *mask)
+{
+	FD_GUARD(epfd);
+	if (!rt_thread())
+		return accel_real.epoll_pwait(epfd, ev, max, timeout, mask);
+	return epoll_common(epfd, ev, max, ms_to_ns(timeout), mask);
+}
+
+EXPORT int epoll_pwait2(int epfd, struct epoll_event *ev, int max,
+			const struct timespec *timeout, const sigset_t *mask)
+{
+	int64_t ns = ts_to_ns(timeout);
+
+	FD_GUARD(epfd);
+	if (!rt_thread() || ns == -2)
+		return accel_real.epoll_pwait2(epfd, ev, max, timeout, mask);
+	return epoll_common(epfd, ev, max, ns, mask);
+}
+
+static int poll_common(struct pollfd *fds, nfds_t n, int64_t timeout_ns,
+		       const sigset_t *mask)
+{
+	struct sk_thread *t = rt_thread();
+	int r;
+
+	accel_tls.depth++;
+	r = sk_poll(t, fds, n, timeout_ns, mask);
+	accel_tls.depth--;
+	return set_errno(r);
+}
+
+EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
+{
+	if (!rt_thread())
+		return accel_real.poll(fds, n, timeout);
+	return poll_common(fds, n, ms_to_ns(timeout), NULL);
+}
+
+EXPORT int __poll_chk(struct pollfd *fds, nfds_t n, int timeout, size_t fdslen)
+{
+	if (fdslen / sizeof(*fds) < n)
+		__chk_fail();
+	return poll(fds, n, timeout);
+}
+
+EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
+		 const sigset_t *mask)
+{
+	int64_t ns = ts_to_ns(timeout);
+
+	if (!rt_thread() || ns == -2)
+		return accel_real.ppoll(fds, n, timeout, mask);
+	return poll_common(fds, n, ns, mask);
+}
+
+EXPORT int __ppoll_chk(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
+		       const sigset_t *mask, size_t fdslen)
+{
+	if (fdslen / sizeof(*fds) < n)
+		__chk_fail();
+	return ppoll(fds, n, timeout, mask);
+}
+
+static int select_common(int nfds, fd_set *r, fd_set *w, fd_set *e,
+			 int64_t timeout_ns, const sigset_t *mask)
+{
+	struct sk_thread *t = rt_thread();
+	int rc;
+
+	accel_tls.depth++;
+	rc = sk_select(t, nfds, r, w, e, timeout_ns, mask);
+	accel_tls.depth--;
+	return set_errno(rc);
+}
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
+{
+	int64_t ns, start;
+	int rc;
+
+	if (!rt_thread() || nfds < 0 || nfds > FD_SETSIZE ||
+	    (tv && (tv->tv_sec < 0 || tv->tv_usec < 0 || tv->tv_usec >= 1000000)))
+		return accel_real.select(nfds, r, w, e, tv);
+	ns = tv ? (int64_t)tv->tv_sec * 1000000000 + tv->tv_usec * 1000 : SK_FOREVER;
+	start = mono_ns();
+	rc = select_common(nfds, r, w, e, ns, NULL);
+	if (tv) { /* Linux writes back the time not slept (select(2) NOTES) */
+		int64_t left = ns - (mono_ns() - start);
+
+		if (left < 0)
+			left = 0;
+		tv->tv_sec = left / 1000000000;
+		tv->tv_usec = (left % 1000000000) / 1000;
+	}
+	return rc;
+}
+
+EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e,
+		   const struct timespec *timeout, const sigset_t *mask)
+{
+	int64_t ns = ts_to_ns(timeout);
+
+	if (!rt_thread() || nfds < 0 || nfds > FD_SETSIZE || ns == -2)
+		return accel_real.pselect(nfds, r, w, e, timeout, mask);
+	return select_common(nfds, r, w, e, ns, mask);
+}

@@ -1,0 +1,230 @@
+/*
+ * runtime.c - settings at load, lazy port start, per-thread stacks, fork,
+ * exit. See runtime.h.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/log.h"
+#include "../common/real.h"
+#include "../dev/dev.h"
+#include "fdtable.h"
+#include "runtime.h"
+
+extern char **environ;
+
+struct accel_config accel_cfg;
+int accel_state = RT_PASSTHROUGH;
+__thread struct rt_tls accel_tls __attribute__((tls_model("initial-exec")));
+
+static pthread_key_t thread_key;
+static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sk_thread *threads[DEV_MAX_QUEUES];
+static struct stack_stats retired;  /* counters of threads that have exited */
+
+static const char *env_get(const char *name, void *arg)
+{
+	(void)arg;
+	return getenv(name);
+}
+
+static void stats_add(struct stack_stats *sum, const struct stack_stats *s)
+{
+	const uint64_t *src = (const uint64_t *)s;
+	uint64_t *dst = (uint64_t *)sum;
+
+	for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
+		dst[i] += src[i];
+}
+
+static void stats_print(void)
+{
+	struct stack_stats sum = retired;
+	int n = 0;
+
+	pthread_mutex_lock(&threads_lock);
+	for (int i = 0; i < DEV_MAX_QUEUES; i++)
+		if (threads[i]) {
+			stats_add(&sum, sk_thread_stats(threads[i]));
+			n++;
+		}
+	pthread_mutex_unlock(&threads_lock);
+	fprintf(stderr,
+		"libaccel[%d] stats: %d stack(s) rx %llu pkts %llu bytes, "
+		"tx %llu pkts %llu bytes, arp in %llu/%llu out %llu/%llu "
+		"(req/rep), icmp echo replies %llu, arp conflicts %llu\n",
+		(int)getpid(), n, (unsigned long long)sum.rx_pkts,
+		(unsigned long long)sum.rx_bytes, (unsigned long long)sum.tx_pkts,
+		(unsigned long long)sum.tx_bytes,
+		(unsigned long long)sum.arp_requests_in,
+		(unsigned long long)sum.arp_replies_in,
+		(unsigned long long)sum.arp_requests_out,
+		(unsigned long long)sum.arp_replies_out,
+		(unsigned long long)sum.icmp_echo_replies,
+		(unsigned long long)sum.arp_conflicts);
+	for (int r = 0; r < STACK_DROP_MAX; r++)
+		if (sum.drops[r])
+			fprintf(stderr, "libaccel[%d] stats: dropped %s %llu\n",
+				(int)getpid(), stack_drop_name((enum stack_drop)r),
+				(unsigned long long)sum.drops[r]);
+}
+
+/* A thread that owned a stack is ending: give its queue back. */
+static void thread_exit(void *arg)
+{
+	struct sk_thread *t = arg;
+
+	int fds[2];
+
+	sk_thread_fds(t, fds);
+	/* The queue's wake fd stays open for the next owner; only the
+	 * thread's own sleeping set is closed. */
+	fdtable_set(&accel_fds, fds[0], FD_KERNEL);
+	pthread_mutex_lock(&threads_lock);
+	for (int i = 0; i < DEV_MAX_QUEUES; i++)
+		if (threads[i] == t)
+			threads[i] = NULL;
+	stats_add(&retired, sk_thread_stats(t));
+	pthread_mutex_unlock(&threads_lock);
+	accel_tls.depth++;
+	sk_thread_destroy(t);
+	accel_tls.depth--;
+	accel_tls.sk = NULL;
+}
+
+struct sk_thread *rt_thread_slow(void)
+{
+	struct sk_net_conf nc = {
+		.ip = accel_cfg.ip,
+		.prefix_len = accel_cfg.prefix_len,
+		.gateway = accel_cfg.gateway,
+		.idle_poll_ns = (uint64_t)accel_cfg.idle_poll_us * 1000u,
+	};
+	struct sk_thread *t;
+
+	accel_tls.tried = 1;
+	if (dev_thread_is_internal())
+		return NULL;
+	accel_tls.depth++;
+	t = sk_thread_create(&nc);
+	accel_tls.depth--;
+	if (!t) {
+		ACCEL_DEBUG("thread %lu: no free queue; it waits in the kernel only",
+			    (unsigned long)pthread_self());
+		return NULL;
+	}
+	int fds[2], nfds = sk_thread_fds(t, fds);
+
+	for (int i = 0; i < nfds; i++)
+		fdtable_set(&accel_fds, fds[i], FD_SHIM);
+	pthread_mutex_lock(&threads_lock);
+	for (int i = 0; i < DEV_MAX_QUEUES; i++)
+		if (!threads[i]) {
+			threads[i] = t;
+			break;
+		}
+	pthread_mutex_unlock(&threads_lock);
+	pthread_setspecific(thread_key, t);
+	accel_tls.sk = t;
+	return t;
+}
+
+int rt_internal_caller(void)
+{
+	if (accel_tls.depth)
+		return 1;
+	return rt_state() == RT_UP && dev_thread_is_internal();
+}
+
+/* One line says what is wrong and what happens now. */
+static void refuse(const char *why)
+{
+	if (accel_cfg.strict) {
+		ACCEL_ERR("%s; exiting (ACCEL_STRICT=1)", why);
+		_exit(EXIT_FAILURE);
+	}
+	ACCEL_ERR("%s; running on the kernel only", why);
+}
+
+void rt_net_start(void)
+{
+	struct dev_net_conf dc = {
+		.eal_args = accel_cfg.dpdk_args,
+		.queues = accel_cfg.queues,
+		.mbufs = accel_cfg.mbufs,
+		.link_wait_ms = accel_cfg.link_wait_ms,
+		.log_level = accel_cfg.log_level,
+	};
+	int expect = RT_READY, rc;
+
+	if (!__atomic_compare_exchange_n(&accel_state, &expect, RT_STARTING, 0,
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+		return;
+	accel_tls.depth++;
+	rc = dev_net_open(&dc);
+	accel_tls.depth--;
+	if (rc < 0) {
+		char why[128];
+
+		__atomic_store_n(&accel_state, RT_FAILED, __ATOMIC_RELEASE);
+		snprintf(why, sizeof(why), "the DPDK port did not start (%s)",
+			 strerror(-rc));
+		refuse(why);
+		return;
+	}
+	__atomic_store_n(&accel_state, RT_UP, __ATOMIC_RELEASE);
+}
+
+/* fork: the child keeps the program's descriptors but none of the port. */
+static void at_fork_child(void)
+{
+	int s = rt_state();
+
+	if (s != RT_PASSTHROUGH)
+		__atomic_store_n(&accel_state, RT_CHILD, __ATOMIC_RELEASE);
+	accel_tls.sk = NULL;
+	accel_tls.tried = 1;
+}
+
+__attribute__((constructor)) static void accel_load(void)
+{
+	char err[256];
+	int rc;
+
+	accel_real_resolve();
+	rc = accel_config_parse(&accel_cfg, env_get, NULL, err, sizeof(err));
+	accel_log_level = accel_cfg.log_level;
+	if (rc < 0) {
+		refuse(err);
+		return;
+	}
+	if (accel_config_unknown(environ, err, sizeof(err)))
+		ACCEL_WARN("%s", err);
+	if (accel_cfg.disable || !accel_cfg.has_ip) {
+		ACCEL_DEBUG("%s: pass-through", accel_cfg.disable ?
+			    "ACCEL_DISABLE=1" : "no ACCEL_IP");
+		return;
+	}
+	if (fdtable_init(&accel_fds, fdtable_kernel_max()) < 0 ||
+	    pthread_key_create(&thread_key, thread_exit) != 0 ||
+	    pthread_atfork(NULL, NULL, at_fork_child) != 0) {
+		refuse("cannot set up (out of memory?)");
+		return;
+	}
+	__atomic_store_n(&accel_state, RT_READY, __ATOMIC_RELEASE);
+}
+
+__attribute__((destructor)) static void accel_unload(void)
+{
+	if (rt_state() != RT_UP)
+		return;
+	if (accel_cfg.stats)
+		stats_print();
+	accel_tls.depth++;
+	dev_net_close();
+	accel_tls.depth--;
+}

@@ -1,0 +1,56 @@
+/*
+ * runtime.h - the shim's process-wide state and each thread's part in it:
+ * settings read at load, the port started on first use, a stack claimed by
+ * each thread that waits, and the rules for fork and exit.
+ */
+#ifndef ACCEL_PRELOAD_RUNTIME_H
+#define ACCEL_PRELOAD_RUNTIME_H
+
+#include "../sockets/sockets.h"
+#include "config.h"
+
+enum rt_state {
+	RT_PASSTHROUGH = 0, /* disabled, no ACCEL_IP, bad settings: kernel only */
+	RT_READY,           /* settings good; the port starts on first use */
+	RT_STARTING,
+	RT_UP,
+	RT_FAILED,          /* the port did not start: kernel only */
+	RT_CHILD,           /* a forked child: the parent's port is not ours */
+};
+
+struct rt_tls {
+	struct sk_thread *sk;
+	unsigned char tried;     /* claimed (or failed to claim) a queue */
+	unsigned char depth;     /* inside the shim: calls go straight to libc */
+};
+
+extern struct accel_config accel_cfg;
+extern int accel_state;
+extern __thread struct rt_tls accel_tls __attribute__((tls_model("initial-exec")));
+
+static inline int rt_state(void)
+{
+	return __atomic_load_n(&accel_state, __ATOMIC_ACQUIRE);
+}
+
+/* Starts the port if settings allow and it is not started yet (called on
+ * the first AF_INET socket). */
+void rt_net_start(void);
+
+/* The calling thread's stack, claiming a queue on first call; NULL when
+ * the thread has none (no port, no free queue, a DPDK thread, re-entry). */
+struct sk_thread *rt_thread_slow(void);
+
+static inline struct sk_thread *rt_thread(void)
+{
+	if (__builtin_expect(accel_tls.sk != NULL, 1))
+		return accel_tls.depth ? NULL : accel_tls.sk;
+	if (rt_state() != RT_UP || accel_tls.tried || accel_tls.depth)
+		return NULL;
+	return rt_thread_slow();
+}
+
+/* True when the caller is the shim or DPDK rather than the program. */
+int rt_internal_caller(void);
+
+#endif

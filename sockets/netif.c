@@ -1,0 +1,179 @@
+/*
+ * netif.c - a thread's network interface: the stack's platform ops
+ * implemented on a claimed device queue, and the per-thread context that
+ * ties the two together.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include "../common/real.h"
+#include "../dev/dev.h"
+#include "sockets_impl.h"
+
+static void *netif_pkt_alloc(void *ctx)
+{
+	return dev_netq_pkt_alloc(ctx);
+}
+
+static void netif_pkt_free(void *ctx, void *pkt)
+{
+	(void)ctx;
+	dev_pkt_free(pkt);
+}
+
+static uint32_t netif_rx_flags(void *pkt)
+{
+	return (dev_pkt_rx_flags(pkt) & DEV_RX_IP_CSUM_GOOD) ?
+	       STACK_RX_IP_CSUM_GOOD : 0;
+}
+
+static uint16_t netif_rx(void *ctx, void **pkts, uint16_t n)
+{
+	return dev_netq_rx(ctx, pkts, n);
+}
+
+static uint16_t netif_tx(void *ctx, void **pkts, uint16_t n)
+{
+	return dev_netq_tx(ctx, pkts, n);
+}
+
+static uint64_t netif_now(void *ctx)
+{
+	(void)ctx;
+	return dev_now_ns();
+}
+
+static const struct stack_ops netif_ops = {
+	.pkt_alloc = netif_pkt_alloc,
+	.pkt_free = netif_pkt_free,
+	.pkt_data = dev_pkt_data,
+	.pkt_len = dev_pkt_len,
+	.pkt_set_len = dev_pkt_set_len,
+	.pkt_room = dev_pkt_room,
+	.pkt_rx_flags = netif_rx_flags,
+	.rx_burst = netif_rx,
+	.tx_burst = netif_tx,
+	.now_ns = netif_now,
+};
+
+/* The thread's sleeping set: the queue's wake fd now, the program's epoll
+ * sets as they are waited on (sk_epoll_wait adds them). */
+static int wait_set_create(int wake_fd)
+{
+	int epfd = accel_real.epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = wake_fd };
+
+	if (epfd >= 0 && wake_fd >= 0 &&
+	    accel_real.epoll_ctl(epfd, EPOLL_CTL_ADD, wake_fd, &ev) < 0) {
+		accel_real.close(epfd);
+		return -1;
+	}
+	return epfd;
+}
+
+struct sk_thread *sk_thread_create(const struct sk_net_conf *conf)
+{
+	const struct dev_net_info *info = dev_net_info();
+	struct stack_conf sc;
+	struct sk_thread *t;
+
+	if (!info)
+		return NULL;
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->wait_epfd = -1;
+	t->q = dev_netq_claim();
+	if (!t->q)
+		goto fail;
+	memset(&sc, 0, sizeof(sc));
+	sc.ip = conf->ip;
+	sc.prefix_len = conf->prefix_len;
+	sc.gateway = conf->gateway;
+	sc.mtu = info->mtu;
+	sc.seed = dev_now_ns() ^ ((uint64_t)(uintptr_t)t << 16);
+	memcpy(sc.mac, info->mac, STACK_ETH_ALEN);
+	t->idle_poll_ns = conf->idle_poll_ns;
+	t->wake_fd = dev_netq_wake_fd(t->q);
+	t->wait_epfd = wait_set_create(t->wake_fd);
+	if (t->wait_epfd < 0 || dev_netq_enter(t->q) < 0)
+		goto fail;
+	t->st = stack_create(&sc, &netif_ops, t->q);
+	dev_netq_leave(t->q);
+	if (!t->st)
+		goto fail;
+	return t;
+fail:
+	if (t->wait_epfd >= 0)
+		accel_real.close(t->wait_epfd);
+	if (t->q)
+		dev_netq_release(t->q);
+	free(t);
+	return NULL;
+}
+
+void sk_thread_destroy(struct sk_thread *t)
+{
+	if (!t)
+		return;
+	if (dev_netq_enter(t->q) == 0) {
+		stack_destroy(t->st);
+		dev_netq_leave(t->q);
+	}
+	/* else the port is gone and its mbufs with it: drop the stack's memory
+	 * only (its queued packets belonged to the pool). */
+	dev_netq_release(t->q);
+	accel_real.close(t->wait_epfd);
+	free(t->pbuf);
+	free(t);
+}
+
+int sk_service(struct sk_thread *t)
+{
+	int n;
+
+	if (dev_netq_enter(t->q) < 0)
+		return -ESHUTDOWN;
+	n = (int)stack_poll(t->st);
+	dev_netq_leave(t->q);
+	return n;
+}
+
+void sk_wake_arm(struct sk_thread *t)
+{
+	if (dev_netq_enter(t->q) == 0) {
+		dev_netq_wake_arm(t->q);
+		dev_netq_leave(t->q);
+	}
+}
+
+void sk_wake_ack(struct sk_thread *t)
+{
+	if (dev_netq_enter(t->q) == 0) {
+		dev_netq_wake_ack(t->q);
+		dev_netq_leave(t->q);
+	}
+}
+
+uint64_t sk_stack_deadline(struct sk_thread *t)
+{
+	return stack_next_deadline(t->st);
+}
+
+int sk_thread_fds(const struct sk_thread *t, int fds[2])
+{
+	int n = 0;
+
+	fds[n++] = t->wait_epfd;
+	if (t->wake_fd >= 0)
+		fds[n++] = t->wake_fd;
+	return n;
+}
+
+const struct stack_stats *sk_thread_stats(const struct sk_thread *t)
+{
+	return stack_stats(t->st);
+}

@@ -1,0 +1,73 @@
+/*
+ * sockets.h - the socket layer: what a thread of the program sees of the
+ * userspace network.
+ *
+ * A thread that takes part gets one struct sk_thread: a stack instance on
+ * a device queue of its own. The waiting calls (epoll, poll, select,
+ * blocking reads) run that stack while they wait, then sleep in the kernel
+ * on the program's own descriptors plus the queue's receive interrupt, so
+ * the port is served while the program sits in its event loop and an idle
+ * program costs no CPU.
+ *
+ * Every function here is called by the thread that owns the sk_thread.
+ * They return negative errno values; errno is set only in preload/.
+ */
+#ifndef ACCEL_SOCKETS_H
+#define ACCEL_SOCKETS_H
+
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+
+#include "../stack/stack.h"
+
+/* A timeout in nanoseconds; SK_FOREVER blocks until something happens. */
+#define SK_FOREVER (-1LL)
+
+struct sk_net_conf {
+	uint32_t ip;          /* host byte order */
+	uint8_t prefix_len;
+	uint32_t gateway;     /* host byte order, 0 = none */
+	uint64_t idle_poll_ns;/* sleep slice when the port has no interrupts */
+};
+
+struct sk_thread;
+
+/* Claims a device queue for the calling thread and starts a stack on it.
+ * NULL when no queue is free or the stack refuses the configuration. */
+struct sk_thread *sk_thread_create(const struct sk_net_conf *conf);
+
+/* Returns the queue and frees the stack. */
+void sk_thread_destroy(struct sk_thread *t);
+
+/* Runs the thread's stack once: receive a burst, run timers, transmit.
+ * Returns frames received, or -ESHUTDOWN once the port is closing. */
+int sk_service(struct sk_thread *t);
+
+const struct stack_stats *sk_thread_stats(const struct sk_thread *t);
+
+/* The descriptors the thread's context holds open (its sleeping set and
+ * the queue's wake fd), so the fd table can hide them from the program.
+ * Fills fds (room for 2) and returns how many. */
+int sk_thread_fds(const struct sk_thread *t, int fds[2]);
+
+/*
+ * The waiting calls, with the kernel's contract: they return the kernel's
+ * result for the program's descriptors (count, 0 on timeout) or a negative
+ * errno (-EINTR when a signal arrives, exactly when the kernel would
+ * return it). sigmask may be NULL.
+ */
+int sk_epoll_wait(struct sk_thread *t, int epfd, struct epoll_event *ev,
+		  int maxevents, int64_t timeout_ns, const sigset_t *sigmask);
+int sk_poll(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
+	    int64_t timeout_ns, const sigset_t *sigmask);
+int sk_select(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
+	      fd_set *efds, int64_t timeout_ns, const sigset_t *sigmask);
+
+/* Blocks until a kernel descriptor has one of events (POLLIN, ...) ready,
+ * serving the stack meanwhile. 0 when ready; -EINTR on a signal. */
+int sk_wait_fd(struct sk_thread *t, int fd, short events);
+
+#endif

@@ -1,0 +1,255 @@
+/*
+ * wait.c - the waiting calls of a thread that owns a stack.
+ *
+ * Each call has the same shape: run the stack, ask the kernel about the
+ * program's descriptors without blocking, and if nothing is ready sleep in
+ * the kernel on those descriptors plus the queue's wake fd, no longer than
+ * the caller's timeout or the stack's next timer. The answer the program
+ * gets always comes from a non-blocking kernel call on its own arguments,
+ * so results and errors are the kernel's own.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../common/real.h"
+#include "sockets_impl.h"
+
+#define NO_DEADLINE UINT64_MAX
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t deadline_of(int64_t timeout_ns)
+{
+	return timeout_ns < 0 ? NO_DEADLINE : now_ns() + (uint64_t)timeout_ns;
+}
+
+/* How long the next sleep may last: until the caller's deadline, the
+ * stack's next timer, or one idle-poll slice when there is no wake fd.
+ * -1 means no limit. */
+static int64_t sleep_len(struct sk_thread *t, uint64_t deadline)
+{
+	uint64_t now = now_ns(), until = deadline, timer = sk_stack_deadline(t);
+
+	if (timer < until)
+		until = timer;
+	if (t->wake_fd < 0 && now + t->idle_poll_ns < until)
+		until = now + t->idle_poll_ns;
+	if (until == NO_DEADLINE)
+		return -1;
+	return until > now ? (int64_t)(until - now) : 0;
+}
+
+static int ns_to_ms(int64_t ns)
+{
+	if (ns < 0)
+		return -1;
+	ns = (ns + 999999) / 1000000; /* round up: never wake before the time */
+	return ns > INT_MAX ? INT_MAX : (int)ns;
+}
+
+static struct timespec *ns_to_ts(int64_t ns, struct timespec *ts)
+{
+	if (ns < 0)
+		return NULL;
+	ts->tv_sec = ns / 1000000000;
+	ts->tv_nsec = ns % 1000000000;
+	return ts;
+}
+
+static int64_t remaining(uint64_t deadline)
+{
+	uint64_t now = now_ns();
+
+	if (deadline == NO_DEADLINE)
+		return -1;
+	return deadline > now ? (int64_t)(deadline - now) : 0;
+}
+
+/*
+ * Arms the wake fd and takes one more look at the queue, since frames that
+ * came in before the arm raised no interrupt. Returns 1 when that look
+ * found frames (do not sleep), 0 to go to sleep, -ESHUTDOWN.
+ */
+static int sleep_prepare(struct sk_thread *t)
+{
+	int n;
+
+	sk_wake_arm(t);
+	n = sk_service(t);
+	if (n != 0)
+		sk_wake_ack(t);
+	return n < 0 ? n : n > 0;
+}
+
+int sk_epoll_wait(struct sk_thread *t, int epfd, struct epoll_event *ev,
+		  int maxevents, int64_t timeout_ns, const sigset_t *sigmask)
+{
+	uint64_t deadline = deadline_of(timeout_ns);
+
+	for (;;) {
+		struct epoll_event add = { .events = EPOLLIN, .data.fd = epfd };
+		struct epoll_event woke[4];
+		int n, r;
+
+		if (sk_service(t) < 0)
+			break;
+		n = accel_real.epoll_pwait(epfd, ev, maxevents, 0, sigmask);
+		if (n != 0)
+			return n < 0 ? -errno : n;
+		if (remaining(deadline) == 0)
+			return 0;
+		/* Re-adding costs a syscall only when about to sleep, and is
+		 * always right even if the program reused the fd number. */
+		if (accel_real.epoll_ctl(t->wait_epfd, EPOLL_CTL_ADD, epfd, &add) < 0 &&
+		    errno != EEXIST)
+			break;
+		r = sleep_prepare(t);
+		if (r < 0)
+			break;
+		if (r > 0)
+			continue;
+		r = accel_real.epoll_pwait(t->wait_epfd, woke, 4,
+					   ns_to_ms(sleep_len(t, deadline)), sigmask);
+		sk_wake_ack(t);
+		if (r < 0)
+			return -errno;
+	}
+	/* The port is gone (or the set cannot nest): wait as the kernel would. */
+	int n = accel_real.epoll_pwait(epfd, ev, maxevents,
+				       ns_to_ms(remaining(deadline)), sigmask);
+	return n < 0 ? -errno : n;
+}
+
+static struct pollfd *poll_buf(struct sk_thread *t, size_t n)
+{
+	if (n > t->pbuf_cap) {
+		struct pollfd *p = realloc(t->pbuf, n * sizeof(*p));
+
+		if (!p)
+			return NULL;
+		t->pbuf = p;
+		t->pbuf_cap = n;
+	}
+	return t->pbuf;
+}
+
+int sk_poll(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
+	    int64_t timeout_ns, const sigset_t *sigmask)
+{
+	uint64_t deadline = deadline_of(timeout_ns);
+	struct timespec zero = { 0, 0 }, ts;
+	struct pollfd *buf;
+	int n, r;
+
+	for (;;) {
+		if (sk_service(t) < 0)
+			break;
+		n = accel_real.ppoll(fds, nfds, &zero, sigmask);
+		if (n != 0)
+			return n < 0 ? -errno : n;
+		if (remaining(deadline) == 0)
+			return 0;
+		buf = poll_buf(t, nfds + 1);
+		if (!buf)
+			break;
+		memcpy(buf, fds, nfds * sizeof(*fds));
+		buf[nfds].fd = t->wake_fd; /* negative: ignored by poll */
+		buf[nfds].events = POLLIN;
+		buf[nfds].revents = 0;
+		r = sleep_prepare(t);
+		if (r < 0)
+			break;
+		if (r > 0)
+			continue;
+		r = accel_real.ppoll(buf, nfds + 1,
+				     ns_to_ts(sleep_len(t, deadline), &ts), sigmask);
+		sk_wake_ack(t);
+		if (r < 0)
+			return -errno;
+	}
+	n = accel_real.ppoll(fds, nfds, ns_to_ts(remaining(deadline), &ts), sigmask);
+	return n < 0 ? -errno : n;
+}
+
+/* Copies the first nfds bits of a set; the program's sets may be smaller
+ * than a whole fd_set when nfds is small. */
+static void set_copy(fd_set *dst, const fd_set *src, int nfds)
+{
+	size_t bytes = ((size_t)nfds + 63) / 64 * 8;
+
+	if (src)
+		memcpy(dst, src, bytes);
+}
+
+int sk_select(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
+	      fd_set *efds, int64_t timeout_ns, const sigset_t *sigmask)
+{
+	uint64_t deadline = deadline_of(timeout_ns);
+	struct timespec zero = { 0, 0 }, ts;
+	fd_set r0, w0, e0, rs, ws, es;
+	int n, r, wake = t->wake_fd;
+
+	if (nfds < 0 || nfds > FD_SETSIZE)
+		return -EINVAL; /* the caller hands such sets to the kernel */
+	if (wake >= FD_SETSIZE)
+		wake = -1;
+	set_copy(&r0, rfds, nfds);
+	set_copy(&w0, wfds, nfds);
+	set_copy(&e0, efds, nfds);
+	for (;;) {
+		int top = nfds;
+
+		if (sk_service(t) < 0)
+			break;
+		n = accel_real.pselect(nfds, rfds, wfds, efds, &zero, sigmask);
+		if (n != 0)
+			return n < 0 ? -errno : n;
+		if (remaining(deadline) == 0)
+			return 0; /* as the kernel leaves them: all sets empty */
+		/* the zero-timeout pselect cleared the program's sets */
+		set_copy(rfds, &r0, nfds);
+		set_copy(wfds, &w0, nfds);
+		set_copy(efds, &e0, nfds);
+		FD_ZERO(&rs);
+		FD_ZERO(&ws);
+		FD_ZERO(&es);
+		set_copy(&rs, rfds ? &r0 : NULL, nfds);
+		set_copy(&ws, wfds ? &w0 : NULL, nfds);
+		set_copy(&es, efds ? &e0 : NULL, nfds);
+		if (wake >= 0) {
+			FD_SET(wake, &rs);
+			if (wake >= top)
+				top = wake + 1;
+		}
+		r = sleep_prepare(t);
+		if (r < 0)
+			break;
+		if (r > 0)
+			continue;
+		r = accel_real.pselect(top, &rs, &ws, &es,
+				       ns_to_ts(sleep_len(t, deadline), &ts), sigmask);
+		sk_wake_ack(t);
+		if (r < 0)
+			return -errno;
+	}
+	n = accel_real.pselect(nfds, rfds, wfds, efds,
+			       ns_to_ts(remaining(deadline), &ts), sigmask);
+	return n < 0 ? -errno : n;
+}
+
+int sk_wait_fd(struct sk_thread *t, int fd, short events)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int r = sk_poll(t, &p, 1, SK_FOREVER, NULL);
+
+	return r < 0 ? r : 0;
+}

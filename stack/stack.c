@@ -1,0 +1,204 @@
+/*
+ * stack.c - creating a stack instance, the receive loop that feeds frames
+ * to the protocols, and the output queue that batches frames to the port.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stack_impl.h"
+
+static const char *const drop_names[STACK_DROP_MAX] = {
+	[STACK_DROP_RUNT] = "runt",
+	[STACK_DROP_OVERSIZE] = "oversize",
+	[STACK_DROP_NOT_FOR_US] = "eth_not_for_us",
+	[STACK_DROP_ETHERTYPE] = "ethertype",
+	[STACK_DROP_ARP_MALFORMED] = "arp_malformed",
+	[STACK_DROP_ARP_NOT_FOR_US] = "arp_not_for_us",
+	[STACK_DROP_IP_MALFORMED] = "ip_malformed",
+	[STACK_DROP_IP_CSUM] = "ip_csum",
+	[STACK_DROP_IP_NOT_FOR_US] = "ip_not_for_us",
+	[STACK_DROP_IP_MARTIAN] = "ip_martian",
+	[STACK_DROP_IP_FRAGMENT] = "ip_fragment",
+	[STACK_DROP_IP_PROTO] = "ip_proto",
+	[STACK_DROP_ICMP_MALFORMED] = "icmp_malformed",
+	[STACK_DROP_ICMP_CSUM] = "icmp_csum",
+	[STACK_DROP_ICMP_TYPE] = "icmp_type",
+	[STACK_DROP_NO_BUFFER] = "no_buffer",
+	[STACK_DROP_TX_FULL] = "tx_full",
+};
+
+const char *stack_drop_name(enum stack_drop reason)
+{
+	return (unsigned)reason < STACK_DROP_MAX ? drop_names[reason] : "?";
+}
+
+static int conf_valid(const struct stack_conf *c, uint32_t mask)
+{
+	if (c->ip == 0 || c->prefix_len > 32)
+		return 0;
+	if (c->mtu < 68 || c->mtu > 9000) /* RFC 791: every host takes 68 */
+		return 0;
+	if (c->gateway && ((c->gateway ^ c->ip) & mask))
+		return 0;
+	return 1;
+}
+
+struct stack *stack_create(const struct stack_conf *conf,
+			   const struct stack_ops *ops, void *ctx)
+{
+	uint32_t mask = conf->prefix_len ?
+		(uint32_t)(0xffffffffull << (32 - conf->prefix_len)) : 0;
+	struct stack *st;
+
+	if (!conf_valid(conf, mask))
+		return NULL;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	st->ops = ops;
+	st->ctx = ctx;
+	st->conf = *conf;
+	st->netmask = mask;
+	st->ip_id = (uint16_t)conf->seed;
+	st->now = ops->now_ns(ctx);
+	arp_announce(st);
+	stack_flush(st);
+	return st;
+}
+
+void stack_destroy(struct stack *st)
+{
+	if (!st)
+		return;
+	stack_flush(st);
+	for (unsigned i = 0; i < st->ntx; i++)
+		st->ops->pkt_free(st->ctx, st->tx[i]);
+	free(st);
+}
+
+void stack_drop(struct stack *st, void *pkt, enum stack_drop reason)
+{
+	st->stats.drops[reason]++;
+	st->ops->pkt_free(st->ctx, pkt);
+}
+
+void stack_tx(struct stack *st, void *pkt)
+{
+	if (st->ntx == STACK_TX_BURST)
+		stack_flush(st);
+	if (st->ntx == STACK_TX_BURST) { /* the port is stuck: keep no backlog */
+		stack_drop(st, pkt, STACK_DROP_TX_FULL);
+		return;
+	}
+	st->tx[st->ntx++] = pkt;
+}
+
+void stack_flush(struct stack *st)
+{
+	unsigned sent = 0;
+
+	for (unsigned try = 0; sent < st->ntx && try < STACK_TX_RETRIES; try++) {
+		uint64_t bytes = 0;
+		unsigned n;
+
+		for (unsigned i = sent; i < st->ntx; i++)
+			bytes += st->ops->pkt_len(st->tx[i]);
+		n = st->ops->tx_burst(st->ctx, st->tx + sent,
+				      (uint16_t)(st->ntx - sent));
+		for (unsigned i = sent + n; i < st->ntx; i++)
+			bytes -= st->ops->pkt_len(st->tx[i]);
+		st->stats.tx_pkts += n;
+		st->stats.tx_bytes += bytes;
+		sent += n;
+	}
+	if (sent < st->ntx) {
+		memmove(st->tx, st->tx + sent, (st->ntx - sent) * sizeof(void *));
+		st->ntx -= sent;
+		return;
+	}
+	st->ntx = 0;
+}
+
+void eth_fill(struct stack *st, uint8_t *frame, const uint8_t *dst_mac,
+	      uint16_t ethertype)
+{
+	struct wire_eth *e = (struct wire_eth *)frame;
+
+	memcpy(e->dst, dst_mac, STACK_ETH_ALEN);
+	memcpy(e->src, st->conf.mac, STACK_ETH_ALEN);
+	e->type = htons(ethertype);
+}
+
+void stack_input(struct stack *st, void *pkt)
+{
+	uint8_t *frame = st->ops->pkt_data(pkt);
+	uint16_t len = st->ops->pkt_len(pkt);
+	const struct wire_eth *e = (const struct wire_eth *)frame;
+
+	st->stats.rx_pkts++;
+	st->stats.rx_bytes += len;
+	if (len < WIRE_ETH_HLEN) {
+		stack_drop(st, pkt, STACK_DROP_RUNT);
+		return;
+	}
+	if (len > st->conf.mtu + WIRE_ETH_HLEN) {
+		stack_drop(st, pkt, STACK_DROP_OVERSIZE);
+		return;
+	}
+	if (memcmp(e->dst, st->conf.mac, STACK_ETH_ALEN) != 0 &&
+	    !wire_mac_is_broadcast(e->dst)) {
+		stack_drop(st, pkt, STACK_DROP_NOT_FOR_US);
+		return;
+	}
+	switch (ntohs(e->type)) {
+	case WIRE_ETHERTYPE_ARP:
+		arp_input(st, pkt, frame, len);
+		break;
+	case WIRE_ETHERTYPE_IPV4:
+		ipv4_input(st, pkt, frame, len);
+		break;
+	default:
+		stack_drop(st, pkt, STACK_DROP_ETHERTYPE);
+	}
+}
+
+unsigned stack_poll(struct stack *st)
+{
+	void *pkts[STACK_RX_BURST];
+	unsigned n;
+
+	st->now = st->ops->now_ns(st->ctx);
+	n = st->ops->rx_burst(st->ctx, pkts, STACK_RX_BURST);
+	for (unsigned i = 0; i < n; i++)
+		stack_input(st, pkts[i]);
+	if (st->ntx)
+		stack_flush(st);
+	return n;
+}
+
+uint64_t stack_next_deadline(const struct stack *st)
+{
+	/* ARP entries age lazily on lookup and nothing else is timed yet. */
+	(void)st;
+	return UINT64_MAX;
+}
+
+int stack_resolve(struct stack *st, uint32_t dst_ip, uint8_t mac[STACK_ETH_ALEN])
+{
+	uint32_t hop = dst_ip;
+
+	if ((dst_ip ^ st->conf.ip) & st->netmask) {
+		if (!st->conf.gateway)
+			return -ENETUNREACH;
+		hop = st->conf.gateway;
+	}
+	st->now = st->ops->now_ns(st->ctx);
+	return arp_resolve(st, hop, mac);
+}
+
+const struct stack_stats *stack_stats(const struct stack *st)
+{
+	return &st->stats;
+}

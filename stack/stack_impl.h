@@ -1,0 +1,51 @@
+/*
+ * stack_impl.h - the inside of struct stack, shared by the files of stack/
+ * and by nothing else.
+ */
+#ifndef ACCEL_STACK_IMPL_H
+#define ACCEL_STACK_IMPL_H
+
+#include "opts.h"
+#include "stack.h"
+#include "wire.h"
+
+enum arp_state { ARP_FREE = 0, ARP_INCOMPLETE, ARP_REACHABLE };
+
+struct arp_entry {
+	uint32_t ip;
+	uint8_t state;
+	uint8_t mac[STACK_ETH_ALEN];
+	uint64_t expires;   /* REACHABLE: when to forget the MAC */
+	uint64_t last_req;  /* INCOMPLETE: when we last asked */
+};
+
+struct stack {
+	const struct stack_ops *ops;
+	void *ctx;
+	struct stack_conf conf;
+	uint32_t netmask;
+	uint64_t now;
+	uint16_t ip_id;
+	unsigned ntx;
+	void *tx[STACK_TX_BURST];
+	struct stack_stats stats;
+	struct arp_entry arp[STACK_ARP_SLOTS];
+};
+
+/* Queues a finished frame for output; flushes when the burst is full. */
+void stack_tx(struct stack *st, void *pkt);
+void stack_drop(struct stack *st, void *pkt, enum stack_drop reason);
+
+/* Fills the Ethernet header of a frame we originate. */
+void eth_fill(struct stack *st, uint8_t *frame, const uint8_t *dst_mac,
+	      uint16_t ethertype);
+
+void arp_input(struct stack *st, void *pkt, uint8_t *frame, uint16_t len);
+void arp_announce(struct stack *st);
+int arp_resolve(struct stack *st, uint32_t ip, uint8_t mac[STACK_ETH_ALEN]);
+
+void ipv4_input(struct stack *st, void *pkt, uint8_t *frame, uint16_t len);
+void icmp_input(struct stack *st, void *pkt, uint8_t *frame,
+		const struct wire_ipv4_view *ip);
+
+#endif
