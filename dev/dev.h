@@ -15,6 +15,7 @@
 #ifndef ACCEL_DEV_H
 #define ACCEL_DEV_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define DEV_MAX_QUEUES 16
@@ -41,12 +42,16 @@ struct dev_net_info {
 };
 
 /*
- * Starts the EAL (once per process) and the first port it finds. Leaves the
- * calling thread's CPU affinity, the signal dispositions, stdout and the
- * getopt state as they were. Returns 0, or a negative errno after logging
- * one line that says why.
+ * Starts the EAL (once per process) and the first port it finds, after
+ * taking the port's lock (-EBUSY when another process holds it). Leaves
+ * the calling thread's CPU affinity, the signal dispositions, stdout and
+ * the getopt state as they were. Returns 0, or a negative errno with a
+ * short reason in why (DPDK's own lines are logged before it).
  */
-int dev_net_open(const struct dev_net_conf *conf);
+int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen);
+
+/* The descriptor of the port's lock file (open while the port is ours). */
+int dev_net_lock_fd(void);
 
 /* Stops and closes the port; waits (bounded) for threads inside
  * dev_netq_enter/leave to leave. Safe to call when open failed. */

@@ -14,6 +14,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,7 @@ struct dev_netq {
 
 static struct {
 	int opened;               /* EAL and port are up */
+	int lock_fd;              /* held while this process owns the port */
 	int stopping;             /* dev_net_close has begun (atomic) */
 	struct rte_mempool *pool;
 	struct dev_net_info info;
@@ -234,22 +237,19 @@ static int eal_argv(const char *args, char *buf, size_t buflen, char **argv,
 	return argc;
 }
 
-static int eal_start(const struct dev_net_conf *conf)
+static int eal_start(const struct dev_net_conf *conf, const cpu_set_t *cpus)
 {
 	char buf[1024], lcores[512];
 	char *argv[DEV_MAX_EAL_ARGS];
-	struct host_state h;
 	int argc, rc, err;
 
-	host_save(&h);
-	argc = eal_argv(conf->eal_args, buf, sizeof(buf), argv, &h.cpus,
+	argc = eal_argv(conf->eal_args, buf, sizeof(buf), argv, cpus,
 			lcores, sizeof(lcores));
 	dpdk_log_route(conf->log_level);
 	eal_starting = 1;
 	rc = rte_eal_init(argc, argv);
 	err = rte_errno;
 	eal_starting = 0;
-	host_restore(&h);
 	if (rc < 0) {
 		for (unsigned i = early_count > EARLY_LINES ? early_count - EARLY_LINES : 0;
 		     i < early_count; i++)
@@ -365,13 +365,76 @@ static int port_start(const struct dev_net_conf *conf)
 	return 0;
 }
 
-int dev_net_open(const struct dev_net_conf *conf)
-{
-	int rc = eal_start(conf);
+/* ---- one owner per port ------------------------------------------------ */
 
+static uint64_t fnv1a(const char *s, uint64_t h)
+{
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+	return h;
+}
+
+/*
+ * A program exec'd by the port's owner inherits LD_PRELOAD and the same
+ * ACCEL_DPDK_ARGS. Starting the same device again would not always fail:
+ * a second tap opener joins the interface as an extra queue and takes some
+ * of its packets. So the owner holds an flock on a file named for the
+ * arguments and the network namespace (taps live in one); a later process
+ * finds it taken and stays on the kernel.
+ */
+static int port_lock(const char *args, char *why, size_t whylen)
+{
+	static const char *const dirs[] = { "/run/libaccel", "/tmp" };
+	char ns[64] = "", path[96], pid[16];
+	ssize_t n = readlink("/proc/self/ns/net", ns, sizeof(ns) - 1);
+	uint64_t h = fnv1a(args ? args : "", 0xcbf29ce484222325ull);
+	int fd = -1;
+
+	if (n > 0)
+		ns[n] = '\0';
+	h = fnv1a(ns, h);
+	mkdir(dirs[0], 01777);
+	for (size_t i = 0; i < 2 && fd < 0; i++) {
+		snprintf(path, sizeof(path), "%s/accel-port-%016llx.lock", dirs[i],
+			 (unsigned long long)h);
+		fd = accel_real.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	}
+	if (fd < 0) {
+		snprintf(why, whylen, "cannot create a port lock file (%s)",
+			 strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		n = accel_real.pread(fd, pid, sizeof(pid) - 1, 0);
+		pid[n > 0 ? n : 0] = '\0';
+		snprintf(why, whylen, "the port is in use by pid %s (%s)",
+			 pid[0] ? pid : "?", path);
+		accel_real.close(fd);
+		return -EBUSY;
+	}
+	n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (ftruncate(fd, 0) == 0)
+		(void)!accel_real.pwrite(fd, pid, (size_t)n, 0);
+	net.lock_fd = fd;
+	return 0;
+}
+
+int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
+{
+	struct host_state h;
+	int rc;
+
+	snprintf(why, whylen, "see the lines above");
+	rc = port_lock(conf->eal_args, why, whylen);
 	if (rc < 0)
 		return rc;
-	rc = port_start(conf);
+	/* The port's queues are opened by port_start, and the tap PMD arms
+	 * its signal there: the guard covers both steps. */
+	host_save(&h);
+	rc = eal_start(conf, &h.cpus);
+	if (rc == 0)
+		rc = port_start(conf);
+	host_restore(&h);
 	if (rc < 0)
 		return rc;
 	ACCEL_INFO("port %u (%s) up: %02x:%02x:%02x:%02x:%02x:%02x mtu %u, %u queue(s)",
@@ -399,6 +462,12 @@ void dev_net_close(void)
 	net.opened = 0;
 	rte_eth_dev_stop(net.info.port_id);
 	rte_eth_dev_close(net.info.port_id);
+	accel_real.close(net.lock_fd); /* the next owner may come */
+}
+
+int dev_net_lock_fd(void)
+{
+	return net.lock_fd;
 }
 
 const struct dev_net_info *dev_net_info(void)

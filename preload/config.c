@@ -2,6 +2,7 @@
  * config.c - parsing and checking the ACCEL_* settings. See config.h.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,10 @@ static void refuse(struct parser *p, const char *name, const char *value,
 		return; /* report the first; the program gets one line */
 	snprintf(p->err, p->errlen, "%s='%s' is not valid: expected %s", name,
 		 value, expected);
+	/* A value may hold a newline; the message stays one line. */
+	for (size_t i = 0; i < p->errlen && p->err[i]; i++)
+		if (iscntrl((unsigned char)p->err[i]))
+			p->err[i] = '?';
 }
 
 static int parse_bool(struct parser *p, const char *name)
@@ -87,7 +92,8 @@ static unsigned parse_uint(struct parser *p, const char *name, unsigned lo,
 
 	errno = 0;
 	n = strtoul(v, &end, 10);
-	if (errno || end == v || *end || *v == '-' || n < lo || n > hi) {
+	/* Digits only: strtoul would also take a sign or leading blanks. */
+	if (errno || !isdigit((unsigned char)*v) || *end || n < lo || n > hi) {
 		snprintf(expected, sizeof(expected), "a whole number from %u to %u",
 			 lo, hi);
 		refuse(p, name, v, expected);
@@ -112,6 +118,7 @@ static void parse_ip(struct parser *p, struct accel_config *c)
 	char addr[INET_ADDRSTRLEN + 4];
 	const char *slash;
 	unsigned long prefix = 32;
+	uint32_t ip;
 
 	if (!v)
 		return;
@@ -127,9 +134,10 @@ static void parse_ip(struct parser *p, struct accel_config *c)
 	if ((size_t)(slash ? slash - v : (long)strlen(v)) >= sizeof(addr))
 		goto bad;
 	snprintf(addr, sizeof(addr), "%.*s", (int)(slash ? slash - v : (long)strlen(v)), v);
-	if (parse_ipv4(addr, &c->ip) < 0 || c->ip == 0 || (c->ip >> 28) >= 14 ||
-	    (c->ip >> 24) == 127)
+	if (parse_ipv4(addr, &ip) < 0 || ip == 0 || (ip >> 28) >= 14 ||
+	    (ip >> 24) == 127)
 		goto bad;
+	c->ip = ip; /* only a good one: a refused address leaves the default */
 	c->prefix_len = (uint8_t)prefix;
 	c->has_ip = 1;
 	return;
@@ -192,10 +200,11 @@ int accel_config_parse(struct accel_config *c, accel_getenv_fn get, void *arg,
 	parse_ip(&p, c);
 	parse_gw(&p, c);
 	args = value_of(&p, "ACCEL_DPDK_ARGS");
-	if (strlen(args) >= sizeof(c->dpdk_args))
+	if (strlen(args) >= sizeof(c->dpdk_args)) {
 		refuse(&p, "ACCEL_DPDK_ARGS", "...", "at most 1023 characters");
-	else
-		snprintf(c->dpdk_args, sizeof(c->dpdk_args), "%s", args);
+		args = var_default("ACCEL_DPDK_ARGS");
+	}
+	snprintf(c->dpdk_args, sizeof(c->dpdk_args), "%s", args);
 	c->queues = parse_uint(&p, "ACCEL_QUEUES", 1, 16);
 	c->mbufs = parse_uint(&p, "ACCEL_MBUFS", 1024, 1048576);
 	c->link_wait_ms = parse_uint(&p, "ACCEL_LINK_WAIT_MS", 0, 60000);

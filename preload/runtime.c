@@ -160,22 +160,23 @@ void rt_net_start(void)
 		.log_level = accel_cfg.log_level,
 	};
 	int expect = RT_READY, rc;
+	char why[192];
 
 	if (!__atomic_compare_exchange_n(&accel_state, &expect, RT_STARTING, 0,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return;
 	accel_tls.depth++;
-	rc = dev_net_open(&dc);
+	rc = dev_net_open(&dc, why, sizeof(why));
 	accel_tls.depth--;
 	if (rc < 0) {
-		char why[128];
+		char line[320];
 
 		__atomic_store_n(&accel_state, RT_FAILED, __ATOMIC_RELEASE);
-		snprintf(why, sizeof(why), "the DPDK port did not start (%s)",
-			 strerror(-rc));
-		refuse(why);
+		snprintf(line, sizeof(line), "the DPDK port did not start: %s", why);
+		refuse(line);
 		return;
 	}
+	fdtable_set(&accel_fds, dev_net_lock_fd(), FD_SHIM);
 	__atomic_store_n(&accel_state, RT_UP, __ATOMIC_RELEASE);
 }
 

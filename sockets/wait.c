@@ -186,7 +186,7 @@ static void set_copy(fd_set *dst, const fd_set *src, int nfds)
 {
 	size_t bytes = ((size_t)nfds + 63) / 64 * 8;
 
-	if (src)
+	if (src && dst)
 		memcpy(dst, src, bytes);
 }
 

@@ -1,0 +1,41 @@
+#!/bin/bash
+# The waiting calls keep the kernel's contract under the shim: the same
+# program (poll, ppoll, epoll, select, pselect, blocking reads; timeouts,
+# EINTR with and without SA_RESTART, errors) prints the same results on the
+# kernel and under the shim with a live port, where its thread owns a stack.
+# And while the program sits in each of those calls, the port answers ping.
+. "$(dirname "$0")/lib.sh"
+ns_setup
+prog="$BUILD/tests/waitmix"
+shim_env=(env ACCEL_DPDK_ARGS="$TAP_ARGS" ACCEL_IP=10.88.0.2/24 ACCEL_STATS=1)
+
+in_ns "$prog" check > "$LOGDIR/waitmix.kernel" 2>&1 || fail "waitmix on the kernel"
+in_ns "${shim_env[@]}" "$ACCEL" "$prog" check > "$LOGDIR/waitmix.shim" \
+	2> "$LOGDIR/waitmix.shim.err" || fail "waitmix under the shim"
+note "$(wc -l < "$LOGDIR/waitmix.kernel") cases"
+diff -u "$LOGDIR/waitmix.kernel" "$LOGDIR/waitmix.shim" ||
+	fail "results differ between kernel and shim"
+grep -q "1 stack(s)" "$LOGDIR/waitmix.shim.err" ||
+	fail "the waiting thread did not own a stack: the shim path was not tested"
+grep -q "OFF-TIME" "$LOGDIR/waitmix.shim" && fail "a timeout was not kept"
+
+first=1
+for call in poll ppoll epoll select read; do
+	$NSX "${shim_env[@]}" "$ACCEL" "$prog" sleep $call 2500 \
+		> /dev/null 2> "$LOGDIR/waitmix.$call.err" &
+	pid=$!
+	if [ $first = 1 ]; then
+		tap_up acc0 10.88.0.1/24
+		first=0
+	else
+		wait_iface acc0 || fail "no port"
+		in_ns ip addr add 10.88.0.1/24 dev acc0 2>/dev/null
+		in_ns ip link set acc0 up
+	fi
+	sleep 0.3
+	out=$(in_ns ping -c 5 -i 0.1 -W 1 10.88.0.2)
+	wait $pid || fail "sleep in $call did not return as expected"
+	echo "$out" | grep -q " 5 received" || fail "no ping replies while in $call"
+	note "while blocked in $call: $(echo "$out" | grep -o '[0-9]* received')"
+done
+exit 0
