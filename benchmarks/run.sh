@@ -1,0 +1,35 @@
+#!/bin/bash
+# Benchmarks that are not tests. Today: the per-call cost of interposition.
+#
+#   make bench        (runs this)
+#
+# callcost runs three times in one go on the same machine: on the kernel,
+# under the shim in pass-through (ACCEL_DISABLE=1), and under the shim with
+# a live tap port, where its thread owns a stack and poll/epoll_wait run
+# that stack on every call. Prints a table and writes build/bench/callcost.json.
+set -e
+cd "$(dirname "$0")/.."
+B=build/bench
+N=${N:-200000}
+NS="accel-bench-$$"
+mkdir -p $B
+trap 'ip netns del $NS 2>/dev/null || true' EXIT
+ip netns add $NS
+ip -n $NS link set lo up
+
+build/bench/callcost "$N" > $B/cc.kernel
+ACCEL_DISABLE=1 build/accel build/bench/callcost "$N" > $B/cc.pass
+ip netns exec $NS env ACCEL_IP=10.88.0.2/24 \
+	ACCEL_DPDK_ARGS="--no-huge -m 256 --no-pci --vdev=net_tap0,iface=acc0" \
+	build/accel build/bench/callcost "$N" > $B/cc.port
+
+echo "per-call cost, ns (median of 5 rounds of $N calls)"
+printf "%-22s %9s %12s %9s %12s\n" call kernel passthrough +ns port-up
+join <(sort $B/cc.kernel) <(sort $B/cc.pass) | join - <(sort $B/cc.port) |
+	awk '{ printf "%-22s %9.1f %12.1f %+9.1f %12.1f\n", $1, $2, $3, $3 - $2, $4 }'
+join <(sort $B/cc.kernel) <(sort $B/cc.pass) | join - <(sort $B/cc.port) |
+	awk 'BEGIN { printf "{\"callcost_ns\": {" }
+	     { printf "%s\"%s\": {\"kernel\": %s, \"passthrough\": %s, \"port\": %s}",
+		       (NR > 1 ? ", " : ""), $1, $2, $3, $4 }
+	     END { print "}}" }' > $B/callcost.json
+echo "wrote $B/callcost.json"
