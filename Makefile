@@ -32,7 +32,8 @@ SHIM_OBJ := $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
 
 UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 	$(BUILD)/tests/test_preload_config $(BUILD)/tests/test_preload_fdtable
-TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix
+TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
+	$(BUILD)/tests/libearlyhook.so
 BENCH_PROGS := $(BUILD)/bench/callcost
 
 .PHONY: all deps check unit integration demo bench install clean
@@ -64,9 +65,13 @@ $(BUILD)/tests/test_preload_%: tests/preload/test_%.c $(PRELOAD_SRC) $(COMMON_SR
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< preload/$*.c $(COMMON_SRC) -lcmocka -ldl
 
+$(BUILD)/tests/lib%.so: tests/progs/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -shared -o $@ $<
+
 $(BUILD)/tests/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -o $@ $<
+	$(CC) $(TEST_CFLAGS) -o $@ $< -lpthread
 
 $(BUILD)/bench/%: benchmarks/%.c
 	@mkdir -p $(dir $@)
