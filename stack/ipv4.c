@@ -13,7 +13,8 @@ static int ipv4_martian(const struct stack *st, uint32_t src)
 
 	if (src == 0 || src == 0xffffffffu || first == 127 || first >= 224)
 		return 1;
-	if (st->netmask != 0xffffffffu && st->netmask &&
+	/* RFC 3021 2: a /31 has no broadcast address, both are hosts. */
+	if (st->conf.prefix_len <= 30 &&
 	    ((src ^ st->conf.ip) & st->netmask) == 0 &&
 	    (src & ~st->netmask) == ~st->netmask)
 		return 1; /* our subnet's broadcast address */

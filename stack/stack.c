@@ -48,7 +48,9 @@ static int conf_valid(const struct stack_conf *c, uint32_t mask)
 struct stack *stack_create(const struct stack_conf *conf,
 			   const struct stack_ops *ops, void *ctx)
 {
-	uint32_t mask = conf->prefix_len ?
+	/* A prefix over 32 would make the shift negative (undefined); such a
+	 * conf is refused by conf_valid anyway. */
+	uint32_t mask = conf->prefix_len && conf->prefix_len <= 32 ?
 		(uint32_t)(0xffffffffull << (32 - conf->prefix_len)) : 0;
 	struct stack *st;
 
@@ -131,7 +133,8 @@ void eth_fill(struct stack *st, uint8_t *frame, const uint8_t *dst_mac,
 	e->type = htons(ethertype);
 }
 
-void stack_input(struct stack *st, void *pkt)
+/* One frame, with st->now already up to date. */
+static void input_frame(struct stack *st, void *pkt)
 {
 	uint8_t *frame = st->ops->pkt_data(pkt);
 	uint16_t len = st->ops->pkt_len(pkt);
@@ -157,11 +160,26 @@ void stack_input(struct stack *st, void *pkt)
 		arp_input(st, pkt, frame, len);
 		break;
 	case WIRE_ETHERTYPE_IPV4:
+		/* We accept only our unicast address, so an IPv4 frame sent to
+		 * the link broadcast is misdirected (RFC 1122 3.3.6). */
+		if (wire_mac_is_broadcast(e->dst)) {
+			stack_drop(st, pkt, STACK_DROP_IP_NOT_FOR_US);
+			break;
+		}
 		ipv4_input(st, pkt, frame, len);
 		break;
 	default:
 		stack_drop(st, pkt, STACK_DROP_ETHERTYPE);
 	}
+}
+
+void stack_input(struct stack *st, void *pkt)
+{
+	/* Not called from stack_poll, so the clock has not been read: ARP
+	 * would date what it learns to the last poll and could learn an
+	 * entry that has already expired. */
+	st->now = st->ops->now_ns(st->ctx);
+	input_frame(st, pkt);
 }
 
 unsigned stack_poll(struct stack *st)
@@ -172,7 +190,7 @@ unsigned stack_poll(struct stack *st)
 	st->now = st->ops->now_ns(st->ctx);
 	n = st->ops->rx_burst(st->ctx, pkts, STACK_RX_BURST);
 	for (unsigned i = 0; i < n; i++)
-		stack_input(st, pkts[i]);
+		input_frame(st, pkts[i]);
 	if (st->ntx)
 		stack_flush(st);
 	return n;
