@@ -22,7 +22,8 @@ DPDK_LIBS := $(shell pkg-config --libs libdpdk 2>/dev/null)
 SHIM_CFLAGS := $(BASE_CFLAGS) -fvisibility=hidden
 
 COMMON_SRC := common/real.c common/log.c
-STACK_SRC := stack/stack.c stack/wire.c stack/arp.c stack/ipv4.c stack/icmp.c
+STACK_SRC := stack/stack.c stack/wire.c stack/arp.c stack/ipv4.c stack/icmp.c \
+	stack/tcp_wire.c stack/ipv4_frag.c stack/timer.c stack/tcp_isn.c
 DEV_SRC := dev/net_dpdk.c
 SOCKETS_SRC := sockets/netif.c sockets/wait.c
 PRELOAD_SRC := preload/config.c preload/fdtable.c preload/runtime.c \
@@ -31,8 +32,12 @@ SHIM_SRC := $(COMMON_SRC) $(STACK_SRC) $(DEV_SRC) $(SOCKETS_SRC) $(PRELOAD_SRC)
 SHIM_OBJ := $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
 
 UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
-	$(BUILD)/tests/test_preload_config $(BUILD)/tests/test_preload_fdtable
+	$(BUILD)/tests/test_preload_config $(BUILD)/tests/test_preload_fdtable \
+	$(BUILD)/tests/test_stack_tcp_wire \
+	$(BUILD)/tests/test_stack_ipv4_frag $(BUILD)/tests/test_stack_timer \
+	$(BUILD)/tests/test_stack_tcp_isn
 TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
+	$(BUILD)/tests/callmix \
 	$(BUILD)/tests/libearlyhook.so
 BENCH_PROGS := $(BUILD)/bench/callcost
 

@@ -96,27 +96,79 @@ static int all_handlers_restart(void)
 }
 
 /*
- * Before a read that would block in the kernel on a thread that owns a
- * stack: wait in the shim instead, so the stack keeps being served, until
- * the descriptor is ready. Returns 0 to go on with the real call, or -1
- * with errno EINTR when the call must report the interruption.
+ * A blocking read of a thread that owns a stack waits in the shim, so the
+ * stack keeps being served, but only where the kernel would have waited:
+ * the same call is first made without waiting (the probe), and only its
+ * EAGAIN means the kernel would wait. Anything else the probe returns is
+ * the kernel's answer: data, end of file, or an error it gives at once
+ * (a zero length, a bad count, a listener read, recv on a pipe).
  */
-static int wait_readable(int fd, int nonblock_flag)
+enum rd_plan {
+	RD_KERNEL, /* the real call at once: no stack, a non-blocking
+		    * descriptor, or a receive timeout (the kernel's to keep) */
+	RD_PROBE,  /* probe; wait only if it says EAGAIN */
+	RD_WAIT,   /* wait, then the real call: a probe would return less
+		    * than the kernel waits for (SO_RCVLOWAT, MSG_WAITALL) */
+};
+
+/* Whether a blocking call on fd may wait in the shim at all; *sock says
+ * whether fd is a socket. */
+static int may_wait(int fd, int *sock)
 {
-	struct sk_thread *t = rt_thread();
 	struct timeval tv;
 	socklen_t len = sizeof(tv);
-	int fl, r;
+	int fl;
 
-	if (!t || nonblock_flag)
+	if (!rt_thread())
 		return 0;
 	fl = accel_real.fcntl(fd, F_GETFL);
 	if (fl < 0 || (fl & O_NONBLOCK))
 		return 0;
-	/* A receive timeout is the kernel's to enforce. */
-	if (accel_real.getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len) == 0 &&
-	    (tv.tv_sec || tv.tv_usec))
-		return 0;
+	*sock = accel_real.getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, &len) == 0;
+	return !*sock || (!tv.tv_sec && !tv.tv_usec);
+}
+
+static enum rd_plan read_plan(int fd)
+{
+	int sock = 0, lowat = 1;
+	socklen_t len = sizeof(lowat);
+
+	if (!may_wait(fd, &sock))
+		return RD_KERNEL;
+	if (sock)
+		accel_real.getsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, &len);
+	return lowat > 1 ? RD_WAIT : RD_PROBE;
+}
+
+/* MSG_ERRQUEUE and MSG_OOB never wait in the kernel. */
+static enum rd_plan recv_plan(int fd, int flags)
+{
+	enum rd_plan plan;
+
+	if (flags & (MSG_DONTWAIT | MSG_ERRQUEUE | MSG_OOB))
+		return RD_KERNEL;
+	plan = read_plan(fd);
+	return plan == RD_PROBE && (flags & MSG_WAITALL) ? RD_WAIT : plan;
+}
+
+/* read and readv made without waiting: preadv2 at the file position. A
+ * file that cannot be read so (EOPNOTSUPP) is waited for as before. */
+static ssize_t read_probe(int fd, const struct iovec *iov, int cnt)
+{
+	ssize_t r = accel_real.preadv2(fd, iov, cnt, -1, RWF_NOWAIT);
+
+	if (r < 0 && errno == EOPNOTSUPP)
+		errno = EAGAIN;
+	return r;
+}
+
+/* Waits in the shim until fd is readable. Returns 0, or -1 with errno
+ * EINTR when the call must report the interruption. */
+static int wait_readable(int fd)
+{
+	struct sk_thread *t = rt_thread();
+	int r;
+
 	for (;;) {
 		accel_tls.depth++;
 		r = sk_wait_fd(t, fd, POLLIN);
@@ -128,6 +180,41 @@ static int wait_readable(int fd, int nonblock_flag)
 			return -1;
 		}
 	}
+}
+
+/*
+ * Runs a read's plan up to the real call, given the probe's result (used
+ * by RD_PROBE only). Returns 1 to make the real call, or 0 with the answer
+ * in *r: the probe's, or -1 (EINTR) from an interrupted wait.
+ */
+static int read_first(int fd, enum rd_plan plan, ssize_t probe, ssize_t *r)
+{
+	if (plan == RD_KERNEL)
+		return 1;
+	if (plan == RD_PROBE && (probe >= 0 || errno != EAGAIN)) {
+		*r = probe;
+		return 0;
+	}
+	*r = wait_readable(fd);
+	return *r == 0;
+}
+
+/*
+ * accept waits only on a listening socket and with good flags; elsewhere
+ * the kernel refuses at once (ENOTSOCK, EINVAL), and so must we rather
+ * than wait for input that may never come. accept has no probe: no flag
+ * makes one call of it not wait. Returns 0, or -1 (EINTR).
+ */
+static int accept_first(int fd, int flags)
+{
+	int sock = 0, on = 0;
+	socklen_t len = sizeof(on);
+
+	if (!may_wait(fd, &sock) || !sock ||
+	    (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) ||
+	    accel_real.getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0 || !on)
+		return 0;
+	return wait_readable(fd);
 }
 
 /* ---- sockets ------------------------------------------------------------ */
@@ -159,7 +246,7 @@ EXPORT int listen(int fd, int backlog)
 EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	FD_GUARD(fd);
-	if (wait_readable(fd, 0) < 0)
+	if (accept_first(fd, flags) < 0)
 		return -1;
 	return accel_real.accept4(fd, addr, len, flags);
 }
@@ -167,7 +254,7 @@ EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
 	FD_GUARD(fd);
-	if (wait_readable(fd, 0) < 0)
+	if (accept_first(fd, 0) < 0)
 		return -1;
 	return accel_real.accept(fd, addr, len);
 }
@@ -212,9 +299,15 @@ EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 
 EXPORT ssize_t read(int fd, void *buf, size_t n)
 {
+	struct iovec v = { buf, n };
+	enum rd_plan plan;
+	ssize_t r;
+
 	FD_GUARD(fd);
-	if (wait_readable(fd, 0) < 0)
-		return -1;
+	plan = read_plan(fd);
+	r = plan == RD_PROBE ? read_probe(fd, &v, 1) : 0;
+	if (!read_first(fd, plan, r, &r))
+		return r;
 	return accel_real.read(fd, buf, n);
 }
 
@@ -227,17 +320,27 @@ EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
 
 EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
+	enum rd_plan plan;
+	ssize_t r;
+
 	FD_GUARD(fd);
-	if (wait_readable(fd, 0) < 0)
-		return -1;
+	plan = read_plan(fd);
+	r = plan == RD_PROBE ? read_probe(fd, iov, cnt) : 0;
+	if (!read_first(fd, plan, r, &r))
+		return r;
 	return accel_real.readv(fd, iov, cnt);
 }
 
 EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
+	enum rd_plan plan;
+	ssize_t r;
+
 	FD_GUARD(fd);
-	if (wait_readable(fd, flags & MSG_DONTWAIT) < 0)
-		return -1;
+	plan = recv_plan(fd, flags);
+	r = plan == RD_PROBE ? accel_real.recv(fd, buf, n, flags | MSG_DONTWAIT) : 0;
+	if (!read_first(fd, plan, r, &r))
+		return r;
 	return accel_real.recv(fd, buf, n, flags);
 }
 
@@ -251,9 +354,15 @@ EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
 EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 			struct sockaddr *addr, socklen_t *len)
 {
+	enum rd_plan plan;
+	ssize_t r;
+
 	FD_GUARD(fd);
-	if (wait_readable(fd, flags & MSG_DONTWAIT) < 0)
-		return -1;
+	plan = recv_plan(fd, flags);
+	r = plan == RD_PROBE ?
+	    accel_real.recvfrom(fd, buf, n, flags | MSG_DONTWAIT, addr, len) : 0;
+	if (!read_first(fd, plan, r, &r))
+		return r;
 	return accel_real.recvfrom(fd, buf, n, flags, addr, len);
 }
 
@@ -267,9 +376,14 @@ EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen,
 
 EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
+	enum rd_plan plan;
+	ssize_t r;
+
 	FD_GUARD(fd);
-	if (wait_readable(fd, flags & MSG_DONTWAIT) < 0)
-		return -1;
+	plan = recv_plan(fd, flags);
+	r = plan == RD_PROBE ? accel_real.recvmsg(fd, msg, flags | MSG_DONTWAIT) : 0;
+	if (!read_first(fd, plan, r, &r))
+		return r;
 	return accel_real.recvmsg(fd, msg, flags);
 }
 

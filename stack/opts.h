@@ -32,4 +32,26 @@
 /* TTL of packets we originate (RFC 1700 default, as Linux). */
 #define STACK_IP_TTL 64
 
+/* IPv4 datagrams reassembled at once. Each holds one packet buffer (the
+ * output it is copied into), so 16 pin 32 KB of a pool of thousands of
+ * mbufs. Fragments are rare on a LAN (TCP uses PMTU discovery, RFC 1191);
+ * 16 covers a few peers behind a small-MTU tunnel, and a flood of bogus
+ * first fragments can only push out other partial datagrams (the oldest
+ * first), never grow memory. */
+#define IPV4_REASM_SLOTS 16
+
+/* Fragments one datagram may have. The largest datagram we can hold fits
+ * one 2 KB buffer; cut at the RFC 791 minimum MTU of 68 (48 bytes of
+ * payload per fragment) that is 42 fragments, so 64 takes any honest
+ * fragmentation while bounding the per-datagram table (4 bytes each) and
+ * the work a fragment costs. FreeBSD's maxfragsperpacket is 16. */
+#define IPV4_REASM_MAX_FRAGS 64
+
+/* How long after its first fragment a datagram may take to complete.
+ * RFC 791 3.2 suggests 15 s to start with, RFC 1122 3.3.2 60 to 120 s;
+ * Linux uses 30 s (ipfrag_time), which peers are used to. Longer only
+ * pins buffers and, as the 16-bit identification wraps within seconds at
+ * gigabit rates, lets fragments of two datagrams mix (RFC 4963). */
+#define IPV4_REASM_TIMEOUT_NS (30ull * 1000000000ull)
+
 #endif
