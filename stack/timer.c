@@ -128,19 +128,46 @@ static unsigned fire_slot(struct timer_wheel *w, tw_fire_fn fire, void *arg)
 	return fired;
 }
 
+/* The first tick after now at which level l's occupied slots need work:
+ * a first-level slot's own tick, or the start of the period of a higher
+ * slot, when it cascades. */
+static uint64_t level_next(const struct timer_wheel *w, unsigned l)
+{
+	uint64_t period = w->now >> SHIFT(l);
+	unsigned first = (unsigned)(period + 1) & (TW_SLOTS - 1);
+	uint64_t bits = w->occupied[l];
+
+	bits = first ? (bits >> first) | (bits << (TW_SLOTS - first)) : bits;
+	return (period + 1 + (uint64_t)__builtin_ctzll(bits)) << SHIFT(l);
+}
+
+/* The next tick with work on any level, or UINT64_MAX. */
+static uint64_t next_work(const struct timer_wheel *w)
+{
+	uint64_t best = UINT64_MAX;
+
+	for (unsigned l = 0; l < TW_LEVELS; l++)
+		if (w->occupied[l]) {
+			uint64_t t = level_next(w, l);
+
+			if (t < best)
+				best = t;
+		}
+	return best;
+}
+
 unsigned tw_advance(struct timer_wheel *w, uint64_t now_ns, tw_fire_fn fire,
 		    void *arg)
 {
 	uint64_t target = now_ns / w->tick_ns;
 	unsigned fired = 0;
 
+	/* Jump from one tick with work to the next: empty time costs nothing,
+	 * however long the program slept. */
 	while (w->now < target) {
-		/* Nothing on the first level: nothing happens before the next
-		 * 64-tick boundary, where a cascade may bring timers down. */
-		uint64_t next = w->occupied[0] ? w->now + 1 :
-				(w->now | (TW_SLOTS - 1)) + 1;
+		uint64_t next = next_work(w);
 
-		if (!w->count || next > target) {
+		if (next > target) {
 			w->now = target;
 			break;
 		}
@@ -155,31 +182,9 @@ unsigned tw_advance(struct timer_wheel *w, uint64_t now_ns, tw_fire_fn fire,
 	return fired;
 }
 
-/* The first tick after now at which level l's occupied slots need work. */
-static uint64_t level_next(const struct timer_wheel *w, unsigned l)
-{
-	uint64_t period = w->now >> SHIFT(l);
-	unsigned first = (unsigned)(period + 1) & (TW_SLOTS - 1);
-	uint64_t bits = w->occupied[l];
-
-	bits = first ? (bits >> first) | (bits << (TW_SLOTS - first)) : bits;
-	return (period + 1 + (uint64_t)__builtin_ctzll(bits)) << SHIFT(l);
-}
-
 uint64_t tw_next_deadline(const struct timer_wheel *w)
 {
-	uint64_t best = UINT64_MAX;
+	uint64_t next = w->count ? next_work(w) : UINT64_MAX;
 
-	if (!w->count)
-		return UINT64_MAX;
-	for (unsigned l = 0; l < TW_LEVELS; l++) {
-		uint64_t t;
-
-		if (!w->occupied[l])
-			continue;
-		t = level_next(w, l);
-		if (t < best)
-			best = t;
-	}
-	return best == UINT64_MAX ? best : best * w->tick_ns;
+	return next == UINT64_MAX ? next : next * w->tick_ns;
 }
