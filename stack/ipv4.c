@@ -5,6 +5,7 @@
 #include <errno.h>
 
 #include "stack_impl.h"
+#include "tcp.h"
 
 /* RFC 1122 3.2.1.3: sources a host must never accept. */
 static int ipv4_martian(const struct stack *st, uint32_t src)
@@ -43,12 +44,34 @@ void ipv4_input(struct stack *st, void *pkt, uint8_t *frame, uint16_t len)
 		return;
 	}
 	if (ip.frag & (WIRE_IPV4_MF | WIRE_IPV4_OFFMASK)) {
-		stack_drop(st, pkt, STACK_DROP_IP_FRAGMENT);
-		return;
+		void *whole = NULL;
+
+		/* RFC 791 3.2 / RFC 815: hold fragments until the datagram is
+		 * whole; the reassembly table counts its own drops. */
+		rc = ipv4_reasm_input(&st->reasm, st->ops, st->ctx, st->now, pkt,
+				      &ip, &whole);
+		if (rc < 0) {
+			st->stats.drops[STACK_DROP_IP_FRAGMENT]++;
+			return;
+		}
+		st->stats.ip_frags_in++;
+		if (rc == 0)
+			return;
+		st->stats.ip_reassembled++;
+		pkt = whole;
+		frame = st->ops->pkt_data(pkt);
+		len = st->ops->pkt_len(pkt);
+		if (wire_ipv4_parse(frame + WIRE_ETH_HLEN, len - WIRE_ETH_HLEN, 0, &ip) < 0) {
+			stack_drop(st, pkt, STACK_DROP_IP_MALFORMED);
+			return;
+		}
 	}
 	switch (ip.proto) {
 	case WIRE_IPPROTO_ICMP:
 		icmp_input(st, pkt, frame, &ip);
+		break;
+	case WIRE_IPPROTO_TCP:
+		tcp_input(st, pkt, frame, &ip);
 		break;
 	default:
 		stack_drop(st, pkt, STACK_DROP_IP_PROTO);

@@ -54,4 +54,70 @@
  * gigabit rates, lets fragments of two datagrams mix (RFC 4963). */
 #define IPV4_REASM_TIMEOUT_NS (30ull * 1000000000ull)
 
+/* ---- TCP -------------------------------------------------------------- */
+
+/* Timer wheel tick. TCP's shortest timer is the delayed ACK (tens of ms)
+ * and RTO granularity below 1 ms buys nothing (RFC 6298 4). */
+#define TCP_TICK_NS 1000000ull
+
+/* Default buffers: 64 KiB each, allocated on first use. 10,000 idle
+ * connections then cost nothing, busy ones the usual Linux-like amount;
+ * STACK_TCP_SNDBUF/RCVBUF raise them up to TCP_BUF_MAX. */
+#define TCP_SNDBUF_DEFAULT (64u * 1024)
+#define TCP_RCVBUF_DEFAULT (64u * 1024)
+#define TCP_BUF_MIN (4u * 1024)
+#define TCP_BUF_MAX (16u * 1024 * 1024)
+
+/* Connection hash buckets (power of two); chains stay short up to about
+ * this many connections per stack. */
+#define TCP_HASH_BUCKETS 16384u
+
+/* RFC 6298 (2.1, 2.4, 5.5): initial RTO 1 s; Linux's 200 ms floor
+ * instead of the RFC's 1 s (what Linux peers expect); 120 s ceiling. */
+#define TCP_RTO_INIT_NS (1000ull * 1000000)
+#define TCP_RTO_MIN_NS (200ull * 1000000)
+#define TCP_RTO_MAX_NS (120000ull * 1000000)
+
+/* Retry limits, as Linux's defaults: tcp_syn_retries 6, synack 5,
+ * tcp_retries2 15 (RFC 1122 4.2.3.5 asks for R2 of at least 100 s). */
+#define TCP_SYN_RETRIES 6
+#define TCP_SYNACK_RETRIES 5
+#define TCP_DATA_RETRIES 15
+
+/* Delayed ACK: at most 40 ms (Linux's minimum; RFC 9293 3.8.6.3 allows up
+ * to 500 ms) and every second full segment (RFC 5681 4.2). */
+#define TCP_DELACK_NS (40ull * 1000000)
+
+/* TIME_WAIT length, 2*MSL: 60 s as Linux (RFC 9293 3.4.2 suggests MSL 2 min). */
+#define TCP_TIMEWAIT_NS (60000ull * 1000000)
+
+/* An orphaned FIN_WAIT_2 waits this long for the peer's FIN (Linux's
+ * tcp_fin_timeout). */
+#define TCP_FIN_TIMEOUT_NS (60000ull * 1000000)
+
+/* Keepalive defaults (RFC 1122 4.2.3.6: at least 2 h idle), as Linux. */
+#define TCP_KEEPIDLE_S 7200
+#define TCP_KEEPINTVL_S 75
+#define TCP_KEEPCNT 9
+
+/* Out-of-order ranges kept per connection. Beyond it new holes are not
+ * kept (their data is dropped and resent); SACK carries at most 4 blocks
+ * anyway (RFC 2018 3). */
+#define TCP_OOO_MAX 16
+
+/* SACK scoreboard ranges per connection (RFC 6675). */
+#define TCP_SACK_MAX 16
+
+/* Initial window: 10 segments (RFC 6928). */
+#define TCP_INIT_CWND_SEGS 10
+
+/* Ephemeral ports, as Linux's ip_local_port_range. */
+#define TCP_EPH_LO 32768
+#define TCP_EPH_HI 60999
+
+/* The window scale we offer is the smallest that covers the receive
+ * buffer, but at least this (Linux offers 7) so a buffer raised later
+ * can still be advertised. */
+#define TCP_WSCALE_MIN 7
+
 #endif

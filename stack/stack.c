@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "stack_impl.h"
+#include "tcp.h"
 
 static const char *const drop_names[STACK_DROP_MAX] = {
 	[STACK_DROP_RUNT] = "runt",
@@ -27,6 +28,13 @@ static const char *const drop_names[STACK_DROP_MAX] = {
 	[STACK_DROP_ICMP_TYPE] = "icmp_type",
 	[STACK_DROP_NO_BUFFER] = "no_buffer",
 	[STACK_DROP_TX_FULL] = "tx_full",
+	[STACK_DROP_TCP_MALFORMED] = "tcp_malformed",
+	[STACK_DROP_TCP_CSUM] = "tcp_csum",
+	[STACK_DROP_TCP_NO_CONN] = "tcp_no_conn",
+	[STACK_DROP_TCP_WINDOW] = "tcp_window",
+	[STACK_DROP_TCP_PAWS] = "tcp_paws",
+	[STACK_DROP_TCP_BACKLOG] = "tcp_backlog",
+	[STACK_DROP_TCP_OOO_FULL] = "tcp_ooo_full",
 };
 
 const char *stack_drop_name(enum stack_drop reason)
@@ -65,6 +73,11 @@ struct stack *stack_create(const struct stack_conf *conf,
 	st->netmask = mask;
 	st->ip_id = (uint16_t)conf->seed;
 	st->now = ops->now_ns(ctx);
+	ipv4_reasm_init(&st->reasm);
+	if (tcp_init(st) < 0) {
+		free(st);
+		return NULL;
+	}
 	arp_announce(st);
 	stack_flush(st);
 	return st;
@@ -74,6 +87,8 @@ void stack_destroy(struct stack *st)
 {
 	if (!st)
 		return;
+	tcp_fini(st);
+	ipv4_reasm_fini(&st->reasm, st->ops, st->ctx);
 	stack_flush(st);
 	for (unsigned i = 0; i < st->ntx; i++)
 		st->ops->pkt_free(st->ctx, st->tx[i]);
@@ -191,6 +206,8 @@ unsigned stack_poll(struct stack *st)
 	n = st->ops->rx_burst(st->ctx, pkts, STACK_RX_BURST);
 	for (unsigned i = 0; i < n; i++)
 		input_frame(st, pkts[i]);
+	tcp_timers_run(st);
+	ipv4_reasm_expire(&st->reasm, st->ops, st->ctx, st->now);
 	if (st->ntx)
 		stack_flush(st);
 	return n;
@@ -198,9 +215,10 @@ unsigned stack_poll(struct stack *st)
 
 uint64_t stack_next_deadline(const struct stack *st)
 {
-	/* ARP entries age lazily on lookup and nothing else is timed yet. */
-	(void)st;
-	return UINT64_MAX;
+	/* ARP entries age lazily on lookup; TCP and reassembly have timers. */
+	uint64_t t = tw_next_deadline(&st->tw), r = ipv4_reasm_deadline(&st->reasm);
+
+	return t < r ? t : r;
 }
 
 int stack_resolve(struct stack *st, uint32_t dst_ip, uint8_t mac[STACK_ETH_ALEN])

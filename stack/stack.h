@@ -22,6 +22,8 @@
 /* Per-packet receive flags reported by ops->pkt_rx_flags. */
 #define STACK_RX_IP_CSUM_GOOD (1u << 0) /* the port verified the IPv4 header */
 
+struct stack_tcp; /* a TCP connection or listener */
+
 /*
  * The platform under a stack. Every callback gets the ctx given at creation
  * (the packet accessors take the packet itself). All must be non-NULL.
@@ -38,6 +40,11 @@ struct stack_ops {
 	/* Takes ownership of the packets it accepts; returns how many. */
 	uint16_t (*tx_burst)(void *ctx, void **pkts, uint16_t n);
 	uint64_t (*now_ns)(void *ctx);          /* monotonic clock */
+	/* Optional (may be NULL): a connection's readiness changed; events
+	 * is the new set (STACK_TCP_EV_*). Called from inside stack_poll or
+	 * stack_input, never from the API calls below. */
+	void (*tcp_event)(void *ctx, struct stack_tcp *c, void *user,
+			  unsigned events);
 };
 
 struct stack_conf {
@@ -46,8 +53,12 @@ struct stack_conf {
 	uint32_t gateway;     /* host byte order, 0 = none */
 	uint8_t mac[STACK_ETH_ALEN];
 	uint16_t mtu;         /* IP MTU of the link, e.g. 1500 */
-	/* Random seed for this instance (initial sequence numbers later). */
+	/* Random seed for this instance (ephemeral ports, IP ids). */
 	uint64_t seed;
+	/* RFC 6528 secret: the same for every stack of a process, so the ISN
+	 * of a 4-tuple keeps rising whichever thread serves it (RFC 6191). */
+	uint8_t isn_key[16];
+	uint32_t sndbuf, rcvbuf;  /* default buffer sizes, 0 = built-in */
 };
 
 /* Why a frame was dropped; each has a counter and a name. */
@@ -62,13 +73,20 @@ enum stack_drop {
 	STACK_DROP_IP_CSUM,
 	STACK_DROP_IP_NOT_FOR_US, /* destination is another address */
 	STACK_DROP_IP_MARTIAN,    /* impossible source address */
-	STACK_DROP_IP_FRAGMENT,   /* reassembly comes with TCP */
+	STACK_DROP_IP_FRAGMENT,   /* a fragment reassembly refused (see reasm stats) */
 	STACK_DROP_IP_PROTO,      /* no handler for the protocol */
 	STACK_DROP_ICMP_MALFORMED,
 	STACK_DROP_ICMP_CSUM,
 	STACK_DROP_ICMP_TYPE,     /* a type we do not answer */
 	STACK_DROP_NO_BUFFER,     /* could not allocate a packet to reply */
 	STACK_DROP_TX_FULL,       /* the port would not take the frame */
+	STACK_DROP_TCP_MALFORMED, /* header, options or flags (RFC 9293 3.1) */
+	STACK_DROP_TCP_CSUM,
+	STACK_DROP_TCP_NO_CONN,   /* no connection or listener: RST sent */
+	STACK_DROP_TCP_WINDOW,    /* not acceptable (RFC 9293 3.10.7.4) */
+	STACK_DROP_TCP_PAWS,      /* old timestamp (RFC 7323 5) */
+	STACK_DROP_TCP_BACKLOG,   /* listener's queues full: SYN dropped */
+	STACK_DROP_TCP_OOO_FULL,  /* no room to keep out-of-order data */
 	STACK_DROP_MAX
 };
 
@@ -79,6 +97,10 @@ struct stack_stats {
 	uint64_t arp_requests_out, arp_replies_out;
 	uint64_t arp_conflicts;   /* someone else claims our address */
 	uint64_t icmp_echo_replies;
+	uint64_t ip_frags_in, ip_reassembled; /* fragments held; datagrams made */
+	uint64_t tcp_segs_in, tcp_segs_out, tcp_retransmits, tcp_rsts_out;
+	uint64_t tcp_active_opens, tcp_passive_opens, tcp_timeouts;
+	uint64_t tcp_challenge_acks;
 	uint64_t drops[STACK_DROP_MAX];
 };
 
@@ -115,5 +137,78 @@ int stack_resolve(struct stack *st, uint32_t dst_ip, uint8_t mac[STACK_ETH_ALEN]
 
 const struct stack_stats *stack_stats(const struct stack *st);
 const char *stack_drop_name(enum stack_drop reason);
+
+/* ---- TCP (RFC 9293) ----------------------------------------------------
+ *
+ * Connections belong to the stack that made them and are used only by its
+ * thread. Calls return 0 or a count on success and a negative errno with
+ * the meaning the socket call of the same name gives it on Linux. Data
+ * is copied into the send buffer and out of the receive buffer. Readiness
+ * is reported through ops->tcp_event and can be read with stack_tcp_events.
+ */
+
+#define STACK_TCP_EV_IN    (1u << 0) /* data, EOF, or a connection to accept */
+#define STACK_TCP_EV_OUT   (1u << 1) /* room in the send buffer; connected */
+#define STACK_TCP_EV_RDHUP (1u << 2) /* the peer sent FIN */
+#define STACK_TCP_EV_HUP   (1u << 3) /* both directions are closed */
+#define STACK_TCP_EV_ERR   (1u << 4) /* a pending error (stack_tcp_error) */
+
+enum stack_tcp_opt {
+	STACK_TCP_NODELAY,     /* 1 = no Nagle (RFC 9293 3.7.4) */
+	STACK_TCP_KEEPALIVE,   /* 1 = keepalive probes (RFC 9293 3.8.4) */
+	STACK_TCP_KEEPIDLE,    /* seconds idle before the first probe */
+	STACK_TCP_KEEPINTVL,   /* seconds between probes */
+	STACK_TCP_KEEPCNT,     /* unanswered probes before the reset */
+	STACK_TCP_SNDBUF,      /* bytes */
+	STACK_TCP_RCVBUF,      /* bytes; before connect/listen for scaling */
+	STACK_TCP_LINGER0,     /* 1 = close sends RST and drops data */
+};
+
+/* Listens on our address and port; backlog bounds the connections that
+ * are established but not yet accepted (Linux's accept queue). */
+int stack_tcp_listen(struct stack *st, uint16_t port, int backlog, void *user,
+		     struct stack_tcp **out);
+
+/* Takes an established connection off a listener's queue, or -EAGAIN. */
+int stack_tcp_accept(struct stack_tcp *l, void *user, struct stack_tcp **out);
+
+/* Starts an active open (host-order address and port); lport 0 picks an
+ * ephemeral port. The result is known by EV_OUT (connected) or EV_ERR
+ * (stack_tcp_error: -ECONNREFUSED, -ETIMEDOUT, -ENETUNREACH ...). */
+int stack_tcp_connect(struct stack *st, uint32_t ip, uint16_t port,
+		      uint16_t lport, void *user, struct stack_tcp **out);
+
+/* Copies up to len bytes into the send buffer: the count, -EAGAIN when
+ * full, -EPIPE after shutdown(SHUT_WR)/close, -ENOTCONN before the
+ * handshake, or the connection's error. */
+long stack_tcp_send(struct stack_tcp *c, const void *buf, size_t len);
+
+/* Copies up to len received bytes out (peek: leaves them): the count, 0 at
+ * EOF, -EAGAIN when empty, or the connection's error. */
+long stack_tcp_recv(struct stack_tcp *c, void *buf, size_t len, int peek);
+
+/* how: 0 read, 1 write (sends FIN), 2 both (as shutdown(2)). */
+int stack_tcp_shutdown(struct stack_tcp *c, int how);
+
+/* Releases the handle. A graceful close (FIN after queued data) unless data
+ * was left unread or LINGER0 is set: then RST (RFC 9293 3.10.4, as Linux).
+ * The connection may live on in the stack (FIN_WAIT, TIME_WAIT). */
+void stack_tcp_close(struct stack_tcp *c);
+
+/* Resets the connection at once and releases the handle. */
+void stack_tcp_abort(struct stack_tcp *c);
+
+unsigned stack_tcp_events(const struct stack_tcp *c);
+/* Takes and clears the pending error (0 if none), as SO_ERROR. */
+int stack_tcp_error(struct stack_tcp *c);
+int stack_tcp_setopt(struct stack_tcp *c, enum stack_tcp_opt opt, int val);
+int stack_tcp_getopt(const struct stack_tcp *c, enum stack_tcp_opt opt);
+/* Bytes waiting to be read (FIONREAD) and not yet acknowledged (SIOCOUTQ). */
+size_t stack_tcp_readable(const struct stack_tcp *c);
+size_t stack_tcp_unacked(const struct stack_tcp *c);
+void stack_tcp_endpoints(const struct stack_tcp *c, uint32_t *lip,
+			 uint16_t *lport, uint32_t *rip, uint16_t *rport);
+/* RFC 9293 state name ("ESTABLISHED", ...), for tests and diagnostics. */
+const char *stack_tcp_state(const struct stack_tcp *c);
 
 #endif

@@ -5,8 +5,10 @@
 #ifndef ACCEL_STACK_IMPL_H
 #define ACCEL_STACK_IMPL_H
 
+#include "ipv4_frag.h"
 #include "opts.h"
 #include "stack.h"
+#include "timer.h"
 #include "wire.h"
 
 enum arp_state { ARP_FREE = 0, ARP_INCOMPLETE, ARP_REACHABLE };
@@ -30,6 +32,16 @@ struct stack {
 	void *tx[STACK_TX_BURST];
 	struct stack_stats stats;
 	struct arp_entry arp[STACK_ARP_SLOTS];
+	struct ipv4_reasm reasm;
+
+	/* TCP */
+	struct timer_wheel tw;
+	struct stack_tcp **tcp_hash;    /* TCP_HASH_BUCKETS chains */
+	struct stack_tcp *listeners;    /* few: a list */
+	unsigned tcp_conns;
+	uint16_t eph_next;
+	uint32_t ts_offset;             /* random start of our TS clock */
+	uint64_t tcp_start;
 };
 
 /* Queues a finished frame for output; flushes when the burst is full. */

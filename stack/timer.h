@@ -29,6 +29,7 @@ struct stack_timer {
 	struct stack_timer *next, *prev;  /* in a slot's list; NULL when idle */
 	uint64_t expires;                 /* in ticks */
 	uint16_t where;                   /* level * TW_SLOTS + slot */
+	uint8_t kind;                     /* the owner's tag: which timer */
 };
 
 struct tw_slot {

@@ -1,0 +1,187 @@
+/*
+ * tcp.h - the inside of TCP, shared by the tcp_*.c files of stack/.
+ *
+ * Split as FreeBSD splits netinet: tcp_input.c (a segment arrives),
+ * tcp_output.c (segments leave), tcp_timer.c (a timer fires),
+ * tcp_usrreq.c (the user asks: the stack_tcp_* API), tcp_subr.c (creating,
+ * finding and freeing connections, buffers, events), tcp_cc.c (congestion
+ * control behind a small interface).
+ *
+ * Sequence-space names follow RFC 9293 3.3.1: SND.UNA is snd_una and so
+ * on. Buffers are byte rings indexed by sequence number (cap is a power of
+ * two, and 2^32 a multiple of it), so data never moves: the send ring
+ * holds [snd_una, snd_una + sb_len); the receive ring holds the unread
+ * in-order bytes [rcv_user, rcv_nxt) and out-of-order bytes beyond, up to
+ * rcv_user + cap, which is also the right edge of the window.
+ */
+#ifndef ACCEL_STACK_TCP_H
+#define ACCEL_STACK_TCP_H
+
+#include "stack_impl.h"
+#include "tcp_wire.h"
+#include "timer.h"
+
+enum tcp_state {
+	TCP_CLOSED = 0,
+	TCP_LISTEN,
+	TCP_SYN_SENT,
+	TCP_SYN_RECEIVED,
+	TCP_ESTABLISHED,
+	TCP_FIN_WAIT_1,
+	TCP_FIN_WAIT_2,
+	TCP_CLOSE_WAIT,
+	TCP_CLOSING,
+	TCP_LAST_ACK,
+	TCP_TIME_WAIT,
+};
+
+struct tcp_range {
+	uint32_t left, right; /* [left, right) in sequence space */
+};
+
+struct stack_tcp {
+	struct stack *st;
+	struct stack_tcp *hnext;        /* hash chain */
+	struct stack_tcp *parent;       /* listener of a not yet accepted child */
+	uint8_t queued;                 /* ... that is in its accept queue */
+	struct stack_tcp *qnext;        /* listener's accept queue */
+	void *user;
+	enum tcp_state state;
+	uint32_t lip, rip;              /* host order */
+	uint16_t lport, rport;
+	uint8_t dmac[STACK_ETH_ALEN];
+	uint8_t has_dmac;
+
+	/* what the user did */
+	uint8_t app_open;               /* the handle is held */
+	uint8_t orphan;                 /* the user closed it; it lives on */
+	uint8_t arp_wait;               /* SYN held until the MAC is known */
+	uint8_t shut_rd, shut_wr;       /* shutdown(2) */
+	uint8_t nodelay, keepalive, linger0;
+	int err;                        /* pending -errno (SO_ERROR) */
+	unsigned events;                /* last reported STACK_TCP_EV_* */
+
+	/* send side (RFC 9293 3.3.1) */
+	uint32_t iss, snd_una, snd_nxt, snd_max, snd_wnd, snd_wl1, snd_wl2;
+	uint32_t max_sndwnd;            /* largest window the peer offered */
+	uint32_t sb_len;                /* bytes in the send ring */
+	uint32_t sb_cap;
+	uint8_t *sbuf;
+	uint8_t fin_queued;             /* a FIN follows the send ring's data */
+
+	/* receive side */
+	uint32_t irs, rcv_nxt, rcv_user, rcv_adv; /* rcv_adv: right edge sent */
+	uint32_t rb_cap;
+	uint8_t *rbuf;
+	uint8_t fin_rcvd;               /* the peer's FIN is in sequence */
+	uint8_t ooo_fin;                /* a FIN came beyond a hole ... */
+	uint32_t ooo_fin_seq;           /* ... at this sequence number */
+	struct tcp_range ooo[TCP_OOO_MAX]; /* out of order, most recent first */
+	unsigned n_ooo;
+	struct tcp_range dsack;         /* RFC 2883 block to report, if any */
+	uint8_t has_dsack;
+
+	/* options (negotiated on the SYNs) */
+	uint16_t mss;                   /* our send MSS, options excluded */
+	uint16_t peer_mss;
+	uint8_t snd_wscale, rcv_wscale, wscale_ok, sack_ok, ts_ok;
+	uint32_t ts_recent;             /* RFC 7323 4.3 */
+
+	/* round trip (RFC 6298) */
+	uint64_t srtt_ns, rttvar_ns, rto_ns;
+	uint8_t rtt_valid;
+	uint8_t retries;                /* consecutive RTO expiries */
+	uint8_t rtt_timing;             /* Karn: timing rtt_seq ... */
+	uint32_t rtt_seq;
+	uint64_t rtt_start;
+
+	/* congestion (RFC 5681, 6582, 6675, 3042) */
+	uint32_t cwnd, ssthresh;
+	uint32_t recover;               /* snd_max when recovery began */
+	uint8_t in_recovery;
+	uint8_t dupacks;
+	uint32_t rexmit_next;           /* next hole to retransmit in recovery */
+	struct tcp_range sacked[TCP_SACK_MAX];
+	unsigned n_sacked;
+
+	/* acknowledgements */
+	uint8_t ack_now;                /* send an ACK at the next output */
+	uint8_t unacked_segs;           /* full segments since our last ACK */
+
+	/* timers */
+	struct stack_timer t_rexmt;     /* retransmit, persist, SYN */
+	struct stack_timer t_delack;
+	struct stack_timer t_keep;      /* keepalive, TIME_WAIT, FIN_WAIT_2 */
+	uint8_t persist;                /* t_rexmt is the persist timer */
+	uint8_t keep_probes;
+	uint32_t keepidle_s, keepintvl_s, keepcnt;
+	uint64_t last_rx;               /* for keepalive */
+
+	/* listener */
+	struct stack_tcp *acceptq, *acceptq_tail;
+	unsigned backlog, n_queued, n_pending; /* accept queue, SYN_RECEIVED */
+};
+
+/* tcp_subr.c */
+int tcp_init(struct stack *st);
+void tcp_fini(struct stack *st);
+struct stack_tcp *tcp_conn_new(struct stack *st);
+void tcp_conn_free(struct stack_tcp *c);
+void tcp_hash_insert(struct stack_tcp *c);
+void tcp_hash_remove(struct stack_tcp *c);
+struct stack_tcp *tcp_lookup(struct stack *st, uint32_t rip, uint16_t rport,
+			     uint16_t lport);
+struct stack_tcp *tcp_listener(struct stack *st, uint16_t lport);
+int tcp_bufs_alloc(struct stack_tcp *c);
+void tcp_set_state(struct stack_tcp *c, enum tcp_state s);
+void tcp_drop(struct stack_tcp *c, int err); /* to CLOSED with an error */
+void tcp_maybe_free(struct stack_tcp *c);
+void tcp_update_events(struct stack_tcp *c);
+uint32_t tcp_rcv_window(const struct stack_tcp *c);
+uint32_t tcp_ts_now(const struct stack *st);
+void tcp_choose_wscale(struct stack_tcp *c);
+const char *tcp_state_name(enum tcp_state s);
+
+/* tcp_output.c */
+void tcp_output(struct stack_tcp *c);
+void tcp_send_ack(struct stack_tcp *c);
+void tcp_send_rst(struct stack *st, const uint8_t *dmac, uint32_t rip,
+		  uint16_t rport, uint16_t lport, uint32_t seq, uint32_t ack,
+		  int with_ack);
+void tcp_send_syn(struct stack_tcp *c);
+void tcp_send_probe(struct stack_tcp *c, int keepalive);
+/* Sends [seq, seq+len) from the send ring again; returns bytes sent. */
+uint32_t tcp_retransmit(struct stack_tcp *c, uint32_t seq, uint32_t len);
+
+/* tcp_input.c */
+void tcp_input(struct stack *st, void *pkt, uint8_t *frame,
+	       const struct wire_ipv4_view *ip);
+
+enum tcp_timer_kind { TCP_T_REXMT = 1, TCP_T_DELACK, TCP_T_KEEP };
+
+/* tcp_timer.c */
+void tcp_timers_run(struct stack *st);
+void tcp_rexmt_arm(struct stack_tcp *c);
+void tcp_delack_arm(struct stack_tcp *c);
+void tcp_keep_arm(struct stack_tcp *c, uint64_t after_ns);
+void tcp_timers_cancel(struct stack_tcp *c);
+void tcp_rtt_sample(struct stack_tcp *c, uint64_t rtt_ns);
+
+/* tcp_cc.c: NewReno (RFC 5681, RFC 6582) */
+void tcp_cc_init(struct stack_tcp *c);
+void tcp_cc_ack(struct stack_tcp *c, uint32_t acked);
+void tcp_cc_enter_recovery(struct stack_tcp *c);
+void tcp_cc_exit_recovery(struct stack_tcp *c);
+void tcp_cc_rto(struct stack_tcp *c);
+
+static inline uint32_t tcp_flight(const struct stack_tcp *c)
+{
+	return c->snd_max - c->snd_una;
+}
+
+static inline int tcp_synced(const struct stack_tcp *c)
+{
+	return c->state >= TCP_ESTABLISHED;
+}
+
+#endif

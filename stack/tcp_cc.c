@@ -1,0 +1,50 @@
+/*
+ * tcp_cc.c - congestion control: NewReno (RFC 5681, RFC 6582) with the
+ * initial window of RFC 6928 and appropriate byte counting (RFC 3465).
+ * Other algorithms replace these five functions.
+ */
+#include "tcp.h"
+
+static uint32_t half_flight(const struct stack_tcp *c)
+{
+	uint32_t half = tcp_flight(c) / 2;
+
+	return half > 2u * c->mss ? half : 2u * c->mss; /* RFC 5681 (4) */
+}
+
+void tcp_cc_init(struct stack_tcp *c)
+{
+	c->cwnd = TCP_INIT_CWND_SEGS * (uint32_t)c->mss;
+	c->ssthresh = 0x7fffffff; /* RFC 5681 3.1: arbitrarily high */
+}
+
+void tcp_cc_ack(struct stack_tcp *c, uint32_t acked)
+{
+	if (c->cwnd < c->ssthresh) /* slow start, L = 2 (RFC 3465 2.2) */
+		c->cwnd += acked < 2u * c->mss ? acked : 2u * c->mss;
+	else /* congestion avoidance: one MSS per window (RFC 5681 (3)) */
+		c->cwnd += (uint32_t)((uint64_t)c->mss * c->mss / c->cwnd) + 1;
+	if (c->cwnd > TCP_BUF_MAX * 2)
+		c->cwnd = TCP_BUF_MAX * 2;
+}
+
+void tcp_cc_enter_recovery(struct stack_tcp *c)
+{
+	c->ssthresh = half_flight(c);
+	c->cwnd = c->ssthresh + 3u * c->mss; /* RFC 6582 3.2 step 2 */
+}
+
+void tcp_cc_exit_recovery(struct stack_tcp *c)
+{
+	uint32_t flight = tcp_flight(c) + c->mss;
+
+	/* RFC 6582 3.2 step 3, option 1: deflate, avoiding a burst. */
+	c->cwnd = c->ssthresh < flight ? c->ssthresh : flight;
+}
+
+void tcp_cc_rto(struct stack_tcp *c)
+{
+	if (c->retries <= 1) /* RFC 5681 (4): only on the first timeout */
+		c->ssthresh = half_flight(c);
+	c->cwnd = c->mss; /* the loss window */
+}

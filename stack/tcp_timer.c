@@ -1,0 +1,207 @@
+/*
+ * tcp_timer.c - a timer fires: retransmission and persist (RFC 6298,
+ * RFC 9293 3.8.6.1), delayed ACK (RFC 9293 3.8.6.3), keepalive
+ * (RFC 9293 3.8.4), TIME-WAIT and orphaned FIN-WAIT-2.
+ */
+#include <errno.h>
+#include <stddef.h>
+
+#include "tcp.h"
+
+#define CONN_OF(t, field) \
+	((struct stack_tcp *)(void *)((char *)(t) - offsetof(struct stack_tcp, field)))
+
+static uint64_t backed_off_rto(const struct stack_tcp *c)
+{
+	uint64_t rto = c->rto_ns;
+
+	for (unsigned i = 0; i < c->retries && rto < TCP_RTO_MAX_NS; i++)
+		rto <<= 1; /* RFC 6298 5.5: double at each expiry */
+	return rto < TCP_RTO_MAX_NS ? rto : TCP_RTO_MAX_NS;
+}
+
+/* RFC 6298 2.2 and 2.3, with G = one wheel tick. */
+void tcp_rtt_sample(struct stack_tcp *c, uint64_t r)
+{
+	uint64_t var;
+
+	if (!c->rtt_valid) {
+		c->srtt_ns = r;
+		c->rttvar_ns = r / 2;
+		c->rtt_valid = 1;
+	} else {
+		uint64_t diff = c->srtt_ns > r ? c->srtt_ns - r : r - c->srtt_ns;
+
+		c->rttvar_ns = (3 * c->rttvar_ns + diff) / 4;
+		c->srtt_ns = (7 * c->srtt_ns + r) / 8;
+	}
+	var = 4 * c->rttvar_ns > TCP_TICK_NS ? 4 * c->rttvar_ns : TCP_TICK_NS;
+	c->rto_ns = c->srtt_ns + var;
+	if (c->rto_ns < TCP_RTO_MIN_NS)
+		c->rto_ns = TCP_RTO_MIN_NS;
+	if (c->rto_ns > TCP_RTO_MAX_NS)
+		c->rto_ns = TCP_RTO_MAX_NS;
+}
+
+static int persist_needed(const struct stack_tcp *c)
+{
+	return c->snd_wnd == 0 && c->snd_una == c->snd_max && c->sb_len &&
+	       tcp_synced(c);
+}
+
+/* RFC 6298 5.1-5.3: run while anything is unacknowledged; otherwise, with
+ * data waiting behind a zero window, run as the persist timer. */
+void tcp_rexmt_arm(struct stack_tcp *c)
+{
+	struct timer_wheel *w = &c->st->tw;
+
+	c->t_rexmt.kind = TCP_T_REXMT;
+	if (c->snd_una != c->snd_max || c->state == TCP_SYN_SENT || c->arp_wait) {
+		c->persist = 0;
+		tw_arm(w, &c->t_rexmt, c->st->now + backed_off_rto(c));
+	} else if (persist_needed(c)) {
+		if (!c->persist || !tw_armed(&c->t_rexmt))
+			tw_arm(w, &c->t_rexmt, c->st->now + backed_off_rto(c));
+		c->persist = 1;
+	} else {
+		tw_cancel(w, &c->t_rexmt);
+		c->persist = 0;
+	}
+}
+
+void tcp_delack_arm(struct stack_tcp *c)
+{
+	c->t_delack.kind = TCP_T_DELACK;
+	if (!tw_armed(&c->t_delack))
+		tw_arm(&c->st->tw, &c->t_delack, c->st->now + TCP_DELACK_NS);
+}
+
+void tcp_keep_arm(struct stack_tcp *c, uint64_t after_ns)
+{
+	c->t_keep.kind = TCP_T_KEEP;
+	tw_arm(&c->st->tw, &c->t_keep, c->st->now + after_ns);
+}
+
+void tcp_timers_cancel(struct stack_tcp *c)
+{
+	tw_cancel(&c->st->tw, &c->t_rexmt);
+	tw_cancel(&c->st->tw, &c->t_delack);
+	tw_cancel(&c->st->tw, &c->t_keep);
+}
+
+static void syn_timeout(struct stack_tcp *c)
+{
+	unsigned limit = c->state == TCP_SYN_SENT ? TCP_SYN_RETRIES : TCP_SYNACK_RETRIES;
+
+	if (c->arp_wait) { /* still resolving: ask again, keep waiting */
+		if (stack_resolve(c->st, c->rip, c->dmac) == 0) {
+			c->arp_wait = 0;
+			c->has_dmac = 1;
+			tcp_send_syn(c);
+		} else if (c->st->now - c->rtt_start > TCP_RTO_INIT_NS * 3) {
+			tcp_drop(c, -EHOSTUNREACH);
+			return;
+		}
+		tw_arm(&c->st->tw, &c->t_rexmt, c->st->now + STACK_ARP_RETRY_NS / 50);
+		return;
+	}
+	if (++c->retries > limit) {
+		c->st->stats.tcp_timeouts++;
+		tcp_drop(c, -ETIMEDOUT);
+		return;
+	}
+	tcp_send_syn(c);
+	tcp_rexmt_arm(c);
+}
+
+static void rexmt_fire(struct stack_tcp *c)
+{
+	if (c->state == TCP_SYN_SENT || c->state == TCP_SYN_RECEIVED) {
+		syn_timeout(c);
+		return;
+	}
+	if (c->persist) {
+		/* RFC 9293 3.8.6.1: probe a zero window, backing off, for as
+		 * long as the peer keeps answering. */
+		if (c->retries < 16)
+			c->retries++;
+		tcp_send_probe(c, 0);
+		c->persist = 0;
+		tcp_rexmt_arm(c);
+		return;
+	}
+	if (++c->retries > TCP_DATA_RETRIES) {
+		c->st->stats.tcp_timeouts++;
+		tcp_drop(c, -ETIMEDOUT);
+		return;
+	}
+	/* RFC 6298 5.4-5.6 and RFC 5681 3.1: go back to SND.UNA with a loss
+	 * window; recovery after a timeout starts over (RFC 6582 4). */
+	tcp_cc_rto(c);
+	c->in_recovery = 0;
+	c->dupacks = 0;
+	c->recover = c->snd_max;
+	c->rtt_timing = 0;
+	c->snd_nxt = c->snd_una;
+	c->n_sacked = 0; /* RFC 2018 8: the receiver may have reneged */
+	tcp_output(c);
+	tcp_rexmt_arm(c);
+}
+
+static void keep_fire(struct stack_tcp *c)
+{
+	struct stack *st = c->st;
+	uint64_t idle;
+
+	if (c->state == TCP_TIME_WAIT || c->state == TCP_FIN_WAIT_2) {
+		tcp_drop(c, 0);
+		return;
+	}
+	if (!c->keepalive || c->state != TCP_ESTABLISHED)
+		return;
+	idle = st->now - c->last_rx;
+	if (idle < (uint64_t)c->keepidle_s * 1000000000ull && !c->keep_probes) {
+		tcp_keep_arm(c, (uint64_t)c->keepidle_s * 1000000000ull - idle);
+		return;
+	}
+	if (c->keep_probes >= c->keepcnt) {
+		st->stats.tcp_timeouts++;
+		tcp_drop(c, -ETIMEDOUT);
+		return;
+	}
+	c->keep_probes++;
+	tcp_send_probe(c, 1);
+	tcp_keep_arm(c, (uint64_t)c->keepintvl_s * 1000000000ull);
+}
+
+static void fire(struct stack_timer *t, void *arg)
+{
+	struct stack_tcp *c;
+
+	(void)arg;
+	switch (t->kind) {
+	case TCP_T_REXMT:
+		c = CONN_OF(t, t_rexmt);
+		rexmt_fire(c);
+		break;
+	case TCP_T_DELACK:
+		c = CONN_OF(t, t_delack);
+		if (c->state != TCP_CLOSED)
+			tcp_send_ack(c);
+		return;
+	case TCP_T_KEEP:
+		c = CONN_OF(t, t_keep);
+		keep_fire(c);
+		break;
+	default:
+		return;
+	}
+	/* c may be gone after a drop; an active one reports changes. */
+	if (c->state != TCP_CLOSED)
+		tcp_update_events(c);
+}
+
+void tcp_timers_run(struct stack *st)
+{
+	tw_advance(&st->tw, st->now, fire, st);
+}
