@@ -37,14 +37,14 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 	$(BUILD)/tests/test_preload_config $(BUILD)/tests/test_preload_fdtable \
 	$(BUILD)/tests/test_stack_tcp_wire \
 	$(BUILD)/tests/test_stack_ipv4_frag $(BUILD)/tests/test_stack_timer \
-	$(BUILD)/tests/test_stack_tcp_isn
+	$(BUILD)/tests/test_stack_tcp_isn $(BUILD)/tests/test_stack_tcp
 TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 	$(BUILD)/tests/callmix \
 	$(BUILD)/tests/libearlyhook.so
 BENCH_PROGS := $(BUILD)/bench/callcost
 
 .PHONY: all deps check unit integration demo bench install clean
-all: $(BUILD)/libaccel.so $(BUILD)/accel
+all: $(BUILD)/libaccel.so $(BUILD)/accel $(BUILD)/stack-echo
 
 $(BUILD)/obj/dev/%.o: dev/%.c
 	@mkdir -p $(dir $@)
@@ -61,10 +61,21 @@ $(BUILD)/accel: preload/launcher.c preload/config.c common/log.c common/real.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -o $@ $^ -ldl
 
+# Tools built on stack/ and dev/ directly, without the preload layer.
+TOOL_OBJ := $(filter-out $(BUILD)/obj/preload/%,$(SHIM_OBJ))
+
+$(BUILD)/obj/tools/%.o: tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -MMD -c $< -o $@
+
+$(BUILD)/stack-echo: $(BUILD)/obj/tools/stack_echo.o $(BUILD)/obj/tools/sha256.o $(TOOL_OBJ)
+	$(CC) -o $@ $^ -Wl,--as-needed $(DPDK_LIBS) -lnuma -ldl -lpthread
+
 # ---- tests ----------------------------------------------------------------
 TEST_CFLAGS := $(BASE_CFLAGS) -Wno-unused-parameter
 
-$(BUILD)/tests/test_stack_%: tests/stack/test_%.c $(STACK_SRC) tests/stack/link.h
+$(BUILD)/tests/test_stack_%: tests/stack/test_%.c $(STACK_SRC) tests/stack/link.h \
+		tests/stack/tcplink.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(STACK_SRC) -lcmocka
 

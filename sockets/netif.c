@@ -46,7 +46,7 @@ static uint64_t netif_now(void *ctx)
 	return dev_now_ns();
 }
 
-static const struct stack_ops netif_ops = {
+const struct stack_ops sk_netif_ops = {
 	.pkt_alloc = netif_pkt_alloc,
 	.pkt_free = netif_pkt_free,
 	.pkt_data = dev_pkt_data,
@@ -101,7 +101,7 @@ struct sk_thread *sk_thread_create(const struct sk_net_conf *conf)
 	t->wait_epfd = wait_set_create(t->wake_fd);
 	if (t->wait_epfd < 0 || dev_netq_enter(t->q) < 0)
 		goto fail;
-	t->st = stack_create(&sc, &netif_ops, t->q);
+	t->st = stack_create(&sc, &sk_netif_ops, t->q);
 	dev_netq_leave(t->q);
 	if (!t->st)
 		goto fail;

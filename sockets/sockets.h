@@ -35,6 +35,10 @@ struct sk_net_conf {
 
 struct sk_thread;
 
+/* The stack's platform ops on a claimed dev queue (ctx = struct dev_netq *):
+ * for tools that drive a stack directly, without the socket layer. */
+extern const struct stack_ops sk_netif_ops;
+
 /* Claims a device queue for the calling thread and starts a stack on it.
  * NULL when no queue is free or the stack refuses the configuration. */
 struct sk_thread *sk_thread_create(const struct sk_net_conf *conf);
