@@ -68,6 +68,9 @@ struct stack_tcp {
 	uint32_t sb_cap;
 	uint8_t *sbuf;
 	uint8_t fin_queued;             /* a FIN follows the send ring's data */
+	uint8_t fin_sent;               /* ... and went out, at fin_seq */
+	uint8_t sws_override;           /* send a small window's worth now */
+	uint32_t fin_seq;
 
 	/* receive side */
 	uint32_t irs, rcv_nxt, rcv_user, rcv_adv; /* rcv_adv: right edge sent */
@@ -162,6 +165,7 @@ enum tcp_timer_kind { TCP_T_REXMT = 1, TCP_T_DELACK, TCP_T_KEEP };
 /* tcp_timer.c */
 void tcp_timers_run(struct stack *st);
 void tcp_rexmt_arm(struct stack_tcp *c);
+void tcp_rexmt_restart(struct stack_tcp *c);
 void tcp_delack_arm(struct stack_tcp *c);
 void tcp_keep_arm(struct stack_tcp *c, uint64_t after_ns);
 void tcp_timers_cancel(struct stack_tcp *c);

@@ -105,9 +105,11 @@ static void listen_input(struct stack_tcp *l, uint32_t rip, uint16_t rport,
 	c->irs = s->seq;
 	c->rcv_nxt = s->seq + 1;
 	c->rcv_user = c->rcv_nxt;
+	c->rcv_adv = c->rcv_nxt; /* nothing offered yet */
 	syn_options(c, s);
 	c->iss = tcp_isn(st->conf.isn_key, c->lip, c->lport, rip, rport, st->now);
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+	c->recover = c->iss; /* RFC 6582 3.2 step 1 */
 	c->snd_wnd = s->wnd; /* RFC 7323 2.2: a SYN's window is not scaled */
 	c->max_sndwnd = c->snd_wnd;
 	c->snd_wl1 = s->seq;
@@ -164,6 +166,7 @@ static void syn_sent_input(struct stack_tcp *c, const struct tcp_seg *s)
 	c->irs = s->seq;
 	c->rcv_nxt = s->seq + 1;
 	c->rcv_user = c->rcv_nxt;
+	c->rcv_adv = c->rcv_nxt; /* nothing offered yet */
 	syn_options(c, s);
 	if (ack_ok) {
 		become_established(c, s);
@@ -278,19 +281,41 @@ static uint32_t next_hole(const struct stack_tcp *c, uint32_t seq)
 	return seq;
 }
 
-/* Retransmits the next hole below the recovery point, once per call. */
+static uint32_t highest_sacked(const struct stack_tcp *c)
+{
+	uint32_t high = c->snd_una;
+
+	for (unsigned i = 0; i < c->n_sacked; i++)
+		high = tcp_seq_max(high, c->sacked[i].right);
+	return high;
+}
+
+/*
+ * Retransmits one segment presumed lost. With SACK (RFC 6675 4, NextSeg):
+ * the next hole below the highest SACKed byte, each hole once per
+ * recovery; data above it is only in flight. Without SACK (RFC 6582 3.2):
+ * the segment at SND.UNA, once per partial ACK.
+ */
 static void rexmit_hole(struct stack_tcp *c)
 {
-	uint32_t seq = next_hole(c, tcp_seq_max(c->rexmit_next, c->snd_una));
-	uint32_t len = c->mss;
+	uint32_t seq, len = c->mss, limit;
 
-	if (!tcp_seq_lt(seq, c->recover))
+	if (c->sack_ok && c->n_sacked) {
+		limit = highest_sacked(c);
+		seq = next_hole(c, tcp_seq_max(c->rexmit_next, c->snd_una));
+	} else {
+		limit = c->snd_una + c->mss;
+		seq = c->snd_una;
+		if (tcp_seq_gt(c->rexmit_next, seq))
+			return; /* sent since the last partial ACK */
+	}
+	if (!tcp_seq_lt(seq, limit) || !tcp_seq_lt(seq, c->recover))
 		return;
 	for (unsigned i = 0; i < c->n_sacked; i++) /* stop at the next SACKed byte */
 		if (tcp_seq_gt(c->sacked[i].left, seq) && c->sacked[i].left - seq < len)
 			len = c->sacked[i].left - seq;
-	if (len > c->recover - seq)
-		len = c->recover - seq;
+	if (len > limit - seq)
+		len = limit - seq;
 	c->rexmit_next = seq + tcp_retransmit(c, seq, len);
 }
 
@@ -302,21 +327,30 @@ static void enter_recovery(struct stack_tcp *c)
 	c->rexmit_next = c->snd_una;
 	c->rtt_timing = 0; /* Karn */
 	rexmit_hole(c);
-	tcp_rexmt_arm(c);
+	tcp_rexmt_restart(c);
 }
 
-/* RFC 5681 2 and 3.2, RFC 6675 5: the "duplicate ACK" and what it means. */
-static void dupack(struct stack_tcp *c, const struct tcp_seg *s)
+/*
+ * An ACK that did not move SND.UNA (RFC 5681 2, RFC 6675 5). A classic
+ * duplicate (same window) counts toward DupThresh; SACK information alone
+ * does not, since a window that changes is Linux's habit and a reordering
+ * of up to three segments must not look like loss; but SACK evidence of
+ * more than three segments beyond a hole does (RFC 6675 IsLost). In
+ * recovery classic duplicates clock out the next hole. Clocking on every
+ * SACK-bearing ACK as well was tried: faster under loss, but it resent
+ * merely reordered segments and collapsed throughput under reordering.
+ */
+static void dupack(struct stack_tcp *c, const struct tcp_seg *s, int classic)
 {
+	if (!classic)
+		return;
 	if (c->in_recovery) {
 		c->cwnd += c->mss; /* RFC 6582 3.2 step 4: inflate */
 		rexmit_hole(c);
 		return;
 	}
 	c->dupacks++;
-	/* Three duplicates, or SACK showing more than three segments above
-	 * SND.UNA (RFC 6675 IsLost), and not inside an old recovery
-	 * (RFC 6582 3.2 step 2). */
+	/* Not inside an earlier recovery's window (RFC 6582 3.2 step 2). */
 	if ((c->dupacks >= 3 || (c->sack_ok && sacked_above(c, c->snd_una) > 3u * c->mss)) &&
 	    tcp_seq_gt(s->ack - 1, c->recover - 1))
 		enter_recovery(c);
@@ -350,7 +384,7 @@ static void new_ack(struct stack_tcp *c, const struct tcp_seg *s)
 	} else {
 		tcp_cc_ack(c, acked);
 	}
-	tcp_rexmt_arm(c);
+	tcp_rexmt_restart(c);
 }
 
 static void window_update(struct stack_tcp *c, const struct tcp_seg *s)
@@ -413,7 +447,6 @@ static void accept_child(struct stack_tcp *c)
  * must go no further. */
 static int ack_input(struct stack_tcp *c, const struct tcp_seg *s)
 {
-	int fin_was_sent = c->fin_queued && tcp_seq_gt(c->snd_max, c->snd_una + c->sb_len);
 
 	if (c->state == TCP_SYN_RECEIVED) {
 		if (!tcp_seq_gt(s->ack, c->snd_una) || tcp_seq_gt(s->ack, c->snd_max)) {
@@ -435,16 +468,22 @@ static int ack_input(struct stack_tcp *c, const struct tcp_seg *s)
 		challenge_ack(c);
 		return 0;
 	}
+	unsigned sacked_before = c->n_sacked;
+	uint32_t sacked_bytes = sacked_above(c, c->snd_una);
+
 	sack_update(c, s);
 	if (tcp_seq_gt(s->ack, c->snd_una)) {
 		new_ack(c, s);
 	} else if (s->ack == c->snd_una && s->len == 0 &&
-		   !(s->flags & (WIRE_TCP_SYN | WIRE_TCP_FIN)) &&
-		   (s->wnd << c->snd_wscale) == c->snd_wnd && c->snd_max != c->snd_una) {
-		dupack(c, s);
+		   !(s->flags & (WIRE_TCP_SYN | WIRE_TCP_FIN)) && c->snd_max != c->snd_una) {
+		int classic = (s->wnd << c->snd_wscale) == c->snd_wnd;
+
+		if (classic || c->n_sacked != sacked_before ||
+		    sacked_above(c, c->snd_una) != sacked_bytes)
+			dupack(c, s, classic);
 	}
 	window_update(c, s);
-	if (fin_was_sent && s->ack == c->snd_max)
+	if (c->fin_sent && s->ack == c->fin_seq + 1)
 		return fin_acked(c);
 	return 1;
 }

@@ -18,8 +18,7 @@ static uint16_t window_field(struct stack_tcp *c, int syn)
 
 	if (step > c->mss)
 		step = c->mss;
-	if (tcp_seq_ge(right, c->rcv_adv + step) || c->rcv_adv == 0 ||
-	    tcp_seq_lt(c->rcv_adv, c->rcv_nxt))
+	if (tcp_seq_ge(right, c->rcv_adv + step) || tcp_seq_lt(c->rcv_adv, c->rcv_nxt))
 		c->rcv_adv = right;
 	win = c->rcv_adv - c->rcv_nxt;
 	if (c->shut_rd && c->state == TCP_CLOSED)
@@ -86,6 +85,8 @@ static void ring_copy_out(const struct stack_tcp *c, uint32_t seq, uint8_t *dst,
 	memcpy(dst + first, c->sbuf, len - first);
 }
 
+static void fin_mark(struct stack_tcp *c, uint32_t seq);
+
 /* Fills Ethernet and IPv4 headers and the TCP checksum; queues the frame. */
 static void seg_finish(struct stack *st, void *pkt, const uint8_t *dmac,
 		       uint32_t rip, uint16_t tcp_len)
@@ -105,11 +106,14 @@ static void seg_finish(struct stack *st, void *pkt, const uint8_t *dmac,
 }
 
 /*
- * Sends one segment of the connection: flags, sequence number seq and len
- * bytes from the send ring. Returns 0, or -1 when no buffer was free.
+ * Sends one segment of the connection: flags, sequence number seq and up
+ * to len bytes from the send ring: fewer when the options (SACK blocks)
+ * leave less room in the MTU, as Linux's tcp_current_mss; a FIN then waits
+ * for a later segment. Returns the bytes sent, or -1 when no buffer was free.
  */
-static int seg_send(struct stack_tcp *c, uint32_t seq, uint8_t flags, uint32_t len)
+static long seg_send(struct stack_tcp *c, uint32_t seq, uint8_t flags, uint32_t len)
 {
+	uint32_t room;
 	struct stack *st = c->st;
 	struct wire_tcp_opts o;
 	uint8_t *tcp;
@@ -123,6 +127,11 @@ static int seg_send(struct stack_tcp *c, uint32_t seq, uint8_t flags, uint32_t l
 	tcp = st->ops->pkt_data(pkt) + TCP_HDRS;
 	fill_opts(c, flags, &o);
 	olen = wire_tcp_emit_opts(tcp + WIRE_TCP_HLEN, WIRE_TCP_OPT_MAX, &o);
+	room = st->conf.mtu - WIRE_IPV4_HLEN - WIRE_TCP_HLEN - (uint32_t)olen;
+	if (len > room) {
+		len = room;
+		flags &= (uint8_t)~WIRE_TCP_FIN;
+	}
 	if (flags & WIRE_TCP_ACK)
 		c->has_dsack = 0; /* reported once (RFC 2883 4) */
 	wire_tcp_emit(tcp, c->lport, c->rport, seq,
@@ -136,12 +145,21 @@ static int seg_send(struct stack_tcp *c, uint32_t seq, uint8_t flags, uint32_t l
 		c->unacked_segs = 0;
 		tw_cancel(&st->tw, &c->t_delack);
 	}
-	return 0;
+	if (flags & WIRE_TCP_FIN)
+		fin_mark(c, seq + len);
+	return (long)len;
 }
 
+/*
+ * A pure ACK carries SND.MAX, not SND.NXT: after a timeout rewinds SND.NXT
+ * below data the peer already holds, SEQ=SND.NXT would make the ACK
+ * unacceptable to the peer (RFC 9293 3.10.7.4), whose ACK back would be
+ * just as unacceptable to us: both ends stall. FreeBSD's tcp_output does
+ * the same.
+ */
 void tcp_send_ack(struct stack_tcp *c)
 {
-	seg_send(c, c->snd_nxt, WIRE_TCP_ACK, 0);
+	seg_send(c, c->snd_max, WIRE_TCP_ACK, 0);
 }
 
 void tcp_send_syn(struct stack_tcp *c)
@@ -191,9 +209,20 @@ static uint32_t data_end(const struct stack_tcp *c)
 	return c->snd_una + c->sb_len;
 }
 
-static int fin_sent(const struct stack_tcp *c)
+/* The FIN may go (again, after a timeout rewound SND.NXT) only at its own
+ * sequence number and only while it is unacknowledged: one FIN, one
+ * sequence number (RFC 9293 3.6). */
+static int fin_may_send(const struct stack_tcp *c, uint32_t seq)
 {
-	return c->fin_queued && tcp_seq_gt(c->snd_max, data_end(c));
+	if (!c->fin_queued || seq != data_end(c))
+		return 0;
+	return !c->fin_sent || (seq == c->fin_seq && tcp_seq_le(c->snd_una, c->fin_seq));
+}
+
+static void fin_mark(struct stack_tcp *c, uint32_t seq)
+{
+	c->fin_sent = 1;
+	c->fin_seq = seq;
 }
 
 uint32_t tcp_retransmit(struct stack_tcp *c, uint32_t seq, uint32_t len)
@@ -202,7 +231,7 @@ uint32_t tcp_retransmit(struct stack_tcp *c, uint32_t seq, uint32_t len)
 	uint32_t end = data_end(c);
 
 	if (tcp_seq_ge(seq, end)) { /* only the FIN is left */
-		if (!fin_sent(c))
+		if (!c->fin_sent || !fin_may_send(c, end))
 			return 0;
 		len = 0;
 		seq = end;
@@ -210,15 +239,17 @@ uint32_t tcp_retransmit(struct stack_tcp *c, uint32_t seq, uint32_t len)
 	} else {
 		if (len > end - seq)
 			len = end - seq;
-		if (seq + len == end && fin_sent(c))
+		if (seq + len == end && c->fin_sent && fin_may_send(c, end))
 			flags |= WIRE_TCP_FIN;
 		if (seq + len == end)
 			flags |= WIRE_TCP_PSH;
 	}
-	if (seg_send(c, seq, flags, len) < 0)
+	long sent = seg_send(c, seq, flags, len);
+
+	if (sent < 0)
 		return 0;
 	c->st->stats.tcp_retransmits++;
-	return len + !!(flags & WIRE_TCP_FIN);
+	return (uint32_t)sent + ((flags & WIRE_TCP_FIN) && (uint32_t)sent == len);
 }
 
 /* The congestion window limits what is in flight, counted from SND.UNA
@@ -241,6 +272,10 @@ static uint32_t usable_window(const struct stack_tcp *c)
  * len bytes, out of avail ready, should go now. */
 static int worth_sending(const struct stack_tcp *c, uint32_t len, uint32_t avail)
 {
+	/* Resending after a timeout, or the SWS override timer fired
+	 * (RFC 6298 5.4; RFC 9293 3.8.6.2.1): no holding back. */
+	if (len && (tcp_seq_lt(c->snd_nxt, c->snd_max) || c->sws_override))
+		return 1;
 	if (len >= c->mss)
 		return 1;
 	if (len < avail) /* window-limited: only a big enough piece */
@@ -267,7 +302,7 @@ void tcp_output(struct stack_tcp *c)
 
 		if (len > room)
 			len = room;
-		if (c->fin_queued && !fin_sent(c) && len == avail &&
+		if (len == avail && fin_may_send(c, c->snd_nxt + len) &&
 		    (room > len || c->snd_wnd == 0 || avail == 0))
 			flags |= WIRE_TCP_FIN;
 		if (!(flags & WIRE_TCP_FIN) && !worth_sending(c, len, avail))
@@ -276,8 +311,14 @@ void tcp_output(struct stack_tcp *c)
 			break;
 		if (len == avail)
 			flags |= WIRE_TCP_PSH;
-		if (seg_send(c, c->snd_nxt, flags, len) < 0)
+		long sent = seg_send(c, c->snd_nxt, flags, len);
+
+		if (sent < 0)
 			break;
+		if ((uint32_t)sent < len)
+			flags &= (uint8_t)~WIRE_TCP_FIN; /* the FIN waits */
+		len = (uint32_t)sent;
+		c->sws_override = 0;
 		if (tcp_seq_lt(c->snd_nxt, c->snd_max))
 			c->st->stats.tcp_retransmits++; /* going back after an RTO */
 		else if (!c->rtt_timing && len) { /* Karn: time new data only */
@@ -294,6 +335,5 @@ void tcp_output(struct stack_tcp *c)
 	}
 	if (!sent && c->ack_now)
 		tcp_send_ack(c);
-	if (c->snd_una != c->snd_max || (c->sb_len && c->snd_wnd == 0))
-		tcp_rexmt_arm(c);
+	tcp_rexmt_arm(c);
 }

@@ -43,22 +43,31 @@ void tcp_rtt_sample(struct stack_tcp *c, uint64_t r)
 		c->rto_ns = TCP_RTO_MAX_NS;
 }
 
+/* Nothing in flight, data waiting, and a window of zero, or one too
+ * small to be worth a segment (sender SWS avoidance holds the data): the
+ * persist timer probes the first, and is the override timer of RFC 9293
+ * 3.8.6.2.1 for the second. */
 static int persist_needed(const struct stack_tcp *c)
 {
-	return c->snd_wnd == 0 && c->snd_una == c->snd_max && c->sb_len &&
-	       tcp_synced(c);
+	uint32_t unsent = c->snd_una + c->sb_len - c->snd_nxt;
+
+	return c->snd_una == c->snd_max && unsent && tcp_synced(c) &&
+	       (c->snd_wnd == 0 || (c->snd_wnd < c->mss && c->snd_wnd < unsent));
 }
 
-/* RFC 6298 5.1-5.3: run while anything is unacknowledged; otherwise, with
- * data waiting behind a zero window, run as the persist timer. */
+/* RFC 6298 5.1: the retransmission timer runs while anything is
+ * unacknowledged (started if it is not running, never pushed back here);
+ * otherwise, with data held back by the peer's window, it runs as the
+ * persist timer; otherwise it is off. */
 void tcp_rexmt_arm(struct stack_tcp *c)
 {
 	struct timer_wheel *w = &c->st->tw;
 
 	c->t_rexmt.kind = TCP_T_REXMT;
 	if (c->snd_una != c->snd_max || c->state == TCP_SYN_SENT || c->arp_wait) {
+		if (!tw_armed(&c->t_rexmt) || c->persist)
+			tw_arm(w, &c->t_rexmt, c->st->now + backed_off_rto(c));
 		c->persist = 0;
-		tw_arm(w, &c->t_rexmt, c->st->now + backed_off_rto(c));
 	} else if (persist_needed(c)) {
 		if (!c->persist || !tw_armed(&c->t_rexmt))
 			tw_arm(w, &c->t_rexmt, c->st->now + backed_off_rto(c));
@@ -67,6 +76,14 @@ void tcp_rexmt_arm(struct stack_tcp *c)
 		tw_cancel(w, &c->t_rexmt);
 		c->persist = 0;
 	}
+}
+
+/* RFC 6298 5.3: an ACK of new data restarts the timer. */
+void tcp_rexmt_restart(struct stack_tcp *c)
+{
+	tw_cancel(&c->st->tw, &c->t_rexmt);
+	c->persist = 0;
+	tcp_rexmt_arm(c);
 }
 
 void tcp_delack_arm(struct stack_tcp *c)
@@ -121,12 +138,18 @@ static void rexmt_fire(struct stack_tcp *c)
 		return;
 	}
 	if (c->persist) {
-		/* RFC 9293 3.8.6.1: probe a zero window, backing off, for as
-		 * long as the peer keeps answering. */
-		if (c->retries < 16)
-			c->retries++;
-		tcp_send_probe(c, 0);
 		c->persist = 0;
+		if (c->snd_wnd) { /* a small window: send what fits */
+			c->sws_override = 1;
+			tcp_output(c);
+			c->sws_override = 0;
+		} else {
+			/* RFC 9293 3.8.6.1: probe a zero window, backing off,
+			 * for as long as the peer keeps answering. */
+			if (c->retries < 16)
+				c->retries++;
+			tcp_send_probe(c, 0);
+		}
 		tcp_rexmt_arm(c);
 		return;
 	}

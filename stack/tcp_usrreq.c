@@ -104,6 +104,7 @@ int stack_tcp_connect(struct stack *st, uint32_t ip, uint16_t port,
 	tcp_choose_wscale(c);
 	c->iss = tcp_isn(st->conf.isn_key, c->lip, c->lport, ip, port, st->now);
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+	c->recover = c->iss; /* RFC 6582 3.2 step 1 */
 	tcp_cc_init(c);
 	tcp_hash_insert(c);
 	st->stats.tcp_active_opens++;

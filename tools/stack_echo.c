@@ -6,6 +6,8 @@
  *              [--bytes N] [--count N]
  *   stack-echo --ip A/P --eal ARGS --connect IP:PORT --mode send|recv|pingpong
  *              [--bytes N] [--size N] [--count N] [--conns N]
+ *   --impair-tx SPEC / --impair-rx SPEC: loss, duplication, reordering and
+ *   delay on the port (dev/impair.h), e.g. "loss=1,reorder=25,delay=1000".
  *
  * Servers: echo returns what it gets, discard reads and drops, source
  * sends --bytes of a seeded pseudo-random stream then closes. Each served
@@ -301,7 +303,8 @@ static void parse_args(int argc, char **argv, struct dev_net_conf *dc,
 		{ "listen", 1, 0, 'l' }, { "connect", 1, 0, 'c' },
 		{ "mode", 1, 0, 'm' }, { "bytes", 1, 0, 'b' }, { "size", 1, 0, 's' },
 		{ "count", 1, 0, 'n' }, { "conns", 1, 0, 'k' },
-		{ "seconds", 1, 0, 't' }, { 0, 0, 0, 0 },
+		{ "seconds", 1, 0, 't' }, { "impair-tx", 1, 0, 'x' },
+		{ "impair-rx", 1, 0, 'r' }, { 0, 0, 0, 0 },
 	};
 	struct in_addr a;
 	char *slash, *colon;
@@ -341,6 +344,8 @@ static void parse_args(int argc, char **argv, struct dev_net_conf *dc,
 		case 'n': app.count = strtoull(optarg, NULL, 0); break;
 		case 'k': app.conns = strtoull(optarg, NULL, 0); break;
 		case 't': app.seconds = strtoull(optarg, NULL, 0); break;
+		case 'x': dc->impair_tx = optarg; break;
+		case 'r': dc->impair_rx = optarg; break;
 		default: usage();
 		}
 	}
@@ -393,6 +398,10 @@ int main(int argc, char **argv)
 	uint64_t t0 = dev_now_ns();
 
 	rc = run(l);
+	/* Keep the stack running a moment: the last ACKs and FINs (and any
+	 * frames in the impairment's delay line) must still reach the peer. */
+	for (uint64_t until = dev_now_ns() + 1000000000ull; dev_now_ns() < until;)
+		stack_poll(app.st);
 	if (app.mode == M_PINGPONG && !rc)
 		printf("pingpong: %llu round trips of %llu bytes on %llu connections "
 		       "in %.3f s: %.0f per second\n",
