@@ -30,6 +30,9 @@ struct dev_net_conf {
 	unsigned mbufs;           /* mbufs in the pool (raised to the minimum) */
 	unsigned link_wait_ms;    /* how long to wait for link up at start */
 	int log_level;            /* ACCEL_LOG_* for DPDK's own messages */
+	/* Impairment specs (dev/impair.h) for each queue's transmit and
+	 * receive side; NULL or "" for none. */
+	const char *impair_tx, *impair_rx;
 };
 
 struct dev_net_info {
@@ -96,6 +99,10 @@ uint32_t dev_pkt_rx_flags(void *pkt);
 int dev_netq_wake_fd(struct dev_netq *q);
 void dev_netq_wake_arm(struct dev_netq *q);
 void dev_netq_wake_ack(struct dev_netq *q);
+
+/* When a frame held by the impairment delay line is next due (ns), or
+ * UINT64_MAX: a sleeping thread must wake by then. */
+uint64_t dev_netq_next_due(const struct dev_netq *q);
 
 /* Monotonic nanoseconds. */
 uint64_t dev_now_ns(void);

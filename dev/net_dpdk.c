@@ -34,6 +34,7 @@
 #include "../common/log.h"
 #include "../common/real.h"
 #include "dev.h"
+#include "impair.h"
 
 #define DEV_RX_DESC 1024
 #define DEV_TX_DESC 1024
@@ -47,6 +48,7 @@ struct dev_netq {
 	int owner;        /* 0 free, 1 claimed (atomic) */
 	int active;       /* the owner is between enter and leave (atomic) */
 	int wake_epfd;    /* epoll fd holding the rx interrupt, or -1 */
+	struct impair *itx, *irx; /* NULL unless impairment is configured */
 } __attribute__((aligned(64)));
 
 static struct {
@@ -55,6 +57,7 @@ static struct {
 	int stopping;             /* dev_net_close has begun (atomic) */
 	struct rte_mempool *pool;
 	struct dev_net_info info;
+	struct impair_conf impair_tx, impair_rx;
 	struct dev_netq q[DEV_MAX_QUEUES];
 } net;
 
@@ -425,6 +428,9 @@ int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 	int rc;
 
 	snprintf(why, whylen, "see the lines above");
+	if (impair_parse(conf->impair_tx, &net.impair_tx, why, whylen) < 0 ||
+	    impair_parse(conf->impair_rx, &net.impair_rx, why, whylen) < 0)
+		return -EINVAL;
 	rc = port_lock(conf->eal_args, why, whylen);
 	if (rc < 0)
 		return rc;
@@ -498,6 +504,14 @@ static void wake_setup(struct dev_netq *q)
 	q->wake_epfd = epfd;
 }
 
+static void impair_setup(struct dev_netq *q)
+{
+	if (impair_active(&net.impair_tx) && !q->itx && (q->itx = malloc(sizeof(*q->itx))))
+		impair_init(q->itx, &net.impair_tx);
+	if (impair_active(&net.impair_rx) && !q->irx && (q->irx = malloc(sizeof(*q->irx))))
+		impair_init(q->irx, &net.impair_rx);
+}
+
 struct dev_netq *dev_netq_claim(void)
 {
 	if (!dev_net_info() || __atomic_load_n(&net.stopping, __ATOMIC_ACQUIRE))
@@ -509,6 +523,7 @@ struct dev_netq *dev_netq_claim(void)
 						__ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
 			if (net.q[i].wake_epfd < 0)
 				wake_setup(&net.q[i]);
+			impair_setup(&net.q[i]);
 			return &net.q[i];
 		}
 	}
@@ -536,14 +551,72 @@ void dev_netq_leave(struct dev_netq *q)
 	__atomic_store_n(&q->active, 0, __ATOMIC_RELEASE);
 }
 
+static void *mbuf_dup(void *pkt)
+{
+	return rte_pktmbuf_copy(pkt, net.pool, 0, UINT32_MAX);
+}
+
+static void mbuf_drop(void *pkt)
+{
+	rte_pktmbuf_free(pkt);
+}
+
+/* Sends frames the impairment released; what the port refuses is lost,
+ * as on a congested wire. */
+static void impaired_send(struct dev_netq *q, void **pkts, unsigned n)
+{
+	unsigned sent = rte_eth_tx_burst(net.info.port_id, q->qid,
+					 (struct rte_mbuf **)pkts, (uint16_t)n);
+
+	for (unsigned i = sent; i < n; i++)
+		rte_pktmbuf_free(pkts[i]);
+}
+
 uint16_t dev_netq_rx(struct dev_netq *q, void **pkts, uint16_t n)
 {
-	return rte_eth_rx_burst(net.info.port_id, q->qid, (struct rte_mbuf **)pkts, n);
+	void *in[64];
+	uint16_t got;
+
+	if (q->itx) { /* release delayed transmissions on every poll */
+		void *out[64];
+		unsigned k = impair_apply(q->itx, dev_now_ns(), NULL, 0, out, 64,
+					  mbuf_dup, mbuf_drop);
+
+		if (k)
+			impaired_send(q, out, k);
+	}
+	if (!q->irx)
+		return rte_eth_rx_burst(net.info.port_id, q->qid, (struct rte_mbuf **)pkts, n);
+	got = rte_eth_rx_burst(net.info.port_id, q->qid, (struct rte_mbuf **)in,
+			       n < 64 ? n : 64);
+	return (uint16_t)impair_apply(q->irx, dev_now_ns(), in, got, pkts, n,
+				      mbuf_dup, mbuf_drop);
 }
 
 uint16_t dev_netq_tx(struct dev_netq *q, void **pkts, uint16_t n)
 {
-	return rte_eth_tx_burst(net.info.port_id, q->qid, (struct rte_mbuf **)pkts, n);
+	void *out[256];
+	unsigned k;
+
+	if (!q->itx)
+		return rte_eth_tx_burst(net.info.port_id, q->qid, (struct rte_mbuf **)pkts, n);
+	if (n > 64)
+		n = 64;
+	k = impair_apply(q->itx, dev_now_ns(), pkts, n, out, 256, mbuf_dup, mbuf_drop);
+	if (k)
+		impaired_send(q, out, k);
+	return n;
+}
+
+uint64_t dev_netq_next_due(const struct dev_netq *q)
+{
+	uint64_t t = UINT64_MAX;
+
+	if (q->itx && q->itx->n)
+		t = q->itx->held[0].due;
+	if (q->irx && q->irx->n && q->irx->held[0].due < t)
+		t = q->irx->held[0].due;
+	return t;
 }
 
 void *dev_netq_pkt_alloc(struct dev_netq *q)

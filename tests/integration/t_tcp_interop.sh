@@ -1,0 +1,112 @@
+#!/bin/bash
+# The userspace TCP against the Linux kernel's, over a net_tap port: Linux
+# as client and as server, BYTES each way (10 MB in make check), SHA-256 equal on
+# both ends, with impairment on both directions: clean, 1 % and 5 % loss,
+# 25 % reordering, 1 % duplication, 1 ms delay with jitter. Every transfer
+# must finish within its bound: no hang, no stall.
+#
+# This machine's kernel has no netem (CONFIG_NET_SCH_NETEM is not set), so
+# both directions are impaired by the dev layer's own option (dev/impair.h):
+# on receive, which is the kernel's egress as the stack sees it (frames the
+# kernel sent are lost, duplicated, reordered, delayed on the way), and on
+# transmit, the stack's egress.
+. "$(dirname "$0")/lib.sh"
+# make check runs 10 MB a transfer to stay inside CI's time; BYTES=100000000
+# gives the issue's 100 MB (see the closing notes for figures).
+BYTES=${BYTES:-10000000}
+PEER="$(dirname "$0")/tcp_peer.py"
+ECHO="$BUILD/stack-echo"
+EAL="$TAP_ARGS"
+ns_setup
+
+# Runs stack-echo in the background; $1 = log, rest = arguments.
+stack_bg() {
+	log=$1
+	shift
+	$NSX "$ECHO" --ip 10.88.0.2/24 --eal "$EAL" --seconds 300 \
+		${IMPAIR:+--impair-rx "$IMPAIR,seed=11" --impair-tx "$IMPAIR,seed=23"} \
+		"$@" > "$log" 2>&1 &
+	sp=$!
+}
+
+hash_of() { # the sha256 and byte count a log line reports for rx or tx
+	sed -n "s/.* $2 \([0-9]*\) sha256 \([0-9a-f]*\).*/\1 \2/p" "$1" | head -1
+}
+
+check() { # $1 label, $2 "bytes hash" stack side, $3 peer output
+	peer=$(echo "$3" | sed -n 's/bytes \([0-9]*\) sha256 \([0-9a-f]*\).*/\1 \2/p')
+	secs=$(echo "$3" | sed -n 's/.*seconds \([0-9.]*\)/\1/p')
+	[ -n "$peer" ] && [ "$peer" = "$2" ] ||
+		fail "$label $1: stack '$2' vs linux '$peer' ($3)"
+	[ "${peer%% *}" = "$BYTES" ] || fail "$label $1: $peer bytes, want $BYTES"
+	printf '   %-22s %-24s %6.2f s  ok\n' "$label" "$1" "$secs"
+}
+
+# The port appears when stack-echo starts; wait for its listener.
+wait_stack_port() {
+	if ! in_ns ip addr show acc0 2>/dev/null | grep -q 10.88.0.1; then
+		tap_up acc0 10.88.0.1/24
+	else
+		wait_iface acc0
+		in_ns ip addr add 10.88.0.1/24 dev acc0 2>/dev/null
+		in_ns ip link set acc0 up
+	fi
+	for _ in $(seq 100); do
+		grep -q "listening" "$LOGDIR/interop.srv" 2>/dev/null && break
+		sleep 0.05
+	done
+	sleep 0.2
+}
+
+scenario() { # label, bound (s), impairment spec (dev/impair.h)
+	label=$1
+	BOUND=$2
+	IMPAIR=$3
+	linux_client
+	linux_server
+}
+
+linux_client() {
+	stack_bg "$LOGDIR/interop.srv" --listen 9 --mode discard --count 1
+	wait_stack_port 9
+	out=$(in_ns timeout "$BOUND" python3 "$PEER" client-send 10.88.0.2 9 "$BYTES") ||
+		fail "$label linux->stack did not finish in $BOUND s"
+	wait $sp
+	check "linux->stack" "$(hash_of "$LOGDIR/interop.srv" rx)" "$out"
+	stack_bg "$LOGDIR/interop.srv" --listen 19 --mode source --bytes "$BYTES" --count 1
+	wait_stack_port 19
+	out=$(in_ns timeout "$BOUND" python3 "$PEER" client-recv 10.88.0.2 19) ||
+		fail "$label stack->linux did not finish in $BOUND s"
+	wait $sp
+	check "stack->linux" "$(hash_of "$LOGDIR/interop.srv" tx)" "$out"
+}
+
+linux_server() {
+	$NSX timeout "$BOUND" python3 "$PEER" server-recv 5001 > "$LOGDIR/interop.peer" 2>&1 &
+	pp=$!
+	sleep 0.3
+	stack_bg "$LOGDIR/interop.cli" --connect 10.88.0.1:5001 --mode send --bytes "$BYTES"
+	wait_iface acc0 && in_ns ip addr add 10.88.0.1/24 dev acc0 2>/dev/null
+	in_ns ip link set acc0 up
+	wait $pp || fail "$label stack client->linux server did not finish in $BOUND s"
+	wait $sp
+	check "stack(c)->linux(s)" "$(hash_of "$LOGDIR/interop.cli" tx)" "$(cat "$LOGDIR/interop.peer")"
+	$NSX timeout "$BOUND" python3 "$PEER" server-send 5002 "$BYTES" > "$LOGDIR/interop.peer" 2>&1 &
+	pp=$!
+	sleep 0.3
+	stack_bg "$LOGDIR/interop.cli" --connect 10.88.0.1:5002 --mode recv
+	wait_iface acc0 && in_ns ip addr add 10.88.0.1/24 dev acc0 2>/dev/null
+	in_ns ip link set acc0 up
+	wait $pp || fail "$label linux server->stack client did not finish in $BOUND s"
+	wait $sp
+	check "linux(s)->stack(c)" "$(hash_of "$LOGDIR/interop.cli" rx)" "$(cat "$LOGDIR/interop.peer")"
+}
+
+note "$BYTES bytes each way; bound per transfer in brackets"
+scenario "clean [30 s]" 30 ""
+scenario "loss 1% [60 s]" 60 "loss=1"
+scenario "loss 5% [120 s]" 120 "loss=5"
+scenario "reorder 25% [60 s]" 60 "reorder=25,delay=1000"
+scenario "duplicate 1% [60 s]" 60 "dup=1"
+scenario "delay 1ms jitter [60 s]" 60 "delay=1000,jitter=500"
+exit 0
