@@ -25,6 +25,7 @@
 #include <rte_eal.h>
 #include <rte_epoll.h>
 #include <rte_errno.h>
+#include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_interrupts.h>
 #include <rte_lcore.h>
@@ -182,6 +183,42 @@ static void host_restore(struct host_state *h)
 	opterr = h->g_opterr;
 	optopt = h->g_optopt;
 	optarg = h->g_optarg;
+}
+
+/* The TSC once the EAL has calibrated it: clock_gettime took 55 % of a
+ * ping-pong client's time in a perf profile on this VM. ns = ns0 +
+ * (tsc - tsc0) * mult / 2^32. */
+static struct {
+	uint64_t tsc0, ns0;
+	uint64_t mult;             /* ns per tick, 32.32 fixed point; 0: none */
+} clk;
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void clock_calibrate(void)
+{
+	uint64_t hz = rte_get_tsc_hz();
+
+	if (!hz)
+		return;
+	clk.ns0 = mono_ns();
+	clk.tsc0 = rte_rdtsc();
+	__atomic_store_n(&clk.mult, (uint64_t)((1000000000ull << 32) / hz), __ATOMIC_RELEASE);
+}
+
+uint64_t dev_now_ns(void)
+{
+	uint64_t mult = __atomic_load_n(&clk.mult, __ATOMIC_ACQUIRE);
+
+	if (!mult)
+		return mono_ns();
+	return clk.ns0 + (uint64_t)(((unsigned __int128)(rte_rdtsc() - clk.tsc0) * mult) >> 32);
 }
 
 /* ---- EAL arguments ------------------------------------------------------ */
@@ -438,8 +475,10 @@ int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 	 * its signal there: the guard covers both steps. */
 	host_save(&h);
 	rc = eal_start(conf, &h.cpus);
-	if (rc == 0)
+	if (rc == 0) {
+		clock_calibrate();
 		rc = port_start(conf);
+	}
 	host_restore(&h);
 	if (rc < 0)
 		return rc;
@@ -686,10 +725,4 @@ void dev_netq_wake_ack(struct dev_netq *q)
 	rte_eth_dev_rx_intr_disable(net.info.port_id, q->qid);
 }
 
-uint64_t dev_now_ns(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}

@@ -207,7 +207,8 @@ unsigned stack_poll(struct stack *st)
 	for (unsigned i = 0; i < n; i++)
 		input_frame(st, pkts[i]);
 	tcp_timers_run(st);
-	ipv4_reasm_expire(&st->reasm, st->ops, st->ctx, st->now);
+	if (ipv4_reasm_deadline(&st->reasm) <= st->now)
+		ipv4_reasm_expire(&st->reasm, st->ops, st->ctx, st->now);
 	if (st->ntx)
 		stack_flush(st);
 	return n;

@@ -123,7 +123,8 @@ static void send_some(struct conn *k, const uint8_t *p, uint32_t n)
 	long r = stack_tcp_send(k->c, p, n);
 
 	if (r > 0) {
-		sha256_update(&k->tx_sha, p, (size_t)r);
+		if (app.mode != M_PINGPONG) /* a benchmark: no hashing */
+			sha256_update(&k->tx_sha, p, (size_t)r);
 		k->tx += (uint64_t)r;
 	}
 }
@@ -157,7 +158,8 @@ static void drain(struct conn *k)
 	long r;
 
 	while ((r = stack_tcp_recv(k->c, app.buf, CHUNK, 0)) > 0) {
-		sha256_update(&k->rx_sha, app.buf, (size_t)r);
+		if (app.mode != M_PINGPONG)
+			sha256_update(&k->rx_sha, app.buf, (size_t)r);
 		k->rx += (uint64_t)r;
 		if (app.mode == M_ECHO) {
 			k->pend = k->pend ? k->pend : malloc(4 * CHUNK);
@@ -249,7 +251,9 @@ static int run(struct stack_tcp *listener)
 	uint64_t start = now_ns(), end = start + app.seconds * 1000000000ull;
 	int next_id = 1;
 
-	while (now_ns() < end) {
+	/* The time limit is checked every 1024 rounds: reading the clock on
+	 * every empty poll showed at the top of a perf profile. */
+	for (unsigned round = 0; (round & 1023) || now_ns() < end; round++) {
 		unsigned n;
 
 		stack_poll(app.st);
