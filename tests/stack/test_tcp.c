@@ -1067,11 +1067,15 @@ static void test_rst_out_of_window(void **state)
 	finish(l);
 }
 
-/* RST in the window but not at RCV.NXT: a challenge ACK (RFC 5961 3.2)
- * carrying SND.NXT and RCV.NXT, and the connection stays. */
-static void test_rst_challenge_ack(void **state)
+/*
+ * Injects into A a segment from B with flags, ahead of RCV.NXT by offset:
+ * A must answer with exactly one challenge ACK (no RST) carrying SND.NXT
+ * and RCV.NXT, and the connection must stay and carry data.
+ */
+static void expect_challenge_ack(void **state, unsigned seed, uint8_t flags,
+				 uint32_t offset)
 {
-	struct tcplink *l = lk_new(state, 35, MS);
+	struct tcplink *l = lk_new(state, seed, MS);
 	struct seg_spec sp;
 	struct link_seg ack;
 	struct pair p;
@@ -1079,45 +1083,33 @@ static void test_rst_challenge_ack(void **state)
 
 	pair_open(l, &p);
 	sp = spec_from_b(l);
-	sp.flags = WIRE_TCP_RST;
-	sp.seq += 100;
+	sp.flags = flags;
+	sp.seq += offset;
 	from = l->nlog;
 	inject(l, LINK_A, &sp);
 	link_run_for(l, 10 * MS);
 	assert_int_equal(count_segs(l, from, LINK_A, 0, 0), 1);
+	assert_int_equal(count_segs(l, from, LINK_A, WIRE_TCP_RST, 0), 0);
 	assert_true(last_seg(l, from, LINK_A, WIRE_TCP_ACK, &ack));
 	assert_int_equal(ack.v.flags, WIRE_TCP_ACK);
 	assert_int_equal(ack.v.seq, track(l, LINK_A).nxt);
-	assert_int_equal(ack.v.ack, sp.seq - 100);
+	assert_int_equal(ack.v.ack, sp.seq - offset);
 	assert_string_equal(stack_tcp_state(p.a), "ESTABLISHED");
 	assert_int_equal(stack_tcp_error(p.a), 0);
 	transfer(l, p.b, p.a, 10000, SEC);
 	finish(l);
 }
 
-/* A SYN in a synchronized state: challenge ACK, no reset, connection
- * stays (RFC 5961 4.2, RFC 9293 3.10.7.4 fourth). */
+/* RST in the window but not at RCV.NXT (RFC 5961 3.2). */
+static void test_rst_challenge_ack(void **state)
+{
+	expect_challenge_ack(state, 35, WIRE_TCP_RST, 100);
+}
+
+/* A SYN in a synchronized state (RFC 5961 4.2, RFC 9293 3.10.7.4 fourth). */
 static void test_syn_in_established(void **state)
 {
-	struct tcplink *l = lk_new(state, 36, MS);
-	struct seg_spec sp;
-	struct link_seg ack;
-	struct pair p;
-	uint64_t from;
-
-	pair_open(l, &p);
-	sp = spec_from_b(l);
-	sp.flags = WIRE_TCP_SYN;
-	sp.seq += 5;
-	from = l->nlog;
-	inject(l, LINK_A, &sp);
-	link_run_for(l, 10 * MS);
-	assert_int_equal(count_segs(l, from, LINK_A, WIRE_TCP_RST, 0), 0);
-	assert_true(last_seg(l, from, LINK_A, WIRE_TCP_ACK, &ack));
-	assert_int_equal(ack.v.ack, sp.seq - 5);
-	assert_string_equal(stack_tcp_state(p.a), "ESTABLISHED");
-	transfer(l, p.a, p.b, 10000, SEC);
-	finish(l);
+	expect_challenge_ack(state, 36, WIRE_TCP_SYN, 5);
 }
 
 /* ---- flow control ------------------------------------------------------ */
