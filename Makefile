@@ -41,7 +41,7 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 	$(BUILD)/tests/callmix \
 	$(BUILD)/tests/libearlyhook.so
-BENCH_PROGS := $(BUILD)/bench/callcost
+BENCH_PROGS := $(BUILD)/bench/callcost $(BUILD)/bench/kecho
 
 .PHONY: all deps check unit integration demo bench install clean
 all: $(BUILD)/libaccel.so $(BUILD)/accel $(BUILD)/stack-echo

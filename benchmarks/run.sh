@@ -33,3 +33,5 @@ join <(sort $B/cc.kernel) <(sort $B/cc.pass) | join - <(sort $B/cc.port) |
 		       (NR > 1 ? ", " : ""), $1, $2, $3, $4 }
 	     END { print "}}" }' > $B/callcost.json
 echo "wrote $B/callcost.json"
+echo
+benchmarks/pingpong.sh
