@@ -55,6 +55,7 @@ void ipv4_input(struct stack *st, void *pkt, uint8_t *frame, uint16_t len)
 			return;
 		}
 		st->stats.ip_frags_in++;
+		st->reasm_busy = 1;
 		if (rc == 0)
 			return;
 		st->stats.ip_reassembled++;

@@ -207,8 +207,14 @@ unsigned stack_poll(struct stack *st)
 	for (unsigned i = 0; i < n; i++)
 		input_frame(st, pkts[i]);
 	tcp_timers_run(st);
-	if (ipv4_reasm_deadline(&st->reasm) <= st->now)
-		ipv4_reasm_expire(&st->reasm, st->ops, st->ctx, st->now);
+	if (st->reasm_busy) { /* a profile showed the scan on every poll */
+		uint64_t due = ipv4_reasm_deadline(&st->reasm);
+
+		if (due == UINT64_MAX)
+			st->reasm_busy = 0;
+		else if (due <= st->now)
+			ipv4_reasm_expire(&st->reasm, st->ops, st->ctx, st->now);
+	}
 	if (st->ntx)
 		stack_flush(st);
 	return n;
@@ -217,7 +223,8 @@ unsigned stack_poll(struct stack *st)
 uint64_t stack_next_deadline(const struct stack *st)
 {
 	/* ARP entries age lazily on lookup; TCP and reassembly have timers. */
-	uint64_t t = tw_next_deadline(&st->tw), r = ipv4_reasm_deadline(&st->reasm);
+	uint64_t t = tw_next_deadline(&st->tw);
+	uint64_t r = st->reasm_busy ? ipv4_reasm_deadline(&st->reasm) : UINT64_MAX;
 
 	return t < r ? t : r;
 }

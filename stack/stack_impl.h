@@ -33,6 +33,7 @@ struct stack {
 	struct stack_stats stats;
 	struct arp_entry arp[STACK_ARP_SLOTS];
 	struct ipv4_reasm reasm;
+	uint8_t reasm_busy;             /* fragments may be held: check timers */
 
 	/* TCP */
 	struct timer_wheel tw;
