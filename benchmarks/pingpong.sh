@@ -15,7 +15,7 @@ B=build/bench
 SOCK=/tmp/accel-bench-memif-$$.sock
 mkdir -p $B
 pids=""
-trap 'kill $pids 2>/dev/null; rm -f $SOCK' EXIT
+trap '[ -n "$pids" ] && kill $pids 2>/dev/null; rm -f $SOCK; true' EXIT
 
 rate() { sed -n 's/.*: \([0-9]*\) per second/\1/p'; }
 

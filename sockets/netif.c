@@ -160,7 +160,9 @@ void sk_wake_ack(struct sk_thread *t)
 
 uint64_t sk_stack_deadline(struct sk_thread *t)
 {
-	return stack_next_deadline(t->st);
+	uint64_t s = stack_next_deadline(t->st), d = dev_netq_next_due(t->q);
+
+	return s < d ? s : d;
 }
 
 int sk_thread_fds(const struct sk_thread *t, int fds[2])

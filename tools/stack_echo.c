@@ -51,6 +51,7 @@ static struct {
 	uint64_t bytes, count, size, conns, seconds;
 	struct stack *st;
 	struct conn *ready[MAX_CONNS];
+	struct conn *serving[MAX_CONNS];
 	unsigned n_ready;
 	uint64_t finished;
 	uint8_t buf[CHUNK];
@@ -259,15 +260,17 @@ static int run(struct stack_tcp *listener)
 		stack_poll(app.st);
 		if (listener && (stack_tcp_events(listener) & STACK_TCP_EV_IN))
 			accept_all(listener, &next_id);
+		/* Serving raises new events that append to the ready list:
+		 * work from a copy, or they would overwrite entries not yet
+		 * served (and leave those connections waiting). */
 		n = app.n_ready;
+		memcpy(app.serving, app.ready, n * sizeof(app.ready[0]));
 		app.n_ready = 0;
-		for (unsigned i = 0; i < n; i++) {
-			struct conn *k = app.ready[i];
-
-			k->ready = 0;
-			if (!k->done)
-				serve(k);
-		}
+		for (unsigned i = 0; i < n; i++)
+			app.serving[i]->ready = 0;
+		for (unsigned i = 0; i < n; i++)
+			if (!app.serving[i]->done)
+				serve(app.serving[i]);
 		/* Connections whose work is not event-driven keep being served. */
 		stack_flush(app.st);
 		if (app.count && app.server && app.finished >= app.count)
