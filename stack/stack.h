@@ -41,8 +41,11 @@ struct stack_ops {
 	uint16_t (*tx_burst)(void *ctx, void **pkts, uint16_t n);
 	uint64_t (*now_ns)(void *ctx);          /* monotonic clock */
 	/* Optional (may be NULL): a connection's readiness changed; events
-	 * is the new set (STACK_TCP_EV_*). Called from inside stack_poll or
-	 * stack_input, never from the API calls below. */
+	 * is the new set (STACK_TCP_EV_*). Called from stack_poll and
+	 * stack_input, and also from the stack_tcp_* calls below when they
+	 * change a connection's readiness (a recv that empties the buffer):
+	 * a callback that queues connections must cope with being re-entered
+	 * while the caller walks that queue. */
 	void (*tcp_event)(void *ctx, struct stack_tcp *c, void *user,
 			  unsigned events);
 };
