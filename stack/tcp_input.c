@@ -321,6 +321,7 @@ static void rexmit_hole(struct stack_tcp *c)
 
 static void enter_recovery(struct stack_tcp *c)
 {
+	c->st->stats.tcp_fast_recoveries++;
 	tcp_cc_enter_recovery(c);
 	c->in_recovery = 1;
 	c->recover = c->snd_max;
@@ -328,6 +329,24 @@ static void enter_recovery(struct stack_tcp *c)
 	c->rtt_timing = 0; /* Karn */
 	rexmit_hole(c);
 	tcp_rexmt_restart(c);
+}
+
+/*
+ * Whether loss is now presumed. DupThresh is 3 (RFC 5681), lowered when
+ * fewer than four segments are outstanding, since they cannot bring three
+ * duplicates (RFC 5827 early retransmit); and SACK evidence counts on its
+ * own, more than (DupThresh - 1) segments SACKed above SND.UNA (RFC 6675
+ * IsLost), which matters when data flows both ways and no ACK is a
+ * classic duplicate.
+ */
+static int dupthresh_reached(const struct stack_tcp *c)
+{
+	uint32_t segs = (tcp_flight(c) + c->mss - 1) / c->mss;
+	uint32_t thresh = segs < 4 && segs > 1 ? segs - 1 : 3;
+
+	if (c->dupacks >= thresh)
+		return 1;
+	return c->sack_ok && sacked_above(c, c->snd_una) > (thresh - 1) * c->mss;
 }
 
 /*
@@ -350,10 +369,8 @@ static void dupack(struct stack_tcp *c, const struct tcp_seg *s, int classic)
 		return;
 	}
 	c->dupacks++;
-	/* Not inside an earlier recovery's window (RFC 6582 3.2 step 2). */
-	if ((c->dupacks >= 3 || (c->sack_ok && sacked_above(c, c->snd_una) > 3u * c->mss)) &&
-	    tcp_seq_gt(s->ack - 1, c->recover - 1))
-		enter_recovery(c);
+	if (dupthresh_reached(c) && tcp_seq_gt(s->ack - 1, c->recover - 1))
+		enter_recovery(c); /* not inside an earlier recovery (RFC 6582 3.2 step 2) */
 }
 
 static void new_ack(struct stack_tcp *c, const struct tcp_seg *s)

@@ -252,6 +252,18 @@ uint32_t tcp_retransmit(struct stack_tcp *c, uint32_t seq, uint32_t len)
 	return (uint32_t)sent + ((flags & WIRE_TCP_FIN) && (uint32_t)sent == len);
 }
 
+/* Moves SND.NXT past a SACKed range it stands in; 1 if it moved. */
+static int skip_sacked(struct stack_tcp *c)
+{
+	for (unsigned i = 0; i < c->n_sacked; i++)
+		if (tcp_seq_le(c->sacked[i].left, c->snd_nxt) &&
+		    tcp_seq_lt(c->snd_nxt, c->sacked[i].right)) {
+			c->snd_nxt = tcp_seq_min(c->sacked[i].right, c->snd_max);
+			return 1;
+		}
+	return 0;
+}
+
 /* The congestion window limits what is in flight, counted from SND.UNA
  * (RFC 5681 3.1); limited transmit lets two new segments out on the first
  * two duplicate ACKs (RFC 3042 2). */
@@ -294,7 +306,12 @@ void tcp_output(struct stack_tcp *c)
 		return;
 	}
 	for (;;) {
-		uint32_t end = data_end(c);
+		uint32_t end;
+
+		/* Going back after a timeout: skip what the peer SACKed. */
+		while (tcp_seq_lt(c->snd_nxt, c->snd_max) && skip_sacked(c))
+			;
+		end = data_end(c);
 		uint32_t avail = tcp_seq_lt(c->snd_nxt, end) ? end - c->snd_nxt : 0;
 		uint32_t len = avail < c->mss ? avail : c->mss;
 		uint32_t room = usable_window(c);

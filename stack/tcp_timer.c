@@ -158,6 +158,7 @@ static void rexmt_fire(struct stack_tcp *c)
 		tcp_drop(c, -ETIMEDOUT);
 		return;
 	}
+	c->st->stats.tcp_rtos++;
 	/* RFC 6298 5.4-5.6 and RFC 5681 3.1: go back to SND.UNA with a loss
 	 * window; recovery after a timeout starts over (RFC 6582 4). */
 	tcp_cc_rto(c);
@@ -166,7 +167,12 @@ static void rexmt_fire(struct stack_tcp *c)
 	c->recover = c->snd_max;
 	c->rtt_timing = 0;
 	c->snd_nxt = c->snd_una;
-	c->n_sacked = 0; /* RFC 2018 8: the receiver may have reneged */
+	/* The scoreboard is kept (RFC 6675 5.1 allows either; Linux keeps it
+	 * unless the receiver reneges): resending what the peer holds costs
+	 * round trips at a window of one. A receiver that reneged is caught
+	 * by the next timeout, which finds SND.UNA still unacknowledged. */
+	if (c->retries > 1)
+		c->n_sacked = 0;
 	tcp_output(c);
 	tcp_rexmt_arm(c);
 }
