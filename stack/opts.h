@@ -108,6 +108,10 @@
 /* SACK scoreboard ranges per connection (RFC 6675). */
 #define TCP_SACK_MAX 16
 
+/* Tail loss probe floor (RFC 8985 7.2 uses 2*SRTT; a floor keeps a
+ * probe from racing the delayed ACK of a peer on a very short path). */
+#define TCP_TLP_MIN_NS (10ull * 1000000)
+
 /* Initial window: 10 segments (RFC 6928). */
 #define TCP_INIT_CWND_SEGS 10
 

@@ -104,7 +104,7 @@ struct stack_stats {
 	uint64_t tcp_segs_in, tcp_segs_out, tcp_retransmits, tcp_rsts_out;
 	uint64_t tcp_active_opens, tcp_passive_opens, tcp_timeouts;
 	uint64_t tcp_challenge_acks;
-	uint64_t tcp_rtos, tcp_fast_recoveries; /* loss repaired by which means */
+	uint64_t tcp_rtos, tcp_fast_recoveries, tcp_tail_probes;
 	uint64_t drops[STACK_DROP_MAX];
 };
 

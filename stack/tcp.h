@@ -116,6 +116,8 @@ struct stack_tcp {
 	struct stack_timer t_delack;
 	struct stack_timer t_keep;      /* keepalive, TIME_WAIT, FIN_WAIT_2 */
 	uint8_t persist;                /* t_rexmt is the persist timer */
+	uint8_t tlp_armed;              /* t_rexmt is a tail loss probe */
+	uint8_t tlp_sent;               /* one probe per flight (RFC 8985 7) */
 	uint8_t keep_probes;
 	uint32_t keepidle_s, keepintvl_s, keepcnt;
 	uint64_t last_rx;               /* for keepalive */

@@ -391,6 +391,7 @@ static void new_ack(struct stack_tcp *c, const struct tcp_seg *s)
 		c->rtt_timing = 0;
 	c->retries = 0;
 	c->dupacks = 0;
+	c->tlp_sent = 0; /* a new flight may be probed again */
 	if (c->in_recovery && tcp_seq_ge(s->ack, c->recover)) {
 		c->in_recovery = 0; /* full ACK: RFC 6582 3.2 step 3 */
 		tcp_cc_exit_recovery(c);

@@ -47,6 +47,22 @@ void tcp_rtt_sample(struct stack_tcp *c, uint64_t r)
  * small to be worth a segment (sender SWS avoidance holds the data): the
  * persist timer probes the first, and is the override timer of RFC 9293
  * 3.8.6.2.1 for the second. */
+/* RFC 8985 7.2: the probe timeout, 2*SRTT (with a floor), when a probe is
+ * allowed now; else 0. Only for SACK connections in the open state, with
+ * an RTT sample, once per flight, and only if it comes before the RTO. */
+static uint64_t tlp_timeout(const struct stack_tcp *c)
+{
+	uint64_t pto;
+
+	if (!c->sack_ok || c->in_recovery || !c->rtt_valid || c->tlp_sent ||
+	    c->retries || !tcp_synced(c))
+		return 0;
+	pto = 2 * c->srtt_ns;
+	if (pto < TCP_TLP_MIN_NS)
+		pto = TCP_TLP_MIN_NS;
+	return pto < backed_off_rto(c) ? pto : 0;
+}
+
 static int persist_needed(const struct stack_tcp *c)
 {
 	uint32_t unsent = c->snd_una + c->sb_len - c->snd_nxt;
@@ -65,8 +81,12 @@ void tcp_rexmt_arm(struct stack_tcp *c)
 
 	c->t_rexmt.kind = TCP_T_REXMT;
 	if (c->snd_una != c->snd_max || c->state == TCP_SYN_SENT || c->arp_wait) {
-		if (!tw_armed(&c->t_rexmt) || c->persist)
-			tw_arm(w, &c->t_rexmt, c->st->now + backed_off_rto(c));
+		if (!tw_armed(&c->t_rexmt) || c->persist) {
+			uint64_t pto = tlp_timeout(c);
+
+			c->tlp_armed = pto != 0;
+			tw_arm(w, &c->t_rexmt, c->st->now + (pto ? pto : backed_off_rto(c)));
+		}
 		c->persist = 0;
 	} else if (persist_needed(c)) {
 		if (!c->persist || !tw_armed(&c->t_rexmt))
@@ -131,6 +151,30 @@ static void syn_timeout(struct stack_tcp *c)
 	tcp_rexmt_arm(c);
 }
 
+/* RFC 8985 7.3: send one new segment if the window allows, else the last
+ * one again, so that a lost tail draws SACKs and fast recovery instead of
+ * waiting for the RTO, which is then armed as usual. */
+static void tail_probe(struct stack_tcp *c)
+{
+	uint32_t unsent = c->snd_una + c->sb_len - c->snd_nxt;
+
+	c->tlp_armed = 0;
+	c->tlp_sent = 1;
+	c->st->stats.tcp_tail_probes++;
+	if (unsent && c->snd_wnd > c->snd_nxt - c->snd_una) {
+		uint32_t cwnd = c->cwnd;
+
+		c->cwnd = c->snd_nxt - c->snd_una + c->mss; /* room for one */
+		tcp_output(c);
+		c->cwnd = cwnd;
+	} else {
+		uint32_t len = tcp_flight(c) < c->mss ? tcp_flight(c) : c->mss;
+
+		tcp_retransmit(c, c->snd_max - len, len);
+	}
+	tcp_rexmt_arm(c);
+}
+
 static void rexmt_fire(struct stack_tcp *c)
 {
 	if (c->state == TCP_SYN_SENT || c->state == TCP_SYN_RECEIVED) {
@@ -151,6 +195,10 @@ static void rexmt_fire(struct stack_tcp *c)
 			tcp_send_probe(c, 0);
 		}
 		tcp_rexmt_arm(c);
+		return;
+	}
+	if (c->tlp_armed) {
+		tail_probe(c);
 		return;
 	}
 	if (++c->retries > TCP_DATA_RETRIES) {
