@@ -104,6 +104,7 @@ struct stack_tcp {
 	uint8_t in_recovery;
 	uint8_t dupacks;
 	uint32_t rexmit_next;           /* next hole to retransmit in recovery */
+	uint64_t una_rexmit_at;         /* when the hole at SND.UNA was resent */
 	struct tcp_range sacked[TCP_SACK_MAX];
 	unsigned n_sacked;
 

@@ -317,10 +317,37 @@ static void rexmit_hole(struct stack_tcp *c)
 	if (len > limit - seq)
 		len = limit - seq;
 	c->rexmit_next = seq + tcp_retransmit(c, seq, len);
+	if (seq == c->snd_una)
+		c->una_rexmit_at = c->st->now;
+}
+
+/*
+ * RFC 8985's idea for the one case a single pass of NextSeg cannot mend: a
+ * lost retransmission. Once every hole was resent, SACKs still arriving a
+ * quarter RTT after the resend of the hole at SND.UNA should have covered
+ * it; it is presumed lost and sent again, instead of waiting for the RTO.
+ */
+static void rexmit_lost_retransmission(struct stack_tcp *c)
+{
+	uint32_t len;
+
+	if (!c->sack_ok || !c->n_sacked || !c->rtt_valid || !c->una_rexmit_at ||
+	    tcp_seq_lt(next_hole(c, tcp_seq_max(c->rexmit_next, c->snd_una)),
+		       highest_sacked(c)) ||
+	    c->st->now - c->una_rexmit_at < c->srtt_ns + c->srtt_ns / 4)
+		return;
+	len = c->mss;
+	for (unsigned i = 0; i < c->n_sacked; i++)
+		if (tcp_seq_gt(c->sacked[i].left, c->snd_una) &&
+		    c->sacked[i].left - c->snd_una < len)
+			len = c->sacked[i].left - c->snd_una;
+	tcp_retransmit(c, c->snd_una, len);
+	c->una_rexmit_at = c->st->now;
 }
 
 static void enter_recovery(struct stack_tcp *c)
 {
+	c->una_rexmit_at = 0;
 	c->st->stats.tcp_fast_recoveries++;
 	tcp_cc_enter_recovery(c);
 	c->in_recovery = 1;
@@ -361,13 +388,16 @@ static int dupthresh_reached(const struct stack_tcp *c)
  */
 static void dupack(struct stack_tcp *c, const struct tcp_seg *s, int classic)
 {
-	if (!classic)
-		return;
 	if (c->in_recovery) {
-		c->cwnd += c->mss; /* RFC 6582 3.2 step 4: inflate */
-		rexmit_hole(c);
+		if (classic) {
+			c->cwnd += c->mss; /* RFC 6582 3.2 step 4: inflate */
+			rexmit_hole(c);
+		}
+		rexmit_lost_retransmission(c); /* timed: reordering-safe */
 		return;
 	}
+	if (!classic)
+		return;
 	c->dupacks++;
 	if (dupthresh_reached(c) && tcp_seq_gt(s->ack - 1, c->recover - 1))
 		enter_recovery(c); /* not inside an earlier recovery (RFC 6582 3.2 step 2) */
