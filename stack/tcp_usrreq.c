@@ -264,19 +264,33 @@ static void close_listener(struct stack_tcp *l)
 	tcp_conn_free(l);
 }
 
-void stack_tcp_close(struct stack_tcp *c)
+/* The user lets go of the handle: a listener goes at once, a connection
+ * lives on without it. Returns 1 when nothing is left to do. */
+static int release(struct stack_tcp *c)
 {
 	if (c->state == TCP_LISTEN) {
 		close_listener(c);
-		return;
+		return 1;
 	}
 	c->app_open = 0;
 	c->orphan = 1;
+	return 0;
+}
+
+static void reset_and_drop(struct stack_tcp *c)
+{
+	send_reset(c);
+	tcp_drop(c, 0);
+}
+
+void stack_tcp_close(struct stack_tcp *c)
+{
+	if (release(c))
+		return;
 	/* RFC 9293 3.10.4 allows a graceful close; Linux (and RFC 2525 2.17)
 	 * resets instead when received data was never read, or on LINGER0. */
 	if (c->linger0 || c->rcv_nxt - c->rcv_user > (c->fin_rcvd ? 1u : 0u)) {
-		send_reset(c);
-		tcp_drop(c, 0);
+		reset_and_drop(c);
 		return;
 	}
 	switch (c->state) {
@@ -299,14 +313,8 @@ void stack_tcp_close(struct stack_tcp *c)
 
 void stack_tcp_abort(struct stack_tcp *c)
 {
-	if (c->state == TCP_LISTEN) {
-		close_listener(c);
-		return;
-	}
-	c->app_open = 0;
-	c->orphan = 1;
-	send_reset(c);
-	tcp_drop(c, 0);
+	if (!release(c))
+		reset_and_drop(c);
 }
 
 unsigned stack_tcp_events(const struct stack_tcp *c)
