@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "stack_impl.h"
+#include "tcp.h"
 
 /*
  * RFC 1122 3.2.2.6: the reply carries the request's data unchanged, so it
@@ -40,6 +41,36 @@ static void icmp_echo_reply(struct stack *st, void *pkt, uint8_t *frame,
 	stack_tx(st, pkt);
 }
 
+/*
+ * RFC 792 / RFC 1122 3.2.2.1: a destination unreachable carries the IP
+ * header and at least 8 bytes of the datagram it refers to, enough for
+ * TCP's ports and sequence number; the transport decides what it means.
+ */
+static void icmp_unreach(struct stack *st, const struct wire_ipv4_view *ip)
+{
+	const uint8_t *q = ip->payload + WIRE_ICMP_HLEN;
+	size_t qlen = ip->payload_len - WIRE_ICMP_HLEN;
+	const struct wire_icmp *ic = (const struct wire_icmp *)ip->payload;
+	const struct wire_ipv4 *orig = (const struct wire_ipv4 *)q;
+	unsigned hlen;
+	uint16_t sport, dport, mtu;
+	uint32_t seq;
+
+	st->stats.icmp_unreach_in++;
+	if (qlen < WIRE_IPV4_HLEN || (orig->ver_ihl >> 4) != 4)
+		return;
+	hlen = (orig->ver_ihl & 0xf) * 4u;
+	if (hlen < WIRE_IPV4_HLEN || qlen < hlen + 8 || orig->proto != WIRE_IPPROTO_TCP ||
+	    ntohl(orig->src) != st->conf.ip)
+		return;
+	memcpy(&sport, q + hlen, 2);
+	memcpy(&dport, q + hlen + 2, 2);
+	memcpy(&seq, q + hlen + 4, 4);
+	memcpy(&mtu, &ic->seq, 2); /* RFC 1191 4: next-hop MTU in bytes 6-7 */
+	tcp_icmp_unreach(st, ntohl(orig->dst), ntohs(sport), ntohs(dport),
+			 ntohl(seq), ic->code, ntohs(mtu));
+}
+
 void icmp_input(struct stack *st, void *pkt, uint8_t *frame,
 		const struct wire_ipv4_view *ip)
 {
@@ -55,6 +86,11 @@ void icmp_input(struct stack *st, void *pkt, uint8_t *frame,
 	}
 	if (ic->type == WIRE_ICMP_ECHO_REQUEST && ic->code == 0) {
 		icmp_echo_reply(st, pkt, frame, ip);
+		return;
+	}
+	if (ic->type == WIRE_ICMP_UNREACH) {
+		icmp_unreach(st, ip);
+		st->ops->pkt_free(st->ctx, pkt);
 		return;
 	}
 	stack_drop(st, pkt, STACK_DROP_ICMP_TYPE);

@@ -112,6 +112,11 @@
  * probe from racing the delayed ACK of a peer on a very short path). */
 #define TCP_TLP_MIN_NS (10ull * 1000000)
 
+/* The smallest path MTU an ICMP "fragmentation needed" may set: Linux's
+ * min_pmtu (552), above RFC 791's 68, so a forged message cannot shrink
+ * segments to a trickle (RFC 5927 4.2). */
+#define TCP_PMTU_MIN 552
+
 /* Initial window: 10 segments (RFC 6928). */
 #define TCP_INIT_CWND_SEGS 10
 

@@ -821,3 +821,38 @@ void tcp_input(struct stack *st, void *pkt, uint8_t *frame,
 	}
 	st->ops->pkt_free(st->ctx, pkt);
 }
+
+/*
+ * ICMP for one of our connections. Believed only when the quoted sequence
+ * number is in flight (RFC 5927 4.1), so a blind attacker must guess it.
+ * "Fragmentation needed" lowers the path MTU and resends what may have
+ * been too big (RFC 1191 6.5); "port/protocol unreachable" during connect
+ * is a refusal, as Linux reports it; other codes are left to the timers
+ * (RFC 1122 4.2.3.9: soft errors).
+ */
+void tcp_icmp_unreach(struct stack *st, uint32_t dst, uint16_t sport,
+		      uint16_t dport, uint32_t seq, uint8_t code, uint16_t mtu)
+{
+	struct stack_tcp *c = tcp_lookup(st, dst, dport, sport);
+	uint32_t mss;
+
+	if (!c || !tcp_seq_ge(seq, c->snd_una) || !tcp_seq_lt(seq, c->snd_max))
+		return;
+	if (c->state == TCP_SYN_SENT &&
+	    (code == WIRE_ICMP_UNREACH_PORT || code == WIRE_ICMP_UNREACH_PROTO)) {
+		tcp_drop(c, -ECONNREFUSED);
+		return;
+	}
+	if (code != WIRE_ICMP_UNREACH_NEEDFRAG || !tcp_synced(c))
+		return;
+	if (mtu < TCP_PMTU_MIN)
+		mtu = TCP_PMTU_MIN; /* also when the router did not say (RFC 1191 5) */
+	mss = mtu - WIRE_IPV4_HLEN - WIRE_TCP_HLEN - (c->ts_ok ? 12u : 0u);
+	if (mss >= c->mss)
+		return;
+	c->mss = (uint16_t)mss;
+	st->stats.tcp_pmtu_updates++;
+	c->snd_nxt = c->snd_una; /* resend in the smaller size (RFC 1191 6.5) */
+	tcp_output(c);
+	tcp_update_events(c);
+}

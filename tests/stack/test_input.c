@@ -805,11 +805,30 @@ static void test_icmp_echo_reply_full_mtu(void **state)
 	finish(f);
 }
 
+/* A destination unreachable is taken for the transport to judge (it
+ * quotes no connection here): counted, not answered, buffer freed. */
+static void test_icmp_unreach_taken(void **state)
+{
+	struct fix *f = *state;
+	const struct stack_stats *s = stack_stats(f->st);
+	struct test_ipv4 ip = ip_from_peer();
+	struct test_frame fr;
+
+	frame_icmp(&fr, &ip, 3, 4, echo_data, 56);
+	input(f, &fr);
+	assert_int_equal(s->icmp_unreach_in, 1);
+	assert_int_equal(s->tcp_pmtu_updates, 0);
+	assert_int_equal(drops_total(s), 0);
+	assert_int_equal(test_port_tx_count(&f->port), 0);
+	assert_int_equal(f->port.live, 0);
+	finish(f);
+}
+
 static void test_icmp_drops(void **state)
 {
 	static const uint8_t not_answered[][2] = {
 		{ 0, 0 },   /* echo reply */
-		{ 3, 1 },   /* destination unreachable */
+		{ 5, 1 },   /* redirect: a host may ignore it (RFC 1122 3.2.2.2) */
 		{ 13, 0 },  /* timestamp (RFC 1122 3.2.2.8: MAY) */
 		{ 8, 1 },   /* echo with a code RFC 792 does not define */
 	};
@@ -1464,7 +1483,7 @@ static uint64_t outcomes(const struct stack_stats *s)
 {
 	return drops_total(s) + s->icmp_echo_replies + s->arp_requests_in +
 	       s->arp_replies_in - s->drops[STACK_DROP_ARP_NOT_FOR_US] +
-	       s->ip_frags_in;
+	       s->ip_frags_in + s->icmp_unreach_in;
 }
 
 static void test_fuzz_random_frames(void **state)
@@ -1551,6 +1570,7 @@ int main(void)
 		T(test_icmp_echo_reply_strips_padding),
 		T(test_icmp_echo_reply_with_ip_options),
 		T(test_icmp_echo_reply_full_mtu),
+		T(test_icmp_unreach_taken),
 		T(test_icmp_drops),
 		T(test_eth_drops),
 		T(test_ipv4_malformed_drops),

@@ -1472,6 +1472,80 @@ static void test_rto_small_segment(void **state)
 	finish(l);
 }
 
+/* ---- path MTU ----------------------------------------------------------- */
+
+/* An ICMP "fragmentation needed" (type 3 code 4, RFC 1191 4) from the far
+ * side's address to side to, quoting a TCP header to sent with seq. */
+static void inject_frag_needed(struct tcplink *l, int to, uint16_t sport,
+			       uint16_t dport, uint32_t seq, uint16_t mtu)
+{
+	const struct stack_conf *dst = &l->side[to].conf, *src = &l->side[!to].conf;
+	struct test_ipv4 ip = { .src = src->ip, .dst = dst->ip, .proto = 1 };
+	struct test_frame f;
+	uint16_t cs;
+	uint8_t *p;
+
+	test_frame_reset(&f);
+	test_frame_eth(&f, dst->mac, src->mac, 0x0800);
+	test_frame_ipv4(&f, &ip, 36);
+	p = test_frame_bytes(&f, NULL, 36);
+	memset(p, 0, 36);
+	p[0] = 3;
+	p[1] = 4;
+	test_put16(p + 6, mtu);
+	wire_ipv4_emit(p + 8, dst->ip, src->ip, 6, 1480, 1, 64);
+	test_put16(p + 28, sport);
+	test_put16(p + 30, dport);
+	test_put32(p + 32, seq);
+	cs = wire_csum(p, 36);
+	memcpy(p + 2, &cs, 2);
+	test_frame_pad(&f, 60);
+	stack_input(link_st(l, to), test_port_pkt_from(&l->side[to].port, &f));
+	link_collect(l);
+}
+
+/* RFC 1191 6.5 with RFC 5927 4.1: a "fragmentation needed" that quotes a
+ * segment in flight lowers the MSS and what follows fits the new MTU; one
+ * quoting a sequence number outside the flight is ignored. */
+static void test_pmtu_frag_needed(void **state)
+{
+	static uint8_t out[40000], in[40000];
+	struct tcplink *l = lk_new(state, 71, MS);
+	const struct stack_stats *s;
+	struct seq_track a;
+	struct pair p;
+	uint64_t from;
+	size_t got = 0;
+
+	pair_open(l, &p);
+	s = stack_stats(A(l));
+	a = track(l, LINK_A);
+	for (size_t i = 0; i < sizeof(out); i++)
+		out[i] = pat(i, 3);
+	assert_int_equal(stack_tcp_send(p.a, out, sizeof(out)), sizeof(out));
+	inject_frag_needed(l, LINK_A, a.sport, a.dport, a.nxt + 1000000, 1000);
+	assert_int_equal(s->tcp_pmtu_updates, 0);
+	inject_frag_needed(l, LINK_A, a.sport, a.dport, a.nxt, 1000);
+	assert_int_equal(s->tcp_pmtu_updates, 1);
+	from = l->nlog;
+	for (uint64_t end = l->now + 10 * SEC; got < sizeof(in) && l->now < end;) {
+		long r;
+
+		link_run_for(l, 10 * MS);
+		while ((r = stack_tcp_recv(p.b, in + got, sizeof(in) - got, 0)) > 0)
+			got += (size_t)r;
+	}
+	assert_int_equal(got, sizeof(in));
+	assert_memory_equal(in, out, sizeof(out));
+	for (uint64_t i = from; i < l->nlog; i++) {
+		const struct link_rec *r = link_rec_at(l, i);
+
+		if (r && r->dir == LINK_A)
+			assert_true(r->len <= 14 + 1000);
+	}
+	finish(l);
+}
+
 /* ---- TIME_WAIT reuse --------------------------------------------------- */
 
 /* B closes first and holds TIME_WAIT; a new SYN of the same 4-tuple with a
@@ -1884,6 +1958,7 @@ int main(void)
 		T(test_sack_recovery),
 		T(test_rto_backoff),
 		T(test_rto_small_segment),
+		T(test_pmtu_frag_needed),
 		T(test_time_wait_reuse),
 		T(test_keepalive),
 		T(test_malformed_segments),
