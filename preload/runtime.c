@@ -11,7 +11,6 @@
 
 #include "../common/log.h"
 #include "../common/real.h"
-#include "../dev/dev.h"
 #include "fdtable.h"
 #include "runtime.h"
 
@@ -23,7 +22,7 @@ __thread struct rt_tls accel_tls __attribute__((tls_model("initial-exec")));
 
 static pthread_key_t thread_key;
 static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sk_thread *threads[DEV_MAX_QUEUES];
+static struct sk_thread *threads[SK_MAX_THREADS];
 static struct stack_stats retired;  /* counters of threads that have exited */
 
 static const char *env_get(const char *name, void *arg)
@@ -47,7 +46,7 @@ static void stats_print(void)
 	int n = 0;
 
 	pthread_mutex_lock(&threads_lock);
-	for (int i = 0; i < DEV_MAX_QUEUES; i++)
+	for (int i = 0; i < SK_MAX_THREADS; i++)
 		if (threads[i]) {
 			stats_add(&sum, sk_thread_stats(threads[i]));
 			n++;
@@ -85,7 +84,7 @@ static void thread_exit(void *arg)
 	 * thread's own sleeping set is closed. */
 	fdtable_set(&accel_fds, fds[0], FD_KERNEL);
 	pthread_mutex_lock(&threads_lock);
-	for (int i = 0; i < DEV_MAX_QUEUES; i++)
+	for (int i = 0; i < SK_MAX_THREADS; i++)
 		if (threads[i] == t)
 			threads[i] = NULL;
 	stats_add(&retired, sk_thread_stats(t));
@@ -96,18 +95,29 @@ static void thread_exit(void *arg)
 	accel_tls.sk = NULL;
 }
 
-struct sk_thread *rt_thread_slow(void)
+/* The network settings from ACCEL_*, for the port and for each stack. */
+static struct sk_net_conf net_conf(void)
 {
-	struct sk_net_conf nc = {
+	return (struct sk_net_conf){
+		.eal_args = accel_cfg.dpdk_args,
+		.queues = accel_cfg.queues,
+		.mbufs = accel_cfg.mbufs,
+		.link_wait_ms = accel_cfg.link_wait_ms,
+		.log_level = accel_cfg.log_level,
 		.ip = accel_cfg.ip,
 		.prefix_len = accel_cfg.prefix_len,
 		.gateway = accel_cfg.gateway,
 		.idle_poll_ns = (uint64_t)accel_cfg.idle_poll_us * 1000u,
 	};
+}
+
+struct sk_thread *rt_thread_slow(void)
+{
+	struct sk_net_conf nc = net_conf();
 	struct sk_thread *t;
 
 	accel_tls.tried = 1;
-	if (dev_thread_is_internal())
+	if (sk_thread_is_internal())
 		return NULL;
 	accel_tls.depth++;
 	t = sk_thread_create(&nc);
@@ -122,7 +132,7 @@ struct sk_thread *rt_thread_slow(void)
 	for (int i = 0; i < nfds; i++)
 		fdtable_set(&accel_fds, fds[i], FD_SHIM);
 	pthread_mutex_lock(&threads_lock);
-	for (int i = 0; i < DEV_MAX_QUEUES; i++)
+	for (int i = 0; i < SK_MAX_THREADS; i++)
 		if (!threads[i]) {
 			threads[i] = t;
 			break;
@@ -137,7 +147,7 @@ int rt_internal_caller(void)
 {
 	if (accel_tls.depth)
 		return 1;
-	return rt_state() == RT_UP && dev_thread_is_internal();
+	return rt_state() == RT_UP && sk_thread_is_internal();
 }
 
 /* One line says what is wrong and what happens now. */
@@ -152,13 +162,7 @@ static void refuse(const char *why)
 
 void rt_net_start(void)
 {
-	struct dev_net_conf dc = {
-		.eal_args = accel_cfg.dpdk_args,
-		.queues = accel_cfg.queues,
-		.mbufs = accel_cfg.mbufs,
-		.link_wait_ms = accel_cfg.link_wait_ms,
-		.log_level = accel_cfg.log_level,
-	};
+	struct sk_net_conf nc = net_conf();
 	int expect = RT_READY, rc;
 	char why[192];
 
@@ -166,7 +170,7 @@ void rt_net_start(void)
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
 		return;
 	accel_tls.depth++;
-	rc = dev_net_open(&dc, why, sizeof(why));
+	rc = sk_net_start(&nc, why, sizeof(why));
 	accel_tls.depth--;
 	if (rc < 0) {
 		char line[320];
@@ -176,7 +180,7 @@ void rt_net_start(void)
 		refuse(line);
 		return;
 	}
-	fdtable_set(&accel_fds, dev_net_lock_fd(), FD_SHIM);
+	fdtable_set(&accel_fds, sk_net_lock_fd(), FD_SHIM);
 	__atomic_store_n(&accel_state, RT_UP, __ATOMIC_RELEASE);
 }
 
@@ -226,6 +230,6 @@ __attribute__((destructor)) static void accel_unload(void)
 	if (accel_cfg.stats)
 		stats_print();
 	accel_tls.depth++;
-	dev_net_close();
+	sk_net_stop();
 	accel_tls.depth--;
 }

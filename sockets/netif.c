@@ -46,6 +46,43 @@ static uint64_t netif_now(void *ctx)
 	return dev_now_ns();
 }
 
+_Static_assert(SK_MAX_THREADS == DEV_MAX_QUEUES, "one stack per device queue");
+
+int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen)
+{
+	struct dev_net_conf dc = {
+		.eal_args = conf->eal_args,
+		.queues = conf->queues,
+		.mbufs = conf->mbufs,
+		.link_wait_ms = conf->link_wait_ms,
+		.log_level = conf->log_level,
+		.impair_tx = conf->impair_tx,
+		.impair_rx = conf->impair_rx,
+	};
+
+	return dev_net_open(&dc, why, whylen);
+}
+
+void sk_net_stop(void)
+{
+	dev_net_close();
+}
+
+int sk_net_lock_fd(void)
+{
+	return dev_net_lock_fd();
+}
+
+int sk_thread_is_internal(void)
+{
+	return dev_thread_is_internal();
+}
+
+uint64_t sk_now(void)
+{
+	return dev_now_ns();
+}
+
 const struct stack_ops sk_netif_ops = {
 	.pkt_alloc = netif_pkt_alloc,
 	.pkt_free = netif_pkt_free,

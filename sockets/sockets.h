@@ -17,6 +17,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
@@ -26,12 +27,37 @@
 /* A timeout in nanoseconds; SK_FOREVER blocks until something happens. */
 #define SK_FOREVER (-1LL)
 
+/* At most this many threads have a stack: one per device queue. */
+#define SK_MAX_THREADS 16
+
 struct sk_net_conf {
+	/* the process's port (sk_net_start) */
+	const char *eal_args;     /* DPDK EAL arguments */
+	unsigned queues, mbufs, link_wait_ms;
+	int log_level;            /* for DPDK's own messages */
+	const char *impair_tx, *impair_rx; /* dev/impair.h specs, or NULL */
+	/* each thread's stack (sk_thread_create) */
 	uint32_t ip;          /* host byte order */
 	uint8_t prefix_len;
 	uint32_t gateway;     /* host byte order, 0 = none */
 	uint64_t idle_poll_ns;/* sleep slice when the port has no interrupts */
 };
+
+/* Starts the process's port (once): 0, or a negative errno with a short
+ * reason in why. The layers above never see the device itself. */
+int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen);
+
+/* Stops the port at exit; safe when it never started. */
+void sk_net_stop(void);
+
+/* The port's lock file descriptor (the shim's own, to hide). */
+int sk_net_lock_fd(void);
+
+/* True in threads the device layer made itself: they never get a stack. */
+int sk_thread_is_internal(void);
+
+/* Monotonic nanoseconds on the stacks' clock. */
+uint64_t sk_now(void);
 
 struct sk_thread;
 
