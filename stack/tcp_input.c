@@ -808,7 +808,6 @@ void tcp_input(struct stack *st, void *pkt, uint8_t *frame,
 			synced_input(c, &s);
 		} else if ((l = tcp_listener(st, dport)) != NULL) {
 			listen_input(l, ip->src, sport, &s);
-			c = tcp_lookup(st, ip->src, sport, dport);
 		} else {
 			closed_input(st, ip->src, sport, dport, &s);
 		}
