@@ -60,10 +60,11 @@ wait_iface() {
 	return 1
 }
 
-# Gives the kernel side of a tap port its address.
+# Gives the kernel side of a tap port its address (again, if the port was
+# made anew by the next program: idempotent).
 tap_up() {
 	wait_iface "$1" || fail "interface $1 did not appear"
-	in_ns ip addr add "$2" dev "$1" || fail "cannot address $1"
+	in_ns ip addr replace "$2" dev "$1" || fail "cannot address $1"
 	in_ns ip link set "$1" up
 }
 

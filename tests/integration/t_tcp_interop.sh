@@ -44,13 +44,7 @@ check() { # $1 label, $2 "bytes hash" stack side, $3 peer output
 
 # The port appears when stack-echo starts; wait for its listener.
 wait_stack_port() {
-	if ! in_ns ip addr show acc0 2>/dev/null | grep -q 10.88.0.1; then
-		tap_up acc0 10.88.0.1/24
-	else
-		wait_iface acc0
-		in_ns ip addr add 10.88.0.1/24 dev acc0 2>/dev/null
-		in_ns ip link set acc0 up
-	fi
+	tap_up acc0 10.88.0.1/24
 	for _ in $(seq 100); do
 		grep -q "listening" "$LOGDIR/interop.srv" 2>/dev/null && break
 		sleep 0.05
@@ -86,8 +80,7 @@ linux_server() {
 	pp=$!
 	sleep 0.3
 	stack_bg "$LOGDIR/interop.cli" --connect 10.88.0.1:5001 --mode send --bytes "$BYTES"
-	wait_iface acc0 && in_ns ip addr add 10.88.0.1/24 dev acc0 2>/dev/null
-	in_ns ip link set acc0 up
+	tap_up acc0 10.88.0.1/24
 	wait $pp || fail "$label stack client->linux server did not finish in $BOUND s"
 	wait $sp
 	check "stack(c)->linux(s)" "$(hash_of "$LOGDIR/interop.cli" tx)" "$(cat "$LOGDIR/interop.peer")"
@@ -95,8 +88,7 @@ linux_server() {
 	pp=$!
 	sleep 0.3
 	stack_bg "$LOGDIR/interop.cli" --connect 10.88.0.1:5002 --mode recv
-	wait_iface acc0 && in_ns ip addr add 10.88.0.1/24 dev acc0 2>/dev/null
-	in_ns ip link set acc0 up
+	tap_up acc0 10.88.0.1/24
 	wait $pp || fail "$label linux server->stack client did not finish in $BOUND s"
 	wait $sp
 	check "linux(s)->stack(c)" "$(hash_of "$LOGDIR/interop.cli" rx)" "$(cat "$LOGDIR/interop.peer")"

@@ -19,19 +19,11 @@ grep -q "1 stack(s)" "$LOGDIR/waitmix.shim.err" ||
 	fail "the waiting thread did not own a stack: the shim path was not tested"
 grep -q "OFF-TIME" "$LOGDIR/waitmix.shim" && fail "a timeout was not kept"
 
-first=1
 for call in poll ppoll epoll select read; do
 	$NSX "${shim_env[@]}" "$ACCEL" "$prog" sleep $call 2500 \
 		> /dev/null 2> "$LOGDIR/waitmix.$call.err" &
 	pid=$!
-	if [ $first = 1 ]; then
-		tap_up acc0 10.88.0.1/24
-		first=0
-	else
-		wait_iface acc0 || fail "no port"
-		in_ns ip addr add 10.88.0.1/24 dev acc0 2>/dev/null
-		in_ns ip link set acc0 up
-	fi
+	tap_up acc0 10.88.0.1/24
 	sleep 0.3
 	out=$(in_ns ping -c 5 -i 0.1 -W 1 10.88.0.2)
 	wait $pid || fail "sleep in $call did not return as expected"
