@@ -25,7 +25,7 @@ COMMON_SRC := common/real.c common/log.c
 STACK_SRC := stack/stack.c stack/wire.c stack/arp.c stack/ipv4.c stack/icmp.c \
 	stack/tcp_wire.c stack/ipv4_frag.c stack/timer.c stack/tcp_isn.c \
 	stack/tcp_subr.c stack/tcp_input.c stack/tcp_output.c stack/tcp_timer.c \
-	stack/tcp_usrreq.c stack/tcp_cc.c
+	stack/tcp_usrreq.c stack/tcp_cc.c stack/tcp_loss.c
 DEV_SRC := dev/net_dpdk.c dev/impair.c
 SOCKETS_SRC := sockets/netif.c sockets/wait.c
 PRELOAD_SRC := preload/config.c preload/fdtable.c preload/runtime.c \

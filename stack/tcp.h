@@ -39,6 +39,22 @@ struct tcp_range {
 	uint32_t left, right; /* [left, right) in sequence space */
 };
 
+/* One segment as sent, remembered until it is cumulatively acknowledged
+ * (the per-segment state RFC 6675 and RFC 8985 assume). */
+struct tcp_txseg {
+	uint32_t seq, end;              /* [seq, end), a FIN counted */
+	uint64_t xmit_ns;               /* last (re)transmission */
+	uint8_t flags;                  /* TCP_TX_* */
+};
+
+#define TCP_TX_SACKED 1u                /* the peer holds it */
+#define TCP_TX_LOST 2u                  /* presumed lost, not yet resent */
+#define TCP_TX_RETRANS 4u               /* sent more than once */
+
+/* Congestion state, as Linux names it: open, fast recovery after loss
+ * was detected (RFC 6675, 6937), or after a retransmission timeout. */
+enum tcp_ca_state { TCP_CA_OPEN = 0, TCP_CA_RECOVERY, TCP_CA_LOSS };
+
 struct stack_tcp {
 	struct stack *st;
 	struct stack_tcp *hnext;        /* hash chain */
@@ -98,15 +114,28 @@ struct stack_tcp {
 	uint32_t rtt_seq;
 	uint64_t rtt_start;
 
-	/* congestion (RFC 5681, 6582, 6675, 3042) */
+	/* congestion (RFC 5681, RFC 6937; tcp_cc.c) */
 	uint32_t cwnd, ssthresh;
-	uint32_t recover;               /* snd_max when recovery began */
-	uint8_t in_recovery;
-	uint8_t dupacks;
-	uint32_t rexmit_next;           /* next hole to retransmit in recovery */
-	uint64_t una_rexmit_at;         /* when the hole at SND.UNA was resent */
-	struct tcp_range sacked[TCP_SACK_MAX];
-	unsigned n_sacked;
+	uint32_t recover;               /* SND.MAX when recovery or loss began */
+	uint8_t ca_state;               /* enum tcp_ca_state */
+	uint8_t dupacks;                /* classic duplicates (peers without SACK) */
+	uint32_t prr_delivered, prr_out, recover_fs; /* RFC 6937 */
+
+	/* what is in flight (tcp_loss.c): one record per segment sent */
+	struct tcp_txseg *txs;          /* ring in sequence order from SND.UNA */
+	uint32_t txs_mask, txs_head, txs_n;
+	uint32_t sacked_bytes;          /* in SACKED records */
+	uint32_t lost_bytes;            /* in LOST records, not yet resent */
+
+	/* RACK (RFC 8985 6.1) */
+	uint64_t rack_xmit_ns;          /* sent time of the latest delivered ... */
+	uint32_t rack_end;              /* ... segment, and its end */
+	uint32_t rack_fack;             /* highest end delivered */
+	uint64_t rack_rtt_ns, min_rtt_ns;
+	uint64_t reo_at;                /* reordering timer deadline, or 0 */
+	uint32_t dsack_round;           /* SND.MAX when reo_mult last grew */
+	uint8_t rack_reord;             /* reordering seen */
+	uint8_t reo_mult, reo_persist;  /* RFC 8985 6.2 step 4 */
 
 	/* acknowledgements */
 	uint8_t ack_now;                /* send an ACK at the next output */
@@ -118,6 +147,7 @@ struct stack_tcp {
 	struct stack_timer t_keep;      /* keepalive, TIME_WAIT, FIN_WAIT_2 */
 	uint8_t persist;                /* t_rexmt is the persist timer */
 	uint8_t tlp_armed;              /* t_rexmt is a tail loss probe */
+	uint8_t reo_armed;              /* t_rexmt is RACK's reordering timer */
 	uint8_t tlp_sent;               /* one probe per flight (RFC 8985 7) */
 	uint8_t keep_probes;
 	uint32_t keepidle_s, keepintvl_s, keepcnt;
@@ -159,6 +189,26 @@ void tcp_send_probe(struct stack_tcp *c, int keepalive);
 /* Sends [seq, seq+len) from the send ring again; returns bytes sent. */
 uint32_t tcp_retransmit(struct stack_tcp *c, uint32_t seq, uint32_t len);
 
+/* tcp_loss.c: the segment records, SACK scoreboard, RACK-TLP loss
+ * detection (RFC 8985) and proportional rate reduction (RFC 6937) */
+int tcp_txs_alloc(struct stack_tcp *c);
+int tcp_txs_full(const struct stack_tcp *c);
+void tcp_txs_sent(struct stack_tcp *c, uint32_t seq, uint32_t end);
+uint32_t tcp_pipe(const struct stack_tcp *c);
+/* An acceptable ACK was processed (SND.UNA already moved by acked bytes):
+ * take its SACK blocks, detect losses, run recovery and the congestion
+ * window. dup: a classic duplicate ACK. Returns an RTT sample from the
+ * newest segment it acknowledged that was sent once, or 0. */
+uint64_t tcp_loss_ack(struct stack_tcp *c, uint32_t acked, const struct wire_tcp_opts *o,
+		  int dup);
+/* Resends the first lost segment if the window lets it out: 1 if it
+ * did, 0 if nothing was lost or there is no room, -1 if out of buffers. */
+int tcp_resend_lost(struct stack_tcp *c);
+void tcp_resend_last(struct stack_tcp *c); /* tail loss probe */
+void tcp_loss_rto(struct stack_tcp *c);
+void tcp_loss_mark_all(struct stack_tcp *c); /* resend everything unSACKed */
+void tcp_loss_reo_timeout(struct stack_tcp *c);
+
 /* tcp_input.c */
 void tcp_input(struct stack *st, void *pkt, uint8_t *frame,
 	       const struct wire_ipv4_view *ip);
@@ -179,7 +229,7 @@ void tcp_keep_arm(struct stack_tcp *c, uint64_t after_ns);
 void tcp_timers_cancel(struct stack_tcp *c);
 void tcp_rtt_sample(struct stack_tcp *c, uint64_t rtt_ns);
 
-/* tcp_cc.c: NewReno (RFC 5681, RFC 6582) */
+/* tcp_cc.c: NewReno's window growth and reduction (RFC 5681) */
 void tcp_cc_init(struct stack_tcp *c);
 void tcp_cc_ack(struct stack_tcp *c, uint32_t acked);
 void tcp_cc_enter_recovery(struct stack_tcp *c);

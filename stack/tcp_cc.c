@@ -1,7 +1,9 @@
 /*
- * tcp_cc.c - congestion control: NewReno (RFC 5681, RFC 6582) with the
+ * tcp_cc.c - congestion control: NewReno's window (RFC 5681) with the
  * initial window of RFC 6928 and appropriate byte counting (RFC 3465).
- * Other algorithms replace these five functions.
+ * Other algorithms replace these five functions; inside recovery the
+ * window follows proportional rate reduction (tcp_loss.c, RFC 6937)
+ * toward the ssthresh chosen here.
  */
 #include "tcp.h"
 
@@ -30,16 +32,12 @@ void tcp_cc_ack(struct stack_tcp *c, uint32_t acked)
 
 void tcp_cc_enter_recovery(struct stack_tcp *c)
 {
-	c->ssthresh = half_flight(c);
-	c->cwnd = c->ssthresh + 3u * c->mss; /* RFC 6582 3.2 step 2 */
+	c->ssthresh = half_flight(c); /* RFC 5681 (4) */
 }
 
 void tcp_cc_exit_recovery(struct stack_tcp *c)
 {
-	uint32_t flight = tcp_flight(c) + c->mss;
-
-	/* RFC 6582 3.2 step 3, option 1: deflate, avoiding a burst. */
-	c->cwnd = c->ssthresh < flight ? c->ssthresh : flight;
+	c->cwnd = c->ssthresh; /* RFC 6937 3.1: recovery ends at ssthresh */
 }
 
 void tcp_cc_rto(struct stack_tcp *c)

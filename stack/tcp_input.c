@@ -225,184 +225,6 @@ static void rst_input(struct stack_tcp *c, const struct tcp_seg *s)
 	}
 }
 
-/* Ranges the peer holds beyond SND.UNA (RFC 6675 scoreboard). */
-static void sack_update(struct stack_tcp *c, const struct tcp_seg *s)
-{
-	unsigned n = 0;
-
-	for (unsigned i = 0; i < c->n_sacked; i++)
-		if (tcp_seq_gt(c->sacked[i].right, c->snd_una))
-			c->sacked[n++] = c->sacked[i];
-	c->n_sacked = n;
-	for (unsigned b = 0; c->sack_ok && b < s->o.sack_count; b++) {
-		struct tcp_range r = { s->o.sack[b].left, s->o.sack[b].right };
-
-		if (!tcp_seq_lt(r.left, r.right) || tcp_seq_le(r.right, c->snd_una) ||
-		    tcp_seq_gt(r.right, c->snd_max))
-			continue; /* D-SACK or nonsense */
-		for (unsigned i = 0; i < c->n_sacked;) { /* merge overlaps */
-			struct tcp_range *q = &c->sacked[i];
-
-			if (tcp_seq_le(q->left, r.right) && tcp_seq_ge(q->right, r.left)) {
-				r.left = tcp_seq_min(r.left, q->left);
-				r.right = tcp_seq_max(r.right, q->right);
-				*q = c->sacked[--c->n_sacked];
-			} else {
-				i++;
-			}
-		}
-		if (c->n_sacked < TCP_SACK_MAX)
-			c->sacked[c->n_sacked++] = r;
-	}
-}
-
-static uint32_t sacked_above(const struct stack_tcp *c, uint32_t seq)
-{
-	uint32_t n = 0;
-
-	for (unsigned i = 0; i < c->n_sacked; i++)
-		if (tcp_seq_gt(c->sacked[i].right, seq))
-			n += c->sacked[i].right - tcp_seq_max(c->sacked[i].left, seq);
-	return n;
-}
-
-/* The first byte at or after seq that the peer has not SACKed. */
-static uint32_t next_hole(const struct stack_tcp *c, uint32_t seq)
-{
-	for (int moved = 1; moved;) {
-		moved = 0;
-		for (unsigned i = 0; i < c->n_sacked; i++)
-			if (tcp_seq_le(c->sacked[i].left, seq) &&
-			    tcp_seq_gt(c->sacked[i].right, seq)) {
-				seq = c->sacked[i].right;
-				moved = 1;
-			}
-	}
-	return seq;
-}
-
-static uint32_t highest_sacked(const struct stack_tcp *c)
-{
-	uint32_t high = c->snd_una;
-
-	for (unsigned i = 0; i < c->n_sacked; i++)
-		high = tcp_seq_max(high, c->sacked[i].right);
-	return high;
-}
-
-/*
- * Retransmits one segment presumed lost. With SACK (RFC 6675 4, NextSeg):
- * the next hole below the highest SACKed byte, each hole once per
- * recovery; data above it is only in flight. Without SACK (RFC 6582 3.2):
- * the segment at SND.UNA, once per partial ACK.
- */
-static void rexmit_hole(struct stack_tcp *c)
-{
-	uint32_t seq, len = c->mss, limit;
-
-	if (c->sack_ok && c->n_sacked) {
-		limit = highest_sacked(c);
-		seq = next_hole(c, tcp_seq_max(c->rexmit_next, c->snd_una));
-	} else {
-		limit = c->snd_una + c->mss;
-		seq = c->snd_una;
-		if (tcp_seq_gt(c->rexmit_next, seq))
-			return; /* sent since the last partial ACK */
-	}
-	if (!tcp_seq_lt(seq, limit) || !tcp_seq_lt(seq, c->recover))
-		return;
-	for (unsigned i = 0; i < c->n_sacked; i++) /* stop at the next SACKed byte */
-		if (tcp_seq_gt(c->sacked[i].left, seq) && c->sacked[i].left - seq < len)
-			len = c->sacked[i].left - seq;
-	if (len > limit - seq)
-		len = limit - seq;
-	c->rexmit_next = seq + tcp_retransmit(c, seq, len);
-	if (seq == c->snd_una)
-		c->una_rexmit_at = c->st->now;
-}
-
-/*
- * RFC 8985's idea for the one case a single pass of NextSeg cannot mend: a
- * lost retransmission. Once every hole was resent, SACKs still arriving a
- * quarter RTT after the resend of the hole at SND.UNA should have covered
- * it; it is presumed lost and sent again, instead of waiting for the RTO.
- */
-static void rexmit_lost_retransmission(struct stack_tcp *c)
-{
-	uint32_t len;
-
-	if (!c->sack_ok || !c->n_sacked || !c->rtt_valid || !c->una_rexmit_at ||
-	    tcp_seq_lt(next_hole(c, tcp_seq_max(c->rexmit_next, c->snd_una)),
-		       highest_sacked(c)) ||
-	    c->st->now - c->una_rexmit_at < c->srtt_ns + c->srtt_ns / 4)
-		return;
-	len = c->mss;
-	for (unsigned i = 0; i < c->n_sacked; i++)
-		if (tcp_seq_gt(c->sacked[i].left, c->snd_una) &&
-		    c->sacked[i].left - c->snd_una < len)
-			len = c->sacked[i].left - c->snd_una;
-	tcp_retransmit(c, c->snd_una, len);
-	c->una_rexmit_at = c->st->now;
-}
-
-static void enter_recovery(struct stack_tcp *c)
-{
-	c->una_rexmit_at = 0;
-	c->st->stats.tcp_fast_recoveries++;
-	tcp_cc_enter_recovery(c);
-	c->in_recovery = 1;
-	c->recover = c->snd_max;
-	c->rexmit_next = c->snd_una;
-	c->rtt_timing = 0; /* Karn */
-	rexmit_hole(c);
-	tcp_rexmt_restart(c);
-}
-
-/*
- * Whether loss is now presumed. DupThresh is 3 (RFC 5681), lowered when
- * fewer than four segments are outstanding, since they cannot bring three
- * duplicates (RFC 5827 early retransmit); and SACK evidence counts on its
- * own, more than (DupThresh - 1) segments SACKed above SND.UNA (RFC 6675
- * IsLost), which matters when data flows both ways and no ACK is a
- * classic duplicate.
- */
-static int dupthresh_reached(const struct stack_tcp *c)
-{
-	uint32_t segs = (tcp_flight(c) + c->mss - 1) / c->mss;
-	uint32_t thresh = segs < 4 && segs > 1 ? segs - 1 : 3;
-
-	if (c->dupacks >= thresh)
-		return 1;
-	return c->sack_ok && sacked_above(c, c->snd_una) > (thresh - 1) * c->mss;
-}
-
-/*
- * An ACK that did not move SND.UNA (RFC 5681 2, RFC 6675 5). A classic
- * duplicate (same window) counts toward DupThresh; SACK information alone
- * does not, since a window that changes is Linux's habit and a reordering
- * of up to three segments must not look like loss; but SACK evidence of
- * more than three segments beyond a hole does (RFC 6675 IsLost). In
- * recovery classic duplicates clock out the next hole. Clocking on every
- * SACK-bearing ACK as well was tried: faster under loss, but it resent
- * merely reordered segments and collapsed throughput under reordering.
- */
-static void dupack(struct stack_tcp *c, const struct tcp_seg *s, int classic)
-{
-	if (c->in_recovery) {
-		if (classic) {
-			c->cwnd += c->mss; /* RFC 6582 3.2 step 4: inflate */
-			rexmit_hole(c);
-		}
-		rexmit_lost_retransmission(c); /* timed: reordering-safe */
-		return;
-	}
-	if (!classic)
-		return;
-	c->dupacks++;
-	if (dupthresh_reached(c) && tcp_seq_gt(s->ack - 1, c->recover - 1))
-		enter_recovery(c); /* not inside an earlier recovery (RFC 6582 3.2 step 2) */
-}
-
 static void new_ack(struct stack_tcp *c, const struct tcp_seg *s)
 {
 	uint32_t acked = s->ack - c->snd_una;
@@ -412,27 +234,23 @@ static void new_ack(struct stack_tcp *c, const struct tcp_seg *s)
 	c->snd_una = s->ack;
 	if (tcp_seq_lt(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
-	/* RTT: from the echoed timestamp (RFC 7323 4.1), else Karn's timing. */
-	if (c->ts_ok && s->o.has_ts && s->o.tsecr)
+	c->retries = 0;
+	c->tlp_sent = 0; /* a new flight may be probed again */
+}
+
+/* RFC 6298 2: an RTT sample per ACK of new data. Best from the send time
+ * of a segment sent once (rtt_ns, to the nanosecond); else from the echoed
+ * timestamp (RFC 7323 4.1, millisecond ticks); else Karn's timing. */
+static void rtt_measure(struct stack_tcp *c, const struct tcp_seg *s, uint64_t rtt_ns)
+{
+	if (rtt_ns)
+		tcp_rtt_sample(c, rtt_ns);
+	else if (c->ts_ok && s->o.has_ts && s->o.tsecr)
 		tcp_rtt_sample(c, (uint64_t)(tcp_ts_now(c->st) - s->o.tsecr) * 1000000u);
 	else if (c->rtt_timing && tcp_seq_gt(s->ack, c->rtt_seq))
 		tcp_rtt_sample(c, c->st->now - c->rtt_start);
 	if (tcp_seq_gt(s->ack, c->rtt_seq))
 		c->rtt_timing = 0;
-	c->retries = 0;
-	c->dupacks = 0;
-	c->tlp_sent = 0; /* a new flight may be probed again */
-	if (c->in_recovery && tcp_seq_ge(s->ack, c->recover)) {
-		c->in_recovery = 0; /* full ACK: RFC 6582 3.2 step 3 */
-		tcp_cc_exit_recovery(c);
-	} else if (c->in_recovery) {
-		/* Partial ACK: the next hole is lost too (RFC 6582 3.2 step 3). */
-		c->cwnd = c->cwnd > acked ? c->cwnd - acked + c->mss : c->mss;
-		rexmit_hole(c);
-	} else {
-		tcp_cc_ack(c, acked);
-	}
-	tcp_rexmt_restart(c);
 }
 
 static void window_update(struct stack_tcp *c, const struct tcp_seg *s)
@@ -516,19 +334,19 @@ static int ack_input(struct stack_tcp *c, const struct tcp_seg *s)
 		challenge_ack(c);
 		return 0;
 	}
-	unsigned sacked_before = c->n_sacked;
-	uint32_t sacked_bytes = sacked_above(c, c->snd_una);
+	uint32_t acked = tcp_seq_gt(s->ack, c->snd_una) ? s->ack - c->snd_una : 0;
+	/* RFC 5681 2: a duplicate ACK; the window must be the same, so a
+	 * window update is not one. */
+	int dup = !acked && s->len == 0 && !(s->flags & (WIRE_TCP_SYN | WIRE_TCP_FIN)) &&
+		  c->snd_max != c->snd_una && (s->wnd << c->snd_wscale) == c->snd_wnd;
 
-	sack_update(c, s);
-	if (tcp_seq_gt(s->ack, c->snd_una)) {
+	if (acked)
 		new_ack(c, s);
-	} else if (s->ack == c->snd_una && s->len == 0 &&
-		   !(s->flags & (WIRE_TCP_SYN | WIRE_TCP_FIN)) && c->snd_max != c->snd_una) {
-		int classic = (s->wnd << c->snd_wscale) == c->snd_wnd;
+	uint64_t rtt = tcp_loss_ack(c, acked, &s->o, dup);
 
-		if (classic || c->n_sacked != sacked_before ||
-		    sacked_above(c, c->snd_una) != sacked_bytes)
-			dupack(c, s, classic);
+	if (acked) {
+		rtt_measure(c, s, rtt);
+		tcp_rexmt_restart(c); /* RFC 6298 5.3 */
 	}
 	window_update(c, s);
 	if (c->fin_sent && s->ack == c->fin_seq + 1)
@@ -851,7 +669,7 @@ void tcp_icmp_unreach(struct stack *st, uint32_t dst, uint16_t sport,
 		return;
 	c->mss = (uint16_t)mss;
 	st->stats.tcp_pmtu_updates++;
-	c->snd_nxt = c->snd_una; /* resend in the smaller size (RFC 1191 6.5) */
+	tcp_loss_mark_all(c); /* resend in the smaller size (RFC 1191 6.5) */
 	tcp_output(c);
 	tcp_update_events(c);
 }

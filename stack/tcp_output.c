@@ -252,41 +252,25 @@ uint32_t tcp_retransmit(struct stack_tcp *c, uint32_t seq, uint32_t len)
 	return (uint32_t)sent + ((flags & WIRE_TCP_FIN) && (uint32_t)sent == len);
 }
 
-/* Moves SND.NXT past a SACKed range it stands in; 1 if it moved. */
-static int skip_sacked(struct stack_tcp *c)
-{
-	for (unsigned i = 0; i < c->n_sacked; i++)
-		if (tcp_seq_le(c->sacked[i].left, c->snd_nxt) &&
-		    tcp_seq_lt(c->snd_nxt, c->sacked[i].right)) {
-			c->snd_nxt = tcp_seq_min(c->sacked[i].right, c->snd_max);
-			return 1;
-		}
-	return 0;
-}
-
-/* The congestion window limits what is in flight, counted from SND.UNA
- * (RFC 5681 3.1); limited transmit lets two new segments out on the first
- * two duplicate ACKs (RFC 3042 2). */
+/* What may go now: the congestion window less what is in the network
+ * (RFC 6675 pipe, so SACKed segments make room as limited transmit did,
+ * RFC 3042), within the peer's window counted from SND.UNA. */
 static uint32_t usable_window(const struct stack_tcp *c)
 {
-	uint32_t wnd = c->snd_wnd < c->cwnd ? c->snd_wnd : c->cwnd;
-	uint32_t out = c->snd_nxt - c->snd_una;
+	uint32_t pipe = tcp_pipe(c), out = c->snd_nxt - c->snd_una;
+	uint32_t room = c->cwnd > pipe ? c->cwnd - pipe : 0;
 
-	if (!c->in_recovery && c->dupacks > 0 && c->dupacks < 3) {
-		uint32_t lt = c->cwnd + c->dupacks * c->mss;
-
-		wnd = c->snd_wnd < lt ? c->snd_wnd : lt;
-	}
-	return wnd > out ? wnd - out : 0;
+	if (c->snd_wnd <= out)
+		return 0;
+	return c->snd_wnd - out < room ? c->snd_wnd - out : room;
 }
 
 /* RFC 9293 3.8.6.2.1 (sender SWS) and 3.7.4 (Nagle): whether a segment of
  * len bytes, out of avail ready, should go now. */
 static int worth_sending(const struct stack_tcp *c, uint32_t len, uint32_t avail)
 {
-	/* Resending after a timeout, or the SWS override timer fired
-	 * (RFC 6298 5.4; RFC 9293 3.8.6.2.1): no holding back. */
-	if (len && (tcp_seq_lt(c->snd_nxt, c->snd_max) || c->sws_override))
+	/* The SWS override timer fired (RFC 9293 3.8.6.2.1): no holding back. */
+	if (len && c->sws_override)
 		return 1;
 	if (len >= c->mss)
 		return 1;
@@ -307,10 +291,16 @@ void tcp_output(struct stack_tcp *c)
 	}
 	for (;;) {
 		uint32_t end;
+		int r = tcp_resend_lost(c); /* what is lost goes first */
 
-		/* Going back after a timeout: skip what the peer SACKed. */
-		while (tcp_seq_lt(c->snd_nxt, c->snd_max) && skip_sacked(c))
-			;
+		if (r < 0)
+			break;
+		if (r > 0) {
+			sent = 1;
+			continue;
+		}
+		if (tcp_txs_full(c))
+			break;
 		end = data_end(c);
 		uint32_t avail = tcp_seq_lt(c->snd_nxt, end) ? end - c->snd_nxt : 0;
 		uint32_t len = avail < c->mss ? avail : c->mss;
@@ -336,9 +326,8 @@ void tcp_output(struct stack_tcp *c)
 			flags &= (uint8_t)~WIRE_TCP_FIN; /* the FIN waits */
 		len = (uint32_t)sent;
 		c->sws_override = 0;
-		if (tcp_seq_lt(c->snd_nxt, c->snd_max))
-			c->st->stats.tcp_retransmits++; /* going back after an RTO */
-		else if (!c->rtt_timing && len) { /* Karn: time new data only */
+		tcp_txs_sent(c, c->snd_nxt, c->snd_nxt + len + !!(flags & WIRE_TCP_FIN));
+		if (!c->rtt_timing && len) { /* Karn: time new data only */
 			c->rtt_timing = 1;
 			c->rtt_seq = c->snd_nxt;
 			c->rtt_start = c->st->now;

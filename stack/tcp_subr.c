@@ -39,10 +39,7 @@ void tcp_fini(struct stack *st)
 	for (unsigned b = 0; st->tcp_hash && b < TCP_HASH_BUCKETS; b++)
 		for (c = st->tcp_hash[b]; c; c = next) {
 			next = c->hnext;
-			tcp_timers_cancel(c);
-			free(c->sbuf);
-			free(c->rbuf);
-			free(c);
+			tcp_conn_free(c);
 		}
 	for (c = st->listeners; c; c = next) {
 		next = c->hnext;
@@ -103,7 +100,7 @@ int tcp_bufs_alloc(struct stack_tcp *c)
 		c->rb_cap = pow2_at_least(c->rb_cap);
 		c->rbuf = malloc(c->rb_cap);
 	}
-	return c->sbuf && c->rbuf ? 0 : -ENOMEM;
+	return c->sbuf && c->rbuf && tcp_txs_alloc(c) == 0 ? 0 : -ENOMEM;
 }
 
 /* RFC 7323 2.3: the smallest shift that lets the window cover the buffer,
@@ -245,5 +242,6 @@ void tcp_conn_free(struct stack_tcp *c)
 	tcp_timers_cancel(c);
 	free(c->sbuf);
 	free(c->rbuf);
+	free(c->txs);
 	free(c);
 }

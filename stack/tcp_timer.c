@@ -54,7 +54,7 @@ static uint64_t tlp_timeout(const struct stack_tcp *c)
 {
 	uint64_t pto;
 
-	if (!c->sack_ok || c->in_recovery || !c->rtt_valid || c->tlp_sent ||
+	if (!c->sack_ok || c->ca_state != TCP_CA_OPEN || !c->rtt_valid || c->tlp_sent ||
 	    c->retries || !tcp_synced(c))
 		return 0;
 	pto = 2 * c->srtt_ns;
@@ -81,14 +81,21 @@ void tcp_rexmt_arm(struct stack_tcp *c)
 
 	c->t_rexmt.kind = TCP_T_REXMT;
 	if (c->snd_una != c->snd_max || c->state == TCP_SYN_SENT || c->arp_wait) {
-		if (!tw_armed(&c->t_rexmt) || c->persist) {
+		if (c->reo_at && (!tw_armed(&c->t_rexmt) || !c->reo_armed)) {
+			/* RACK's reordering timer comes before TLP and RTO */
+			c->reo_armed = 1;
+			c->tlp_armed = 0;
+			tw_arm(w, &c->t_rexmt, c->reo_at > c->st->now ? c->reo_at : c->st->now);
+		} else if (!tw_armed(&c->t_rexmt) || c->persist) {
 			uint64_t pto = tlp_timeout(c);
 
+			c->reo_armed = 0;
 			c->tlp_armed = pto != 0;
 			tw_arm(w, &c->t_rexmt, c->st->now + (pto ? pto : backed_off_rto(c)));
 		}
 		c->persist = 0;
 	} else if (persist_needed(c)) {
+		c->reo_armed = c->tlp_armed = 0;
 		if (!c->persist || !tw_armed(&c->t_rexmt))
 			tw_arm(w, &c->t_rexmt, c->st->now + backed_off_rto(c));
 		c->persist = 1;
@@ -161,16 +168,14 @@ static void tail_probe(struct stack_tcp *c)
 	c->tlp_armed = 0;
 	c->tlp_sent = 1;
 	c->st->stats.tcp_tail_probes++;
-	if (unsent && c->snd_wnd > c->snd_nxt - c->snd_una) {
+	if (unsent && c->snd_wnd > c->snd_nxt - c->snd_una && !tcp_txs_full(c)) {
 		uint32_t cwnd = c->cwnd;
 
-		c->cwnd = c->snd_nxt - c->snd_una + c->mss; /* room for one */
+		c->cwnd = tcp_pipe(c) + c->mss; /* room for one */
 		tcp_output(c);
 		c->cwnd = cwnd;
 	} else {
-		uint32_t len = tcp_flight(c) < c->mss ? tcp_flight(c) : c->mss;
-
-		tcp_retransmit(c, c->snd_max - len, len);
+		tcp_resend_last(c);
 	}
 	tcp_rexmt_arm(c);
 }
@@ -197,6 +202,14 @@ static void rexmt_fire(struct stack_tcp *c)
 		tcp_rexmt_arm(c);
 		return;
 	}
+	if (c->reo_armed) {
+		c->reo_armed = 0;
+		c->reo_at = 0;
+		tcp_loss_reo_timeout(c);
+		tcp_output(c);
+		tcp_rexmt_restart(c);
+		return;
+	}
 	if (c->tlp_armed) {
 		tail_probe(c);
 		return;
@@ -207,20 +220,7 @@ static void rexmt_fire(struct stack_tcp *c)
 		return;
 	}
 	c->st->stats.tcp_rtos++;
-	/* RFC 6298 5.4-5.6 and RFC 5681 3.1: go back to SND.UNA with a loss
-	 * window; recovery after a timeout starts over (RFC 6582 4). */
-	tcp_cc_rto(c);
-	c->in_recovery = 0;
-	c->dupacks = 0;
-	c->recover = c->snd_max;
-	c->rtt_timing = 0;
-	c->snd_nxt = c->snd_una;
-	/* The scoreboard is kept (RFC 6675 5.1 allows either; Linux keeps it
-	 * unless the receiver reneges): resending what the peer holds costs
-	 * round trips at a window of one. A receiver that reneged is caught
-	 * by the next timeout, which finds SND.UNA still unacknowledged. */
-	if (c->retries > 1)
-		c->n_sacked = 0;
+	tcp_loss_rto(c);
 	tcp_output(c);
 	tcp_rexmt_arm(c);
 }

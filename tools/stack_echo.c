@@ -360,6 +360,17 @@ static void parse_args(int argc, char **argv, struct dev_net_conf *dc,
 		usage();
 }
 
+/* One line of TCP counters on stderr, for the interop logs. */
+static void print_stats(const struct stack_stats *s)
+{
+	fprintf(stderr, "stats: segs in %llu out %llu retransmits %llu rtos %llu "
+		"fast recoveries %llu tail probes %llu\n",
+		(unsigned long long)s->tcp_segs_in, (unsigned long long)s->tcp_segs_out,
+		(unsigned long long)s->tcp_retransmits, (unsigned long long)s->tcp_rtos,
+		(unsigned long long)s->tcp_fast_recoveries,
+		(unsigned long long)s->tcp_tail_probes);
+}
+
 int main(int argc, char **argv)
 {
 	struct dev_net_conf dc = { .queues = 1, .mbufs = 16384, .link_wait_ms = 2000,
@@ -421,6 +432,7 @@ int main(int argc, char **argv)
 		       (double)(app.count * app.conns) * 1e9 / (double)(dev_now_ns() - t0));
 	if (rc)
 		fprintf(stderr, "stack-echo: time limit reached\n");
+	print_stats(stack_stats(app.st));
 	stack_flush(app.st);
 	dev_net_close();
 	return rc;
