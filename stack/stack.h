@@ -105,6 +105,7 @@ struct stack_stats {
 	uint64_t tcp_active_opens, tcp_passive_opens, tcp_timeouts;
 	uint64_t tcp_challenge_acks;
 	uint64_t tcp_rtos, tcp_fast_recoveries, tcp_tail_probes;
+	uint64_t tcp_undos;       /* reductions undone: the resends were D-SACKed */
 	uint64_t icmp_unreach_in, tcp_pmtu_updates;
 	uint64_t drops[STACK_DROP_MAX];
 };

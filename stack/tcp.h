@@ -120,6 +120,9 @@ struct stack_tcp {
 	uint8_t ca_state;               /* enum tcp_ca_state */
 	uint8_t dupacks;                /* classic duplicates (peers without SACK) */
 	uint32_t prr_delivered, prr_out, recover_fs; /* RFC 6937 */
+	uint32_t prior_cwnd, prior_ssthresh; /* before the reduction, ... */
+	int32_t undo_retrans;           /* ... kept until this many resends
+					 * were D-SACKed (-1: not possible) */
 
 	/* what is in flight (tcp_loss.c): one record per segment sent */
 	struct tcp_txseg *txs;          /* ring in sequence order from SND.UNA */
@@ -134,6 +137,7 @@ struct stack_tcp {
 	uint64_t rack_rtt_ns, min_rtt_ns;
 	uint64_t reo_at;                /* reordering timer deadline, or 0 */
 	uint32_t dsack_round;           /* SND.MAX when reo_mult last grew */
+	uint32_t tlp_high;              /* end of the last tail loss probe */
 	uint8_t rack_reord;             /* reordering seen */
 	uint8_t reo_mult, reo_persist;  /* RFC 8985 6.2 step 4 */
 

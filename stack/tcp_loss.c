@@ -174,6 +174,36 @@ static void rack_detect(struct stack_tcp *c)
 		c->reo_at = now + wait;
 }
 
+/* ---- undo (RFC 2883 5) --------------------------------------------------- */
+
+/* The window before a reduction, to restore if the reduction proves to
+ * have been for nothing. */
+static void undo_prepare(struct stack_tcp *c)
+{
+	c->prior_cwnd = c->cwnd;
+	c->prior_ssthresh = c->ssthresh;
+	c->undo_retrans = 0;
+}
+
+/*
+ * Every segment resent in this episode was D-SACKed: the peer had them
+ * all, the "loss" was reordering or delay (RFC 2883 5, RFC 3708). The
+ * reduction is undone, as Linux's tcp_try_undo_dsack does, and the episode
+ * ends if it still runs (the D-SACK for a delayed original often comes
+ * after the resend ended it). Without it each reordering costs half the
+ * window, and under 25 % reordering the window never grows.
+ */
+static void undo(struct stack_tcp *c)
+{
+	if (c->cwnd < c->prior_cwnd)
+		c->cwnd = c->prior_cwnd;
+	if (c->ssthresh < c->prior_ssthresh)
+		c->ssthresh = c->prior_ssthresh;
+	c->undo_retrans = -1;
+	c->ca_state = TCP_CA_OPEN;
+	c->st->stats.tcp_undos++;
+}
+
 /* ---- the scoreboard ----------------------------------------------------- */
 
 /* Index of the first record ending after seq (txs_n if none). */
@@ -241,7 +271,11 @@ static void take_sacks(struct stack_tcp *c, const struct wire_tcp_opts *o)
 		if (b == 0 && (tcp_seq_le(right, c->snd_una) ||
 			       (o->sack_count > 1 && tcp_seq_ge(left, o->sack[1].left) &&
 				tcp_seq_le(right, o->sack[1].right)))) {
+			if (right == c->tlp_high)
+				continue; /* a probe's duplicate: no news */
 			rack_dsack(c);
+			if (c->undo_retrans > 0 && --c->undo_retrans == 0 && !c->lost_bytes)
+				undo(c);
 			continue;
 		}
 		for (uint32_t i = find_rec(c, left); i < c->txs_n; i++) {
@@ -263,6 +297,7 @@ static void take_sacks(struct stack_tcp *c, const struct wire_tcp_opts *o)
 static void enter_recovery(struct stack_tcp *c)
 {
 	c->st->stats.tcp_fast_recoveries++;
+	undo_prepare(c);
 	tcp_cc_enter_recovery(c);
 	c->ca_state = TCP_CA_RECOVERY;
 	c->recover = c->snd_max;
@@ -369,6 +404,8 @@ static int resend(struct stack_tcp *c, struct tcp_txseg *r)
 	r->xmit_ns = c->st->now;
 	if (c->ca_state == TCP_CA_RECOVERY)
 		c->prr_out += r->end - r->seq;
+	if (c->ca_state != TCP_CA_OPEN && c->undo_retrans >= 0)
+		c->undo_retrans++;
 	if (r == rec_at(c, 0))
 		c->rtt_timing = 0; /* Karn */
 	return 1;
@@ -395,8 +432,10 @@ int tcp_resend_lost(struct stack_tcp *c)
 
 void tcp_resend_last(struct stack_tcp *c)
 {
-	if (c->txs_n)
+	if (c->txs_n) {
+		c->tlp_high = rec_at(c, c->txs_n - 1)->end;
 		resend(c, rec_at(c, c->txs_n - 1));
+	}
 }
 
 /* Everything not SACKed is presumed lost. */
@@ -420,6 +459,8 @@ void tcp_loss_rto(struct stack_tcp *c)
 			rec_at(c, i)->flags &= (uint8_t)~TCP_TX_SACKED;
 		c->sacked_bytes = 0;
 	}
+	if (c->ca_state == TCP_CA_OPEN)
+		undo_prepare(c);
 	tcp_cc_rto(c);
 	tcp_loss_mark_all(c);
 	c->ca_state = TCP_CA_LOSS;

@@ -43,26 +43,32 @@ void tcp_rtt_sample(struct stack_tcp *c, uint64_t r)
 		c->rto_ns = TCP_RTO_MAX_NS;
 }
 
-/* Nothing in flight, data waiting, and a window of zero, or one too
- * small to be worth a segment (sender SWS avoidance holds the data): the
- * persist timer probes the first, and is the override timer of RFC 9293
- * 3.8.6.2.1 for the second. */
 /* RFC 8985 7.2: the probe timeout, 2*SRTT (with a floor), when a probe is
- * allowed now; else 0. Only for SACK connections in the open state, with
- * an RTT sample, once per flight, and only if it comes before the RTO. */
+ * allowed now; else 0. Only for SACK connections, with an RTT sample,
+ * once per flight, and only if it comes before the RTO. RFC 8985 allows
+ * it in the open state only; we also allow it in recovery once every
+ * segment known lost was resent: the one ACK a Linux receiver sends for a
+ * burst (it acknowledges a whole batch from the tap at once) is then the
+ * only thing that can end recovery, and losing it would cost an RTO. */
 static uint64_t tlp_timeout(const struct stack_tcp *c)
 {
 	uint64_t pto;
 
-	if (!c->sack_ok || c->ca_state != TCP_CA_OPEN || !c->rtt_valid || c->tlp_sent ||
-	    c->retries || !tcp_synced(c))
+	if (!c->sack_ok || c->ca_state == TCP_CA_LOSS || c->lost_bytes ||
+	    !c->rtt_valid || c->tlp_sent || c->retries || !tcp_synced(c))
 		return 0;
 	pto = 2 * c->srtt_ns;
 	if (pto < TCP_TLP_MIN_NS)
 		pto = TCP_TLP_MIN_NS;
+	if (c->txs_n == 1) /* the peer may hold its ACK for a lone segment */
+		pto += TCP_TLP_DELACK_NS;
 	return pto < backed_off_rto(c) ? pto : 0;
 }
 
+/* Nothing in flight, data waiting, and a window of zero, or one too
+ * small to be worth a segment (sender SWS avoidance holds the data): the
+ * persist timer probes the first, and is the override timer of RFC 9293
+ * 3.8.6.2.1 for the second. */
 static int persist_needed(const struct stack_tcp *c)
 {
 	uint32_t unsent = c->snd_una + c->sb_len - c->snd_nxt;
@@ -86,7 +92,10 @@ void tcp_rexmt_arm(struct stack_tcp *c)
 			c->reo_armed = 1;
 			c->tlp_armed = 0;
 			tw_arm(w, &c->t_rexmt, c->reo_at > c->st->now ? c->reo_at : c->st->now);
-		} else if (!tw_armed(&c->t_rexmt) || c->persist) {
+		} else if (!tw_armed(&c->t_rexmt) || c->persist ||
+			   (!c->tlp_armed && !c->reo_armed && tlp_timeout(c))) {
+			/* (the last: recovery resent its last lost segment since
+			 * the RTO was armed, so a probe may come first now) */
 			uint64_t pto = tlp_timeout(c);
 
 			c->reo_armed = 0;
@@ -158,25 +167,17 @@ static void syn_timeout(struct stack_tcp *c)
 	tcp_rexmt_arm(c);
 }
 
-/* RFC 8985 7.3: send one new segment if the window allows, else the last
- * one again, so that a lost tail draws SACKs and fast recovery instead of
- * waiting for the RTO, which is then armed as usual. */
+/* RFC 8985 7.3, with one change: the probe is always the last segment
+ * again, never a new one. A receiver with delayed ACKs (Linux: 40 ms)
+ * holds its ACK for a lone new segment, while a duplicate draws an ACK at
+ * once (RFC 9293 3.10.7.4), with SACKs that start fast recovery if the
+ * tail was lost. The RTO is armed as usual after it. */
 static void tail_probe(struct stack_tcp *c)
 {
-	uint32_t unsent = c->snd_una + c->sb_len - c->snd_nxt;
-
 	c->tlp_armed = 0;
 	c->tlp_sent = 1;
 	c->st->stats.tcp_tail_probes++;
-	if (unsent && c->snd_wnd > c->snd_nxt - c->snd_una && !tcp_txs_full(c)) {
-		uint32_t cwnd = c->cwnd;
-
-		c->cwnd = tcp_pipe(c) + c->mss; /* room for one */
-		tcp_output(c);
-		c->cwnd = cwnd;
-	} else {
-		tcp_resend_last(c);
-	}
+	tcp_resend_last(c);
 	tcp_rexmt_arm(c);
 }
 

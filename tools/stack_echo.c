@@ -364,11 +364,11 @@ static void parse_args(int argc, char **argv, struct dev_net_conf *dc,
 static void print_stats(const struct stack_stats *s)
 {
 	fprintf(stderr, "stats: segs in %llu out %llu retransmits %llu rtos %llu "
-		"fast recoveries %llu tail probes %llu\n",
+		"fast recoveries %llu tail probes %llu undos %llu\n",
 		(unsigned long long)s->tcp_segs_in, (unsigned long long)s->tcp_segs_out,
 		(unsigned long long)s->tcp_retransmits, (unsigned long long)s->tcp_rtos,
 		(unsigned long long)s->tcp_fast_recoveries,
-		(unsigned long long)s->tcp_tail_probes);
+		(unsigned long long)s->tcp_tail_probes, (unsigned long long)s->tcp_undos);
 }
 
 int main(int argc, char **argv)
