@@ -41,7 +41,7 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 	$(BUILD)/tests/callmix \
 	$(BUILD)/tests/libearlyhook.so
-BENCH_PROGS := $(BUILD)/bench/callcost $(BUILD)/bench/kecho
+BENCH_PROGS := $(BUILD)/bench/callcost $(BUILD)/bench/kecho $(BUILD)/bench/stacklink
 
 .PHONY: all deps check unit integration demo bench install clean
 all: $(BUILD)/libaccel.so $(BUILD)/accel $(BUILD)/stack-echo
@@ -94,6 +94,11 @@ $(BUILD)/tests/%: tests/progs/%.c
 $(BUILD)/bench/%: benchmarks/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $<
+
+# The stack alone: its sources, no DPDK.
+$(BUILD)/bench/stacklink: benchmarks/stacklink.c $(STACK_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(STACK_SRC)
 
 deps:
 	@scripts/deps.sh

@@ -1,5 +1,6 @@
 #!/bin/bash
-# Benchmarks that are not tests. Today: the per-call cost of interposition.
+# Benchmarks that are not tests: the per-call cost of interposition, the
+# stack alone on an in-memory link, and kernel vs bypass ping-pong.
 #
 #   make bench        (runs this)
 #
@@ -33,5 +34,11 @@ join <(sort $B/cc.kernel) <(sort $B/cc.pass) | join - <(sort $B/cc.port) |
 		       (NR > 1 ? ", " : ""), $1, $2, $3, $4 }
 	     END { print "}}" }' > $B/callcost.json
 echo "wrote $B/callcost.json"
+echo
+# The stack alone on one core (benchmarks/stacklink.c): both stacks in
+# one thread, no DPDK, no syscalls.
+taskset -c 0 build/bench/stacklink
+taskset -c 0 build/bench/stacklink --json > $B/stacklink.json
+echo "wrote $B/stacklink.json"
 echo
 benchmarks/pingpong.sh

@@ -23,6 +23,11 @@
 
 /* Per-packet receive flags (dev_pkt_rx_flags). */
 #define DEV_RX_IP_CSUM_GOOD (1u << 0)
+#define DEV_RX_L4_CSUM_GOOD (1u << 1)
+
+/* Checksum offloads (dev_net_info: rx_csum, tx_csum). */
+#define DEV_CSUM_IP (1u << 0)
+#define DEV_CSUM_TCP (1u << 1)
 
 struct dev_net_conf {
 	const char *eal_args;     /* whitespace-separated EAL arguments */
@@ -33,6 +38,7 @@ struct dev_net_conf {
 	/* Impairment specs (dev/impair.h) for each queue's transmit and
 	 * receive side; NULL or "" for none. */
 	const char *impair_tx, *impair_rx;
+	int no_csum_offload;      /* leave checksums to software even if offered */
 };
 
 struct dev_net_info {
@@ -42,6 +48,7 @@ struct dev_net_info {
 	uint16_t mtu;
 	unsigned queues;
 	int link_up;
+	unsigned rx_csum, tx_csum; /* DEV_CSUM_*: offloads the port took */
 };
 
 /*
@@ -89,6 +96,9 @@ uint16_t dev_pkt_len(void *pkt);
 void dev_pkt_set_len(void *pkt, uint16_t len);
 uint16_t dev_pkt_room(void *pkt);
 uint32_t dev_pkt_rx_flags(void *pkt);
+/* Asks the port to fill the DEV_CSUM_* checksums of an IPv4 frame with
+ * these header lengths on transmit (only those in dev_net_info()->tx_csum). */
+void dev_pkt_tx_csum(void *pkt, uint16_t l2_len, uint16_t l3_len, unsigned flags);
 
 /*
  * Sleeping until the queue has packets: dev_netq_wake_fd is a descriptor

@@ -303,13 +303,32 @@ static int eal_start(const struct dev_net_conf *conf, const cpu_set_t *cpus)
 
 /* ---- the port ----------------------------------------------------------- */
 
-static int port_setup(uint16_t port, unsigned nq, int rx_intr)
+/* The checksum offloads we use, as the port's capability bits. */
+#define RX_CSUM_OFFLOADS (RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM)
+#define TX_CSUM_OFFLOADS (RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM)
+
+static unsigned csum_bits(uint64_t offloads, uint64_t ip, uint64_t tcp)
+{
+	return ((offloads & ip) ? DEV_CSUM_IP : 0u) | ((offloads & tcp) ? DEV_CSUM_TCP : 0u);
+}
+
+static const char *csum_names(unsigned bits)
+{
+	static const char *names[] = { "none", "ip", "tcp", "ip+tcp" };
+
+	return names[bits & 3];
+}
+
+static int port_setup(uint16_t port, unsigned nq, int rx_intr, uint64_t rx_off,
+		      uint64_t tx_off)
 {
 	struct rte_eth_conf pconf;
 	int rc;
 
 	memset(&pconf, 0, sizeof(pconf));
 	pconf.intr_conf.rxq = rx_intr ? 1 : 0;
+	pconf.rxmode.offloads = rx_off;
+	pconf.txmode.offloads = tx_off;
 	rc = rte_eth_dev_configure(port, (uint16_t)nq, (uint16_t)nq, &pconf);
 	if (rc < 0)
 		return rc;
@@ -379,11 +398,16 @@ static int port_start(const struct dev_net_conf *conf)
 			  "or lower ACCEL_MBUFS", nmbufs, rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
+	/* Checksums in hardware where the port offers them (net_tap does them
+	 * in its own software, memif and af_packet not at all). */
+	uint64_t rx_off = conf->no_csum_offload ? 0 : di.rx_offload_capa & RX_CSUM_OFFLOADS;
+	uint64_t tx_off = conf->no_csum_offload ? 0 : di.tx_offload_capa & TX_CSUM_OFFLOADS;
+
 	/* Sleep on receive interrupts where the PMD has them; else poll. */
-	rc = port_setup(port, nq, 1);
+	rc = port_setup(port, nq, 1, rx_off, tx_off);
 	if (rc < 0) {
 		rte_eth_dev_stop(port);
-		rc = port_setup(port, nq, 0);
+		rc = port_setup(port, nq, 0, rx_off, tx_off);
 	}
 	if (rc < 0) {
 		ACCEL_ERR("port %u (%s) did not start: %s", port, di.driver_name,
@@ -397,6 +421,10 @@ static int port_start(const struct dev_net_conf *conf)
 	memcpy(net.info.mac, mac.addr_bytes, DEV_ETH_ALEN);
 	net.info.mtu = mtu;
 	net.info.queues = nq;
+	net.info.rx_csum = csum_bits(rx_off, RTE_ETH_RX_OFFLOAD_IPV4_CKSUM,
+				     RTE_ETH_RX_OFFLOAD_TCP_CKSUM);
+	net.info.tx_csum = csum_bits(tx_off, RTE_ETH_TX_OFFLOAD_IPV4_CKSUM,
+				     RTE_ETH_TX_OFFLOAD_TCP_CKSUM);
 	for (unsigned i = 0; i < nq; i++) {
 		net.q[i].qid = (uint16_t)i;
 		net.q[i].wake_epfd = -1;
@@ -482,10 +510,12 @@ int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 	host_restore(&h);
 	if (rc < 0)
 		return rc;
-	ACCEL_INFO("port %u (%s) up: %02x:%02x:%02x:%02x:%02x:%02x mtu %u, %u queue(s)",
+	ACCEL_INFO("port %u (%s) up: %02x:%02x:%02x:%02x:%02x:%02x mtu %u, %u queue(s), "
+		   "checksum offload rx %s tx %s",
 		   net.info.port_id, net.info.driver, net.info.mac[0],
 		   net.info.mac[1], net.info.mac[2], net.info.mac[3],
-		   net.info.mac[4], net.info.mac[5], net.info.mtu, net.info.queues);
+		   net.info.mac[4], net.info.mac[5], net.info.mtu, net.info.queues,
+		   csum_names(net.info.rx_csum), csum_names(net.info.tx_csum));
 	__atomic_store_n(&net.opened, 1, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -697,9 +727,26 @@ uint16_t dev_pkt_room(void *pkt)
 uint32_t dev_pkt_rx_flags(void *pkt)
 {
 	const struct rte_mbuf *m = pkt;
+	uint32_t f = 0;
 
-	return (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) ==
-	       RTE_MBUF_F_RX_IP_CKSUM_GOOD ? DEV_RX_IP_CSUM_GOOD : 0;
+	if ((m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD)
+		f |= DEV_RX_IP_CSUM_GOOD;
+	if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+		f |= DEV_RX_L4_CSUM_GOOD;
+	return f;
+}
+
+void dev_pkt_tx_csum(void *pkt, uint16_t l2_len, uint16_t l3_len, unsigned flags)
+{
+	struct rte_mbuf *m = pkt;
+
+	m->l2_len = l2_len;
+	m->l3_len = l3_len;
+	m->ol_flags |= RTE_MBUF_F_TX_IPV4;
+	if (flags & DEV_CSUM_IP)
+		m->ol_flags |= RTE_MBUF_F_TX_IP_CKSUM;
+	if (flags & DEV_CSUM_TCP)
+		m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
 }
 
 int dev_netq_wake_fd(struct dev_netq *q)

@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include "../common/real.h"
@@ -26,8 +28,36 @@ static void netif_pkt_free(void *ctx, void *pkt)
 
 static uint32_t netif_rx_flags(void *pkt)
 {
-	return (dev_pkt_rx_flags(pkt) & DEV_RX_IP_CSUM_GOOD) ?
-	       STACK_RX_IP_CSUM_GOOD : 0;
+	uint32_t f = dev_pkt_rx_flags(pkt);
+
+	return ((f & DEV_RX_IP_CSUM_GOOD) ? STACK_RX_IP_CSUM_GOOD : 0u) |
+	       ((f & DEV_RX_L4_CSUM_GOOD) ? STACK_RX_L4_CSUM_GOOD : 0u);
+}
+
+/* STACK_TX_* and DEV_CSUM_* name the same checksums */
+static unsigned csum_to_dev(unsigned stack_bits)
+{
+	return ((stack_bits & STACK_TX_IP_CSUM) ? DEV_CSUM_IP : 0u) |
+	       ((stack_bits & STACK_TX_TCP_CSUM) ? DEV_CSUM_TCP : 0u);
+}
+
+static unsigned csum_to_stack(unsigned dev_bits)
+{
+	return ((dev_bits & DEV_CSUM_IP) ? STACK_TX_IP_CSUM : 0u) |
+	       ((dev_bits & DEV_CSUM_TCP) ? STACK_TX_TCP_CSUM : 0u);
+}
+
+static void netif_tx_csum(void *pkt, uint16_t l2_len, uint16_t l3_len, unsigned flags)
+{
+	dev_pkt_tx_csum(pkt, l2_len, l3_len, csum_to_dev(flags));
+}
+
+/* The port's checksum offloads for a stack_conf. */
+unsigned sk_netif_tx_csum(void)
+{
+	const struct dev_net_info *info = dev_net_info();
+
+	return info ? csum_to_stack(info->tx_csum) : 0;
 }
 
 static uint16_t netif_rx(void *ctx, void **pkts, uint16_t n)
@@ -48,6 +78,8 @@ static uint64_t netif_now(void *ctx)
 
 _Static_assert(SK_MAX_THREADS == DEV_MAX_QUEUES, "one stack per device queue");
 
+static uint8_t isn_key[16];
+
 int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen)
 {
 	struct dev_net_conf dc = {
@@ -60,6 +92,12 @@ int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen)
 		.impair_rx = conf->impair_rx,
 	};
 
+	/* RFC 6528: one secret for every stack of the process, so the ISNs
+	 * of a 4-tuple keep rising whichever thread serves it. */
+	if (getrandom(isn_key, sizeof(isn_key), 0) != (ssize_t)sizeof(isn_key)) {
+		snprintf(why, whylen, "no random bytes for the ISN secret");
+		return -EIO;
+	}
 	return dev_net_open(&dc, why, whylen);
 }
 
@@ -91,6 +129,7 @@ const struct stack_ops sk_netif_ops = {
 	.pkt_set_len = dev_pkt_set_len,
 	.pkt_room = dev_pkt_room,
 	.pkt_rx_flags = netif_rx_flags,
+	.pkt_tx_csum = netif_tx_csum,
 	.rx_burst = netif_rx,
 	.tx_burst = netif_tx,
 	.now_ns = netif_now,
@@ -133,6 +172,8 @@ struct sk_thread *sk_thread_create(const struct sk_net_conf *conf)
 	sc.mtu = info->mtu;
 	sc.seed = dev_now_ns() ^ ((uint64_t)(uintptr_t)t << 16);
 	memcpy(sc.mac, info->mac, STACK_ETH_ALEN);
+	memcpy(sc.isn_key, isn_key, sizeof(sc.isn_key));
+	sc.tx_csum = sk_netif_tx_csum();
 	t->idle_poll_ns = conf->idle_poll_ns;
 	t->wake_fd = dev_netq_wake_fd(t->q);
 	t->wait_epfd = wait_set_create(t->wake_fd);

@@ -64,6 +64,8 @@ struct sk_thread;
 /* The stack's platform ops on a claimed dev queue (ctx = struct dev_netq *):
  * for tools that drive a stack directly, without the socket layer. */
 extern const struct stack_ops sk_netif_ops;
+/* The checksums the open port fills on transmit, for stack_conf.tx_csum. */
+unsigned sk_netif_tx_csum(void);
 
 /* Claims a device queue for the calling thread and starts a stack on it.
  * NULL when no queue is free or the stack refuses the configuration. */

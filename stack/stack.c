@@ -62,7 +62,7 @@ struct stack *stack_create(const struct stack_conf *conf,
 		(uint32_t)(0xffffffffull << (32 - conf->prefix_len)) : 0;
 	struct stack *st;
 
-	if (!conf_valid(conf, mask))
+	if (!conf_valid(conf, mask) || (conf->tx_csum && !ops->pkt_tx_csum))
 		return NULL;
 	st = calloc(1, sizeof(*st));
 	if (!st)

@@ -21,6 +21,12 @@
 
 /* Per-packet receive flags reported by ops->pkt_rx_flags. */
 #define STACK_RX_IP_CSUM_GOOD (1u << 0) /* the port verified the IPv4 header */
+#define STACK_RX_L4_CSUM_GOOD (1u << 1) /* ... and the TCP checksum */
+
+/* Checksums the port fills on transmit (stack_conf.tx_csum), through
+ * ops->pkt_tx_csum. */
+#define STACK_TX_IP_CSUM (1u << 0)
+#define STACK_TX_TCP_CSUM (1u << 1)
 
 struct stack_tcp; /* a TCP connection or listener */
 
@@ -40,6 +46,12 @@ struct stack_ops {
 	/* Takes ownership of the packets it accepts; returns how many. */
 	uint16_t (*tx_burst)(void *ctx, void **pkts, uint16_t n);
 	uint64_t (*now_ns)(void *ctx);          /* monotonic clock */
+	/* Needed only with stack_conf.tx_csum: asks the port to fill the
+	 * STACK_TX_* checksums of an IPv4 frame with these header lengths.
+	 * The stack leaves the IPv4 checksum 0 and puts the pseudo-header
+	 * sum in the TCP checksum field, as NICs expect. */
+	void (*pkt_tx_csum)(void *pkt, uint16_t l2_len, uint16_t l3_len,
+			    unsigned flags);
 	/* Optional (may be NULL): a connection's readiness changed; events
 	 * is the new set (STACK_TCP_EV_*). Called from stack_poll and
 	 * stack_input, and also from the stack_tcp_* calls below when they
@@ -62,6 +74,7 @@ struct stack_conf {
 	 * of a 4-tuple keeps rising whichever thread serves it (RFC 6191). */
 	uint8_t isn_key[16];
 	uint32_t sndbuf, rcvbuf;  /* default buffer sizes, 0 = built-in */
+	unsigned tx_csum;         /* STACK_TX_*: checksums the port fills */
 };
 
 /* Why a frame was dropped; each has a counter and a name. */

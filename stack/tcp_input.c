@@ -573,12 +573,15 @@ static int time_wait_reusable(const struct stack_tcp *c, const struct tcp_seg *s
 	return tcp_seq_gt(s->seq, c->rcv_nxt);
 }
 
-static int parse(struct stack *st, const struct wire_ipv4_view *ip,
+static int parse(struct stack *st, void *pkt, const struct wire_ipv4_view *ip,
 		 const uint8_t *frame, struct tcp_seg *s, uint16_t *sport,
 		 uint16_t *dport)
 {
 	struct wire_tcp_view v;
-	int rc = wire_tcp_parse(ip->payload, ip->payload_len, ip->src, ip->dst, 0, &v);
+	/* the port may have checked the checksum already */
+	int verified = !!(st->ops->pkt_rx_flags(pkt) & STACK_RX_L4_CSUM_GOOD);
+	int rc = wire_tcp_parse(ip->payload, ip->payload_len, ip->src, ip->dst,
+				verified, &v);
 	uint8_t f;
 
 	if (rc < 0) {
@@ -613,7 +616,7 @@ void tcp_input(struct stack *st, void *pkt, uint8_t *frame,
 	struct tcp_seg s;
 	uint16_t sport, dport;
 
-	if (parse(st, ip, frame, &s, &sport, &dport) == 0) {
+	if (parse(st, pkt, ip, frame, &s, &sport, &dport) == 0) {
 		st->stats.tcp_segs_in++;
 		c = tcp_lookup(st, ip->src, sport, dport);
 		if (c && c->state == TCP_TIME_WAIT && time_wait_reusable(c, &s)) {

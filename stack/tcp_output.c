@@ -87,20 +87,29 @@ static void ring_copy_out(const struct stack_tcp *c, uint32_t seq, uint8_t *dst,
 
 static void fin_mark(struct stack_tcp *c, uint32_t seq);
 
-/* Fills Ethernet and IPv4 headers and the TCP checksum; queues the frame. */
+/* Fills Ethernet and IPv4 headers and the TCP checksum, or leaves the
+ * checksums to the port where it offers them; queues the frame. */
 static void seg_finish(struct stack *st, void *pkt, const uint8_t *dmac,
 		       uint32_t rip, uint16_t tcp_len)
 {
 	uint8_t *f = st->ops->pkt_data(pkt);
-	uint8_t *tcp = f + TCP_HDRS;
+	uint8_t *ip = f + WIRE_ETH_HLEN, *tcp = f + TCP_HDRS;
+	unsigned off = st->conf.tx_csum;
 	uint16_t csum;
 
 	eth_fill(st, f, dmac, WIRE_ETHERTYPE_IPV4);
-	wire_ipv4_emit(f + WIRE_ETH_HLEN, st->conf.ip, rip, WIRE_IPPROTO_TCP,
-		       tcp_len, st->ip_id++, STACK_IP_TTL);
-	csum = wire_tcp_csum(tcp, tcp_len, st->conf.ip, rip);
+	wire_ipv4_emit(ip, st->conf.ip, rip, WIRE_IPPROTO_TCP, tcp_len, st->ip_id++,
+		       STACK_IP_TTL);
+	if (off & STACK_TX_IP_CSUM)
+		memset(ip + 10, 0, 2);
+	if (off & STACK_TX_TCP_CSUM)
+		csum = wire_tcp_pseudo_csum(st->conf.ip, rip, tcp_len); /* memory order */
+	else
+		csum = wire_tcp_csum(tcp, tcp_len, st->conf.ip, rip);
 	memcpy(tcp + 16, &csum, 2);
 	st->ops->pkt_set_len(pkt, (uint16_t)(TCP_HDRS + tcp_len));
+	if (off)
+		st->ops->pkt_tx_csum(pkt, WIRE_ETH_HLEN, WIRE_IPV4_HLEN, off);
 	st->stats.tcp_segs_out++;
 	stack_tx(st, pkt);
 }

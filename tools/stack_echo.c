@@ -8,6 +8,7 @@
  *              [--bytes N] [--size N] [--count N] [--conns N]
  *   --impair-tx SPEC / --impair-rx SPEC: loss, duplication, reordering and
  *   delay on the port (dev/impair.h), e.g. "loss=1,reorder=25,delay=1000".
+ *   --no-csum-offload: checksums in software even where the port offers them.
  *
  * Servers: echo returns what it gets, discard reads and drops, source
  * sends --bytes of a seeded pseudo-random stream then closes. Each served
@@ -286,7 +287,8 @@ static void usage(void)
 	fprintf(stderr, "usage: stack-echo --ip A/P [--gw G] --eal ARGS "
 		"(--listen PORT --mode echo|discard|source | --connect IP:PORT "
 		"--mode send|recv|pingpong) [--bytes N] [--size N] [--count N] "
-		"[--conns N] [--seconds N]\n");
+		"[--conns N] [--seconds N] [--impair-tx SPEC] [--impair-rx SPEC] "
+		"[--no-csum-offload]\n");
 	exit(2);
 }
 
@@ -311,7 +313,8 @@ static void parse_args(int argc, char **argv, struct dev_net_conf *dc,
 		{ "mode", 1, 0, 'm' }, { "bytes", 1, 0, 'b' }, { "size", 1, 0, 's' },
 		{ "count", 1, 0, 'n' }, { "conns", 1, 0, 'k' },
 		{ "seconds", 1, 0, 't' }, { "impair-tx", 1, 0, 'x' },
-		{ "impair-rx", 1, 0, 'r' }, { 0, 0, 0, 0 },
+		{ "impair-rx", 1, 0, 'r' }, { "no-csum-offload", 0, 0, 'o' },
+		{ 0, 0, 0, 0 },
 	};
 	struct in_addr a;
 	char *slash, *colon;
@@ -353,11 +356,19 @@ static void parse_args(int argc, char **argv, struct dev_net_conf *dc,
 		case 't': app.seconds = strtoull(optarg, NULL, 0); break;
 		case 'x': dc->impair_tx = optarg; break;
 		case 'r': dc->impair_rx = optarg; break;
+		case 'o': dc->no_csum_offload = 1; break;
 		default: usage();
 		}
 	}
 	if (!sc->ip || !app.port || app.conns == 0 || app.conns > MAX_CONNS)
 		usage();
+}
+
+static const char *csum_names(unsigned bits)
+{
+	static const char *const names[] = { "none", "ip", "tcp", "ip+tcp" };
+
+	return names[bits & (DEV_CSUM_IP | DEV_CSUM_TCP)];
 }
 
 /* One line of TCP counters on stderr, for the interop logs. */
@@ -388,6 +399,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "stack-echo: no port: %s\n", why);
 		return 1;
 	}
+	fprintf(stderr, "stack-echo: port %s, checksum offload rx %s tx %s\n",
+		dev_net_info()->driver, csum_names(dev_net_info()->rx_csum),
+		csum_names(dev_net_info()->tx_csum));
 	/* A busy-polling tool never sleeps: keep the receive interrupt masked,
 	 * or a memif peer signals an eventfd after every burst it sends. */
 	dev_netq_wake_ack(q);
@@ -397,6 +411,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 16; i++)
 		sc.isn_key[i] = (uint8_t)(xorshift(&sc.seed) >> 32);
 	sc.rcvbuf = sc.sndbuf = 256 * 1024;
+	sc.tx_csum = sk_netif_tx_csum();
 	ops.tcp_event = on_event;
 	app.st = stack_create(&sc, &ops, q);
 	if (!app.st)

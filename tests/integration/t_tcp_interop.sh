@@ -1,6 +1,6 @@
 #!/bin/bash
 # The userspace TCP against the Linux kernel's, over a net_tap port: Linux
-# as client and as server, BYTES each way (10 MB in make check), SHA-256 equal on
+# as client and as server, BYTES each way (100 MB), SHA-256 equal on
 # both ends, with impairment on both directions: clean, 1 % and 5 % loss,
 # 25 % reordering, 1 % duplication, 1 ms delay with jitter. Every transfer
 # must finish within its bound: no hang, no stall.
@@ -11,9 +11,9 @@
 # kernel sent are lost, duplicated, reordered, delayed on the way), and on
 # transmit, the stack's egress.
 . "$(dirname "$0")/lib.sh"
-# make check runs 10 MB a transfer to stay inside CI's time; BYTES=100000000
-# gives the issue's 100 MB (see the closing notes for figures).
-BYTES=${BYTES:-10000000}
+# 100 MB a transfer, as the issue asks; the whole test takes about 200 s
+# here (BYTES=10000000 for a quick look).
+BYTES=${BYTES:-100000000}
 PEER="$(dirname "$0")/tcp_peer.py"
 ECHO="$BUILD/stack-echo"
 EAL="$TAP_ARGS"
@@ -25,7 +25,7 @@ stack_bg() {
 	shift
 	$NSX "$ECHO" --ip 10.88.0.2/24 --eal "$EAL" --seconds 300 \
 		${IMPAIR:+--impair-rx "$IMPAIR,seed=11" --impair-tx "$IMPAIR,seed=23"} \
-		"$@" > "$log" 2>&1 &
+		$STACK_EXTRA "$@" > "$log" 2>&1 &
 	sp=$!
 }
 
@@ -39,7 +39,7 @@ check() { # $1 label, $2 "bytes hash" stack side, $3 peer output
 	[ -n "$peer" ] && [ "$peer" = "$2" ] ||
 		fail "$label $1: stack '$2' vs linux '$peer' ($3)"
 	[ "${peer%% *}" = "$BYTES" ] || fail "$label $1: $peer bytes, want $BYTES"
-	printf '   %-22s %-24s %6.2f s  ok\n' "$label" "$1" "$secs"
+	printf '   %-27s %-20s %6.2f s  ok\n' "$label" "$1" "$secs"
 }
 
 # The port appears when stack-echo starts; wait for its listener.
@@ -96,9 +96,18 @@ linux_server() {
 
 note "$BYTES bytes each way; bound per transfer in brackets"
 scenario "clean [30 s]" 30 ""
+# net_tap offers checksum offload (done in its own software); the stack
+# uses it where offered, so the runs above and below use it, and this
+# one shows the software checksums against Linux too.
+note "$(sed -n 's/^stack-echo: //p' "$LOGDIR/interop.cli" | head -1)"
+grep -q "offload rx ip+tcp tx ip+tcp" "$LOGDIR/interop.cli" ||
+	fail "net_tap offers checksum offload but the stack did not take it"
+STACK_EXTRA=--no-csum-offload scenario "clean, sw checksums [30 s]" 30 ""
+grep -q "offload rx none tx none" "$LOGDIR/interop.cli" ||
+	fail "--no-csum-offload left offloads on"
 scenario "loss 1% [60 s]" 60 "loss=1"
 scenario "loss 5% [120 s]" 120 "loss=5"
-scenario "reorder 25% [60 s]" 60 "reorder=25,delay=1000"
+scenario "reorder 25% [90 s]" 90 "reorder=25,delay=1000"
 scenario "duplicate 1% [60 s]" 60 "dup=1"
 scenario "delay 1ms jitter [60 s]" 60 "delay=1000,jitter=500"
 exit 0

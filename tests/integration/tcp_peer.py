@@ -65,11 +65,11 @@ def accept_one(port):
 
 def main(argv):
     mode = argv[1]
-    start = time.time()
     if mode.startswith("client"):
         sock = socket.create_connection((argv[2], int(argv[3])), timeout=TIMEOUT)
     else:
         sock = accept_one(int(argv[2]))
+    start = time.time()  # the transfer, not the wait for the peer to start
     sock.settimeout(TIMEOUT)
     if mode == "client-send":
         n, digest = send_all(sock, int(argv[4]))

@@ -25,6 +25,8 @@
 #include <string.h>
 
 #include "../../stack/stack.h"
+#include "../../stack/tcp_wire.h"
+#include "../../stack/wire.h"
 
 /* Room of every test buffer: a 1500-byte MTU frame plus headroom, as an
  * mbuf from a default DPDK pool. */
@@ -120,6 +122,8 @@ struct test_pkt {
 	struct test_port *origin; /* the port this buffer counts against */
 	uint16_t len;
 	uint32_t rx_flags;        /* STACK_RX_* reported to the stack */
+	unsigned tx_csum;         /* STACK_TX_* the "NIC" must fill on transmit */
+	uint16_t l2_len, l3_len;
 	uint8_t data[TEST_PKT_ROOM];
 };
 
@@ -256,6 +260,59 @@ static inline uint32_t test_port_pkt_rx_flags(void *pkt)
 	return ((struct test_pkt *)pkt)->rx_flags;
 }
 
+static inline void test_port_pkt_tx_csum(void *pkt, uint16_t l2_len, uint16_t l3_len,
+					 unsigned flags)
+{
+	struct test_pkt *p = pkt;
+
+	p->tx_csum = flags;
+	p->l2_len = l2_len;
+	p->l3_len = l3_len;
+}
+
+/* What a NIC does on transmit for test_port_pkt_tx_csum: the IPv4 header
+ * checksum from zero, the TCP one from the pseudo-header sum the stack left
+ * in the field (RFC 1071 sums, as the hardware computes them). */
+static inline void test_nic_tx_csum(struct test_pkt *p)
+{
+	uint8_t *ip = p->data + p->l2_len, *tcp = ip + p->l3_len;
+	uint16_t cs;
+
+	if (p->tx_csum & STACK_TX_IP_CSUM) {
+		cs = wire_csum(ip, p->l3_len);
+		memcpy(ip + 10, &cs, 2);
+	}
+	if (p->tx_csum & STACK_TX_TCP_CSUM) {
+		uint16_t seed, tcp_len = (uint16_t)(test_get16(ip + 2) - p->l3_len);
+
+		memcpy(&seed, tcp + 16, 2);
+		memset(tcp + 16, 0, 2);
+		cs = (uint16_t)~wire_csum_partial(tcp, tcp_len, seed);
+		memcpy(tcp + 16, &cs, 2);
+	}
+	p->tx_csum = 0;
+}
+
+/* What a NIC with receive checksum offload reports: GOOD for a valid IPv4
+ * header and TCP checksum, nothing otherwise (the stack then checks). */
+static inline void test_nic_rx_check(struct test_pkt *p)
+{
+	uint8_t *ip = p->data + 14;
+	unsigned hl;
+
+	p->rx_flags = 0;
+	if (p->len < 34 || test_get16(p->data + 12) != 0x0800)
+		return;
+	hl = (ip[0] & 0xfu) * 4u;
+	if (hl < 20 || 14u + hl > p->len || wire_csum(ip, hl) != 0)
+		return;
+	p->rx_flags |= STACK_RX_IP_CSUM_GOOD;
+	if (ip[9] == 6 && test_get16(ip + 2) <= p->len - 14u &&
+	    wire_tcp_csum(ip + hl, test_get16(ip + 2) - hl, test_get32(ip + 12),
+			  test_get32(ip + 16)) == 0)
+		p->rx_flags |= STACK_RX_L4_CSUM_GOOD;
+}
+
 static inline uint16_t test_port_rx_burst(void *ctx, void **pkts, uint16_t n)
 {
 	struct test_port *port = ctx;
@@ -296,6 +353,7 @@ static inline const struct stack_ops *test_port_ops(void)
 		.pkt_set_len = test_port_pkt_set_len,
 		.pkt_room = test_port_pkt_room,
 		.pkt_rx_flags = test_port_pkt_rx_flags,
+		.pkt_tx_csum = test_port_pkt_tx_csum,
 		.rx_burst = test_port_rx_burst,
 		.tx_burst = test_port_tx_burst,
 		.now_ns = test_port_now_ns,

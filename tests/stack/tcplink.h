@@ -91,8 +91,10 @@ struct link_side {
 	struct stack *st;
 	struct stack_conf conf;    /* may be changed before link_start */
 	struct link_imp imp;       /* frames leaving this side */
+	bool nic_rx_csum;          /* its "NIC" checks checksums on receive */
 	uint64_t busy_until;       /* the rate limit's serialiser */
 	uint64_t sent, lost, dups, corrupted, held;
+	uint64_t ipv4_sent, offloaded; /* IPv4 frames; with checksums left to the NIC */
 	uint64_t nev;              /* tcp_event calls; ev[] keeps the last */
 	struct link_ev ev[LINK_EV_MAX];
 };
@@ -436,6 +438,11 @@ static inline void link_send(struct tcplink *l, int dir, struct test_pkt *p)
 	struct link_rec *r;
 	uint64_t at;
 
+	if (p->tx_csum) { /* the sender's "NIC" fills what it was asked to */
+		test_nic_tx_csum(p);
+		s->offloaded++;
+	}
+	s->ipv4_sent += link_is_ipv4(p);
 	s->sent++;
 	r = link_record(l, dir, p);
 	r->fate = link_loss(l, dir, p, impair);
@@ -498,6 +505,8 @@ static inline bool link_deliver_due(struct tcplink *l)
 	while (l->nheap && l->heap[0].at <= l->now) {
 		struct link_flight f = link_heap_pop(l);
 
+		if (l->side[!f.dir].nic_rx_csum)
+			test_nic_rx_check(f.p);
 		test_pktq_push(&l->side[!f.dir].port.rx, f.p);
 		any = true;
 	}

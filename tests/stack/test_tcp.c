@@ -670,8 +670,8 @@ static void test_backlog_full(void **state)
  * byte for byte intact within bound seconds of simulated time. The runs
  * are deterministic (seeded); the bounds are about three times what RACK
  * and PRR take, so a regression in loss recovery fails here. */
-static void bulk(void **state, uint64_t seed, const struct link_imp *imp,
-		 const char *what, double bound_s)
+static void bulk_on(void **state, uint64_t seed, const struct link_imp *imp,
+		    const char *what, double bound_s, bool offload)
 {
 	struct tcplink *l = lk_alloc(state, seed);
 	struct flows fs;
@@ -680,6 +680,10 @@ static void bulk(void **state, uint64_t seed, const struct link_imp *imp,
 	bool done;
 
 	l->side[0].imp = l->side[1].imp = *imp;
+	for (int d = 0; offload && d < 2; d++) { /* checksums by the "NICs" */
+		l->side[d].conf.tx_csum = STACK_TX_IP_CSUM | STACK_TX_TCP_CSUM;
+		l->side[d].nic_rx_csum = true;
+	}
 	lk_start(l);
 	pair_open_within(l, &p, 60 * SEC);
 	fs.f[0] = flow_of(p.a, p.b, BULK, 1);
@@ -704,7 +708,16 @@ static void bulk(void **state, uint64_t seed, const struct link_imp *imp,
 				 stack_stats(A(l))->drops[STACK_DROP_TCP_MALFORMED] +
 				 stack_stats(B(l))->drops[STACK_DROP_TCP_MALFORMED],
 				 l->side[0].corrupted + l->side[1].corrupted);
+	if (offload) /* every IPv4 frame left its checksums to the NIC */
+		assert_int_equal(l->side[0].offloaded + l->side[1].offloaded,
+				 l->side[0].ipv4_sent + l->side[1].ipv4_sent);
 	finish(l);
+}
+
+static void bulk(void **state, uint64_t seed, const struct link_imp *imp,
+		 const char *what, double bound_s)
+{
+	bulk_on(state, seed, imp, what, bound_s, false);
 }
 
 static void test_bulk_loss0(void **state)
@@ -756,6 +769,45 @@ static void test_bulk_corrupt(void **state)
 	struct link_imp m = { .delay_ns = MS, .corrupt = 0.02 };
 
 	bulk(state, 16, &m, "corrupt 2%", 8);
+}
+
+/* Checksum offload: each stack leaves the IPv4 and TCP checksums to its
+ * port (the pseudo-header sum in the field, as NICs want) and trusts the
+ * port's receive verdict. Corrupted frames get no GOOD flag from the
+ * receiving "NIC", so the stack checks them itself and drops them. */
+static void test_bulk_corrupt_offload(void **state)
+{
+	struct link_imp m = { .delay_ns = MS, .corrupt = 0.02 };
+
+	bulk_on(state, 17, &m, "corrupt 2%, checksums offloaded", 8, true);
+}
+
+/* A segment the port vouched for (STACK_RX_L4_CSUM_GOOD) is not checked
+ * again: one with a wrong checksum is taken, where without the flag it is
+ * dropped (test_malformed_segments). */
+static void test_rx_csum_flag_trusted(void **state)
+{
+	struct tcplink *l = lk_new(state, 91, MS);
+	struct seg_spec sp;
+	struct test_frame f;
+	struct test_pkt *pkt;
+	struct pair p;
+	uint64_t drops;
+
+	pair_open(l, &p);
+	drops = stack_stats(A(l))->drops[STACK_DROP_TCP_CSUM];
+	sp = spec_from_b(l);
+	sp.data = "trust";
+	sp.len = 5;
+	sp.bad_csum = true;
+	build_seg(l, LINK_A, &sp, &f);
+	pkt = test_port_pkt_from(&l->side[LINK_A].port, &f);
+	pkt->rx_flags = STACK_RX_IP_CSUM_GOOD | STACK_RX_L4_CSUM_GOOD;
+	stack_input(A(l), pkt);
+	link_collect(l);
+	assert_int_equal(stack_tcp_readable(p.a), 5);
+	assert_int_equal(stack_stats(A(l))->drops[STACK_DROP_TCP_CSUM], drops);
+	finish(l);
 }
 
 /* A rate of 100 Mbit/s with a 64 KB queue: losses come from the queue. */
@@ -1937,6 +1989,7 @@ int main(void)
 		T(test_bulk_reorder),
 		T(test_bulk_duplicate),
 		T(test_bulk_corrupt),
+		T(test_bulk_corrupt_offload),
 		T(test_bulk_bottleneck),
 		T(test_active_close),
 		T(test_close_after_data),
@@ -1964,6 +2017,7 @@ int main(void)
 		T(test_time_wait_reuse),
 		T(test_keepalive),
 		T(test_malformed_segments),
+		T(test_rx_csum_flag_trusted),
 		T(test_syn_fin),
 		T(test_nagle),
 		T(test_nodelay),
