@@ -10,7 +10,7 @@ set -e
 cd "$(dirname "$0")/.."
 SIZE=${SIZE:-16}
 CONNS=${CONNS:-32}
-COUNT=${COUNT:-20000}
+COUNT=${COUNT:-40000}
 B=build/bench
 SOCK=/tmp/accel-bench-memif-$$.sock
 mkdir -p $B
@@ -25,7 +25,7 @@ sleep 0.3
 k=$(taskset -c 1 build/bench/kecho client 127.0.0.1 17007 "$SIZE" "$COUNT" "$CONNS" | rate)
 kill $pids 2>/dev/null; pids=""
 
-taskset -c 0 build/stack-echo --ip 10.77.0.1/24 --listen 7 --mode echo --count "$CONNS" --seconds 120 \
+taskset -c 0 build/stack-echo --ip 10.77.0.1/24 --listen 7 --mode echo --count "$CONNS" --seconds 120 --no-digest \
 	--eal "--no-huge -m 512 --no-pci --vdev=net_memif0,role=server,socket=$SOCK" > /dev/null &
 pids="$pids $!"
 sleep 1.5
