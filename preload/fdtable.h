@@ -5,9 +5,12 @@
  * mapped lazily, so a lookup is one bounds check and one load, with no
  * lock. A descriptor with no entry is the kernel's and goes to libc.
  *
- * Kinds so far: FD_SHIM marks the shim's own descriptors (its wait sets,
- * the DPDK port's queues and sockets), which the program never opened and
- * so must not be able to close or overwrite.
+ * Kinds: FD_SHIM marks the shim's own descriptors (its wait sets, the DPDK
+ * port's queues and sockets), which the program never opened and so must
+ * not be able to close or overwrite. FD_INET is a kernel TCP/IPv4 socket
+ * that may still become a bypass socket (at bind, listen or connect);
+ * FD_BYPASS names a bypass socket (sockets/sock.c); FD_EPOLL an epoll set
+ * that may hold bypass sockets.
  */
 #ifndef ACCEL_PRELOAD_FDTABLE_H
 #define ACCEL_PRELOAD_FDTABLE_H
@@ -17,6 +20,9 @@
 enum fd_kind {
 	FD_KERNEL = 0,   /* not ours: straight to libc */
 	FD_SHIM,         /* the shim's own */
+	FD_INET,         /* a kernel TCP socket, not yet bound or connected */
+	FD_BYPASS,       /* a bypass socket's placeholder */
+	FD_EPOLL,        /* an epoll set the program made */
 };
 
 struct fd_table {

@@ -3,8 +3,11 @@
  *
  * Each wrapper looks its descriptor up in the fd table and sends what is
  * not the shim's business straight to the C library, so results and errno
- * are the kernel's own. What the shim adds so far:
+ * are the kernel's own. What the shim adds:
  *  - the first AF_INET socket starts the DPDK port (runtime.c);
+ *  - TCP sockets bound to the port's address or the wildcard, and those
+ *    connected to an address the port reaches, are bypass sockets served
+ *    by the userspace stack (sockets/sock.c), under the same descriptor;
  *  - waiting calls (epoll, poll, select) and blocking reads of a thread
  *    that owns a stack run that stack while they wait (sockets/wait.c);
  *  - the shim's own descriptors are invisible to the program: using one
@@ -15,6 +18,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/ioctl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -31,6 +38,7 @@
 
 #define EXPORT __attribute__((visibility("default")))
 #define unlikely(x) __builtin_expect(!!(x), 0)
+#define likely(x) __builtin_expect(!!(x), 1)
 
 extern void __chk_fail(void) __attribute__((noreturn));
 
@@ -54,6 +62,93 @@ static int set_errno(int r)
 		errno = -r;
 		return -1;
 	}
+	return r;
+}
+
+static inline int is_bypass(int fd)
+{
+	return unlikely(fdtable_kind(&accel_fds, fd) == FD_BYPASS) && !rt_internal_caller();
+}
+
+/* The calling thread's way to the stack, for calls on bypass sockets
+ * (NULL only in a forked child or if the stack is gone). */
+static struct sk_thread *bypass_thread(void)
+{
+	if (rt_state() == RT_CHILD)
+		return NULL;
+	return accel_tls.sk ? accel_tls.sk : rt_thread();
+}
+
+/* Runs a bypass call with the shim marked busy (its own calls go to
+ * libc). */
+#define SK_CALL(expr)                       \
+	({                                  \
+		__typeof__(expr) _r;        \
+		accel_tls.depth++;          \
+		_r = (expr);                \
+		accel_tls.depth--;          \
+		_r;                         \
+	})
+
+#define SK_VOID(expr)                       \
+	do {                                \
+		accel_tls.depth++;          \
+		expr;                       \
+		accel_tls.depth--;          \
+	} while (0)
+
+static int all_handlers_restart(void);
+
+/* A bypass call's result to the program: EINTR only where the kernel
+ * would not have restarted; SIGPIPE on EPIPE unless MSG_NOSIGNAL. */
+static ssize_t bypass_result(ssize_t r, int flags, int *again)
+{
+	*again = 0;
+	if (r == -EINTR && all_handlers_restart()) {
+		*again = 1;
+		return 0;
+	}
+	if (r == -EPIPE && !(flags & MSG_NOSIGNAL))
+		raise(SIGPIPE);
+	if (r == -ESHUTDOWN)
+		r = -EBADF;
+	if (r < 0) {
+		errno = (int)-r;
+		return -1;
+	}
+	return r;
+}
+
+static ssize_t bypass_recv(int fd, const struct iovec *iov, int cnt, int flags)
+{
+	struct sk_thread *t = bypass_thread();
+	ssize_t r;
+	int again;
+
+	if (!t) {
+		errno = EBADF;
+		return -1;
+	}
+	do {
+		r = bypass_result(SK_CALL(sk_recv(t, fd, iov, cnt, flags)), MSG_NOSIGNAL,
+				  &again);
+	} while (again);
+	return r;
+}
+
+static ssize_t bypass_send(int fd, const struct iovec *iov, int cnt, int flags)
+{
+	struct sk_thread *t = bypass_thread();
+	ssize_t r;
+	int again;
+
+	if (!t) {
+		errno = EBADF;
+		return -1;
+	}
+	do {
+		r = bypass_result(SK_CALL(sk_send(t, fd, iov, cnt, flags)), flags, &again);
+	} while (again);
 	return r;
 }
 
@@ -221,9 +316,32 @@ static int accept_first(int fd, int flags)
 
 EXPORT int socket(int domain, int type, int protocol)
 {
+	int fd;
+
 	if (domain == AF_INET && rt_state() == RT_READY && !accel_tls.depth)
 		rt_net_start();
-	return accel_real.socket(domain, type, protocol);
+	fd = accel_real.socket(domain, type, protocol);
+	if (fd >= 0 && domain == AF_INET && (type & 0xf) == SOCK_STREAM &&
+	    (protocol == 0 || protocol == IPPROTO_TCP) && rt_state() == RT_UP &&
+	    !rt_internal_caller())
+		fdtable_set(&accel_fds, fd, FD_INET); /* may become a bypass socket */
+	return fd;
+}
+
+/* An IPv4 address the program passed, in host order; 0 if it is not one. */
+static int inet_addr_of(const struct sockaddr *addr, socklen_t len, uint32_t *ip,
+			uint16_t *port)
+{
+	struct sockaddr_in a;
+
+	if (!addr || len < sizeof(a))
+		return 0;
+	memcpy(&a, addr, sizeof(a));
+	if (a.sin_family != AF_INET)
+		return 0;
+	*ip = ntohl(a.sin_addr.s_addr);
+	*port = ntohs(a.sin_port);
+	return 1;
 }
 
 EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
@@ -231,21 +349,78 @@ EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 	return accel_real.socketpair(domain, type, protocol, sv);
 }
 
+/*
+ * bind: the port's own address makes a bypass socket (the kernel does not
+ * have that address and would refuse it); the wildcard makes a dual one,
+ * bound in the kernel too, so it listens on both paths. Anything else is
+ * the kernel's.
+ */
 EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
+	struct sk_thread *t;
+	uint32_t ip;
+	uint16_t port;
+	int r;
+
 	FD_GUARD(fd);
-	return accel_real.bind(fd, addr, len);
+	if (fdtable_kind(&accel_fds, fd) != FD_INET || rt_internal_caller() ||
+	    !inet_addr_of(addr, len, &ip, &port) || !(t = rt_thread()))
+		return accel_real.bind(fd, addr, len);
+	if (ip == sk_port_ip(t)) {
+		r = SK_CALL(sk_bind(t, fd, ip, port, 0));
+	} else if (ip == INADDR_ANY) {
+		struct sockaddr_in got;
+		socklen_t gl = sizeof(got);
+
+		if (accel_real.bind(fd, addr, len) < 0)
+			return -1;
+		if (accel_real.getsockname(fd, (struct sockaddr *)&got, &gl) == 0)
+			port = ntohs(got.sin_port); /* port 0: the kernel's pick */
+		r = SK_CALL(sk_bind(t, fd, ip, port, 1));
+	} else {
+		return accel_real.bind(fd, addr, len);
+	}
+	if (r < 0)
+		return set_errno(r);
+	fdtable_set(&accel_fds, fd, FD_BYPASS);
+	return 0;
 }
 
 EXPORT int listen(int fd, int backlog)
 {
+	struct sk_thread *t;
+
 	FD_GUARD(fd);
-	return accel_real.listen(fd, backlog);
+	if (!is_bypass(fd))
+		return accel_real.listen(fd, backlog);
+	if (!(t = bypass_thread()))
+		return set_errno(-EBADF);
+	if (SK_CALL(sk_is_dual(t, fd)) && accel_real.listen(fd, backlog) < 0)
+		return -1;
+	return set_errno(SK_CALL(sk_listen(t, fd, backlog)));
+}
+
+static int bypass_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	struct sk_thread *t = bypass_thread();
+	int r, kernel, again;
+
+	if (!t)
+		return set_errno(-EBADF);
+	do {
+		r = (int)bypass_result(SK_CALL(sk_accept(t, fd, addr, len, flags, &kernel)),
+				       MSG_NOSIGNAL, &again);
+	} while (again);
+	if (r >= 0 && !kernel)
+		fdtable_set(&accel_fds, r, FD_BYPASS);
+	return r;
 }
 
 EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	FD_GUARD(fd);
+	if (is_bypass(fd))
+		return bypass_accept(fd, addr, len, flags);
 	if (accept_first(fd, flags) < 0)
 		return -1;
 	return accel_real.accept4(fd, addr, len, flags);
@@ -254,45 +429,98 @@ EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
 	FD_GUARD(fd);
+	if (is_bypass(fd))
+		return bypass_accept(fd, addr, len, 0);
 	if (accept_first(fd, 0) < 0)
 		return -1;
 	return accel_real.accept(fd, addr, len);
 }
 
+/* connect: through the port when the port reaches the address. */
 EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
+	enum fd_kind k = fdtable_kind(&accel_fds, fd);
+	struct sk_thread *t;
+	uint32_t ip;
+	uint16_t port;
+	int r, again;
+
 	FD_GUARD(fd);
-	return accel_real.connect(fd, addr, len);
+	if ((k != FD_INET && k != FD_BYPASS) || rt_internal_caller() ||
+	    !inet_addr_of(addr, len, &ip, &port) || !(t = rt_thread()) ||
+	    (k == FD_INET && !sk_route(t, ip)))
+		return accel_real.connect(fd, addr, len);
+	do {
+		r = (int)bypass_result(SK_CALL(sk_connect(t, fd, ip, port)), MSG_NOSIGNAL,
+				       &again);
+	} while (again);
+	fdtable_set(&accel_fds, fd, FD_BYPASS);
+	return r;
 }
 
 EXPORT int shutdown(int fd, int how)
 {
+	struct sk_thread *t;
+
 	FD_GUARD(fd);
-	return accel_real.shutdown(fd, how);
+	if (!is_bypass(fd))
+		return accel_real.shutdown(fd, how);
+	if (!(t = bypass_thread()))
+		return set_errno(-EBADF);
+	return set_errno(SK_CALL(sk_shutdown(t, fd, how)));
 }
 
 EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
+	struct sk_thread *t;
+	int r;
+
 	FD_GUARD(fd);
+	if (is_bypass(fd) && (t = bypass_thread())) {
+		r = SK_CALL(sk_getsockopt(t, fd, level, name, val, len));
+		if (r != 0)
+			return r < 0 ? set_errno(r) : 0;
+	}
 	return accel_real.getsockopt(fd, level, name, val, len);
 }
 
+/* The placeholder takes the option first: Linux's checks and errors, and
+ * getsockopt's answers; then the stack's connection gets it. */
 EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
+	struct sk_thread *t;
+
 	FD_GUARD(fd);
-	return accel_real.setsockopt(fd, level, name, val, len);
+	if (accel_real.setsockopt(fd, level, name, val, len) < 0)
+		return -1;
+	if (is_bypass(fd) && (t = bypass_thread()))
+		SK_VOID(sk_setsockopt(t, fd, level, name, val, len));
+	return 0;
+}
+
+static int name_of(int fd, int peer, struct sockaddr *addr, socklen_t *len)
+{
+	struct sk_thread *t;
+	int r;
+
+	FD_GUARD(fd);
+	if (is_bypass(fd) && (t = bypass_thread())) {
+		r = SK_CALL(sk_name(t, fd, peer, addr, len));
+		if (r <= 0)
+			return set_errno(r);
+	}
+	return peer ? accel_real.getpeername(fd, addr, len) :
+		      accel_real.getsockname(fd, addr, len);
 }
 
 EXPORT int getsockname(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	FD_GUARD(fd);
-	return accel_real.getsockname(fd, addr, len);
+	return name_of(fd, 0, addr, len);
 }
 
 EXPORT int getpeername(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	FD_GUARD(fd);
-	return accel_real.getpeername(fd, addr, len);
+	return name_of(fd, 1, addr, len);
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -304,6 +532,8 @@ EXPORT ssize_t read(int fd, void *buf, size_t n)
 	ssize_t r;
 
 	FD_GUARD(fd);
+	if (is_bypass(fd))
+		return bypass_recv(fd, &v, 1, 0);
 	plan = read_plan(fd);
 	r = plan == RD_PROBE ? read_probe(fd, &v, 1) : 0;
 	if (!read_first(fd, plan, r, &r))
@@ -324,6 +554,11 @@ EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 	ssize_t r;
 
 	FD_GUARD(fd);
+	if (is_bypass(fd)) {
+		if (cnt < 0 || cnt > IOV_MAX)
+			return set_errno(-EINVAL);
+		return bypass_recv(fd, iov, cnt, 0);
+	}
 	plan = read_plan(fd);
 	r = plan == RD_PROBE ? read_probe(fd, iov, cnt) : 0;
 	if (!read_first(fd, plan, r, &r))
@@ -337,6 +572,11 @@ EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 	ssize_t r;
 
 	FD_GUARD(fd);
+	if (is_bypass(fd)) {
+		struct iovec v = { buf, n };
+
+		return bypass_recv(fd, &v, 1, flags);
+	}
 	plan = recv_plan(fd, flags);
 	r = plan == RD_PROBE ? accel_real.recv(fd, buf, n, flags | MSG_DONTWAIT) : 0;
 	if (!read_first(fd, plan, r, &r))
@@ -358,6 +598,13 @@ EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 	ssize_t r;
 
 	FD_GUARD(fd);
+	if (is_bypass(fd)) {
+		struct iovec v = { buf, n };
+
+		if (addr && len) /* a connected stream socket names no sender */
+			*len = 0;
+		return bypass_recv(fd, &v, 1, flags);
+	}
 	plan = recv_plan(fd, flags);
 	r = plan == RD_PROBE ?
 	    accel_real.recvfrom(fd, buf, n, flags | MSG_DONTWAIT, addr, len) : 0;
@@ -380,6 +627,14 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	ssize_t r;
 
 	FD_GUARD(fd);
+	if (is_bypass(fd)) {
+		if (!msg)
+			return set_errno(-EFAULT);
+		msg->msg_namelen = 0;
+		msg->msg_controllen = 0;
+		msg->msg_flags = 0;
+		return bypass_recv(fd, msg->msg_iov, (int)msg->msg_iovlen, flags);
+	}
 	plan = recv_plan(fd, flags);
 	r = plan == RD_PROBE ? accel_real.recvmsg(fd, msg, flags | MSG_DONTWAIT) : 0;
 	if (!read_first(fd, plan, r, &r))
@@ -399,18 +654,33 @@ EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags,
 EXPORT ssize_t write(int fd, const void *buf, size_t n)
 {
 	FD_GUARD(fd);
+	if (is_bypass(fd)) {
+		struct iovec v = { (void *)buf, n };
+
+		return bypass_send(fd, &v, 1, 0);
+	}
 	return accel_real.write(fd, buf, n);
 }
 
 EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 {
 	FD_GUARD(fd);
+	if (is_bypass(fd)) {
+		if (cnt < 0 || cnt > IOV_MAX)
+			return set_errno(-EINVAL);
+		return bypass_send(fd, iov, cnt, 0);
+	}
 	return accel_real.writev(fd, iov, cnt);
 }
 
 EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
 	FD_GUARD(fd);
+	if (is_bypass(fd)) {
+		struct iovec v = { (void *)buf, n };
+
+		return bypass_send(fd, &v, 1, flags);
+	}
 	return accel_real.send(fd, buf, n, flags);
 }
 
@@ -418,12 +688,24 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 		      const struct sockaddr *addr, socklen_t len)
 {
 	FD_GUARD(fd);
+	if (is_bypass(fd)) {
+		struct iovec v = { (void *)buf, n };
+
+		(void)addr; /* ignored on a connected stream socket, as Linux */
+		(void)len;
+		return bypass_send(fd, &v, 1, flags);
+	}
 	return accel_real.sendto(fd, buf, n, flags, addr, len);
 }
 
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	FD_GUARD(fd);
+	if (is_bypass(fd)) {
+		if (!msg)
+			return set_errno(-EFAULT);
+		return bypass_send(fd, msg->msg_iov, (int)msg->msg_iovlen, flags);
+	}
 	return accel_real.sendmsg(fd, msg, flags);
 }
 
@@ -589,11 +871,29 @@ EXPORT int creat64(const char *path, mode_t mode)
 
 /* ---- descriptors -------------------------------------------------------- */
 
+/* The shim forgets fd (a bypass socket's name, an epoll set's items). */
+static void forget(int fd)
+{
+	enum fd_kind k = fdtable_kind(&accel_fds, fd);
+	struct sk_thread *t;
+
+	if (likely(k == FD_KERNEL))
+		return;
+	fdtable_set(&accel_fds, fd, FD_KERNEL);
+	if (k == FD_BYPASS) {
+		if ((t = bypass_thread()))
+			SK_VOID(sk_close(t, fd));
+		else
+			sk_close_child(fd);
+	} else if (k == FD_EPOLL && (t = bypass_thread())) {
+		SK_VOID(sk_epoll_closed(t, fd));
+	}
+}
+
 EXPORT int close(int fd)
 {
 	FD_GUARD(fd);
-	if (unlikely(fdtable_kind(&accel_fds, fd) != FD_KERNEL))
-		fdtable_set(&accel_fds, fd, FD_KERNEL);
+	forget(fd);
 	return accel_real.close(fd);
 }
 
@@ -615,10 +915,29 @@ EXPORT int close_range(unsigned lo, unsigned hi, int flags)
 	return accel_real.close_range(lo, hi, flags);
 }
 
+/* newfd is a kernel copy of oldfd: it names what oldfd names. */
+static int dup_follow(int oldfd, int newfd)
+{
+	enum fd_kind k = fdtable_kind(&accel_fds, oldfd);
+	struct sk_thread *t;
+
+	if (newfd < 0 || oldfd == newfd)
+		return newfd;
+	if (fdtable_kind(&accel_fds, newfd) != FD_KERNEL)
+		forget(newfd); /* dup2 over one of ours closed it */
+	if (k == FD_INET) {
+		fdtable_set(&accel_fds, newfd, FD_INET);
+	} else if (k == FD_BYPASS && (t = bypass_thread())) {
+		SK_CALL(sk_dup(t, oldfd, newfd));
+		fdtable_set(&accel_fds, newfd, FD_BYPASS);
+	}
+	return newfd;
+}
+
 EXPORT int dup(int fd)
 {
 	FD_GUARD(fd);
-	return accel_real.dup(fd);
+	return dup_follow(fd, accel_real.dup(fd));
 }
 
 static int dup_target_ok(int newfd)
@@ -635,7 +954,10 @@ EXPORT int dup2(int oldfd, int newfd)
 	FD_GUARD(oldfd);
 	if (!dup_target_ok(newfd))
 		return -1;
-	return accel_real.dup2(oldfd, newfd);
+	if (oldfd != newfd && fdtable_kind(&accel_fds, newfd) != FD_KERNEL &&
+	    accel_real.fcntl(oldfd, F_GETFD) >= 0)
+		forget(newfd);
+	return dup_follow(oldfd, accel_real.dup2(oldfd, newfd));
 }
 
 EXPORT int dup3(int oldfd, int newfd, int flags)
@@ -643,14 +965,42 @@ EXPORT int dup3(int oldfd, int newfd, int flags)
 	FD_GUARD(oldfd);
 	if (!dup_target_ok(newfd))
 		return -1;
-	return accel_real.dup3(oldfd, newfd, flags);
+	if (oldfd != newfd && fdtable_kind(&accel_fds, newfd) != FD_KERNEL &&
+	    accel_real.fcntl(oldfd, F_GETFD) >= 0 && !(flags & ~O_CLOEXEC))
+		forget(newfd);
+	return dup_follow(oldfd, accel_real.dup3(oldfd, newfd, flags));
 }
 
 static int fcntl_call(int fd, int cmd, va_list ap)
 {
 	void *arg = va_arg(ap, void *);
+	struct sk_thread *t;
+	int r;
 
 	FD_GUARD(fd);
+	if (likely(fdtable_kind(&accel_fds, fd) == FD_KERNEL) || rt_internal_caller())
+		return accel_real.fcntl(fd, cmd, arg);
+	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
+		return dup_follow(fd, accel_real.fcntl(fd, cmd, arg));
+	if (!is_bypass(fd) || !(t = bypass_thread()))
+		return accel_real.fcntl(fd, cmd, arg);
+	if (cmd == F_GETFL) {
+		r = accel_real.fcntl(fd, cmd, arg);
+		if (r >= 0)
+			r = (r & ~O_NONBLOCK) | (SK_CALL(sk_nonblock(t, fd, -1)) > 0 ? O_NONBLOCK : 0);
+		return r;
+	}
+	if (cmd == F_SETFL) {
+		int fl = (int)(intptr_t)arg;
+
+		/* a dual listener's kernel half stays non-blocking */
+		if (SK_CALL(sk_is_dual(t, fd)))
+			arg = (void *)(intptr_t)(fl | O_NONBLOCK);
+		r = accel_real.fcntl(fd, cmd, arg);
+		if (r == 0)
+			SK_CALL(sk_nonblock(t, fd, !!(fl & O_NONBLOCK)));
+		return r;
+	}
 	return accel_real.fcntl(fd, cmd, arg);
 }
 
@@ -685,6 +1035,30 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
 	arg = va_arg(ap, void *);
 	va_end(ap);
 	FD_GUARD(fd);
+	if (is_bypass(fd)) {
+		struct sk_thread *t = bypass_thread();
+		int r, v = 0;
+
+		if (!t)
+			return set_errno(-EBADF);
+		if (req == FIONBIO) {
+			if (!arg)
+				return set_errno(-EFAULT);
+			if (SK_CALL(sk_is_dual(t, fd)))
+				return set_errno(SK_CALL(sk_nonblock(t, fd, *(int *)arg != 0)) < 0 ?
+						 -EBADF : 0);
+			if (accel_real.ioctl(fd, req, arg) < 0)
+				return -1;
+			SK_CALL(sk_nonblock(t, fd, *(int *)arg != 0));
+			return 0;
+		}
+		r = SK_CALL(sk_ioctl(t, fd, req, &v));
+		if (r <= 0) {
+			if (r == 0 && arg)
+				*(int *)arg = v;
+			return set_errno(r == 0 && !arg ? -EFAULT : r);
+		}
+	}
 	return accel_real.ioctl(fd, req, arg);
 }
 
@@ -697,21 +1071,38 @@ EXPORT pid_t fork(void)
 
 /* ---- waiting ------------------------------------------------------------ */
 
+static int epoll_made(int epfd)
+{
+	if (epfd >= 0 && rt_state() == RT_UP && !rt_internal_caller())
+		fdtable_set(&accel_fds, epfd, FD_EPOLL);
+	return epfd;
+}
+
 EXPORT int epoll_create(int size)
 {
-	return accel_real.epoll_create(size);
+	return epoll_made(accel_real.epoll_create(size));
 }
 
 EXPORT int epoll_create1(int flags)
 {
-	return accel_real.epoll_create1(flags);
+	return epoll_made(accel_real.epoll_create1(flags));
 }
 
+/* A bypass socket joins the set as an item of the socket layer; a dual
+ * listener's kernel half joins the kernel set as well. */
 EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
+	struct sk_thread *t;
+
 	FD_GUARD(epfd);
 	FD_GUARD(fd);
-	return accel_real.epoll_ctl(epfd, op, fd, ev);
+	if (!is_bypass(fd) || !(t = bypass_thread()))
+		return accel_real.epoll_ctl(epfd, op, fd, ev);
+	if (SK_CALL(sk_is_dual(t, fd)) && accel_real.epoll_ctl(epfd, op, fd, ev) < 0)
+		return -1;
+	if (fdtable_kind(&accel_fds, epfd) == FD_KERNEL)
+		fdtable_set(&accel_fds, epfd, FD_EPOLL);
+	return set_errno(SK_CALL(sk_epoll_ctl(t, epfd, op, fd, ev)));
 }
 
 static int epoll_common(int epfd, struct epoll_event *ev, int max,

@@ -21,9 +21,6 @@ int accel_state = RT_PASSTHROUGH;
 __thread struct rt_tls accel_tls __attribute__((tls_model("initial-exec")));
 
 static pthread_key_t thread_key;
-static pthread_mutex_t threads_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sk_thread *threads[SK_MAX_THREADS];
-static struct stack_stats retired;  /* counters of threads that have exited */
 
 static const char *env_get(const char *name, void *arg)
 {
@@ -31,32 +28,16 @@ static const char *env_get(const char *name, void *arg)
 	return getenv(name);
 }
 
-static void stats_add(struct stack_stats *sum, const struct stack_stats *s)
-{
-	const uint64_t *src = (const uint64_t *)s;
-	uint64_t *dst = (uint64_t *)sum;
-
-	for (size_t i = 0; i < sizeof(*s) / sizeof(uint64_t); i++)
-		dst[i] += src[i];
-}
-
 static void stats_print(void)
 {
-	struct stack_stats sum = retired;
-	int n = 0;
+	struct stack_stats sum;
 
-	pthread_mutex_lock(&threads_lock);
-	for (int i = 0; i < SK_MAX_THREADS; i++)
-		if (threads[i]) {
-			stats_add(&sum, sk_thread_stats(threads[i]));
-			n++;
-		}
-	pthread_mutex_unlock(&threads_lock);
+	sk_net_stats(&sum);
 	fprintf(stderr,
-		"libaccel[%d] stats: %d stack(s) rx %llu pkts %llu bytes, "
-		"tx %llu pkts %llu bytes, arp in %llu/%llu out %llu/%llu "
-		"(req/rep), icmp echo replies %llu, arp conflicts %llu\n",
-		(int)getpid(), n, (unsigned long long)sum.rx_pkts,
+		"libaccel[%d] stats: rx %llu pkts %llu bytes, tx %llu pkts %llu bytes, "
+		"arp in %llu/%llu out %llu/%llu (req/rep), icmp echo replies %llu, "
+		"arp conflicts %llu\n",
+		(int)getpid(), (unsigned long long)sum.rx_pkts,
 		(unsigned long long)sum.rx_bytes, (unsigned long long)sum.tx_pkts,
 		(unsigned long long)sum.tx_bytes,
 		(unsigned long long)sum.arp_requests_in,
@@ -65,6 +46,15 @@ static void stats_print(void)
 		(unsigned long long)sum.arp_replies_out,
 		(unsigned long long)sum.icmp_echo_replies,
 		(unsigned long long)sum.arp_conflicts);
+	fprintf(stderr,
+		"libaccel[%d] stats: tcp segs in %llu out %llu, opens %llu active "
+		"%llu passive, retransmits %llu, rtos %llu, resets sent %llu\n",
+		(int)getpid(), (unsigned long long)sum.tcp_segs_in,
+		(unsigned long long)sum.tcp_segs_out,
+		(unsigned long long)sum.tcp_active_opens,
+		(unsigned long long)sum.tcp_passive_opens,
+		(unsigned long long)sum.tcp_retransmits,
+		(unsigned long long)sum.tcp_rtos, (unsigned long long)sum.tcp_rsts_out);
 	for (int r = 0; r < STACK_DROP_MAX; r++)
 		if (sum.drops[r])
 			fprintf(stderr, "libaccel[%d] stats: dropped %s %llu\n",
@@ -72,23 +62,17 @@ static void stats_print(void)
 				(unsigned long long)sum.drops[r]);
 }
 
-/* A thread that owned a stack is ending: give its queue back. */
+/* A thread that used the stack is ending: its own descriptors go. */
 static void thread_exit(void *arg)
 {
 	struct sk_thread *t = arg;
-
-	int fds[2];
+	int fds[3];
 
 	sk_thread_fds(t, fds);
-	/* The queue's wake fd stays open for the next owner; only the
-	 * thread's own sleeping set is closed. */
+	/* The queue's wake fd stays open for the other threads; the
+	 * thread's sleeping set and notify fd are closed. */
 	fdtable_set(&accel_fds, fds[0], FD_KERNEL);
-	pthread_mutex_lock(&threads_lock);
-	for (int i = 0; i < SK_MAX_THREADS; i++)
-		if (threads[i] == t)
-			threads[i] = NULL;
-	stats_add(&retired, sk_thread_stats(t));
-	pthread_mutex_unlock(&threads_lock);
+	fdtable_set(&accel_fds, fds[1], FD_KERNEL);
 	accel_tls.depth++;
 	sk_thread_destroy(t);
 	accel_tls.depth--;
@@ -123,21 +107,14 @@ struct sk_thread *rt_thread_slow(void)
 	t = sk_thread_create(&nc);
 	accel_tls.depth--;
 	if (!t) {
-		ACCEL_DEBUG("thread %lu: no free queue; it waits in the kernel only",
+		ACCEL_DEBUG("thread %lu: no stack; it waits in the kernel only",
 			    (unsigned long)pthread_self());
 		return NULL;
 	}
-	int fds[2], nfds = sk_thread_fds(t, fds);
+	int fds[3], nfds = sk_thread_fds(t, fds);
 
 	for (int i = 0; i < nfds; i++)
 		fdtable_set(&accel_fds, fds[i], FD_SHIM);
-	pthread_mutex_lock(&threads_lock);
-	for (int i = 0; i < SK_MAX_THREADS; i++)
-		if (!threads[i]) {
-			threads[i] = t;
-			break;
-		}
-	pthread_mutex_unlock(&threads_lock);
 	pthread_setspecific(thread_key, t);
 	accel_tls.sk = t;
 	return t;
@@ -193,6 +170,7 @@ static void at_fork_child(void)
 		__atomic_store_n(&accel_state, RT_CHILD, __ATOMIC_RELEASE);
 	accel_tls.sk = NULL;
 	accel_tls.tried = 1;
+	sk_fork_child();
 }
 
 __attribute__((constructor)) static void accel_load(void)
@@ -214,7 +192,9 @@ __attribute__((constructor)) static void accel_load(void)
 			    "ACCEL_DISABLE=1" : "no ACCEL_IP");
 		return;
 	}
-	if (fdtable_init(&accel_fds, fdtable_kernel_max()) < 0 ||
+	unsigned nfds = fdtable_kernel_max();
+
+	if (fdtable_init(&accel_fds, nfds) < 0 || sk_fds_init(nfds) < 0 ||
 	    pthread_key_create(&thread_key, thread_exit) != 0 ||
 	    pthread_atfork(NULL, NULL, at_fork_child) != 0) {
 		refuse("cannot set up (out of memory?)");

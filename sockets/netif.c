@@ -4,6 +4,8 @@
  * ties the two together.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -79,6 +81,7 @@ static uint64_t netif_now(void *ctx)
 _Static_assert(SK_MAX_THREADS == DEV_MAX_QUEUES, "one stack per device queue");
 
 static uint8_t isn_key[16];
+static struct sk_stack shared; /* the process's stack: see sk_thread_create */
 
 int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen)
 {
@@ -103,6 +106,11 @@ int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen)
 
 void sk_net_stop(void)
 {
+	if (__atomic_load_n(&shared.up, __ATOMIC_ACQUIRE) && sk_lock(&shared) == 0) {
+		stack_flush(shared.st);
+		dev_netq_leave(shared.q);
+		pthread_mutex_unlock(&shared.lock);
+	}
 	dev_net_close();
 }
 
@@ -135,15 +143,78 @@ const struct stack_ops sk_netif_ops = {
 	.now_ns = netif_now,
 };
 
-/* The thread's sleeping set: the queue's wake fd now, the program's epoll
- * sets as they are waited on (sk_epoll_wait adds them). */
-static int wait_set_create(int wake_fd)
+/*
+ * The process's stack. One queue, one stack, shared by every thread of the
+ * program under its lock: a thread uses it between sk_lock and sk_unlock,
+ * and the one that waits runs it (sk_service) when the lock is free. Each
+ * thread has its own sleeping set and a notify eventfd through which the
+ * thread that ran the stack wakes it when one of its sockets changed.
+ */
+static pthread_mutex_t shared_create = PTHREAD_MUTEX_INITIALIZER;
+
+static struct stack_ops shared_ops;
+
+static int shared_start(const struct sk_net_conf *conf)
+{
+	const struct dev_net_info *info = dev_net_info();
+	struct stack_conf sc;
+
+	if (__atomic_load_n(&shared.up, __ATOMIC_ACQUIRE))
+		return 0;
+	if (!info)
+		return -ENODEV;
+	pthread_mutex_lock(&shared_create);
+	if (shared.up)
+		goto out;
+	shared.q = dev_netq_claim();
+	if (!shared.q)
+		goto out;
+	memset(&sc, 0, sizeof(sc));
+	sc.ip = conf->ip;
+	sc.prefix_len = conf->prefix_len;
+	sc.gateway = conf->gateway;
+	sc.mtu = info->mtu;
+	sc.seed = dev_now_ns() ^ (uint64_t)getpid() << 20;
+	memcpy(sc.mac, info->mac, STACK_ETH_ALEN);
+	memcpy(sc.isn_key, isn_key, sizeof(sc.isn_key));
+	sc.tx_csum = sk_netif_tx_csum();
+	shared_ops = sk_netif_ops;
+	shared_ops.tcp_event = sk_sock_event;
+	pthread_mutex_init(&shared.lock, NULL);
+	shared.ip = conf->ip;
+	shared.mask = conf->prefix_len ?
+		      (uint32_t)(0xffffffffull << (32 - conf->prefix_len)) : 0;
+	shared.gateway = conf->gateway;
+	shared.wake_fd = dev_netq_wake_fd(shared.q);
+	shared.idle_poll_ns = conf->idle_poll_ns;
+	if (dev_netq_enter(shared.q) == 0) {
+		shared.st = stack_create(&sc, &shared_ops, shared.q);
+		dev_netq_leave(shared.q);
+	}
+	if (!shared.st) {
+		dev_netq_release(shared.q);
+		shared.q = NULL;
+		goto out;
+	}
+	__atomic_store_n(&shared.up, 1, __ATOMIC_RELEASE);
+out:
+	pthread_mutex_unlock(&shared_create);
+	return shared.up ? 0 : -EBUSY;
+}
+
+/* The thread's sleeping set: the queue's wake fd and its notify fd now,
+ * the program's epoll sets as they are waited on (sk_epoll_wait adds
+ * them). */
+static int wait_set_create(int wake_fd, int notify_fd)
 {
 	int epfd = accel_real.epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = wake_fd };
+	struct epoll_event nev = { .events = EPOLLIN, .data.fd = notify_fd };
 
-	if (epfd >= 0 && wake_fd >= 0 &&
-	    accel_real.epoll_ctl(epfd, EPOLL_CTL_ADD, wake_fd, &ev) < 0) {
+	if (epfd < 0)
+		return -1;
+	if ((wake_fd >= 0 && accel_real.epoll_ctl(epfd, EPOLL_CTL_ADD, wake_fd, &ev) < 0) ||
+	    accel_real.epoll_ctl(epfd, EPOLL_CTL_ADD, notify_fd, &nev) < 0) {
 		accel_real.close(epfd);
 		return -1;
 	}
@@ -152,108 +223,127 @@ static int wait_set_create(int wake_fd)
 
 struct sk_thread *sk_thread_create(const struct sk_net_conf *conf)
 {
-	const struct dev_net_info *info = dev_net_info();
-	struct stack_conf sc;
 	struct sk_thread *t;
 
-	if (!info)
+	if (shared_start(conf) < 0)
 		return NULL;
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
-	t->wait_epfd = -1;
-	t->q = dev_netq_claim();
-	if (!t->q)
-		goto fail;
-	memset(&sc, 0, sizeof(sc));
-	sc.ip = conf->ip;
-	sc.prefix_len = conf->prefix_len;
-	sc.gateway = conf->gateway;
-	sc.mtu = info->mtu;
-	sc.seed = dev_now_ns() ^ ((uint64_t)(uintptr_t)t << 16);
-	memcpy(sc.mac, info->mac, STACK_ETH_ALEN);
-	memcpy(sc.isn_key, isn_key, sizeof(sc.isn_key));
-	sc.tx_csum = sk_netif_tx_csum();
-	t->idle_poll_ns = conf->idle_poll_ns;
-	t->wake_fd = dev_netq_wake_fd(t->q);
-	t->wait_epfd = wait_set_create(t->wake_fd);
-	if (t->wait_epfd < 0 || dev_netq_enter(t->q) < 0)
-		goto fail;
-	t->st = stack_create(&sc, &sk_netif_ops, t->q);
-	dev_netq_leave(t->q);
-	if (!t->st)
-		goto fail;
+	t->s = &shared;
+	t->wake_fd = shared.wake_fd;
+	t->idle_poll_ns = shared.idle_poll_ns;
+	t->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	t->wait_epfd = t->notify_fd < 0 ? -1 : wait_set_create(t->wake_fd, t->notify_fd);
+	if (t->wait_epfd < 0) {
+		if (t->notify_fd >= 0)
+			accel_real.close(t->notify_fd);
+		free(t);
+		return NULL;
+	}
 	return t;
-fail:
-	if (t->wait_epfd >= 0)
-		accel_real.close(t->wait_epfd);
-	if (t->q)
-		dev_netq_release(t->q);
-	free(t);
-	return NULL;
 }
 
 void sk_thread_destroy(struct sk_thread *t)
 {
 	if (!t)
 		return;
-	if (dev_netq_enter(t->q) == 0) {
-		stack_destroy(t->st);
-		dev_netq_leave(t->q);
-	}
-	/* else the port is gone and its mbufs with it: drop the stack's memory
-	 * only (its queued packets belonged to the pool). */
-	dev_netq_release(t->q);
 	accel_real.close(t->wait_epfd);
+	accel_real.close(t->notify_fd);
 	free(t->pbuf);
 	free(t);
 }
 
+int sk_lock(struct sk_stack *s)
+{
+	pthread_mutex_lock(&s->lock);
+	if (dev_netq_enter(s->q) < 0) {
+		pthread_mutex_unlock(&s->lock);
+		return -ESHUTDOWN;
+	}
+	return 0;
+}
+
+/* Frames the calls made under the lock queued go out now, not at the
+ * next poll. */
+void sk_unlock(struct sk_stack *s)
+{
+	stack_flush(s->st);
+	dev_netq_leave(s->q);
+	pthread_mutex_unlock(&s->lock);
+}
+
 int sk_service(struct sk_thread *t)
 {
+	struct sk_stack *s = t->s;
 	int n;
 
-	if (dev_netq_enter(t->q) < 0)
+	if (pthread_mutex_trylock(&s->lock) != 0)
+		return 0; /* another thread is running it */
+	if (dev_netq_enter(s->q) < 0) {
+		pthread_mutex_unlock(&s->lock);
 		return -ESHUTDOWN;
-	n = (int)stack_poll(t->st);
-	dev_netq_leave(t->q);
+	}
+	n = (int)stack_poll(s->st);
+	dev_netq_leave(s->q);
+	pthread_mutex_unlock(&s->lock);
 	return n;
 }
 
 void sk_wake_arm(struct sk_thread *t)
 {
-	if (dev_netq_enter(t->q) == 0) {
-		dev_netq_wake_arm(t->q);
-		dev_netq_leave(t->q);
+	if (dev_netq_enter(t->s->q) == 0) {
+		dev_netq_wake_arm(t->s->q);
+		dev_netq_leave(t->s->q);
 	}
 }
 
 void sk_wake_ack(struct sk_thread *t)
 {
-	if (dev_netq_enter(t->q) == 0) {
-		dev_netq_wake_ack(t->q);
-		dev_netq_leave(t->q);
+	int saved = errno; /* callers read errno of the sleep after this */
+	uint64_t v;
+
+	if (dev_netq_enter(t->s->q) == 0) {
+		dev_netq_wake_ack(t->s->q);
+		dev_netq_leave(t->s->q);
 	}
+	__atomic_store_n(&t->sleeping, 0, __ATOMIC_SEQ_CST);
+	while (accel_real.read(t->notify_fd, &v, sizeof(v)) == sizeof(v))
+		;
+	errno = saved;
+}
+
+void sk_thread_wake(struct sk_thread *t)
+{
+	uint64_t one = 1;
+
+	if (t && __atomic_exchange_n(&t->sleeping, 0, __ATOMIC_SEQ_CST))
+		(void)!accel_real.write(t->notify_fd, &one, sizeof(one));
 }
 
 uint64_t sk_stack_deadline(struct sk_thread *t)
 {
-	uint64_t s = stack_next_deadline(t->st), d = dev_netq_next_due(t->q);
+	uint64_t s = stack_next_deadline(t->s->st), d = dev_netq_next_due(t->s->q);
 
 	return s < d ? s : d;
 }
 
-int sk_thread_fds(const struct sk_thread *t, int fds[2])
+int sk_thread_fds(const struct sk_thread *t, int fds[3])
 {
 	int n = 0;
 
 	fds[n++] = t->wait_epfd;
+	fds[n++] = t->notify_fd;
 	if (t->wake_fd >= 0)
 		fds[n++] = t->wake_fd;
 	return n;
 }
 
-const struct stack_stats *sk_thread_stats(const struct sk_thread *t)
+void sk_net_stats(struct stack_stats *out)
 {
-	return stack_stats(t->st);
+	memset(out, 0, sizeof(*out));
+	if (!__atomic_load_n(&shared.up, __ATOMIC_ACQUIRE) || sk_lock(&shared) < 0)
+		return;
+	*out = *stack_stats(shared.st);
+	sk_unlock(&shared);
 }

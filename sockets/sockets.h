@@ -2,12 +2,17 @@
  * sockets.h - the socket layer: what a thread of the program sees of the
  * userspace network.
  *
- * A thread that takes part gets one struct sk_thread: a stack instance on
- * a device queue of its own. The waiting calls (epoll, poll, select,
- * blocking reads) run that stack while they wait, then sleep in the kernel
- * on the program's own descriptors plus the queue's receive interrupt, so
- * the port is served while the program sits in its event loop and an idle
- * program costs no CPU.
+ * A thread that takes part gets one struct sk_thread: its way into the
+ * process's stack (one stack on one device queue, shared by the threads
+ * under its lock) and its own sleeping set. The waiting calls (epoll,
+ * poll, select, blocking reads) run the stack while they wait, then sleep
+ * in the kernel on the program's own descriptors plus the queue's receive
+ * interrupt and the thread's notify fd, so the port is served while the
+ * program sits in its event loop and an idle program costs no CPU.
+ *
+ * Bypass sockets (sock.c) are TCP sockets of the program that the stack
+ * serves; each is named by a descriptor that is also a real kernel socket
+ * (its placeholder), so numbers, dup and close work as ever.
  *
  * Every function here is called by the thread that owns the sk_thread.
  * They return negative errno values; errno is set only in preload/.
@@ -78,12 +83,13 @@ void sk_thread_destroy(struct sk_thread *t);
  * Returns frames received, or -ESHUTDOWN once the port is closing. */
 int sk_service(struct sk_thread *t);
 
-const struct stack_stats *sk_thread_stats(const struct sk_thread *t);
+/* The stack's counters (zero when there is none). */
+void sk_net_stats(struct stack_stats *out);
 
-/* The descriptors the thread's context holds open (its sleeping set and
- * the queue's wake fd), so the fd table can hide them from the program.
- * Fills fds (room for 2) and returns how many. */
-int sk_thread_fds(const struct sk_thread *t, int fds[2]);
+/* The descriptors the thread's context holds open (its sleeping set, its
+ * notify fd and the queue's wake fd), so the fd table can hide them from
+ * the program. Fills fds (room for 3) and returns how many. */
+int sk_thread_fds(const struct sk_thread *t, int fds[3]);
 
 /*
  * The waiting calls, with the kernel's contract: they return the kernel's
@@ -101,5 +107,60 @@ int sk_select(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
 /* Blocks until a kernel descriptor has one of events (POLLIN, ...) ready,
  * serving the stack meanwhile. 0 when ready; -EINTR on a signal. */
 int sk_wait_fd(struct sk_thread *t, int fd, short events);
+
+/* ---- bypass sockets (sock.c, epoll.c) -----------------------------------
+ * fd is the program's descriptor. Blocking calls wait as the socket's
+ * O_NONBLOCK says (sk_nonblock), serving the stack meanwhile.
+ */
+
+/* The fd map, as large as the kernel's descriptor limit (mapped lazily). */
+int sk_fds_init(unsigned size);
+/* 1 when a connect to ip (host order) goes through the port. */
+int sk_route(struct sk_thread *t, uint32_t ip);
+uint32_t sk_port_ip(struct sk_thread *t);
+
+/* fd (a kernel TCP socket) bound to the port's address, or (dual) to the
+ * wildcard, where the kernel bind was done too. */
+int sk_bind(struct sk_thread *t, int fd, uint32_t ip, uint16_t port, int dual);
+int sk_listen(struct sk_thread *t, int fd, int backlog);
+/* A new bypass descriptor, or (*kernel set) one the kernel half of a dual
+ * listener accepted. */
+int sk_accept(struct sk_thread *t, int fd, struct sockaddr *addr, socklen_t *len,
+	      int flags, int *kernel);
+/* Connects fd through the port (making it a bypass socket): 0,
+ * -EINPROGRESS, or the error. */
+int sk_connect(struct sk_thread *t, int fd, uint32_t ip, uint16_t port);
+ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, int flags);
+ssize_t sk_send(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, int flags);
+int sk_shutdown(struct sk_thread *t, int fd, int how);
+/* Forgets fd; its socket closes with the last descriptor naming it. The
+ * caller closes the placeholder. */
+void sk_close(struct sk_thread *t, int fd);
+/* newfd (the kernel's dup of oldfd's placeholder) names oldfd's socket. */
+int sk_dup(struct sk_thread *t, int oldfd, int newfd);
+/* O_NONBLOCK: set (1/0) or only read (-1); returns the value. */
+int sk_nonblock(struct sk_thread *t, int fd, int set);
+int sk_is_dual(struct sk_thread *t, int fd);
+/* Options the placeholder cannot answer (SO_ERROR, SO_ACCEPTCONN): 1 and
+ * *val filled; 0 when the placeholder's answer is right. */
+int sk_getsockopt(struct sk_thread *t, int fd, int level, int name, void *val,
+		  socklen_t *len);
+/* An option the placeholder took, onto the connection. */
+void sk_setsockopt(struct sk_thread *t, int fd, int level, int name, const void *val,
+		   socklen_t len);
+/* getsockname (peer 0) / getpeername: 0 and filled, or 1 when the
+ * placeholder (a dual listener) answers. */
+int sk_name(struct sk_thread *t, int fd, int peer, struct sockaddr *addr, socklen_t *len);
+/* FIONREAD, TIOCOUTQ: 0 and *out; 1 when not ours. */
+int sk_ioctl(struct sk_thread *t, int fd, unsigned long req, int *out);
+/* epoll_ctl for a bypass fd in a program set. */
+int sk_epoll_ctl(struct sk_thread *t, int epfd, int op, int fd, struct epoll_event *ev);
+/* The program closed an epoll set. */
+void sk_epoll_closed(struct sk_thread *t, int epfd);
+int sk_ep_has_items(int epfd);
+/* In a forked child: bypass descriptors may only be closed. */
+void sk_fork_child(void);
+int sk_in_child(void);
+void sk_close_child(int fd);
 
 #endif

@@ -1,28 +1,54 @@
 /*
- * sockets_impl.h - the inside of struct sk_thread, for the files of
+ * sockets_impl.h - the inside of the socket layer, for the files of
  * sockets/ only.
  */
 #ifndef ACCEL_SOCKETS_IMPL_H
 #define ACCEL_SOCKETS_IMPL_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include "sockets.h"
 
 struct dev_netq;
 
-struct sk_thread {
+/* A stack on a device queue, with the lock the program's threads take to
+ * use it. */
+struct sk_stack {
+	pthread_mutex_t lock;
 	struct stack *st;
 	struct dev_netq *q;
 	int wake_fd;            /* readable when the queue has packets; -1 none */
-	int wait_epfd;          /* wake_fd plus the program's epoll sets */
+	int up;
+	uint32_t ip, mask, gateway; /* the port's address (host order) */
+	uint64_t idle_poll_ns;
+};
+
+struct sk_thread {
+	struct sk_stack *s;
+	int wake_fd;            /* s->wake_fd */
+	int notify_fd;          /* eventfd: another thread wakes this one */
+	int wait_epfd;          /* wake_fd, notify_fd, the program's epoll sets */
+	int sleeping;           /* set before the last look, cleared on waking */
 	uint64_t idle_poll_ns;
 	struct pollfd *pbuf;    /* poll's copy of the program's set, plus ours */
 	size_t pbuf_cap;
 };
 
+/* The stack's lock, and the port's guard with it: -ESHUTDOWN when the
+ * port is closing. sk_unlock sends what the calls queued. */
+int sk_lock(struct sk_stack *s);
+void sk_unlock(struct sk_stack *s);
+
 void sk_wake_arm(struct sk_thread *t);
+/* After a sleep: disarms the queue's wake fd, drains the notify fd and
+ * clears t->sleeping. */
 void sk_wake_ack(struct sk_thread *t);
+/* Wakes t if it sleeps (any thread, under the stack's lock). */
+void sk_thread_wake(struct sk_thread *t);
 uint64_t sk_stack_deadline(struct sk_thread *t);
+
+/* The stack's readiness callback (sock.c). */
+void sk_sock_event(void *ctx, struct stack_tcp *c, void *user, unsigned events);
 
 #endif

@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "../common/real.h"
-#include "sockets_impl.h"
+#include "sock_impl.h"
 
 #define NO_DEADLINE UINT64_MAX
 
@@ -88,10 +88,101 @@ static int sleep_prepare(struct sk_thread *t)
 	return n < 0 ? n : n > 0;
 }
 
+/* A dual listener is in both halves of a set: one entry, both events. */
+static int merge(struct epoll_event *ev, int n, int k)
+{
+	for (int i = n; i < n + k;) {
+		int dup = 0;
+
+		for (int j = 0; j < n; j++)
+			if (ev[j].data.u64 == ev[i].data.u64) {
+				ev[j].events |= ev[i].events;
+				dup = 1;
+			}
+		if (dup) {
+			ev[i] = ev[n + k - 1];
+			k--;
+		} else {
+			i++;
+		}
+	}
+	return n + k;
+}
+
+/* The bypass members of epfd that are ready, into ev; -1 if the stack is
+ * gone. With sleep set, the thread is recorded as the set's sleeper first,
+ * so a change after this look wakes it. */
+static int ep_look(struct sk_thread *t, int epfd, struct epoll_event *ev, int max,
+		   int sleep)
+{
+	struct sk_ep *ep;
+	int n = 0;
+
+	if (sk_lock(t->s) < 0)
+		return -1;
+	ep = sk_eps[epfd];
+	if (sleep) {
+		if (ep)
+			ep->waiter = t;
+		__atomic_store_n(&t->sleeping, 1, __ATOMIC_SEQ_CST);
+		sk_wake_arm(t);
+	}
+	stack_poll(t->s->st);
+	if (ep)
+		n = sk_ep_collect(ep, ev, max);
+	sk_unlock(t->s);
+	return n;
+}
+
+/* epoll_wait on a set with bypass members. */
+static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
+			 int maxevents, uint64_t deadline, const sigset_t *sigmask)
+{
+	for (;;) {
+		struct epoll_event add = { .events = EPOLLIN, .data.fd = epfd };
+		struct epoll_event woke[4];
+		int n, k = 0, r;
+
+		if (maxevents <= 0)
+			return -EINVAL;
+		n = ep_look(t, epfd, ev, maxevents, 0);
+		if (n < 0)
+			return -ESHUTDOWN;
+		if (n < maxevents) {
+			k = accel_real.epoll_pwait(epfd, ev + n, maxevents - n, 0, sigmask);
+			if (k < 0) {
+				if (n == 0)
+					return -errno;
+				k = 0;
+			}
+		}
+		if (n + k)
+			return merge(ev, n, k);
+		if (remaining(deadline) == 0)
+			return 0;
+		if (accel_real.epoll_ctl(t->wait_epfd, EPOLL_CTL_ADD, epfd, &add) < 0 &&
+		    errno != EEXIST)
+			return -errno;
+		n = ep_look(t, epfd, ev, maxevents, 1);
+		if (n != 0) {
+			sk_wake_ack(t);
+			return n < 0 ? -ESHUTDOWN : n;
+		}
+		r = accel_real.epoll_pwait(t->wait_epfd, woke, 4,
+					   ns_to_ms(sleep_len(t, deadline)), sigmask);
+		sk_wake_ack(t);
+		if (r < 0)
+			return -errno;
+	}
+}
+
 int sk_epoll_wait(struct sk_thread *t, int epfd, struct epoll_event *ev,
 		  int maxevents, int64_t timeout_ns, const sigset_t *sigmask)
 {
 	uint64_t deadline = deadline_of(timeout_ns);
+
+	if (__atomic_load_n(&sk_nsocks, __ATOMIC_RELAXED) && sk_ep_has_items(epfd))
+		return ep_wait_mixed(t, epfd, ev, maxevents, deadline, sigmask);
 
 	for (;;) {
 		struct epoll_event add = { .events = EPOLLIN, .data.fd = epfd };
@@ -140,6 +231,122 @@ static struct pollfd *poll_buf(struct sk_thread *t, size_t n)
 	return t->pbuf;
 }
 
+/* The bypass entries' revents (0 for the others); the count of bypass
+ * entries ready, or -1 when the stack is gone. With sleep set, the thread
+ * is recorded as each socket's sleeper first. */
+static int poll_look(struct sk_thread *t, const struct pollfd *fds, nfds_t nfds,
+		     short *rev, int sleep)
+{
+	int ready = 0;
+
+	if (sk_lock(t->s) < 0)
+		return -1;
+	if (sleep) {
+		for (nfds_t i = 0; i < nfds; i++) {
+			struct sk_sock *s = fds[i].fd >= 0 ? sk_get(fds[i].fd) : NULL;
+
+			if (s)
+				s->waiter = t;
+		}
+		__atomic_store_n(&t->sleeping, 1, __ATOMIC_SEQ_CST);
+		sk_wake_arm(t);
+	}
+	stack_poll(t->s->st);
+	for (nfds_t i = 0; i < nfds; i++) {
+		struct sk_sock *s = fds[i].fd >= 0 ? sk_get(fds[i].fd) : NULL;
+
+		rev[i] = 0;
+		if (!s)
+			continue;
+		rev[i] = (short)(sk_sock_epoll_events(s) &
+				 ((uint32_t)(uint16_t)fds[i].events | POLLERR | POLLHUP));
+		if (s->dual && s->kind == SK_LISTEN)
+			rev[i] &= ~(POLLOUT | POLLWRNORM | POLLHUP);
+		ready += rev[i] != 0;
+	}
+	sk_unlock(t->s);
+	return ready;
+}
+
+/* Whether any entry names a bypass socket. */
+static int poll_has_bypass(const struct pollfd *fds, nfds_t nfds)
+{
+	if (!__atomic_load_n(&sk_nsocks, __ATOMIC_RELAXED))
+		return 0;
+	for (nfds_t i = 0; i < nfds; i++)
+		if (fds[i].fd >= 0 && sk_get(fds[i].fd))
+			return 1;
+	return 0;
+}
+
+/* poll with bypass entries: theirs from the stack, the others' (and a
+ * dual listener's kernel half) from the kernel. */
+static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
+		      uint64_t deadline, const sigset_t *sigmask)
+{
+	struct timespec zero = { 0, 0 }, ts;
+	struct pollfd *buf = poll_buf(t, nfds + 2);
+	short *rev = calloc(nfds ? nfds : 1, sizeof(*rev));
+	int r = -ENOMEM;
+
+	if (!buf || !rev)
+		goto out;
+	for (;;) {
+		int n = poll_look(t, fds, nfds, rev, 0), k, extra = 0;
+
+		if (n < 0) {
+			r = -ESHUTDOWN;
+			goto out;
+		}
+		/* the kernel's entries: the bypass-only ones hidden (fd -1) */
+		for (nfds_t i = 0; i < nfds; i++) {
+			struct sk_sock *s = fds[i].fd >= 0 ? sk_get(fds[i].fd) : NULL;
+
+			buf[i] = fds[i];
+			buf[i].revents = 0;
+			if (s && !s->dual)
+				buf[i].fd = -1;
+		}
+		k = accel_real.ppoll(buf, nfds, &zero, sigmask);
+		if (k < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (n || k) {
+			r = 0;
+			for (nfds_t i = 0; i < nfds; i++) {
+				fds[i].revents = (short)(buf[i].revents | rev[i]);
+				r += fds[i].revents != 0;
+			}
+			goto out;
+		}
+		if (remaining(deadline) == 0) {
+			for (nfds_t i = 0; i < nfds; i++)
+				fds[i].revents = 0;
+			r = 0;
+			goto out;
+		}
+		n = poll_look(t, fds, nfds, rev, 1);
+		if (n != 0) {
+			sk_wake_ack(t);
+			continue;
+		}
+		if (t->wake_fd >= 0)
+			buf[nfds + extra++] = (struct pollfd){ .fd = t->wake_fd, .events = POLLIN };
+		buf[nfds + extra++] = (struct pollfd){ .fd = t->notify_fd, .events = POLLIN };
+		r = accel_real.ppoll(buf, nfds + (nfds_t)extra,
+				     ns_to_ts(sleep_len(t, deadline), &ts), sigmask);
+		sk_wake_ack(t);
+		if (r < 0) {
+			r = -errno;
+			goto out;
+		}
+	}
+out:
+	free(rev);
+	return r;
+}
+
 int sk_poll(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 	    int64_t timeout_ns, const sigset_t *sigmask)
 {
@@ -147,6 +354,9 @@ int sk_poll(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 	struct timespec zero = { 0, 0 }, ts;
 	struct pollfd *buf;
 	int n, r;
+
+	if (poll_has_bypass(fds, nfds))
+		return poll_mixed(t, fds, nfds, deadline, sigmask);
 
 	for (;;) {
 		if (sk_service(t) < 0)
@@ -188,10 +398,76 @@ static void set_copy(fd_set *dst, const fd_set *src, int nfds)
 		memcpy(dst, src, bytes);
 }
 
+/* select with bypass descriptors, as a poll. */
+static int select_mixed(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
+			fd_set *efds, uint64_t deadline, const sigset_t *sigmask)
+{
+	struct pollfd *p = calloc((size_t)nfds + 1, sizeof(*p));
+	int n = 0, r;
+
+	if (!p)
+		return -ENOMEM;
+	for (int fd = 0; fd < nfds; fd++) {
+		short ev = (short)((rfds && FD_ISSET(fd, rfds) ? POLLIN : 0) |
+				   (wfds && FD_ISSET(fd, wfds) ? POLLOUT : 0) |
+				   (efds && FD_ISSET(fd, efds) ? POLLPRI : 0));
+
+		if (ev)
+			p[n++] = (struct pollfd){ .fd = fd, .events = ev };
+	}
+	r = poll_mixed(t, p, (nfds_t)n, deadline, sigmask);
+	if (r >= 0) {
+		if (rfds)
+			FD_ZERO(rfds);
+		if (wfds)
+			FD_ZERO(wfds);
+		if (efds)
+			FD_ZERO(efds);
+		r = 0;
+		for (int i = 0; i < n; i++) {
+			if (p[i].revents & POLLNVAL) {
+				r = -EBADF;
+				break;
+			}
+			/* select(2): readable on data, EOF or error; writable
+			 * when a write would not block or would fail */
+			if ((p[i].events & POLLIN) &&
+			    (p[i].revents & (POLLIN | POLLHUP | POLLERR))) {
+				FD_SET(p[i].fd, rfds);
+				r++;
+			}
+			if ((p[i].events & POLLOUT) && (p[i].revents & (POLLOUT | POLLERR))) {
+				FD_SET(p[i].fd, wfds);
+				r++;
+			}
+			if ((p[i].events & POLLPRI) && (p[i].revents & POLLPRI)) {
+				FD_SET(p[i].fd, efds);
+				r++;
+			}
+		}
+	}
+	free(p);
+	return r;
+}
+
+static int select_has_bypass(int nfds, fd_set *r, fd_set *w, fd_set *e)
+{
+	if (!__atomic_load_n(&sk_nsocks, __ATOMIC_RELAXED))
+		return 0;
+	for (int fd = 0; fd < nfds; fd++)
+		if (((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) ||
+		     (e && FD_ISSET(fd, e))) && sk_get(fd))
+			return 1;
+	return 0;
+}
+
 int sk_select(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
 	      fd_set *efds, int64_t timeout_ns, const sigset_t *sigmask)
 {
 	uint64_t deadline = deadline_of(timeout_ns);
+
+	if (nfds > 0 && nfds <= FD_SETSIZE && select_has_bypass(nfds, rfds, wfds, efds))
+		return select_mixed(t, nfds, rfds, wfds, efds, deadline, sigmask);
 	struct timespec zero = { 0, 0 }, ts;
 	fd_set r0, w0, e0, rs, ws, es;
 	int n, r, wake = t->wake_fd;

@@ -1,0 +1,177 @@
+/*
+ * epoll.c - bypass sockets in the program's epoll sets.
+ *
+ * A program epoll set stays a kernel epoll instance for its kernel
+ * members; its bypass members are items here, checked against the stack
+ * on each wait. A dual listener is both: the kernel half in the kernel set,
+ * the stack half here, and a wait reports the fd once with both halves'
+ * events. Level-triggered by default; EPOLLET reports a socket again only
+ * after its readiness changed; EPOLLONESHOT disables it until EPOLL_CTL_MOD.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+
+#include "../common/real.h"
+#include "sock_impl.h"
+
+/* The events a member always reports (epoll_ctl(2)). */
+#define ALWAYS (EPOLLERR | EPOLLHUP)
+
+static struct sk_item *find(struct sk_ep *ep, int fd)
+{
+	for (struct sk_item *it = ep ? ep->items : NULL; it; it = it->ep_next)
+		if (it->fd == fd)
+			return it;
+	return NULL;
+}
+
+void sk_item_remove(struct sk_item *it)
+{
+	struct sk_item **pp;
+
+	for (pp = &it->ep->items; *pp && *pp != it; pp = &(*pp)->ep_next)
+		;
+	if (*pp)
+		*pp = it->ep_next;
+	for (pp = &it->s->items; *pp && *pp != it; pp = &(*pp)->s_next)
+		;
+	if (*pp)
+		*pp = it->s_next;
+	free(it);
+}
+
+/* The program closed epfd (or fd, which may have been one). */
+void sk_ep_close(int epfd)
+{
+	struct sk_ep *ep = (unsigned)epfd < sk_nfds ? sk_eps[epfd] : NULL;
+
+	if (!ep)
+		return;
+	while (ep->items)
+		sk_item_remove(ep->items);
+	sk_eps[epfd] = NULL;
+	free(ep);
+}
+
+int sk_epoll_ctl(struct sk_thread *t, int epfd, int op, int fd, struct epoll_event *ev)
+{
+	struct sk_sock *s;
+	struct sk_ep *ep;
+	struct sk_item *it;
+	int r = 0;
+
+	if (sk_in_child() || (unsigned)epfd >= sk_nfds)
+		return -EBADF;
+	if (accel_real.fcntl(epfd, F_GETFD) < 0)
+		return -EBADF;
+	if (epfd == fd)
+		return -EINVAL;
+	if (op != EPOLL_CTL_DEL && !ev)
+		return -EFAULT;
+	if (sk_lock(t->s) < 0)
+		return -EBADF;
+	s = sk_get(fd);
+	ep = sk_eps[epfd];
+	it = find(ep, fd);
+	if (!s) {
+		r = -EBADF;
+		goto out;
+	}
+	switch (op) {
+	case EPOLL_CTL_ADD:
+		if (it) {
+			r = -EEXIST;
+			break;
+		}
+		if (!ep) {
+			ep = calloc(1, sizeof(*ep));
+			if (!ep) {
+				r = -ENOMEM;
+				break;
+			}
+			ep->epfd = epfd;
+			sk_eps[epfd] = ep;
+		}
+		it = calloc(1, sizeof(*it));
+		if (!it) {
+			r = -ENOMEM;
+			break;
+		}
+		it->ep = ep;
+		it->s = s;
+		it->fd = fd;
+		it->events = ev->events;
+		it->data = ev->data;
+		it->gen_seen = s->gen - 1; /* ready now counts as an edge */
+		it->ep_next = ep->items;
+		ep->items = it;
+		it->s_next = s->items;
+		s->items = it;
+		break;
+	case EPOLL_CTL_MOD:
+		if (!it) {
+			r = -ENOENT;
+			break;
+		}
+		it->events = ev->events;
+		it->data = ev->data;
+		it->disabled = 0;
+		it->gen_seen = s->gen - 1;
+		break;
+	case EPOLL_CTL_DEL:
+		if (!it)
+			r = -ENOENT;
+		else
+			sk_item_remove(it);
+		break;
+	default:
+		r = -EINVAL;
+	}
+out:
+	sk_unlock(t->s);
+	return r;
+}
+
+int sk_ep_collect(struct sk_ep *ep, struct epoll_event *ev, int max)
+{
+	int n = 0;
+
+	for (struct sk_item *it = ep->items; it && n < max; it = it->ep_next) {
+		uint32_t e;
+
+		if (it->disabled)
+			continue;
+		e = sk_sock_epoll_events(it->s) & (it->events | ALWAYS);
+		if (!e)
+			continue;
+		if (it->events & EPOLLET) {
+			if (it->gen_seen == it->s->gen)
+				continue;
+			it->gen_seen = it->s->gen;
+		}
+		if (it->events & EPOLLONESHOT)
+			it->disabled = 1;
+		ev[n].events = e;
+		ev[n].data = it->data;
+		n++;
+	}
+	return n;
+}
+
+int sk_ep_has_items(int epfd)
+{
+	return (unsigned)epfd < sk_nfds && sk_eps[epfd] && sk_eps[epfd]->items;
+}
+
+void sk_epoll_closed(struct sk_thread *t, int epfd)
+{
+	if ((unsigned)epfd >= sk_nfds || !sk_eps[epfd])
+		return;
+	if (sk_in_child() || sk_lock(t->s) < 0) {
+		sk_eps[epfd] = NULL;
+		return;
+	}
+	sk_ep_close(epfd);
+	sk_unlock(t->s);
+}

@@ -1,0 +1,804 @@
+/*
+ * sock.c - bypass sockets: TCP sockets of the program served by the
+ * userspace stack, with the semantics of Linux's.
+ *
+ * A descriptor keeps naming a real kernel socket, its placeholder, so fd
+ * numbers never collide with the kernel's and dup/close/fcntl keep
+ * working; what the socket does goes to the stack. A socket bound to the
+ * wildcard address listens on both paths: its placeholder is the real
+ * kernel listener (localhost clients), the stack listens on the port's
+ * address. Every call here runs under the stack's lock (sk_lock), which
+ * also guards the fd map, so a close racing a use on another thread is a
+ * plain ordering of the two.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "../common/real.h"
+#include "sock_impl.h"
+
+struct sk_sock **sk_socks;
+struct sk_ep **sk_eps;
+unsigned sk_nfds;
+int sk_nsocks;              /* bypass sockets alive: 0 lets waits skip us */
+static int in_child;        /* a forked child: the stack is the parent's */
+
+int sk_fds_init(unsigned size)
+{
+	void *a = mmap(NULL, (size_t)size * sizeof(void *), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	void *b = mmap(NULL, (size_t)size * sizeof(void *), PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (a == MAP_FAILED || b == MAP_FAILED)
+		return -ENOMEM;
+	sk_socks = a;
+	sk_eps = b;
+	sk_nfds = size;
+	return 0;
+}
+
+struct sk_sock *sk_get(int fd)
+{
+	return (unsigned)fd < sk_nfds ? sk_socks[fd] : NULL;
+}
+
+/* ---- readiness ---------------------------------------------------------- */
+
+/* EPOLL* bits of a socket now. */
+uint32_t sk_sock_epoll_events(const struct sk_sock *s)
+{
+	unsigned e;
+	uint32_t r = 0;
+
+	if (s->kind == SK_BOUND)
+		return EPOLLOUT | EPOLLWRNORM | EPOLLHUP; /* as an unconnected socket */
+	if (!s->c)
+		return EPOLLHUP;
+	e = stack_tcp_events(s->c);
+	if (e & STACK_TCP_EV_IN)
+		r |= EPOLLIN | EPOLLRDNORM;
+	if (s->kind == SK_LISTEN)
+		return r;
+	if (e & STACK_TCP_EV_OUT)
+		r |= EPOLLOUT | EPOLLWRNORM;
+	if (e & STACK_TCP_EV_RDHUP)
+		r |= EPOLLRDHUP | EPOLLIN | EPOLLRDNORM;
+	if (e & STACK_TCP_EV_HUP)
+		r |= EPOLLHUP;
+	if (e & STACK_TCP_EV_ERR)
+		r |= EPOLLERR;
+	return r;
+}
+
+/* The stack says a connection's readiness changed (under the lock). */
+void sk_sock_event(void *ctx, struct stack_tcp *c, void *user, unsigned events)
+{
+	struct sk_sock *s = user;
+
+	(void)ctx;
+	(void)c;
+	(void)events;
+	if (!s)
+		return;
+	s->gen++;
+	sk_thread_wake(s->waiter);
+	for (struct sk_item *it = s->items; it; it = it->s_next)
+		sk_thread_wake(it->ep->waiter);
+}
+
+/* ---- lifetime ----------------------------------------------------------- */
+
+static struct sk_sock *sock_new(int fd, enum sk_kind kind)
+{
+	struct sk_sock *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->kind = kind;
+	s->refs = 1;
+	sk_socks[fd] = s;
+	__atomic_add_fetch(&sk_nsocks, 1, __ATOMIC_RELAXED);
+	return s;
+}
+
+static void sock_free(struct sk_sock *s)
+{
+	while (s->items)
+		sk_item_remove(s->items);
+	if (s->c) {
+		if (s->kind == SK_CONN && s->linger0)
+			stack_tcp_abort(s->c);
+		else
+			stack_tcp_close(s->c);
+	}
+	__atomic_sub_fetch(&sk_nsocks, 1, __ATOMIC_RELAXED);
+	free(s);
+}
+
+/* The program's options on the placeholder, onto the connection. */
+static void apply_opts(struct sk_sock *s, int fd)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+	struct linger lg;
+
+	if (accel_real.getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &v, &len) == 0)
+		stack_tcp_setopt(s->c, STACK_TCP_NODELAY, v);
+	len = sizeof(v);
+	if (accel_real.getsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &v, &len) == 0 && v) {
+		int idle = 0, intvl = 0, cnt = 0;
+
+		len = sizeof(v);
+		accel_real.getsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, &len);
+		accel_real.getsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, &len);
+		accel_real.getsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, &len);
+		if (idle)
+			stack_tcp_setopt(s->c, STACK_TCP_KEEPIDLE, idle);
+		if (intvl)
+			stack_tcp_setopt(s->c, STACK_TCP_KEEPINTVL, intvl);
+		if (cnt)
+			stack_tcp_setopt(s->c, STACK_TCP_KEEPCNT, cnt);
+		stack_tcp_setopt(s->c, STACK_TCP_KEEPALIVE, 1);
+	}
+	len = sizeof(lg);
+	if (accel_real.getsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, &len) == 0)
+		s->linger0 = lg.l_onoff && !lg.l_linger;
+}
+
+/* ---- waiting for one socket -------------------------------------------- */
+
+/*
+ * Sleeps until the socket named fd may have one of ev (STACK_TCP_EV_*), or
+ * kfd (if >= 0) is readable, serving the stack meanwhile. Called and
+ * returns with the lock held; the socket may be gone on return (look it
+ * up again). 0, or -EINTR, -ESHUTDOWN.
+ */
+static int wait_sock(struct sk_thread *t, int fd, unsigned ev, int kfd)
+{
+	struct sk_stack *S = t->s;
+	struct sk_sock *s = sk_get(fd);
+	struct pollfd p[3];
+	struct timespec ts, *tsp = NULL;
+	uint64_t due, now;
+	int n = 0, r;
+
+	if (!s)
+		return 0;
+	s->waiter = t;
+	__atomic_store_n(&t->sleeping, 1, __ATOMIC_SEQ_CST);
+	sk_wake_arm(t);
+	stack_poll(S->st); /* frames that came before the arm raise nothing */
+	if (!s->c || (stack_tcp_events(s->c) & ev)) {
+		sk_wake_ack(t);
+		return 0;
+	}
+	if (t->wake_fd >= 0)
+		p[n++] = (struct pollfd){ .fd = t->wake_fd, .events = POLLIN };
+	p[n++] = (struct pollfd){ .fd = t->notify_fd, .events = POLLIN };
+	if (kfd >= 0)
+		p[n++] = (struct pollfd){ .fd = kfd, .events = POLLIN };
+	due = sk_stack_deadline(t);
+	now = sk_now();
+	if (t->wake_fd < 0 && due > now + t->idle_poll_ns)
+		due = now + t->idle_poll_ns;
+	if (due != UINT64_MAX) {
+		uint64_t d = due > now ? due - now : 0;
+
+		ts.tv_sec = (time_t)(d / 1000000000u);
+		ts.tv_nsec = (long)(d % 1000000000u);
+		tsp = &ts;
+	}
+	sk_unlock(S);
+	r = accel_real.ppoll(p, (nfds_t)n, tsp, NULL);
+	r = r < 0 ? -errno : 0;
+	sk_wake_ack(t);
+	if (sk_lock(S) < 0)
+		return -ESHUTDOWN;
+	if (sk_get(fd) == s)
+		s->waiter = NULL;
+	stack_poll(S->st);
+	return r;
+}
+
+/* ---- calls ------------------------------------------------------------- */
+
+int sk_route(struct sk_thread *t, uint32_t ip)
+{
+	struct sk_stack *S = t->s;
+
+	if ((ip >> 24) == 127 || ip == S->ip || ip == 0 || ip == 0xffffffffu)
+		return 0;
+	if ((ip & S->mask) == (S->ip & S->mask))
+		return 1;
+	return S->gateway != 0;
+}
+
+uint32_t sk_port_ip(struct sk_thread *t)
+{
+	return t->s->ip;
+}
+
+int sk_bind(struct sk_thread *t, int fd, uint32_t ip, uint16_t port, int dual)
+{
+	struct sk_sock *s;
+
+	if (in_child || sk_lock(t->s) < 0)
+		return -EBADF;
+	s = sk_get(fd) ? NULL : sock_new(fd, SK_BOUND);
+	if (s) {
+		s->lip = ip;
+		s->lport = port;
+		s->dual = (uint8_t)dual;
+		s->nonblock = (accel_real.fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
+	}
+	sk_unlock(t->s);
+	return s ? 0 : -EINVAL;
+}
+
+int sk_listen(struct sk_thread *t, int fd, int backlog)
+{
+	struct sk_sock *s;
+	int r = -EBADF;
+
+	if (in_child || sk_lock(t->s) < 0)
+		return -EBADF;
+	s = sk_get(fd);
+	if (!s)
+		goto out;
+	r = 0;
+	if (s->kind == SK_LISTEN)
+		goto out; /* a new backlog only */
+	r = -EINVAL;
+	if (s->kind != SK_BOUND)
+		goto out;
+	if (backlog < 0 || backlog > 4096)
+		backlog = 4096; /* Linux's somaxconn */
+	r = stack_tcp_listen(t->s->st, s->lport, backlog ? backlog : 1, s, &s->c);
+	if (r < 0)
+		goto out;
+	s->kind = SK_LISTEN;
+	apply_opts(s, fd);
+	if (s->dual) /* the kernel half is polled, never waited on */
+		accel_real.fcntl(fd, F_SETFL, accel_real.fcntl(fd, F_GETFL) | O_NONBLOCK);
+out:
+	sk_unlock(t->s);
+	return r;
+}
+
+static void fill_addr(struct sockaddr *addr, socklen_t *len, uint32_t ip, uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port),
+				 .sin_addr.s_addr = htonl(ip) };
+
+	if (!addr || !len)
+		return;
+	memcpy(addr, &a, *len < sizeof(a) ? *len : sizeof(a));
+	*len = sizeof(a);
+}
+
+/* A connection taken off the stack's queue gets a placeholder fd. */
+static int accept_stack(struct sk_sock *l, int lfd, struct sockaddr *addr,
+			socklen_t *len, int flags)
+{
+	struct stack_tcp *c;
+	struct sk_sock *s = calloc(1, sizeof(*s));
+	uint32_t lip, rip;
+	uint16_t lport, rport;
+	int nfd, v = 0;
+	socklen_t vl = sizeof(v);
+
+	if (!s)
+		return -ENOMEM;
+	if (stack_tcp_accept(l->c, s, &c) < 0) {
+		free(s);
+		return -EAGAIN;
+	}
+	nfd = accel_real.socket(AF_INET, SOCK_STREAM | (flags & SOCK_CLOEXEC), 0);
+	if (nfd < 0 || (unsigned)nfd >= sk_nfds) {
+		int e = nfd < 0 ? errno : EMFILE;
+
+		if (nfd >= 0)
+			accel_real.close(nfd);
+		stack_tcp_abort(c);
+		free(s);
+		return -e;
+	}
+	/* Options a Linux child inherits from its listener. */
+	if (accel_real.getsockopt(lfd, IPPROTO_TCP, TCP_NODELAY, &v, &vl) == 0 && v)
+		accel_real.setsockopt(nfd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v));
+	s->kind = SK_CONN;
+	s->refs = 1;
+	s->c = c;
+	s->nonblock = (flags & SOCK_NONBLOCK) != 0;
+	sk_socks[nfd] = s;
+	__atomic_add_fetch(&sk_nsocks, 1, __ATOMIC_RELAXED);
+	apply_opts(s, nfd);
+	stack_tcp_endpoints(c, &lip, &lport, &rip, &rport);
+	fill_addr(addr, len, rip, rport);
+	return nfd;
+}
+
+int sk_accept(struct sk_thread *t, int fd, struct sockaddr *addr, socklen_t *len,
+	      int flags, int *kernel)
+{
+	struct sk_sock *s;
+	int r, polled = 0;
+
+	*kernel = 0;
+	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
+		return -EINVAL;
+	if (in_child || sk_lock(t->s) < 0)
+		return -EBADF;
+	for (;;) {
+		s = sk_get(fd);
+		r = -EBADF;
+		if (!s)
+			break;
+		r = -EINVAL;
+		if (s->kind != SK_LISTEN)
+			break;
+		r = accept_stack(s, fd, addr, len, flags);
+		if (r != -EAGAIN)
+			break;
+		if (s->dual) {
+			r = accel_real.accept4(fd, addr, len, flags);
+			if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
+				r = r >= 0 ? r : -errno;
+				*kernel = 1;
+				break;
+			}
+			r = -EAGAIN;
+		}
+		if (!polled++) {
+			stack_poll(t->s->st);
+			continue;
+		}
+		if (s->nonblock)
+			break;
+		r = wait_sock(t, fd, STACK_TCP_EV_IN, s->dual ? fd : -1);
+		if (r < 0)
+			break;
+	}
+	sk_unlock(t->s);
+	return r;
+}
+
+int sk_connect(struct sk_thread *t, int fd, uint32_t ip, uint16_t port)
+{
+	struct sk_sock *s;
+	int r, err;
+
+	if (in_child || sk_lock(t->s) < 0)
+		return -EBADF;
+	s = sk_get(fd);
+	if (!s) {
+		s = sock_new(fd, SK_BOUND);
+		if (!s) {
+			sk_unlock(t->s);
+			return -ENOMEM;
+		}
+		s->nonblock = (accel_real.fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
+	}
+	if (s->kind == SK_CONN) {
+		const char *st = stack_tcp_state(s->c);
+
+		err = stack_tcp_error(s->c);
+		r = err ? err : !strcmp(st, "SYN-SENT") ? -EALREADY : -EISCONN;
+		goto out;
+	}
+	r = -EISCONN;
+	if (s->kind == SK_LISTEN)
+		goto out;
+	r = stack_tcp_connect(t->s->st, ip, port, s->lport, s, &s->c);
+	if (r < 0)
+		goto out;
+	s->kind = SK_CONN;
+	s->dual = 0;
+	apply_opts(s, fd);
+	r = -EINPROGRESS;
+	if (s->nonblock)
+		goto out;
+	for (;;) {
+		s = sk_get(fd);
+		if (!s || !s->c) {
+			r = -EBADF;
+			break;
+		}
+		if (stack_tcp_events(s->c) & (STACK_TCP_EV_OUT | STACK_TCP_EV_ERR |
+					      STACK_TCP_EV_HUP)) {
+			r = stack_tcp_error(s->c);
+			break;
+		}
+		r = wait_sock(t, fd, STACK_TCP_EV_OUT | STACK_TCP_EV_ERR | STACK_TCP_EV_HUP, -1);
+		if (r < 0)
+			break;
+	}
+out:
+	sk_unlock(t->s);
+	return r;
+}
+
+static size_t iov_total(const struct iovec *iov, int cnt)
+{
+	size_t n = 0;
+
+	for (int i = 0; i < cnt; i++)
+		n += iov[i].iov_len;
+	return n;
+}
+
+ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, int flags)
+{
+	size_t want = iov_total(iov, cnt), got = 0;
+	int peek = !!(flags & MSG_PEEK), polled = 0;
+	struct sk_sock *s;
+	ssize_t r = 0;
+
+	if (in_child)
+		return -EBADF;
+	if (sk_lock(t->s) < 0)
+		return -ESHUTDOWN;
+	for (;;) {
+		s = sk_get(fd);
+		if (!s) {
+			r = got ? (ssize_t)got : -EBADF;
+			break;
+		}
+		if (s->kind != SK_CONN) {
+			r = -ENOTCONN;
+			break;
+		}
+		if (!want)
+			break;
+		r = 0;
+		for (int i = 0; i < cnt && got < want; i++) {
+			size_t off = got, k = 0;
+
+			/* skip the vectors already filled */
+			for (int j = 0; j < i; j++)
+				k += iov[j].iov_len;
+			if (off >= k + iov[i].iov_len)
+				continue;
+			off -= k;
+			r = stack_tcp_recv(s->c, (char *)iov[i].iov_base + off,
+					   iov[i].iov_len - off, peek);
+			if (r <= 0)
+				break;
+			got += (size_t)r;
+			if (peek || (size_t)r < iov[i].iov_len - off)
+				break;
+		}
+		if (got && (!(flags & MSG_WAITALL) || got == want || peek || r <= 0)) {
+			if (r < 0 && r != -EAGAIN)
+				(void)0; /* the error waits for the next call */
+			r = (ssize_t)got;
+			break;
+		}
+		if (r == 0 || (r < 0 && r != -EAGAIN))
+			break; /* end of file, or the connection's error */
+		if (!polled++) { /* one look at the queue before saying EAGAIN */
+			stack_poll(t->s->st);
+			continue;
+		}
+		if (s->nonblock || (flags & MSG_DONTWAIT)) {
+			r = got ? (ssize_t)got : -EAGAIN;
+			break;
+		}
+		r = wait_sock(t, fd, STACK_TCP_EV_IN | STACK_TCP_EV_RDHUP | STACK_TCP_EV_HUP |
+				     STACK_TCP_EV_ERR, -1);
+		if (r < 0) {
+			r = got ? (ssize_t)got : r;
+			break;
+		}
+	}
+	sk_unlock(t->s);
+	return r;
+}
+
+ssize_t sk_send(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, int flags)
+{
+	size_t want = iov_total(iov, cnt), sent = 0;
+	struct sk_sock *s;
+	ssize_t r = 0;
+
+	if (in_child)
+		return -EBADF;
+	if (sk_lock(t->s) < 0)
+		return -ESHUTDOWN;
+	for (;;) {
+		s = sk_get(fd);
+		if (!s) {
+			r = sent ? (ssize_t)sent : -EBADF;
+			break;
+		}
+		if (s->kind != SK_CONN) {
+			r = -EPIPE;
+			break;
+		}
+		if (!strcmp(stack_tcp_state(s->c), "SYN-SENT")) {
+			r = -EAGAIN; /* Linux waits for the handshake */
+		} else {
+			size_t base = 0;
+
+			r = 0;
+			for (int i = 0; i < cnt && sent < want; i++) {
+				size_t off;
+
+				if (sent >= base + iov[i].iov_len) {
+					base += iov[i].iov_len;
+					continue;
+				}
+				off = sent - base;
+				r = stack_tcp_send(s->c, (const char *)iov[i].iov_base + off,
+						   iov[i].iov_len - off);
+				if (r <= 0)
+					break;
+				sent += (size_t)r;
+				if ((size_t)r < iov[i].iov_len - off) {
+					r = -EAGAIN;
+					break;
+				}
+				base += iov[i].iov_len;
+			}
+		}
+		if (sent == want) {
+			r = (ssize_t)sent;
+			break;
+		}
+		if (r < 0 && r != -EAGAIN) {
+			r = sent ? (ssize_t)sent : r;
+			break;
+		}
+		if (s->nonblock || (flags & MSG_DONTWAIT)) {
+			r = sent ? (ssize_t)sent : -EAGAIN;
+			break;
+		}
+		r = wait_sock(t, fd, STACK_TCP_EV_OUT | STACK_TCP_EV_ERR | STACK_TCP_EV_HUP, -1);
+		if (r < 0) {
+			r = sent ? (ssize_t)sent : r;
+			break;
+		}
+	}
+	sk_unlock(t->s);
+	return r;
+}
+
+int sk_shutdown(struct sk_thread *t, int fd, int how)
+{
+	struct sk_sock *s;
+	int r = -EBADF;
+
+	if (in_child || sk_lock(t->s) < 0)
+		return -EBADF;
+	s = sk_get(fd);
+	if (s) {
+		if (how < SHUT_RD || how > SHUT_RDWR)
+			r = -EINVAL;
+		else if (s->kind != SK_CONN)
+			r = -ENOTCONN;
+		else
+			r = stack_tcp_shutdown(s->c, how);
+	}
+	sk_unlock(t->s);
+	return r;
+}
+
+/* Drops fd's name for its socket; the last one closes the connection. */
+void sk_close(struct sk_thread *t, int fd)
+{
+	struct sk_sock *s;
+
+	if ((unsigned)fd >= sk_nfds)
+		return;
+	if (in_child) { /* the parent's: never touch its stack */
+		sk_socks[fd] = NULL;
+		return;
+	}
+	if (sk_lock(t->s) < 0) {
+		sk_socks[fd] = NULL;
+		return;
+	}
+	s = sk_socks[fd];
+	sk_socks[fd] = NULL;
+	if (s && --s->refs == 0)
+		sock_free(s);
+	sk_ep_close(fd);
+	sk_unlock(t->s);
+}
+
+int sk_dup(struct sk_thread *t, int oldfd, int newfd)
+{
+	struct sk_sock *s, *old;
+
+	if (in_child || (unsigned)newfd >= sk_nfds || sk_lock(t->s) < 0)
+		return -EBADF;
+	s = sk_get(oldfd);
+	old = sk_socks[newfd];
+	sk_socks[newfd] = s;
+	if (s)
+		s->refs++;
+	if (old && --old->refs == 0)
+		sock_free(old);
+	sk_unlock(t->s);
+	return s ? 0 : -EBADF;
+}
+
+int sk_nonblock(struct sk_thread *t, int fd, int set)
+{
+	struct sk_sock *s;
+	int r = -EBADF;
+
+	if (in_child || sk_lock(t->s) < 0)
+		return -EBADF;
+	s = sk_get(fd);
+	if (s) {
+		if (set >= 0)
+			s->nonblock = (uint8_t)!!set;
+		r = s->nonblock;
+	}
+	sk_unlock(t->s);
+	return r;
+}
+
+int sk_is_dual(struct sk_thread *t, int fd)
+{
+	struct sk_sock *s;
+	int r = 0;
+
+	if (in_child || sk_lock(t->s) < 0)
+		return 0;
+	s = sk_get(fd);
+	r = s && s->dual;
+	sk_unlock(t->s);
+	return r;
+}
+
+int sk_getsockopt(struct sk_thread *t, int fd, int level, int name, void *val,
+		  socklen_t *len)
+{
+	struct sk_sock *s;
+	int r = 1, v = 0;
+
+	if (in_child || sk_lock(t->s) < 0)
+		return -EBADF;
+	s = sk_get(fd);
+	if (!s) {
+		r = -EBADF;
+	} else if (level == SOL_SOCKET && name == SO_ERROR) {
+		v = s->c && s->kind == SK_CONN ? -stack_tcp_error(s->c) : 0;
+	} else if (level == SOL_SOCKET && name == SO_ACCEPTCONN) {
+		v = s->kind == SK_LISTEN;
+	} else {
+		r = 0; /* the placeholder holds the rest */
+	}
+	sk_unlock(t->s);
+	if (r == 1) {
+		if (!val || !len || *len < sizeof(int))
+			return -EINVAL;
+		memcpy(val, &v, sizeof(v));
+		*len = sizeof(v);
+	}
+	return r;
+}
+
+void sk_setsockopt(struct sk_thread *t, int fd, int level, int name, const void *val,
+		   socklen_t len)
+{
+	struct sk_sock *s;
+	int v = 0;
+
+	if (in_child || sk_lock(t->s) < 0)
+		return;
+	s = sk_get(fd);
+	if (val && len >= sizeof(int))
+		memcpy(&v, val, sizeof(v));
+	if (s && s->c && s->kind == SK_CONN) {
+		if (level == IPPROTO_TCP && name == TCP_NODELAY)
+			stack_tcp_setopt(s->c, STACK_TCP_NODELAY, !!v);
+		else if (level == SOL_SOCKET && name == SO_KEEPALIVE)
+			stack_tcp_setopt(s->c, STACK_TCP_KEEPALIVE, !!v);
+		else if (level == IPPROTO_TCP && name == TCP_KEEPIDLE)
+			stack_tcp_setopt(s->c, STACK_TCP_KEEPIDLE, v);
+		else if (level == IPPROTO_TCP && name == TCP_KEEPINTVL)
+			stack_tcp_setopt(s->c, STACK_TCP_KEEPINTVL, v);
+		else if (level == IPPROTO_TCP && name == TCP_KEEPCNT)
+			stack_tcp_setopt(s->c, STACK_TCP_KEEPCNT, v);
+		else if (level == SOL_SOCKET && name == SO_SNDBUF)
+			stack_tcp_setopt(s->c, STACK_TCP_SNDBUF, v * 2); /* as Linux */
+		else if (level == SOL_SOCKET && name == SO_RCVBUF)
+			stack_tcp_setopt(s->c, STACK_TCP_RCVBUF, v * 2);
+	}
+	if (s && level == SOL_SOCKET && name == SO_LINGER && val &&
+	    len >= sizeof(struct linger)) {
+		const struct linger *lg = val;
+
+		s->linger0 = lg->l_onoff && !lg->l_linger;
+	}
+	sk_unlock(t->s);
+}
+
+int sk_name(struct sk_thread *t, int fd, int peer, struct sockaddr *addr, socklen_t *len)
+{
+	struct sk_sock *s;
+	uint32_t lip = 0, rip = 0;
+	uint16_t lport = 0, rport = 0;
+	int r = 0;
+
+	if (in_child || sk_lock(t->s) < 0)
+		return -EBADF;
+	s = sk_get(fd);
+	if (!s)
+		r = -EBADF;
+	else if (s->dual && s->kind != SK_CONN)
+		r = 1; /* the kernel listener's own answer */
+	else if (s->kind == SK_CONN)
+		stack_tcp_endpoints(s->c, &lip, &lport, &rip, &rport);
+	else if (peer)
+		r = -ENOTCONN;
+	else {
+		lip = s->lip;
+		lport = s->lport;
+	}
+	sk_unlock(t->s);
+	if (r == 0) {
+		if (!addr || !len)
+			return -EFAULT;
+		if (peer)
+			fill_addr(addr, len, rip, rport);
+		else
+			fill_addr(addr, len, lip, lport);
+	}
+	return r;
+}
+
+int sk_ioctl(struct sk_thread *t, int fd, unsigned long req, int *out)
+{
+	struct sk_sock *s;
+	int r = 0;
+
+	if (in_child || sk_lock(t->s) < 0)
+		return -EBADF;
+	s = sk_get(fd);
+	if (!s) {
+		r = -EBADF;
+	} else if (req == FIONREAD) {
+		if (s->kind == SK_LISTEN)
+			r = -EINVAL;
+		else
+			*out = s->c ? (int)stack_tcp_readable(s->c) : 0;
+	} else if (req == TIOCOUTQ) {
+		if (s->kind == SK_LISTEN)
+			r = -EINVAL;
+		else
+			*out = s->c ? (int)stack_tcp_unacked(s->c) : 0;
+	} else {
+		r = 1; /* not ours */
+	}
+	sk_unlock(t->s);
+	return r;
+}
+
+void sk_fork_child(void)
+{
+	in_child = 1;
+}
+
+int sk_in_child(void)
+{
+	return in_child;
+}
+
+/* A forked child closing a bypass descriptor: forget it, touch nothing. */
+void sk_close_child(int fd)
+{
+	if ((unsigned)fd < sk_nfds)
+		sk_socks[fd] = NULL;
+}

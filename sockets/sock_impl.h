@@ -1,0 +1,69 @@
+/*
+ * sock_impl.h - bypass sockets and the epoll sets that watch them, for
+ * sock.c, epoll.c and wait.c. Everything here is guarded by the stack's
+ * lock.
+ */
+#ifndef ACCEL_SOCK_IMPL_H
+#define ACCEL_SOCK_IMPL_H
+
+#include "sockets_impl.h"
+
+enum sk_kind {
+	SK_BOUND,       /* bound to the port's address or the wildcard */
+	SK_LISTEN,
+	SK_CONN,        /* connecting, connected, or over */
+};
+
+struct sk_ep;
+
+/* One bypass socket in one program epoll set. */
+struct sk_item {
+	struct sk_ep *ep;
+	struct sk_sock *s;
+	int fd;
+	uint32_t events;        /* what the program asked for */
+	epoll_data_t data;
+	uint32_t gen_seen;      /* edge-triggered: the socket's gen reported */
+	uint8_t disabled;       /* EPOLLONESHOT fired; MOD re-arms */
+	struct sk_item *ep_next, *s_next;
+};
+
+/* A program epoll set holding bypass sockets (its kernel members stay in
+ * the kernel set). */
+struct sk_ep {
+	int epfd;
+	struct sk_item *items;
+	struct sk_thread *waiter;  /* the thread sleeping on it, if any */
+};
+
+struct sk_sock {
+	enum sk_kind kind;
+	struct stack_tcp *c;    /* listener or connection; NULL while bound */
+	int refs;               /* descriptors naming it (dup) */
+	uint8_t dual;           /* bound to the wildcard: the placeholder is a
+				 * real kernel listener too */
+	uint8_t nonblock;       /* O_NONBLOCK as the program set it */
+	uint8_t linger0;
+	uint32_t lip;           /* bound address and port (host order) */
+	uint16_t lport;
+	uint32_t gen;           /* bumped at each readiness change */
+	struct sk_thread *waiter; /* a thread sleeping in a call on it */
+	struct sk_item *items;  /* the epoll sets watching it */
+};
+
+extern struct sk_sock **sk_socks;
+extern struct sk_ep **sk_eps;
+extern unsigned sk_nfds;
+extern int sk_nsocks;
+
+struct sk_sock *sk_get(int fd);
+uint32_t sk_sock_epoll_events(const struct sk_sock *s);
+
+/* epoll.c */
+void sk_item_remove(struct sk_item *it);
+void sk_ep_close(int epfd);
+/* Appends the ready bypass members of ep to ev (up to max); returns how
+ * many, applying edge-trigger and one-shot rules. */
+int sk_ep_collect(struct sk_ep *ep, struct epoll_event *ev, int max);
+
+#endif
