@@ -493,9 +493,16 @@ int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 	int rc;
 
 	snprintf(why, whylen, "see the lines above");
-	if (impair_parse(conf->impair_tx, &net.impair_tx, why, whylen) < 0 ||
-	    impair_parse(conf->impair_rx, &net.impair_rx, why, whylen) < 0)
-		return -EINVAL;
+	for (int rx = 0; rx < 2; rx++) {
+		char err[160];
+
+		if (impair_parse(rx ? conf->impair_rx : conf->impair_tx,
+				 rx ? &net.impair_rx : &net.impair_tx, err, sizeof(err)) < 0) {
+			snprintf(why, whylen, "%s impairment %s", rx ? "receive" : "transmit",
+				 err);
+			return -EINVAL;
+		}
+	}
 	rc = port_lock(conf->eal_args, why, whylen);
 	if (rc < 0)
 		return rc;

@@ -29,6 +29,9 @@ const struct accel_var accel_vars[] = {
 	{ "ACCEL_DISABLE", "0", "1 = pass every call to the kernel, never start DPDK" },
 	{ "ACCEL_STRICT", "0",
 	  "1 = exit non-zero on a bad setting or a port that fails, instead of running on the kernel" },
+	{ "ACCEL_IMPAIR_TX", NULL,
+	  "tests: impair what the port sends, as netem would: loss=%,dup=%,reorder=%,delay=us,jitter=us,seed=n" },
+	{ "ACCEL_IMPAIR_RX", NULL, "tests: the same for what the port receives" },
 	{ NULL, NULL, NULL },
 };
 
@@ -100,6 +103,22 @@ static unsigned parse_uint(struct parser *p, const char *name, unsigned lo,
 		return (unsigned)strtoul(var_default(name), NULL, 10);
 	}
 	return (unsigned)n;
+}
+
+/* A free-form value checked where it is used (the impairment specs are
+ * checked by the port at start, with the variable named). */
+static void parse_text(struct parser *p, const char *name, char *out, size_t len)
+{
+	const char *v = value_of(p, name);
+
+	out[0] = '\0';
+	if (!v)
+		return;
+	if (strlen(v) >= len) {
+		refuse(p, name, "...", "a shorter value");
+		return;
+	}
+	snprintf(out, len, "%s", v);
 }
 
 static int parse_ipv4(const char *s, uint32_t *ip)
@@ -209,6 +228,8 @@ int accel_config_parse(struct accel_config *c, accel_getenv_fn get, void *arg,
 	c->mbufs = parse_uint(&p, "ACCEL_MBUFS", 1024, 1048576);
 	c->link_wait_ms = parse_uint(&p, "ACCEL_LINK_WAIT_MS", 0, 60000);
 	c->idle_poll_us = parse_uint(&p, "ACCEL_IDLE_POLL_US", 10, 1000000);
+	parse_text(&p, "ACCEL_IMPAIR_TX", c->impair_tx, sizeof(c->impair_tx));
+	parse_text(&p, "ACCEL_IMPAIR_RX", c->impair_rx, sizeof(c->impair_rx));
 	return p.failed ? -EINVAL : 0;
 }
 

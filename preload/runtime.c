@@ -31,13 +31,13 @@ static const char *env_get(const char *name, void *arg)
 static void stats_print(void)
 {
 	struct stack_stats sum;
+	int n = sk_net_stats(&sum);
 
-	sk_net_stats(&sum);
 	fprintf(stderr,
-		"libaccel[%d] stats: rx %llu pkts %llu bytes, tx %llu pkts %llu bytes, "
+		"libaccel[%d] stats: %d stack(s) rx %llu pkts %llu bytes, tx %llu pkts %llu bytes, "
 		"arp in %llu/%llu out %llu/%llu (req/rep), icmp echo replies %llu, "
 		"arp conflicts %llu\n",
-		(int)getpid(), (unsigned long long)sum.rx_pkts,
+		(int)getpid(), n, (unsigned long long)sum.rx_pkts,
 		(unsigned long long)sum.rx_bytes, (unsigned long long)sum.tx_pkts,
 		(unsigned long long)sum.tx_bytes,
 		(unsigned long long)sum.arp_requests_in,
@@ -92,6 +92,8 @@ static struct sk_net_conf net_conf(void)
 		.prefix_len = accel_cfg.prefix_len,
 		.gateway = accel_cfg.gateway,
 		.idle_poll_ns = (uint64_t)accel_cfg.idle_poll_us * 1000u,
+		.impair_tx = accel_cfg.impair_tx,
+		.impair_rx = accel_cfg.impair_rx,
 	};
 }
 

@@ -339,11 +339,12 @@ int sk_thread_fds(const struct sk_thread *t, int fds[3])
 	return n;
 }
 
-void sk_net_stats(struct stack_stats *out)
+int sk_net_stats(struct stack_stats *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (!__atomic_load_n(&shared.up, __ATOMIC_ACQUIRE) || sk_lock(&shared) < 0)
-		return;
+		return 0;
 	*out = *stack_stats(shared.st);
 	sk_unlock(&shared);
+	return 1;
 }

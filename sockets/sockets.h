@@ -83,8 +83,9 @@ void sk_thread_destroy(struct sk_thread *t);
  * Returns frames received, or -ESHUTDOWN once the port is closing. */
 int sk_service(struct sk_thread *t);
 
-/* The stack's counters (zero when there is none). */
-void sk_net_stats(struct stack_stats *out);
+/* The stacks' counters (zero when there is none); returns how many
+ * stacks there are. */
+int sk_net_stats(struct stack_stats *out);
 
 /* The descriptors the thread's context holds open (its sleeping set, its
  * notify fd and the queue's wake fd), so the fd table can hide them from
