@@ -163,14 +163,18 @@ void rt_net_start(void)
 	__atomic_store_n(&accel_state, RT_UP, __ATOMIC_RELEASE);
 }
 
-/* fork: the child keeps the program's descriptors but none of the port. */
+/* fork: the child keeps the program's descriptors but none of the port.
+ * A fork before the port started (a daemon forking at start-up) leaves
+ * the child free to start it, as the process that goes on serving. */
 static void at_fork_child(void)
 {
 	int s = rt_state();
 
-	if (s != RT_PASSTHROUGH)
-		__atomic_store_n(&accel_state, RT_CHILD, __ATOMIC_RELEASE);
 	accel_tls.sk = NULL;
+	accel_tls.tried = 0;
+	if (s == RT_PASSTHROUGH || s == RT_READY || s == RT_FAILED)
+		return;
+	__atomic_store_n(&accel_state, RT_CHILD, __ATOMIC_RELEASE);
 	accel_tls.tried = 1;
 	sk_fork_child();
 }
