@@ -22,6 +22,8 @@ const struct accel_var accel_vars[] = {
 	{ "ACCEL_QUEUES", "1", "queue pairs on the port, one per serving thread (1-16)" },
 	{ "ACCEL_MBUFS", "8192", "packet buffers in the pool (raised to what the queues need)" },
 	{ "ACCEL_LINK_WAIT_MS", "2000", "how long start-up waits for link up (0-60000)" },
+	{ "ACCEL_SPIN_US", "100",
+	  "how long a waiting thread polls the port before it sleeps in the kernel (0-100000)" },
 	{ "ACCEL_IDLE_POLL_US", "1000",
 	  "sleep slice of an idle thread when the port has no rx interrupt (10-1000000)" },
 	{ "ACCEL_LOG", "warn", "log level on stderr: none, error, warn, info, debug" },
@@ -228,6 +230,7 @@ int accel_config_parse(struct accel_config *c, accel_getenv_fn get, void *arg,
 	c->mbufs = parse_uint(&p, "ACCEL_MBUFS", 1024, 1048576);
 	c->link_wait_ms = parse_uint(&p, "ACCEL_LINK_WAIT_MS", 0, 60000);
 	c->idle_poll_us = parse_uint(&p, "ACCEL_IDLE_POLL_US", 10, 1000000);
+	c->spin_us = parse_uint(&p, "ACCEL_SPIN_US", 0, 100000);
 	parse_text(&p, "ACCEL_IMPAIR_TX", c->impair_tx, sizeof(c->impair_tx));
 	parse_text(&p, "ACCEL_IMPAIR_RX", c->impair_rx, sizeof(c->impair_rx));
 	return p.failed ? -EINVAL : 0;

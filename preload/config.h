@@ -23,6 +23,7 @@ struct accel_config {
 	unsigned mbufs;         /* ACCEL_MBUFS */
 	unsigned link_wait_ms;  /* ACCEL_LINK_WAIT_MS */
 	unsigned idle_poll_us;  /* ACCEL_IDLE_POLL_US */
+	unsigned spin_us;       /* ACCEL_SPIN_US */
 	char impair_tx[128];    /* ACCEL_IMPAIR_TX, "" = none */
 	char impair_rx[128];    /* ACCEL_IMPAIR_RX */
 };

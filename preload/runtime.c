@@ -92,6 +92,7 @@ static struct sk_net_conf net_conf(void)
 		.prefix_len = accel_cfg.prefix_len,
 		.gateway = accel_cfg.gateway,
 		.idle_poll_ns = (uint64_t)accel_cfg.idle_poll_us * 1000u,
+		.spin_ns = (uint64_t)accel_cfg.spin_us * 1000u,
 		.impair_tx = accel_cfg.impair_tx,
 		.impair_rx = accel_cfg.impair_rx,
 	};

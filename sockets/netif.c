@@ -106,7 +106,9 @@ int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen)
 
 void sk_net_stop(void)
 {
-	if (__atomic_load_n(&shared.up, __ATOMIC_ACQUIRE) && sk_lock(&shared) == 0) {
+	if (__atomic_load_n(&shared.up, __ATOMIC_ACQUIRE) && !sk_in_child() &&
+	    sk_lock(&shared) == 0) {
+		sk_socks_exit(shared.st);
 		stack_flush(shared.st);
 		dev_netq_leave(shared.q);
 		pthread_mutex_unlock(&shared.lock);
@@ -187,6 +189,7 @@ static int shared_start(const struct sk_net_conf *conf)
 	shared.gateway = conf->gateway;
 	shared.wake_fd = dev_netq_wake_fd(shared.q);
 	shared.idle_poll_ns = conf->idle_poll_ns;
+	shared.spin_ns = conf->spin_ns;
 	if (dev_netq_enter(shared.q) == 0) {
 		shared.st = stack_create(&sc, &shared_ops, shared.q);
 		dev_netq_leave(shared.q);
@@ -233,6 +236,7 @@ struct sk_thread *sk_thread_create(const struct sk_net_conf *conf)
 	t->s = &shared;
 	t->wake_fd = shared.wake_fd;
 	t->idle_poll_ns = shared.idle_poll_ns;
+	t->spin_ns = shared.spin_ns;
 	t->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	t->wait_epfd = t->notify_fd < 0 ? -1 : wait_set_create(t->wake_fd, t->notify_fd);
 	if (t->wait_epfd < 0) {

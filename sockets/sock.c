@@ -28,6 +28,7 @@ struct sk_sock **sk_socks;
 struct sk_ep **sk_eps;
 unsigned sk_nfds;
 int sk_nsocks;              /* bypass sockets alive: 0 lets waits skip us */
+static struct sk_sock *live; /* all of them */
 static int in_child;        /* a forked child: the stack is the parent's */
 
 int sk_fds_init(unsigned size)
@@ -96,6 +97,15 @@ void sk_sock_event(void *ctx, struct stack_tcp *c, void *user, unsigned events)
 
 /* ---- lifetime ----------------------------------------------------------- */
 
+static void live_add(struct sk_sock *s)
+{
+	s->next = live;
+	if (live)
+		live->prev = s;
+	live = s;
+	__atomic_add_fetch(&sk_nsocks, 1, __ATOMIC_RELAXED);
+}
+
 static struct sk_sock *sock_new(int fd, enum sk_kind kind)
 {
 	struct sk_sock *s = calloc(1, sizeof(*s));
@@ -105,7 +115,7 @@ static struct sk_sock *sock_new(int fd, enum sk_kind kind)
 	s->kind = kind;
 	s->refs = 1;
 	sk_socks[fd] = s;
-	__atomic_add_fetch(&sk_nsocks, 1, __ATOMIC_RELAXED);
+	live_add(s);
 	return s;
 }
 
@@ -119,8 +129,34 @@ static void sock_free(struct sk_sock *s)
 		else
 			stack_tcp_close(s->c);
 	}
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		live = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
 	__atomic_sub_fetch(&sk_nsocks, 1, __ATOMIC_RELAXED);
 	free(s);
+}
+
+/* The process is exiting: as the kernel does for a dying process's
+ * sockets, close every connection (a FIN, or a RST where data was left
+ * unread) and give the stack a moment to send them. Under the lock. */
+void sk_socks_exit(struct stack *st)
+{
+	int any = 0;
+
+	for (struct sk_sock *s = live; s; s = s->next)
+		if (s->c) {
+			if (s->kind == SK_CONN && s->linger0)
+				stack_tcp_abort(s->c);
+			else
+				stack_tcp_close(s->c);
+			s->c = NULL;
+			any = 1;
+		}
+	for (uint64_t until = sk_now() + 20000000ull; any && sk_now() < until;)
+		stack_poll(st);
 }
 
 /* The program's options on the placeholder, onto the connection. */
@@ -172,6 +208,17 @@ static int wait_sock(struct sk_thread *t, int fd, unsigned ev, int kfd)
 
 	if (!s)
 		return 0;
+	/* ACCEL_SPIN_US: poll a while, letting other threads in between */
+	for (uint64_t until = sk_now() + t->spin_ns; sk_now() < until;) {
+		stack_poll(S->st);
+		if (!s->c || (stack_tcp_events(s->c) & ev))
+			return 0;
+		sk_unlock(S);
+		if (sk_lock(S) < 0)
+			return -ESHUTDOWN;
+		if (sk_get(fd) != s)
+			return 0;
+	}
 	s->waiter = t;
 	__atomic_store_n(&t->sleeping, 1, __ATOMIC_SEQ_CST);
 	sk_wake_arm(t);
@@ -319,7 +366,7 @@ static int accept_stack(struct sk_sock *l, int lfd, struct sockaddr *addr,
 	s->c = c;
 	s->nonblock = (flags & SOCK_NONBLOCK) != 0;
 	sk_socks[nfd] = s;
-	__atomic_add_fetch(&sk_nsocks, 1, __ATOMIC_RELAXED);
+	live_add(s);
 	apply_opts(s, nfd);
 	stack_tcp_endpoints(c, &lip, &lport, &rip, &rport);
 	fill_addr(addr, len, rip, rport);

@@ -49,6 +49,7 @@ struct sk_sock {
 	uint32_t gen;           /* bumped at each readiness change */
 	struct sk_thread *waiter; /* a thread sleeping in a call on it */
 	struct sk_item *items;  /* the epoll sets watching it */
+	struct sk_sock *next, *prev; /* every live socket, for the exit */
 };
 
 extern struct sk_sock **sk_socks;

@@ -46,6 +46,7 @@ struct sk_net_conf {
 	uint8_t prefix_len;
 	uint32_t gateway;     /* host byte order, 0 = none */
 	uint64_t idle_poll_ns;/* sleep slice when the port has no interrupts */
+	uint64_t spin_ns;     /* polling before a wait for bypass sockets sleeps */
 };
 
 /* Starts the process's port (once): 0, or a negative errno with a short

@@ -22,6 +22,7 @@ struct sk_stack {
 	int up;
 	uint32_t ip, mask, gateway; /* the port's address (host order) */
 	uint64_t idle_poll_ns;
+	uint64_t spin_ns;
 };
 
 struct sk_thread {
@@ -31,6 +32,7 @@ struct sk_thread {
 	int wait_epfd;          /* wake_fd, notify_fd, the program's epoll sets */
 	int sleeping;           /* set before the last look, cleared on waking */
 	uint64_t idle_poll_ns;
+	uint64_t spin_ns;       /* ACCEL_SPIN_US */
 	struct pollfd *pbuf;    /* poll's copy of the program's set, plus ours */
 	size_t pbuf_cap;
 };
@@ -47,6 +49,9 @@ void sk_wake_ack(struct sk_thread *t);
 /* Wakes t if it sleeps (any thread, under the stack's lock). */
 void sk_thread_wake(struct sk_thread *t);
 uint64_t sk_stack_deadline(struct sk_thread *t);
+
+/* Closes every bypass socket at exit (sock.c). */
+void sk_socks_exit(struct stack *st);
 
 /* The stack's readiness callback (sock.c). */
 void sk_sock_event(void *ctx, struct stack_tcp *c, void *user, unsigned events);

@@ -138,6 +138,8 @@ static int ep_look(struct sk_thread *t, int epfd, struct epoll_event *ev, int ma
 static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 			 int maxevents, uint64_t deadline, const sigset_t *sigmask)
 {
+	uint64_t spin_until = now_ns() + t->spin_ns;
+
 	for (;;) {
 		struct epoll_event add = { .events = EPOLLIN, .data.fd = epfd };
 		struct epoll_event woke[4];
@@ -160,6 +162,8 @@ static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 			return merge(ev, n, k);
 		if (remaining(deadline) == 0)
 			return 0;
+		if (now_ns() < spin_until)
+			continue; /* ACCEL_SPIN_US: poll a while before sleeping */
 		if (accel_real.epoll_ctl(t->wait_epfd, EPOLL_CTL_ADD, epfd, &add) < 0 &&
 		    errno != EEXIST)
 			return -errno;
@@ -287,6 +291,7 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 	struct timespec zero = { 0, 0 }, ts;
 	struct pollfd *buf = poll_buf(t, nfds + 2);
 	short *rev = calloc(nfds ? nfds : 1, sizeof(*rev));
+	uint64_t spin_until = now_ns() + t->spin_ns;
 	int r = -ENOMEM;
 
 	if (!buf || !rev)
@@ -326,6 +331,8 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 			r = 0;
 			goto out;
 		}
+		if (now_ns() < spin_until)
+			continue; /* ACCEL_SPIN_US */
 		n = poll_look(t, fds, nfds, rev, 1);
 		if (n != 0) {
 			sk_wake_ack(t);
