@@ -39,7 +39,7 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 	$(BUILD)/tests/test_stack_ipv4_frag $(BUILD)/tests/test_stack_timer \
 	$(BUILD)/tests/test_stack_tcp_isn $(BUILD)/tests/test_stack_tcp
 TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
-	$(BUILD)/tests/callmix \
+	$(BUILD)/tests/callmix $(BUILD)/tests/sockdiff \
 	$(BUILD)/tests/libearlyhook.so
 BENCH_PROGS := $(BUILD)/bench/callcost $(BUILD)/bench/kecho $(BUILD)/bench/stacklink
 
@@ -90,6 +90,10 @@ $(BUILD)/tests/lib%.so: tests/progs/%.c
 $(BUILD)/tests/%: tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< -lpthread
+
+$(BUILD)/tests/sockdiff: tests/progs/sockdiff.c
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< -lcmocka
 
 $(BUILD)/bench/%: benchmarks/%.c
 	@mkdir -p $(dir $@)

@@ -523,9 +523,10 @@ ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 			if (peek || (size_t)r < iov[i].iov_len - off)
 				break;
 		}
-		if (got && (!(flags & MSG_WAITALL) || got == want || peek || r <= 0)) {
-			if (r < 0 && r != -EAGAIN)
-				(void)0; /* the error waits for the next call */
+		/* MSG_WAITALL waits for all of it, unless EOF or an error
+		 * (reported by the next call) cuts it short */
+		if (got && (!(flags & MSG_WAITALL) || got == want || peek ||
+			    (r <= 0 && r != -EAGAIN))) {
 			r = (ssize_t)got;
 			break;
 		}

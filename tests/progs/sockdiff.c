@@ -1,0 +1,570 @@
+/*
+ * sockdiff.c - the differential socket test: TCP socket semantics as a
+ * program sees them, against a Linux peer (tests/integration/sock_peer.py).
+ * Run once on kernel sockets and once under the shim (whose sockets then
+ * go through the port); both runs must pass and print the same trace.
+ *
+ *   sockdiff PEER_IP
+ *
+ * Each check asserts what Linux does and prints one trace line (results
+ * and errno names, never addresses or timings), so any difference between
+ * the two runs shows in a diff of their output.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#define P_ECHO 7001
+#define P_HELLO 7002
+#define P_RESET 7003
+#define P_SILENT 7004
+#define P_CONTROL 7005
+#define P_CLOSED 7009
+
+static const char *peer;
+static volatile sig_atomic_t sigpipes;
+
+static void trace(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	printf("T ");
+	vprintf(fmt, ap);
+	printf("\n");
+	va_end(ap);
+	fflush(stdout);
+}
+
+static const char *ename(int e)
+{
+	static char buf[16];
+
+	switch (e) {
+	case 0: return "0";
+	case EAGAIN: return "EAGAIN";
+	case EINPROGRESS: return "EINPROGRESS";
+	case ECONNREFUSED: return "ECONNREFUSED";
+	case ECONNRESET: return "ECONNRESET";
+	case EPIPE: return "EPIPE";
+	case ENOTCONN: return "ENOTCONN";
+	case EISCONN: return "EISCONN";
+	case EALREADY: return "EALREADY";
+	case EINVAL: return "EINVAL";
+	case EBADF: return "EBADF";
+	case EEXIST: return "EEXIST";
+	case ENOENT: return "ENOENT";
+	default:
+		snprintf(buf, sizeof(buf), "errno%d", e);
+		return buf;
+	}
+}
+
+static struct sockaddr_in addr_of(const char *ip, uint16_t port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	return a;
+}
+
+static int tcp(int flags)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | flags, 0);
+
+	assert_true(fd >= 0);
+	return fd;
+}
+
+static int dial(uint16_t port)
+{
+	struct sockaddr_in a = addr_of(peer, port);
+	int fd = tcp(0), r = connect(fd, (struct sockaddr *)&a, sizeof(a));
+
+	assert_int_equal(r, 0);
+	return fd;
+}
+
+/* Reads exactly n bytes (blocking). */
+static void read_n(int fd, char *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r = read(fd, buf + got, n - got);
+
+		assert_true(r > 0);
+		got += (size_t)r;
+	}
+}
+
+static void test_connect_and_names(void **state)
+{
+	struct sockaddr_in a = addr_of(peer, P_ECHO), me, them;
+	socklen_t ml = sizeof(me), tl = sizeof(them);
+	int fd = tcp(0);
+
+	(void)state;
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&me, &ml), 0);
+	assert_int_equal(getpeername(fd, (struct sockaddr *)&them, &tl), 0);
+	assert_int_equal(me.sin_family, AF_INET);
+	assert_int_equal(ntohs(them.sin_port), P_ECHO);
+	assert_true(ntohs(me.sin_port) >= 1024);
+	errno = 0;
+	int r = connect(fd, (struct sockaddr *)&a, sizeof(a));
+	trace("connect again: %d %s", r, ename(errno));
+	assert_int_equal(r, -1);
+	assert_int_equal(errno, EISCONN);
+	trace("names: family %d peer port %d len %d", me.sin_family, ntohs(them.sin_port),
+	      (int)tl);
+	close(fd);
+}
+
+static void test_nonblocking_connect(void **state)
+{
+	struct sockaddr_in a = addr_of(peer, P_ECHO);
+	int fd = tcp(SOCK_NONBLOCK), err = -1, r;
+	socklen_t el = sizeof(err);
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+
+	(void)state;
+	r = connect(fd, (struct sockaddr *)&a, sizeof(a));
+	trace("nonblocking connect: %d %s", r, ename(r ? errno : 0));
+	assert_true(r == 0 || errno == EINPROGRESS);
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	assert_true(p.revents & POLLOUT);
+	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el), 0);
+	trace("after poll: revents %#x SO_ERROR %s", p.revents, ename(err));
+	assert_int_equal(err, 0);
+	close(fd);
+}
+
+static void test_refused(void **state)
+{
+	struct sockaddr_in a = addr_of(peer, P_CLOSED);
+	int fd = tcp(0), r, err = -1;
+	socklen_t el = sizeof(err);
+	struct pollfd p;
+
+	(void)state;
+	r = connect(fd, (struct sockaddr *)&a, sizeof(a));
+	trace("blocking connect to a closed port: %d %s", r, ename(errno));
+	assert_int_equal(r, -1);
+	assert_int_equal(errno, ECONNREFUSED);
+	close(fd);
+	fd = tcp(SOCK_NONBLOCK);
+	r = connect(fd, (struct sockaddr *)&a, sizeof(a));
+	assert_int_equal(r, -1);
+	assert_int_equal(errno, EINPROGRESS);
+	p = (struct pollfd){ .fd = fd, .events = POLLOUT };
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el), 0);
+	trace("nonblocking refused: revents has ERR %d, SO_ERROR %s, again %s",
+	      !!(p.revents & POLLERR), ename(err), "-");
+	assert_int_equal(err, ECONNREFUSED);
+	assert_true(p.revents & POLLERR);
+	close(fd);
+}
+
+static void test_echo_peek_fionread(void **state)
+{
+	int fd = dial(P_ECHO), n = -1;
+	char buf[64];
+	ssize_t r;
+
+	(void)state;
+	assert_int_equal(send(fd, "0123456789abcdef", 16, 0), 16);
+	r = recv(fd, buf, 4, MSG_PEEK | MSG_WAITALL);
+	trace("peek: %zd '%.4s'", r, buf);
+	assert_int_equal(r, 4);
+	for (int i = 0; i < 100 && n < 16; i++) {
+		assert_int_equal(ioctl(fd, FIONREAD, &n), 0);
+		if (n < 16)
+			usleep(10000);
+	}
+	trace("FIONREAD: %d", n);
+	assert_int_equal(n, 16);
+	read_n(fd, buf, 16);
+	assert_memory_equal(buf, "0123456789abcdef", 16);
+	errno = 0;
+	r = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+	trace("empty recv MSG_DONTWAIT: %zd %s", r, ename(errno));
+	assert_int_equal(r, -1);
+	assert_int_equal(errno, EAGAIN);
+	close(fd);
+}
+
+static void test_nonblock_flags(void **state)
+{
+	int fd = dial(P_ECHO), on = 1, fl;
+	char buf[8];
+	ssize_t r;
+
+	(void)state;
+	fl = fcntl(fd, F_GETFL);
+	assert_false(fl & O_NONBLOCK);
+	assert_int_equal(fcntl(fd, F_SETFL, fl | O_NONBLOCK), 0);
+	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	errno = 0;
+	r = read(fd, buf, sizeof(buf));
+	trace("read with O_NONBLOCK: %zd %s", r, ename(errno));
+	assert_int_equal(errno, EAGAIN);
+	assert_int_equal(fcntl(fd, F_SETFL, fl), 0);
+	assert_int_equal(ioctl(fd, FIONBIO, &on), 0);
+	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
+	errno = 0;
+	r = read(fd, buf, sizeof(buf));
+	trace("read with FIONBIO: %zd %s", r, ename(errno));
+	assert_int_equal(errno, EAGAIN);
+	close(fd);
+}
+
+static void test_vectors(void **state)
+{
+	int fd = dial(P_ECHO);
+	char a[3] = "abc", b[5] = "defgh", c[2] = "ij", out[10];
+	struct iovec wv[3] = { { a, 3 }, { b, 5 }, { c, 2 } };
+	struct iovec rv[2] = { { out, 4 }, { out + 4, 6 } };
+	struct msghdr m = { .msg_iov = rv, .msg_iovlen = 2 };
+	ssize_t r;
+
+	(void)state;
+	assert_int_equal(writev(fd, wv, 3), 10);
+	usleep(50000);
+	r = recvmsg(fd, &m, MSG_WAITALL);
+	trace("writev 10, recvmsg: %zd '%.10s' flags %d", r, out, m.msg_flags);
+	assert_int_equal(r, 10);
+	assert_memory_equal(out, "abcdefghij", 10);
+	m.msg_iov = wv;
+	m.msg_iovlen = 3;
+	assert_int_equal(sendmsg(fd, &m, 0), 10);
+	r = readv(fd, rv, 2);
+	while (r > 0 && r < 10) {
+		ssize_t k = read(fd, out + r, (size_t)(10 - r));
+
+		assert_true(k > 0);
+		r += k;
+	}
+	trace("sendmsg 10, readv: %zd", r);
+	assert_int_equal(r, 10);
+	close(fd);
+}
+
+static void test_shutdown_and_eof(void **state)
+{
+	int fd = dial(P_ECHO), ep = epoll_create1(0);
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP }, got;
+	char buf[8];
+	ssize_t r;
+
+	(void)state;
+	assert_int_equal(send(fd, "bye", 3, 0), 3);
+	assert_int_equal(shutdown(fd, SHUT_WR), 0);
+	read_n(fd, buf, 3);
+	assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), 0);
+	assert_int_equal(epoll_wait(ep, &got, 1, 5000), 1);
+	r = read(fd, buf, sizeof(buf));
+	trace("after SHUT_WR: echo back, then EPOLLRDHUP %d, read %zd",
+	      !!(got.events & EPOLLRDHUP), r);
+	assert_true(got.events & EPOLLRDHUP);
+	assert_int_equal(r, 0);
+	errno = 0;
+	r = send(fd, "x", 1, MSG_NOSIGNAL);
+	trace("send after SHUT_WR: %zd %s", r, ename(errno));
+	assert_int_equal(errno, EPIPE);
+	errno = 0;
+	r = shutdown(fd, 5);
+	trace("shutdown(5): %zd %s", r, ename(errno));
+	assert_int_equal(errno, EINVAL);
+	close(ep);
+	close(fd);
+}
+
+static void on_sigpipe(int s)
+{
+	(void)s;
+	sigpipes++;
+}
+
+static void test_reset(void **state)
+{
+	int fd = dial(P_RESET);
+	char buf[8];
+	ssize_t r;
+	int e;
+
+	(void)state;
+	assert_int_equal(send(fd, "x", 1, 0), 1);
+	usleep(200000);
+	errno = 0;
+	r = recv(fd, buf, sizeof(buf), 0);
+	e = errno;
+	trace("recv after the peer's RST: %zd %s", r, ename(e));
+	assert_int_equal(r, -1);
+	assert_int_equal(e, ECONNRESET);
+	signal(SIGPIPE, on_sigpipe);
+	sigpipes = 0;
+	errno = 0;
+	r = write(fd, "y", 1);
+	trace("write after RST: %zd %s, SIGPIPE %d", r, ename(errno), (int)sigpipes);
+	assert_int_equal(errno, EPIPE);
+	assert_int_equal(sigpipes, 1);
+	errno = 0;
+	r = send(fd, "y", 1, MSG_NOSIGNAL);
+	trace("send MSG_NOSIGNAL after RST: %zd %s, SIGPIPE %d", r, ename(errno),
+	      (int)sigpipes);
+	assert_int_equal(sigpipes, 1);
+	signal(SIGPIPE, SIG_DFL);
+	close(fd);
+}
+
+static void test_full_send_buffer(void **state)
+{
+	int fd = dial(P_SILENT);
+	static char chunk[65536];
+	long total = 0;
+	ssize_t r;
+
+	(void)state;
+	fcntl(fd, F_SETFL, O_NONBLOCK);
+	for (int i = 0; i < 2000; i++) {
+		r = send(fd, chunk, sizeof(chunk), 0);
+		if (r < 0)
+			break;
+		total += r;
+	}
+	trace("send to a peer that never reads: ends with %s", ename(errno));
+	assert_int_equal(errno, EAGAIN);
+	assert_true(total > 0);
+	close(fd);
+}
+
+static void test_epoll_modes(void **state)
+{
+	int fd = dial(P_ECHO), ep = epoll_create1(0), pfd[2];
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = 1 }, got[4];
+	int n1, n2, n3, n4;
+	char buf[8];
+
+	(void)state;
+	assert_int_equal(pipe(pfd), 0);
+	assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), 0);
+	errno = 0;
+	assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), -1);
+	trace("second ADD: %s", ename(errno));
+	assert_int_equal(errno, EEXIST);
+	ev.data.u32 = 2;
+	assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, pfd[0], &ev), 0);
+	assert_int_equal(epoll_wait(ep, got, 4, 100), 0);
+	assert_int_equal(send(fd, "ab", 2, 0), 2);
+	assert_int_equal(write(pfd[1], "p", 1), 1);
+	usleep(100000);
+	n1 = epoll_wait(ep, got, 4, 1000); /* level: both */
+	n2 = epoll_wait(ep, got, 4, 0);    /* still both */
+	ev = (struct epoll_event){ .events = EPOLLIN | EPOLLET, .data.u32 = 1 };
+	assert_int_equal(epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev), 0);
+	assert_int_equal(epoll_ctl(ep, EPOLL_CTL_DEL, pfd[0], NULL), 0);
+	n3 = epoll_wait(ep, got, 4, 0);    /* edge: once */
+	n4 = epoll_wait(ep, got, 4, 0);    /* then not */
+	trace("epoll level %d %d, edge %d %d", n1, n2, n3, n4);
+	assert_int_equal(n1, 2);
+	assert_int_equal(n2, 2);
+	assert_int_equal(n3, 1);
+	assert_int_equal(n4, 0);
+	ev = (struct epoll_event){ .events = EPOLLIN | EPOLLONESHOT, .data.u32 = 1 };
+	assert_int_equal(epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev), 0);
+	n1 = epoll_wait(ep, got, 4, 0);
+	n2 = epoll_wait(ep, got, 4, 0);
+	assert_int_equal(epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev), 0);
+	n3 = epoll_wait(ep, got, 4, 0);
+	trace("oneshot %d %d, re-armed %d", n1, n2, n3);
+	assert_int_equal(n1, 1);
+	assert_int_equal(n2, 0);
+	assert_int_equal(n3, 1);
+	read_n(fd, buf, 2);
+	errno = 0;
+	assert_int_equal(epoll_ctl(ep, EPOLL_CTL_DEL, pfd[0], NULL), -1);
+	trace("DEL of a non-member: %s", ename(errno));
+	assert_int_equal(errno, ENOENT);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(ep);
+	close(fd);
+}
+
+static void test_poll_select(void **state)
+{
+	int fd = dial(P_HELLO), pfd[2], n;
+	struct pollfd p[2];
+	fd_set r;
+	struct timeval tv = { 5, 0 };
+	char buf[16];
+
+	(void)state;
+	assert_int_equal(pipe(pfd), 0);
+	p[0] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	p[1] = (struct pollfd){ .fd = pfd[0], .events = POLLIN };
+	n = poll(p, 2, 5000);
+	trace("poll: %d, socket %#x, pipe %#x", n, p[0].revents & POLLIN, p[1].revents);
+	assert_int_equal(n, 1);
+	FD_ZERO(&r);
+	FD_SET(fd, &r);
+	FD_SET(pfd[0], &r);
+	n = select((fd > pfd[0] ? fd : pfd[0]) + 1, &r, NULL, NULL, &tv);
+	trace("select: %d, socket %d, pipe %d", n, FD_ISSET(fd, &r), FD_ISSET(pfd[0], &r));
+	assert_int_equal(n, 1);
+	assert_true(FD_ISSET(fd, &r));
+	read_n(fd, buf, 6);
+	assert_memory_equal(buf, "hello\n", 6);
+	close(pfd[0]);
+	close(pfd[1]);
+	close(fd);
+}
+
+/* A listener bound to the wildcard; the peer connects back to it. */
+static void test_listen_accept(void **state)
+{
+	struct sockaddr_in any = addr_of("0.0.0.0", 0), me, from;
+	socklen_t ml = sizeof(me), fl = sizeof(from);
+	int l = tcp(0), ctl = dial(P_CONTROL), c, one = 1, r;
+	char cmd[64], buf[8];
+
+	(void)state;
+	assert_int_equal(setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+	assert_int_equal(bind(l, (struct sockaddr *)&any, sizeof(any)), 0);
+	assert_int_equal(getsockname(l, (struct sockaddr *)&me, &ml), 0);
+	assert_true(ntohs(me.sin_port) > 0);
+	assert_int_equal(listen(l, 16), 0);
+	fcntl(l, F_SETFL, O_NONBLOCK);
+	errno = 0;
+	c = accept4(l, NULL, NULL, 0);
+	trace("accept with none waiting: %d %s", c, ename(errno));
+	assert_int_equal(errno, EAGAIN);
+	fcntl(l, F_SETFL, 0);
+	snprintf(cmd, sizeof(cmd), "CONNECT %d\n", ntohs(me.sin_port));
+	assert_int_equal(write(ctl, cmd, strlen(cmd)), (ssize_t)strlen(cmd));
+	c = accept4(l, (struct sockaddr *)&from, &fl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	assert_true(c >= 0);
+	trace("accept4: family %d len %d nonblock %d cloexec %d", from.sin_family, (int)fl,
+	      !!(fcntl(c, F_GETFL) & O_NONBLOCK), !!(fcntl(c, F_GETFD) & FD_CLOEXEC));
+	assert_true(fcntl(c, F_GETFL) & O_NONBLOCK);
+	assert_true(fcntl(c, F_GETFD) & FD_CLOEXEC);
+	fcntl(c, F_SETFL, 0);
+	read_n(c, buf, 2);
+	assert_memory_equal(buf, "hi", 2);
+	assert_int_equal(read(c, buf, sizeof(buf)), 0);
+	read_n(ctl, buf, 3);
+	errno = 0;
+	r = accept4(l, NULL, NULL, 0x40000000);
+	trace("accept flags 0x40000000: %d %s", r, ename(errno));
+	assert_int_equal(errno, EINVAL);
+	errno = 0;
+	r = accept(c, NULL, NULL);
+	trace("accept on a connected socket: %d %s", r, ename(errno));
+	assert_int_equal(errno, EINVAL);
+	close(c);
+	close(ctl);
+	close(l);
+}
+
+static void test_dup_and_options(void **state)
+{
+	int fd = dial(P_ECHO), d, d2 = 100, v = 0, r;
+	socklen_t vl = sizeof(v);
+	char buf[4];
+
+	(void)state;
+	d = dup(fd);
+	assert_true(d >= 0);
+	assert_int_equal(dup2(fd, d2), d2);
+	close(fd);
+	assert_int_equal(write(d, "dup", 3), 3);
+	read_n(d2, buf, 3);
+	assert_memory_equal(buf, "dup", 3);
+	v = 1;
+	assert_int_equal(setsockopt(d, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v)), 0);
+	v = 0;
+	assert_int_equal(getsockopt(d2, IPPROTO_TCP, TCP_NODELAY, &v, &vl), 0);
+	trace("TCP_NODELAY through a dup: %d", !!v);
+	assert_int_equal(v, 1);
+	vl = sizeof(v);
+	assert_int_equal(getsockopt(d, SOL_SOCKET, SO_TYPE, &v, &vl), 0);
+	trace("SO_TYPE %d", v);
+	errno = 0;
+	v = 1;
+	r = setsockopt(d, 9999, 1, &v, sizeof(v));
+	trace("bad level: %d %s", r, ename(errno));
+	close(d);
+	assert_int_equal(write(d2, "ok", 2), 2);
+	read_n(d2, buf, 2);
+	close(d2);
+	errno = 0;
+	r = (int)write(d2, "x", 1);
+	trace("write on a closed fd: %d %s", r, ename(errno));
+	assert_int_equal(errno, EBADF);
+}
+
+static void test_unconnected(void **state)
+{
+	int fd = tcp(0);
+	char buf[4];
+	ssize_t r;
+
+	(void)state;
+	errno = 0;
+	r = recv(fd, buf, 4, 0);
+	trace("recv unconnected: %zd %s", r, ename(errno));
+	assert_int_equal(errno, ENOTCONN);
+	errno = 0;
+	r = shutdown(fd, SHUT_RDWR);
+	trace("shutdown unconnected: %zd %s", r, ename(errno));
+	assert_int_equal(errno, ENOTCONN);
+	close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_connect_and_names),
+		cmocka_unit_test(test_nonblocking_connect),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_echo_peek_fionread),
+		cmocka_unit_test(test_nonblock_flags),
+		cmocka_unit_test(test_vectors),
+		cmocka_unit_test(test_shutdown_and_eof),
+		cmocka_unit_test(test_reset),
+		cmocka_unit_test(test_full_send_buffer),
+		cmocka_unit_test(test_epoll_modes),
+		cmocka_unit_test(test_poll_select),
+		cmocka_unit_test(test_listen_accept),
+		cmocka_unit_test(test_dup_and_options),
+		cmocka_unit_test(test_unconnected),
+	};
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: sockdiff PEER_IP\n");
+		return 2;
+	}
+	peer = argv[1];
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
