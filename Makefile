@@ -27,7 +27,8 @@ STACK_SRC := stack/stack.c stack/wire.c stack/arp.c stack/ipv4.c stack/icmp.c \
 	stack/tcp_subr.c stack/tcp_input.c stack/tcp_output.c stack/tcp_timer.c \
 	stack/tcp_usrreq.c stack/tcp_cc.c stack/tcp_loss.c
 DEV_SRC := dev/net_dpdk.c dev/impair.c
-SOCKETS_SRC := sockets/netif.c sockets/wait.c sockets/sock.c sockets/epoll.c
+SOCKETS_SRC := sockets/netif.c sockets/wait.c sockets/sock.c sockets/epoll.c \
+	sockets/stats.c
 PRELOAD_SRC := preload/config.c preload/fdtable.c preload/runtime.c \
 	preload/interpose.c
 SHIM_SRC := $(COMMON_SRC) $(STACK_SRC) $(DEV_SRC) $(SOCKETS_SRC) $(PRELOAD_SRC)
@@ -44,7 +45,7 @@ TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 BENCH_PROGS := $(BUILD)/bench/callcost $(BUILD)/bench/kecho $(BUILD)/bench/stacklink
 
 .PHONY: all deps check unit integration demo bench install clean
-all: $(BUILD)/libaccel.so $(BUILD)/accel $(BUILD)/stack-echo
+all: $(BUILD)/libaccel.so $(BUILD)/accel $(BUILD)/stack-echo $(BUILD)/accel-stat
 
 $(BUILD)/obj/dev/%.o: dev/%.c
 	@mkdir -p $(dir $@)
@@ -67,6 +68,10 @@ TOOL_OBJ := $(filter-out $(BUILD)/obj/preload/%,$(SHIM_OBJ))
 $(BUILD)/obj/tools/%.o: tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -MMD -c $< -o $@
+
+$(BUILD)/accel-stat: tools/accel_stat.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -o $@ $<
 
 $(BUILD)/stack-echo: $(BUILD)/obj/tools/stack_echo.o $(BUILD)/obj/tools/sha256.o $(TOOL_OBJ)
 	$(CC) -o $@ $^ -Wl,--as-needed $(DPDK_LIBS) -lnuma -ldl -lpthread
@@ -131,6 +136,7 @@ install: all
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 $(BUILD)/libaccel.so $(DESTDIR)$(PREFIX)/lib/libaccel.so
 	install -m 0755 $(BUILD)/accel $(DESTDIR)$(PREFIX)/bin/accel
+	install -m 0755 $(BUILD)/accel-stat $(DESTDIR)$(PREFIX)/bin/accel-stat
 	sed -e 's|@PREFIX@|$(PREFIX)|' accel.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/accel.pc
 
 clean:

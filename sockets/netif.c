@@ -110,6 +110,7 @@ void sk_net_stop(void)
 	    sk_lock(&shared) == 0) {
 		sk_socks_exit(shared.st);
 		stack_flush(shared.st);
+		sk_stats_unpublish();
 		dev_netq_leave(shared.q);
 		pthread_mutex_unlock(&shared.lock);
 	}
@@ -273,6 +274,7 @@ int sk_lock(struct sk_stack *s)
 void sk_unlock(struct sk_stack *s)
 {
 	stack_flush(s->st);
+	sk_stats_publish(s->st, sk_now());
 	dev_netq_leave(s->q);
 	pthread_mutex_unlock(&s->lock);
 }
@@ -289,6 +291,7 @@ int sk_service(struct sk_thread *t)
 		return -ESHUTDOWN;
 	}
 	n = (int)stack_poll(s->st);
+	sk_stats_publish(s->st, sk_now());
 	dev_netq_leave(s->q);
 	pthread_mutex_unlock(&s->lock);
 	return n;

@@ -367,6 +367,7 @@ static int accept_stack(struct sk_sock *l, int lfd, struct sockaddr *addr,
 	s->nonblock = (flags & SOCK_NONBLOCK) != 0;
 	sk_socks[nfd] = s;
 	live_add(s);
+	sk_counters.bypass_accepts++;
 	apply_opts(s, nfd);
 	stack_tcp_endpoints(c, &lip, &lport, &rip, &rport);
 	fill_addr(addr, len, rip, rport);
@@ -400,6 +401,7 @@ int sk_accept(struct sk_thread *t, int fd, struct sockaddr *addr, socklen_t *len
 			if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
 				r = r >= 0 ? r : -errno;
 				*kernel = 1;
+				sk_counters.kernel_accepts += r >= 0;
 				break;
 			}
 			r = -EAGAIN;
@@ -449,6 +451,7 @@ int sk_connect(struct sk_thread *t, int fd, uint32_t ip, uint16_t port)
 		goto out;
 	s->kind = SK_CONN;
 	s->dual = 0;
+	sk_counters.bypass_connects++;
 	apply_opts(s, fd);
 	r = -EINPROGRESS;
 	if (s->nonblock)

@@ -50,6 +50,10 @@ void sk_wake_ack(struct sk_thread *t);
 void sk_thread_wake(struct sk_thread *t);
 uint64_t sk_stack_deadline(struct sk_thread *t);
 
+/* The counters file for accel-stat, at most once a second (stats.c). */
+void sk_stats_publish(struct stack *st, uint64_t now);
+void sk_stats_unpublish(void);
+
 /* Closes every bypass socket at exit (sock.c). */
 void sk_socks_exit(struct stack *st);
 

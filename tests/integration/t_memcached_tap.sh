@@ -61,6 +61,12 @@ slap "$SECS" "through the port" &
 sp=$!
 sleep 2
 capable 127.0.0.1 "through the kernel, during the load"
+# the counters while it runs (accel-stat reads the shim's stats file)
+a=$("$BUILD/accel-stat" $mc | awk '$1 == "tcp_segs_in" { print $2 }')
+sleep 2
+b=$("$BUILD/accel-stat" $mc | awk '$1 == "tcp_segs_in" { print $2 }')
+note "accel-stat $mc while loaded: tcp_segs_in $a, 2 s later $b"
+[ -n "$a" ] && [ "$b" -gt "$a" ] || fail "accel-stat: counters not moving ($a, $b)"
 wait $sp || fail "memaslap"
 
 [ "$(cat /proc/$mc/comm)" = memcached ] || fail "lost track of memcached"
@@ -71,6 +77,7 @@ stop_memcached
 grep -q "icmp echo replies 20" "$log" || { cat "$log"; fail "stats at exit"; }
 grep -q "passive" "$log" || fail "no connection went through the stack"
 in_ns ip link show acc0 >/dev/null 2>&1 && fail "tap interface left behind"
+"$BUILD/accel-stat" $mc > /dev/null 2>&1 && fail "the stats file outlived the process"
 
 note "loss 2% each way on the port:"
 start_memcached "$LOGDIR/memcached_tap.loss.log" ACCEL_IMPAIR_RX=loss=2,seed=3 \

@@ -1,0 +1,97 @@
+/*
+ * stats.c - the stack's counters while the program runs: a small text file,
+ * /run/libaccel/<pid>.stats (or /tmp when /run is not writable), rewritten
+ * at most once a second by whichever thread runs the stack, and removed at
+ * exit. `accel-stat PID` prints it. One "name value" per line.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../common/real.h"
+#include "sock_impl.h"
+
+#define PUBLISH_NS 1000000000ull
+
+struct sk_counters sk_counters;
+static char path[64];
+static uint64_t next_publish;
+
+size_t sk_stats_format(const struct stack_stats *s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+#define LINE(name, v)                                                        \
+	do {                                                                 \
+		int k = snprintf(buf + n, n < len ? len - n : 0, "%s %llu\n", \
+				 name, (unsigned long long)(v));             \
+		if (k > 0)                                                   \
+			n += (size_t)k;                                      \
+	} while (0)
+	LINE("rx_pkts", s->rx_pkts);
+	LINE("rx_bytes", s->rx_bytes);
+	LINE("tx_pkts", s->tx_pkts);
+	LINE("tx_bytes", s->tx_bytes);
+	LINE("arp_requests_in", s->arp_requests_in);
+	LINE("arp_replies_in", s->arp_replies_in);
+	LINE("arp_requests_out", s->arp_requests_out);
+	LINE("arp_replies_out", s->arp_replies_out);
+	LINE("icmp_echo_replies", s->icmp_echo_replies);
+	LINE("tcp_segs_in", s->tcp_segs_in);
+	LINE("tcp_segs_out", s->tcp_segs_out);
+	LINE("tcp_retransmits", s->tcp_retransmits);
+	LINE("tcp_rtos", s->tcp_rtos);
+	LINE("tcp_fast_recoveries", s->tcp_fast_recoveries);
+	LINE("tcp_tail_probes", s->tcp_tail_probes);
+	LINE("tcp_active_opens", s->tcp_active_opens);
+	LINE("tcp_passive_opens", s->tcp_passive_opens);
+	LINE("tcp_rsts_out", s->tcp_rsts_out);
+	LINE("tcp_timeouts", s->tcp_timeouts);
+	LINE("bypass_sockets", (uint64_t)__atomic_load_n(&sk_nsocks, __ATOMIC_RELAXED));
+	LINE("bypass_accepts", sk_counters.bypass_accepts);
+	LINE("bypass_connects", sk_counters.bypass_connects);
+	LINE("kernel_accepts", sk_counters.kernel_accepts);
+	for (int r = 0; r < STACK_DROP_MAX; r++)
+		if (s->drops[r]) {
+			char name[48];
+
+			snprintf(name, sizeof(name), "drop_%s",
+				 stack_drop_name((enum stack_drop)r));
+			LINE(name, s->drops[r]);
+		}
+#undef LINE
+	return n;
+}
+
+/* Under the stack's lock. */
+void sk_stats_publish(struct stack *st, uint64_t now)
+{
+	char buf[4096], tmp[80];
+	size_t n;
+	int fd;
+
+	if (now < next_publish)
+		return;
+	next_publish = now + PUBLISH_NS;
+	if (!path[0]) {
+		const char *dir = access("/run/libaccel", W_OK) == 0 ? "/run/libaccel" : "/tmp";
+
+		snprintf(path, sizeof(path), "%s/%d.stats", dir, (int)getpid());
+	}
+	n = sk_stats_format(stack_stats(st), buf, sizeof(buf));
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = accel_real.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	if (accel_real.write(fd, buf, n < sizeof(buf) ? n : sizeof(buf)) >= 0)
+		rename(tmp, path);
+	accel_real.close(fd);
+}
+
+void sk_stats_unpublish(void)
+{
+	if (path[0])
+		unlink(path);
+}
