@@ -318,7 +318,8 @@ EXPORT int socket(int domain, int type, int protocol)
 {
 	int fd;
 
-	if (domain == AF_INET && rt_state() == RT_READY && !accel_tls.depth)
+	if (domain == AF_INET && (rt_state() == RT_READY || rt_state() == RT_STARTING) &&
+	    !accel_tls.depth)
 		rt_net_start();
 	fd = accel_real.socket(domain, type, protocol);
 	if (fd >= 0 && domain == AF_INET && (type & 0xf) == SOCK_STREAM &&

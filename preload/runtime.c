@@ -147,8 +147,14 @@ void rt_net_start(void)
 	char why[192];
 
 	if (!__atomic_compare_exchange_n(&accel_state, &expect, RT_STARTING, 0,
-					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		/* another thread is starting it: its sockets must not go to
+		 * the kernel for want of waiting a moment (bounded, in case the
+		 * caller is a thread the start itself waits for) */
+		for (int i = 0; i < 10000 && rt_state() == RT_STARTING; i++)
+			usleep(1000);
 		return;
+	}
 	accel_tls.depth++;
 	rc = sk_net_start(&nc, why, sizeof(why));
 	accel_tls.depth--;

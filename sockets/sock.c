@@ -121,6 +121,7 @@ static struct sk_sock *sock_new(int fd, enum sk_kind kind)
 
 static void sock_free(struct sk_sock *s)
 {
+	sk_thread_wake(s->waiter); /* a call blocked on it looks again */
 	while (s->items)
 		sk_item_remove(s->items);
 	if (s->c) {
