@@ -45,7 +45,8 @@ TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 BENCH_PROGS := $(BUILD)/bench/callcost $(BUILD)/bench/kecho $(BUILD)/bench/stacklink
 
 .PHONY: all deps check unit integration demo bench install clean
-all: $(BUILD)/libaccel.so $(BUILD)/accel $(BUILD)/stack-echo $(BUILD)/accel-stat
+all: $(BUILD)/libaccel.so $(BUILD)/accel $(BUILD)/stack-echo $(BUILD)/accel-stat \
+	$(BUILD)/accel-load
 
 $(BUILD)/obj/dev/%.o: dev/%.c
 	@mkdir -p $(dir $@)
@@ -72,6 +73,10 @@ $(BUILD)/obj/tools/%.o: tools/%.c
 $(BUILD)/accel-stat: tools/accel_stat.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -o $@ $<
+
+$(BUILD)/accel-load: tools/accel_load.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -o $@ $< -lm
 
 $(BUILD)/stack-echo: $(BUILD)/obj/tools/stack_echo.o $(BUILD)/obj/tools/sha256.o $(TOOL_OBJ)
 	$(CC) -o $@ $^ -Wl,--as-needed $(DPDK_LIBS) -lnuma -ldl -lpthread
@@ -137,6 +142,7 @@ install: all
 	install -m 0755 $(BUILD)/libaccel.so $(DESTDIR)$(PREFIX)/lib/libaccel.so
 	install -m 0755 $(BUILD)/accel $(DESTDIR)$(PREFIX)/bin/accel
 	install -m 0755 $(BUILD)/accel-stat $(DESTDIR)$(PREFIX)/bin/accel-stat
+	install -m 0755 $(BUILD)/accel-load $(DESTDIR)$(PREFIX)/bin/accel-load
 	sed -e 's|@PREFIX@|$(PREFIX)|' accel.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/accel.pc
 
 clean:
