@@ -1074,8 +1074,14 @@ EXPORT pid_t fork(void)
 
 static int epoll_made(int epfd)
 {
-	if (epfd >= 0 && rt_state() == RT_UP && !rt_internal_caller())
+	struct sk_thread *t;
+
+	if (epfd >= 0 && rt_state() == RT_UP && !rt_internal_caller() &&
+	    (t = bypass_thread())) {
+		forget(epfd); /* a number the program closed behind our back */
 		fdtable_set(&accel_fds, epfd, FD_EPOLL);
+		SK_VOID(sk_epoll_created(t, epfd));
+	}
 	return epfd;
 }
 
@@ -1097,10 +1103,21 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 
 	FD_GUARD(epfd);
 	FD_GUARD(fd);
-	if (!is_bypass(fd) || !(t = bypass_thread()))
-		return accel_real.epoll_ctl(epfd, op, fd, ev);
-	if (SK_CALL(sk_is_dual(t, fd)) && accel_real.epoll_ctl(epfd, op, fd, ev) < 0)
-		return -1;
+	if (!is_bypass(fd) || !(t = bypass_thread())) {
+		int r = accel_real.epoll_ctl(epfd, op, fd, ev);
+
+		/* count the kernel's members of sets that may hold ours */
+		if (r == 0 && op != EPOLL_CTL_MOD && !rt_internal_caller() &&
+		    fdtable_kind(&accel_fds, epfd) == FD_EPOLL && (t = bypass_thread()))
+			SK_VOID(sk_epoll_kernel_member(t, epfd, op == EPOLL_CTL_ADD ? 1 : -1));
+		return r;
+	}
+	if (SK_CALL(sk_is_dual(t, fd))) {
+		if (accel_real.epoll_ctl(epfd, op, fd, ev) < 0)
+			return -1;
+		if (op != EPOLL_CTL_MOD)
+			SK_VOID(sk_epoll_kernel_member(t, epfd, op == EPOLL_CTL_ADD ? 1 : -1));
+	}
 	if (fdtable_kind(&accel_fds, epfd) == FD_KERNEL)
 		fdtable_set(&accel_fds, epfd, FD_EPOLL);
 	return set_errno(SK_CALL(sk_epoll_ctl(t, epfd, op, fd, ev)));

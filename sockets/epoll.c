@@ -41,8 +41,15 @@ void sk_item_remove(struct sk_item *it)
 	free(it);
 }
 
+static void ep_close_locked(int epfd);
+
 /* The program closed epfd (or fd, which may have been one). */
 void sk_ep_close(int epfd)
+{
+	ep_close_locked(epfd);
+}
+
+static void ep_close_locked(int epfd)
 {
 	struct sk_ep *ep = (unsigned)epfd < sk_nfds ? sk_eps[epfd] : NULL;
 
@@ -52,6 +59,51 @@ void sk_ep_close(int epfd)
 		sk_item_remove(ep->items);
 	sk_eps[epfd] = NULL;
 	free(ep);
+}
+
+/* The shim's record of a program set; a set it did not see created may
+ * have kernel members it never counted (kernel_members -1: unknown). */
+static struct sk_ep *ep_get(int epfd)
+{
+	struct sk_ep *ep = sk_eps[epfd];
+
+	if (!ep) {
+		ep = calloc(1, sizeof(*ep));
+		if (!ep)
+			return NULL;
+		ep->epfd = epfd;
+		ep->kernel_members = -1;
+		sk_eps[epfd] = ep;
+	}
+	return ep;
+}
+
+/* The program made an epoll set while the port was up: it starts empty. */
+void sk_epoll_created(struct sk_thread *t, int epfd)
+{
+	struct sk_ep *ep;
+
+	if (sk_in_child() || (unsigned)epfd >= sk_nfds || sk_lock(t->s) < 0)
+		return;
+	ep_close_locked(epfd);
+	ep = ep_get(epfd);
+	if (ep)
+		ep->kernel_members = 0;
+	sk_unlock(t->s);
+}
+
+/* A kernel member joined (+1) or left (-1) a program set the shim saw
+ * created; with none, a wait need not ask the kernel about the set. */
+void sk_epoll_kernel_member(struct sk_thread *t, int epfd, int delta)
+{
+	struct sk_ep *ep;
+
+	if (sk_in_child() || (unsigned)epfd >= sk_nfds || sk_lock(t->s) < 0)
+		return;
+	ep = ep_get(epfd);
+	if (ep && ep->kernel_members >= 0)
+		ep->kernel_members += delta;
+	sk_unlock(t->s);
 }
 
 int sk_epoll_ctl(struct sk_thread *t, int epfd, int op, int fd, struct epoll_event *ev)
@@ -84,14 +136,9 @@ int sk_epoll_ctl(struct sk_thread *t, int epfd, int op, int fd, struct epoll_eve
 			r = -EEXIST;
 			break;
 		}
-		if (!ep) {
-			ep = calloc(1, sizeof(*ep));
-			if (!ep) {
-				r = -ENOMEM;
-				break;
-			}
-			ep->epfd = epfd;
-			sk_eps[epfd] = ep;
+		if (!ep && !(ep = ep_get(epfd))) {
+			r = -ENOMEM;
+			break;
 		}
 		it = calloc(1, sizeof(*it));
 		if (!it) {

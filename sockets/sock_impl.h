@@ -34,6 +34,7 @@ struct sk_ep {
 	int epfd;
 	struct sk_item *items;
 	struct sk_thread *waiter;  /* the thread sleeping on it, if any */
+	int kernel_members;        /* fds in the kernel set (-1: unknown) */
 };
 
 struct sk_sock {

@@ -157,6 +157,11 @@ int sk_name(struct sk_thread *t, int fd, int peer, struct sockaddr *addr, sockle
 int sk_ioctl(struct sk_thread *t, int fd, unsigned long req, int *out);
 /* epoll_ctl for a bypass fd in a program set. */
 int sk_epoll_ctl(struct sk_thread *t, int epfd, int op, int fd, struct epoll_event *ev);
+/* The program made an epoll set (while the port is up). */
+void sk_epoll_created(struct sk_thread *t, int epfd);
+/* A kernel fd joined (+1) or left (-1) a program epoll set (the kernel
+ * accepted the change). */
+void sk_epoll_kernel_member(struct sk_thread *t, int epfd, int delta);
 /* The program closed an epoll set. */
 void sk_epoll_closed(struct sk_thread *t, int epfd);
 int sk_ep_has_items(int epfd);

@@ -113,7 +113,7 @@ static int merge(struct epoll_event *ev, int n, int k)
  * gone. With sleep set, the thread is recorded as the set's sleeper first,
  * so a change after this look wakes it. */
 static int ep_look(struct sk_thread *t, int epfd, struct epoll_event *ev, int max,
-		   int sleep)
+		   int sleep, int *ask_kernel)
 {
 	struct sk_ep *ep;
 	int n = 0;
@@ -130,6 +130,10 @@ static int ep_look(struct sk_thread *t, int epfd, struct epoll_event *ev, int ma
 	stack_poll(t->s->st);
 	if (ep)
 		n = sk_ep_collect(ep, ev, max);
+	/* The kernel's members are asked about (with a system call) unless
+	 * the set is known to have none. */
+	if (ask_kernel)
+		*ask_kernel = !ep || ep->kernel_members != 0;
 	sk_unlock(t->s);
 	return n;
 }
@@ -147,10 +151,12 @@ static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 
 		if (maxevents <= 0)
 			return -EINVAL;
-		n = ep_look(t, epfd, ev, maxevents, 0);
+		int ask;
+
+		n = ep_look(t, epfd, ev, maxevents, 0, &ask);
 		if (n < 0)
 			return -ESHUTDOWN;
-		if (n < maxevents) {
+		if (ask && n < maxevents) {
 			k = accel_real.epoll_pwait(epfd, ev + n, maxevents - n, 0, sigmask);
 			if (k < 0) {
 				if (n == 0)
@@ -167,7 +173,7 @@ static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 		if (accel_real.epoll_ctl(t->wait_epfd, EPOLL_CTL_ADD, epfd, &add) < 0 &&
 		    errno != EEXIST)
 			return -errno;
-		n = ep_look(t, epfd, ev, maxevents, 1);
+		n = ep_look(t, epfd, ev, maxevents, 1, NULL);
 		if (n != 0) {
 			sk_wake_ack(t);
 			return n < 0 ? -ESHUTDOWN : n;

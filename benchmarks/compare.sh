@@ -1,0 +1,190 @@
+#!/bin/bash
+# Kernel vs bypass, measured in one run on this machine (make demo).
+#
+# Each workload runs twice with the same server binary, the same client and
+# the same settings, server pinned to CPU 0 and client to CPU 1:
+#   kernel: both on kernel TCP over loopback;
+#   bypass: both under the shim, each with a DPDK port, joined by net_memif
+#           (no hugepages): the embedded default, two hosts' worth of NIC.
+# Repeated REPS times (median). Prints one table (throughput, ratio, p99,
+# the server's user CPU per request in the kernel run and the ceiling it
+# implies), writes build/bench/results.json and build/bench/results.png.
+#
+#   QUICK=1: one repetition of 3 s, for CI; fails if bypass is slower than
+#   the kernel on any workload.
+cd "$(dirname "$0")/.." || exit 1
+[ "$(id -u)" -eq 0 ] || { echo "compare: needs root (network namespace)"; exit 1; }
+QUICK=${QUICK:-0}
+if [ "$QUICK" = 1 ]; then SECS=${SECS:-3}; REPS=${REPS:-1}; else SECS=${SECS:-10}; REPS=${REPS:-3}; fi
+OUT=build/bench
+LOAD=build/accel-load
+mkdir -p $OUT
+NS="accel-bench-$$"
+SOCK="/tmp/accel-bench-$$.sock"
+pids=""
+cleanup() {
+	for p in $pids; do kill -TERM "$p" 2>/dev/null; done
+	for p in $pids; do wait "$p" 2>/dev/null; done
+	ip netns del "$NS" 2>/dev/null
+	rm -f "$SOCK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+ip netns add "$NS" && ip -n "$NS" link set lo up || exit 1
+X="ip netns exec $NS"
+SRV_ENV=(ACCEL_DPDK_ARGS="--no-huge -m 512 --no-pci --vdev=net_memif0,role=server,socket=$SOCK"
+	 ACCEL_IP=10.77.0.1/24)
+CLI_ENV=(ACCEL_DPDK_ARGS="--no-huge -m 512 --no-pci --vdev=net_memif0,role=client,socket=$SOCK"
+	 ACCEL_IP=10.77.0.2/24)
+
+wait_port() { # $1 port
+	for _ in $(seq 100); do
+		$X bash -c "exec 3<>/dev/tcp/127.0.0.1/$1" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	echo "compare: server on port $1 did not start" >&2
+	return 1
+}
+
+# Starts a server (pinned to CPU 0): $1 = path (kernel|bypass), $2 = port,
+# rest = the command. Sets $sp.
+server_start() {
+	local path=$1 port=$2
+	shift 2
+	if [ "$path" = kernel ]; then
+		$X taskset -c 0 "$@" > $OUT/server.log 2>&1 &
+	else
+		$X env "${SRV_ENV[@]}" taskset -c 0 build/accel "$@" > $OUT/server.log 2>&1 &
+	fi
+	sp=$!
+	pids="$pids $sp"
+	wait_port "$port"
+}
+
+server_stop() {
+	kill -TERM $sp 2>/dev/null
+	wait $sp 2>/dev/null
+	pids="${pids/ $sp/}"
+}
+
+utime() { awk '{ print $14 }' /proc/$1/stat; } # user CPU, clock ticks
+
+client() { # $1 = path, rest = command (pinned to CPU 1)
+	local path=$1
+	shift
+	if [ "$path" = kernel ]; then
+		$X taskset -c 1 "$@"
+	else
+		$X env "${CLI_ENV[@]}" taskset -c 1 build/accel "$@"
+	fi
+}
+
+host() { [ "$1" = kernel ] && echo 127.0.0.1 || echo 10.77.0.1; }
+
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR ? v[int((NR + 1) / 2)] : 0) }'; }
+
+# One measurement: prints "rps p99_us user_us_per_request".
+measure() { # $1 = workload, $2 = path
+	local w=$1 path=$2 h u0 u1 out rps p99 req
+	h=$(host "$path")
+	case $w in
+	echo) server_start "$path" 7000 build/bench/kecho server 7000 ;;
+	mc_*|memaslap) server_start "$path" 11211 memcached -u root -t 1 -U 0 -p 11211 -c 4096 ;;
+	redis_*|redis_bench) server_start "$path" 6379 redis-server --port 6379 --save "" \
+		--appendonly no --protected-mode no ;;
+	esac || return 1
+	u0=$(utime $sp)
+	case $w in
+	echo) out=$(client "$path" $LOAD --server "$h:7000" --proto echo --value-size 16 \
+		--conns 32 --seconds "$SECS" --json) ;;
+	mc_get) out=$(client "$path" $LOAD --server "$h:11211" --proto memcached --keys 1000 \
+		--key-size 8 --value-size 8 --get-ratio 1 --conns 32 --preload \
+		--seconds "$SECS" --json) ;;
+	mc_zipf) out=$(client "$path" $LOAD --server "$h:11211" --proto memcached --keys 1000 \
+		--key-size 8 --value-size 8 --get-ratio 0.9 --dist zipf --conns 32 --preload \
+		--seconds "$SECS" --json) ;;
+	redis_get) out=$(client "$path" $LOAD --server "$h:6379" --proto redis --keys 1000 \
+		--get-ratio 1 --conns 32 --preload --seconds "$SECS" --json) ;;
+	redis_set) out=$(client "$path" $LOAD --server "$h:6379" --proto redis --keys 1000 \
+		--get-ratio 0 --conns 32 --seconds "$SECS" --json) ;;
+	memaslap) out=$(client "$path" memcaslap -s "$h:11211" -t "${SECS}s" -T 1 -c 32 2>&1 |
+		sed -n 's/.*Ops: \([0-9]*\) TPS: \([0-9]*\).*/{"rps": \2, "requests": \1, "p99_us": 0}/p') ;;
+	redis_bench) out=$(client "$path" redis-benchmark -h "$h" -p 6379 -c 32 \
+		-n $((SECS * 40000)) -t get -q 2>&1 | tr '\r' '\n' |
+		sed -n 's/^GET: \([0-9.]*\) requests per second.*/{"rps": \1, "requests": 0, "p99_us": 0}/p' |
+		tail -1) ;;
+	esac
+	u1=$(utime $sp)
+	server_stop
+	rps=$(echo "$out" | sed -n 's/.*"rps": \([0-9.]*\).*/\1/p')
+	p99=$(echo "$out" | sed -n 's/.*"p99_us": \([0-9.]*\).*/\1/p')
+	req=$(echo "$out" | sed -n 's/.*"requests": \([0-9]*\).*/\1/p')
+	[ -z "$rps" ] && { echo "compare: $w ($path) gave no result: $out" >&2; return 1; }
+	[ "${req:-0}" -gt 0 ] || req=$(awk -v r="$rps" -v s="$SECS" 'BEGIN { printf "%d", r * s }')
+	echo "$rps ${p99:-0} $(awk -v u=$((u1 - u0)) -v hz="$(getconf CLK_TCK)" -v n="$req" \
+		'BEGIN { printf "%.3f", n ? u / hz * 1e6 / n : 0 }')"
+}
+
+WORKLOADS="echo mc_get mc_zipf redis_get redis_set memaslap redis_bench"
+declare -A DESC=(
+	[echo]="echo ping-pong 16 B, 32 conns"
+	[mc_get]="memcached -t 1 GET, 1000 keys 8 B, 32 conns"
+	[mc_zipf]="memcached -t 1 90/10 GET/SET zipf"
+	[redis_get]="redis GET, 32 conns"
+	[redis_set]="redis SET, 32 conns"
+	[memaslap]="memcached, memaslap (Debian) client"
+	[redis_bench]="redis GET, redis-benchmark client"
+)
+fail=0
+json="{\"quick\": $QUICK, \"seconds\": $SECS, \"repetitions\": $REPS, \"workloads\": ["
+first=1
+: > $OUT/results.dat
+printf "%-44s %12s %12s %7s %9s %9s %10s %8s\n" workload "kernel/s" "bypass/s" ratio \
+	"k p99 us" "b p99 us" "ceiling/s" "of ceil" > $OUT/results.txt
+for w in $WORKLOADS; do
+	declare -A R=()
+	for path in kernel bypass; do
+		: > $OUT/m.$path
+		for rep in $(seq "$REPS"); do
+			echo "   [$w] $path run $rep/$REPS ($SECS s)" >&2
+			measure "$w" "$path" >> $OUT/m.$path || { fail=1; echo "0 0 0" >> $OUT/m.$path; }
+		done
+		R[$path.rps]=$(awk '{ print $1 }' $OUT/m.$path | median)
+		R[$path.p99]=$(awk '{ print $2 }' $OUT/m.$path | median)
+		R[$path.user]=$(awk '{ print $3 }' $OUT/m.$path | median)
+	done
+	ratio=$(awk -v b="${R[bypass.rps]}" -v k="${R[kernel.rps]}" 'BEGIN { printf "%.2f", k ? b / k : 0 }')
+	ceil=$(awk -v u="${R[kernel.user]}" 'BEGIN { printf "%.0f", (u > 0 ? 1e6 / u : 0) }')
+	ofceil=$(awk -v b="${R[bypass.rps]}" -v c="$ceil" 'BEGIN { printf "%.0f%%", c ? 100 * b / c : 0 }')
+	printf "%-44s %12.0f %12.0f %6sx %9s %9s %10s %8s\n" "${DESC[$w]}" "${R[kernel.rps]}" \
+		"${R[bypass.rps]}" "$ratio" "${R[kernel.p99]}" "${R[bypass.p99]}" "$ceil" "$ofceil" \
+		| tee -a $OUT/results.txt
+	echo "\"$w\" ${R[kernel.rps]} ${R[bypass.rps]}" >> $OUT/results.dat
+	[ $first = 1 ] || json="$json, "
+	first=0
+	json="$json{\"name\": \"$w\", \"description\": \"${DESC[$w]}\", \"kernel_rps\": ${R[kernel.rps]}, \"bypass_rps\": ${R[bypass.rps]}, \"ratio\": $ratio, \"kernel_p99_us\": ${R[kernel.p99]}, \"bypass_p99_us\": ${R[bypass.p99]}, \"kernel_server_user_us_per_request\": ${R[kernel.user]}, \"ceiling_rps\": $ceil}"
+	awk -v r="$ratio" 'BEGIN { exit !(r < 1) }' && { echo "   SLOWER: $w" >&2; fail=1; }
+	unset R
+done
+echo "$json]}" > $OUT/results.json
+gnuplot <<EOF 2>/dev/null || echo "   (no chart: gnuplot failed)"
+set terminal pngcairo size 1000,500 noenhanced
+set output "$OUT/results.png"
+set title "kernel vs bypass, requests per second (median of $REPS, $SECS s runs)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set xtics rotate by -25 scale 0
+set ylabel "requests/s"
+set grid ytics
+set key top left
+plot "$OUT/results.dat" using 2:xtic(1) title "kernel (loopback)", "" using 3 title "bypass (memif)"
+EOF
+echo
+cat $OUT/results.txt
+echo "wrote $OUT/results.json $OUT/results.png"
+if [ "$QUICK" = 1 ] && [ $fail = 1 ]; then
+	echo "compare: FAIL: bypass slower than the kernel (or a run failed)"
+	exit 1
+fi
+exit 0
