@@ -124,13 +124,14 @@ integration: all $(TEST_PROGS)
 	@tests/integration/run.sh
 
 check: deps
-	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TEST_PROGS)
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TEST_PROGS) $(BENCH_PROGS)
 	@scripts/run-unit.sh $(UNIT_TESTS)
 	@tests/integration/run.sh
+	@QUICK=1 scripts/demo.sh
 
 demo: deps
-	@$(MAKE) --no-print-directory all
-	@scripts/demo.sh
+	@$(MAKE) --no-print-directory all $(BENCH_PROGS)
+	@QUICK=$(QUICK) scripts/demo.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_PROGS)
