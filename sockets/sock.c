@@ -392,7 +392,7 @@ int sk_accept(struct sk_thread *t, int fd, struct sockaddr *addr, socklen_t *len
 		if (!s)
 			break;
 		r = -EINVAL;
-		if (s->kind != SK_LISTEN)
+		if (s->kind != SK_LISTEN || !s->c)
 			break;
 		r = accept_stack(s, fd, addr, len, flags);
 		if (r != -EAGAIN)
@@ -436,6 +436,10 @@ int sk_connect(struct sk_thread *t, int fd, uint32_t ip, uint16_t port)
 			return -ENOMEM;
 		}
 		s->nonblock = (accel_real.fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
+	}
+	if (s->kind == SK_CONN && !s->c) {
+		r = -EBADF;
+		goto out;
 	}
 	if (s->kind == SK_CONN) {
 		const char *st = stack_tcp_state(s->c);
@@ -503,7 +507,7 @@ ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 			r = got ? (ssize_t)got : -EBADF;
 			break;
 		}
-		if (s->kind != SK_CONN) {
+		if (s->kind != SK_CONN || !s->c) { /* (no c: closed at exit) */
 			r = -ENOTCONN;
 			break;
 		}
@@ -571,7 +575,7 @@ ssize_t sk_send(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 			r = sent ? (ssize_t)sent : -EBADF;
 			break;
 		}
-		if (s->kind != SK_CONN) {
+		if (s->kind != SK_CONN || !s->c) {
 			r = -EPIPE;
 			break;
 		}
@@ -634,7 +638,7 @@ int sk_shutdown(struct sk_thread *t, int fd, int how)
 	if (s) {
 		if (how < SHUT_RD || how > SHUT_RDWR)
 			r = -EINVAL;
-		else if (s->kind != SK_CONN)
+		else if (s->kind != SK_CONN || !s->c)
 			r = -ENOTCONN;
 		else
 			r = stack_tcp_shutdown(s->c, how);
@@ -791,8 +795,10 @@ int sk_name(struct sk_thread *t, int fd, int peer, struct sockaddr *addr, sockle
 		r = -EBADF;
 	else if (s->dual && s->kind != SK_CONN)
 		r = 1; /* the kernel listener's own answer */
-	else if (s->kind == SK_CONN)
+	else if (s->kind == SK_CONN && s->c)
 		stack_tcp_endpoints(s->c, &lip, &lport, &rip, &rport);
+	else if (s->kind == SK_CONN)
+		r = -ENOTCONN;
 	else if (peer)
 		r = -ENOTCONN;
 	else {
