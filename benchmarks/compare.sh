@@ -93,7 +93,7 @@ measure() { # $1 = workload, $2 = path
 	h=$(host "$path")
 	case $w in
 	echo) server_start "$path" 7000 build/bench/kecho server 7000 ;;
-	mc_*|memaslap) server_start "$path" 11211 memcached -u root -t 1 -U 0 -p 11211 -c 4096 ;;
+	mc_*|memaslap|mc_fixed) server_start "$path" 11211 memcached -u root -t 1 -U 0 -p 11211 -c 4096 ;;
 	redis_*|redis_bench) server_start "$path" 6379 redis-server --port 6379 --save "" \
 		--appendonly no --protected-mode no ;;
 	esac || return 1
@@ -111,6 +111,10 @@ measure() { # $1 = workload, $2 = path
 		--get-ratio 1 --conns 32 --preload --seconds "$SECS" --json) ;;
 	redis_set) out=$(client "$path" $LOAD --server "$h:6379" --proto redis --keys 1000 \
 		--get-ratio 0 --conns 32 --seconds "$SECS" --json) ;;
+	mc_fixed) out=$(client "$path" $LOAD --server "$h:11211" --proto memcached \
+		--keys 1000 --key-size 8 --value-size 8 --get-ratio 1 --conns 32 --preload \
+		--rate "$RATE" --seconds "$SECS" --json)
+		echo "$out" > $OUT/fixed.$path.json ;;
 	memaslap) out=$(client "$path" memcaslap -s "$h:11211" -t "${SECS}s" -T 1 -c 32 2>&1 |
 		sed -n 's/.*Ops: \([0-9]*\) TPS: \([0-9]*\).*/{"rps": \2, "requests": \1, "p99_us": 0}/p') ;;
 	redis_bench) out=$(client "$path" redis-benchmark -h "$h" -p 6379 -c 32 \
@@ -170,7 +174,24 @@ for w in $WORKLOADS; do
 	awk -v r="$ratio" 'BEGIN { exit !(r < 1) }' && { echo "   SLOWER: $w" >&2; fail=1; }
 	unset R
 done
-echo "$json]}" > $OUT/results.json
+# Latency at a fixed load: memcached GET at half the kernel's peak above,
+# scheduled requests (latency counted from when each was due).
+RATE=$(awk -v r="$(sed -n 's/^"mc_get" \([0-9.]*\) .*/\1/p' $OUT/results.dat)" \
+	'BEGIN { printf "%d", r / 2 }')
+fixed=""
+json_end="]}"
+if [ "${RATE:-0}" -gt 0 ]; then
+	for path in kernel bypass; do
+		echo "   [fixed load] $path at $RATE requests/s ($SECS s)" >&2
+		measure mc_fixed "$path" > /dev/null || fail=1
+	done
+	pct() { sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p" $OUT/fixed.$1.json; }
+	fixed=$(printf "memcached GET at %s requests/s (50 %% of the kernel's peak): p50/p99/p99.9 us kernel %s / %s / %s, bypass %s / %s / %s" \
+		"$RATE" "$(pct kernel p50_us)" "$(pct kernel p99_us)" "$(pct kernel p999_us)" \
+		"$(pct bypass p50_us)" "$(pct bypass p99_us)" "$(pct bypass p999_us)")
+	json_end="], \"fixed_load\": {\"rate\": $RATE, \"kernel\": $(cat $OUT/fixed.kernel.json), \"bypass\": $(cat $OUT/fixed.bypass.json)}}"
+fi
+echo "$json$json_end" > $OUT/results.json
 gnuplot <<EOF 2>/dev/null || echo "   (no chart: gnuplot failed)"
 set terminal pngcairo size 1000,500 noenhanced
 set output "$OUT/results.png"
@@ -186,6 +207,7 @@ plot "$OUT/results.dat" using 2:xtic(1) title "kernel (loopback)", "" using 3 ti
 EOF
 echo
 cat $OUT/results.txt
+[ -n "$fixed" ] && echo "$fixed"
 echo "wrote $OUT/results.json $OUT/results.png"
 if [ "$QUICK" = 1 ] && [ $fail = 1 ]; then
 	echo "compare: FAIL: bypass slower than the kernel (or a run failed)"
