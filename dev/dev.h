@@ -96,6 +96,14 @@ uint16_t dev_pkt_len(void *pkt);
 void dev_pkt_set_len(void *pkt, uint16_t len);
 uint16_t dev_pkt_room(void *pkt);
 uint32_t dev_pkt_rx_flags(void *pkt);
+
+/* Makes the calling thread (not one DPDK started) an lcore of its own for
+ * as long as it uses the port, so its packet allocations and frees go
+ * through a per-thread mempool cache instead of the shared ring (a
+ * profile of memcached under the shim showed the ring at 8 %). Harmless
+ * when it fails (no free lcore id): the ring is used as before. */
+void dev_thread_register(void);
+void dev_thread_unregister(void);
 /* Asks the port to fill the DEV_CSUM_* checksums of an IPv4 frame with
  * these header lengths on transmit (only those in dev_net_info()->tx_csum). */
 void dev_pkt_tx_csum(void *pkt, uint16_t l2_len, uint16_t l3_len, unsigned flags);

@@ -562,6 +562,19 @@ int dev_thread_is_internal(void)
 	return rte_thread_is_intr();
 }
 
+void dev_thread_register(void)
+{
+	if (rte_lcore_id() == LCORE_ID_ANY && rte_thread_register() < 0)
+		ACCEL_DEBUG("no lcore id for this thread: mbufs without a cache (%s)",
+			    rte_strerror(rte_errno));
+}
+
+void dev_thread_unregister(void)
+{
+	if (rte_lcore_id() != LCORE_ID_ANY && rte_lcore_id() != rte_get_main_lcore())
+		rte_thread_unregister();
+}
+
 /* ---- queues ------------------------------------------------------------- */
 
 static void wake_setup(struct dev_netq *q)

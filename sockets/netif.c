@@ -234,6 +234,7 @@ struct sk_thread *sk_thread_create(const struct sk_net_conf *conf)
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
+	dev_thread_register();
 	t->s = &shared;
 	t->wake_fd = shared.wake_fd;
 	t->idle_poll_ns = shared.idle_poll_ns;
@@ -257,6 +258,7 @@ void sk_thread_destroy(struct sk_thread *t)
 	accel_real.close(t->notify_fd);
 	free(t->pbuf);
 	free(t);
+	dev_thread_unregister();
 }
 
 int sk_lock(struct sk_stack *s)
