@@ -42,3 +42,5 @@ taskset -c 0 build/bench/stacklink --json > $B/stacklink.json
 echo "wrote $B/stacklink.json"
 echo
 benchmarks/pingpong.sh
+echo
+benchmarks/breakdown.sh
