@@ -195,8 +195,9 @@ static void apply_opts(struct sk_sock *s, int fd)
 /*
  * Sleeps until the socket named fd may have one of ev (STACK_TCP_EV_*), or
  * kfd (if >= 0) is readable, serving the stack meanwhile. Called and
- * returns with the lock held; the socket may be gone on return (look it
- * up again). 0, or -EINTR, -ESHUTDOWN.
+ * returns with the lock held, except on -ESHUTDOWN (the port is closing:
+ * the lock could not be taken again); the socket may be gone on return
+ * (look it up again). 0, or -EINTR, -ESHUTDOWN.
  */
 static int wait_sock(struct sk_thread *t, int fd, unsigned ev, int kfd)
 {
@@ -414,6 +415,8 @@ int sk_accept(struct sk_thread *t, int fd, struct sockaddr *addr, socklen_t *len
 		if (s->nonblock)
 			break;
 		r = wait_sock(t, fd, STACK_TCP_EV_IN, s->dual ? fd : -1);
+		if (r == -ESHUTDOWN)
+			return r; /* the lock is not held */
 		if (r < 0)
 			break;
 	}
@@ -473,6 +476,8 @@ int sk_connect(struct sk_thread *t, int fd, uint32_t ip, uint16_t port)
 			break;
 		}
 		r = wait_sock(t, fd, STACK_TCP_EV_OUT | STACK_TCP_EV_ERR | STACK_TCP_EV_HUP, -1);
+		if (r == -ESHUTDOWN)
+			return r;
 		if (r < 0)
 			break;
 	}
@@ -550,6 +555,8 @@ ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 		}
 		r = wait_sock(t, fd, STACK_TCP_EV_IN | STACK_TCP_EV_RDHUP | STACK_TCP_EV_HUP |
 				     STACK_TCP_EV_ERR, -1);
+		if (r == -ESHUTDOWN)
+			return got ? (ssize_t)got : r;
 		if (r < 0) {
 			r = got ? (ssize_t)got : r;
 			break;
@@ -618,6 +625,8 @@ ssize_t sk_send(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 			break;
 		}
 		r = wait_sock(t, fd, STACK_TCP_EV_OUT | STACK_TCP_EV_ERR | STACK_TCP_EV_HUP, -1);
+		if (r == -ESHUTDOWN)
+			return sent ? (ssize_t)sent : r;
 		if (r < 0) {
 			r = sent ? (ssize_t)sent : r;
 			break;
