@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "../common/real.h"
+#include "opts.h"
 #include "sock_impl.h"
 
 struct sk_sock **sk_socks;
@@ -156,7 +157,7 @@ void sk_socks_exit(struct stack *st)
 			s->c = NULL;
 			any = 1;
 		}
-	for (uint64_t until = sk_now() + 20000000ull; any && sk_now() < until;)
+	for (uint64_t until = sk_now() + SK_EXIT_DRAIN_NS; any && sk_now() < until;)
 		stack_poll(st);
 }
 

@@ -11,9 +11,8 @@
 #include <unistd.h>
 
 #include "../common/real.h"
+#include "opts.h"
 #include "sock_impl.h"
-
-#define PUBLISH_NS 1000000000ull
 
 struct sk_counters sk_counters;
 static char path[64];
@@ -74,7 +73,7 @@ void sk_stats_publish(struct stack *st, uint64_t now)
 
 	if (now < next_publish)
 		return;
-	next_publish = now + PUBLISH_NS;
+	next_publish = now + SK_STATS_PUBLISH_NS;
 	if (!path[0]) {
 		const char *dir = access("/run/libaccel", W_OK) == 0 ? "/run/libaccel" : "/tmp";
 

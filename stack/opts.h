@@ -105,8 +105,16 @@
  * anyway (RFC 2018 3). */
 #define TCP_OOO_MAX 16
 
-/* SACK scoreboard ranges per connection (RFC 6675). */
-#define TCP_SACK_MAX 16
+/* Segment records (tcp_loss.c, the per-segment scoreboard of RFC 6675
+ * and RFC 8985): one per 512 bytes of send buffer, at least 64. A full
+ * ring holds new data back, as Linux caps packets in flight, so a sender
+ * of tiny segments has at most that many in flight; 64 KiB of buffer
+ * takes 128 records of 24 bytes. */
+#define TCP_TXS_BYTES_PER_REC 512u
+#define TCP_TXS_MIN 64u
+
+/* RFC 5681 DupThresh, in segments (also RACK's, RFC 8985 6.2). */
+#define TCP_DUPTHRESH 3u
 
 /* Tail loss probe timeout (RFC 8985 7.2): 2*SRTT, at least two wheel
  * ticks, plus, when one segment is in flight, the delayed ACK a peer may

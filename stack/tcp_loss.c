@@ -15,15 +15,6 @@
 
 #include "tcp.h"
 
-/* Records per byte of send buffer: one per 512 bytes, at least 64. A
- * full ring holds new data back (as Linux caps packets in flight): a
- * sender of tiny segments then has at most this many in flight. */
-#define TXS_BYTES_PER_REC 512u
-#define TXS_MIN 64u
-
-/* RFC 5681 DupThresh, in segments */
-#define DUPTHRESH 3u
-
 static struct tcp_txseg *rec_at(const struct stack_tcp *c, uint32_t i)
 {
 	return &c->txs[(c->txs_head + i) & c->txs_mask];
@@ -31,11 +22,11 @@ static struct tcp_txseg *rec_at(const struct stack_tcp *c, uint32_t i)
 
 int tcp_txs_alloc(struct stack_tcp *c)
 {
-	uint32_t n = TXS_MIN;
+	uint32_t n = TCP_TXS_MIN;
 
 	if (c->txs)
 		return 0;
-	while (n < c->sb_cap / TXS_BYTES_PER_REC)
+	while (n < c->sb_cap / TCP_TXS_BYTES_PER_REC)
 		n <<= 1;
 	c->txs = calloc(n, sizeof(*c->txs));
 	if (!c->txs)
@@ -126,7 +117,7 @@ static uint64_t reo_wnd(const struct stack_tcp *c)
 	uint64_t w;
 
 	if (!c->rack_reord && (c->ca_state != TCP_CA_OPEN ||
-			       c->sacked_bytes >= DUPTHRESH * (uint32_t)c->mss))
+			       c->sacked_bytes >= TCP_DUPTHRESH * (uint32_t)c->mss))
 		return 0;
 	w = c->min_rtt_ns / 4 * c->reo_mult;
 	return c->rtt_valid && w > c->srtt_ns ? c->srtt_ns : w;
@@ -360,7 +351,7 @@ uint64_t tcp_loss_ack(struct stack_tcp *c, uint32_t acked, const struct wire_tcp
 	if (!c->sack_ok) {
 		/* RFC 6582: the third duplicate, or in recovery a partial ACK,
 		 * says the segment at SND.UNA is lost. */
-		if (dup && ++c->dupacks == DUPTHRESH && c->ca_state == TCP_CA_OPEN && c->txs_n)
+		if (dup && ++c->dupacks == TCP_DUPTHRESH && c->ca_state == TCP_CA_OPEN && c->txs_n)
 			set_flag(c, rec_at(c, 0), TCP_TX_LOST);
 		if (acked && c->ca_state == TCP_CA_RECOVERY &&
 		    tcp_seq_lt(c->snd_una, c->recover) && c->txs_n)
