@@ -119,7 +119,9 @@ static ssize_t bypass_result(ssize_t r, int flags, int *again)
 	return r;
 }
 
-static ssize_t bypass_recv(int fd, const struct iovec *iov, int cnt, int flags)
+/* A read (send 0) or write (send 1) on a bypass socket, restarted after a
+ * signal as the kernel would restart it. Only a write raises SIGPIPE. */
+static ssize_t bypass_io(int fd, const struct iovec *iov, int cnt, int flags, int send)
 {
 	struct sk_thread *t = bypass_thread();
 	ssize_t r;
@@ -130,24 +132,8 @@ static ssize_t bypass_recv(int fd, const struct iovec *iov, int cnt, int flags)
 		return -1;
 	}
 	do {
-		r = bypass_result(SK_CALL(sk_recv(t, fd, iov, cnt, flags)), MSG_NOSIGNAL,
-				  &again);
-	} while (again);
-	return r;
-}
-
-static ssize_t bypass_send(int fd, const struct iovec *iov, int cnt, int flags)
-{
-	struct sk_thread *t = bypass_thread();
-	ssize_t r;
-	int again;
-
-	if (!t) {
-		errno = EBADF;
-		return -1;
-	}
-	do {
-		r = bypass_result(SK_CALL(sk_send(t, fd, iov, cnt, flags)), flags, &again);
+		r = SK_CALL(send ? sk_send(t, fd, iov, cnt, flags) : sk_recv(t, fd, iov, cnt, flags));
+		r = bypass_result(r, send ? flags : MSG_NOSIGNAL, &again);
 	} while (again);
 	return r;
 }
@@ -534,7 +520,7 @@ EXPORT ssize_t read(int fd, void *buf, size_t n)
 
 	FD_GUARD(fd);
 	if (is_bypass(fd))
-		return bypass_recv(fd, &v, 1, 0);
+		return bypass_io(fd, &v, 1, 0, 0);
 	plan = read_plan(fd);
 	r = plan == RD_PROBE ? read_probe(fd, &v, 1) : 0;
 	if (!read_first(fd, plan, r, &r))
@@ -558,7 +544,7 @@ EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 	if (is_bypass(fd)) {
 		if (cnt < 0 || cnt > IOV_MAX)
 			return set_errno(-EINVAL);
-		return bypass_recv(fd, iov, cnt, 0);
+		return bypass_io(fd, iov, cnt, 0, 0);
 	}
 	plan = read_plan(fd);
 	r = plan == RD_PROBE ? read_probe(fd, iov, cnt) : 0;
@@ -576,7 +562,7 @@ EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 	if (is_bypass(fd)) {
 		struct iovec v = { buf, n };
 
-		return bypass_recv(fd, &v, 1, flags);
+		return bypass_io(fd, &v, 1, flags, 0);
 	}
 	plan = recv_plan(fd, flags);
 	r = plan == RD_PROBE ? accel_real.recv(fd, buf, n, flags | MSG_DONTWAIT) : 0;
@@ -604,7 +590,7 @@ EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 
 		if (addr && len) /* a connected stream socket names no sender */
 			*len = 0;
-		return bypass_recv(fd, &v, 1, flags);
+		return bypass_io(fd, &v, 1, flags, 0);
 	}
 	plan = recv_plan(fd, flags);
 	r = plan == RD_PROBE ?
@@ -634,7 +620,7 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 		msg->msg_namelen = 0;
 		msg->msg_controllen = 0;
 		msg->msg_flags = 0;
-		return bypass_recv(fd, msg->msg_iov, (int)msg->msg_iovlen, flags);
+		return bypass_io(fd, msg->msg_iov, (int)msg->msg_iovlen, flags, 0);
 	}
 	plan = recv_plan(fd, flags);
 	r = plan == RD_PROBE ? accel_real.recvmsg(fd, msg, flags | MSG_DONTWAIT) : 0;
@@ -658,7 +644,7 @@ EXPORT ssize_t write(int fd, const void *buf, size_t n)
 	if (is_bypass(fd)) {
 		struct iovec v = { (void *)buf, n };
 
-		return bypass_send(fd, &v, 1, 0);
+		return bypass_io(fd, &v, 1, 0, 1);
 	}
 	return accel_real.write(fd, buf, n);
 }
@@ -669,7 +655,7 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 	if (is_bypass(fd)) {
 		if (cnt < 0 || cnt > IOV_MAX)
 			return set_errno(-EINVAL);
-		return bypass_send(fd, iov, cnt, 0);
+		return bypass_io(fd, iov, cnt, 0, 1);
 	}
 	return accel_real.writev(fd, iov, cnt);
 }
@@ -680,7 +666,7 @@ EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 	if (is_bypass(fd)) {
 		struct iovec v = { (void *)buf, n };
 
-		return bypass_send(fd, &v, 1, flags);
+		return bypass_io(fd, &v, 1, flags, 1);
 	}
 	return accel_real.send(fd, buf, n, flags);
 }
@@ -694,7 +680,7 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 
 		(void)addr; /* ignored on a connected stream socket, as Linux */
 		(void)len;
-		return bypass_send(fd, &v, 1, flags);
+		return bypass_io(fd, &v, 1, flags, 1);
 	}
 	return accel_real.sendto(fd, buf, n, flags, addr, len);
 }
@@ -705,7 +691,7 @@ EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 	if (is_bypass(fd)) {
 		if (!msg)
 			return set_errno(-EFAULT);
-		return bypass_send(fd, msg->msg_iov, (int)msg->msg_iovlen, flags);
+		return bypass_io(fd, msg->msg_iov, (int)msg->msg_iovlen, flags, 1);
 	}
 	return accel_real.sendmsg(fd, msg, flags);
 }
