@@ -382,8 +382,6 @@ EXPORT int listen(int fd, int backlog)
 		return accel_real.listen(fd, backlog);
 	if (!(t = bypass_thread()))
 		return set_errno(-EBADF);
-	if (SK_CALL(sk_is_dual(t, fd)) && accel_real.listen(fd, backlog) < 0)
-		return -1;
 	return set_errno(SK_CALL(sk_listen(t, fd, backlog)));
 }
 
@@ -980,9 +978,6 @@ static int fcntl_call(int fd, int cmd, va_list ap)
 	if (cmd == F_SETFL) {
 		int fl = (int)(intptr_t)arg;
 
-		/* a dual listener's kernel half stays non-blocking */
-		if (SK_CALL(sk_is_dual(t, fd)))
-			arg = (void *)(intptr_t)(fl | O_NONBLOCK);
 		r = accel_real.fcntl(fd, cmd, arg);
 		if (r == 0)
 			SK_CALL(sk_nonblock(t, fd, !!(fl & O_NONBLOCK)));
@@ -1031,9 +1026,6 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
 		if (req == FIONBIO) {
 			if (!arg)
 				return set_errno(-EFAULT);
-			if (SK_CALL(sk_is_dual(t, fd)))
-				return set_errno(SK_CALL(sk_nonblock(t, fd, *(int *)arg != 0)) < 0 ?
-						 -EBADF : 0);
 			if (accel_real.ioctl(fd, req, arg) < 0)
 				return -1;
 			SK_CALL(sk_nonblock(t, fd, *(int *)arg != 0));
@@ -1097,12 +1089,6 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		    fdtable_kind(&accel_fds, epfd) == FD_EPOLL && (t = bypass_thread()))
 			SK_VOID(sk_epoll_kernel_member(t, epfd, op == EPOLL_CTL_ADD ? 1 : -1));
 		return r;
-	}
-	if (SK_CALL(sk_is_dual(t, fd))) {
-		if (accel_real.epoll_ctl(epfd, op, fd, ev) < 0)
-			return -1;
-		if (op != EPOLL_CTL_MOD)
-			SK_VOID(sk_epoll_kernel_member(t, epfd, op == EPOLL_CTL_ADD ? 1 : -1));
 	}
 	if (fdtable_kind(&accel_fds, epfd) == FD_KERNEL)
 		fdtable_set(&accel_fds, epfd, FD_EPOLL);

@@ -41,14 +41,8 @@ void sk_item_remove(struct sk_item *it)
 	free(it);
 }
 
-static void ep_close_locked(int epfd);
-
-/* The program closed epfd (or fd, which may have been one). */
-void sk_ep_close(int epfd)
-{
-	ep_close_locked(epfd);
-}
-
+/* Forgets the set epfd named (the program closed it, or the number now
+ * names a new set). */
 static void ep_close_locked(int epfd)
 {
 	struct sk_ep *ep = (unsigned)epfd < sk_nfds ? sk_eps[epfd] : NULL;
@@ -115,8 +109,6 @@ int sk_epoll_ctl(struct sk_thread *t, int epfd, int op, int fd, struct epoll_eve
 
 	if (sk_in_child() || (unsigned)epfd >= sk_nfds)
 		return -EBADF;
-	if (accel_real.fcntl(epfd, F_GETFD) < 0)
-		return -EBADF;
 	if (epfd == fd)
 		return -EINVAL;
 	if (op != EPOLL_CTL_DEL && !ev)
@@ -128,6 +120,17 @@ int sk_epoll_ctl(struct sk_thread *t, int epfd, int op, int fd, struct epoll_eve
 	it = find(ep, fd);
 	if (!s) {
 		r = -EBADF;
+		goto out;
+	}
+	if (s->dual) { /* the kernel half: the kernel checks epfd and op */
+		if (accel_real.epoll_ctl(epfd, op, fd, ev) < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (op != EPOLL_CTL_MOD && (ep || (ep = ep_get(epfd))) && ep->kernel_members >= 0)
+			ep->kernel_members += op == EPOLL_CTL_ADD ? 1 : -1;
+	} else if (!ep && accel_real.fcntl(epfd, F_GETFD) < 0) {
+		r = -EBADF; /* a set the shim has not seen yet must be open */
 		goto out;
 	}
 	switch (op) {
@@ -219,6 +222,6 @@ void sk_epoll_closed(struct sk_thread *t, int epfd)
 		sk_eps[epfd] = NULL;
 		return;
 	}
-	sk_ep_close(epfd);
+	ep_close_locked(epfd);
 	sk_unlock(t->s);
 }

@@ -304,11 +304,19 @@ int sk_listen(struct sk_thread *t, int fd, int backlog)
 	if (!s)
 		goto out;
 	r = 0;
-	if (s->kind == SK_LISTEN)
-		goto out; /* a new backlog only */
+	if (s->kind == SK_LISTEN) { /* a new backlog only */
+		if (s->dual && accel_real.listen(fd, backlog) < 0)
+			r = -errno;
+		goto out;
+	}
 	r = -EINVAL;
 	if (s->kind != SK_BOUND)
 		goto out;
+	/* a dual socket listens in the kernel too: its errors come first */
+	if (s->dual && accel_real.listen(fd, backlog) < 0) {
+		r = -errno;
+		goto out;
+	}
 	if (backlog < 0 || backlog > 4096)
 		backlog = 4096; /* Linux's somaxconn */
 	r = stack_tcp_listen(t->s->st, s->lport, backlog ? backlog : 1, s, &s->c);
@@ -676,7 +684,6 @@ void sk_close(struct sk_thread *t, int fd)
 	sk_socks[fd] = NULL;
 	if (s && --s->refs == 0)
 		sock_free(s);
-	sk_ep_close(fd);
 	sk_unlock(t->s);
 }
 
@@ -708,21 +715,12 @@ int sk_nonblock(struct sk_thread *t, int fd, int set)
 	if (s) {
 		if (set >= 0)
 			s->nonblock = (uint8_t)!!set;
+		/* a dual listener's kernel half is polled, never waited on: it
+		 * stays non-blocking whatever the program sets */
+		if (set == 0 && s->dual && s->kind == SK_LISTEN)
+			accel_real.fcntl(fd, F_SETFL, accel_real.fcntl(fd, F_GETFL) | O_NONBLOCK);
 		r = s->nonblock;
 	}
-	sk_unlock(t->s);
-	return r;
-}
-
-int sk_is_dual(struct sk_thread *t, int fd)
-{
-	struct sk_sock *s;
-	int r = 0;
-
-	if (in_child || sk_lock(t->s) < 0)
-		return 0;
-	s = sk_get(fd);
-	r = s && s->dual;
 	sk_unlock(t->s);
 	return r;
 }

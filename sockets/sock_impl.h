@@ -69,7 +69,6 @@ uint32_t sk_sock_epoll_events(const struct sk_sock *s);
 
 /* epoll.c */
 void sk_item_remove(struct sk_item *it);
-void sk_ep_close(int epfd);
 /* Appends the ready bypass members of ep to ev (up to max); returns how
  * many, applying edge-trigger and one-shot rules. */
 int sk_ep_collect(struct sk_ep *ep, struct epoll_event *ev, int max);

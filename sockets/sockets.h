@@ -124,6 +124,7 @@ uint32_t sk_port_ip(struct sk_thread *t);
 /* fd (a kernel TCP socket) bound to the port's address, or (dual) to the
  * wildcard, where the kernel bind was done too. */
 int sk_bind(struct sk_thread *t, int fd, uint32_t ip, uint16_t port, int dual);
+/* (A dual socket listens in the kernel too.) */
 int sk_listen(struct sk_thread *t, int fd, int backlog);
 /* A new bypass descriptor, or (*kernel set) one the kernel half of a dual
  * listener accepted. */
@@ -140,9 +141,9 @@ int sk_shutdown(struct sk_thread *t, int fd, int how);
 void sk_close(struct sk_thread *t, int fd);
 /* newfd (the kernel's dup of oldfd's placeholder) names oldfd's socket. */
 int sk_dup(struct sk_thread *t, int oldfd, int newfd);
-/* O_NONBLOCK: set (1/0) or only read (-1); returns the value. */
+/* O_NONBLOCK as the program sees it, after it set the placeholder's: set
+ * (1/0) or only read (-1); returns the value. */
 int sk_nonblock(struct sk_thread *t, int fd, int set);
-int sk_is_dual(struct sk_thread *t, int fd);
 /* Options the placeholder cannot answer (SO_ERROR, SO_ACCEPTCONN): 1 and
  * *val filled; 0 when the placeholder's answer is right. */
 int sk_getsockopt(struct sk_thread *t, int fd, int level, int name, void *val,
@@ -155,7 +156,8 @@ void sk_setsockopt(struct sk_thread *t, int fd, int level, int name, const void 
 int sk_name(struct sk_thread *t, int fd, int peer, struct sockaddr *addr, socklen_t *len);
 /* FIONREAD, TIOCOUTQ: 0 and *out; 1 when not ours. */
 int sk_ioctl(struct sk_thread *t, int fd, unsigned long req, int *out);
-/* epoll_ctl for a bypass fd in a program set. */
+/* epoll_ctl for a bypass fd in a program set (a dual listener's kernel
+ * half joins the kernel set too). */
 int sk_epoll_ctl(struct sk_thread *t, int epfd, int op, int fd, struct epoll_event *ev);
 /* The program made an epoll set (while the port is up). */
 void sk_epoll_created(struct sk_thread *t, int epfd);
