@@ -236,11 +236,8 @@ struct sk_thread *sk_thread_create(const struct sk_net_conf *conf)
 		return NULL;
 	dev_thread_register();
 	t->s = &shared;
-	t->wake_fd = shared.wake_fd;
-	t->idle_poll_ns = shared.idle_poll_ns;
-	t->spin_ns = shared.spin_ns;
 	t->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	t->wait_epfd = t->notify_fd < 0 ? -1 : wait_set_create(t->wake_fd, t->notify_fd);
+	t->wait_epfd = t->notify_fd < 0 ? -1 : wait_set_create(t->s->wake_fd, t->notify_fd);
 	if (t->wait_epfd < 0) {
 		if (t->notify_fd >= 0)
 			accel_real.close(t->notify_fd);
@@ -257,6 +254,7 @@ void sk_thread_destroy(struct sk_thread *t)
 	accel_real.close(t->wait_epfd);
 	accel_real.close(t->notify_fd);
 	free(t->pbuf);
+	free(t->prev);
 	free(t);
 	dev_thread_unregister();
 }
@@ -299,8 +297,11 @@ int sk_service(struct sk_thread *t)
 	return n;
 }
 
+/* Before the last look ahead of a sleep: from here on, a change wakes t
+ * (sk_thread_wake), and the queue raises its interrupt. */
 void sk_wake_arm(struct sk_thread *t)
 {
+	__atomic_store_n(&t->sleeping, 1, __ATOMIC_SEQ_CST);
 	if (dev_netq_enter(t->s->q) == 0) {
 		dev_netq_wake_arm(t->s->q);
 		dev_netq_leave(t->s->q);
@@ -343,8 +344,8 @@ int sk_thread_fds(const struct sk_thread *t, int fds[3])
 
 	fds[n++] = t->wait_epfd;
 	fds[n++] = t->notify_fd;
-	if (t->wake_fd >= 0)
-		fds[n++] = t->wake_fd;
+	if (t->s->wake_fd >= 0)
+		fds[n++] = t->s->wake_fd;
 	return n;
 }
 

@@ -205,14 +205,13 @@ static int wait_sock(struct sk_thread *t, int fd, unsigned ev, int kfd)
 	struct sk_stack *S = t->s;
 	struct sk_sock *s = sk_get(fd);
 	struct pollfd p[3];
-	struct timespec ts, *tsp = NULL;
-	uint64_t due, now;
+	struct timespec ts;
 	int n = 0, r;
 
 	if (!s)
 		return 0;
 	/* ACCEL_SPIN_US: poll a while, letting other threads in between */
-	for (uint64_t until = sk_now() + t->spin_ns; sk_now() < until;) {
+	for (uint64_t until = sk_now() + t->s->spin_ns; sk_now() < until;) {
 		stack_poll(S->st);
 		if (!s->c || (stack_tcp_events(s->c) & ev))
 			return 0;
@@ -223,31 +222,19 @@ static int wait_sock(struct sk_thread *t, int fd, unsigned ev, int kfd)
 			return 0;
 	}
 	s->waiter = t;
-	__atomic_store_n(&t->sleeping, 1, __ATOMIC_SEQ_CST);
 	sk_wake_arm(t);
 	stack_poll(S->st); /* frames that came before the arm raise nothing */
 	if (!s->c || (stack_tcp_events(s->c) & ev)) {
 		sk_wake_ack(t);
 		return 0;
 	}
-	if (t->wake_fd >= 0)
-		p[n++] = (struct pollfd){ .fd = t->wake_fd, .events = POLLIN };
+	if (t->s->wake_fd >= 0)
+		p[n++] = (struct pollfd){ .fd = t->s->wake_fd, .events = POLLIN };
 	p[n++] = (struct pollfd){ .fd = t->notify_fd, .events = POLLIN };
 	if (kfd >= 0)
 		p[n++] = (struct pollfd){ .fd = kfd, .events = POLLIN };
-	due = sk_stack_deadline(t);
-	now = sk_now();
-	if (t->wake_fd < 0 && due > now + t->idle_poll_ns)
-		due = now + t->idle_poll_ns;
-	if (due != UINT64_MAX) {
-		uint64_t d = due > now ? due - now : 0;
-
-		ts.tv_sec = (time_t)(d / 1000000000u);
-		ts.tv_nsec = (long)(d % 1000000000u);
-		tsp = &ts;
-	}
 	sk_unlock(S);
-	r = accel_real.ppoll(p, (nfds_t)n, tsp, NULL);
+	r = accel_real.ppoll(p, (nfds_t)n, sk_ns_to_ts(sk_sleep_len(t, UINT64_MAX), &ts), NULL);
 	r = r < 0 ? -errno : 0;
 	sk_wake_ack(t);
 	if (sk_lock(S) < 0)
@@ -504,6 +491,36 @@ static size_t iov_total(const struct iovec *iov, int cnt)
 	return n;
 }
 
+/*
+ * Moves bytes between the connection and iov, from byte *done of the
+ * vectors on, until one is not filled (or emptied) whole; *done grows by
+ * what moved. Returns the stack call's last result: > 0, 0 (end of file),
+ * -EAGAIN (for a send: the buffer is full) or the connection's error.
+ */
+static long iov_move(struct stack_tcp *c, const struct iovec *iov, int cnt, size_t *done,
+		     int send, int peek)
+{
+	size_t base = 0;
+	long r = 0;
+
+	for (int i = 0; i < cnt; base += iov[i++].iov_len) {
+		size_t len = iov[i].iov_len, off;
+		char *p = iov[i].iov_base;
+
+		if (*done >= base + len)
+			continue; /* moved already (or empty) */
+		off = *done - base;
+		r = send ? stack_tcp_send(c, p + off, len - off) :
+			   stack_tcp_recv(c, p + off, len - off, peek);
+		if (r <= 0)
+			return r;
+		*done += (size_t)r;
+		if ((size_t)r < len - off || peek) /* peek: no offset to go on from */
+			return send ? -EAGAIN : r;
+	}
+	return r;
+}
+
 ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, int flags)
 {
 	size_t want = iov_total(iov, cnt), got = 0;
@@ -527,24 +544,7 @@ ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 		}
 		if (!want)
 			break;
-		r = 0;
-		for (int i = 0; i < cnt && got < want; i++) {
-			size_t off = got, k = 0;
-
-			/* skip the vectors already filled */
-			for (int j = 0; j < i; j++)
-				k += iov[j].iov_len;
-			if (off >= k + iov[i].iov_len)
-				continue;
-			off -= k;
-			r = stack_tcp_recv(s->c, (char *)iov[i].iov_base + off,
-					   iov[i].iov_len - off, peek);
-			if (r <= 0)
-				break;
-			got += (size_t)r;
-			if (peek || (size_t)r < iov[i].iov_len - off)
-				break;
-		}
+		r = iov_move(s->c, iov, cnt, &got, 0, peek);
 		/* MSG_WAITALL waits for all of it, unless EOF or an error
 		 * (reported by the next call) cuts it short */
 		if (got && (!(flags & MSG_WAITALL) || got == want || peek ||
@@ -598,28 +598,7 @@ ssize_t sk_send(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 		if (!strcmp(stack_tcp_state(s->c), "SYN-SENT")) {
 			r = -EAGAIN; /* Linux waits for the handshake */
 		} else {
-			size_t base = 0;
-
-			r = 0;
-			for (int i = 0; i < cnt && sent < want; i++) {
-				size_t off;
-
-				if (sent >= base + iov[i].iov_len) {
-					base += iov[i].iov_len;
-					continue;
-				}
-				off = sent - base;
-				r = stack_tcp_send(s->c, (const char *)iov[i].iov_base + off,
-						   iov[i].iov_len - off);
-				if (r <= 0)
-					break;
-				sent += (size_t)r;
-				if ((size_t)r < iov[i].iov_len - off) {
-					r = -EAGAIN;
-					break;
-				}
-				base += iov[i].iov_len;
-			}
+			r = iov_move(s->c, iov, cnt, &sent, 1, 0);
 		}
 		if (sent == want) {
 			r = (ssize_t)sent;

@@ -27,13 +27,11 @@ struct sk_stack {
 
 struct sk_thread {
 	struct sk_stack *s;
-	int wake_fd;            /* s->wake_fd */
 	int notify_fd;          /* eventfd: another thread wakes this one */
 	int wait_epfd;          /* wake_fd, notify_fd, the program's epoll sets */
 	int sleeping;           /* set before the last look, cleared on waking */
-	uint64_t idle_poll_ns;
-	uint64_t spin_ns;       /* ACCEL_SPIN_US */
 	struct pollfd *pbuf;    /* poll's copy of the program's set, plus ours */
+	short *prev;            /* poll's revents from the stack, one per entry */
 	size_t pbuf_cap;
 };
 
@@ -43,6 +41,11 @@ int sk_lock(struct sk_stack *s);
 void sk_unlock(struct sk_stack *s);
 
 void sk_wake_arm(struct sk_thread *t);
+/* How long a sleep may last before deadline (ns on sk_now's clock,
+ * UINT64_MAX: none): to the stack's next timer, or one idle slice when the
+ * port has no wake fd; -1 for no limit. */
+int64_t sk_sleep_len(struct sk_thread *t, uint64_t deadline);
+struct timespec *sk_ns_to_ts(int64_t ns, struct timespec *ts);
 /* After a sleep: disarms the queue's wake fd, drains the notify fd and
  * clears t->sleeping. */
 void sk_wake_ack(struct sk_thread *t);

@@ -33,14 +33,14 @@ static uint64_t deadline_of(int64_t timeout_ns)
 /* How long the next sleep may last: until the caller's deadline, the
  * stack's next timer, or one idle-poll slice when there is no wake fd.
  * -1 means no limit. */
-static int64_t sleep_len(struct sk_thread *t, uint64_t deadline)
+int64_t sk_sleep_len(struct sk_thread *t, uint64_t deadline)
 {
 	uint64_t now = now_ns(), until = deadline, timer = sk_stack_deadline(t);
 
 	if (timer < until)
 		until = timer;
-	if (t->wake_fd < 0 && now + t->idle_poll_ns < until)
-		until = now + t->idle_poll_ns;
+	if (t->s->wake_fd < 0 && now + t->s->idle_poll_ns < until)
+		until = now + t->s->idle_poll_ns;
 	if (until == NO_DEADLINE)
 		return -1;
 	return until > now ? (int64_t)(until - now) : 0;
@@ -54,7 +54,7 @@ static int ns_to_ms(int64_t ns)
 	return ns > INT_MAX ? INT_MAX : (int)ns;
 }
 
-static struct timespec *ns_to_ts(int64_t ns, struct timespec *ts)
+struct timespec *sk_ns_to_ts(int64_t ns, struct timespec *ts)
 {
 	if (ns < 0)
 		return NULL;
@@ -124,7 +124,6 @@ static int ep_look(struct sk_thread *t, int epfd, struct epoll_event *ev, int ma
 	if (sleep) {
 		if (ep)
 			ep->waiter = t;
-		__atomic_store_n(&t->sleeping, 1, __ATOMIC_SEQ_CST);
 		sk_wake_arm(t);
 	}
 	stack_poll(t->s->st);
@@ -142,7 +141,7 @@ static int ep_look(struct sk_thread *t, int epfd, struct epoll_event *ev, int ma
 static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 			 int maxevents, uint64_t deadline, const sigset_t *sigmask)
 {
-	uint64_t spin_until = now_ns() + t->spin_ns;
+	uint64_t spin_until = now_ns() + t->s->spin_ns;
 
 	for (;;) {
 		struct epoll_event add = { .events = EPOLLIN, .data.fd = epfd };
@@ -179,7 +178,7 @@ static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 			return n < 0 ? -ESHUTDOWN : n;
 		}
 		r = accel_real.epoll_pwait(t->wait_epfd, woke, 4,
-					   ns_to_ms(sleep_len(t, deadline)), sigmask);
+					   ns_to_ms(sk_sleep_len(t, deadline)), sigmask);
 		sk_wake_ack(t);
 		if (r < 0)
 			return -errno;
@@ -217,7 +216,7 @@ int sk_epoll_wait(struct sk_thread *t, int epfd, struct epoll_event *ev,
 		if (r > 0)
 			continue;
 		r = accel_real.epoll_pwait(t->wait_epfd, woke, 4,
-					   ns_to_ms(sleep_len(t, deadline)), sigmask);
+					   ns_to_ms(sk_sleep_len(t, deadline)), sigmask);
 		sk_wake_ack(t);
 		if (r < 0)
 			return -errno;
@@ -228,14 +227,21 @@ int sk_epoll_wait(struct sk_thread *t, int epfd, struct epoll_event *ev,
 	return n < 0 ? -errno : n;
 }
 
+/* The thread's poll buffers, grown to n entries: pbuf, and prev (the
+ * bypass entries' revents), kept from call to call. */
 static struct pollfd *poll_buf(struct sk_thread *t, size_t n)
 {
 	if (n > t->pbuf_cap) {
 		struct pollfd *p = realloc(t->pbuf, n * sizeof(*p));
+		short *r;
 
 		if (!p)
 			return NULL;
 		t->pbuf = p;
+		r = realloc(t->prev, n * sizeof(*r));
+		if (!r)
+			return NULL;
+		t->prev = r;
 		t->pbuf_cap = n;
 	}
 	return t->pbuf;
@@ -258,7 +264,6 @@ static int poll_look(struct sk_thread *t, const struct pollfd *fds, nfds_t nfds,
 			if (s)
 				s->waiter = t;
 		}
-		__atomic_store_n(&t->sleeping, 1, __ATOMIC_SEQ_CST);
 		sk_wake_arm(t);
 	}
 	stack_poll(t->s->st);
@@ -296,8 +301,8 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 {
 	struct timespec zero = { 0, 0 }, ts;
 	struct pollfd *buf = poll_buf(t, nfds + 2);
-	short *rev = calloc(nfds ? nfds : 1, sizeof(*rev));
-	uint64_t spin_until = now_ns() + t->spin_ns;
+	short *rev = buf ? t->prev : NULL;
+	uint64_t spin_until = now_ns() + t->s->spin_ns;
 	int r = -ENOMEM;
 
 	if (!buf || !rev)
@@ -344,11 +349,11 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 			sk_wake_ack(t);
 			continue;
 		}
-		if (t->wake_fd >= 0)
-			buf[nfds + extra++] = (struct pollfd){ .fd = t->wake_fd, .events = POLLIN };
+		if (t->s->wake_fd >= 0)
+			buf[nfds + extra++] = (struct pollfd){ .fd = t->s->wake_fd, .events = POLLIN };
 		buf[nfds + extra++] = (struct pollfd){ .fd = t->notify_fd, .events = POLLIN };
 		r = accel_real.ppoll(buf, nfds + (nfds_t)extra,
-				     ns_to_ts(sleep_len(t, deadline), &ts), sigmask);
+				     sk_ns_to_ts(sk_sleep_len(t, deadline), &ts), sigmask);
 		sk_wake_ack(t);
 		if (r < 0) {
 			r = -errno;
@@ -356,7 +361,6 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 		}
 	}
 out:
-	free(rev);
 	return r;
 }
 
@@ -383,7 +387,7 @@ int sk_poll(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 		if (!buf)
 			break;
 		memcpy(buf, fds, nfds * sizeof(*fds));
-		buf[nfds].fd = t->wake_fd; /* negative: ignored by poll */
+		buf[nfds].fd = t->s->wake_fd; /* negative: ignored by poll */
 		buf[nfds].events = POLLIN;
 		buf[nfds].revents = 0;
 		r = sleep_prepare(t);
@@ -392,12 +396,12 @@ int sk_poll(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 		if (r > 0)
 			continue;
 		r = accel_real.ppoll(buf, nfds + 1,
-				     ns_to_ts(sleep_len(t, deadline), &ts), sigmask);
+				     sk_ns_to_ts(sk_sleep_len(t, deadline), &ts), sigmask);
 		sk_wake_ack(t);
 		if (r < 0)
 			return -errno;
 	}
-	n = accel_real.ppoll(fds, nfds, ns_to_ts(remaining(deadline), &ts), sigmask);
+	n = accel_real.ppoll(fds, nfds, sk_ns_to_ts(remaining(deadline), &ts), sigmask);
 	return n < 0 ? -errno : n;
 }
 
@@ -483,7 +487,7 @@ int sk_select(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
 		return select_mixed(t, nfds, rfds, wfds, efds, deadline, sigmask);
 	struct timespec zero = { 0, 0 }, ts;
 	fd_set r0, w0, e0, rs, ws, es;
-	int n, r, wake = t->wake_fd;
+	int n, r, wake = t->s->wake_fd;
 
 	if (nfds < 0 || nfds > FD_SETSIZE)
 		return -EINVAL; /* the caller hands such sets to the kernel */
@@ -523,13 +527,13 @@ int sk_select(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
 		if (r > 0)
 			continue;
 		r = accel_real.pselect(top, &rs, &ws, &es,
-				       ns_to_ts(sleep_len(t, deadline), &ts), sigmask);
+				       sk_ns_to_ts(sk_sleep_len(t, deadline), &ts), sigmask);
 		sk_wake_ack(t);
 		if (r < 0)
 			return -errno;
 	}
 	n = accel_real.pselect(nfds, rfds, wfds, efds,
-			       ns_to_ts(remaining(deadline), &ts), sigmask);
+			       sk_ns_to_ts(remaining(deadline), &ts), sigmask);
 	return n < 0 ? -errno : n;
 }
 
