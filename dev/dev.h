@@ -29,6 +29,9 @@
 #define DEV_CSUM_IP (1u << 0)
 #define DEV_CSUM_TCP (1u << 1)
 
+/* "none", "ip", "tcp" or "ip+tcp" for a DEV_CSUM_* set. */
+const char *dev_csum_names(unsigned bits);
+
 struct dev_net_conf {
 	const char *eal_args;     /* whitespace-separated EAL arguments */
 	unsigned queues;          /* queue pairs wanted (clamped to the port) */

@@ -312,7 +312,7 @@ static unsigned csum_bits(uint64_t offloads, uint64_t ip, uint64_t tcp)
 	return ((offloads & ip) ? DEV_CSUM_IP : 0u) | ((offloads & tcp) ? DEV_CSUM_TCP : 0u);
 }
 
-static const char *csum_names(unsigned bits)
+const char *dev_csum_names(unsigned bits)
 {
 	static const char *names[] = { "none", "ip", "tcp", "ip+tcp" };
 
@@ -522,7 +522,7 @@ int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 		   net.info.port_id, net.info.driver, net.info.mac[0],
 		   net.info.mac[1], net.info.mac[2], net.info.mac[3],
 		   net.info.mac[4], net.info.mac[5], net.info.mtu, net.info.queues,
-		   csum_names(net.info.rx_csum), csum_names(net.info.tx_csum));
+		   dev_csum_names(net.info.rx_csum), dev_csum_names(net.info.tx_csum));
 	__atomic_store_n(&net.opened, 1, __ATOMIC_RELEASE);
 	return 0;
 }

@@ -383,13 +383,6 @@ static void parse_args(int argc, char **argv, struct dev_net_conf *dc,
 		usage();
 }
 
-static const char *csum_names(unsigned bits)
-{
-	static const char *const names[] = { "none", "ip", "tcp", "ip+tcp" };
-
-	return names[bits & (DEV_CSUM_IP | DEV_CSUM_TCP)];
-}
-
 /* One line of TCP counters on stderr, for the interop logs. */
 static void print_stats(const struct stack_stats *s)
 {
@@ -419,8 +412,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fprintf(stderr, "stack-echo: port %s, checksum offload rx %s tx %s\n",
-		dev_net_info()->driver, csum_names(dev_net_info()->rx_csum),
-		csum_names(dev_net_info()->tx_csum));
+		dev_net_info()->driver, dev_csum_names(dev_net_info()->rx_csum),
+		dev_csum_names(dev_net_info()->tx_csum));
 	/* A busy-polling tool never sleeps: keep the receive interrupt masked,
 	 * or a memif peer signals an eventfd after every burst it sends. */
 	dev_netq_wake_ack(q);
