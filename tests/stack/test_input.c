@@ -265,6 +265,29 @@ static void check_echo_reply(const struct test_frame *req,
 	assert_int_equal(test_get16(ric + 2), test_csum(copy, icmp_len));
 }
 
+/* An ARP frame we sent (RFC 826): Ethernet to eth_dst from us, padded to
+ * 60 bytes, Ethernet/IPv4 sizes, operation op, sender our MAC and address,
+ * target tha/tpa. */
+static void check_arp_out(const struct test_pkt *p, const uint8_t *eth_dst, uint16_t op,
+			  const uint8_t *tha, uint32_t tpa)
+{
+	const uint8_t *a = p->data + 14;
+
+	assert_int_equal(p->len, 60);
+	assert_memory_equal(p->data, eth_dst, 6);
+	assert_memory_equal(p->data + 6, our_mac, 6);
+	assert_int_equal(test_get16(p->data + 12), ETH_ARP);
+	assert_int_equal(test_get16(a), 1);
+	assert_int_equal(test_get16(a + 2), ETH_IPV4);
+	assert_int_equal(a[4], 6);
+	assert_int_equal(a[5], 4);
+	assert_int_equal(test_get16(a + 6), op);
+	assert_memory_equal(a + 8, our_mac, 6);
+	assert_int_equal(test_get32(a + 14), OUR_IP);
+	assert_memory_equal(a + 18, tha, 6);
+	assert_int_equal(test_get32(a + 24), tpa);
+}
+
 /* ---- creation ---------------------------------------------------------- */
 
 /* RFC 5227 3: an announcement is a request with sender and target both
@@ -274,27 +297,13 @@ static void test_create_sends_gratuitous_arp(void **state)
 	struct stack_conf c = base_conf();
 	struct fix *f = *state = calloc(1, sizeof(struct fix));
 	struct test_pkt *p;
-	const uint8_t *a;
 
 	assert_non_null(f);
 	test_port_init(&f->port, T0);
 	f->st = stack_create(&c, test_port_ops(), &f->port);
 	assert_non_null(f->st);
 	p = only_tx(f);
-	a = p->data + 14;
-	assert_int_equal(p->len, 60);
-	assert_memory_equal(p->data, bcast_mac, 6);
-	assert_memory_equal(p->data + 6, our_mac, 6);
-	assert_int_equal(test_get16(p->data + 12), ETH_ARP);
-	assert_int_equal(test_get16(a), 1);
-	assert_int_equal(test_get16(a + 2), ETH_IPV4);
-	assert_int_equal(a[4], 6);
-	assert_int_equal(a[5], 4);
-	assert_int_equal(test_get16(a + 6), ARP_REQUEST);
-	assert_memory_equal(a + 8, our_mac, 6);
-	assert_int_equal(test_get32(a + 14), OUR_IP);
-	assert_memory_equal(a + 18, zero_mac, 6);
-	assert_int_equal(test_get32(a + 24), OUR_IP);
+	check_arp_out(p, bcast_mac, ARP_REQUEST, zero_mac, OUR_IP);
 	for (int i = 42; i < 60; i++)
 		assert_int_equal(p->data[i], 0);
 	assert_int_equal(stack_stats(f->st)->arp_requests_out, 1);
@@ -387,21 +396,7 @@ static void test_create_without_buffer(void **state)
 
 static void check_arp_reply_to_peer(const struct test_pkt *p)
 {
-	const uint8_t *a = p->data + 14;
-
-	assert_int_equal(p->len, 60);
-	assert_memory_equal(p->data, peer_mac, 6);
-	assert_memory_equal(p->data + 6, our_mac, 6);
-	assert_int_equal(test_get16(p->data + 12), ETH_ARP);
-	assert_int_equal(test_get16(a), 1);
-	assert_int_equal(test_get16(a + 2), ETH_IPV4);
-	assert_int_equal(a[4], 6);
-	assert_int_equal(a[5], 4);
-	assert_int_equal(test_get16(a + 6), ARP_REPLY);
-	assert_memory_equal(a + 8, our_mac, 6);
-	assert_int_equal(test_get32(a + 14), OUR_IP);
-	assert_memory_equal(a + 18, peer_mac, 6);
-	assert_int_equal(test_get32(a + 24), PEER_IP);
+	check_arp_out(p, peer_mac, ARP_REPLY, peer_mac, PEER_IP);
 }
 
 /* RFC 826: answer a request for our address, and learn the asker. */
@@ -479,17 +474,7 @@ static void test_arp_request_for_other_ignored(void **state)
 
 static void check_arp_request_for(const struct test_pkt *p, uint32_t tpa)
 {
-	const uint8_t *a = p->data + 14;
-
-	assert_int_equal(p->len, 60);
-	assert_memory_equal(p->data, bcast_mac, 6);
-	assert_memory_equal(p->data + 6, our_mac, 6);
-	assert_int_equal(test_get16(p->data + 12), ETH_ARP);
-	assert_int_equal(test_get16(a + 6), ARP_REQUEST);
-	assert_memory_equal(a + 8, our_mac, 6);
-	assert_int_equal(test_get32(a + 14), OUR_IP);
-	assert_memory_equal(a + 18, zero_mac, 6);
-	assert_int_equal(test_get32(a + 24), tpa);
+	check_arp_out(p, bcast_mac, ARP_REQUEST, zero_mac, tpa);
 }
 
 /* Resolving sends a request; the reply completes the entry. */
