@@ -330,16 +330,18 @@ static void fill_addr(struct sockaddr *addr, socklen_t *len, uint32_t ip, uint16
 }
 
 /* A connection taken off the stack's queue gets a placeholder fd. */
-static int accept_stack(struct sk_sock *l, int lfd, struct sockaddr *addr,
-			socklen_t *len, int flags)
+static int accept_stack(struct sk_sock *l, struct sockaddr *addr, socklen_t *len,
+			int flags)
 {
 	struct stack_tcp *c;
-	struct sk_sock *s = calloc(1, sizeof(*s));
+	struct sk_sock *s;
 	uint32_t lip, rip;
 	uint16_t lport, rport;
-	int nfd, v = 0;
-	socklen_t vl = sizeof(v);
+	int nfd, one = 1;
 
+	if (!(stack_tcp_events(l->c) & STACK_TCP_EV_IN))
+		return -EAGAIN; /* (a non-blocking accept loop ends here) */
+	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	if (stack_tcp_accept(l->c, s, &c) < 0) {
@@ -356,9 +358,14 @@ static int accept_stack(struct sk_sock *l, int lfd, struct sockaddr *addr,
 		free(s);
 		return -e;
 	}
-	/* Options a Linux child inherits from its listener. */
-	if (accel_real.getsockopt(lfd, IPPROTO_TCP, TCP_NODELAY, &v, &vl) == 0 && v)
-		accel_real.setsockopt(nfd, IPPROTO_TCP, TCP_NODELAY, &v, sizeof(v));
+	/* A Linux child inherits its listener's options. The stack's child
+	 * has them already (listen_input); the placeholder gets those the
+	 * program may read back, and the socket its linger. */
+	if (stack_tcp_getopt(c, STACK_TCP_NODELAY) > 0)
+		accel_real.setsockopt(nfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (stack_tcp_getopt(c, STACK_TCP_KEEPALIVE) > 0)
+		accel_real.setsockopt(nfd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	s->linger0 = l->linger0;
 	s->kind = SK_CONN;
 	s->refs = 1;
 	s->c = c;
@@ -366,7 +373,6 @@ static int accept_stack(struct sk_sock *l, int lfd, struct sockaddr *addr,
 	sk_socks[nfd] = s;
 	live_add(s);
 	sk_counters.bypass_accepts++;
-	apply_opts(s, nfd);
 	stack_tcp_endpoints(c, &lip, &lport, &rip, &rport);
 	fill_addr(addr, len, rip, rport);
 	return nfd;
@@ -391,7 +397,7 @@ int sk_accept(struct sk_thread *t, int fd, struct sockaddr *addr, socklen_t *len
 		r = -EINVAL;
 		if (s->kind != SK_LISTEN || !s->c)
 			break;
-		r = accept_stack(s, fd, addr, len, flags);
+		r = accept_stack(s, addr, len, flags);
 		if (r != -EAGAIN)
 			break;
 		if (s->dual) {
@@ -743,7 +749,7 @@ void sk_setsockopt(struct sk_thread *t, int fd, int level, int name, const void 
 	s = sk_get(fd);
 	if (val && len >= sizeof(int))
 		memcpy(&v, val, sizeof(v));
-	if (s && s->c && s->kind == SK_CONN) {
+	if (s && s->c) { /* a listener passes them on to its children */
 		if (level == IPPROTO_TCP && name == TCP_NODELAY)
 			stack_tcp_setopt(s->c, STACK_TCP_NODELAY, !!v);
 		else if (level == SOL_SOCKET && name == SO_KEEPALIVE)
