@@ -166,44 +166,29 @@ static double percentile(double p)
 
 static char value[1 << 20];
 
-static int request(char *out, size_t room, int get)
+/* One request for key k into out; its length, or -1 when out is short. */
+static int request(char *out, size_t room, int get, unsigned k)
 {
 	char key[64];
-	int kl = key_of(pick_key(), key);
+	int kl = key_of(k, key), n;
 
-	switch (o.proto) {
-	case P_ECHO:
-		if (room < o.value_size)
-			return -1;
+	if (room < o.value_size + 128)
+		return -1;
+	if (o.proto == P_ECHO) {
 		memset(out, 'e', o.value_size);
 		return (int)o.value_size;
-	case P_MEMCACHED:
-		if (room < o.value_size + 128)
-			return -1;
-		if (get)
-			return snprintf(out, room, "get %s\r\n", key);
-		{
-			int n = snprintf(out, room, "set %s 0 0 %u\r\n", key, o.value_size);
-
-			memcpy(out + n, value, o.value_size);
-			memcpy(out + n + o.value_size, "\r\n", 2);
-			return n + (int)o.value_size + 2;
-		}
-	case P_REDIS:
-		if (room < o.value_size + 128)
-			return -1;
-		if (get)
-			return snprintf(out, room, "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", kl, key);
-		{
-			int n = snprintf(out, room, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%u\r\n",
-					 kl, key, o.value_size);
-
-			memcpy(out + n, value, o.value_size);
-			memcpy(out + n + o.value_size, "\r\n", 2);
-			return n + (int)o.value_size + 2;
-		}
 	}
-	return -1;
+	if (get)
+		return o.proto == P_MEMCACHED ?
+		       snprintf(out, room, "get %s\r\n", key) :
+		       snprintf(out, room, "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", kl, key);
+	n = o.proto == P_MEMCACHED ?
+	    snprintf(out, room, "set %s 0 0 %u\r\n", key, o.value_size) :
+	    snprintf(out, room, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%u\r\n", kl, key,
+		     o.value_size);
+	memcpy(out + n, value, o.value_size);
+	memcpy(out + n + o.value_size, "\r\n", 2);
+	return n + (int)o.value_size + 2;
 }
 
 /* Length of one complete response at the start of p (0: not yet). */
@@ -259,10 +244,10 @@ static int ep;
 static uint64_t issued, completed, sets, gets;
 static int measuring = 1;
 
-static void queue_one(struct conn *c, uint64_t t)
+/* Queues a request on c, sent (for latency) at t. */
+static void queue(struct conn *c, uint64_t t, int get, unsigned key)
 {
-	int get = o.proto == P_ECHO || (double)(rnd() >> 11) / 9007199254740992.0 < o.get_ratio;
-	int n = request(c->out + c->out_len, sizeof(c->out) - c->out_len, get);
+	int n = request(c->out + c->out_len, sizeof(c->out) - c->out_len, get, key);
 
 	if (n < 0)
 		return;
@@ -271,6 +256,13 @@ static void queue_one(struct conn *c, uint64_t t)
 	c->is_get[(c->head + c->outstanding) % MAX_DEPTH] = (uint8_t)get;
 	c->outstanding++;
 	issued++;
+}
+
+static void queue_one(struct conn *c, uint64_t t)
+{
+	int get = o.proto == P_ECHO || (double)(rnd() >> 11) / 9007199254740992.0 < o.get_ratio;
+
+	queue(c, t, get, pick_key());
 }
 
 static int want_more(void)
@@ -402,29 +394,17 @@ static void run(uint64_t end)
 
 static void preload(void)
 {
-	double ratio = o.get_ratio;
 	uint64_t saved = o.requests;
 
 	measuring = 0;
-	o.get_ratio = 0;
+	/* Responses must not draw new requests meanwhile (fill): that kept a
+	 * connection from ever draining when there were more keys than a
+	 * pipeline holds (a hang with --keys 5000). */
+	o.requests = 1;
 	for (unsigned k = 0; k < o.keys; k++) {
 		struct conn *c = &cs[k % o.conns];
-		char key[64];
-		int kl = key_of(k, key), n;
 
-		if (o.proto == P_MEMCACHED)
-			n = snprintf(c->out + c->out_len, sizeof(c->out) - c->out_len,
-				     "set %s 0 0 %u\r\n", key, o.value_size);
-		else
-			n = snprintf(c->out + c->out_len, sizeof(c->out) - c->out_len,
-				     "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%u\r\n", kl, key,
-				     o.value_size);
-		memcpy(c->out + c->out_len + n, value, o.value_size);
-		memcpy(c->out + c->out_len + n + o.value_size, "\r\n", 2);
-		c->out_len += (size_t)n + o.value_size + 2;
-		c->is_get[(c->head + c->outstanding) % MAX_DEPTH] = 0;
-		c->outstanding++;
-		issued++;
+		queue(c, now_ns(), 0, k);
 		if (c->outstanding == MAX_DEPTH || c->out_len > sizeof(c->out) - 4096) {
 			flush_out(c);
 			while (c->outstanding) {
@@ -441,7 +421,6 @@ static void preload(void)
 		flush_out(&cs[i]);
 	run(now_ns() + 10000000000ull);
 	o.requests = saved;
-	o.get_ratio = ratio;
 	issued = completed = sets = gets = 0;
 	measuring = 1;
 }
