@@ -121,6 +121,11 @@ static int fb_openat(int d, const char *p, int f, ...)
 	return (int)syscall(SYS_openat, d, p, f, m);
 }
 static int fb_creat(const char *p, mode_t m) { return (int)syscall(SYS_openat, AT_FDCWD, p, O_CREAT | O_WRONLY | O_TRUNC, m); }
+static int fb_eventfd(unsigned v, int f) { return (int)syscall(SYS_eventfd2, v, f); }
+static int fb_pipe(int *p) { return (int)syscall(SYS_pipe2, p, 0); }
+static int fb_pipe2(int *p, int f) { return (int)syscall(SYS_pipe2, p, f); }
+static int fb_timerfd_create(int c, int f) { return (int)syscall(SYS_timerfd_create, c, f); }
+static int fb_memfd_create(const char *n, unsigned f) { return (int)syscall(SYS_memfd_create, n, f); }
 
 #define ACCEL_REAL_FALLBACK(ret, name, params) .name = fb_##name,
 struct accel_real accel_real = { ACCEL_REAL_CALLS(ACCEL_REAL_FALLBACK) };

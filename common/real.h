@@ -79,7 +79,12 @@
 	X(int, fdatasync, (int)) \
 	X(int, open, (const char *, int, ...)) \
 	X(int, openat, (int, const char *, int, ...)) \
-	X(int, creat, (const char *, mode_t))
+	X(int, creat, (const char *, mode_t)) \
+	X(int, eventfd, (unsigned, int)) \
+	X(int, pipe, (int *)) \
+	X(int, pipe2, (int *, int)) \
+	X(int, timerfd_create, (int, int)) \
+	X(int, memfd_create, (const char *, unsigned))
 
 #define ACCEL_REAL_FIELD(ret, name, params) ret (*name) params;
 struct accel_real {

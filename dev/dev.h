@@ -42,6 +42,11 @@ struct dev_net_conf {
 	 * receive side; NULL or "" for none. */
 	const char *impair_tx, *impair_rx;
 	int no_csum_offload;      /* leave checksums to software even if offered */
+	/* Called with each descriptor the device layer keeps open for itself
+	 * (the port's lock, the queues' wake sets); returns the number to
+	 * keep it under, the old one closed (the shim moves them out of the
+	 * program's way). NULL keeps them as they are. */
+	int (*own_fd)(int fd);
 };
 
 struct dev_net_info {
@@ -62,9 +67,6 @@ struct dev_net_info {
  * short reason in why (DPDK's own lines are logged before it).
  */
 int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen);
-
-/* The descriptor of the port's lock file (open while the port is ours). */
-int dev_net_lock_fd(void);
 
 /* Stops and closes the port; waits (bounded) for threads inside
  * dev_netq_enter/leave to leave. Safe to call when open failed. */

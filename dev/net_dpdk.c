@@ -55,12 +55,19 @@ struct dev_netq {
 static struct {
 	int opened;               /* EAL and port are up */
 	int lock_fd;              /* held while this process owns the port */
+	int (*own_fd)(int fd);    /* dev_net_conf.own_fd */
 	int stopping;             /* dev_net_close has begun (atomic) */
 	struct rte_mempool *pool;
 	struct dev_net_info info;
 	struct impair_conf impair_tx, impair_rx;
 	struct dev_netq q[DEV_MAX_QUEUES];
 } net;
+
+/* A descriptor the device layer keeps: where the caller wants it. */
+static int own_fd(int fd)
+{
+	return net.own_fd && fd >= 0 ? net.own_fd(fd) : fd;
+}
 
 /* ---- DPDK's log, through ours ------------------------------------------ */
 
@@ -483,7 +490,7 @@ static int port_lock(const char *args, char *why, size_t whylen)
 	n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	if (ftruncate(fd, 0) == 0)
 		(void)!accel_real.pwrite(fd, pid, (size_t)n, 0);
-	net.lock_fd = fd;
+	net.lock_fd = own_fd(fd);
 	return 0;
 }
 
@@ -493,6 +500,7 @@ int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 	int rc;
 
 	snprintf(why, whylen, "see the lines above");
+	net.own_fd = conf->own_fd;
 	for (int rx = 0; rx < 2; rx++) {
 		char err[160];
 
@@ -547,11 +555,6 @@ void dev_net_close(void)
 	accel_real.close(net.lock_fd); /* the next owner may come */
 }
 
-int dev_net_lock_fd(void)
-{
-	return net.lock_fd;
-}
-
 const struct dev_net_info *dev_net_info(void)
 {
 	return __atomic_load_n(&net.opened, __ATOMIC_ACQUIRE) ? &net.info : NULL;
@@ -590,7 +593,7 @@ static void wake_setup(struct dev_netq *q)
 			   "poll on a timer", net.info.port_id, q->qid);
 		return;
 	}
-	q->wake_epfd = epfd;
+	q->wake_epfd = own_fd(epfd);
 }
 
 static void impair_setup(struct dev_netq *q)

@@ -22,6 +22,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -33,6 +35,7 @@
 #include <unistd.h>
 
 #include "../common/real.h"
+#include "fdreserve.h"
 #include "fdtable.h"
 #include "runtime.h"
 
@@ -68,6 +71,21 @@ static int set_errno(int r)
 static inline int is_bypass(int fd)
 {
 	return unlikely(fdtable_kind(&accel_fds, fd) == FD_BYPASS) && !rt_internal_caller();
+}
+
+/* fd, just opened by whoever called: the shim's own ones go aside. */
+static inline int opened(int fd)
+{
+	return unlikely(fd >= 0 && rt_internal_caller()) ? rt_own_fd(fd) : fd;
+}
+
+static int opened_pair(int r, int fds[2])
+{
+	if (r == 0 && unlikely(rt_internal_caller())) {
+		fds[0] = rt_own_fd(fds[0]);
+		fds[1] = rt_own_fd(fds[1]);
+	}
+	return r;
 }
 
 /* The calling thread's way to the stack, for calls on bypass sockets
@@ -307,7 +325,7 @@ EXPORT int socket(int domain, int type, int protocol)
 	if (domain == AF_INET && (rt_state() == RT_READY || rt_state() == RT_STARTING) &&
 	    !accel_tls.depth)
 		rt_net_start();
-	fd = accel_real.socket(domain, type, protocol);
+	fd = opened(accel_real.socket(domain, type, protocol));
 	if (fd >= 0 && domain == AF_INET && (type & 0xf) == SOCK_STREAM &&
 	    (protocol == 0 || protocol == IPPROTO_TCP) && rt_state() == RT_UP &&
 	    !rt_internal_caller())
@@ -333,7 +351,7 @@ static int inet_addr_of(const struct sockaddr *addr, socklen_t len, uint32_t *ip
 
 EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 {
-	return accel_real.socketpair(domain, type, protocol, sv);
+	return opened_pair(accel_real.socketpair(domain, type, protocol, sv), sv);
 }
 
 /*
@@ -408,7 +426,7 @@ EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 		return bypass_accept(fd, addr, len, flags);
 	if (accept_first(fd, flags) < 0)
 		return -1;
-	return accel_real.accept4(fd, addr, len, flags);
+	return opened(accel_real.accept4(fd, addr, len, flags));
 }
 
 EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
@@ -418,7 +436,7 @@ EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 		return bypass_accept(fd, addr, len, 0);
 	if (accept_first(fd, 0) < 0)
 		return -1;
-	return accel_real.accept(fd, addr, len);
+	return opened(accel_real.accept(fd, addr, len));
 }
 
 /* connect: through the port when the port reaches the address. */
@@ -606,6 +624,29 @@ EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen,
 	return recvfrom(fd, buf, n, flags, addr, len);
 }
 
+/* Descriptors DPDK receives over a unix socket (memif's memory regions
+ * and interrupt eventfds, from its peer) go aside like those it opens. */
+static ssize_t received(ssize_t r, struct msghdr *msg)
+{
+	if (r < 0 || !msg || likely(!msg->msg_controllen) || !rt_internal_caller())
+		return r;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		unsigned char *p = CMSG_DATA(c);
+		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+
+		for (size_t i = 0; i < n; i++) {
+			int v;
+
+			memcpy(&v, p + i * sizeof(int), sizeof(v));
+			v = rt_own_fd(v);
+			memcpy(p + i * sizeof(int), &v, sizeof(v));
+		}
+	}
+	return r;
+}
+
 EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	enum rd_plan plan;
@@ -624,7 +665,7 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 	r = plan == RD_PROBE ? accel_real.recvmsg(fd, msg, flags | MSG_DONTWAIT) : 0;
 	if (!read_first(fd, plan, r, &r))
 		return r;
-	return accel_real.recvmsg(fd, msg, flags);
+	return received(accel_real.recvmsg(fd, msg, flags), msg);
 }
 
 EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags,
@@ -808,7 +849,7 @@ EXPORT int open(const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode = open_mode(flags, ap);
 	va_end(ap);
-	return accel_real.open(path, flags, mode);
+	return opened(accel_real.open(path, flags, mode));
 }
 
 EXPORT int open64(const char *path, int flags, ...)
@@ -819,7 +860,7 @@ EXPORT int open64(const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode = open_mode(flags, ap);
 	va_end(ap);
-	return accel_real.open(path, flags, mode);
+	return opened(accel_real.open(path, flags, mode));
 }
 
 EXPORT int openat(int dirfd, const char *path, int flags, ...)
@@ -830,7 +871,7 @@ EXPORT int openat(int dirfd, const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode = open_mode(flags, ap);
 	va_end(ap);
-	return accel_real.openat(dirfd, path, flags, mode);
+	return opened(accel_real.openat(dirfd, path, flags, mode));
 }
 
 EXPORT int openat64(int dirfd, const char *path, int flags, ...)
@@ -841,17 +882,45 @@ EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode = open_mode(flags, ap);
 	va_end(ap);
-	return accel_real.openat(dirfd, path, flags, mode);
+	return opened(accel_real.openat(dirfd, path, flags, mode));
 }
 
 EXPORT int creat(const char *path, mode_t mode)
 {
-	return accel_real.creat(path, mode);
+	return opened(accel_real.creat(path, mode));
 }
 
 EXPORT int creat64(const char *path, mode_t mode)
 {
-	return accel_real.creat(path, mode);
+	return opened(accel_real.creat(path, mode));
+}
+
+/* The other calls that make descriptors: the program's go straight
+ * through; DPDK's (its interrupt thread's epoll set, eventfds, timerfd,
+ * memfd, pipes) go aside. */
+EXPORT int eventfd(unsigned value, int flags)
+{
+	return opened(accel_real.eventfd(value, flags));
+}
+
+EXPORT int pipe(int fds[2])
+{
+	return opened_pair(accel_real.pipe(fds), fds);
+}
+
+EXPORT int pipe2(int fds[2], int flags)
+{
+	return opened_pair(accel_real.pipe2(fds, flags), fds);
+}
+
+EXPORT int timerfd_create(int clock, int flags)
+{
+	return opened(accel_real.timerfd_create(clock, flags));
+}
+
+EXPORT int memfd_create(const char *name, unsigned flags)
+{
+	return opened(accel_real.memfd_create(name, flags));
 }
 
 /* ---- descriptors -------------------------------------------------------- */
@@ -900,6 +969,57 @@ EXPORT int close_range(unsigned lo, unsigned hi, int flags)
 	return accel_real.close_range(lo, hi, flags);
 }
 
+/* glibc's closefrom closes with its own close_range, past the one above. */
+EXPORT void closefrom(int lo)
+{
+	if (lo >= 0 && close_range((unsigned)lo, ~0u, 0) == 0)
+		return;
+	for (long fd = lo < 0 ? 0 : lo, n = sysconf(_SC_OPEN_MAX); fd < n; fd++)
+		if (!hidden((int)fd))
+			accel_real.close((int)fd);
+}
+
+/* ---- limits: the descriptor limit as the program sees it (fdreserve.h) - */
+
+static int limits(pid_t pid, int resource, const struct rlimit *new, struct rlimit *old)
+{
+	if (resource == RLIMIT_NOFILE && (pid == 0 || pid == getpid()))
+		return set_errno(fdres_prlimit(new, old));
+	return (int)syscall(SYS_prlimit64, pid, resource, new, old);
+}
+
+EXPORT int getrlimit(__rlimit_resource_t resource, struct rlimit *rl)
+{
+	return limits(0, (int)resource, NULL, rl);
+}
+
+EXPORT int getrlimit64(__rlimit_resource_t resource, struct rlimit64 *rl)
+{
+	return limits(0, (int)resource, NULL, (struct rlimit *)rl);
+}
+
+EXPORT int setrlimit(__rlimit_resource_t resource, const struct rlimit *rl)
+{
+	return limits(0, (int)resource, rl, NULL);
+}
+
+EXPORT int setrlimit64(__rlimit_resource_t resource, const struct rlimit64 *rl)
+{
+	return limits(0, (int)resource, (const struct rlimit *)rl, NULL);
+}
+
+EXPORT int prlimit(pid_t pid, __rlimit_resource_t resource, const struct rlimit *new,
+		   struct rlimit *old)
+{
+	return limits(pid, (int)resource, new, old);
+}
+
+EXPORT int prlimit64(pid_t pid, __rlimit_resource_t resource,
+		     const struct rlimit64 *new, struct rlimit64 *old)
+{
+	return limits(pid, (int)resource, (const struct rlimit *)new, (struct rlimit *)old);
+}
+
 /* newfd is a kernel copy of oldfd: it names what oldfd names. */
 static int dup_follow(int oldfd, int newfd)
 {
@@ -922,7 +1042,7 @@ static int dup_follow(int oldfd, int newfd)
 EXPORT int dup(int fd)
 {
 	FD_GUARD(fd);
-	return dup_follow(fd, accel_real.dup(fd));
+	return dup_follow(fd, opened(accel_real.dup(fd)));
 }
 
 static int dup_target_ok(int newfd)
@@ -963,6 +1083,8 @@ static int fcntl_call(int fd, int cmd, va_list ap)
 	int r;
 
 	FD_GUARD(fd);
+	if (unlikely(cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && rt_internal_caller())
+		return opened(accel_real.fcntl(fd, cmd, arg));
 	if (likely(fdtable_kind(&accel_fds, fd) == FD_KERNEL) || rt_internal_caller())
 		return accel_real.fcntl(fd, cmd, arg);
 	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
@@ -1065,12 +1187,12 @@ static int epoll_made(int epfd)
 
 EXPORT int epoll_create(int size)
 {
-	return epoll_made(accel_real.epoll_create(size));
+	return epoll_made(opened(accel_real.epoll_create(size)));
 }
 
 EXPORT int epoll_create1(int flags)
 {
-	return epoll_made(accel_real.epoll_create1(flags));
+	return epoll_made(opened(accel_real.epoll_create1(flags)));
 }
 
 /* A bypass socket joins the set as an item of the socket layer; a dual

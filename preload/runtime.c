@@ -11,6 +11,7 @@
 
 #include "../common/log.h"
 #include "../common/real.h"
+#include "fdreserve.h"
 #include "fdtable.h"
 #include "runtime.h"
 
@@ -66,11 +67,9 @@ static void stats_print(void)
 static void thread_exit(void *arg)
 {
 	struct sk_thread *t = arg;
-	int fds[3];
+	int fds[2];
 
 	sk_thread_fds(t, fds);
-	/* The queue's wake fd stays open for the other threads; the
-	 * thread's sleeping set and notify fd are closed. */
 	fdtable_set(&accel_fds, fds[0], FD_KERNEL);
 	fdtable_set(&accel_fds, fds[1], FD_KERNEL);
 	accel_tls.depth++;
@@ -95,6 +94,7 @@ static struct sk_net_conf net_conf(void)
 		.spin_ns = (uint64_t)accel_cfg.spin_us * 1000u,
 		.impair_tx = accel_cfg.impair_tx,
 		.impair_rx = accel_cfg.impair_rx,
+		.own_fd = rt_own_fd,
 	};
 }
 
@@ -114,10 +114,6 @@ struct sk_thread *rt_thread_slow(void)
 			    (unsigned long)pthread_self());
 		return NULL;
 	}
-	int fds[3], nfds = sk_thread_fds(t, fds);
-
-	for (int i = 0; i < nfds; i++)
-		fdtable_set(&accel_fds, fds[i], FD_SHIM);
 	pthread_setspecific(thread_key, t);
 	accel_tls.sk = t;
 	return t;
@@ -125,9 +121,22 @@ struct sk_thread *rt_thread_slow(void)
 
 int rt_internal_caller(void)
 {
+	int s;
+
 	if (accel_tls.depth)
 		return 1;
-	return rt_state() == RT_UP && sk_thread_is_internal();
+	s = rt_state();
+	/* (DPDK's interrupt thread starts with the port) */
+	return (s == RT_UP || s == RT_STARTING) && sk_thread_is_internal();
+}
+
+int rt_own_fd(int fd)
+{
+	if (fd < 0 || rt_state() == RT_CHILD)
+		return fd;
+	fd = fdres_hide(fd);
+	fdtable_set(&accel_fds, fd, FD_SHIM);
+	return fd;
 }
 
 /* One line says what is wrong and what happens now. */
@@ -166,7 +175,6 @@ void rt_net_start(void)
 		refuse(line);
 		return;
 	}
-	fdtable_set(&accel_fds, sk_net_lock_fd(), FD_SHIM);
 	__atomic_store_n(&accel_state, RT_UP, __ATOMIC_RELEASE);
 }
 
@@ -213,6 +221,7 @@ __attribute__((constructor)) static void accel_load(void)
 		refuse("cannot set up (out of memory?)");
 		return;
 	}
+	fdres_start();
 	__atomic_store_n(&accel_state, RT_READY, __ATOMIC_RELEASE);
 }
 

@@ -53,4 +53,9 @@ static inline struct sk_thread *rt_thread(void)
 /* True when the caller is the shim or DPDK rather than the program. */
 int rt_internal_caller(void);
 
+/* A descriptor the shim or DPDK just opened for itself: moved out of the
+ * program's numbers (fdreserve.h) and closed to the program (FD_SHIM).
+ * Returns the number it has now. */
+int rt_own_fd(int fd);
+
 #endif

@@ -93,6 +93,7 @@ int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen)
 		.log_level = conf->log_level,
 		.impair_tx = conf->impair_tx,
 		.impair_rx = conf->impair_rx,
+		.own_fd = conf->own_fd,
 	};
 
 	/* RFC 6528: one secret for every stack of the process, so the ISNs
@@ -115,11 +116,6 @@ void sk_net_stop(void)
 		pthread_mutex_unlock(&shared.lock);
 	}
 	dev_net_close();
-}
-
-int sk_net_lock_fd(void)
-{
-	return dev_net_lock_fd();
 }
 
 int sk_thread_is_internal(void)
@@ -209,11 +205,14 @@ out:
 /* The thread's sleeping set: the queue's wake fd and its notify fd now,
  * the program's epoll sets as they are waited on (sk_epoll_wait adds
  * them). */
-static int wait_set_create(int wake_fd, int notify_fd)
+static int wait_set_create(int wake_fd, int notify_fd, int (*own_fd)(int))
 {
-	int epfd = accel_real.epoll_create1(EPOLL_CLOEXEC);
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = wake_fd };
 	struct epoll_event nev = { .events = EPOLLIN, .data.fd = notify_fd };
+	int epfd = accel_real.epoll_create1(EPOLL_CLOEXEC);
+
+	if (epfd >= 0 && own_fd)
+		epfd = own_fd(epfd);
 
 	if (epfd < 0)
 		return -1;
@@ -236,8 +235,11 @@ struct sk_thread *sk_thread_create(const struct sk_net_conf *conf)
 		return NULL;
 	dev_thread_register();
 	t->s = &shared;
-	t->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	t->wait_epfd = t->notify_fd < 0 ? -1 : wait_set_create(t->s->wake_fd, t->notify_fd);
+	t->notify_fd = accel_real.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (t->notify_fd >= 0 && conf->own_fd)
+		t->notify_fd = conf->own_fd(t->notify_fd);
+	t->wait_epfd = t->notify_fd < 0 ? -1 :
+		       wait_set_create(t->s->wake_fd, t->notify_fd, conf->own_fd);
 	if (t->wait_epfd < 0) {
 		if (t->notify_fd >= 0)
 			accel_real.close(t->notify_fd);
@@ -338,15 +340,10 @@ uint64_t sk_stack_deadline(struct sk_thread *t)
 	return s < d ? s : d;
 }
 
-int sk_thread_fds(const struct sk_thread *t, int fds[3])
+void sk_thread_fds(const struct sk_thread *t, int fds[2])
 {
-	int n = 0;
-
-	fds[n++] = t->wait_epfd;
-	fds[n++] = t->notify_fd;
-	if (t->s->wake_fd >= 0)
-		fds[n++] = t->s->wake_fd;
-	return n;
+	fds[0] = t->wait_epfd;
+	fds[1] = t->notify_fd;
 }
 
 int sk_net_stats(struct stack_stats *out)

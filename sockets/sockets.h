@@ -47,6 +47,9 @@ struct sk_net_conf {
 	uint32_t gateway;     /* host byte order, 0 = none */
 	uint64_t idle_poll_ns;/* sleep slice when the port has no interrupts */
 	uint64_t spin_ns;     /* polling before a wait for bypass sockets sleeps */
+	/* the descriptors the port and each thread keep open for themselves
+	 * (dev_net_conf.own_fd) */
+	int (*own_fd)(int fd);
 };
 
 /* Starts the process's port (once): 0, or a negative errno with a short
@@ -55,9 +58,6 @@ int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen);
 
 /* Stops the port at exit; safe when it never started. */
 void sk_net_stop(void);
-
-/* The port's lock file descriptor (the shim's own, to hide). */
-int sk_net_lock_fd(void);
 
 /* True in threads the device layer made itself: they never get a stack. */
 int sk_thread_is_internal(void);
@@ -88,10 +88,9 @@ int sk_service(struct sk_thread *t);
  * stacks there are. */
 int sk_net_stats(struct stack_stats *out);
 
-/* The descriptors the thread's context holds open (its sleeping set, its
- * notify fd and the queue's wake fd), so the fd table can hide them from
- * the program. Fills fds (room for 3) and returns how many. */
-int sk_thread_fds(const struct sk_thread *t, int fds[3]);
+/* The descriptors the thread's context holds open for itself (its
+ * sleeping set and notify fd), which go with sk_thread_destroy. */
+void sk_thread_fds(const struct sk_thread *t, int fds[2]);
 
 /*
  * The waiting calls, with the kernel's contract: they return the kernel's
