@@ -46,6 +46,16 @@ int fdtable_find(const struct fd_table *t, unsigned lo, unsigned hi,
 	return -1;
 }
 
+int fdtable_next(const struct fd_table *t, unsigned lo, unsigned hi)
+{
+	if (hi >= t->size)
+		hi = t->size ? t->size - 1 : 0;
+	for (unsigned fd = lo; fd <= hi && fd < t->size; fd++)
+		if (t->kind[fd] != FD_KERNEL)
+			return (int)fd;
+	return -1;
+}
+
 unsigned fdtable_kernel_max(void)
 {
 	char buf[32];

@@ -951,12 +951,22 @@ EXPORT int close(int fd)
 	return accel_real.close(fd);
 }
 
-/* Closes [lo, hi] around the shim's own descriptors. */
+/* Closes [lo, hi] around the shim's own descriptors, forgetting the
+ * program's bypass sockets and epoll sets among them as close does. */
 EXPORT int close_range(unsigned lo, unsigned hi, int flags)
 {
 	int ours;
 
-	if (rt_state() == RT_CHILD || rt_internal_caller() || lo > hi)
+	if (rt_internal_caller() || lo > hi)
+		return accel_real.close_range(lo, hi, flags);
+	for (unsigned fd = lo; !(flags & CLOSE_RANGE_CLOEXEC) &&
+	     (ours = fdtable_next(&accel_fds, fd, hi)) >= 0; fd = (unsigned)ours + 1) {
+		if (fdtable_kind(&accel_fds, ours) != FD_SHIM || rt_state() == RT_CHILD)
+			forget(ours);
+		if ((unsigned)ours == hi)
+			break;
+	}
+	if (rt_state() == RT_CHILD)
 		return accel_real.close_range(lo, hi, flags);
 	while ((ours = fdtable_find(&accel_fds, lo, hi, FD_SHIM)) >= 0) {
 		if ((unsigned)ours > lo &&
@@ -1042,7 +1052,9 @@ static int dup_follow(int oldfd, int newfd)
 EXPORT int dup(int fd)
 {
 	FD_GUARD(fd);
-	return dup_follow(fd, opened(accel_real.dup(fd)));
+	if (unlikely(rt_internal_caller()))
+		return rt_own_fd(accel_real.dup(fd));
+	return dup_follow(fd, accel_real.dup(fd));
 }
 
 static int dup_target_ok(int newfd)
