@@ -149,4 +149,4 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
--include $(SHIM_OBJ:.o=.d)
+-include $(SHIM_OBJ:.o=.d) $(BUILD)/obj/tools/stack_echo.d $(BUILD)/obj/tools/sha256.d

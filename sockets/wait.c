@@ -478,6 +478,30 @@ static int select_has_bypass(int nfds, fd_set *r, fd_set *w, fd_set *e)
 	return 0;
 }
 
+/* The program's select sets as a poll set, plus the queue's wake fd, for
+ * the sleep (the shim's descriptors lie above FD_SETSIZE: fdreserve.h).
+ * Only for waking: the answer comes from the kernel's select after it. */
+static struct pollfd *select_sleep_set(struct sk_thread *t, int nfds, const fd_set *r,
+				       const fd_set *w, const fd_set *e, nfds_t *n)
+{
+	struct pollfd *p = poll_buf(t, (size_t)nfds + 1);
+
+	*n = 0;
+	if (!p)
+		return NULL;
+	for (int fd = 0; fd < nfds; fd++) {
+		short ev = (short)((r && FD_ISSET(fd, r) ? POLLIN : 0) |
+				   (w && FD_ISSET(fd, w) ? POLLOUT : 0) |
+				   (e && FD_ISSET(fd, e) ? POLLPRI : 0));
+
+		if (ev)
+			p[(*n)++] = (struct pollfd){ .fd = fd, .events = ev };
+	}
+	if (t->s->wake_fd >= 0)
+		p[(*n)++] = (struct pollfd){ .fd = t->s->wake_fd, .events = POLLIN };
+	return p;
+}
+
 int sk_select(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
 	      fd_set *efds, int64_t timeout_ns, const sigset_t *sigmask)
 {
@@ -486,19 +510,17 @@ int sk_select(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
 	if (nfds > 0 && nfds <= FD_SETSIZE && select_has_bypass(nfds, rfds, wfds, efds))
 		return select_mixed(t, nfds, rfds, wfds, efds, deadline, sigmask);
 	struct timespec zero = { 0, 0 }, ts;
-	fd_set r0, w0, e0, rs, ws, es;
-	int n, r, wake = t->s->wake_fd;
+	fd_set r0, w0, e0;
+	struct pollfd *p;
+	nfds_t np;
+	int n, r;
 
 	if (nfds < 0 || nfds > FD_SETSIZE)
 		return -EINVAL; /* the caller hands such sets to the kernel */
-	if (wake >= FD_SETSIZE)
-		wake = -1;
 	set_copy(&r0, rfds, nfds);
 	set_copy(&w0, wfds, nfds);
 	set_copy(&e0, efds, nfds);
 	for (;;) {
-		int top = nfds;
-
 		if (sk_service(t) < 0)
 			break;
 		n = accel_real.pselect(nfds, rfds, wfds, efds, &zero, sigmask);
@@ -510,24 +532,16 @@ int sk_select(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
 		set_copy(rfds, &r0, nfds);
 		set_copy(wfds, &w0, nfds);
 		set_copy(efds, &e0, nfds);
-		FD_ZERO(&rs);
-		FD_ZERO(&ws);
-		FD_ZERO(&es);
-		set_copy(&rs, rfds ? &r0 : NULL, nfds);
-		set_copy(&ws, wfds ? &w0 : NULL, nfds);
-		set_copy(&es, efds ? &e0 : NULL, nfds);
-		if (wake >= 0) {
-			FD_SET(wake, &rs);
-			if (wake >= top)
-				top = wake + 1;
-		}
+		p = select_sleep_set(t, nfds, rfds ? &r0 : NULL, wfds ? &w0 : NULL,
+				     efds ? &e0 : NULL, &np);
+		if (!p)
+			return -ENOMEM;
 		r = sleep_prepare(t);
 		if (r < 0)
 			break;
 		if (r > 0)
 			continue;
-		r = accel_real.pselect(top, &rs, &ws, &es,
-				       sk_ns_to_ts(sk_sleep_len(t, deadline), &ts), sigmask);
+		r = accel_real.ppoll(p, np, sk_ns_to_ts(sk_sleep_len(t, deadline), &ts), sigmask);
 		sk_wake_ack(t);
 		if (r < 0)
 			return -errno;
