@@ -508,7 +508,10 @@ static long iov_move(struct stack_tcp *c, const struct iovec *iov, int cnt, size
 {
 	size_t base = 0;
 	long r = 0;
+	int last = cnt - 1;
 
+	while (last > 0 && !iov[last].iov_len)
+		last--; /* (sends: the pieces before it are sent as one) */
 	for (int i = 0; i < cnt; base += iov[i++].iov_len) {
 		size_t len = iov[i].iov_len, off;
 		char *p = iov[i].iov_base;
@@ -516,7 +519,8 @@ static long iov_move(struct stack_tcp *c, const struct iovec *iov, int cnt, size
 		if (*done >= base + len)
 			continue; /* moved already (or empty) */
 		off = *done - base;
-		r = send ? stack_tcp_send(c, p + off, len - off) :
+		r = send ? stack_tcp_send_flags(c, p + off, len - off,
+						i < last ? STACK_TCP_MORE : 0) :
 			   stack_tcp_recv(c, p + off, len - off, peek);
 		if (r <= 0)
 			return r;

@@ -202,6 +202,15 @@ int stack_tcp_connect(struct stack *st, uint32_t ip, uint16_t port,
  * handshake, or the connection's error. */
 long stack_tcp_send(struct stack_tcp *c, const void *buf, size_t len);
 
+/* stack_tcp_send with flags: STACK_TCP_MORE says more data follows at
+ * once (the next piece of a write's vector), so nothing is sent until a
+ * send without it, or until the buffer is full: one segment for a
+ * response the program writes from several buffers, as Linux's sendmsg
+ * does, not one per buffer. */
+#define STACK_TCP_MORE 1u
+long stack_tcp_send_flags(struct stack_tcp *c, const void *buf, size_t len,
+			  unsigned flags);
+
 /* Copies up to len received bytes out (peek: leaves them): the count, 0 at
  * EOF, -EAGAIN when empty, or the connection's error. */
 long stack_tcp_recv(struct stack_tcp *c, void *buf, size_t len, int peek);

@@ -133,6 +133,12 @@ static long dead_error(struct stack_tcp *c)
 
 long stack_tcp_send(struct stack_tcp *c, const void *buf, size_t len)
 {
+	return stack_tcp_send_flags(c, buf, len, 0);
+}
+
+long stack_tcp_send_flags(struct stack_tcp *c, const void *buf, size_t len,
+			  unsigned flags)
+{
 	uint32_t n, off, first, room;
 	long e;
 
@@ -153,7 +159,8 @@ long stack_tcp_send(struct stack_tcp *c, const void *buf, size_t len)
 	memcpy(c->sbuf + off, buf, first);
 	memcpy(c->sbuf, (const uint8_t *)buf + first, n - first);
 	c->sb_len += n;
-	tcp_output(c);
+	if (!(flags & STACK_TCP_MORE) || n < len)
+		tcp_output(c);
 	tcp_update_events(c);
 	return n;
 }

@@ -1814,6 +1814,34 @@ static void test_nodelay(void **state)
 	finish(l);
 }
 
+/* A response written from three buffers (memcached's VALUE line, the
+ * value, END) with NODELAY: the pieces sent with STACK_TCP_MORE wait for
+ * the last, and the three go as one segment, not three. */
+static void test_send_more(void **state)
+{
+	struct tcplink *l = lk_new(state, 92, 10 * MS);
+	struct seg_count c = { .dir = LINK_A, .data = true };
+	static const char *piece[] = { "VALUE k 0 8\r\n", "12345678", "\r\nEND\r\n" };
+	struct pair p;
+	uint64_t from;
+	char buf[64];
+
+	pair_open(l, &p);
+	assert_int_equal(stack_tcp_setopt(p.a, STACK_TCP_NODELAY, 1), 0);
+	from = l->nlog;
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(stack_tcp_send_flags(p.a, piece[i], strlen(piece[i]),
+						      i < 2 ? STACK_TCP_MORE : 0),
+				 (long)strlen(piece[i]));
+	link_run_for(l, 100 * MS);
+	each_seg(l, from, count_fn, &c);
+	assert_int_equal(c.n, 1);
+	assert_int_equal(c.last_seg.v.payload_len, 28);
+	assert_int_equal(stack_tcp_recv(p.b, buf, sizeof(buf), 0), 28);
+	assert_memory_equal(buf, "VALUE k 0 8\r\n12345678\r\nEND\r\n", 28);
+	finish(l);
+}
+
 /* 40 full segments: B acknowledges about every second one (RFC 5681 4.2,
  * RFC 9293 3.8.6.3), not every one and not fewer than one per two. */
 static void test_delayed_ack(void **state)
@@ -2021,6 +2049,7 @@ int main(void)
 		T(test_syn_fin),
 		T(test_nagle),
 		T(test_nodelay),
+		T(test_send_more),
 		T(test_delayed_ack),
 		T(test_dup_ack_immediate),
 		T(test_events),
