@@ -119,14 +119,19 @@ struct sk_thread *rt_thread_slow(void)
 	return t;
 }
 
-int rt_internal_caller(void)
+int rt_internal_caller_slow(void)
 {
 	int s;
 
 	if (accel_tls.depth)
 		return 1;
 	s = rt_state();
-	/* (DPDK's interrupt thread starts with the port) */
+	/* A thread found not to be DPDK's once the port is up never will be:
+	 * the answer is kept (DPDK's interrupt thread starts with the port). */
+	if (s == RT_UP && !sk_thread_is_internal()) {
+		accel_tls.program = 1;
+		return 0;
+	}
 	return (s == RT_UP || s == RT_STARTING) && sk_thread_is_internal();
 }
 

@@ -22,6 +22,7 @@ struct rt_tls {
 	struct sk_thread *sk;
 	unsigned char tried;     /* claimed (or failed to claim) a queue */
 	unsigned char depth;     /* inside the shim: calls go straight to libc */
+	unsigned char program;   /* known to be one of the program's threads */
 };
 
 extern struct accel_config accel_cfg;
@@ -51,7 +52,14 @@ static inline struct sk_thread *rt_thread(void)
 }
 
 /* True when the caller is the shim or DPDK rather than the program. */
-int rt_internal_caller(void);
+int rt_internal_caller_slow(void);
+
+static inline int rt_internal_caller(void)
+{
+	if (__builtin_expect(accel_tls.program && !accel_tls.depth, 1))
+		return 0;
+	return rt_internal_caller_slow();
+}
 
 /* A descriptor the shim or DPDK just opened for itself: moved out of the
  * program's numbers (fdreserve.h) and closed to the program (FD_SHIM).

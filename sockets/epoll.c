@@ -18,22 +18,67 @@
 /* The events a member always reports (epoll_ctl(2)). */
 #define ALWAYS (EPOLLERR | EPOLLHUP)
 
-static struct sk_item *find(struct sk_ep *ep, int fd)
+/* fd's item in ep (a socket is in few sets: its own list is short). */
+static struct sk_item *find(struct sk_ep *ep, struct sk_sock *s, int fd)
 {
-	for (struct sk_item *it = ep ? ep->items : NULL; it; it = it->ep_next)
-		if (it->fd == fd)
+	for (struct sk_item *it = s && ep ? s->items : NULL; it; it = it->s_next)
+		if (it->ep == ep && it->fd == fd)
 			return it;
 	return NULL;
+}
+
+static void rdy_push(struct sk_item *it)
+{
+	struct sk_ep *ep = it->ep;
+
+	if (it->on_rdy)
+		return;
+	it->on_rdy = 1;
+	it->rdy_next = NULL;
+	it->rdy_prev = ep->rdy_tail;
+	if (ep->rdy_tail)
+		ep->rdy_tail->rdy_next = it;
+	else
+		ep->rdy_head = it;
+	ep->rdy_tail = it;
+	ep->nrdy++;
+}
+
+static void rdy_unlink(struct sk_item *it)
+{
+	struct sk_ep *ep = it->ep;
+
+	if (!it->on_rdy)
+		return;
+	it->on_rdy = 0;
+	if (it->rdy_prev)
+		it->rdy_prev->rdy_next = it->rdy_next;
+	else
+		ep->rdy_head = it->rdy_next;
+	if (it->rdy_next)
+		it->rdy_next->rdy_prev = it->rdy_prev;
+	else
+		ep->rdy_tail = it->rdy_prev;
+	ep->nrdy--;
+}
+
+void sk_items_changed(struct sk_sock *s)
+{
+	for (struct sk_item *it = s->items; it; it = it->s_next)
+		rdy_push(it);
 }
 
 void sk_item_remove(struct sk_item *it)
 {
 	struct sk_item **pp;
 
-	for (pp = &it->ep->items; *pp && *pp != it; pp = &(*pp)->ep_next)
-		;
-	if (*pp)
-		*pp = it->ep_next;
+	rdy_unlink(it);
+	if (it->ep_prev)
+		it->ep_prev->ep_next = it->ep_next;
+	else
+		it->ep->items = it->ep_next;
+	if (it->ep_next)
+		it->ep_next->ep_prev = it->ep_prev;
 	for (pp = &it->s->items; *pp && *pp != it; pp = &(*pp)->s_next)
 		;
 	if (*pp)
@@ -117,7 +162,7 @@ int sk_epoll_ctl(struct sk_thread *t, int epfd, int op, int fd, struct epoll_eve
 		return -EBADF;
 	s = sk_get(fd);
 	ep = sk_eps[epfd];
-	it = find(ep, fd);
+	it = find(ep, s, fd);
 	if (!s) {
 		r = -EBADF;
 		goto out;
@@ -155,9 +200,12 @@ int sk_epoll_ctl(struct sk_thread *t, int epfd, int op, int fd, struct epoll_eve
 		it->data = ev->data;
 		it->gen_seen = s->gen - 1; /* ready now counts as an edge */
 		it->ep_next = ep->items;
+		if (ep->items)
+			ep->items->ep_prev = it;
 		ep->items = it;
 		it->s_next = s->items;
 		s->items = it;
+		rdy_push(it);
 		break;
 	case EPOLL_CTL_MOD:
 		if (!it) {
@@ -168,6 +216,7 @@ int sk_epoll_ctl(struct sk_thread *t, int epfd, int op, int fd, struct epoll_eve
 		it->data = ev->data;
 		it->disabled = 0;
 		it->gen_seen = s->gen - 1;
+		rdy_push(it);
 		break;
 	case EPOLL_CTL_DEL:
 		if (!it)
@@ -183,13 +232,20 @@ out:
 	return r;
 }
 
+/* Each item on the ready list is looked at once: one found not ready, or
+ * reported edge-triggered or one-shot, leaves the list (its socket's next
+ * change puts it back); a level-triggered one that is ready goes to the
+ * back, so with maxevents short of the ready ones each gets its turn. */
 int sk_ep_collect(struct sk_ep *ep, struct epoll_event *ev, int max)
 {
+	unsigned look = ep->nrdy;
 	int n = 0;
 
-	for (struct sk_item *it = ep->items; it && n < max; it = it->ep_next) {
+	while (look-- && n < max) {
+		struct sk_item *it = ep->rdy_head;
 		uint32_t e;
 
+		rdy_unlink(it);
 		if (it->disabled)
 			continue;
 		e = sk_sock_epoll_events(it->s) & (it->events | ALWAYS);
@@ -202,6 +258,8 @@ int sk_ep_collect(struct sk_ep *ep, struct epoll_event *ev, int max)
 		}
 		if (it->events & EPOLLONESHOT)
 			it->disabled = 1;
+		else if (!(it->events & EPOLLET))
+			rdy_push(it);
 		ev[n].events = e;
 		ev[n].data = it->data;
 		n++;

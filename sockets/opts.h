@@ -14,4 +14,11 @@
  * short enough not to delay the exit noticeably. */
 #define SK_EXIT_DRAIN_NS 20000000ull
 
+/* While an epoll set's bypass members keep a wait busy, its kernel
+ * members (memcached's notify pipe, a dual listener's kernel half) are
+ * asked about at least this often: each ask is a system call that costs
+ * as much as serving a request, and a kernel fd waits at most this much
+ * longer for its turn, far below what a kernel wake-up takes. */
+#define SK_KERNEL_POLL_NS 20000ull
+
 #endif

@@ -92,6 +92,7 @@ void sk_sock_event(void *ctx, struct stack_tcp *c, void *user, unsigned events)
 		return;
 	s->gen++;
 	sk_thread_wake(s->waiter);
+	sk_items_changed(s);
 	for (struct sk_item *it = s->items; it; it = it->s_next)
 		sk_thread_wake(it->ep->waiter);
 }
@@ -605,11 +606,9 @@ ssize_t sk_send(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 			r = -EPIPE;
 			break;
 		}
-		if (!strcmp(stack_tcp_state(s->c), "SYN-SENT")) {
-			r = -EAGAIN; /* Linux waits for the handshake */
-		} else {
-			r = iov_move(s->c, iov, cnt, &sent, 1, 0);
-		}
+		/* (a connection still in its handshake takes nothing: -EAGAIN,
+		 * and a blocking send waits for it, as on Linux) */
+		r = iov_move(s->c, iov, cnt, &sent, 1, 0);
 		if (sent == want) {
 			r = (ssize_t)sent;
 			break;

@@ -25,7 +25,10 @@ struct sk_item {
 	epoll_data_t data;
 	uint32_t gen_seen;      /* edge-triggered: the socket's gen reported */
 	uint8_t disabled;       /* EPOLLONESHOT fired; MOD re-arms */
-	struct sk_item *ep_next, *s_next;
+	uint8_t on_rdy;         /* on its set's ready list */
+	struct sk_item *ep_next, *ep_prev;   /* the set's items */
+	struct sk_item *rdy_next, *rdy_prev; /* the set's ready list */
+	struct sk_item *s_next;              /* the socket's items */
 };
 
 /* A program epoll set holding bypass sockets (its kernel members stay in
@@ -33,6 +36,11 @@ struct sk_item {
 struct sk_ep {
 	int epfd;
 	struct sk_item *items;
+	/* The items that may be ready: those whose socket changed since they
+	 * were last found not ready, and the level-triggered ones that were
+	 * ready then. A wait looks at these only, not at every item. */
+	struct sk_item *rdy_head, *rdy_tail;
+	unsigned nrdy;
 	struct sk_thread *waiter;  /* the thread sleeping on it, if any */
 	int kernel_members;        /* fds in the kernel set (-1: unknown) */
 };
@@ -69,6 +77,9 @@ uint32_t sk_sock_epoll_events(const struct sk_sock *s);
 
 /* epoll.c */
 void sk_item_remove(struct sk_item *it);
+/* The socket's readiness may have changed: its items go on their sets'
+ * ready lists. */
+void sk_items_changed(struct sk_sock *s);
 /* Appends the ready bypass members of ep to ev (up to max); returns how
  * many, applying edge-trigger and one-shot rules. */
 int sk_ep_collect(struct sk_ep *ep, struct epoll_event *ev, int max);

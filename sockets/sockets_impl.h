@@ -33,6 +33,11 @@ struct sk_thread {
 	struct pollfd *pbuf;    /* poll's copy of the program's set, plus ours */
 	short *prev;            /* poll's revents from the stack, one per entry */
 	size_t pbuf_cap;
+	/* epoll_wait's last look at a mixed set's kernel members: which set,
+	 * when, and whether none was ready (SK_KERNEL_POLL_NS) */
+	int kq_epfd;
+	uint8_t kq_idle;
+	uint64_t kq_at;
 };
 
 /* The stack's lock, and the port's guard with it: -ESHUTDOWN when the

@@ -15,6 +15,7 @@
 #include <time.h>
 
 #include "../common/real.h"
+#include "opts.h"
 #include "sock_impl.h"
 
 #define NO_DEADLINE UINT64_MAX
@@ -137,6 +138,26 @@ static int ep_look(struct sk_thread *t, int epfd, struct epoll_event *ev, int ma
 	return n;
 }
 
+/* Whether a wait that found n bypass members ready asks the kernel about
+ * epfd's own members too: always, unless the last ask, a moment ago
+ * (SK_KERNEL_POLL_NS), found none ready. A kernel fd ready then is
+ * reported as before; one that becomes ready while bypass members keep
+ * the waits busy waits at most that long. */
+static int kernel_ask_due(struct sk_thread *t, int epfd, int n, uint64_t *now)
+{
+	if (!n || t->kq_epfd != epfd || !t->kq_idle)
+		return 1;
+	*now = sk_now();
+	return *now - t->kq_at >= SK_KERNEL_POLL_NS;
+}
+
+static void kernel_asked(struct sk_thread *t, int epfd, int k, uint64_t now)
+{
+	t->kq_epfd = epfd;
+	t->kq_idle = k == 0;
+	t->kq_at = now ? now : sk_now();
+}
+
 /* epoll_wait on a set with bypass members. */
 static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 			 int maxevents, uint64_t deadline, const sigset_t *sigmask)
@@ -152,16 +173,19 @@ static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 			return -EINVAL;
 		int ask;
 
+		uint64_t now = 0;
+
 		n = ep_look(t, epfd, ev, maxevents, 0, &ask);
 		if (n < 0)
 			return -ESHUTDOWN;
-		if (ask && n < maxevents) {
+		if (ask && n < maxevents && kernel_ask_due(t, epfd, n, &now)) {
 			k = accel_real.epoll_pwait(epfd, ev + n, maxevents - n, 0, sigmask);
 			if (k < 0) {
 				if (n == 0)
 					return -errno;
 				k = 0;
 			}
+			kernel_asked(t, epfd, k, now);
 		}
 		if (n + k)
 			return merge(ev, n, k);
