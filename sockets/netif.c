@@ -276,7 +276,8 @@ int sk_lock(struct sk_stack *s)
 void sk_unlock(struct sk_stack *s)
 {
 	stack_flush(s->st);
-	sk_stats_publish(s->st, sk_now());
+	if (!(++s->unlocks & 63)) /* (a program that never waits in the shim) */
+		sk_stats_publish(s->st, sk_now());
 	dev_netq_leave(s->q);
 	pthread_mutex_unlock(&s->lock);
 }

@@ -23,6 +23,7 @@ struct sk_stack {
 	uint32_t ip, mask, gateway; /* the port's address (host order) */
 	uint64_t idle_poll_ns;
 	uint64_t spin_ns;
+	unsigned unlocks;       /* sk_unlock looks at the clock every 64th */
 };
 
 struct sk_thread {
