@@ -166,11 +166,51 @@ static double percentile(double p)
 
 static char value[1 << 20];
 
+/* The head of a request for key k (all of a GET; a SET up to its value). */
+static int request_head(char *out, size_t room, int get, unsigned k)
+{
+	char key[64];
+	int kl = key_of(k, key);
+
+	if (get)
+		return o.proto == P_MEMCACHED ?
+		       snprintf(out, room, "get %s\r\n", key) :
+		       snprintf(out, room, "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", kl, key);
+	return o.proto == P_MEMCACHED ?
+	       snprintf(out, room, "set %s 0 0 %u\r\n", key, o.value_size) :
+	       snprintf(out, room, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%u\r\n", kl, key,
+			o.value_size);
+}
+
+/* The heads formatted once per key, when the keys are few enough: at a
+ * million requests a second the client must not spend its time in
+ * snprintf (a profile of the bypass runs showed 6 % there). */
+#define HEAD_SLOT 128
+#define HEAD_CACHE_KEYS 65536
+static char *heads;             /* 2 slots per key: GET, SET */
+static uint8_t *head_len;
+
+static void heads_init(void)
+{
+	if (o.proto == P_ECHO || o.keys > HEAD_CACHE_KEYS)
+		return;
+	heads = malloc((size_t)o.keys * 2 * HEAD_SLOT);
+	head_len = malloc((size_t)o.keys * 2);
+	if (!heads || !head_len) {
+		free(heads);
+		heads = NULL;
+		return;
+	}
+	for (unsigned k = 0; k < o.keys; k++)
+		for (int set = 0; set < 2; set++)
+			head_len[2 * k + set] = (uint8_t)request_head(
+				heads + (2 * (size_t)k + set) * HEAD_SLOT, HEAD_SLOT, !set, k);
+}
+
 /* One request for key k into out; its length, or -1 when out is short. */
 static int request(char *out, size_t room, int get, unsigned k)
 {
-	char key[64];
-	int kl = key_of(k, key), n;
+	int n;
 
 	if (room < o.value_size + 128)
 		return -1;
@@ -178,14 +218,14 @@ static int request(char *out, size_t room, int get, unsigned k)
 		memset(out, 'e', o.value_size);
 		return (int)o.value_size;
 	}
+	if (heads) {
+		n = head_len[2 * k + !get];
+		memcpy(out, heads + (2 * (size_t)k + !get) * HEAD_SLOT, (size_t)n);
+	} else {
+		n = request_head(out, room, get, k);
+	}
 	if (get)
-		return o.proto == P_MEMCACHED ?
-		       snprintf(out, room, "get %s\r\n", key) :
-		       snprintf(out, room, "*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", kl, key);
-	n = o.proto == P_MEMCACHED ?
-	    snprintf(out, room, "set %s 0 0 %u\r\n", key, o.value_size) :
-	    snprintf(out, room, "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%u\r\n", kl, key,
-		     o.value_size);
+		return n;
 	memcpy(out + n, value, o.value_size);
 	memcpy(out + n + o.value_size, "\r\n", 2);
 	return n + (int)o.value_size + 2;
@@ -501,6 +541,7 @@ int main(int argc, char **argv)
 
 	parse(argc, argv);
 	memset(value, 'v', sizeof(value));
+	heads_init();
 	if (o.zipf)
 		zipf_init();
 	connect_all();
