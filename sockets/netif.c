@@ -205,14 +205,17 @@ out:
 /* The thread's sleeping set: the queue's wake fd and its notify fd now,
  * the program's epoll sets as they are waited on (sk_epoll_wait adds
  * them). */
-static int wait_set_create(int wake_fd, int notify_fd, int (*own_fd)(int))
+/* A descriptor the thread keeps for itself, where conf->own_fd wants it. */
+static int kept(const struct sk_net_conf *conf, int fd)
+{
+	return fd >= 0 && conf->own_fd ? conf->own_fd(fd) : fd;
+}
+
+static int wait_set_create(const struct sk_net_conf *conf, int wake_fd, int notify_fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = wake_fd };
 	struct epoll_event nev = { .events = EPOLLIN, .data.fd = notify_fd };
-	int epfd = accel_real.epoll_create1(EPOLL_CLOEXEC);
-
-	if (epfd >= 0 && own_fd)
-		epfd = own_fd(epfd);
+	int epfd = kept(conf, accel_real.epoll_create1(EPOLL_CLOEXEC));
 
 	if (epfd < 0)
 		return -1;
@@ -235,11 +238,9 @@ struct sk_thread *sk_thread_create(const struct sk_net_conf *conf)
 		return NULL;
 	dev_thread_register();
 	t->s = &shared;
-	t->notify_fd = accel_real.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (t->notify_fd >= 0 && conf->own_fd)
-		t->notify_fd = conf->own_fd(t->notify_fd);
+	t->notify_fd = kept(conf, accel_real.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
 	t->wait_epfd = t->notify_fd < 0 ? -1 :
-		       wait_set_create(t->s->wake_fd, t->notify_fd, conf->own_fd);
+		       wait_set_create(conf, t->s->wake_fd, t->notify_fd);
 	if (t->wait_epfd < 0) {
 		if (t->notify_fd >= 0)
 			accel_real.close(t->notify_fd);

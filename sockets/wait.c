@@ -171,9 +171,8 @@ static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 
 		if (maxevents <= 0)
 			return -EINVAL;
-		int ask;
-
 		uint64_t now = 0;
+		int ask;
 
 		n = ep_look(t, epfd, ev, maxevents, 0, &ask);
 		if (n < 0)
