@@ -281,6 +281,15 @@ int sk_bind(struct sk_thread *t, int fd, uint32_t ip, uint16_t port, int dual)
 	return s ? 0 : -EINVAL;
 }
 
+/* SO_REUSEPORT as the program set it on the placeholder. */
+static int reuseport(int fd)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+
+	return accel_real.getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &v, &len) == 0 && v;
+}
+
 int sk_listen(struct sk_thread *t, int fd, int backlog)
 {
 	struct sk_sock *s;
@@ -307,7 +316,8 @@ int sk_listen(struct sk_thread *t, int fd, int backlog)
 	}
 	if (backlog < 0 || backlog > 4096)
 		backlog = 4096; /* Linux's somaxconn */
-	r = stack_tcp_listen(t->s->st, s->lport, backlog ? backlog : 1, s, &s->c);
+	r = stack_tcp_listen_flags(t->s->st, s->lport, backlog ? backlog : 1,
+				   reuseport(fd) ? STACK_TCP_REUSEPORT : 0, s, &s->c);
 	if (r < 0)
 		goto out;
 	s->kind = SK_LISTEN;

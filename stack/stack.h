@@ -188,6 +188,14 @@ enum stack_tcp_opt {
 int stack_tcp_listen(struct stack *st, uint16_t port, int backlog, void *user,
 		     struct stack_tcp **out);
 
+/* stack_tcp_listen with flags. STACK_TCP_REUSEPORT (SO_REUSEPORT): several
+ * listeners may share the port if every one of them asks for it, and each
+ * new connection goes to one of them chosen by a hash of the peer's
+ * address and port, as Linux spreads them; -EADDRINUSE otherwise. */
+#define STACK_TCP_REUSEPORT 1u
+int stack_tcp_listen_flags(struct stack *st, uint16_t port, int backlog,
+			   unsigned flags, void *user, struct stack_tcp **out);
+
 /* Takes an established connection off a listener's queue, or -EAGAIN. */
 int stack_tcp_accept(struct stack_tcp *l, void *user, struct stack_tcp **out);
 

@@ -70,6 +70,7 @@ struct stack_tcp {
 
 	/* what the user did */
 	uint8_t app_open;               /* the handle is held */
+	uint8_t reuseport;              /* a listener sharing its port */
 	uint8_t orphan;                 /* the user closed it; it lives on */
 	uint8_t arp_wait;               /* SYN held until the MAC is known */
 	uint8_t shut_rd, shut_wr;       /* shutdown(2) */
@@ -172,6 +173,10 @@ void tcp_hash_remove(struct stack_tcp *c);
 struct stack_tcp *tcp_lookup(struct stack *st, uint32_t rip, uint16_t rport,
 			     uint16_t lport);
 struct stack_tcp *tcp_listener(struct stack *st, uint16_t lport);
+/* The listener a SYN from rip:rport to lport goes to (one of a reuseport
+ * group, by hash), or NULL. */
+struct stack_tcp *tcp_listener_for(struct stack *st, uint16_t lport, uint32_t rip,
+				   uint16_t rport);
 int tcp_bufs_alloc(struct stack_tcp *c);
 void tcp_set_state(struct stack_tcp *c, enum tcp_state s);
 void tcp_drop(struct stack_tcp *c, int err); /* to CLOSED with an error */

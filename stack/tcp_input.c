@@ -627,7 +627,7 @@ void tcp_input(struct stack *st, void *pkt, uint8_t *frame,
 			syn_sent_input(c, &s);
 		} else if (c) {
 			synced_input(c, &s);
-		} else if ((l = tcp_listener(st, dport)) != NULL) {
+		} else if ((l = tcp_listener_for(st, dport, ip->src, sport)) != NULL) {
 			listen_input(l, ip->src, sport, &s);
 		} else {
 			closed_input(st, ip->src, sport, dport, &s);

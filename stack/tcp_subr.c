@@ -166,6 +166,37 @@ struct stack_tcp *tcp_listener(struct stack *st, uint16_t lport)
 	return NULL;
 }
 
+/* Spreads flows over a reuseport group: every bit of the peer's address
+ * and port reaches the low bits (murmur3's finalizer), which hash_of's
+ * bucket bits do not need. */
+static uint32_t reuseport_hash(uint32_t rip, uint16_t rport, uint16_t lport)
+{
+	uint32_t h = rip ^ ((uint32_t)rport << 16 | lport);
+
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	return h ^ h >> 16;
+}
+
+struct stack_tcp *tcp_listener_for(struct stack *st, uint16_t lport, uint32_t rip,
+				   uint16_t rport)
+{
+	struct stack_tcp *first = tcp_listener(st, lport);
+	unsigned n = 0, pick;
+
+	if (!first || !first->reuseport)
+		return first;
+	for (struct stack_tcp *c = first; c; c = c->hnext)
+		n += c->lport == lport;
+	pick = reuseport_hash(rip, rport, lport) % n;
+	for (struct stack_tcp *c = first; c; c = c->hnext)
+		if (c->lport == lport && !pick--)
+			return c;
+	return first;
+}
+
 void tcp_set_state(struct stack_tcp *c, enum tcp_state s)
 {
 	c->state = s;

@@ -11,18 +11,26 @@
 int stack_tcp_listen(struct stack *st, uint16_t port, int backlog, void *user,
 		     struct stack_tcp **out)
 {
+	return stack_tcp_listen_flags(st, port, backlog, 0, user, out);
+}
+
+int stack_tcp_listen_flags(struct stack *st, uint16_t port, int backlog,
+			   unsigned flags, void *user, struct stack_tcp **out)
+{
 	struct stack_tcp *l;
 
 	if (!port)
 		return -EINVAL;
-	if (tcp_listener(st, port))
-		return -EADDRINUSE;
+	for (l = st->listeners; l; l = l->hnext)
+		if (l->lport == port && (!l->reuseport || !(flags & STACK_TCP_REUSEPORT)))
+			return -EADDRINUSE;
 	l = tcp_conn_new(st);
 	if (!l)
 		return -ENOMEM;
 	l->state = TCP_LISTEN;
 	l->lip = st->conf.ip;
 	l->lport = port;
+	l->reuseport = !!(flags & STACK_TCP_REUSEPORT);
 	/* listen(2): a backlog of 0 or less still admits one; capped as
 	 * Linux's somaxconn (4096). */
 	l->backlog = backlog < 1 ? 1 : backlog > 4096 ? 4096 : (unsigned)backlog;

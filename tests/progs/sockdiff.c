@@ -549,6 +549,60 @@ static void test_listen_accept(void **state)
 	close(l);
 }
 
+/* Two listeners on one port with SO_REUSEPORT (the wildcard, so both
+ * listen on both paths under the shim): both listen, the peer's 16
+ * connections all arrive, spread over the two (by a hash of the peer's
+ * port, on Linux and in the stack alike); a third socket without the
+ * option cannot join. */
+static void test_reuseport(void **state)
+{
+	struct sockaddr_in any = addr_of("0.0.0.0", 7600);
+	int l[3], ctl = dial(P_CONTROL), one = 1, n[2] = { 0, 0 }, r;
+	char buf[8];
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		l[i] = tcp(0);
+		if (i < 2)
+			assert_int_equal(setsockopt(l[i], SOL_SOCKET, SO_REUSEPORT, &one,
+						    sizeof(one)), 0);
+	}
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(bind(l[i], (struct sockaddr *)&any, sizeof(any)), 0);
+		assert_int_equal(listen(l[i], 32), 0);
+	}
+	errno = 0;
+	r = bind(l[2], (struct sockaddr *)&any, sizeof(any));
+	trace("reuseport: two listen; a third without it: bind %d %s", r, ename(errno));
+	assert_int_equal(errno, EADDRINUSE);
+	for (int i = 0; i < 16; i++) {
+		assert_int_equal(write(ctl, "CONNECT 7600\n", 13), 13);
+		read_n(ctl, buf, 3);
+	}
+	for (int got = 0; got < 16;) {
+		struct pollfd p[2] = { { .fd = l[0], .events = POLLIN },
+				       { .fd = l[1], .events = POLLIN } };
+
+		assert_true(poll(p, 2, 5000) > 0);
+		for (int i = 0; i < 2; i++) {
+			int c;
+
+			if (!(p[i].revents & POLLIN) || (c = accept(l[i], NULL, NULL)) < 0)
+				continue;
+			read_n(c, buf, 2);
+			assert_memory_equal(buf, "hi", 2);
+			close(c);
+			n[i]++;
+			got++;
+		}
+	}
+	trace("reuseport: 16 connections, each listener had some: %d", n[0] > 0 && n[1] > 0);
+	assert_true(n[0] > 0 && n[1] > 0);
+	for (int i = 0; i < 3; i++)
+		close(l[i]);
+	close(ctl);
+}
+
 static void test_dup_and_options(void **state)
 {
 	int fd = dial(P_ECHO), d, d2 = 100, v = 0, r;
@@ -620,6 +674,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_epoll_no_starvation),
 		cmocka_unit_test(test_poll_select),
 		cmocka_unit_test(test_listen_accept),
+		cmocka_unit_test(test_reuseport),
 		cmocka_unit_test(test_dup_and_options),
 		cmocka_unit_test(test_unconnected),
 	};

@@ -1767,6 +1767,49 @@ static void test_syn_fin(void **state)
 	finish(l);
 }
 
+/* SO_REUSEPORT: a second listener on the port is refused unless both ask
+ * to share it; shared, connections from 16 source ports spread over both,
+ * each accepted from the listener it went to, and a listener that did not
+ * ask cannot join the group. */
+static void test_reuseport(void **state)
+{
+	struct tcplink *l = lk_new(state, 6, MS);
+	struct stack_tcp *l1, *l2, *l3, *c[16], *got;
+	unsigned n1 = 0, n2 = 0;
+
+	assert_int_equal(stack_tcp_listen(B(l), PORT, 16, NULL, &l1), 0);
+	assert_int_equal(stack_tcp_listen_flags(B(l), PORT, 16, STACK_TCP_REUSEPORT, NULL,
+						&l2), -EADDRINUSE);
+	stack_tcp_close(l1);
+	assert_int_equal(stack_tcp_listen_flags(B(l), PORT, 16, STACK_TCP_REUSEPORT, NULL,
+						&l1), 0);
+	assert_int_equal(stack_tcp_listen_flags(B(l), PORT, 16, STACK_TCP_REUSEPORT, NULL,
+						&l2), 0);
+	assert_int_equal(stack_tcp_listen(B(l), PORT, 16, NULL, &l3), -EADDRINUSE);
+	for (int i = 0; i < 16; i++)
+		c[i] = connect_from(l, (uint16_t)(41001 + i));
+	link_run_for(l, SEC);
+	for (int i = 0; i < 16; i++)
+		assert_true(stack_tcp_events(c[i]) & STACK_TCP_EV_OUT);
+	while (stack_tcp_accept(l1, NULL, &got) == 0) {
+		n1++;
+		stack_tcp_close(got);
+	}
+	while (stack_tcp_accept(l2, NULL, &got) == 0) {
+		n2++;
+		stack_tcp_close(got);
+	}
+	printf("# reuseport: %u and %u of 16\n", n1, n2);
+	assert_int_equal(n1 + n2, 16);
+	assert_true(n1 > 0 && n2 > 0);
+	for (int i = 0; i < 16; i++)
+		stack_tcp_close(c[i]);
+	stack_tcp_close(l1);
+	stack_tcp_close(l2);
+	link_run_for(l, 5 * SEC);
+	finish(l);
+}
+
 /* ---- Nagle and delayed ACK --------------------------------------------- */
 
 /* Ten 1-byte writes 1 ms apart over a 20 ms RTT. */
@@ -2050,6 +2093,7 @@ int main(void)
 		T(test_nagle),
 		T(test_nodelay),
 		T(test_send_more),
+		T(test_reuseport),
 		T(test_delayed_ack),
 		T(test_dup_ack_immediate),
 		T(test_events),
