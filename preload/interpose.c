@@ -450,9 +450,12 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 
 	FD_GUARD(fd);
 	if ((k != FD_INET && k != FD_BYPASS) || rt_internal_caller() ||
-	    !inet_addr_of(addr, len, &ip, &port) || !(t = rt_thread()) ||
-	    (k == FD_INET && !sk_route(t, ip)))
+	    !inet_addr_of(addr, len, &ip, &port) || !(t = rt_thread()))
 		return accel_real.connect(fd, addr, len);
+	if (k == FD_INET && !sk_route(t, ip)) {
+		sk_note_kernel_connect();
+		return accel_real.connect(fd, addr, len);
+	}
 	do {
 		r = (int)bypass_result(SK_CALL(sk_connect(t, fd, ip, port)), MSG_NOSIGNAL,
 				       &again);

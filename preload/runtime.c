@@ -56,6 +56,18 @@ static void stats_print(void)
 		(unsigned long long)sum.tcp_passive_opens,
 		(unsigned long long)sum.tcp_retransmits,
 		(unsigned long long)sum.tcp_rtos, (unsigned long long)sum.tcp_rsts_out);
+	struct sk_counters sc;
+	unsigned moved, stayed;
+
+	sk_net_counters(&sc);
+	fdres_stats(&moved, &stayed);
+	fprintf(stderr,
+		"libaccel[%d] stats: connections through the stack %llu accepted %llu "
+		"connected, through the kernel (fallback) %llu accepted %llu connected; "
+		"descriptors moved to the reserve %u, left low %u\n",
+		(int)getpid(), (unsigned long long)sc.bypass_accepts,
+		(unsigned long long)sc.bypass_connects, (unsigned long long)sc.kernel_accepts,
+		(unsigned long long)sc.kernel_connects, moved, stayed);
 	for (int r = 0; r < STACK_DROP_MAX; r++)
 		if (sum.drops[r])
 			fprintf(stderr, "libaccel[%d] stats: dropped %s %llu\n",

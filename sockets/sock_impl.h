@@ -61,10 +61,6 @@ struct sk_sock {
 	struct sk_sock *next, *prev; /* every live socket, for the exit */
 };
 
-/* What the socket layer did (stats.c prints them). */
-struct sk_counters {
-	uint64_t bypass_accepts, bypass_connects, kernel_accepts;
-};
 extern struct sk_counters sk_counters;
 
 extern struct sk_sock **sk_socks;

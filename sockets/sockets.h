@@ -88,6 +88,18 @@ int sk_service(struct sk_thread *t);
  * stacks there are. */
 int sk_net_stats(struct stack_stats *out);
 
+/* What went which way: connections the stack served, and those of the
+ * program's TCP sockets that the kernel served instead (fallbacks: the
+ * kernel half of a dual listener, a connect to an address the port does
+ * not reach). */
+struct sk_counters {
+	uint64_t bypass_accepts, bypass_connects;
+	uint64_t kernel_accepts, kernel_connects;
+};
+void sk_net_counters(struct sk_counters *out);
+/* A TCP socket of the program connected through the kernel. */
+void sk_note_kernel_connect(void);
+
 /* The descriptors the thread's context holds open for itself (its
  * sleeping set and notify fd), which go with sk_thread_destroy. */
 void sk_thread_fds(const struct sk_thread *t, int fds[2]);

@@ -15,6 +15,17 @@
 #include "sock_impl.h"
 
 struct sk_counters sk_counters;
+
+void sk_net_counters(struct sk_counters *out)
+{
+	*out = sk_counters;
+	out->kernel_connects = __atomic_load_n(&sk_counters.kernel_connects, __ATOMIC_RELAXED);
+}
+
+void sk_note_kernel_connect(void)
+{
+	__atomic_add_fetch(&sk_counters.kernel_connects, 1, __ATOMIC_RELAXED);
+}
 static char path[64];
 static uint64_t next_publish;
 
@@ -52,6 +63,7 @@ size_t sk_stats_format(const struct stack_stats *s, char *buf, size_t len)
 	LINE("bypass_accepts", sk_counters.bypass_accepts);
 	LINE("bypass_connects", sk_counters.bypass_connects);
 	LINE("kernel_accepts", sk_counters.kernel_accepts);
+	LINE("kernel_connects", __atomic_load_n(&sk_counters.kernel_connects, __ATOMIC_RELAXED));
 	for (int r = 0; r < STACK_DROP_MAX; r++)
 		if (s->drops[r]) {
 			char name[48];

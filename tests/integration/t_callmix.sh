@@ -30,4 +30,9 @@ run_shim passthrough
 run_shim port ACCEL_DPDK_ARGS="$TAP_ARGS" ACCEL_IP=10.88.0.2/24 ACCEL_STATS=1
 grep -q "1 stack(s)" "$out.port.err" ||
 	fail "the program's thread did not own a stack: the shim's paths were not tested"
+# its loopback connects are counted as the kernel's, and none of the
+# shim's descriptors stayed among the program's
+grep -q "through the kernel (fallback) [0-9]* accepted [1-9][0-9]* connected" "$out.port.err" ||
+	fail "loopback connects not counted as fallbacks: $(grep fallback "$out.port.err")"
+grep -q "left low 0$" "$out.port.err" || fail "shim descriptors left low: $(grep reserve "$out.port.err")"
 exit 0
