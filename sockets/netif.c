@@ -227,6 +227,16 @@ static int wait_set_create(const struct sk_net_conf *conf, int wake_fd, int noti
 	return epfd;
 }
 
+/* t no longer polls for the sleepers (it woke, or it ends): the next
+ * thread to sleep takes the idle slice. */
+static void slicer_leave(struct sk_thread *t)
+{
+	struct sk_thread *me = t;
+
+	__atomic_compare_exchange_n(&t->s->slicer, &me, NULL, 0, __ATOMIC_ACQ_REL,
+				    __ATOMIC_RELAXED);
+}
+
 struct sk_thread *sk_thread_create(const struct sk_net_conf *conf)
 {
 	struct sk_thread *t;
@@ -254,6 +264,7 @@ void sk_thread_destroy(struct sk_thread *t)
 {
 	if (!t)
 		return;
+	slicer_leave(t);
 	accel_real.close(t->wait_epfd);
 	accel_real.close(t->notify_fd);
 	free(t->pbuf);
@@ -322,6 +333,7 @@ void sk_wake_ack(struct sk_thread *t)
 		dev_netq_leave(t->s->q);
 	}
 	__atomic_store_n(&t->sleeping, 0, __ATOMIC_SEQ_CST);
+	slicer_leave(t);
 	while (accel_real.read(t->notify_fd, &v, sizeof(v)) == sizeof(v))
 		;
 	errno = saved;

@@ -24,6 +24,9 @@ struct sk_stack {
 	uint64_t idle_poll_ns;
 	uint64_t spin_ns;
 	unsigned unlocks;       /* sk_unlock looks at the clock every 64th */
+	/* with no wake fd: the sleeping thread that polls on the idle
+	 * slice (SK_IDLE_BACKUP_NS), or NULL */
+	struct sk_thread *slicer;
 };
 
 struct sk_thread {

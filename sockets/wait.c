@@ -31,17 +31,34 @@ static uint64_t deadline_of(int64_t timeout_ns)
 	return timeout_ns < 0 ? NO_DEADLINE : now_ns() + (uint64_t)timeout_ns;
 }
 
+/* With no wake fd: the idle slice if t polls for the sleepers (it held
+ * that role or takes it now, sk_wake_ack gives it up), else the backup. */
+static uint64_t idle_slice(struct sk_thread *t)
+{
+	struct sk_thread *cur = __atomic_load_n(&t->s->slicer, __ATOMIC_ACQUIRE);
+
+	if (cur == t || (!cur && __atomic_compare_exchange_n(&t->s->slicer, &cur, t, 0,
+							     __ATOMIC_ACQ_REL,
+							     __ATOMIC_ACQUIRE)))
+		return t->s->idle_poll_ns;
+	return SK_IDLE_BACKUP_NS > t->s->idle_poll_ns ? SK_IDLE_BACKUP_NS : t->s->idle_poll_ns;
+}
+
 /* How long the next sleep may last: until the caller's deadline, the
- * stack's next timer, or one idle-poll slice when there is no wake fd.
- * -1 means no limit. */
+ * stack's next timer, or an idle slice when there is no wake fd. -1
+ * means no limit. */
 int64_t sk_sleep_len(struct sk_thread *t, uint64_t deadline)
 {
 	uint64_t now = now_ns(), until = deadline, timer = sk_stack_deadline(t);
 
 	if (timer < until)
 		until = timer;
-	if (t->s->wake_fd < 0 && now + t->s->idle_poll_ns < until)
-		until = now + t->s->idle_poll_ns;
+	if (t->s->wake_fd < 0) {
+		uint64_t slice = idle_slice(t);
+
+		if (now + slice < until)
+			until = now + slice;
+	}
 	if (until == NO_DEADLINE)
 		return -1;
 	return until > now ? (int64_t)(until - now) : 0;
