@@ -1,6 +1,7 @@
 #!/bin/bash
 # Benchmarks that are not tests: the per-call cost of interposition, the
-# stack alone on an in-memory link, and kernel vs bypass ping-pong.
+# stack alone on an in-memory link, kernel vs bypass ping-pong, the cost
+# per layer, and how often the machine stalls a busy core.
 #
 #   make bench        (runs this)
 #
@@ -44,3 +45,11 @@ echo
 benchmarks/pingpong.sh
 echo
 benchmarks/breakdown.sh
+echo
+# How often the machine itself stalls a busy thread (benchmarks/jitter.c),
+# both cores at once: the floor under any tail latency measured here.
+for cpu in 0 1; do
+	taskset -c $cpu build/bench/jitter 5 > $B/jitter.$cpu &
+done
+wait
+for cpu in 0 1; do echo "CPU $cpu: $(cat $B/jitter.$cpu)"; done

@@ -14,7 +14,7 @@
  * fixed schedule instead (latency at a fixed load). --preload SETs every
  * key once first, so GETs hit. Latency is the time from a request's send
  * to its full response, in a log-linear histogram (1/16 precision).
- * Prints throughput and p50/p99/p99.9 (text, or one JSON object). Exits 1
+ * Prints throughput and p50/p90/p95/p99/p99.9 (text, or one JSON object). Exits 1
  * on any protocol error or a server error reply.
  */
 #include <arpa/inet.h>
@@ -560,17 +560,17 @@ int main(int argc, char **argv)
 		printf("{\"label\": \"%s\", \"proto\": \"%s\", \"conns\": %u, \"depth\": %u, "
 		       "\"seconds\": %.3f, \"requests\": %llu, \"gets\": %llu, \"sets\": %llu, "
 		       "\"errors\": %llu, \"rps\": %.0f, \"p50_us\": %.2f, \"p99_us\": %.2f, "
-		       "\"p999_us\": %.2f}\n", o.label,
+		       "\"p999_us\": %.2f, \"p90_us\": %.2f, \"p95_us\": %.2f}\n", o.label,
 		       o.proto == P_ECHO ? "echo" : o.proto == P_MEMCACHED ? "memcached" : "redis",
 		       o.conns, o.depth, secs, (unsigned long long)completed,
 		       (unsigned long long)gets, (unsigned long long)sets,
 		       (unsigned long long)errors, rps, percentile(50), percentile(99),
-		       percentile(99.9));
+		       percentile(99.9), percentile(90), percentile(95));
 	else
 		printf("%s%s%llu requests in %.2f s: %.0f per second, %llu errors, "
-		       "latency p50 %.1f us p99 %.1f us p99.9 %.1f us\n", o.label,
-		       *o.label ? ": " : "", (unsigned long long)completed, secs, rps,
-		       (unsigned long long)errors, percentile(50), percentile(99),
-		       percentile(99.9));
+		       "latency p50 %.1f us p90 %.1f us p95 %.1f us p99 %.1f us p99.9 %.1f us\n",
+		       o.label, *o.label ? ": " : "", (unsigned long long)completed, secs, rps,
+		       (unsigned long long)errors, percentile(50), percentile(90), percentile(95),
+		       percentile(99), percentile(99.9));
 	return errors ? 1 : 0;
 }
