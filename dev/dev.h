@@ -68,6 +68,10 @@ struct dev_net_info {
  */
 int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen);
 
+/* 1 when the process may use common/barrier.h's asymmetric fences
+ * (registered when the port opened). */
+int dev_asym_fences(void);
+
 /* Stops and closes the port; waits (bounded) for threads inside
  * dev_netq_enter/leave to leave. Safe to call when open failed. */
 void dev_net_close(void);

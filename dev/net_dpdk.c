@@ -32,6 +32,7 @@
 #include <rte_log.h>
 #include <rte_mbuf.h>
 
+#include "../common/barrier.h"
 #include "../common/log.h"
 #include "../common/real.h"
 #include "dev.h"
@@ -56,6 +57,7 @@ static struct {
 	int opened;               /* EAL and port are up */
 	int lock_fd;              /* held while this process owns the port */
 	int (*own_fd)(int fd);    /* dev_net_conf.own_fd */
+	int asym;                 /* asymmetric fences work (common/barrier.h) */
 	int stopping;             /* dev_net_close has begun (atomic) */
 	struct rte_mempool *pool;
 	struct dev_net_info info;
@@ -531,8 +533,14 @@ int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 		   net.info.mac[1], net.info.mac[2], net.info.mac[3],
 		   net.info.mac[4], net.info.mac[5], net.info.mtu, net.info.queues,
 		   dev_csum_names(net.info.rx_csum), dev_csum_names(net.info.tx_csum));
+	net.asym = asym_fence_init();
 	__atomic_store_n(&net.opened, 1, __ATOMIC_RELEASE);
 	return 0;
+}
+
+int dev_asym_fences(void)
+{
+	return net.asym;
 }
 
 void dev_net_close(void)
@@ -544,6 +552,8 @@ void dev_net_close(void)
 	__atomic_store_n(&net.stopping, 1, __ATOMIC_SEQ_CST);
 	/* Pairs with dev_netq_enter: a thread either saw stopping, or is seen
 	 * active here and is waited for. */
+	if (net.asym)
+		asym_fence_heavy();
 	end = dev_now_ns() + DEV_CLOSE_WAIT_MS * 1000000ull;
 	for (unsigned i = 0; i < net.info.queues; i++)
 		while (__atomic_load_n(&net.q[i].active, __ATOMIC_SEQ_CST) &&
@@ -630,7 +640,15 @@ void dev_netq_release(struct dev_netq *q)
 
 int dev_netq_enter(struct dev_netq *q)
 {
-	__atomic_store_n(&q->active, 1, __ATOMIC_SEQ_CST);
+	/* (a Dekker pair with dev_net_close; its membarrier makes this side's
+	 * fence, so that the call every lock makes costs no locked
+	 * instruction) */
+	if (__builtin_expect(net.asym, 1)) {
+		__atomic_store_n(&q->active, 1, __ATOMIC_RELAXED);
+		asym_fence_light();
+	} else {
+		__atomic_store_n(&q->active, 1, __ATOMIC_SEQ_CST);
+	}
 	if (__atomic_load_n(&net.stopping, __ATOMIC_SEQ_CST)) {
 		__atomic_store_n(&q->active, 0, __ATOMIC_RELEASE);
 		return -ESHUTDOWN;

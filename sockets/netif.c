@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include "../common/barrier.h"
 #include "../common/real.h"
 #include "../dev/dev.h"
 #include "sockets_impl.h"
@@ -83,6 +85,101 @@ _Static_assert(SK_MAX_THREADS == DEV_MAX_QUEUES, "one stack per device queue");
 static uint8_t isn_key[16];
 static struct sk_stack shared; /* the process's stack: see sk_thread_create */
 
+/*
+ * The stack's lock. While one thread of the program is the stack's only
+ * user (kecho, redis's event loop, a load generator), it takes the lock
+ * with no locked instruction: it marks itself inside (s->solo_inside)
+ * behind a compiler barrier only, then checks that it is still s->solo.
+ * Anyone else takes the mutex and, the first time, revokes that under it
+ * (solo_revoke: clear s->solo, membarrier, wait until the lone user is
+ * out), so from then on every user takes the mutex. common/barrier.h says
+ * why the frequent side needs no fence.
+ */
+/* (initial-exec: the library is loaded at start, and the general model
+ * calls __tls_get_addr on every access) */
+#define SK_TLS __thread __attribute__((tls_model("initial-exec")))
+static SK_TLS struct sk_thread *self; /* the calling thread's context */
+static SK_TLS int held_solo;          /* it holds its stack lock-free */
+
+/* Under s->lock. */
+static void solo_revoke(struct sk_stack *s)
+{
+	if (!__atomic_load_n(&s->solo, __ATOMIC_RELAXED) ||
+	    !__atomic_exchange_n(&s->solo, NULL, __ATOMIC_SEQ_CST))
+		return;
+	asym_fence_heavy();
+	while (__atomic_load_n(&s->solo_inside, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+
+static int solo_enter(struct sk_stack *s)
+{
+	struct sk_thread *me = self;
+
+	if (!me || __atomic_load_n(&s->solo, __ATOMIC_RELAXED) != me)
+		return 0;
+	__atomic_store_n(&s->solo_inside, 1, __ATOMIC_RELAXED);
+	asym_fence_light();
+	if (__atomic_load_n(&s->solo, __ATOMIC_RELAXED) == me)
+		return held_solo = 1;
+	__atomic_store_n(&s->solo_inside, 0, __ATOMIC_RELEASE);
+	return 0;
+}
+
+static void stack_release(struct sk_stack *s)
+{
+	if (held_solo) {
+		held_solo = 0;
+		__atomic_store_n(&s->solo_inside, 0, __ATOMIC_RELEASE);
+	} else {
+		pthread_mutex_unlock(&s->lock);
+	}
+}
+
+/* Takes the stack and enters its queue: 0, -EBUSY (try, and another
+ * thread has it) or -ESHUTDOWN. */
+static int stack_take(struct sk_stack *s, int try)
+{
+	if (!solo_enter(s)) {
+		if (!try)
+			pthread_mutex_lock(&s->lock);
+		else if (pthread_mutex_trylock(&s->lock) != 0)
+			return -EBUSY;
+		solo_revoke(s);
+	}
+	if (dev_netq_enter(s->q) < 0) {
+		stack_release(s);
+		return -ESHUTDOWN;
+	}
+	return 0;
+}
+
+static void stack_give(struct sk_stack *s)
+{
+	dev_netq_leave(s->q);
+	stack_release(s);
+}
+
+/* t uses s from now on (or no more): the lone user, if it is the first. */
+static void users_join(struct sk_stack *s, struct sk_thread *t)
+{
+	pthread_mutex_lock(&s->lock);
+	if (s->users++ == 0 && dev_asym_fences())
+		__atomic_store_n(&s->solo, t, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&s->lock);
+	self = t;
+}
+
+static void users_leave(struct sk_stack *s, struct sk_thread *t)
+{
+	self = NULL;
+	pthread_mutex_lock(&s->lock);
+	s->users--;
+	if (__atomic_load_n(&s->solo, __ATOMIC_RELAXED) == t) /* (t is not inside) */
+		__atomic_store_n(&s->solo, NULL, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&s->lock);
+}
+
 int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen)
 {
 	struct dev_net_conf dc = {
@@ -112,8 +209,7 @@ void sk_net_stop(void)
 		sk_socks_exit(shared.st);
 		stack_flush(shared.st);
 		sk_stats_unpublish();
-		dev_netq_leave(shared.q);
-		pthread_mutex_unlock(&shared.lock);
+		stack_give(&shared);
 	}
 	dev_net_close();
 }
@@ -257,6 +353,7 @@ struct sk_thread *sk_thread_create(const struct sk_net_conf *conf)
 		free(t);
 		return NULL;
 	}
+	users_join(t->s, t);
 	return t;
 }
 
@@ -264,6 +361,7 @@ void sk_thread_destroy(struct sk_thread *t)
 {
 	if (!t)
 		return;
+	users_leave(t->s, t);
 	slicer_leave(t);
 	accel_real.close(t->wait_epfd);
 	accel_real.close(t->notify_fd);
@@ -275,12 +373,7 @@ void sk_thread_destroy(struct sk_thread *t)
 
 int sk_lock(struct sk_stack *s)
 {
-	pthread_mutex_lock(&s->lock);
-	if (dev_netq_enter(s->q) < 0) {
-		pthread_mutex_unlock(&s->lock);
-		return -ESHUTDOWN;
-	}
-	return 0;
+	return stack_take(s, 0) < 0 ? -ESHUTDOWN : 0;
 }
 
 /* Frames the calls made under the lock queued go out now, not at the
@@ -290,25 +383,19 @@ void sk_unlock(struct sk_stack *s)
 	stack_flush(s->st);
 	if (!(++s->unlocks & 63)) /* (a program that never waits in the shim) */
 		sk_stats_publish(s->st, sk_now());
-	dev_netq_leave(s->q);
-	pthread_mutex_unlock(&s->lock);
+	stack_give(s);
 }
 
 int sk_service(struct sk_thread *t)
 {
 	struct sk_stack *s = t->s;
-	int n;
+	int n = stack_take(s, 1);
 
-	if (pthread_mutex_trylock(&s->lock) != 0)
-		return 0; /* another thread is running it */
-	if (dev_netq_enter(s->q) < 0) {
-		pthread_mutex_unlock(&s->lock);
-		return -ESHUTDOWN;
-	}
+	if (n < 0)
+		return n == -EBUSY ? 0 : n; /* busy: another thread is running it */
 	n = (int)stack_poll(s->st);
 	sk_stats_publish(s->st, sk_now());
-	dev_netq_leave(s->q);
-	pthread_mutex_unlock(&s->lock);
+	stack_give(s);
 	return n;
 }
 

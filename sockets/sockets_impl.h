@@ -27,6 +27,11 @@ struct sk_stack {
 	/* with no wake fd: the sleeping thread that polls on the idle
 	 * slice (SK_IDLE_BACKUP_NS), or NULL */
 	struct sk_thread *slicer;
+	/* the lock's lone user, who takes it without the mutex (netif.c),
+	 * and whether it is inside; users: the threads attached */
+	struct sk_thread *solo;
+	int solo_inside;
+	unsigned users;
 };
 
 struct sk_thread {
