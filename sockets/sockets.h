@@ -4,7 +4,8 @@
  *
  * A thread that takes part gets one struct sk_thread: its way into the
  * process's stack (one stack on one device queue, shared by the threads
- * under its lock) and its own sleeping set. The waiting calls (epoll,
+ * under its lock, which a lone user takes without a locked instruction)
+ * and its own sleeping set. The waiting calls (epoll,
  * poll, select, blocking reads) run the stack while they wait, then sleep
  * in the kernel on the program's own descriptors plus the queue's receive
  * interrupt and the thread's notify fd, so the port is served while the
