@@ -17,6 +17,7 @@
 #include "../common/barrier.h"
 #include "../common/real.h"
 #include "../dev/dev.h"
+#include "opts.h"
 #include "sockets_impl.h"
 
 static void *netif_pkt_alloc(void *ctx)
@@ -136,6 +137,21 @@ static void stack_release(struct sk_stack *s)
 	}
 }
 
+/* Under s->lock: a thread that keeps taking the stack alone becomes its
+ * lone user again (SK_SOLO_STREAK). */
+static void solo_streak(struct sk_stack *s)
+{
+	struct sk_thread *me = self;
+
+	if (!me || s->taker != me) {
+		s->taker = me;
+		s->streak = 0;
+	} else if (++s->streak >= SK_SOLO_STREAK && dev_asym_fences()) {
+		s->streak = 0;
+		__atomic_store_n(&s->solo, me, __ATOMIC_RELEASE);
+	}
+}
+
 /* Takes the stack and enters its queue: 0, -EBUSY (try, and another
  * thread has it) or -ESHUTDOWN. */
 static int stack_take(struct sk_stack *s, int try)
@@ -146,6 +162,7 @@ static int stack_take(struct sk_stack *s, int try)
 		else if (pthread_mutex_trylock(&s->lock) != 0)
 			return -EBUSY;
 		solo_revoke(s);
+		solo_streak(s);
 	}
 	if (dev_netq_enter(s->q) < 0) {
 		stack_release(s);
@@ -386,6 +403,15 @@ void sk_unlock(struct sk_stack *s)
 	stack_give(s);
 }
 
+unsigned sk_poll_stack(struct sk_thread *t)
+{
+	unsigned n = stack_poll(t->s->st);
+
+	__atomic_store_n(&t->s->polled_at, sk_now(), __ATOMIC_RELAXED);
+	__atomic_store_n(&t->s->polled_by, t, __ATOMIC_RELAXED);
+	return n;
+}
+
 int sk_service(struct sk_thread *t)
 {
 	struct sk_stack *s = t->s;
@@ -393,7 +419,7 @@ int sk_service(struct sk_thread *t)
 
 	if (n < 0)
 		return n == -EBUSY ? 0 : n; /* busy: another thread is running it */
-	n = (int)stack_poll(s->st);
+	n = (int)sk_poll_stack(t);
 	sk_stats_publish(s->st, sk_now());
 	stack_give(s);
 	return n;

@@ -29,4 +29,11 @@
  * 5 % of a core, one per cent per thread. */
 #define SK_IDLE_BACKUP_NS 50000000ull
 
+/* A thread that took the stack's mutex this many times in a row, no other
+ * thread between, becomes its lone user again and takes it without a
+ * locked instruction until another thread comes (netif.c): memcached's
+ * worker, whose accepting thread wakes a few times a second, spends most
+ * of its time so. Each return costs the others one membarrier. */
+#define SK_SOLO_STREAK 1024
+
 #endif

@@ -422,7 +422,7 @@ int sk_accept(struct sk_thread *t, int fd, struct sockaddr *addr, socklen_t *len
 			r = -EAGAIN;
 		}
 		if (!polled++) {
-			stack_poll(t->s->st);
+			sk_poll_stack(t);
 			continue;
 		}
 		if (s->nonblock)
@@ -576,7 +576,7 @@ ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 		if (r == 0 || (r < 0 && r != -EAGAIN))
 			break; /* end of file, or the connection's error */
 		if (!polled++) { /* one look at the queue before saying EAGAIN */
-			stack_poll(t->s->st);
+			sk_poll_stack(t);
 			continue;
 		}
 		if (s->nonblock || (flags & MSG_DONTWAIT)) {

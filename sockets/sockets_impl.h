@@ -32,6 +32,11 @@ struct sk_stack {
 	struct sk_thread *solo;
 	int solo_inside;
 	unsigned users;
+	struct sk_thread *taker;   /* the last to take the mutex, ... */
+	unsigned streak;           /* ... so many times in a row */
+	/* the last poll of the queue, and who made it (read unlocked) */
+	uint64_t polled_at;
+	struct sk_thread *polled_by;
 };
 
 struct sk_thread {
@@ -48,6 +53,11 @@ struct sk_thread {
 	uint8_t kq_idle;
 	uint64_t kq_at;
 };
+
+/* Runs t's stack once (under its lock), noting who polled it when: a
+ * thread about to sleep need not poll on the idle slice while another
+ * one keeps polling (sk_sleep_len). */
+unsigned sk_poll_stack(struct sk_thread *t);
 
 /* The stack's lock, and the port's guard with it: -ESHUTDOWN when the
  * port is closing. sk_unlock sends what the calls queued. */

@@ -32,16 +32,25 @@ static uint64_t deadline_of(int64_t timeout_ns)
 }
 
 /* With no wake fd: the idle slice if t polls for the sleepers (it held
- * that role or takes it now, sk_wake_ack gives it up), else the backup. */
+ * that role or takes it now, sk_wake_ack gives it up), else the backup;
+ * the backup too while another thread keeps polling the queue (memcached's
+ * accepting thread sleeps while its worker serves). */
 static uint64_t idle_slice(struct sk_thread *t)
 {
 	struct sk_thread *cur = __atomic_load_n(&t->s->slicer, __ATOMIC_ACQUIRE);
+	uint64_t backup = SK_IDLE_BACKUP_NS > t->s->idle_poll_ns ? SK_IDLE_BACKUP_NS :
+			  t->s->idle_poll_ns;
+
+	if (__atomic_load_n(&t->s->polled_by, __ATOMIC_RELAXED) != t &&
+	    now_ns() - __atomic_load_n(&t->s->polled_at, __ATOMIC_RELAXED) <
+	    t->s->idle_poll_ns / 4)
+		return backup;
 
 	if (cur == t || (!cur && __atomic_compare_exchange_n(&t->s->slicer, &cur, t, 0,
 							     __ATOMIC_ACQ_REL,
 							     __ATOMIC_ACQUIRE)))
 		return t->s->idle_poll_ns;
-	return SK_IDLE_BACKUP_NS > t->s->idle_poll_ns ? SK_IDLE_BACKUP_NS : t->s->idle_poll_ns;
+	return backup;
 }
 
 /* How long the next sleep may last: until the caller's deadline, the
@@ -144,7 +153,7 @@ static int ep_look(struct sk_thread *t, int epfd, struct epoll_event *ev, int ma
 			ep->waiter = t;
 		sk_wake_arm(t);
 	}
-	stack_poll(t->s->st);
+	sk_poll_stack(t);
 	if (ep)
 		n = sk_ep_collect(ep, ev, max);
 	/* The kernel's members are asked about (with a system call) unless
@@ -306,7 +315,7 @@ static int poll_look(struct sk_thread *t, const struct pollfd *fds, nfds_t nfds,
 		}
 		sk_wake_arm(t);
 	}
-	stack_poll(t->s->st);
+	sk_poll_stack(t);
 	for (nfds_t i = 0; i < nfds; i++) {
 		struct sk_sock *s = fds[i].fd >= 0 ? sk_get(fds[i].fd) : NULL;
 
