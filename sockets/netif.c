@@ -315,15 +315,15 @@ out:
 	return shared.up ? 0 : -EBUSY;
 }
 
-/* The thread's sleeping set: the queue's wake fd and its notify fd now,
- * the program's epoll sets as they are waited on (sk_epoll_wait adds
- * them). */
 /* A descriptor the thread keeps for itself, where conf->own_fd wants it. */
 static int kept(const struct sk_net_conf *conf, int fd)
 {
 	return fd >= 0 && conf->own_fd ? conf->own_fd(fd) : fd;
 }
 
+/* The thread's sleeping set: the queue's wake fd and its notify fd now,
+ * the program's epoll sets as they are waited on (sk_epoll_wait adds
+ * them). */
 static int wait_set_create(const struct sk_net_conf *conf, int wake_fd, int notify_fd)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = wake_fd };
@@ -420,7 +420,7 @@ int sk_service(struct sk_thread *t)
 	if (n < 0)
 		return n == -EBUSY ? 0 : n; /* busy: another thread is running it */
 	n = (int)sk_poll_stack(t);
-	sk_stats_publish(s->st, sk_now());
+	sk_stats_publish(s->st, s->polled_at);
 	stack_give(s);
 	return n;
 }
