@@ -64,8 +64,10 @@ static void rdy_unlink(struct sk_item *it)
 
 void sk_items_changed(struct sk_sock *s)
 {
-	for (struct sk_item *it = s->items; it; it = it->s_next)
+	for (struct sk_item *it = s->items; it; it = it->s_next) {
 		rdy_push(it);
+		sk_thread_wake(it->ep->waiter);
+	}
 }
 
 void sk_item_remove(struct sk_item *it)

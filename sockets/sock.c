@@ -93,8 +93,6 @@ void sk_sock_event(void *ctx, struct stack_tcp *c, void *user, unsigned events)
 	s->gen++;
 	sk_thread_wake(s->waiter);
 	sk_items_changed(s);
-	for (struct sk_item *it = s->items; it; it = it->s_next)
-		sk_thread_wake(it->ep->waiter);
 }
 
 /* ---- lifetime ----------------------------------------------------------- */

@@ -74,7 +74,7 @@ uint32_t sk_sock_epoll_events(const struct sk_sock *s);
 /* epoll.c */
 void sk_item_remove(struct sk_item *it);
 /* The socket's readiness may have changed: its items go on their sets'
- * ready lists. */
+ * ready lists, and the threads sleeping on those sets wake. */
 void sk_items_changed(struct sk_sock *s);
 /* Appends the ready bypass members of ep to ev (up to max); returns how
  * many, applying edge-trigger and one-shot rules. */
