@@ -407,7 +407,7 @@ unsigned sk_poll_stack(struct sk_thread *t)
 {
 	unsigned n = stack_poll(t->s->st);
 
-	__atomic_store_n(&t->s->polled_at, sk_now(), __ATOMIC_RELAXED);
+	__atomic_store_n(&t->s->polled_at, stack_clock(t->s->st), __ATOMIC_RELAXED);
 	__atomic_store_n(&t->s->polled_by, t, __ATOMIC_RELAXED);
 	return n;
 }

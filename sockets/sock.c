@@ -211,7 +211,7 @@ static int wait_sock(struct sk_thread *t, int fd, unsigned ev, int kfd)
 		return 0;
 	/* ACCEL_SPIN_US: poll a while, letting other threads in between */
 	for (uint64_t until = sk_now() + t->s->spin_ns; sk_now() < until;) {
-		stack_poll(S->st);
+		sk_poll_stack(t);
 		if (!s->c || (stack_tcp_events(s->c) & ev))
 			return 0;
 		sk_unlock(S);
@@ -222,7 +222,7 @@ static int wait_sock(struct sk_thread *t, int fd, unsigned ev, int kfd)
 	}
 	s->waiter = t;
 	sk_wake_arm(t);
-	stack_poll(S->st); /* frames that came before the arm raise nothing */
+	sk_poll_stack(t); /* frames that came before the arm raise nothing */
 	if (!s->c || (stack_tcp_events(s->c) & ev)) {
 		sk_wake_ack(t);
 		return 0;
@@ -240,7 +240,7 @@ static int wait_sock(struct sk_thread *t, int fd, unsigned ev, int kfd)
 		return -ESHUTDOWN;
 	if (sk_get(fd) == s)
 		s->waiter = NULL;
-	stack_poll(S->st);
+	sk_poll_stack(t);
 	return r;
 }
 

@@ -220,6 +220,11 @@ unsigned stack_poll(struct stack *st)
 	return n;
 }
 
+uint64_t stack_clock(const struct stack *st)
+{
+	return st->now;
+}
+
 uint64_t stack_next_deadline(const struct stack *st)
 {
 	/* ARP entries age lazily on lookup; TCP and reassembly have timers. */

@@ -147,6 +147,11 @@ void stack_flush(struct stack *st);
  * when nothing is due. A waiting thread sleeps no longer than this. */
 uint64_t stack_next_deadline(const struct stack *st);
 
+/* The clock as the stack last read it (at its last poll, input or call),
+ * for a caller that wants the time of the poll it just ran without
+ * reading the clock again. */
+uint64_t stack_clock(const struct stack *st);
+
 /*
  * Finds the MAC for an IPv4 next hop (host order). Returns 0 and fills mac
  * when known; -EAGAIN after sending (or rate-limiting) an ARP request;
