@@ -87,14 +87,14 @@ static uint8_t isn_key[16];
 static struct sk_stack shared; /* the process's stack: see sk_thread_create */
 
 /*
- * The stack's lock. While one thread of the program is the stack's only
- * user (kecho, redis's event loop, a load generator), it takes the lock
- * with no locked instruction: it marks itself inside (s->solo_inside)
- * behind a compiler barrier only, then checks that it is still s->solo.
- * Anyone else takes the mutex and, the first time, revokes that under it
+ * The stack's lock. A thread that took the mutex SK_SOLO_STREAK times in
+ * a row, with no other thread between (kecho, redis's event loop, a load
+ * generator, memcached's worker), becomes the stack's lone user and takes
+ * the lock with no locked instruction: it marks itself inside
+ * (s->solo_inside) behind a compiler barrier only, then checks that it is
+ * still s->solo. Anyone else takes the mutex and revokes that under it
  * (solo_revoke: clear s->solo, membarrier, wait until the lone user is
- * out), so from then on every user takes the mutex. common/barrier.h says
- * why the frequent side needs no fence.
+ * out). common/barrier.h says why the frequent side needs no fence.
  */
 /* (initial-exec: the library is loaded at start, and the general model
  * calls __tls_get_addr on every access) */
@@ -177,23 +177,15 @@ static void stack_give(struct sk_stack *s)
 	stack_release(s);
 }
 
-/* t uses s from now on (or no more): the lone user, if it is the first. */
-static void users_join(struct sk_stack *s, struct sk_thread *t)
-{
-	pthread_mutex_lock(&s->lock);
-	if (s->users++ == 0 && dev_asym_fences())
-		__atomic_store_n(&s->solo, t, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&s->lock);
-	self = t;
-}
-
-static void users_leave(struct sk_stack *s, struct sk_thread *t)
+/* t no longer uses s: it cannot stay its lone user. */
+static void solo_leave(struct sk_stack *s, struct sk_thread *t)
 {
 	self = NULL;
 	pthread_mutex_lock(&s->lock);
-	s->users--;
 	if (__atomic_load_n(&s->solo, __ATOMIC_RELAXED) == t) /* (t is not inside) */
 		__atomic_store_n(&s->solo, NULL, __ATOMIC_RELEASE);
+	if (s->taker == t)
+		s->taker = NULL;
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -370,7 +362,7 @@ struct sk_thread *sk_thread_create(const struct sk_net_conf *conf)
 		free(t);
 		return NULL;
 	}
-	users_join(t->s, t);
+	self = t; /* (it becomes the lone user by SK_SOLO_STREAK) */
 	return t;
 }
 
@@ -378,7 +370,7 @@ void sk_thread_destroy(struct sk_thread *t)
 {
 	if (!t)
 		return;
-	users_leave(t->s, t);
+	solo_leave(t->s, t);
 	slicer_leave(t);
 	accel_real.close(t->wait_epfd);
 	accel_real.close(t->notify_fd);

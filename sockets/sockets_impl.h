@@ -28,10 +28,9 @@ struct sk_stack {
 	 * slice (SK_IDLE_BACKUP_NS), or NULL */
 	struct sk_thread *slicer;
 	/* the lock's lone user, who takes it without the mutex (netif.c),
-	 * and whether it is inside; users: the threads attached */
+	 * and whether it is inside */
 	struct sk_thread *solo;
 	int solo_inside;
-	unsigned users;
 	struct sk_thread *taker;   /* the last to take the mutex, ... */
 	unsigned streak;           /* ... so many times in a row */
 	/* the last poll of the queue, and who made it (read unlocked) */
