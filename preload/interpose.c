@@ -955,29 +955,29 @@ EXPORT int close(int fd)
 }
 
 /* Closes [lo, hi] around the shim's own descriptors, forgetting the
- * program's bypass sockets and epoll sets among them as close does. */
+ * program's bypass sockets and epoll sets among them as close does: one
+ * pass over the table's entries in the range. (In a forked child the
+ * shim's descriptors are the parent's: they go too.) */
 EXPORT int close_range(unsigned lo, unsigned hi, int flags)
 {
-	int ours;
+	int child = rt_state() == RT_CHILD, ours;
 
 	if (rt_internal_caller() || lo > hi)
 		return accel_real.close_range(lo, hi, flags);
-	for (unsigned fd = lo; !(flags & CLOSE_RANGE_CLOEXEC) &&
-	     (ours = fdtable_next(&accel_fds, fd, hi)) >= 0; fd = (unsigned)ours + 1) {
-		if (fdtable_kind(&accel_fds, ours) != FD_SHIM || rt_state() == RT_CHILD)
+	for (unsigned fd = lo; (ours = fdtable_next(&accel_fds, fd, hi)) >= 0;
+	     fd = (unsigned)ours + 1) {
+		if (fdtable_kind(&accel_fds, ours) == FD_SHIM && !child) {
+			if ((unsigned)ours > lo &&
+			    accel_real.close_range(lo, (unsigned)ours - 1, flags) < 0)
+				return -1;
+			if ((unsigned)ours == hi)
+				return 0;
+			lo = (unsigned)ours + 1;
+		} else if (!(flags & CLOSE_RANGE_CLOEXEC)) {
 			forget(ours);
+		}
 		if ((unsigned)ours == hi)
 			break;
-	}
-	if (rt_state() == RT_CHILD)
-		return accel_real.close_range(lo, hi, flags);
-	while ((ours = fdtable_find(&accel_fds, lo, hi, FD_SHIM)) >= 0) {
-		if ((unsigned)ours > lo &&
-		    accel_real.close_range(lo, (unsigned)ours - 1, flags) < 0)
-			return -1;
-		if ((unsigned)ours == hi)
-			return 0;
-		lo = (unsigned)ours + 1;
 	}
 	return accel_real.close_range(lo, hi, flags);
 }

@@ -117,6 +117,23 @@ static void test_find(void **state)
 	assert_int_equal(fdtable_find(t, 0, 0, FD_KERNEL), 0);
 }
 
+/* fdtable_next: the first entry of any kind but FD_KERNEL (close_range's
+ * walk), with hi clamped to the table. */
+static void test_next(void **state)
+{
+	struct fd_table *t = *state;
+
+	assert_int_equal(fdtable_next(t, 0, UINT_MAX), -1);
+	fdtable_set(t, 5, FD_BYPASS);
+	fdtable_set(t, 9, FD_SHIM);
+	fdtable_set(t, SMALL - 1, FD_EPOLL);
+	assert_int_equal(fdtable_next(t, 0, UINT_MAX), 5);
+	assert_int_equal(fdtable_next(t, 6, UINT_MAX), 9);
+	assert_int_equal(fdtable_next(t, 10, UINT_MAX), (int)SMALL - 1);
+	assert_int_equal(fdtable_next(t, 6, 8), -1);
+	assert_int_equal(fdtable_next(t, SMALL, UINT_MAX), -1);
+}
+
 static void test_find_clamps_hi(void **state)
 {
 	struct fd_table *t = *state;
@@ -272,6 +289,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_set_get_round_trip, setup_small, teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_range, setup_small, teardown),
 		cmocka_unit_test_setup_teardown(test_find, setup_small, teardown),
+		cmocka_unit_test_setup_teardown(test_next, setup_small, teardown),
 		cmocka_unit_test_setup_teardown(test_find_clamps_hi, setup_small, teardown),
 		cmocka_unit_test_setup_teardown(test_find_lo_above_hi, setup_small, teardown),
 		cmocka_unit_test(test_fini),
