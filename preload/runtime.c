@@ -138,13 +138,13 @@ int rt_internal_caller_slow(void)
 	if (accel_tls.depth)
 		return 1;
 	s = rt_state();
-	/* A thread found not to be DPDK's once the port is up never will be:
-	 * the answer is kept (DPDK's interrupt thread starts with the port). */
-	if (s == RT_UP && !sk_thread_is_internal()) {
-		accel_tls.program = 1;
+	if (s != RT_UP && s != RT_STARTING) /* (DPDK's threads start with the port) */
 		return 0;
-	}
-	return (s == RT_UP || s == RT_STARTING) && sk_thread_is_internal();
+	if (sk_thread_is_internal())
+		return 1;
+	/* A thread found not to be DPDK's once the port is up never will be. */
+	accel_tls.program = s == RT_UP;
+	return 0;
 }
 
 int rt_own_fd(int fd)

@@ -26,13 +26,16 @@ void sk_note_kernel_connect(void)
 {
 	__atomic_add_fetch(&sk_counters.kernel_connects, 1, __ATOMIC_RELAXED);
 }
+
 static char path[64];
 static uint64_t next_publish;
 
 size_t sk_stats_format(const struct stack_stats *s, char *buf, size_t len)
 {
+	struct sk_counters c;
 	size_t n = 0;
 
+	sk_net_counters(&c);
 #define LINE(name, v)                                                        \
 	do {                                                                 \
 		int k = snprintf(buf + n, n < len ? len - n : 0, "%s %llu\n", \
@@ -60,10 +63,10 @@ size_t sk_stats_format(const struct stack_stats *s, char *buf, size_t len)
 	LINE("tcp_rsts_out", s->tcp_rsts_out);
 	LINE("tcp_timeouts", s->tcp_timeouts);
 	LINE("bypass_sockets", (uint64_t)__atomic_load_n(&sk_nsocks, __ATOMIC_RELAXED));
-	LINE("bypass_accepts", sk_counters.bypass_accepts);
-	LINE("bypass_connects", sk_counters.bypass_connects);
-	LINE("kernel_accepts", sk_counters.kernel_accepts);
-	LINE("kernel_connects", __atomic_load_n(&sk_counters.kernel_connects, __ATOMIC_RELAXED));
+	LINE("bypass_accepts", c.bypass_accepts);
+	LINE("bypass_connects", c.bypass_connects);
+	LINE("kernel_accepts", c.kernel_accepts);
+	LINE("kernel_connects", c.kernel_connects);
 	for (int r = 0; r < STACK_DROP_MAX; r++)
 		if (s->drops[r]) {
 			char name[48];

@@ -190,15 +190,13 @@ static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 {
 	uint64_t spin_until = now_ns() + t->s->spin_ns;
 
+	if (maxevents <= 0)
+		return -EINVAL;
 	for (;;) {
 		struct epoll_event add = { .events = EPOLLIN, .data.fd = epfd };
 		struct epoll_event woke[4];
-		int n, k = 0, r;
-
-		if (maxevents <= 0)
-			return -EINVAL;
 		uint64_t now = 0;
-		int ask;
+		int n, k = 0, r, ask;
 
 		n = ep_look(t, epfd, ev, maxevents, 0, &ask);
 		if (n < 0)
@@ -569,6 +567,11 @@ int sk_select(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
 	set_copy(&r0, rfds, nfds);
 	set_copy(&w0, wfds, nfds);
 	set_copy(&e0, efds, nfds);
+	/* (the sets do not change from one sleep to the next) */
+	p = select_sleep_set(t, nfds, rfds ? &r0 : NULL, wfds ? &w0 : NULL,
+			     efds ? &e0 : NULL, &np);
+	if (!p)
+		return -ENOMEM;
 	for (;;) {
 		if (sk_service(t) < 0)
 			break;
@@ -581,10 +584,6 @@ int sk_select(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
 		set_copy(rfds, &r0, nfds);
 		set_copy(wfds, &w0, nfds);
 		set_copy(efds, &e0, nfds);
-		p = select_sleep_set(t, nfds, rfds ? &r0 : NULL, wfds ? &w0 : NULL,
-				     efds ? &e0 : NULL, &np);
-		if (!p)
-			return -ENOMEM;
 		r = sleep_prepare(t);
 		if (r < 0)
 			break;
