@@ -310,6 +310,16 @@ static int want_more(void)
 	return !o.requests || issued < o.requests;
 }
 
+/* A send or recv that failed: EAGAIN is the end of a turn, anything else
+ * ends the run. */
+static void io_failed(const char *call)
+{
+	if (errno == EAGAIN)
+		return;
+	fprintf(stderr, "accel-load: %s: %s\n", call, strerror(errno));
+	exit(1);
+}
+
 static void flush_out(struct conn *c)
 {
 	while (c->out_off < c->out_len) {
@@ -317,10 +327,8 @@ static void flush_out(struct conn *c)
 				 MSG_NOSIGNAL);
 
 		if (r < 0) {
-			if (errno == EAGAIN)
-				break;
-			fprintf(stderr, "accel-load: send: %s\n", strerror(errno));
-			exit(1);
+			io_failed("send");
+			break;
 		}
 		c->out_off += (size_t)r;
 	}
@@ -350,10 +358,8 @@ static void on_input(struct conn *c, uint64_t t)
 			exit(1);
 		}
 		if (r < 0) {
-			if (errno == EAGAIN)
-				break;
-			fprintf(stderr, "accel-load: recv: %s\n", strerror(errno));
-			exit(1);
+			io_failed("recv");
+			break;
 		}
 		c->in_len += (size_t)r;
 		for (;;) {
