@@ -31,6 +31,13 @@ static uint64_t deadline_of(int64_t timeout_ns)
 	return timeout_ns < 0 ? NO_DEADLINE : now_ns() + (uint64_t)timeout_ns;
 }
 
+/* The time of the stack's last poll (the look just made one): the clock
+ * without reading it again. */
+static uint64_t polled_at(const struct sk_thread *t)
+{
+	return __atomic_load_n(&t->s->polled_at, __ATOMIC_RELAXED);
+}
+
 /* With no wake fd: the idle slice if t polls for the sleepers (it held
  * that role or takes it now, sk_wake_ack gives it up), else the backup;
  * the backup too while another thread keeps polling the queue (memcached's
@@ -42,10 +49,8 @@ static uint64_t idle_slice(struct sk_thread *t)
 			  t->s->idle_poll_ns;
 
 	if (__atomic_load_n(&t->s->polled_by, __ATOMIC_RELAXED) != t &&
-	    now_ns() - __atomic_load_n(&t->s->polled_at, __ATOMIC_RELAXED) <
-	    t->s->idle_poll_ns / 4)
+	    now_ns() - polled_at(t) < t->s->idle_poll_ns / 4)
 		return backup;
-
 	if (cur == t || (!cur && __atomic_compare_exchange_n(&t->s->slicer, &cur, t, 0,
 							     __ATOMIC_ACQ_REL,
 							     __ATOMIC_ACQUIRE)))
@@ -169,19 +174,17 @@ static int ep_look(struct sk_thread *t, int epfd, struct epoll_event *ev, int ma
  * (SK_KERNEL_POLL_NS), found none ready. A kernel fd ready then is
  * reported as before; one that becomes ready while bypass members keep
  * the waits busy waits at most that long. */
-static int kernel_ask_due(struct sk_thread *t, int epfd, int n, uint64_t *now)
+static int kernel_ask_due(struct sk_thread *t, int epfd, int n)
 {
-	if (!n || t->kq_epfd != epfd || !t->kq_idle)
-		return 1;
-	*now = sk_now();
-	return *now - t->kq_at >= SK_KERNEL_POLL_NS;
+	return !n || t->kq_epfd != epfd || !t->kq_idle ||
+	       polled_at(t) - t->kq_at >= SK_KERNEL_POLL_NS;
 }
 
-static void kernel_asked(struct sk_thread *t, int epfd, int k, uint64_t now)
+static void kernel_asked(struct sk_thread *t, int epfd, int k)
 {
 	t->kq_epfd = epfd;
 	t->kq_idle = k == 0;
-	t->kq_at = now ? now : sk_now();
+	t->kq_at = polled_at(t);
 }
 
 /* epoll_wait on a set with bypass members. */
@@ -195,20 +198,19 @@ static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 	for (;;) {
 		struct epoll_event add = { .events = EPOLLIN, .data.fd = epfd };
 		struct epoll_event woke[4];
-		uint64_t now = 0;
 		int n, k = 0, r, ask;
 
 		n = ep_look(t, epfd, ev, maxevents, 0, &ask);
 		if (n < 0)
 			return -ESHUTDOWN;
-		if (ask && n < maxevents && kernel_ask_due(t, epfd, n, &now)) {
+		if (ask && n < maxevents && kernel_ask_due(t, epfd, n)) {
 			k = accel_real.epoll_pwait(epfd, ev + n, maxevents - n, 0, sigmask);
 			if (k < 0) {
 				if (n == 0)
 					return -errno;
 				k = 0;
 			}
-			kernel_asked(t, epfd, k, now);
+			kernel_asked(t, epfd, k);
 		}
 		if (n + k)
 			return merge(ev, n, k);
