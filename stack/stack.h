@@ -60,6 +60,16 @@ struct stack_ops {
 	 * while the caller walks that queue. */
 	void (*tcp_event)(void *ctx, struct stack_tcp *c, void *user,
 			  unsigned events);
+	/* Optional: a valid TCP segment (checksums checked) from rip:rport to
+	 * lport found no connection here. Where the process runs several
+	 * stacks, the connection may live in another one (stack_tcp_move):
+	 * the hook returns 1 when it took the frame to hand it there
+	 * (stack_input on that stack's thread), 0 to let this stack answer
+	 * it (its listener, or a RST). Asked before the listeners, so a
+	 * moved connection's segments never reach the listener it came
+	 * from. */
+	int (*steer)(void *ctx, void *pkt, uint32_t rip, uint16_t rport,
+		     uint16_t lport);
 };
 
 struct stack_conf {
@@ -120,6 +130,8 @@ struct stack_stats {
 	uint64_t tcp_rtos, tcp_fast_recoveries, tcp_tail_probes;
 	uint64_t tcp_undos;       /* reductions undone: the resends were D-SACKed */
 	uint64_t icmp_unreach_in, tcp_pmtu_updates;
+	uint64_t tcp_steered;     /* segments ops->steer took for another stack */
+	uint64_t tcp_moved_in, tcp_moved_out; /* stack_tcp_move */
 	uint64_t drops[STACK_DROP_MAX];
 };
 
@@ -200,6 +212,20 @@ int stack_tcp_listen(struct stack *st, uint16_t port, int backlog, void *user,
 #define STACK_TCP_REUSEPORT 1u
 int stack_tcp_listen_flags(struct stack *st, uint16_t port, int backlog,
 			   unsigned flags, void *user, struct stack_tcp **out);
+
+/* Moves connection c (accepted or connected, the handle held) into stack
+ * to, whose thread serves it from now on: its lookup, timers (at the same
+ * deadlines) and readiness events go with it; its buffers and state do not
+ * change. Both stacks must have the same address and share the clock and
+ * isn_key (the timestamp clock is per connection on those: the peer sees
+ * no change). The caller holds both stacks, and from now on the frames of
+ * c that reach the old stack must be steered to the new one (ops->steer).
+ * 0; -EINVAL for a listener, a connection not yet accepted or a stack with
+ * another address; -EEXIST when to has the 4-tuple already. */
+int stack_tcp_move(struct stack_tcp *c, struct stack *to);
+
+/* The stack serving c. */
+struct stack *stack_tcp_stack(const struct stack_tcp *c);
 
 /* Takes an established connection off a listener's queue, or -EAGAIN. */
 int stack_tcp_accept(struct stack_tcp *l, void *user, struct stack_tcp **out);

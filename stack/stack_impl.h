@@ -41,8 +41,6 @@ struct stack {
 	struct stack_tcp *listeners;    /* few: a list */
 	unsigned tcp_conns;
 	uint16_t eph_next;
-	uint32_t ts_offset;             /* random start of our TS clock */
-	uint64_t tcp_start;
 };
 
 /* Queues a finished frame for output; flushes when the burst is full. */

@@ -106,6 +106,7 @@ struct stack_tcp {
 	uint16_t peer_mss;
 	uint8_t snd_wscale, rcv_wscale, wscale_ok, sack_ok, ts_ok;
 	uint32_t ts_recent;             /* RFC 7323 4.3 */
+	uint32_t ts_off;                /* our clock's offset (tcp_ts_offset) */
 
 	/* round trip (RFC 6298) */
 	uint64_t srtt_ns, rttvar_ns, rto_ns;
@@ -183,7 +184,7 @@ void tcp_drop(struct stack_tcp *c, int err); /* to CLOSED with an error */
 void tcp_maybe_free(struct stack_tcp *c);
 void tcp_update_events(struct stack_tcp *c);
 uint32_t tcp_rcv_window(const struct stack_tcp *c);
-uint32_t tcp_ts_now(const struct stack *st);
+uint32_t tcp_ts_now(const struct stack_tcp *c);
 void tcp_choose_wscale(struct stack_tcp *c);
 const char *tcp_state_name(enum tcp_state s);
 

@@ -108,6 +108,7 @@ static void listen_input(struct stack_tcp *l, uint32_t rip, uint16_t rport,
 	c->rcv_adv = c->rcv_nxt; /* nothing offered yet */
 	syn_options(c, s);
 	c->iss = tcp_isn(st->conf.isn_key, c->lip, c->lport, rip, rport, st->now);
+	c->ts_off = tcp_ts_offset(st->conf.isn_key, c->lip, c->lport, rip, rport);
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	c->recover = c->iss; /* RFC 6582 3.2 step 1 */
 	c->snd_wnd = s->wnd; /* RFC 7323 2.2: a SYN's window is not scaled */
@@ -246,7 +247,7 @@ static void rtt_measure(struct stack_tcp *c, const struct tcp_seg *s, uint64_t r
 	if (rtt_ns)
 		tcp_rtt_sample(c, rtt_ns);
 	else if (c->ts_ok && s->o.has_ts && s->o.tsecr)
-		tcp_rtt_sample(c, (uint64_t)(tcp_ts_now(c->st) - s->o.tsecr) * 1000000u);
+		tcp_rtt_sample(c, (uint64_t)(tcp_ts_now(c) - s->o.tsecr) * 1000000u);
 	else if (c->rtt_timing && tcp_seq_gt(s->ack, c->rtt_seq))
 		tcp_rtt_sample(c, c->st->now - c->rtt_start);
 	if (tcp_seq_gt(s->ack, c->rtt_seq))
@@ -627,6 +628,10 @@ void tcp_input(struct stack *st, void *pkt, uint8_t *frame,
 			syn_sent_input(c, &s);
 		} else if (c) {
 			synced_input(c, &s);
+		} else if (st->ops->steer &&
+			   st->ops->steer(st->ctx, pkt, ip->src, sport, dport)) {
+			st->stats.tcp_steered++;
+			return; /* the frame is on its way to its stack */
 		} else if ((l = tcp_listener_for(st, dport, ip->src, sport)) != NULL) {
 			listen_input(l, ip->src, sport, &s);
 		} else {

@@ -63,8 +63,8 @@ uint64_t tcp_siphash24(const uint8_t key[TCP_ISN_KEY_LEN], const void *data,
 	return v[0] ^ v[1] ^ v[2] ^ v[3];
 }
 
-uint32_t tcp_isn(const uint8_t key[TCP_ISN_KEY_LEN], uint32_t laddr,
-		 uint16_t lport, uint32_t raddr, uint16_t rport, uint64_t now_ns)
+static uint64_t tuple_hash(const uint8_t key[TCP_ISN_KEY_LEN], uint32_t laddr,
+			   uint16_t lport, uint32_t raddr, uint16_t rport)
 {
 	uint8_t tuple[12];
 
@@ -72,6 +72,18 @@ uint32_t tcp_isn(const uint8_t key[TCP_ISN_KEY_LEN], uint32_t laddr,
 	memcpy(tuple + 4, &raddr, 4);
 	memcpy(tuple + 8, &lport, 2);
 	memcpy(tuple + 10, &rport, 2);
+	return tcp_siphash24(key, tuple, sizeof(tuple));
+}
+
+uint32_t tcp_isn(const uint8_t key[TCP_ISN_KEY_LEN], uint32_t laddr,
+		 uint16_t lport, uint32_t raddr, uint16_t rport, uint64_t now_ns)
+{
 	return (uint32_t)(now_ns / 4000) +
-	       (uint32_t)tcp_siphash24(key, tuple, sizeof(tuple));
+	       (uint32_t)tuple_hash(key, laddr, lport, raddr, rport);
+}
+
+uint32_t tcp_ts_offset(const uint8_t key[TCP_ISN_KEY_LEN], uint32_t laddr,
+		       uint16_t lport, uint32_t raddr, uint16_t rport)
+{
+	return (uint32_t)(tuple_hash(key, laddr, lport, raddr, rport) >> 32);
 }

@@ -24,4 +24,12 @@ uint64_t tcp_siphash24(const uint8_t key[TCP_ISN_KEY_LEN], const void *data,
 uint32_t tcp_isn(const uint8_t key[TCP_ISN_KEY_LEN], uint32_t laddr,
 		 uint16_t lport, uint32_t raddr, uint16_t rport, uint64_t now_ns);
 
+/* The start of a connection's timestamp clock (RFC 7323 5.4: a random
+ * offset per connection, as Linux draws it): the other half of the same
+ * keyed hash. Being a function of the key and the 4-tuple, it is the same
+ * in every stack of the process, so a connection moved to another thread
+ * keeps a clock the peer's PAWS check accepts. */
+uint32_t tcp_ts_offset(const uint8_t key[TCP_ISN_KEY_LEN], uint32_t laddr,
+		       uint16_t lport, uint32_t raddr, uint16_t rport);
+
 #endif

@@ -66,7 +66,7 @@ static void fill_opts(struct stack_tcp *c, uint8_t flags, struct wire_tcp_opts *
 		o->has_ts = 1;
 	}
 	if (o->has_ts) {
-		o->tsval = tcp_ts_now(c->st);
+		o->tsval = tcp_ts_now(c);
 		o->tsecr = (flags & WIRE_TCP_ACK) ? c->ts_recent : 0;
 	}
 	if (!(flags & WIRE_TCP_SYN))

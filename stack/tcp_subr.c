@@ -27,8 +27,6 @@ int tcp_init(struct stack *st)
 		return -ENOMEM;
 	tw_init(&st->tw, st->now, TCP_TICK_NS);
 	st->eph_next = (uint16_t)(TCP_EPH_LO + st->conf.seed % (TCP_EPH_HI - TCP_EPH_LO));
-	st->ts_offset = (uint32_t)(st->conf.seed >> 32);
-	st->tcp_start = st->now;
 	return 0;
 }
 
@@ -48,10 +46,11 @@ void tcp_fini(struct stack *st)
 	free(st->tcp_hash);
 }
 
-/* RFC 7323 5.4: a clock of about 1 ms, starting at a random value. */
-uint32_t tcp_ts_now(const struct stack *st)
+/* RFC 7323 5.4: a clock of about 1 ms from the process's monotonic clock,
+ * started at the connection's own offset (tcp_ts_offset). */
+uint32_t tcp_ts_now(const struct stack_tcp *c)
 {
-	return st->ts_offset + (uint32_t)((st->now - st->tcp_start) / 1000000u);
+	return c->ts_off + (uint32_t)(c->st->now / 1000000u);
 }
 
 static unsigned hash_of(uint32_t rip, uint16_t rport, uint16_t lport)

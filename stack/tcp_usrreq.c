@@ -111,6 +111,7 @@ int stack_tcp_connect(struct stack *st, uint32_t ip, uint16_t port,
 	c->app_open = 1;
 	tcp_choose_wscale(c);
 	c->iss = tcp_isn(st->conf.isn_key, c->lip, c->lport, ip, port, st->now);
+	c->ts_off = tcp_ts_offset(st->conf.isn_key, c->lip, c->lport, ip, port);
 	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
 	c->recover = c->iss; /* RFC 6582 3.2 step 1 */
 	tcp_cc_init(c);
@@ -434,4 +435,46 @@ void stack_tcp_endpoints(const struct stack_tcp *c, uint32_t *lip,
 const char *stack_tcp_state(const struct stack_tcp *c)
 {
 	return tcp_state_name(c->state);
+}
+
+struct stack *stack_tcp_stack(const struct stack_tcp *c)
+{
+	return c->st;
+}
+
+/* A timer of c armed on from's wheel goes onto to's at the same
+ * deadline (the wheels count ticks of the same clock). */
+static void timer_move(struct timer_wheel *from, struct timer_wheel *to,
+		       struct stack_timer *t)
+{
+	uint64_t at;
+
+	if (!tw_armed(t))
+		return;
+	at = t->expires * from->tick_ns;
+	tw_cancel(from, t);
+	tw_arm(to, t, at);
+}
+
+int stack_tcp_move(struct stack_tcp *c, struct stack *to)
+{
+	struct stack *from = c->st;
+
+	if (from == to)
+		return 0;
+	if (c->state == TCP_LISTEN || c->state == TCP_CLOSED || c->parent ||
+	    !c->app_open || to->conf.ip != from->conf.ip)
+		return -EINVAL;
+	if (tcp_lookup(to, c->rip, c->rport, c->lport))
+		return -EEXIST;
+	tcp_hash_remove(c);
+	timer_move(&from->tw, &to->tw, &c->t_rexmt);
+	timer_move(&from->tw, &to->tw, &c->t_delack);
+	timer_move(&from->tw, &to->tw, &c->t_keep);
+	c->st = to;
+	tcp_hash_insert(c);
+	to->now = to->ops->now_ns(to->ctx);
+	from->stats.tcp_moved_out++;
+	to->stats.tcp_moved_in++;
+	return 0;
 }

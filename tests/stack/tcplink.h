@@ -19,6 +19,12 @@
  * of the stack that allocated it wherever it goes, so after link_fini a
  * non-zero count is a leak. By default ARP crosses unimpaired and both
  * stacks have resolved each other before a test starts, so tests see TCP.
+ *
+ * A side may get a second stack (link_second): the same address and MAC
+ * on a port of its own, as a second thread's stack on a second queue. The
+ * wire still delivers to the first; the first steers the frames of the
+ * 4-tuples the test lists (link_steer_add) to the second, as the socket
+ * layer steers a connection handed to another thread.
  */
 #ifndef ACCEL_TESTS_STACK_TCPLINK_H
 #define ACCEL_TESTS_STACK_TCPLINK_H
@@ -85,6 +91,13 @@ struct link_ev {
 
 struct tcplink;
 
+#define LINK_STEER_MAX 16
+
+struct link_tuple {
+	uint32_t rip;
+	uint16_t rport, lport;
+};
+
 struct link_side {
 	struct test_port port;     /* first: it is the stack's ctx */
 	struct tcplink *l;
@@ -97,6 +110,11 @@ struct link_side {
 	uint64_t ipv4_sent, offloaded; /* IPv4 frames; with checksums left to the NIC */
 	uint64_t nev;              /* tcp_event calls; ev[] keeps the last */
 	struct link_ev ev[LINK_EV_MAX];
+	/* the second stack (link_second), and the tuples steered to it */
+	struct test_port port2;
+	struct stack *st2;
+	struct link_tuple steer[LINK_STEER_MAX];
+	unsigned nsteer;
 };
 
 struct link_flight {
@@ -486,6 +504,11 @@ static inline void link_collect(struct tcplink *l)
 		stack_flush(s->st);
 		while ((p = test_pktq_pop(&s->port.tx)))
 			link_send(l, d, p);
+		if (!s->st2)
+			continue;
+		stack_flush(s->st2);
+		while ((p = test_pktq_pop(&s->port2.tx)))
+			link_send(l, d, p);
 	}
 }
 
@@ -521,6 +544,8 @@ static inline void link_poll_all(struct tcplink *l)
 		do
 			stack_poll(s->st);
 		while (s->port.rx.count);
+		while (s->st2 && (stack_poll(s->st2), s->port2.rx.count))
+			;
 	}
 }
 
@@ -541,6 +566,7 @@ static inline void link_set_time(struct tcplink *l, uint64_t t)
 {
 	l->now = t;
 	l->side[0].port.now_ns = l->side[1].port.now_ns = t;
+	l->side[0].port2.now_ns = l->side[1].port2.now_ns = t;
 }
 
 /* The next instant something happens: a frame is due, a held frame is
@@ -557,6 +583,9 @@ static inline uint64_t link_next_time(const struct tcplink *l)
 	for (int d = 0; d < 2; d++) {
 		uint64_t dl = stack_next_deadline(l->side[d].st);
 
+		if (dl < t)
+			t = dl;
+		dl = l->side[d].st2 ? stack_next_deadline(l->side[d].st2) : UINT64_MAX;
 		if (dl < t)
 			t = dl;
 	}
@@ -631,6 +660,21 @@ static inline unsigned link_events_since(const struct link_side *s,
 	return all;
 }
 
+/* The first stack's steering: the listed tuples go to the second. */
+static inline int link_steer(void *ctx, void *pkt, uint32_t rip, uint16_t rport,
+			     uint16_t lport)
+{
+	struct link_side *s = ctx;
+
+	for (unsigned i = 0; i < s->nsteer; i++)
+		if (s->steer[i].rip == rip && s->steer[i].rport == rport &&
+		    s->steer[i].lport == lport) {
+			test_pktq_push(&s->port2.rx, pkt);
+			return 1;
+		}
+	return 0;
+}
+
 static inline const struct stack_ops *link_ops(void)
 {
 	static struct stack_ops ops;
@@ -638,8 +682,32 @@ static inline const struct stack_ops *link_ops(void)
 	if (!ops.pkt_alloc) {
 		ops = *test_port_ops();
 		ops.tcp_event = link_tcp_event;
+		ops.steer = link_steer;
 	}
 	return &ops;
+}
+
+/* Gives side a second stack (after link_start); NULL if it cannot. */
+static inline struct stack *link_second(struct tcplink *l, int side)
+{
+	struct link_side *s = &l->side[side];
+	struct stack_conf conf = s->conf;
+
+	test_port_init(&s->port2, l->now);
+	conf.seed ^= 0x9e3779b97f4a7c15ull; /* (its own, as each thread's is) */
+	s->st2 = stack_create(&conf, test_port_ops(), &s->port2);
+	link_run_for(l, LINK_MS); /* (its gratuitous ARP crosses) */
+	return s->st2;
+}
+
+/* From now on side's first stack steers rip:rport -> lport to the second. */
+static inline void link_steer_add(struct tcplink *l, int side, uint32_t rip,
+				  uint16_t rport, uint16_t lport)
+{
+	struct link_side *s = &l->side[side];
+
+	if (s->nsteer < LINK_STEER_MAX)
+		s->steer[s->nsteer++] = (struct link_tuple){ rip, rport, lport };
 }
 
 /* ---- set-up and tear-down ---------------------------------------------- */
@@ -711,15 +779,20 @@ static inline long link_fini(struct tcplink *l)
 	for (int d = 0; d < 2; d++) {
 		stack_destroy(l->side[d].st);
 		l->side[d].st = NULL;
+		stack_destroy(l->side[d].st2);
+		l->side[d].st2 = NULL;
 	}
 	while (l->nheap)
 		test_pkt_free(link_heap_pop(l).p);
 	while (l->nheld)
 		test_pkt_free(l->held[--l->nheld].p);
-	for (int d = 0; d < 2; d++)
+	for (int d = 0; d < 2; d++) {
 		test_port_fini(&l->side[d].port);
+		test_port_fini(&l->side[d].port2);
+	}
 	for (int d = 0; d < 2; d++) /* frames cross: count after both */
-		live += l->side[d].port.live + l->side[d].port.misuse;
+		live += l->side[d].port.live + l->side[d].port.misuse +
+			l->side[d].port2.live + l->side[d].port2.misuse;
 	free(l->heap);
 	free(l->held);
 	free(l->log);

@@ -1810,6 +1810,63 @@ static void test_reuseport(void **state)
 	finish(l);
 }
 
+/* ---- moving a connection to another stack ------------------------------ */
+
+/* Mid-transfer, both ways, over a lossy 5 ms link, B's end of the
+ * connection moves to a second stack of B's (another thread's), which B
+ * then steers its frames to: every byte arrives intact, the second stack
+ * retransmits what is lost (its timers came along), and the peer sees no
+ * RST and no timestamp going back (PAWS). */
+static void test_move(void **state)
+{
+	struct tcplink *l = lk_new(state, 21, 5 * MS);
+	struct stack *b2;
+	struct pair p;
+	struct flows fs;
+	uint32_t lip, rip;
+	uint16_t lport, rport;
+
+	pair_open(l, &p);
+	b2 = link_second(l, LINK_B);
+	assert_non_null(b2);
+	assert_int_equal(stack_tcp_move(p.lst, b2), -EINVAL); /* a listener */
+	l->side[0].imp.drop = l->side[1].imp.drop = 0.02;
+	fs.f[0] = flow_of(p.a, p.b, 2 * MB, 3);
+	fs.f[1] = flow_of(p.b, p.a, 2 * MB, 4);
+	assert_false(link_run(l, l->now + 100 * MS, pred_flows, &fs));
+	assert_true(fs.f[0].got > 0 && fs.f[1].got > 0);
+
+	assert_true(stack_next_deadline(B(l)) != UINT64_MAX); /* its timers */
+	assert_int_equal(stack_tcp_move(p.b, b2), 0);
+	assert_ptr_equal(stack_tcp_stack(p.b), b2);
+	assert_true(stack_next_deadline(B(l)) == UINT64_MAX); /* went along */
+	stack_tcp_endpoints(p.b, &lip, &lport, &rip, &rport);
+	link_steer_add(l, LINK_B, rip, rport, lport);
+	assert_true(link_run(l, l->now + 60 * SEC, pred_flows, &fs));
+	assert_int_equal(fs.f[0].bad + fs.f[1].bad, 0);
+
+	assert_int_equal(stack_stats(B(l))->tcp_moved_out, 1);
+	assert_int_equal(stack_stats(b2)->tcp_moved_in, 1);
+	assert_true(stack_stats(B(l))->tcp_steered > 0);
+	assert_true(stack_stats(b2)->tcp_retransmits > 0);
+	assert_int_equal(stack_stats(B(l))->drops[STACK_DROP_TCP_NO_CONN], 0);
+	assert_int_equal(stack_stats(b2)->drops[STACK_DROP_TCP_PAWS], 0);
+	assert_int_equal(stack_stats(A(l))->drops[STACK_DROP_TCP_PAWS], 0);
+	assert_int_equal(stack_stats(A(l))->drops[STACK_DROP_TCP_NO_CONN], 0);
+	printf("# move: %" PRIu64 " segments steered, %" PRIu64 " resent by the new stack\n",
+	       stack_stats(B(l))->tcp_steered, stack_stats(b2)->tcp_retransmits);
+
+	/* the close, its FIN and TIME_WAIT run in the new stack */
+	l->side[0].imp.drop = l->side[1].imp.drop = 0;
+	stack_tcp_close(p.b);
+	stack_tcp_close(p.a);
+	stack_tcp_close(p.lst);
+	link_run_for(l, 200 * SEC);
+	assert_int_equal(stack_stats(A(l))->tcp_rsts_out, 0);
+	assert_int_equal(stack_stats(b2)->tcp_rsts_out, 0);
+	finish(l);
+}
+
 /* ---- Nagle and delayed ACK --------------------------------------------- */
 
 /* Ten 1-byte writes 1 ms apart over a 20 ms RTT. */
@@ -2053,6 +2110,7 @@ int main(void)
 		T(test_connect_refused),
 		T(test_syn_retries_timeout),
 		T(test_backlog_full),
+		T(test_move),
 		T(test_bulk_loss0),
 		T(test_bulk_loss1),
 		T(test_bulk_loss5),
