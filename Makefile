@@ -43,7 +43,7 @@ TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 	$(BUILD)/tests/callmix $(BUILD)/tests/sockdiff $(BUILD)/tests/sockthreads \
 	$(BUILD)/tests/fdlimit $(BUILD)/tests/libearlyhook.so
 BENCH_PROGS := $(BUILD)/bench/callcost $(BUILD)/bench/kecho $(BUILD)/bench/stacklink \
-	$(BUILD)/bench/jitter
+	$(BUILD)/bench/jitter $(BUILD)/bench/c2c
 
 .PHONY: all deps check unit integration demo bench install clean
 all: $(BUILD)/libaccel.so $(BUILD)/accel $(BUILD)/stack-echo $(BUILD)/accel-stat \

@@ -149,6 +149,7 @@ declare -A DESC=(
 	[redis_bench]="redis GET, redis-benchmark client"
 )
 fail=0
+: > $OUT/c2c.all
 json="{\"quick\": $QUICK, \"seconds\": $SECS, \"repetitions\": $REPS, \"workloads\": ["
 first=1
 : > $OUT/results.dat
@@ -158,13 +159,19 @@ for w in $WORKLOADS; do
 	declare -A R=()
 	for path in kernel bypass; do
 		: > $OUT/m.$path
+		: > $OUT/c2c.$path
 		for rep in $(seq "$REPS"); do
-			echo "   [$w] $path run $rep/$REPS ($SECS s)" >&2
+			# how far apart the host has put the two cores now (c2c.c)
+			c2c=$(build/bench/c2c 0 1 1)
+			echo "$c2c" >> $OUT/c2c.$path
+			echo "   [$w] $path run $rep/$REPS ($SECS s; cores $c2c ns apart)" >&2
 			measure "$w" "$path" >> $OUT/m.$path || { fail=1; echo "0 0 0" >> $OUT/m.$path; }
 		done
 		R[$path.rps]=$(awk '{ print $1 }' $OUT/m.$path | median)
 		R[$path.p99]=$(awk '{ print $2 }' $OUT/m.$path | median)
 		R[$path.user]=$(awk '{ print $3 }' $OUT/m.$path | median)
+		R[$path.c2c]=$(median < $OUT/c2c.$path)
+		cat $OUT/c2c.$path >> $OUT/c2c.all
 	done
 	ratio=$(awk -v b="${R[bypass.rps]}" -v k="${R[kernel.rps]}" 'BEGIN { printf "%.2f", k ? b / k : 0 }')
 	ceil=$(awk -v u="${R[kernel.user]}" 'BEGIN { printf "%.0f", (u > 0 ? 1e6 / u : 0) }')
@@ -175,7 +182,7 @@ for w in $WORKLOADS; do
 	echo "\"$w\" ${R[kernel.rps]} ${R[bypass.rps]}" >> $OUT/results.dat
 	[ $first = 1 ] || json="$json, "
 	first=0
-	json="$json{\"name\": \"$w\", \"description\": \"${DESC[$w]}\", \"kernel_rps\": ${R[kernel.rps]}, \"bypass_rps\": ${R[bypass.rps]}, \"ratio\": $ratio, \"kernel_p99_us\": ${R[kernel.p99]}, \"bypass_p99_us\": ${R[bypass.p99]}, \"kernel_server_user_us_per_request\": ${R[kernel.user]}, \"ceiling_rps\": $ceil}"
+	json="$json{\"name\": \"$w\", \"description\": \"${DESC[$w]}\", \"kernel_rps\": ${R[kernel.rps]}, \"bypass_rps\": ${R[bypass.rps]}, \"ratio\": $ratio, \"kernel_p99_us\": ${R[kernel.p99]}, \"bypass_p99_us\": ${R[bypass.p99]}, \"kernel_server_user_us_per_request\": ${R[kernel.user]}, \"ceiling_rps\": $ceil, \"kernel_c2c_ns\": ${R[kernel.c2c]}, \"bypass_c2c_ns\": ${R[bypass.c2c]}}"
 	awk -v r="$ratio" 'BEGIN { exit !(r < 1) }' && { echo "   SLOWER: $w" >&2; fail=1; }
 	unset R
 done
@@ -196,6 +203,9 @@ if [ "${RATE:-0}" -gt 0 ]; then
 		"$(pct bypass p50_us)" "$(pct bypass p99_us)" "$(pct bypass p999_us)")
 	json_end="], \"fixed_load\": {\"rate\": $RATE, \"kernel\": $(cat $OUT/fixed.kernel.json), \"bypass\": $(cat $OUT/fixed.bypass.json)}}"
 fi
+c2c_range=$(sort -g $OUT/c2c.all | awk '{ v[NR] = $1 } END { if (NR) printf "%s / %s / %s", v[1], v[int((NR + 1) / 2)], v[NR] }')
+[ -n "$c2c_range" ] && echo "CPU 0 <-> CPU 1 cache-line round trip before the runs, min / median / max ns: $c2c_range" \
+	>> $OUT/results.txt
 echo "$json$json_end" > $OUT/results.json
 gnuplot <<EOF 2>/dev/null || echo "   (no chart: gnuplot failed)"
 set terminal pngcairo size 1000,500 noenhanced

@@ -53,3 +53,7 @@ for cpu in 0 1; do
 done
 wait
 for cpu in 0 1; do echo "CPU $cpu: $(cat $B/jitter.$cpu)"; done
+echo
+# How far apart the two cores are now (benchmarks/c2c.c): the memif path
+# crosses between them on every request, so its speed follows this.
+echo "CPU 0 <-> CPU 1 cache-line round trip, ns: $(build/bench/c2c 0 1 5 | tr '\n' ' ')"
