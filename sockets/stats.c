@@ -62,6 +62,9 @@ size_t sk_stats_format(const struct stack_stats *s, char *buf, size_t len)
 	LINE("tcp_passive_opens", s->tcp_passive_opens);
 	LINE("tcp_rsts_out", s->tcp_rsts_out);
 	LINE("tcp_timeouts", s->tcp_timeouts);
+	LINE("tcp_moved_in", s->tcp_moved_in);
+	LINE("tcp_moved_out", s->tcp_moved_out);
+	LINE("tcp_steered", s->tcp_steered);
 	LINE("bypass_sockets", (uint64_t)__atomic_load_n(&sk_nsocks, __ATOMIC_RELAXED));
 	LINE("bypass_accepts", c.bypass_accepts);
 	LINE("bypass_connects", c.bypass_connects);

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "../../stack/timer.h"
+#include "link.h"
 
 #define TICK 1000000ull /* 1 ms */
 #define NTIMERS 512
@@ -33,14 +34,11 @@ struct run {
 	unsigned fired;
 };
 
-static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+static struct test_rng rng = { 0x9e3779b97f4a7c15ull };
 
 static uint64_t rnd(void)
 {
-	rng_state ^= rng_state << 13;
-	rng_state ^= rng_state >> 7;
-	rng_state ^= rng_state << 17;
-	return rng_state;
+	return test_rand(&rng);
 }
 
 static void on_fire(struct stack_timer *t, void *arg)
