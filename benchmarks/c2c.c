@@ -68,8 +68,10 @@ int main(int argc, char **argv)
 	int samples = argc > 3 ? atoi(argv[3]) : 3;
 	struct side other = { .cpu = b, .rounds = ROUNDS };
 
-	if (pin(a) != 0) {
-		fprintf(stderr, "c2c: cannot run on CPU %d\n", a);
+	/* both CPUs must be ours: two spinning threads on one would take a
+	 * scheduler slice per round */
+	if (a == b || pin(b) != 0 || pin(a) != 0) {
+		fprintf(stderr, "c2c: needs two CPUs of its own (%d and %d)\n", a, b);
 		return 1;
 	}
 	for (int k = 0; k < samples; k++) {

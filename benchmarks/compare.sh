@@ -162,7 +162,7 @@ for w in $WORKLOADS; do
 		: > $OUT/c2c.$path
 		for rep in $(seq "$REPS"); do
 			# how far apart the host has put the two cores now (c2c.c)
-			c2c=$(build/bench/c2c 0 1 1)
+			c2c=$(build/bench/c2c 0 1 1) || c2c=0
 			echo "$c2c" >> $OUT/c2c.$path
 			echo "   [$w] $path run $rep/$REPS ($SECS s; cores $c2c ns apart)" >&2
 			measure "$w" "$path" >> $OUT/m.$path || { fail=1; echo "0 0 0" >> $OUT/m.$path; }
@@ -171,6 +171,7 @@ for w in $WORKLOADS; do
 		R[$path.p99]=$(awk '{ print $2 }' $OUT/m.$path | median)
 		R[$path.user]=$(awk '{ print $3 }' $OUT/m.$path | median)
 		R[$path.c2c]=$(median < $OUT/c2c.$path)
+		R[$path.c2c]=${R[$path.c2c]:-0}
 		cat $OUT/c2c.$path >> $OUT/c2c.all
 	done
 	ratio=$(awk -v b="${R[bypass.rps]}" -v k="${R[kernel.rps]}" 'BEGIN { printf "%.2f", k ? b / k : 0 }')
