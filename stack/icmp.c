@@ -46,7 +46,7 @@ static void icmp_echo_reply(struct stack *st, void *pkt, uint8_t *frame,
  * header and at least 8 bytes of the datagram it refers to, enough for
  * TCP's ports and sequence number; the transport decides what it means.
  */
-static void icmp_unreach(struct stack *st, const struct wire_ipv4_view *ip)
+static int icmp_unreach(struct stack *st, void *pkt, const struct wire_ipv4_view *ip)
 {
 	const uint8_t *q = ip->payload + WIRE_ICMP_HLEN;
 	size_t qlen = ip->payload_len - WIRE_ICMP_HLEN;
@@ -58,17 +58,17 @@ static void icmp_unreach(struct stack *st, const struct wire_ipv4_view *ip)
 
 	st->stats.icmp_unreach_in++;
 	if (qlen < WIRE_IPV4_HLEN || (orig->ver_ihl >> 4) != 4)
-		return;
+		return 0;
 	hlen = (orig->ver_ihl & 0xf) * 4u;
 	if (hlen < WIRE_IPV4_HLEN || qlen < hlen + 8 || orig->proto != WIRE_IPPROTO_TCP ||
 	    ntohl(orig->src) != st->conf.ip)
-		return;
+		return 0;
 	memcpy(&sport, q + hlen, 2);
 	memcpy(&dport, q + hlen + 2, 2);
 	memcpy(&seq, q + hlen + 4, 4);
 	memcpy(&mtu, &ic->seq, 2); /* RFC 1191 4: next-hop MTU in bytes 6-7 */
-	tcp_icmp_unreach(st, ntohl(orig->dst), ntohs(sport), ntohs(dport),
-			 ntohl(seq), ic->code, ntohs(mtu));
+	return tcp_icmp_unreach(st, pkt, ntohl(orig->dst), ntohs(sport), ntohs(dport),
+				ntohl(seq), ic->code, ntohs(mtu));
 }
 
 void icmp_input(struct stack *st, void *pkt, uint8_t *frame,
@@ -89,8 +89,8 @@ void icmp_input(struct stack *st, void *pkt, uint8_t *frame,
 		return;
 	}
 	if (ic->type == WIRE_ICMP_UNREACH) {
-		icmp_unreach(st, ip);
-		st->ops->pkt_free(st->ctx, pkt);
+		if (!icmp_unreach(st, pkt, ip)) /* (1: steered to its stack) */
+			st->ops->pkt_free(st->ctx, pkt);
 		return;
 	}
 	stack_drop(st, pkt, STACK_DROP_ICMP_TYPE);

@@ -61,7 +61,8 @@ struct stack_ops {
 	void (*tcp_event)(void *ctx, struct stack_tcp *c, void *user,
 			  unsigned events);
 	/* Optional: a valid TCP segment (checksums checked) from rip:rport to
-	 * lport found no connection here. Where the process runs several
+	 * lport found no connection here (or an ICMP unreachable quoting one
+	 * of ours to rip:rport from lport). Where the process runs several
 	 * stacks, the connection may live in another one (stack_tcp_move):
 	 * the hook returns 1 when it took the frame to hand it there
 	 * (stack_input on that stack's thread), 0 to let this stack answer

@@ -222,11 +222,12 @@ void tcp_loss_reo_timeout(struct stack_tcp *c);
 /* tcp_input.c */
 void tcp_input(struct stack *st, void *pkt, uint8_t *frame,
 	       const struct wire_ipv4_view *ip);
-/* An ICMP destination unreachable quoting one of our segments: addresses
- * and ports as we sent them (host order), the quoted sequence number, the
- * ICMP code and (code 4) the next-hop MTU. */
-void tcp_icmp_unreach(struct stack *st, uint32_t dst, uint16_t sport,
-		      uint16_t dport, uint32_t seq, uint8_t code, uint16_t mtu);
+/* An ICMP destination unreachable (frame pkt) quoting one of our
+ * segments: addresses and ports as we sent them (host order), the quoted
+ * sequence number, the ICMP code and (code 4) the next-hop MTU. Returns 1
+ * when ops->steer took pkt for the stack the connection moved to. */
+int tcp_icmp_unreach(struct stack *st, void *pkt, uint32_t dst, uint16_t sport,
+		     uint16_t dport, uint32_t seq, uint8_t code, uint16_t mtu);
 
 enum tcp_timer_kind { TCP_T_REXMT = 1, TCP_T_DELACK, TCP_T_KEEP };
 

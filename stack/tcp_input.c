@@ -655,29 +655,34 @@ void tcp_input(struct stack *st, void *pkt, uint8_t *frame,
  * is a refusal, as Linux reports it; other codes are left to the timers
  * (RFC 1122 4.2.3.9: soft errors).
  */
-void tcp_icmp_unreach(struct stack *st, uint32_t dst, uint16_t sport,
-		      uint16_t dport, uint32_t seq, uint8_t code, uint16_t mtu)
+int tcp_icmp_unreach(struct stack *st, void *pkt, uint32_t dst, uint16_t sport,
+		     uint16_t dport, uint32_t seq, uint8_t code, uint16_t mtu)
 {
 	struct stack_tcp *c = tcp_lookup(st, dst, dport, sport);
 	uint32_t mss;
 
+	if (!c && st->ops->steer && st->ops->steer(st->ctx, pkt, dst, dport, sport)) {
+		st->stats.tcp_steered++; /* (the connection moved) */
+		return 1;
+	}
 	if (!c || !tcp_seq_ge(seq, c->snd_una) || !tcp_seq_lt(seq, c->snd_max))
-		return;
+		return 0;
 	if (c->state == TCP_SYN_SENT &&
 	    (code == WIRE_ICMP_UNREACH_PORT || code == WIRE_ICMP_UNREACH_PROTO)) {
 		tcp_drop(c, -ECONNREFUSED);
-		return;
+		return 0;
 	}
 	if (code != WIRE_ICMP_UNREACH_NEEDFRAG || !tcp_synced(c))
-		return;
+		return 0;
 	if (mtu < TCP_PMTU_MIN)
 		mtu = TCP_PMTU_MIN; /* also when the router did not say (RFC 1191 5) */
 	mss = mtu - WIRE_IPV4_HLEN - WIRE_TCP_HLEN - (c->ts_ok ? 12u : 0u);
 	if (mss >= c->mss)
-		return;
+		return 0;
 	c->mss = (uint16_t)mss;
 	st->stats.tcp_pmtu_updates++;
 	tcp_loss_mark_all(c); /* resend in the smaller size (RFC 1191 6.5) */
 	tcp_output(c);
 	tcp_update_events(c);
+	return 0;
 }

@@ -1815,14 +1815,17 @@ static void test_reuseport(void **state)
 /* Mid-transfer, both ways, over a lossy 5 ms link, B's end of the
  * connection moves to a second stack of B's (another thread's), which B
  * then steers its frames to: every byte arrives intact, the second stack
- * retransmits what is lost (its timers came along), and the peer sees no
- * RST and no timestamp going back (PAWS). */
+ * retransmits what is lost (its timers came along), the peer sees no RST
+ * and no timestamp going back (PAWS), and an ICMP for the connection
+ * reaches it through the old stack. */
 static void test_move(void **state)
 {
 	struct tcplink *l = lk_new(state, 21, 5 * MS);
 	struct stack *b2;
 	struct pair p;
 	struct flows fs;
+	struct seq_track t;
+	uint64_t steered;
 	uint32_t lip, rip;
 	uint16_t lport, rport;
 
@@ -1856,8 +1859,22 @@ static void test_move(void **state)
 	printf("# move: %" PRIu64 " segments steered, %" PRIu64 " resent by the new stack\n",
 	       stack_stats(B(l))->tcp_steered, stack_stats(b2)->tcp_retransmits);
 
-	/* the close, its FIN and TIME_WAIT run in the new stack */
+	/* an ICMP "fragmentation needed" for it reaches the old stack, which
+	 * steers it on: the new stack lowers the MSS and the data still
+	 * arrives */
 	l->side[0].imp.drop = l->side[1].imp.drop = 0;
+	steered = stack_stats(B(l))->tcp_steered;
+	fs.f[1].total += 40000;
+	flow_send(&fs.f[1]);
+	t = track(l, LINK_B);
+	inject_frag_needed(l, LINK_B, t.sport, t.dport, t.nxt, 1000);
+	assert_int_equal(stack_stats(B(l))->tcp_steered, steered + 1);
+	link_poll_all(l); /* (the new stack takes it from its queue) */
+	assert_int_equal(stack_stats(b2)->tcp_pmtu_updates, 1);
+	assert_true(link_run(l, l->now + 10 * SEC, pred_flows, &fs));
+	assert_int_equal(fs.f[1].bad, 0);
+
+	/* the close, its FIN and TIME_WAIT run in the new stack */
 	stack_tcp_close(p.b);
 	stack_tcp_close(p.a);
 	stack_tcp_close(p.lst);
