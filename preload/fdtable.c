@@ -35,17 +35,6 @@ void fdtable_fini(struct fd_table *t)
 	t->kind = NULL;
 }
 
-int fdtable_find(const struct fd_table *t, unsigned lo, unsigned hi,
-		 enum fd_kind k)
-{
-	if (hi >= t->size)
-		hi = t->size ? t->size - 1 : 0;
-	for (unsigned fd = lo; fd <= hi && fd < t->size; fd++)
-		if (t->kind[fd] == k)
-			return (int)fd;
-	return -1;
-}
-
 int fdtable_next(const struct fd_table *t, unsigned lo, unsigned hi)
 {
 	if (hi >= t->size)

@@ -49,9 +49,6 @@ static inline void fdtable_set(struct fd_table *t, int fd, enum fd_kind k)
 		__atomic_store_n(&t->kind[fd], (uint8_t)k, __ATOMIC_RELEASE);
 }
 
-/* The first fd in [lo, hi] of kind k, or -1. */
-int fdtable_find(const struct fd_table *t, unsigned lo, unsigned hi,
-		 enum fd_kind k);
 /* The first fd in [lo, hi] with an entry (any kind but FD_KERNEL), or -1. */
 int fdtable_next(const struct fd_table *t, unsigned lo, unsigned hi);
 

@@ -44,7 +44,7 @@ static void test_global_before_init(void **state)
 	assert_int_equal(fdtable_kind(&accel_fds, 1000), FD_KERNEL);
 	fdtable_set(&accel_fds, 0, FD_SHIM);
 	assert_int_equal(fdtable_kind(&accel_fds, 0), FD_KERNEL);
-	assert_int_equal(fdtable_find(&accel_fds, 0, 100, FD_SHIM), -1);
+	assert_int_equal(fdtable_next(&accel_fds, 0, 100), -1);
 }
 
 static void test_init_all_kernel(void **state)
@@ -55,7 +55,7 @@ static void test_init_all_kernel(void **state)
 	assert_non_null(t->kind);
 	for (unsigned fd = 0; fd < SMALL; fd++)
 		assert_int_equal(fdtable_kind(t, (int)fd), FD_KERNEL);
-	assert_int_equal(fdtable_find(t, 0, SMALL - 1, FD_SHIM), -1);
+	assert_int_equal(fdtable_next(t, 0, SMALL - 1), -1);
 }
 
 static void test_init_zero_size_fails(void **state)
@@ -97,24 +97,7 @@ static void test_out_of_range(void **state)
 		assert_int_equal(fdtable_kind(t, fds[i]), FD_KERNEL);
 	}
 	/* ... and nothing inside the table was written instead. */
-	assert_int_equal(fdtable_find(t, 0, UINT_MAX, FD_SHIM), -1);
-}
-
-static void test_find(void **state)
-{
-	struct fd_table *t = *state;
-
-	fdtable_set(t, 10, FD_SHIM);
-	fdtable_set(t, 20, FD_SHIM);
-
-	assert_int_equal(fdtable_find(t, 0, SMALL - 1, FD_SHIM), 10);
-	assert_int_equal(fdtable_find(t, 10, 10, FD_SHIM), 10);
-	assert_int_equal(fdtable_find(t, 11, SMALL - 1, FD_SHIM), 20);
-	assert_int_equal(fdtable_find(t, 0, 9, FD_SHIM), -1);
-	assert_int_equal(fdtable_find(t, 11, 19, FD_SHIM), -1);
-	assert_int_equal(fdtable_find(t, 21, SMALL - 1, FD_SHIM), -1);
-	assert_int_equal(fdtable_find(t, 10, 20, FD_KERNEL), 11);
-	assert_int_equal(fdtable_find(t, 0, 0, FD_KERNEL), 0);
+	assert_int_equal(fdtable_next(t, 0, UINT_MAX), -1);
 }
 
 /* fdtable_next: the first entry of any kind but FD_KERNEL (close_range's
@@ -134,29 +117,24 @@ static void test_next(void **state)
 	assert_int_equal(fdtable_next(t, SMALL, UINT_MAX), -1);
 }
 
-static void test_find_clamps_hi(void **state)
+static void test_next_clamps_hi(void **state)
 {
 	struct fd_table *t = *state;
 
-	assert_int_equal(fdtable_find(t, 0, UINT_MAX, FD_SHIM), -1);
 	fdtable_set(t, SMALL - 1, FD_SHIM);
-	assert_int_equal(fdtable_find(t, 0, UINT_MAX, FD_SHIM), (int)SMALL - 1);
-	assert_int_equal(fdtable_find(t, SMALL - 1, SMALL, FD_SHIM), (int)SMALL - 1);
-	assert_int_equal(fdtable_find(t, 100, SMALL * 2, FD_SHIM), (int)SMALL - 1);
-	/* A range wholly beyond the table holds nothing, of any kind. */
-	assert_int_equal(fdtable_find(t, SMALL, UINT_MAX, FD_SHIM), -1);
-	assert_int_equal(fdtable_find(t, SMALL, UINT_MAX, FD_KERNEL), -1);
-	assert_int_equal(fdtable_find(t, UINT_MAX, UINT_MAX, FD_KERNEL), -1);
+	assert_int_equal(fdtable_next(t, SMALL - 1, SMALL), (int)SMALL - 1);
+	assert_int_equal(fdtable_next(t, 100, SMALL * 2), (int)SMALL - 1);
+	/* A range wholly beyond the table holds nothing. */
+	assert_int_equal(fdtable_next(t, UINT_MAX, UINT_MAX), -1);
 }
 
-static void test_find_lo_above_hi(void **state)
+static void test_next_lo_above_hi(void **state)
 {
 	struct fd_table *t = *state;
 
 	fdtable_set(t, 15, FD_SHIM);
-	assert_int_equal(fdtable_find(t, 20, 10, FD_SHIM), -1);
-	assert_int_equal(fdtable_find(t, 16, 15, FD_SHIM), -1);
-	assert_int_equal(fdtable_find(t, 20, 10, FD_KERNEL), -1);
+	assert_int_equal(fdtable_next(t, 20, 10), -1);
+	assert_int_equal(fdtable_next(t, 16, 15), -1);
 }
 
 static void test_fini(void **state)
@@ -173,7 +151,7 @@ static void test_fini(void **state)
 	assert_int_equal(fdtable_kind(&t, 0), FD_KERNEL);
 	assert_int_equal(fdtable_kind(&t, -1), FD_KERNEL);
 	fdtable_set(&t, 5, FD_SHIM); /* no table, nothing to write */
-	assert_int_equal(fdtable_find(&t, 0, UINT_MAX, FD_SHIM), -1);
+	assert_int_equal(fdtable_next(&t, 0, UINT_MAX), -1);
 	fdtable_fini(&t); /* twice is harmless */
 	assert_null(t.kind);
 
@@ -261,9 +239,9 @@ static void test_large_table(void **state)
 	assert_int_equal(fdtable_kind(&t, (int)size / 2), FD_SHIM);
 	assert_int_equal(fdtable_kind(&t, (int)size - 2), FD_KERNEL);
 	assert_int_equal(fdtable_kind(&t, (int)size), FD_KERNEL);
-	assert_int_equal(fdtable_find(&t, size / 2 + 1, UINT_MAX, FD_SHIM),
+	assert_int_equal(fdtable_next(&t, size / 2 + 1, UINT_MAX),
 			 (int)size - 1);
-	assert_int_equal(fdtable_find(&t, 0, UINT_MAX, FD_SHIM), (int)size / 2);
+	assert_int_equal(fdtable_next(&t, 0, UINT_MAX), (int)size / 2);
 	fdtable_fini(&t);
 	assert_int_equal(fdtable_kind(&t, (int)size - 1), FD_KERNEL);
 }
@@ -288,10 +266,9 @@ int main(void)
 		cmocka_unit_test(test_init_zero_size_fails),
 		cmocka_unit_test_setup_teardown(test_set_get_round_trip, setup_small, teardown),
 		cmocka_unit_test_setup_teardown(test_out_of_range, setup_small, teardown),
-		cmocka_unit_test_setup_teardown(test_find, setup_small, teardown),
 		cmocka_unit_test_setup_teardown(test_next, setup_small, teardown),
-		cmocka_unit_test_setup_teardown(test_find_clamps_hi, setup_small, teardown),
-		cmocka_unit_test_setup_teardown(test_find_lo_above_hi, setup_small, teardown),
+		cmocka_unit_test_setup_teardown(test_next_clamps_hi, setup_small, teardown),
+		cmocka_unit_test_setup_teardown(test_next_lo_above_hi, setup_small, teardown),
 		cmocka_unit_test(test_fini),
 		cmocka_unit_test(test_kernel_max_is_nr_open),
 		cmocka_unit_test(test_kernel_max_reads_the_file),
