@@ -6,7 +6,12 @@
  * The EAL was written to own its process. Inside someone else's program it
  * must leave no trace the program could see, so dev_net_open snapshots
  * what rte_eal_init is known to change (the caller's CPU affinity, signal
- * handlers, getopt's globals, what reaches stdout) and puts it back.
+ * handlers, getopt's globals, what reaches stdout) and puts it back. The
+ * threads the EAL and the port start meanwhile (the interrupt thread, the
+ * PMDs' control threads) are born with the program's signals blocked, so
+ * the kernel never picks one of them to run the program's handler for a
+ * process-wide signal (an alarm), which the program's own waiting thread
+ * must see as EINTR.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -127,6 +132,7 @@ static void dpdk_log_route(int level)
 
 struct host_state {
 	cpu_set_t cpus;
+	sigset_t mask;
 	struct sigaction sig[_NSIG];
 	int stdout_copy;
 	int g_optind, g_opterr, g_optopt;
@@ -140,6 +146,13 @@ static void hold_noop(int sig)
 
 static void host_save(struct host_state *h)
 {
+	static const int faults[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS };
+	sigset_t all;
+
+	sigfillset(&all);
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+		sigdelset(&all, faults[i]);
+	pthread_sigmask(SIG_BLOCK, &all, &h->mask); /* (inherited by new threads) */
 	pthread_getaffinity_np(pthread_self(), sizeof(h->cpus), &h->cpus);
 	for (int s = 1; s < _NSIG; s++)
 		sigaction(s, NULL, &h->sig[s]);
@@ -192,6 +205,7 @@ static void host_restore(struct host_state *h)
 	opterr = h->g_opterr;
 	optopt = h->g_optopt;
 	optarg = h->g_optarg;
+	pthread_sigmask(SIG_SETMASK, &h->mask, NULL);
 }
 
 /* The TSC once the EAL has calibrated it: clock_gettime took 55 % of a

@@ -215,8 +215,10 @@ static int wait_sock(struct sk_thread *t, int fd, unsigned ev, int kfd)
 		if (!s->c || (stack_tcp_events(s->c) & ev))
 			return 0;
 		sk_unlock(S);
-		if (sk_lock(S) < 0)
+		if (sk_lock(S) < 0) {
+			sk_sleep_unmask(t);
 			return -ESHUTDOWN;
+		}
 		if (sk_get(fd) != s)
 			return 0;
 	}
@@ -233,11 +235,14 @@ static int wait_sock(struct sk_thread *t, int fd, unsigned ev, int kfd)
 	if (kfd >= 0)
 		p[n++] = (struct pollfd){ .fd = kfd, .events = POLLIN };
 	sk_unlock(S);
-	r = accel_real.ppoll(p, (nfds_t)n, sk_ns_to_ts(sk_sleep_len(t, UINT64_MAX), &ts), NULL);
+	r = accel_real.ppoll(p, (nfds_t)n, sk_ns_to_ts(sk_sleep_len(t, UINT64_MAX), &ts),
+			     sk_sleep_mask(t, NULL));
 	r = r < 0 ? -errno : 0;
 	sk_wake_ack(t);
-	if (sk_lock(S) < 0)
+	if (sk_lock(S) < 0) {
+		sk_sleep_unmask(t);
 		return -ESHUTDOWN;
+	}
 	if (sk_get(fd) == s)
 		s->waiter = NULL;
 	sk_poll_stack(t);
@@ -431,6 +436,7 @@ int sk_accept(struct sk_thread *t, int fd, struct sockaddr *addr, socklen_t *len
 		if (r < 0)
 			break;
 	}
+	sk_sleep_unmask(t); /* (wait_sock blocked them: sockets_impl.h) */
 	sk_unlock(t->s);
 	return r;
 }
@@ -493,6 +499,7 @@ int sk_connect(struct sk_thread *t, int fd, uint32_t ip, uint16_t port)
 			break;
 	}
 out:
+	sk_sleep_unmask(t); /* (wait_sock blocked them: sockets_impl.h) */
 	sk_unlock(t->s);
 	return r;
 }
@@ -590,6 +597,7 @@ ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 			break;
 		}
 	}
+	sk_sleep_unmask(t); /* (wait_sock blocked them: sockets_impl.h) */
 	sk_unlock(t->s);
 	return r;
 }
@@ -637,6 +645,7 @@ ssize_t sk_send(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 			break;
 		}
 	}
+	sk_sleep_unmask(t); /* (wait_sock blocked them: sockets_impl.h) */
 	sk_unlock(t->s);
 	return r;
 }

@@ -51,6 +51,10 @@ struct sk_thread {
 	int kq_epfd;
 	uint8_t kq_idle;
 	uint64_t kq_at;
+	/* the program's signal mask while a waiting call keeps its signals
+	 * blocked between sleeps (sk_sleep_mask) */
+	sigset_t sig_old;
+	uint8_t sig_blocked;
 };
 
 /* Runs t's stack once (under its lock), noting who polled it when: a
@@ -72,6 +76,11 @@ struct timespec *sk_ns_to_ts(int64_t ns, struct timespec *ts);
 /* After a sleep: disarms the queue's wake fd, drains the notify fd and
  * clears t->sleeping. */
 void sk_wake_ack(struct sk_thread *t);
+/* The mask a waiting call sleeps with (sigmask, or the program's own),
+ * after blocking the program's signals for the rest of the call; and the
+ * program's mask back, when the call returns. wait.c says why. */
+const sigset_t *sk_sleep_mask(struct sk_thread *t, const sigset_t *sigmask);
+void sk_sleep_unmask(struct sk_thread *t);
 /* Wakes t if it sleeps (any thread, under the stack's lock). */
 void sk_thread_wake(struct sk_thread *t);
 uint64_t sk_stack_deadline(struct sk_thread *t);

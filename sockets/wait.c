@@ -10,6 +10,8 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -102,6 +104,41 @@ static int64_t remaining(uint64_t deadline)
 	if (deadline == NO_DEADLINE)
 		return -1;
 	return deadline > now ? (int64_t)(deadline - now) : 0;
+}
+
+/*
+ * A waiting call sleeps in slices (to the stack's next timer, or an idle
+ * slice) and runs the stack between them. A signal that came between two
+ * slices would be handled there, in user space, and the next slice would
+ * sleep on: the call would not return EINTR where the kernel's returns
+ * it. So from its first sleep on, a call keeps the program's signals
+ * blocked, and every slice sleeps with the mask the program waits under
+ * (its sigmask, or its own mask), which lets them in only while asleep: a
+ * signal ends the slice with EINTR, as it ends the kernel's wait. Faults
+ * stay deliverable. Two system calls per sleeping call, none per spin.
+ */
+const sigset_t *sk_sleep_mask(struct sk_thread *t, const sigset_t *sigmask)
+{
+	static const int faults[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS };
+	sigset_t all;
+
+	if (!t->sig_blocked) {
+		sigfillset(&all);
+		for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+			sigdelset(&all, faults[i]);
+		if (pthread_sigmask(SIG_BLOCK, &all, &t->sig_old) != 0)
+			return sigmask;
+		t->sig_blocked = 1;
+	}
+	return sigmask ? sigmask : &t->sig_old;
+}
+
+void sk_sleep_unmask(struct sk_thread *t)
+{
+	if (t->sig_blocked) {
+		t->sig_blocked = 0;
+		pthread_sigmask(SIG_SETMASK, &t->sig_old, NULL);
+	}
 }
 
 /*
@@ -227,15 +264,16 @@ static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 			return n < 0 ? -ESHUTDOWN : n;
 		}
 		r = accel_real.epoll_pwait(t->wait_epfd, woke, 4,
-					   ns_to_ms(sk_sleep_len(t, deadline)), sigmask);
+					   ns_to_ms(sk_sleep_len(t, deadline)),
+					   sk_sleep_mask(t, sigmask));
 		sk_wake_ack(t);
 		if (r < 0)
 			return -errno;
 	}
 }
 
-int sk_epoll_wait(struct sk_thread *t, int epfd, struct epoll_event *ev,
-		  int maxevents, int64_t timeout_ns, const sigset_t *sigmask)
+static int epoll_wait_sliced(struct sk_thread *t, int epfd, struct epoll_event *ev,
+			     int maxevents, int64_t timeout_ns, const sigset_t *sigmask)
 {
 	uint64_t deadline = deadline_of(timeout_ns);
 
@@ -265,12 +303,14 @@ int sk_epoll_wait(struct sk_thread *t, int epfd, struct epoll_event *ev,
 		if (r > 0)
 			continue;
 		r = accel_real.epoll_pwait(t->wait_epfd, woke, 4,
-					   ns_to_ms(sk_sleep_len(t, deadline)), sigmask);
+					   ns_to_ms(sk_sleep_len(t, deadline)),
+					   sk_sleep_mask(t, sigmask));
 		sk_wake_ack(t);
 		if (r < 0)
 			return -errno;
 	}
 	/* The port is gone (or the set cannot nest): wait as the kernel would. */
+	sk_sleep_unmask(t);
 	int n = accel_real.epoll_pwait(epfd, ev, maxevents,
 				       ns_to_ms(remaining(deadline)), sigmask);
 	return n < 0 ? -errno : n;
@@ -402,7 +442,8 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 			buf[nfds + extra++] = (struct pollfd){ .fd = t->s->wake_fd, .events = POLLIN };
 		buf[nfds + extra++] = (struct pollfd){ .fd = t->notify_fd, .events = POLLIN };
 		r = accel_real.ppoll(buf, nfds + (nfds_t)extra,
-				     sk_ns_to_ts(sk_sleep_len(t, deadline), &ts), sigmask);
+				     sk_ns_to_ts(sk_sleep_len(t, deadline), &ts),
+				     sk_sleep_mask(t, sigmask));
 		sk_wake_ack(t);
 		if (r < 0) {
 			r = -errno;
@@ -413,8 +454,8 @@ out:
 	return r;
 }
 
-int sk_poll(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
-	    int64_t timeout_ns, const sigset_t *sigmask)
+static int poll_sliced(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
+		       int64_t timeout_ns, const sigset_t *sigmask)
 {
 	uint64_t deadline = deadline_of(timeout_ns);
 	struct timespec zero = { 0, 0 }, ts;
@@ -445,11 +486,13 @@ int sk_poll(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 		if (r > 0)
 			continue;
 		r = accel_real.ppoll(buf, nfds + 1,
-				     sk_ns_to_ts(sk_sleep_len(t, deadline), &ts), sigmask);
+				     sk_ns_to_ts(sk_sleep_len(t, deadline), &ts),
+				     sk_sleep_mask(t, sigmask));
 		sk_wake_ack(t);
 		if (r < 0)
 			return -errno;
 	}
+	sk_sleep_unmask(t); /* (the port is gone: as the kernel would) */
 	n = accel_real.ppoll(fds, nfds, sk_ns_to_ts(remaining(deadline), &ts), sigmask);
 	return n < 0 ? -errno : n;
 }
@@ -551,8 +594,8 @@ static struct pollfd *select_sleep_set(struct sk_thread *t, int nfds, const fd_s
 	return p;
 }
 
-int sk_select(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
-	      fd_set *efds, int64_t timeout_ns, const sigset_t *sigmask)
+static int select_sliced(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
+			 fd_set *efds, int64_t timeout_ns, const sigset_t *sigmask)
 {
 	uint64_t deadline = deadline_of(timeout_ns);
 
@@ -591,14 +634,45 @@ int sk_select(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
 			break;
 		if (r > 0)
 			continue;
-		r = accel_real.ppoll(p, np, sk_ns_to_ts(sk_sleep_len(t, deadline), &ts), sigmask);
+		r = accel_real.ppoll(p, np, sk_ns_to_ts(sk_sleep_len(t, deadline), &ts),
+				     sk_sleep_mask(t, sigmask));
 		sk_wake_ack(t);
 		if (r < 0)
 			return -errno;
 	}
+	sk_sleep_unmask(t); /* (the port is gone: as the kernel would) */
 	n = accel_real.pselect(nfds, rfds, wfds, efds,
 			       sk_ns_to_ts(remaining(deadline), &ts), sigmask);
 	return n < 0 ? -errno : n;
+}
+
+/* The waiting calls: whichever way they return, the program's mask is
+ * back (sk_sleep_mask). */
+int sk_epoll_wait(struct sk_thread *t, int epfd, struct epoll_event *ev,
+		  int maxevents, int64_t timeout_ns, const sigset_t *sigmask)
+{
+	int r = epoll_wait_sliced(t, epfd, ev, maxevents, timeout_ns, sigmask);
+
+	sk_sleep_unmask(t);
+	return r;
+}
+
+int sk_poll(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
+	    int64_t timeout_ns, const sigset_t *sigmask)
+{
+	int r = poll_sliced(t, fds, nfds, timeout_ns, sigmask);
+
+	sk_sleep_unmask(t);
+	return r;
+}
+
+int sk_select(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
+	      fd_set *efds, int64_t timeout_ns, const sigset_t *sigmask)
+{
+	int r = select_sliced(t, nfds, rfds, wfds, efds, timeout_ns, sigmask);
+
+	sk_sleep_unmask(t);
+	return r;
 }
 
 int sk_wait_fd(struct sk_thread *t, int fd, short events)

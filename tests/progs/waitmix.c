@@ -9,6 +9,12 @@
  *
  * "waitmix sleep poll|ppoll|epoll|select|read MS" just blocks in that call
  * for MS milliseconds, so the test can ping the port meanwhile.
+ *
+ * "waitmix eintr N" waits N times in each of epoll_wait, poll and select
+ * (50 ms) with an alarm due after 1 to 1.8 ms, and prints how many waits
+ * did not end with EINTR: 0 on the kernel. The shim sleeps in slices and
+ * runs the port between them, so an alarm that comes between two slices
+ * is the case this counts.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -302,6 +308,40 @@ static int sleep_in(const char *call, int ms)
 	return 2;
 }
 
+static int eintr_storm(int n)
+{
+	int p[2], ep, missed[3] = { 0, 0, 0 };
+	struct epoll_event ev;
+	struct pollfd pf;
+	fd_set rs;
+
+	if (pipe(p) < 0 || (ep = epoll_create1(0)) < 0)
+		return 2;
+	set_alarm_handler(0);
+	for (int i = 0; i < n; i++) {
+		/* 1 ms, an idle slice, and around it */
+		struct itimerval it = { .it_value = { 0, 1000 + (i % 7) * 137 } };
+		struct timeval tv = { 0, 50000 };
+		int r;
+
+		setitimer(ITIMER_REAL, &it, NULL);
+		r = epoll_wait(ep, &ev, 1, 50);
+		missed[0] += !(r < 0 && errno == EINTR);
+		setitimer(ITIMER_REAL, &it, NULL);
+		pf = (struct pollfd){ .fd = p[0], .events = POLLIN };
+		r = poll(&pf, 1, 50);
+		missed[1] += !(r < 0 && errno == EINTR);
+		setitimer(ITIMER_REAL, &it, NULL);
+		FD_ZERO(&rs);
+		FD_SET(p[0], &rs);
+		r = select(p[0] + 1, &rs, NULL, NULL, &tv);
+		missed[2] += !(r < 0 && errno == EINTR);
+	}
+	printf("eintr missed: epoll %d poll %d select %d of %d\n", missed[0], missed[1],
+	       missed[2], n);
+	return missed[0] + missed[1] + missed[2] ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	/* An AF_INET socket starts the shim's port, as a server's would. */
@@ -310,8 +350,10 @@ int main(int argc, char **argv)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 4 && !strcmp(argv[1], "sleep"))
 		return sleep_in(argv[2], atoi(argv[3]));
+	if (argc == 3 && !strcmp(argv[1], "eintr"))
+		return eintr_storm(atoi(argv[2]));
 	if (argc != 2 || strcmp(argv[1], "check")) {
-		fprintf(stderr, "usage: waitmix check | sleep CALL MS\n");
+		fprintf(stderr, "usage: waitmix check | sleep CALL MS | eintr N\n");
 		return 2;
 	}
 	check_poll();
