@@ -40,6 +40,7 @@
 #include "../common/barrier.h"
 #include "../common/log.h"
 #include "../common/real.h"
+#include "../common/sigasync.h"
 #include "dev.h"
 #include "impair.h"
 
@@ -146,12 +147,9 @@ static void hold_noop(int sig)
 
 static void host_save(struct host_state *h)
 {
-	static const int faults[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS };
 	sigset_t all;
 
-	sigfillset(&all);
-	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
-		sigdelset(&all, faults[i]);
+	sig_async_set(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &h->mask); /* (inherited by new threads) */
 	pthread_getaffinity_np(pthread_self(), sizeof(h->cpus), &h->cpus);
 	for (int s = 1; s < _NSIG; s++)

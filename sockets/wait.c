@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "../common/real.h"
+#include "../common/sigasync.h"
 #include "opts.h"
 #include "sock_impl.h"
 
@@ -119,13 +120,10 @@ static int64_t remaining(uint64_t deadline)
  */
 const sigset_t *sk_sleep_mask(struct sk_thread *t, const sigset_t *sigmask)
 {
-	static const int faults[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS };
 	sigset_t all;
 
 	if (!t->sig_blocked) {
-		sigfillset(&all);
-		for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
-			sigdelset(&all, faults[i]);
+		sig_async_set(&all);
 		if (pthread_sigmask(SIG_BLOCK, &all, &t->sig_old) != 0)
 			return sigmask;
 		t->sig_blocked = 1;

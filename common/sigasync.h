@@ -1,0 +1,20 @@
+/*
+ * sigasync.h - the signals the shim may hold back from the program for a
+ * moment: all but the faults, which the kernel must deliver to the thread
+ * that caused them (a blocked SIGSEGV kills the process).
+ */
+#ifndef ACCEL_COMMON_SIGASYNC_H
+#define ACCEL_COMMON_SIGASYNC_H
+
+#include <signal.h>
+
+static inline void sig_async_set(sigset_t *set)
+{
+	static const int faults[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS };
+
+	sigfillset(set);
+	for (unsigned i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+		sigdelset(set, faults[i]);
+}
+
+#endif
