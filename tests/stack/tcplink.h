@@ -22,9 +22,9 @@
  *
  * A side may get a second stack (link_second): the same address and MAC
  * on a port of its own, as a second thread's stack on a second queue. The
- * wire still delivers to the first; the first steers the frames of the
- * 4-tuples the test lists (link_steer_add) to the second, as the socket
- * layer steers a connection handed to another thread.
+ * wire still delivers to the first, and ARP to both; the first steers the
+ * frames of the 4-tuples the test lists (link_steer_add) to the second, as
+ * the socket layer steers a connection handed to another thread.
  */
 #ifndef ACCEL_TESTS_STACK_TCPLINK_H
 #define ACCEL_TESTS_STACK_TCPLINK_H
@@ -530,6 +530,9 @@ static inline bool link_deliver_due(struct tcplink *l)
 
 		if (l->side[!f.dir].nic_rx_csum)
 			test_nic_rx_check(f.p);
+		/* ARP reaches every stack of the side (each keeps its own table) */
+		if (l->side[!f.dir].st2 && f.p->len >= 14 && test_get16(f.p->data + 12) == 0x0806)
+			test_pktq_push(&l->side[!f.dir].port2.rx, link_copy(f.p));
 		test_pktq_push(&l->side[!f.dir].port.rx, f.p);
 		any = true;
 	}

@@ -18,6 +18,7 @@
 
 #include "../../stack/opts.h"
 #include "../../stack/stack.h"
+#include "../../stack/tcp_isn.h"
 #include "tcplink.h"
 
 #define MS LINK_MS
@@ -1884,6 +1885,62 @@ static void test_move(void **state)
 	finish(l);
 }
 
+/* A peer that restarts (a new process: another isn_key, so another
+ * timestamp clock for the same 4-tuple) and connects again from the port
+ * its old connection had, which B still holds: B's PAWS check rejects the
+ * SYN, its ACK draws the new stack's RST, which clears the old
+ * connection, and the SYN's retransmission opens a new one (RFC 7323 5.3,
+ * RFC 9293 3.10.7.3), as a Linux server lets a restarted client in. */
+static void test_restarted_peer(void **state)
+{
+	struct tcplink *l = lk_new(state, 23, MS);
+	struct stack_tcp *c2, *got = NULL;
+	struct stack *a2;
+	struct pair p;
+	uint32_t lip, rip;
+	uint16_t lport, rport;
+	uint8_t key[16];
+	uint64_t t0;
+	char buf[8];
+
+	pair_open(l, &p);
+	assert_int_equal(stack_tcp_send(p.a, "hi", 2), 2);
+	link_run_for(l, 100 * MS);
+	assert_int_equal(stack_tcp_recv(p.b, buf, sizeof(buf), 0), 2);
+	stack_tcp_endpoints(p.a, &lip, &lport, &rip, &rport);
+	/* A vanishes: its RST never arrives, B keeps the connection */
+	l->side[LINK_A].imp.cut = true;
+	stack_tcp_abort(p.a);
+	link_run_for(l, 10 * MS);
+	l->side[LINK_A].imp.cut = false;
+
+	/* the new process's key puts its clock below the old one's */
+	memcpy(key, l->side[LINK_A].conf.isn_key, sizeof(key));
+	for (int i = 0; i < 256; i++) {
+		l->side[LINK_A].conf.isn_key[0] = (uint8_t)(key[0] ^ i);
+		if (tcp_ts_offset(l->side[LINK_A].conf.isn_key, lip, lport, rip, rport) <
+		    tcp_ts_offset(key, lip, lport, rip, rport) - 1000000u)
+			break;
+	}
+	a2 = link_second(l, LINK_A);
+	assert_non_null(a2);
+	link_steer_add(l, LINK_A, rip, rport, lport);
+	t0 = l->now;
+	assert_int_equal(stack_tcp_connect(a2, rip, rport, lport, NULL, &c2), 0);
+	run_to_state(l, c2, "ESTABLISHED", 5 * SEC);
+	printf("# restarted peer: connected after %.3f s\n", (double)(l->now - t0) / SEC);
+	assert_true(stack_stats(B(l))->drops[STACK_DROP_TCP_PAWS] > 0); /* (the case) */
+	link_run_for(l, 10 * MS); /* (its ACK reaches B) */
+	assert_int_equal(stack_tcp_accept(p.lst, NULL, &got), 0);
+	assert_string_equal(stack_tcp_state(got), "ESTABLISHED");
+	stack_tcp_close(got);
+	stack_tcp_close(c2);
+	stack_tcp_close(p.b);
+	stack_tcp_close(p.lst);
+	link_run_for(l, 200 * SEC);
+	finish(l);
+}
+
 /* ---- Nagle and delayed ACK --------------------------------------------- */
 
 /* Ten 1-byte writes 1 ms apart over a 20 ms RTT. */
@@ -2128,6 +2185,7 @@ int main(void)
 		T(test_syn_retries_timeout),
 		T(test_backlog_full),
 		T(test_move),
+		T(test_restarted_peer),
 		T(test_bulk_loss0),
 		T(test_bulk_loss1),
 		T(test_bulk_loss5),
