@@ -106,7 +106,7 @@ struct stack_tcp {
 	uint16_t peer_mss;
 	uint8_t snd_wscale, rcv_wscale, wscale_ok, sack_ok, ts_ok;
 	uint32_t ts_recent;             /* RFC 7323 4.3 */
-	uint32_t ts_off;                /* our clock's offset (tcp_ts_offset) */
+	uint32_t ts_off;                /* our clock's offset (tcp_isn_ts) */
 
 	/* round trip (RFC 6298) */
 	uint64_t srtt_ns, rttvar_ns, rto_ns;
@@ -185,6 +185,7 @@ void tcp_maybe_free(struct stack_tcp *c);
 void tcp_update_events(struct stack_tcp *c);
 uint32_t tcp_rcv_window(const struct stack_tcp *c);
 uint32_t tcp_ts_now(const struct stack_tcp *c);
+void tcp_init_seq(struct stack_tcp *c); /* iss, ts_off, snd_*, recover */
 void tcp_choose_wscale(struct stack_tcp *c);
 const char *tcp_state_name(enum tcp_state s);
 

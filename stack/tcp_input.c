@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "tcp.h"
-#include "tcp_isn.h"
 
 struct tcp_seg {
 	uint32_t seq, ack, wnd, len;
@@ -107,10 +106,7 @@ static void listen_input(struct stack_tcp *l, uint32_t rip, uint16_t rport,
 	c->rcv_user = c->rcv_nxt;
 	c->rcv_adv = c->rcv_nxt; /* nothing offered yet */
 	syn_options(c, s);
-	c->iss = tcp_isn(st->conf.isn_key, c->lip, c->lport, rip, rport, st->now);
-	c->ts_off = tcp_ts_offset(st->conf.isn_key, c->lip, c->lport, rip, rport);
-	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
-	c->recover = c->iss; /* RFC 6582 3.2 step 1 */
+	tcp_init_seq(c);
 	c->snd_wnd = s->wnd; /* RFC 7323 2.2: a SYN's window is not scaled */
 	c->max_sndwnd = c->snd_wnd;
 	c->snd_wl1 = s->seq;

@@ -82,8 +82,12 @@ uint32_t tcp_isn(const uint8_t key[TCP_ISN_KEY_LEN], uint32_t laddr,
 	       (uint32_t)tuple_hash(key, laddr, lport, raddr, rport);
 }
 
-uint32_t tcp_ts_offset(const uint8_t key[TCP_ISN_KEY_LEN], uint32_t laddr,
-		       uint16_t lport, uint32_t raddr, uint16_t rport)
+void tcp_isn_ts(const uint8_t key[TCP_ISN_KEY_LEN], uint32_t laddr, uint16_t lport,
+		uint32_t raddr, uint16_t rport, uint64_t now_ns, uint32_t *isn,
+		uint32_t *ts_off)
 {
-	return (uint32_t)(tuple_hash(key, laddr, lport, raddr, rport) >> 32);
+	uint64_t h = tuple_hash(key, laddr, lport, raddr, rport);
+
+	*isn = (uint32_t)(now_ns / 4000) + (uint32_t)h;
+	*ts_off = (uint32_t)(h >> 32);
 }

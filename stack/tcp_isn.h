@@ -24,12 +24,14 @@ uint64_t tcp_siphash24(const uint8_t key[TCP_ISN_KEY_LEN], const void *data,
 uint32_t tcp_isn(const uint8_t key[TCP_ISN_KEY_LEN], uint32_t laddr,
 		 uint16_t lport, uint32_t raddr, uint16_t rport, uint64_t now_ns);
 
-/* The start of a connection's timestamp clock (RFC 7323 5.4: a random
- * offset per connection, as Linux draws it): the other half of the same
- * keyed hash. Being a function of the key and the 4-tuple, it is the same
- * in every stack of the process, so a connection moved to another thread
- * keeps a clock the peer's PAWS check accepts. */
-uint32_t tcp_ts_offset(const uint8_t key[TCP_ISN_KEY_LEN], uint32_t laddr,
-		       uint16_t lport, uint32_t raddr, uint16_t rport);
+/* tcp_isn, and from the other half of the same keyed hash the start of
+ * the connection's timestamp clock (RFC 7323 5.4: a random offset per
+ * connection, as Linux draws it). Being a function of the key and the
+ * 4-tuple, the offset is the same in every stack of the process, so a
+ * connection moved to another thread keeps a clock the peer's PAWS check
+ * accepts. */
+void tcp_isn_ts(const uint8_t key[TCP_ISN_KEY_LEN], uint32_t laddr, uint16_t lport,
+		uint32_t raddr, uint16_t rport, uint64_t now_ns, uint32_t *isn,
+		uint32_t *ts_off);
 
 #endif

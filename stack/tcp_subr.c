@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tcp.h"
+#include "tcp_isn.h"
 
 static const char *const state_names[] = {
 	"CLOSED", "LISTEN", "SYN-SENT", "SYN-RECEIVED", "ESTABLISHED",
@@ -46,8 +47,18 @@ void tcp_fini(struct stack *st)
 	free(st->tcp_hash);
 }
 
+/* The connection's ISN (RFC 6528) and timestamp clock (RFC 7323 5.4),
+ * from one keyed hash of its 4-tuple; the send sequence starts there. */
+void tcp_init_seq(struct stack_tcp *c)
+{
+	tcp_isn_ts(c->st->conf.isn_key, c->lip, c->lport, c->rip, c->rport, c->st->now,
+		   &c->iss, &c->ts_off);
+	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+	c->recover = c->iss; /* RFC 6582 3.2 step 1 */
+}
+
 /* RFC 7323 5.4: a clock of about 1 ms from the process's monotonic clock,
- * started at the connection's own offset (tcp_ts_offset). */
+ * started at the connection's own offset (tcp_init_seq). */
 uint32_t tcp_ts_now(const struct stack_tcp *c)
 {
 	return c->ts_off + (uint32_t)(c->st->now / 1000000u);

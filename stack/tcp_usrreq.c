@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "tcp.h"
-#include "tcp_isn.h"
 
 int stack_tcp_listen(struct stack *st, uint16_t port, int backlog, void *user,
 		     struct stack_tcp **out)
@@ -110,10 +109,7 @@ int stack_tcp_connect(struct stack *st, uint32_t ip, uint16_t port,
 	c->user = user;
 	c->app_open = 1;
 	tcp_choose_wscale(c);
-	c->iss = tcp_isn(st->conf.isn_key, c->lip, c->lport, ip, port, st->now);
-	c->ts_off = tcp_ts_offset(st->conf.isn_key, c->lip, c->lport, ip, port);
-	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
-	c->recover = c->iss; /* RFC 6582 3.2 step 1 */
+	tcp_init_seq(c);
 	tcp_cc_init(c);
 	tcp_hash_insert(c);
 	st->stats.tcp_active_opens++;
