@@ -24,6 +24,17 @@ static uint32_t seg_span(const struct tcp_seg *s)
 
 /* ---- no connection ------------------------------------------------------ */
 
+/* A frame for rip:rport -> lport, which has no connection here: 1 when
+ * ops->steer took it for the stack the connection moved to. */
+static int steered(struct stack *st, void *pkt, uint32_t rip, uint16_t rport,
+		   uint16_t lport)
+{
+	if (!st->ops->steer || !st->ops->steer(st->ctx, pkt, rip, rport, lport))
+		return 0;
+	st->stats.tcp_steered++;
+	return 1;
+}
+
 /* RFC 9293 3.10.7.1: anything but a RST to a closed port draws a RST. */
 static void closed_input(struct stack *st, uint32_t rip, uint16_t rport,
 			 uint16_t lport, const struct tcp_seg *s)
@@ -624,9 +635,7 @@ void tcp_input(struct stack *st, void *pkt, uint8_t *frame,
 			syn_sent_input(c, &s);
 		} else if (c) {
 			synced_input(c, &s);
-		} else if (st->ops->steer &&
-			   st->ops->steer(st->ctx, pkt, ip->src, sport, dport)) {
-			st->stats.tcp_steered++;
+		} else if (steered(st, pkt, ip->src, sport, dport)) {
 			return; /* the frame is on its way to its stack */
 		} else if ((l = tcp_listener_for(st, dport, ip->src, sport)) != NULL) {
 			listen_input(l, ip->src, sport, &s);
@@ -657,10 +666,8 @@ int tcp_icmp_unreach(struct stack *st, void *pkt, uint32_t dst, uint16_t sport,
 	struct stack_tcp *c = tcp_lookup(st, dst, dport, sport);
 	uint32_t mss;
 
-	if (!c && st->ops->steer && st->ops->steer(st->ctx, pkt, dst, dport, sport)) {
-		st->stats.tcp_steered++; /* (the connection moved) */
+	if (!c && steered(st, pkt, dst, dport, sport))
 		return 1;
-	}
 	if (!c || !tcp_seq_ge(seq, c->snd_una) || !tcp_seq_lt(seq, c->snd_max))
 		return 0;
 	if (c->state == TCP_SYN_SENT &&

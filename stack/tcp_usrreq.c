@@ -469,6 +469,8 @@ int stack_tcp_move(struct stack_tcp *c, struct stack *to)
 	timer_move(&from->tw, &to->tw, &c->t_keep);
 	c->st = to;
 	tcp_hash_insert(c);
+	/* to's clock may be behind from's (its last poll was earlier): c's
+	 * timestamps must not go back (tcp_ts_now reads st->now) */
 	to->now = to->ops->now_ns(to->ctx);
 	from->stats.tcp_moved_out++;
 	to->stats.tcp_moved_in++;
