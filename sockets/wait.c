@@ -45,14 +45,14 @@ static uint64_t polled_at(const struct sk_thread *t)
  * that role or takes it now, sk_wake_ack gives it up), else the backup;
  * the backup too while another thread keeps polling the queue (memcached's
  * accepting thread sleeps while its worker serves). */
-static uint64_t idle_slice(struct sk_thread *t)
+static uint64_t idle_slice(struct sk_thread *t, uint64_t now)
 {
 	struct sk_thread *cur = __atomic_load_n(&t->s->slicer, __ATOMIC_ACQUIRE);
 	uint64_t backup = SK_IDLE_BACKUP_NS > t->s->idle_poll_ns ? SK_IDLE_BACKUP_NS :
 			  t->s->idle_poll_ns;
 
 	if (__atomic_load_n(&t->s->polled_by, __ATOMIC_RELAXED) != t &&
-	    now_ns() - polled_at(t) < t->s->idle_poll_ns / 4)
+	    now < polled_at(t) + t->s->idle_poll_ns / 4) /* (it may be after now) */
 		return backup;
 	if (cur == t || (!cur && __atomic_compare_exchange_n(&t->s->slicer, &cur, t, 0,
 							     __ATOMIC_ACQ_REL,
@@ -71,7 +71,7 @@ int64_t sk_sleep_len(struct sk_thread *t, uint64_t deadline)
 	if (timer < until)
 		until = timer;
 	if (t->s->wake_fd < 0) {
-		uint64_t slice = idle_slice(t);
+		uint64_t slice = idle_slice(t, now);
 
 		if (now + slice < until)
 			until = now + slice;
@@ -505,23 +505,34 @@ static void set_copy(fd_set *dst, const fd_set *src, int nfds)
 		memcpy(dst, src, bytes);
 }
 
+/* The descriptors of select's sets as poll entries into p (room for
+ * nfds); returns how many. */
+static nfds_t sets_to_poll(int nfds, const fd_set *r, const fd_set *w, const fd_set *e,
+			   struct pollfd *p)
+{
+	nfds_t n = 0;
+
+	for (int fd = 0; fd < nfds; fd++) {
+		short ev = (short)((r && FD_ISSET(fd, r) ? POLLIN : 0) |
+				   (w && FD_ISSET(fd, w) ? POLLOUT : 0) |
+				   (e && FD_ISSET(fd, e) ? POLLPRI : 0));
+
+		if (ev)
+			p[n++] = (struct pollfd){ .fd = fd, .events = ev };
+	}
+	return n;
+}
+
 /* select with bypass descriptors, as a poll. */
 static int select_mixed(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
 			fd_set *efds, uint64_t deadline, const sigset_t *sigmask)
 {
 	struct pollfd *p = calloc((size_t)nfds + 1, sizeof(*p));
-	int n = 0, r;
+	int n, r;
 
 	if (!p)
 		return -ENOMEM;
-	for (int fd = 0; fd < nfds; fd++) {
-		short ev = (short)((rfds && FD_ISSET(fd, rfds) ? POLLIN : 0) |
-				   (wfds && FD_ISSET(fd, wfds) ? POLLOUT : 0) |
-				   (efds && FD_ISSET(fd, efds) ? POLLPRI : 0));
-
-		if (ev)
-			p[n++] = (struct pollfd){ .fd = fd, .events = ev };
-	}
+	n = (int)sets_to_poll(nfds, rfds, wfds, efds, p);
 	r = poll_mixed(t, p, (nfds_t)n, deadline, sigmask);
 	if (r >= 0) {
 		if (rfds)
@@ -579,14 +590,7 @@ static struct pollfd *select_sleep_set(struct sk_thread *t, int nfds, const fd_s
 	*n = 0;
 	if (!p)
 		return NULL;
-	for (int fd = 0; fd < nfds; fd++) {
-		short ev = (short)((r && FD_ISSET(fd, r) ? POLLIN : 0) |
-				   (w && FD_ISSET(fd, w) ? POLLOUT : 0) |
-				   (e && FD_ISSET(fd, e) ? POLLPRI : 0));
-
-		if (ev)
-			p[(*n)++] = (struct pollfd){ .fd = fd, .events = ev };
-	}
+	*n = sets_to_poll(nfds, r, w, e, p);
 	if (t->s->wake_fd >= 0)
 		p[(*n)++] = (struct pollfd){ .fd = t->s->wake_fd, .events = POLLIN };
 	return p;
