@@ -14,11 +14,14 @@
  * short enough not to delay the exit noticeably. */
 #define SK_EXIT_DRAIN_NS 20000000ull
 
-/* While an epoll set's bypass members keep a wait busy, its kernel
- * members (memcached's notify pipe, a dual listener's kernel half) are
- * asked about at least this often: each ask is a system call that costs
- * as much as serving a request, and a kernel fd waits at most this much
- * longer for its turn, far below what a kernel wake-up takes. */
+/* While an epoll set's bypass members keep a wait busy, or the wait spins
+ * (ACCEL_SPIN_US) before it sleeps, its kernel members (memcached's notify
+ * pipe, a dual listener's kernel half) are asked about at least this
+ * often: each ask is a system call that costs as much as serving a
+ * request, and a kernel fd waits at most this much longer for its turn,
+ * far below what a kernel wake-up takes. Asking on every turn of the spin
+ * made memcached at 60 K requests/s issue 1.7 M epoll_pwait calls a
+ * second. */
 #define SK_KERNEL_POLL_NS 20000ull
 
 /* On a port with no receive interrupt, one sleeping thread at a time

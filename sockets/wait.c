@@ -204,14 +204,15 @@ static int ep_look(struct sk_thread *t, int epfd, struct epoll_event *ev, int ma
 	return n;
 }
 
-/* Whether a wait that found n bypass members ready asks the kernel about
- * epfd's own members too: always, unless the last ask, a moment ago
+/* Whether a look at epfd asks the kernel about the set's own members
+ * too: when it must (the call's first look found no bypass member ready,
+ * or its time is up), else unless the last ask, a moment ago
  * (SK_KERNEL_POLL_NS), found none ready. A kernel fd ready then is
  * reported as before; one that becomes ready while bypass members keep
- * the waits busy waits at most that long. */
-static int kernel_ask_due(struct sk_thread *t, int epfd, int n)
+ * the waits busy, or while the wait spins, waits at most that long. */
+static int kernel_ask_due(struct sk_thread *t, int epfd, int must)
 {
-	return !n || t->kq_epfd != epfd || !t->kq_idle ||
+	return must || t->kq_epfd != epfd || !t->kq_idle ||
 	       polled_at(t) - t->kq_at >= SK_KERNEL_POLL_NS;
 }
 
@@ -230,15 +231,18 @@ static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 
 	if (maxevents <= 0)
 		return -EINVAL;
-	for (;;) {
+	for (int first = 1;; first = 0) {
 		struct epoll_event add = { .events = EPOLLIN, .data.fd = epfd };
 		struct epoll_event woke[4];
-		int n, k = 0, r, ask;
+		int n, k = 0, r, ask, expired;
+		uint64_t now;
 
 		n = ep_look(t, epfd, ev, maxevents, 0, &ask);
 		if (n < 0)
 			return -ESHUTDOWN;
-		if (ask && n < maxevents && kernel_ask_due(t, epfd, n)) {
+		now = polled_at(t); /* (the look's time) */
+		expired = deadline != NO_DEADLINE && now >= deadline;
+		if (ask && n < maxevents && kernel_ask_due(t, epfd, expired || (first && !n))) {
 			k = accel_real.epoll_pwait(epfd, ev + n, maxevents - n, 0, sigmask);
 			if (k < 0) {
 				if (n == 0)
@@ -249,9 +253,9 @@ static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 		}
 		if (n + k)
 			return merge(ev, n, k);
-		if (remaining(deadline) == 0)
+		if (expired)
 			return 0;
-		if (now_ns() < spin_until)
+		if (now < spin_until)
 			continue; /* ACCEL_SPIN_US: poll a while before sleeping */
 		if (accel_real.epoll_ctl(t->wait_epfd, EPOLL_CTL_ADD, epfd, &add) < 0 &&
 		    errno != EEXIST)
