@@ -393,13 +393,15 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 	struct timespec zero = { 0, 0 }, ts;
 	struct pollfd *buf = poll_buf(t, nfds + 2);
 	short *rev = buf ? t->prev : NULL;
-	uint64_t spin_until = now_ns() + t->s->spin_ns;
+	uint64_t spin_until = now_ns() + t->s->spin_ns, asked_at = 0;
 	int r = -ENOMEM;
 
 	if (!buf || !rev)
 		goto out;
-	for (;;) {
-		int n = poll_look(t, fds, nfds, rev, 0), k, extra = 0;
+	for (int first = 1;; first = 0) {
+		int n = poll_look(t, fds, nfds, rev, 0), k = 0, extra = 0;
+		uint64_t now = polled_at(t); /* (the look's time) */
+		int expired = deadline != NO_DEADLINE && now >= deadline;
 
 		if (n < 0) {
 			r = -ESHUTDOWN;
@@ -414,10 +416,15 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 			if (s && !s->dual)
 				buf[i].fd = -1;
 		}
-		k = accel_real.ppoll(buf, nfds, &zero, sigmask);
-		if (k < 0) {
-			r = -errno;
-			goto out;
+		/* asked on the first and the last look, and every
+		 * SK_KERNEL_POLL_NS of the spin between (as epoll's) */
+		if (first || expired || now - asked_at >= SK_KERNEL_POLL_NS) {
+			asked_at = now;
+			k = accel_real.ppoll(buf, nfds, &zero, sigmask);
+			if (k < 0) {
+				r = -errno;
+				goto out;
+			}
 		}
 		if (n || k) {
 			r = 0;
@@ -427,13 +434,13 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 			}
 			goto out;
 		}
-		if (remaining(deadline) == 0) {
+		if (expired) {
 			for (nfds_t i = 0; i < nfds; i++)
 				fds[i].revents = 0;
 			r = 0;
 			goto out;
 		}
-		if (now_ns() < spin_until)
+		if (now < spin_until)
 			continue; /* ACCEL_SPIN_US */
 		n = poll_look(t, fds, nfds, rev, 1);
 		if (n != 0) {
