@@ -28,7 +28,7 @@ STACK_SRC := stack/stack.c stack/wire.c stack/arp.c stack/ipv4.c stack/icmp.c \
 	stack/tcp_usrreq.c stack/tcp_cc.c stack/tcp_loss.c
 DEV_SRC := dev/net_dpdk.c dev/impair.c
 SOCKETS_SRC := sockets/netif.c sockets/wait.c sockets/sock.c sockets/epoll.c \
-	sockets/stats.c
+	sockets/stats.c sockets/flows.c
 PRELOAD_SRC := preload/config.c preload/fdtable.c preload/fdreserve.c preload/runtime.c \
 	preload/interpose.c
 SHIM_SRC := $(COMMON_SRC) $(STACK_SRC) $(DEV_SRC) $(SOCKETS_SRC) $(PRELOAD_SRC)

@@ -95,11 +95,21 @@ int dev_netq_enter(struct dev_netq *q);
 void dev_netq_leave(struct dev_netq *q);
 
 uint16_t dev_netq_rx(struct dev_netq *q, void **pkts, uint16_t n);
+/* The queue's number on the port (0 .. dev_net_info()->queues - 1). */
+unsigned dev_netq_id(const struct dev_netq *q);
+/* Where the port has several queues, each has a ring of frames other
+ * threads hand it: any thread pushes (0, or -ENOBUFS when the ring is
+ * full or the port has one queue: the frame stays the caller's), and the
+ * queue's owner takes them with dev_netq_rx_pushed, inside enter/leave. */
+int dev_netq_push(struct dev_netq *q, void *pkt);
+uint16_t dev_netq_rx_pushed(struct dev_netq *q, void **pkts, uint16_t n);
 /* Takes ownership of the packets it accepts; returns how many. */
 uint16_t dev_netq_tx(struct dev_netq *q, void **pkts, uint16_t n);
 void *dev_netq_pkt_alloc(struct dev_netq *q);
 
 void dev_pkt_free(void *pkt);
+/* A copy of a frame in a new buffer, or NULL when the pool is empty. */
+void *dev_pkt_copy(void *pkt);
 uint8_t *dev_pkt_data(void *pkt);
 uint16_t dev_pkt_len(void *pkt);
 void dev_pkt_set_len(void *pkt, uint16_t len);

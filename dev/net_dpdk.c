@@ -36,6 +36,7 @@
 #include <rte_lcore.h>
 #include <rte_log.h>
 #include <rte_mbuf.h>
+#include <rte_ring.h>
 
 #include "../common/barrier.h"
 #include "../common/log.h"
@@ -47,6 +48,9 @@
 #define DEV_RX_DESC 1024
 #define DEV_TX_DESC 1024
 #define DEV_MBUF_CACHE 256
+/* Frames another queue's owner may hand a queue (dev_netq_push) before
+ * it takes them: as many as its receive ring holds. */
+#define DEV_PUSH_RING DEV_RX_DESC
 #define DEV_MAX_EAL_ARGS 64
 /* How long close waits for a thread still inside a queue. */
 #define DEV_CLOSE_WAIT_MS 500
@@ -56,6 +60,7 @@ struct dev_netq {
 	int owner;        /* 0 free, 1 claimed (atomic) */
 	int active;       /* the owner is between enter and leave (atomic) */
 	int wake_epfd;    /* epoll fd holding the rx interrupt, or -1 */
+	struct rte_ring *pushed; /* frames handed over (dev_netq_push), or NULL */
 	struct impair *itx, *irx; /* NULL unless impairment is configured */
 } __attribute__((aligned(64)));
 
@@ -447,8 +452,20 @@ static int port_start(const struct dev_net_conf *conf)
 	net.info.tx_csum = csum_bits(tx_off, RTE_ETH_TX_OFFLOAD_IPV4_CKSUM,
 				     RTE_ETH_TX_OFFLOAD_TCP_CKSUM);
 	for (unsigned i = 0; i < nq; i++) {
+		char name[RTE_RING_NAMESIZE];
+
 		net.q[i].qid = (uint16_t)i;
 		net.q[i].wake_epfd = -1;
+		if (nq == 1)
+			continue;
+		snprintf(name, sizeof(name), "accel_push%u", i);
+		net.q[i].pushed = rte_ring_create(name, DEV_PUSH_RING, (int)rte_socket_id(),
+						  RING_F_SC_DEQ);
+		if (!net.q[i].pushed) {
+			ACCEL_ERR("port %u: no hand-over ring for queue %u (%s)", port, i,
+				  rte_strerror(rte_errno));
+			return -ENOMEM;
+		}
 	}
 	link_wait(port, conf->link_wait_ms);
 	return 0;
@@ -715,6 +732,25 @@ uint16_t dev_netq_rx(struct dev_netq *q, void **pkts, uint16_t n)
 				      mbuf_dup, mbuf_drop);
 }
 
+unsigned dev_netq_id(const struct dev_netq *q)
+{
+	return q->qid;
+}
+
+int dev_netq_push(struct dev_netq *q, void *pkt)
+{
+	if (!q->pushed || rte_ring_mp_enqueue(q->pushed, pkt) != 0)
+		return -ENOBUFS;
+	return 0;
+}
+
+uint16_t dev_netq_rx_pushed(struct dev_netq *q, void **pkts, uint16_t n)
+{
+	if (!q->pushed)
+		return 0;
+	return (uint16_t)rte_ring_sc_dequeue_burst(q->pushed, pkts, n, NULL);
+}
+
 uint16_t dev_netq_tx(struct dev_netq *q, void **pkts, uint16_t n)
 {
 	void *out[256];
@@ -739,6 +775,11 @@ uint64_t dev_netq_next_due(const struct dev_netq *q)
 	if (q->irx && q->irx->n && q->irx->held[0].due < t)
 		t = q->irx->held[0].due;
 	return t;
+}
+
+void *dev_pkt_copy(void *pkt)
+{
+	return mbuf_dup(pkt);
 }
 
 void *dev_netq_pkt_alloc(struct dev_netq *q)

@@ -7,10 +7,20 @@
  * the stack half here, and a wait reports the fd once with both halves'
  * events. Level-triggered by default; EPOLLET reports a socket again only
  * after its readiness changed; EPOLLONESHOT disables it until EPOLL_CTL_MOD.
+ *
+ * A set's bypass members normally live on one stack, its home: the first
+ * ADD moves a connection not yet used to the set's home (or makes the
+ * adding thread's stack the home), and the set is guarded by that stack's
+ * lock. A member that cannot come (a listener, a connection another
+ * thread has used) makes the set mixed: then it is guarded by every
+ * stack's lock, its members' changes only wake its waiter, and each wait
+ * looks at all of them.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "../common/real.h"
 #include "sock_impl.h"
@@ -62,10 +72,12 @@ static void rdy_unlink(struct sk_item *it)
 	ep->nrdy--;
 }
 
+/* Under s's home lock: a mixed set's list is not ours to touch. */
 void sk_items_changed(struct sk_sock *s)
 {
 	for (struct sk_item *it = s->items; it; it = it->s_next) {
-		rdy_push(it);
+		if (!it->ep->mixed)
+			rdy_push(it);
 		sk_thread_wake(it->ep->waiter);
 	}
 }
@@ -88,35 +100,106 @@ void sk_item_remove(struct sk_item *it)
 	free(it);
 }
 
+static pthread_mutex_t ep_spare_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sk_ep *ep_spare; /* sets are never freed, as sockets */
+
+static struct sk_ep *ep_lookup(int epfd)
+{
+	return (unsigned)epfd < sk_nfds ? __atomic_load_n(&sk_eps[epfd], __ATOMIC_ACQUIRE) : NULL;
+}
+
+/* Locks what guards ep: its home's lock (*S), or every lock (*S NULL)
+ * for a mixed set or one with no home yet. 0 or -ESHUTDOWN. */
+int sk_lock_ep(struct sk_ep *ep, struct sk_stack **S)
+{
+	for (;;) {
+		struct sk_stack *h = __atomic_load_n(&ep->home, __ATOMIC_ACQUIRE);
+
+		if (!h || __atomic_load_n(&ep->mixed, __ATOMIC_ACQUIRE)) {
+			*S = NULL;
+			return sk_lock_all();
+		}
+		if (sk_lock(h) < 0)
+			return -ESHUTDOWN;
+		if (ep->home == h && !ep->mixed) {
+			*S = h;
+			return 0;
+		}
+		sk_unlock(h);
+	}
+}
+
+void sk_unlock_ep(struct sk_stack *S)
+{
+	if (S)
+		sk_unlock(S);
+	else
+		sk_unlock_all();
+}
+
 /* Forgets the set epfd named (the program closed it, or the number now
- * names a new set). */
+ * names a new set), under what guards it. */
 static void ep_close_locked(int epfd)
 {
-	struct sk_ep *ep = (unsigned)epfd < sk_nfds ? sk_eps[epfd] : NULL;
+	struct sk_ep *ep = ep_lookup(epfd);
 
 	if (!ep)
 		return;
 	while (ep->items)
 		sk_item_remove(ep->items);
-	sk_eps[epfd] = NULL;
-	free(ep);
+	__atomic_store_n(&sk_eps[epfd], NULL, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&ep_spare_lock);
+	ep->free_next = ep_spare;
+	ep_spare = ep;
+	pthread_mutex_unlock(&ep_spare_lock);
 }
 
 /* The shim's record of a program set; a set it did not see created may
  * have kernel members it never counted (kernel_members -1: unknown). */
 static struct sk_ep *ep_get(int epfd)
 {
-	struct sk_ep *ep = sk_eps[epfd];
+	struct sk_ep *ep = ep_lookup(epfd), *none = NULL;
 
-	if (!ep) {
-		ep = calloc(1, sizeof(*ep));
-		if (!ep)
-			return NULL;
-		ep->epfd = epfd;
-		ep->kernel_members = -1;
-		sk_eps[epfd] = ep;
+	if (ep)
+		return ep;
+	pthread_mutex_lock(&ep_spare_lock);
+	ep = ep_spare;
+	if (ep)
+		ep_spare = ep->free_next;
+	pthread_mutex_unlock(&ep_spare_lock);
+	if (ep)
+		memset(ep, 0, sizeof(*ep));
+	else if (!(ep = calloc(1, sizeof(*ep))))
+		return NULL;
+	ep->epfd = epfd;
+	ep->kernel_members = -1;
+	if (!__atomic_compare_exchange_n(&sk_eps[epfd], &none, ep, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&ep_spare_lock); /* another thread's came first */
+		ep->free_next = ep_spare;
+		ep_spare = ep;
+		pthread_mutex_unlock(&ep_spare_lock);
+		ep = none;
 	}
 	return ep;
+}
+
+/* The program closed epfd, or it names a new set: forget the old one. */
+static void ep_forget(int epfd)
+{
+	struct sk_ep *ep = ep_lookup(epfd);
+	struct sk_stack *S;
+
+	if (!ep)
+		return;
+	if (sk_in_child() || !__atomic_load_n(&ep->home, __ATOMIC_ACQUIRE) ||
+	    sk_lock_ep(ep, &S) < 0) { /* (no home: it never had a member) */
+		__atomic_store_n(&sk_eps[epfd], NULL, __ATOMIC_RELEASE);
+		return;
+	}
+	if (ep_lookup(epfd) == ep)
+		ep_close_locked(epfd);
+	sk_unlock_ep(S);
 }
 
 /* The program made an epoll set while the port was up: it starts empty. */
@@ -124,13 +207,13 @@ void sk_epoll_created(struct sk_thread *t, int epfd)
 {
 	struct sk_ep *ep;
 
-	if (sk_in_child() || (unsigned)epfd >= sk_nfds || sk_lock(t->s) < 0)
+	(void)t;
+	if (sk_in_child() || (unsigned)epfd >= sk_nfds)
 		return;
-	ep_close_locked(epfd);
+	ep_forget(epfd);
 	ep = ep_get(epfd);
 	if (ep)
-		ep->kernel_members = 0;
-	sk_unlock(t->s);
+		__atomic_store_n(&ep->kernel_members, 0, __ATOMIC_RELEASE);
 }
 
 /* A kernel member joined (+1) or left (-1) a program set the shim saw
@@ -139,62 +222,44 @@ void sk_epoll_kernel_member(struct sk_thread *t, int epfd, int delta)
 {
 	struct sk_ep *ep;
 
-	if (sk_in_child() || (unsigned)epfd >= sk_nfds || sk_lock(t->s) < 0)
+	(void)t;
+	if (sk_in_child() || (unsigned)epfd >= sk_nfds)
 		return;
 	ep = ep_get(epfd);
-	if (ep && ep->kernel_members >= 0)
-		ep->kernel_members += delta;
-	sk_unlock(t->s);
+	if (ep && __atomic_load_n(&ep->kernel_members, __ATOMIC_ACQUIRE) >= 0)
+		__atomic_add_fetch(&ep->kernel_members, delta, __ATOMIC_ACQ_REL);
 }
 
-int sk_epoll_ctl(struct sk_thread *t, int epfd, int op, int fd, struct epoll_event *ev)
+/* epoll_ctl on fd's socket s, under what guards both. */
+static int ctl_locked(struct sk_ep *ep, int epfd, int op, int fd, struct sk_sock *s,
+		      struct epoll_event *ev)
 {
-	struct sk_sock *s;
-	struct sk_ep *ep;
-	struct sk_item *it;
-	int r = 0;
+	struct sk_item *it = find(ep, s, fd);
+	int km;
 
-	if (sk_in_child() || (unsigned)epfd >= sk_nfds)
-		return -EBADF;
-	if (epfd == fd)
-		return -EINVAL;
-	if (op != EPOLL_CTL_DEL && !ev)
-		return -EFAULT;
-	if (sk_lock(t->s) < 0)
-		return -EBADF;
-	s = sk_get(fd);
-	ep = sk_eps[epfd];
-	it = find(ep, s, fd);
-	if (!s) {
-		r = -EBADF;
-		goto out;
-	}
 	if (s->dual) { /* the kernel half: the kernel checks epfd and op */
-		if (accel_real.epoll_ctl(epfd, op, fd, ev) < 0) {
-			r = -errno;
-			goto out;
-		}
-		if (op != EPOLL_CTL_MOD && (ep || (ep = ep_get(epfd))) && ep->kernel_members >= 0)
-			ep->kernel_members += op == EPOLL_CTL_ADD ? 1 : -1;
+		if (accel_real.epoll_ctl(epfd, op, fd, ev) < 0)
+			return -errno;
+		if (op != EPOLL_CTL_MOD && (ep || (ep = ep_get(epfd))) &&
+		    (km = __atomic_load_n(&ep->kernel_members, __ATOMIC_ACQUIRE)) >= 0)
+			__atomic_add_fetch(&ep->kernel_members, op == EPOLL_CTL_ADD ? 1 : -1,
+					   __ATOMIC_ACQ_REL);
 	} else if (!ep && accel_real.fcntl(epfd, F_GETFD) < 0) {
-		r = -EBADF; /* a set the shim has not seen yet must be open */
-		goto out;
+		return -EBADF; /* a set the shim has not seen yet must be open */
 	}
 	switch (op) {
 	case EPOLL_CTL_ADD:
-		if (it) {
-			r = -EEXIST;
-			break;
-		}
-		if (!ep && !(ep = ep_get(epfd))) {
-			r = -ENOMEM;
-			break;
-		}
+		if (it)
+			return -EEXIST;
+		if (!ep && !(ep = ep_get(epfd)))
+			return -ENOMEM;
 		it = calloc(1, sizeof(*it));
-		if (!it) {
-			r = -ENOMEM;
-			break;
-		}
+		if (!it)
+			return -ENOMEM;
+		if (!ep->home)
+			__atomic_store_n(&ep->home, s->home, __ATOMIC_RELEASE);
+		else if (ep->home != s->home)
+			__atomic_store_n(&ep->mixed, 1, __ATOMIC_RELEASE);
 		it->ep = ep;
 		it->s = s;
 		it->fd = fd;
@@ -208,29 +273,60 @@ int sk_epoll_ctl(struct sk_thread *t, int epfd, int op, int fd, struct epoll_eve
 		it->s_next = s->items;
 		s->items = it;
 		rdy_push(it);
-		break;
+		return 0;
 	case EPOLL_CTL_MOD:
-		if (!it) {
-			r = -ENOENT;
-			break;
-		}
+		if (!it)
+			return -ENOENT;
 		it->events = ev->events;
 		it->data = ev->data;
 		it->disabled = 0;
 		it->gen_seen = s->gen - 1;
 		rdy_push(it);
-		break;
+		return 0;
 	case EPOLL_CTL_DEL:
 		if (!it)
-			r = -ENOENT;
-		else
-			sk_item_remove(it);
-		break;
+			return -ENOENT;
+		sk_item_remove(it);
+		return 0;
 	default:
-		r = -EINVAL;
+		return -EINVAL;
 	}
-out:
-	sk_unlock(t->s);
+}
+
+int sk_epoll_ctl(struct sk_thread *t, int epfd, int op, int fd, struct epoll_event *ev)
+{
+	struct sk_stack *S;
+	struct sk_sock *s;
+	struct sk_ep *ep;
+	int r;
+
+	if (sk_in_child() || (unsigned)epfd >= sk_nfds)
+		return -EBADF;
+	if (epfd == fd)
+		return -EINVAL;
+	if (op != EPOLL_CTL_DEL && !ev)
+		return -EFAULT;
+	if (sk_lock_sock(fd, &S, &s) < 0)
+		return -EBADF;
+	ep = ep_lookup(epfd);
+	if (op == EPOLL_CTL_ADD && s->kind == SK_CONN) {
+		/* the set's home, or this thread's, is where it is served */
+		S = sk_place(s, S, ep && ep->home ? ep->home : t->s);
+		s->placed = 1; /* (in a set: it stays, moved or not) */
+	}
+	/* (with S held, no thread holds every lock: ep's home and mixed
+	 * stay as read) */
+	if (ep && ep->home == S && !ep->mixed) {
+		r = ctl_locked(ep, epfd, op, fd, s, ev);
+		sk_unlock(S);
+		return r;
+	}
+	sk_unlock(S);
+	if (sk_lock_all() < 0)
+		return -EBADF;
+	s = sk_get(fd);
+	r = s ? ctl_locked(ep_lookup(epfd), epfd, op, fd, s, ev) : -EBADF;
+	sk_unlock_all();
 	return r;
 }
 
@@ -240,8 +336,13 @@ out:
  * back, so with maxevents short of the ready ones each gets its turn. */
 int sk_ep_collect(struct sk_ep *ep, struct epoll_event *ev, int max)
 {
-	unsigned look = ep->nrdy;
+	unsigned look;
 	int n = 0;
+
+	if (ep->mixed) /* (every lock held: changes did not queue its items) */
+		for (struct sk_item *it = ep->items; it; it = it->ep_next)
+			rdy_push(it);
+	look = ep->nrdy;
 
 	while (look-- && n < max) {
 		struct sk_item *it = ep->rdy_head;
@@ -271,17 +372,13 @@ int sk_ep_collect(struct sk_ep *ep, struct epoll_event *ev, int max)
 
 int sk_ep_has_items(int epfd)
 {
-	return (unsigned)epfd < sk_nfds && sk_eps[epfd] && sk_eps[epfd]->items;
+	struct sk_ep *ep = ep_lookup(epfd);
+
+	return ep && __atomic_load_n(&ep->items, __ATOMIC_RELAXED);
 }
 
 void sk_epoll_closed(struct sk_thread *t, int epfd)
 {
-	if ((unsigned)epfd >= sk_nfds || !sk_eps[epfd])
-		return;
-	if (sk_in_child() || sk_lock(t->s) < 0) {
-		sk_eps[epfd] = NULL;
-		return;
-	}
-	ep_close_locked(epfd);
-	sk_unlock(t->s);
+	(void)t;
+	ep_forget(epfd);
 }

@@ -18,7 +18,7 @@
 #include "../common/real.h"
 #include "../dev/dev.h"
 #include "opts.h"
-#include "sockets_impl.h"
+#include "sock_impl.h"
 
 static void *netif_pkt_alloc(void *ctx)
 {
@@ -84,10 +84,16 @@ static uint64_t netif_now(void *ctx)
 _Static_assert(SK_MAX_THREADS == DEV_MAX_QUEUES, "one stack per device queue");
 
 static uint8_t isn_key[16];
-static struct sk_stack shared; /* the process's stack: see sk_thread_create */
+
+/* The process's stacks: sk_nstacks of them, made with the first thread
+ * (stacks_start), one per device queue. */
+struct sk_stack sk_stacks[SK_MAX_THREADS];
+unsigned sk_nstacks;
+static int stacks_up;
+static struct sk_stack *by_qid[DEV_MAX_QUEUES];
 
 /*
- * The stack's lock. A thread that took the mutex SK_SOLO_STREAK times in
+ * A stack's lock. A thread that took the mutex SK_SOLO_STREAK times in
  * a row, with no other thread between (kecho, redis's event loop, a load
  * generator, memcached's worker), becomes the stack's lone user and takes
  * the lock with no locked instruction: it marks itself inside
@@ -100,7 +106,7 @@ static struct sk_stack shared; /* the process's stack: see sk_thread_create */
  * calls __tls_get_addr on every access) */
 #define SK_TLS __thread __attribute__((tls_model("initial-exec")))
 static SK_TLS struct sk_thread *self; /* the calling thread's context */
-static SK_TLS int held_solo;          /* it holds its stack lock-free */
+static SK_TLS struct sk_stack *held_solo; /* the stack it holds lock-free */
 
 /* Under s->lock. */
 static void solo_revoke(struct sk_stack *s)
@@ -117,28 +123,30 @@ static int solo_enter(struct sk_stack *s)
 {
 	struct sk_thread *me = self;
 
-	if (!me || __atomic_load_n(&s->solo, __ATOMIC_RELAXED) != me)
+	if (!me || held_solo || __atomic_load_n(&s->solo, __ATOMIC_RELAXED) != me)
 		return 0;
 	__atomic_store_n(&s->solo_inside, 1, __ATOMIC_RELAXED);
 	asym_fence_light();
-	if (__atomic_load_n(&s->solo, __ATOMIC_RELAXED) == me)
-		return held_solo = 1;
+	if (__atomic_load_n(&s->solo, __ATOMIC_RELAXED) == me) {
+		held_solo = s;
+		return 1;
+	}
 	__atomic_store_n(&s->solo_inside, 0, __ATOMIC_RELEASE);
 	return 0;
 }
 
 static void stack_release(struct sk_stack *s)
 {
-	if (held_solo) {
-		held_solo = 0;
+	if (held_solo == s) {
+		held_solo = NULL;
 		__atomic_store_n(&s->solo_inside, 0, __ATOMIC_RELEASE);
 	} else {
 		pthread_mutex_unlock(&s->lock);
 	}
 }
 
-/* Under s->lock: a thread that keeps taking the stack alone becomes its
- * lone user again (SK_SOLO_STREAK). */
+/* Under s->lock: a thread that keeps taking its own stack alone becomes
+ * its lone user again (SK_SOLO_STREAK). */
 static void solo_streak(struct sk_stack *s)
 {
 	struct sk_thread *me = self;
@@ -146,7 +154,7 @@ static void solo_streak(struct sk_stack *s)
 	if (!me || s->taker != me) {
 		s->taker = me;
 		s->streak = 0;
-	} else if (++s->streak >= SK_SOLO_STREAK && dev_asym_fences()) {
+	} else if (++s->streak >= SK_SOLO_STREAK && me->s == s && dev_asym_fences()) {
 		s->streak = 0;
 		__atomic_store_n(&s->solo, me, __ATOMIC_RELEASE);
 	}
@@ -213,12 +221,13 @@ int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen)
 
 void sk_net_stop(void)
 {
-	if (__atomic_load_n(&shared.up, __ATOMIC_ACQUIRE) && !sk_in_child() &&
-	    sk_lock(&shared) == 0) {
-		sk_socks_exit(shared.st);
-		stack_flush(shared.st);
+	if (__atomic_load_n(&stacks_up, __ATOMIC_ACQUIRE) && !sk_in_child() &&
+	    sk_lock_all() == 0) {
+		sk_socks_exit();
+		for (unsigned i = 0; i < sk_nstacks; i++)
+			stack_flush(sk_stacks[i].st);
 		sk_stats_unpublish();
-		stack_give(&shared);
+		sk_unlock_all();
 	}
 	dev_net_close();
 }
@@ -247,64 +256,178 @@ const struct stack_ops sk_netif_ops = {
 	.now_ns = netif_now,
 };
 
-/*
- * The process's stack. One queue, one stack, shared by every thread of the
- * program under its lock: a thread uses it between sk_lock and sk_unlock,
- * and the one that waits runs it (sk_service) when the lock is free. Each
- * thread has its own sleeping set and a notify eventfd through which the
- * thread that ran the stack wakes it when one of its sockets changed.
- */
-static pthread_mutex_t shared_create = PTHREAD_MUTEX_INITIALIZER;
+/* ---- several stacks: frames steered between them ------------------------ */
 
-static struct stack_ops shared_ops;
-
-static int shared_start(const struct sk_net_conf *conf)
+/* S's threads are told that frames were handed to it, if they sleep. */
+static void kick(struct sk_stack *S)
 {
-	const struct dev_net_info *info = dev_net_info();
+	uint64_t one = 1;
+
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* (the push, then sleepers) */
+	if (__atomic_load_n(&S->sleepers, __ATOMIC_SEQ_CST) &&
+	    !__atomic_exchange_n(&S->kicked, 1, __ATOMIC_SEQ_CST))
+		(void)!accel_real.write(S->kick_fd, &one, sizeof(one));
+}
+
+/* Hands a frame to stack k; it is gone either way. */
+static void hand_over(struct sk_stack *to, void *pkt)
+{
+	if (dev_netq_push(to->q, pkt) < 0) {
+		dev_pkt_free(pkt);
+		__atomic_add_fetch(&sk_counters.steer_drops, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	kick(to);
+}
+
+#define ETH_HLEN 14
+#define TCP_SYN 0x02
+#define TCP_ACK 0x10
+
+/* A SYN without ACK (a connection's first segment) in a TCP frame. */
+static int is_syn(void *pkt)
+{
+	const uint8_t *f = dev_pkt_data(pkt), *ip = f + ETH_HLEN;
+	unsigned ihl = (ip[0] & 15u) * 4u;
+
+	if (ip[9] != 6 || dev_pkt_len(pkt) < ETH_HLEN + ihl + 14)
+		return 0; /* (an ICMP error quoting a connection) */
+	return (ip[ihl + 13] & (TCP_SYN | TCP_ACK)) == TCP_SYN;
+}
+
+/* ops->steer: the stack that received the frame has no connection for
+ * it; flows.c says which stack has. */
+static int netif_steer(void *ctx, void *pkt, uint32_t rip, uint16_t rport, uint16_t lport)
+{
+	struct sk_stack *from = by_qid[dev_netq_id(ctx)];
+	int k = sk_flow_target(rip, rport, lport, is_syn(pkt));
+
+	if (k < 0 || (unsigned)k >= sk_nstacks || &sk_stacks[k] == from)
+		return 0;
+	hand_over(&sk_stacks[k], pkt);
+	return 1;
+}
+
+static void netif_tcp_gone(void *ctx, uint32_t rip, uint16_t rport, uint16_t lport)
+{
+	(void)ctx;
+	sk_flow_del(rip, rport, lport);
+}
+
+/* Receives the frames other stacks handed this one, then the queue's
+ * own; an ARP frame from the wire is copied to every other stack, whose
+ * neighbour tables must learn it too (a reply comes back on whichever
+ * queue the peer chose). */
+static uint16_t multi_rx(void *ctx, void **pkts, uint16_t n)
+{
+	uint16_t k = dev_netq_rx_pushed(ctx, pkts, n);
+	uint16_t w = dev_netq_rx(ctx, pkts + k, (uint16_t)(n - k));
+	struct sk_stack *from = by_qid[dev_netq_id(ctx)];
+
+	for (uint16_t i = k; i < k + w; i++) {
+		const uint8_t *f = dev_pkt_data(pkts[i]);
+
+		if (dev_pkt_len(pkts[i]) < ETH_HLEN || f[12] != 0x08 || f[13] != 0x06)
+			continue;
+		for (unsigned j = 0; j < sk_nstacks; j++) {
+			void *copy;
+
+			if (&sk_stacks[j] == from || !(copy = dev_pkt_copy(pkts[i])))
+				continue;
+			hand_over(&sk_stacks[j], copy);
+		}
+	}
+	return (uint16_t)(k + w);
+}
+
+/*
+ * The process's stacks. Every queue gets one, made with the first thread
+ * that needs one; a thread is given the stack with the fewest threads.
+ * A thread uses a stack between sk_lock and sk_unlock, and the one that
+ * waits runs it (sk_service) when the lock is free. Each thread has its
+ * own sleeping set and a notify eventfd through which the thread that ran
+ * a stack wakes it when one of its sockets changed.
+ */
+static pthread_mutex_t stacks_create = PTHREAD_MUTEX_INITIALIZER;
+
+static struct stack_ops stack_ops_of;
+
+static int stack_start(struct sk_stack *S, unsigned idx, const struct sk_net_conf *conf,
+		       const struct dev_net_info *info)
+{
 	struct stack_conf sc;
 
-	if (__atomic_load_n(&shared.up, __ATOMIC_ACQUIRE))
-		return 0;
-	if (!info)
-		return -ENODEV;
-	pthread_mutex_lock(&shared_create);
-	if (shared.up)
-		goto out;
-	shared.q = dev_netq_claim();
-	if (!shared.q)
-		goto out;
+	S->q = dev_netq_claim();
+	if (!S->q)
+		return -EBUSY;
 	memset(&sc, 0, sizeof(sc));
 	sc.ip = conf->ip;
 	sc.prefix_len = conf->prefix_len;
 	sc.gateway = conf->gateway;
 	sc.mtu = info->mtu;
-	sc.seed = dev_now_ns() ^ (uint64_t)getpid() << 20;
+	sc.seed = dev_now_ns() ^ (uint64_t)getpid() << 20 ^ (uint64_t)idx << 40;
 	memcpy(sc.mac, info->mac, STACK_ETH_ALEN);
 	memcpy(sc.isn_key, isn_key, sizeof(sc.isn_key));
 	sc.tx_csum = sk_netif_tx_csum();
-	shared_ops = sk_netif_ops;
-	shared_ops.tcp_event = sk_sock_event;
-	pthread_mutex_init(&shared.lock, NULL);
-	shared.ip = conf->ip;
-	shared.mask = conf->prefix_len ?
-		      (uint32_t)(0xffffffffull << (32 - conf->prefix_len)) : 0;
-	shared.gateway = conf->gateway;
-	shared.wake_fd = dev_netq_wake_fd(shared.q);
-	shared.idle_poll_ns = conf->idle_poll_ns;
-	shared.spin_ns = conf->spin_ns;
-	if (dev_netq_enter(shared.q) == 0) {
-		shared.st = stack_create(&sc, &shared_ops, shared.q);
-		dev_netq_leave(shared.q);
+	if (info->queues > 1) {
+		sc.port_stride = (uint16_t)info->queues;
+		sc.port_index = (uint16_t)idx;
 	}
-	if (!shared.st) {
-		dev_netq_release(shared.q);
-		shared.q = NULL;
+	pthread_mutex_init(&S->lock, NULL);
+	S->idx = idx;
+	S->ip = conf->ip;
+	S->mask = conf->prefix_len ?
+		  (uint32_t)(0xffffffffull << (32 - conf->prefix_len)) : 0;
+	S->gateway = conf->gateway;
+	S->wake_fd = dev_netq_wake_fd(S->q);
+	S->kick_fd = -1;
+	if (info->queues > 1) {
+		S->kick_fd = accel_real.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (S->kick_fd >= 0 && conf->own_fd)
+			S->kick_fd = conf->own_fd(S->kick_fd);
+		if (S->kick_fd < 0)
+			return -EMFILE;
+	}
+	S->idle_poll_ns = conf->idle_poll_ns;
+	S->spin_ns = conf->spin_ns;
+	by_qid[dev_netq_id(S->q)] = S;
+	if (dev_netq_enter(S->q) == 0) {
+		S->st = stack_create(&sc, &stack_ops_of, S->q);
+		dev_netq_leave(S->q);
+	}
+	return S->st ? 0 : -ENOMEM;
+}
+
+static int stacks_start(const struct sk_net_conf *conf)
+{
+	const struct dev_net_info *info = dev_net_info();
+	unsigned n;
+
+	if (__atomic_load_n(&stacks_up, __ATOMIC_ACQUIRE))
+		return 0;
+	if (!info)
+		return -ENODEV;
+	pthread_mutex_lock(&stacks_create);
+	if (stacks_up)
 		goto out;
+	n = info->queues;
+	stack_ops_of = sk_netif_ops;
+	stack_ops_of.tcp_event = sk_sock_event;
+	if (n > 1) {
+		stack_ops_of.rx_burst = multi_rx;
+		stack_ops_of.steer = netif_steer;
+		stack_ops_of.tcp_gone = netif_tcp_gone;
+		if (sk_flows_init(n) < 0)
+			goto out;
 	}
-	__atomic_store_n(&shared.up, 1, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < n; i++)
+		if (stack_start(&sk_stacks[i], i, conf, info) < 0)
+			goto out; /* (no thread gets a stack: all stays in the kernel) */
+	sk_nstacks = n;
+	__atomic_store_n(&stacks_up, 1, __ATOMIC_RELEASE);
 out:
-	pthread_mutex_unlock(&shared_create);
-	return shared.up ? 0 : -EBUSY;
+	pthread_mutex_unlock(&stacks_create);
+	return stacks_up ? 0 : -EBUSY;
 }
 
 /* A descriptor the thread keeps for itself, where conf->own_fd wants it. */
@@ -313,21 +436,36 @@ static int kept(const struct sk_net_conf *conf, int fd)
 	return fd >= 0 && conf->own_fd ? conf->own_fd(fd) : fd;
 }
 
-/* The thread's sleeping set: the queue's wake fd and its notify fd now,
- * the program's epoll sets as they are waited on (sk_epoll_wait adds
- * them). */
-static int wait_set_create(const struct sk_net_conf *conf, int wake_fd, int notify_fd)
+int sk_sleep_fds(const struct sk_thread *t, struct pollfd *p)
 {
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = wake_fd };
-	struct epoll_event nev = { .events = EPOLLIN, .data.fd = notify_fd };
+	int n = 0;
+
+	for (unsigned i = 0; i < sk_nstacks; i++)
+		if (sk_stacks[i].wake_fd >= 0)
+			p[n++] = (struct pollfd){ .fd = sk_stacks[i].wake_fd, .events = POLLIN };
+	if (t->s->kick_fd >= 0)
+		p[n++] = (struct pollfd){ .fd = t->s->kick_fd, .events = POLLIN };
+	p[n++] = (struct pollfd){ .fd = t->notify_fd, .events = POLLIN };
+	return n;
+}
+
+/* The thread's sleeping set: sk_sleep_fds now, the program's epoll sets
+ * as they are waited on (sk_epoll_wait adds them). */
+static int wait_set_create(const struct sk_net_conf *conf, const struct sk_thread *t)
+{
+	struct pollfd p[SK_SLEEP_FDS];
+	int n = sk_sleep_fds(t, p);
 	int epfd = kept(conf, accel_real.epoll_create1(EPOLL_CLOEXEC));
 
 	if (epfd < 0)
 		return -1;
-	if ((wake_fd >= 0 && accel_real.epoll_ctl(epfd, EPOLL_CTL_ADD, wake_fd, &ev) < 0) ||
-	    accel_real.epoll_ctl(epfd, EPOLL_CTL_ADD, notify_fd, &nev) < 0) {
-		accel_real.close(epfd);
-		return -1;
+	for (int i = 0; i < n; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = p[i].fd };
+
+		if (accel_real.epoll_ctl(epfd, EPOLL_CTL_ADD, p[i].fd, &ev) < 0) {
+			accel_real.close(epfd);
+			return -1;
+		}
 	}
 	return epfd;
 }
@@ -342,23 +480,41 @@ static void slicer_leave(struct sk_thread *t)
 				    __ATOMIC_RELAXED);
 }
 
+/* The stack with the fewest threads (the first such): memcached's
+ * accepting thread and its workers each get their own while there are
+ * queues enough. */
+static struct sk_stack *stack_for_new_thread(void)
+{
+	struct sk_stack *best = &sk_stacks[0];
+
+	pthread_mutex_lock(&stacks_create);
+	for (unsigned i = 1; i < sk_nstacks; i++)
+		if (sk_stacks[i].nthreads < best->nthreads)
+			best = &sk_stacks[i];
+	__atomic_add_fetch(&best->nthreads, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&stacks_create);
+	return best;
+}
+
 struct sk_thread *sk_thread_create(const struct sk_net_conf *conf)
 {
 	struct sk_thread *t;
 
-	if (shared_start(conf) < 0)
+	if (stacks_start(conf) < 0)
 		return NULL;
+	/* (never freed: a wake may still be on its way to a thread that
+	 * ended, through a socket's or a set's waiter) */
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
 	dev_thread_register();
-	t->s = &shared;
+	t->s = stack_for_new_thread();
 	t->notify_fd = kept(conf, accel_real.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
-	t->wait_epfd = t->notify_fd < 0 ? -1 :
-		       wait_set_create(conf, t->s->wake_fd, t->notify_fd);
+	t->wait_epfd = t->notify_fd < 0 ? -1 : wait_set_create(conf, t);
 	if (t->wait_epfd < 0) {
 		if (t->notify_fd >= 0)
 			accel_real.close(t->notify_fd);
+		__atomic_sub_fetch(&t->s->nthreads, 1, __ATOMIC_RELAXED);
 		free(t);
 		return NULL;
 	}
@@ -372,11 +528,14 @@ void sk_thread_destroy(struct sk_thread *t)
 		return;
 	solo_leave(t->s, t);
 	slicer_leave(t);
+	__atomic_sub_fetch(&t->s->nthreads, 1, __ATOMIC_RELAXED);
 	accel_real.close(t->wait_epfd);
 	accel_real.close(t->notify_fd);
+	t->notify_fd = -1;
 	free(t->pbuf);
 	free(t->prev);
-	free(t);
+	t->pbuf = NULL;
+	t->prev = NULL;
 	dev_thread_unregister();
 }
 
@@ -385,23 +544,71 @@ int sk_lock(struct sk_stack *s)
 	return stack_take(s, 0) < 0 ? -ESHUTDOWN : 0;
 }
 
+int sk_trylock(struct sk_stack *s)
+{
+	return stack_take(s, 1);
+}
+
 /* Frames the calls made under the lock queued go out now, not at the
  * next poll. */
 void sk_unlock(struct sk_stack *s)
 {
 	stack_flush(s->st);
 	if (!(++s->unlocks & 63)) /* (a program that never waits in the shim) */
-		sk_stats_publish(s->st, sk_now());
+		sk_stats_publish(sk_now());
 	stack_give(s);
 }
 
-unsigned sk_poll_stack(struct sk_thread *t)
+int sk_lock_all(void)
 {
-	unsigned n = stack_poll(t->s->st);
+	for (unsigned i = 0; i < sk_nstacks; i++)
+		if (sk_lock(&sk_stacks[i]) < 0) {
+			while (i--)
+				sk_unlock(&sk_stacks[i]);
+			return -ESHUTDOWN;
+		}
+	return 0;
+}
 
-	__atomic_store_n(&t->s->polled_at, stack_clock(t->s->st), __ATOMIC_RELAXED);
-	__atomic_store_n(&t->s->polled_by, t, __ATOMIC_RELAXED);
+void sk_unlock_all(void)
+{
+	for (unsigned i = sk_nstacks; i--;)
+		sk_unlock(&sk_stacks[i]);
+}
+
+unsigned sk_poll_stack(struct sk_thread *t, struct sk_stack *S)
+{
+	unsigned n = stack_poll(S->st);
+
+	t->look_at = stack_clock(S->st);
+	__atomic_store_n(&S->polled_at, t->look_at, __ATOMIC_RELAXED);
+	__atomic_store_n(&S->polled_by, t, __ATOMIC_RELAXED);
 	return n;
+}
+
+void sk_poll_all(struct sk_thread *t)
+{
+	for (unsigned i = 0; i < sk_nstacks; i++)
+		sk_poll_stack(t, &sk_stacks[i]);
+}
+
+/* Stacks no thread was given (more queues than threads) still receive
+ * what the port hashes to their queue: the threads that wait poll them,
+ * at most every SK_ORPHAN_POLL_NS each, and always after a sleep (their
+ * wake fds are in every sleeping set). */
+static void poll_orphans(struct sk_thread *t, uint64_t now, int woke)
+{
+	if (sk_nstacks < 2 || (!woke && now - t->helped_at < SK_ORPHAN_POLL_NS))
+		return;
+	t->helped_at = now;
+	for (unsigned i = 0; i < sk_nstacks; i++) {
+		struct sk_stack *S = &sk_stacks[i];
+
+		if (__atomic_load_n(&S->nthreads, __ATOMIC_RELAXED) || sk_trylock(S) < 0)
+			continue;
+		sk_poll_stack(t, S);
+		stack_give(S);
+	}
 }
 
 int sk_service(struct sk_thread *t)
@@ -409,19 +616,25 @@ int sk_service(struct sk_thread *t)
 	struct sk_stack *s = t->s;
 	int n = stack_take(s, 1);
 
+	if (n == -EBUSY)
+		return 0; /* another thread is running it */
 	if (n < 0)
-		return n == -EBUSY ? 0 : n; /* busy: another thread is running it */
-	n = (int)sk_poll_stack(t);
-	sk_stats_publish(s->st, s->polled_at);
+		return n;
+	n = (int)sk_poll_stack(t, s);
+	sk_stats_publish(s->polled_at);
 	stack_give(s);
+	poll_orphans(t, s->polled_at, 0);
 	return n;
 }
 
 /* Before the last look ahead of a sleep: from here on, a change wakes t
- * (sk_thread_wake), and the queue raises its interrupt. */
+ * (sk_thread_wake), frames handed to its stack kick it, and the queue
+ * raises its interrupt. */
 void sk_wake_arm(struct sk_thread *t)
 {
 	__atomic_store_n(&t->sleeping, 1, __ATOMIC_SEQ_CST);
+	if (t->s->kick_fd >= 0)
+		__atomic_add_fetch(&t->s->sleepers, 1, __ATOMIC_SEQ_CST);
 	if (dev_netq_enter(t->s->q) == 0) {
 		dev_netq_wake_arm(t->s->q);
 		dev_netq_leave(t->s->q);
@@ -441,6 +654,16 @@ void sk_wake_ack(struct sk_thread *t)
 	slicer_leave(t);
 	while (accel_real.read(t->notify_fd, &v, sizeof(v)) == sizeof(v))
 		;
+	if (t->s->kick_fd >= 0) {
+		__atomic_sub_fetch(&t->s->sleepers, 1, __ATOMIC_SEQ_CST);
+		/* drained before cleared: a kick after the clear writes again,
+		 * one before it is seen by the poll that follows every wake */
+		if (__atomic_load_n(&t->s->kicked, __ATOMIC_ACQUIRE)) {
+			(void)!accel_real.read(t->s->kick_fd, &v, sizeof(v));
+			__atomic_store_n(&t->s->kicked, 0, __ATOMIC_SEQ_CST);
+		}
+		poll_orphans(t, sk_now(), 1);
+	}
 	errno = saved;
 }
 
@@ -468,9 +691,9 @@ void sk_thread_fds(const struct sk_thread *t, int fds[2])
 int sk_net_stats(struct stack_stats *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (!__atomic_load_n(&shared.up, __ATOMIC_ACQUIRE) || sk_lock(&shared) < 0)
+	if (!__atomic_load_n(&stacks_up, __ATOMIC_ACQUIRE) || sk_lock_all() < 0)
 		return 0;
-	*out = *stack_stats(shared.st);
-	sk_unlock(&shared);
-	return 1;
+	sk_stats_sum(out);
+	sk_unlock_all();
+	return (int)sk_nstacks;
 }

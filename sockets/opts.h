@@ -32,6 +32,12 @@
  * 5 % of a core, one per cent per thread. */
 #define SK_IDLE_BACKUP_NS 50000000ull
 
+/* With more queues than threads, the stacks no thread was given still
+ * receive the frames the port hashes to them (a SYN from the Linux side):
+ * a waiting thread polls them this often, and after every sleep. Short
+ * against a SYN's retransmission timer, long against a poll. */
+#define SK_ORPHAN_POLL_NS 200000ull
+
 /* A thread that took the stack's mutex this many times in a row, no other
  * thread between, becomes its lone user again and takes it without a
  * locked instruction until another thread comes (netif.c): memcached's

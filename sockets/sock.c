@@ -7,14 +7,22 @@
  * working; what the socket does goes to the stack. A socket bound to the
  * wildcard address listens on both paths: its placeholder is the real
  * kernel listener (localhost clients), the stack listens on the port's
- * address. Every call here runs under the stack's lock (sk_lock), which
- * also guards the fd map, so a close racing a use on another thread is a
+ * address. Every call here runs under the lock of the socket's home
+ * stack (sk_lock_sock), so a close racing a use on another thread is a
  * plain ordering of the two.
+ *
+ * A socket lives on the stack of the thread that made it (an accepted
+ * one on its listener's) until its first user, the first thread to do
+ * I/O on it or add it to an epoll set, takes it: a connection then moves
+ * to that thread's stack (stack_tcp_move), once, and the other stacks
+ * steer its frames there (flows.c). memcached's accepting thread thus
+ * hands each connection to the worker that serves it.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -29,8 +37,10 @@ struct sk_sock **sk_socks;
 struct sk_ep **sk_eps;
 unsigned sk_nfds;
 int sk_nsocks;              /* bypass sockets alive: 0 lets waits skip us */
-static struct sk_sock *live; /* all of them */
 static int in_child;        /* a forked child: the stack is the parent's */
+/* every live socket (for the exit), and the freed ones for reuse */
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sk_sock *live, *spare;
 
 int sk_fds_init(unsigned size)
 {
@@ -49,7 +59,39 @@ int sk_fds_init(unsigned size)
 
 struct sk_sock *sk_get(int fd)
 {
-	return (unsigned)fd < sk_nfds ? sk_socks[fd] : NULL;
+	return (unsigned)fd < sk_nfds ? __atomic_load_n(&sk_socks[fd], __ATOMIC_ACQUIRE) : NULL;
+}
+
+static void fd_set_sock(int fd, struct sk_sock *s)
+{
+	__atomic_store_n(&sk_socks[fd], s, __ATOMIC_RELEASE);
+}
+
+struct sk_sock *sk_get_on(int fd, const struct sk_stack *S)
+{
+	struct sk_sock *s = sk_get(fd);
+
+	return s && __atomic_load_n(&s->home, __ATOMIC_RELAXED) == S ? s : NULL;
+}
+
+int sk_lock_sock(int fd, struct sk_stack **S, struct sk_sock **sp)
+{
+	for (;;) {
+		struct sk_sock *s = sk_get(fd);
+		struct sk_stack *h;
+
+		if (!s)
+			return -EBADF;
+		h = __atomic_load_n(&s->home, __ATOMIC_ACQUIRE);
+		if (sk_lock(h) < 0)
+			return -ESHUTDOWN;
+		if (sk_get_on(fd, h) == s) {
+			*S = h;
+			*sp = s;
+			return 0;
+		}
+		sk_unlock(h); /* closed, or moved: look again */
+	}
 }
 
 /* ---- readiness ---------------------------------------------------------- */
@@ -97,56 +139,103 @@ void sk_sock_event(void *ctx, struct stack_tcp *c, void *user, unsigned events)
 
 /* ---- lifetime ----------------------------------------------------------- */
 
+/* A socket object, fresh or reused (sockets are never freed: a thread may
+ * still look at one that another closed, until it has the home's lock). */
+static struct sk_sock *sock_alloc(void)
+{
+	struct sk_sock *s;
+
+	pthread_mutex_lock(&live_lock);
+	s = spare;
+	if (s)
+		spare = s->next;
+	pthread_mutex_unlock(&live_lock);
+	if (!s)
+		return calloc(1, sizeof(*s));
+	memset(s, 0, sizeof(*s));
+	return s;
+}
+
+/* Back to the spares: one that was never live. */
+static void sock_spare(struct sk_sock *s)
+{
+	pthread_mutex_lock(&live_lock);
+	s->next = spare;
+	spare = s;
+	pthread_mutex_unlock(&live_lock);
+}
+
 static void live_add(struct sk_sock *s)
 {
+	pthread_mutex_lock(&live_lock);
+	s->prev = NULL;
 	s->next = live;
 	if (live)
 		live->prev = s;
 	live = s;
+	pthread_mutex_unlock(&live_lock);
 	__atomic_add_fetch(&sk_nsocks, 1, __ATOMIC_RELAXED);
 }
 
-static struct sk_sock *sock_new(int fd, enum sk_kind kind)
+/* A new socket for fd at home on S (locked). */
+static struct sk_sock *sock_new(int fd, enum sk_kind kind, struct sk_stack *S)
 {
-	struct sk_sock *s = calloc(1, sizeof(*s));
+	struct sk_sock *s = sock_alloc();
 
 	if (!s)
 		return NULL;
 	s->kind = kind;
 	s->refs = 1;
-	sk_socks[fd] = s;
+	s->home = S;
 	live_add(s);
+	fd_set_sock(fd, s);
 	return s;
 }
 
+int sk_sock_in_mixed(const struct sk_sock *s)
+{
+	for (const struct sk_item *it = s->items; it; it = it->s_next)
+		if (it->ep->mixed)
+			return 1;
+	return 0;
+}
+
+/* Under the home's lock (every lock if it is in a mixed set). */
 static void sock_free(struct sk_sock *s)
 {
 	sk_thread_wake(s->waiter); /* a call blocked on it looks again */
 	while (s->items)
 		sk_item_remove(s->items);
 	if (s->c) {
+		if (s->kind == SK_LISTEN && sk_nstacks > 1)
+			sk_flow_listen(s->lport, -1);
 		if (s->kind == SK_CONN && s->linger0)
 			stack_tcp_abort(s->c);
 		else
 			stack_tcp_close(s->c);
+		s->c = NULL;
 	}
+	pthread_mutex_lock(&live_lock);
 	if (s->prev)
 		s->prev->next = s->next;
 	else
 		live = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
+	s->next = spare;
+	spare = s;
+	pthread_mutex_unlock(&live_lock);
 	__atomic_sub_fetch(&sk_nsocks, 1, __ATOMIC_RELAXED);
-	free(s);
 }
 
 /* The process is exiting: as the kernel does for a dying process's
  * sockets, close every connection (a FIN, or a RST where data was left
- * unread) and give the stack a moment to send them. Under the lock. */
-void sk_socks_exit(struct stack *st)
+ * unread) and give the stacks a moment to send them. Every lock held. */
+void sk_socks_exit(void)
 {
 	int any = 0;
 
+	pthread_mutex_lock(&live_lock);
 	for (struct sk_sock *s = live; s; s = s->next)
 		if (s->c) {
 			if (s->kind == SK_CONN && s->linger0)
@@ -156,8 +245,38 @@ void sk_socks_exit(struct stack *st)
 			s->c = NULL;
 			any = 1;
 		}
+	pthread_mutex_unlock(&live_lock);
 	for (uint64_t until = sk_now() + SK_EXIT_DRAIN_NS; any && sk_now() < until;)
-		stack_poll(st);
+		for (unsigned i = 0; i < sk_nstacks; i++)
+			stack_poll(sk_stacks[i].st);
+}
+
+struct sk_stack *sk_place(struct sk_sock *s, struct sk_stack *S, struct sk_stack *to)
+{
+	uint32_t lip, rip;
+	uint16_t lport, rport;
+
+	if (s->placed || s->kind != SK_CONN)
+		return S;
+	if (to == S || !s->c) {
+		s->placed = 1;
+		return S;
+	}
+	/* (a try: a thread holds one lock but this way; the next use tries
+	 * again while the other thread has `to`) */
+	if (sk_trylock(to) < 0)
+		return S;
+	s->placed = 1;
+	stack_tcp_endpoints(s->c, &lip, &lport, &rip, &rport);
+	if (sk_flow_set(rip, rport, lport, to->idx) < 0 || stack_tcp_move(s->c, to->st) < 0) {
+		sk_flow_del(rip, rport, lport);
+		sk_unlock(to);
+		return S;
+	}
+	__atomic_add_fetch(&sk_counters.handoffs, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->home, to, __ATOMIC_RELEASE);
+	sk_unlock(S);
+	return to;
 }
 
 /* The program's options on the placeholder, onto the connection. */
@@ -194,24 +313,23 @@ static void apply_opts(struct sk_sock *s, int fd)
 
 /*
  * Sleeps until the socket named fd may have one of ev (STACK_TCP_EV_*), or
- * kfd (if >= 0) is readable, serving the stack meanwhile. Called and
- * returns with the lock held, except on -ESHUTDOWN (the port is closing:
- * the lock could not be taken again); the socket may be gone on return
- * (look it up again). 0, or -EINTR, -ESHUTDOWN.
+ * kfd (if >= 0) is readable, serving its stack S meanwhile. Called and
+ * returns with S locked, except on -ESHUTDOWN (the port is closing: the
+ * lock could not be taken again); the socket may be gone on return (look
+ * it up again, sk_get_on). 0, or -EINTR, -ESHUTDOWN.
  */
-static int wait_sock(struct sk_thread *t, int fd, unsigned ev, int kfd)
+static int wait_sock(struct sk_thread *t, struct sk_stack *S, int fd, unsigned ev, int kfd)
 {
-	struct sk_stack *S = t->s;
-	struct sk_sock *s = sk_get(fd);
-	struct pollfd p[3];
+	struct sk_sock *s = sk_get_on(fd, S);
+	struct pollfd p[SK_SLEEP_FDS + 1];
 	struct timespec ts;
-	int n = 0, r;
+	int n, r;
 
 	if (!s)
 		return 0;
 	/* ACCEL_SPIN_US: poll a while, letting other threads in between */
-	for (uint64_t until = sk_now() + t->s->spin_ns; sk_now() < until;) {
-		sk_poll_stack(t);
+	for (uint64_t until = sk_now() + S->spin_ns; sk_now() < until;) {
+		sk_poll_stack(t, S);
 		if (!s->c || (stack_tcp_events(s->c) & ev))
 			return 0;
 		sk_unlock(S);
@@ -219,19 +337,18 @@ static int wait_sock(struct sk_thread *t, int fd, unsigned ev, int kfd)
 			sk_sleep_unmask(t);
 			return -ESHUTDOWN;
 		}
-		if (sk_get(fd) != s)
+		if (sk_get_on(fd, S) != s)
 			return 0;
 	}
 	s->waiter = t;
 	sk_wake_arm(t);
-	sk_poll_stack(t); /* frames that came before the arm raise nothing */
+	sk_poll_stack(t, S); /* frames that came before the arm raise nothing */
 	if (!s->c || (stack_tcp_events(s->c) & ev)) {
+		s->waiter = NULL;
 		sk_wake_ack(t);
 		return 0;
 	}
-	if (t->s->wake_fd >= 0)
-		p[n++] = (struct pollfd){ .fd = t->s->wake_fd, .events = POLLIN };
-	p[n++] = (struct pollfd){ .fd = t->notify_fd, .events = POLLIN };
+	n = sk_sleep_fds(t, p);
 	if (kfd >= 0)
 		p[n++] = (struct pollfd){ .fd = kfd, .events = POLLIN };
 	sk_unlock(S);
@@ -243,9 +360,9 @@ static int wait_sock(struct sk_thread *t, int fd, unsigned ev, int kfd)
 		sk_sleep_unmask(t);
 		return -ESHUTDOWN;
 	}
-	if (sk_get(fd) == s)
+	if (sk_get_on(fd, S) == s)
 		s->waiter = NULL;
-	sk_poll_stack(t);
+	sk_poll_stack(t, S);
 	return r;
 }
 
@@ -273,7 +390,7 @@ int sk_bind(struct sk_thread *t, int fd, uint32_t ip, uint16_t port, int dual)
 
 	if (in_child || sk_lock(t->s) < 0)
 		return -EBADF;
-	s = sk_get(fd) ? NULL : sock_new(fd, SK_BOUND);
+	s = sk_get(fd) ? NULL : sock_new(fd, SK_BOUND, t->s);
 	if (s) {
 		s->lip = ip;
 		s->lport = port;
@@ -295,14 +412,13 @@ static int reuseport(int fd)
 
 int sk_listen(struct sk_thread *t, int fd, int backlog)
 {
+	struct sk_stack *S;
 	struct sk_sock *s;
-	int r = -EBADF;
+	int r;
 
-	if (in_child || sk_lock(t->s) < 0)
+	(void)t;
+	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
 		return -EBADF;
-	s = sk_get(fd);
-	if (!s)
-		goto out;
 	r = 0;
 	if (s->kind == SK_LISTEN) { /* a new backlog only */
 		if (s->dual && accel_real.listen(fd, backlog) < 0)
@@ -319,16 +435,18 @@ int sk_listen(struct sk_thread *t, int fd, int backlog)
 	}
 	if (backlog < 0 || backlog > 4096)
 		backlog = 4096; /* Linux's somaxconn */
-	r = stack_tcp_listen_flags(t->s->st, s->lport, backlog ? backlog : 1,
+	r = stack_tcp_listen_flags(S->st, s->lport, backlog ? backlog : 1,
 				   reuseport(fd) ? STACK_TCP_REUSEPORT : 0, s, &s->c);
 	if (r < 0)
 		goto out;
 	s->kind = SK_LISTEN;
+	if (sk_nstacks > 1) /* a SYN that reaches another stack comes here */
+		sk_flow_listen(s->lport, (int)S->idx);
 	apply_opts(s, fd);
 	if (s->dual) /* the kernel half is polled, never waited on */
 		accel_real.fcntl(fd, F_SETFL, accel_real.fcntl(fd, F_GETFL) | O_NONBLOCK);
 out:
-	sk_unlock(t->s);
+	sk_unlock(S);
 	return r;
 }
 
@@ -343,9 +461,10 @@ static void fill_addr(struct sockaddr *addr, socklen_t *len, uint32_t ip, uint16
 	*len = sizeof(a);
 }
 
-/* A connection taken off the stack's queue gets a placeholder fd. */
-static int accept_stack(struct sk_sock *l, struct sockaddr *addr, socklen_t *len,
-			int flags)
+/* A connection taken off the listener's queue (on S) gets a placeholder
+ * fd. */
+static int accept_stack(struct sk_stack *S, struct sk_sock *l, struct sockaddr *addr,
+			socklen_t *len, int flags)
 {
 	struct stack_tcp *c;
 	struct sk_sock *s;
@@ -355,11 +474,11 @@ static int accept_stack(struct sk_sock *l, struct sockaddr *addr, socklen_t *len
 
 	if (!(stack_tcp_events(l->c) & STACK_TCP_EV_IN))
 		return -EAGAIN; /* (a non-blocking accept loop ends here) */
-	s = calloc(1, sizeof(*s));
+	s = sock_alloc();
 	if (!s)
 		return -ENOMEM;
 	if (stack_tcp_accept(l->c, s, &c) < 0) {
-		free(s);
+		sock_spare(s);
 		return -EAGAIN;
 	}
 	nfd = accel_real.socket(AF_INET, SOCK_STREAM | (flags & SOCK_CLOEXEC), 0);
@@ -369,7 +488,7 @@ static int accept_stack(struct sk_sock *l, struct sockaddr *addr, socklen_t *len
 		if (nfd >= 0)
 			accel_real.close(nfd);
 		stack_tcp_abort(c);
-		free(s);
+		sock_spare(s);
 		return -e;
 	}
 	/* A Linux child inherits its listener's options. The stack's child
@@ -383,10 +502,11 @@ static int accept_stack(struct sk_sock *l, struct sockaddr *addr, socklen_t *len
 	s->kind = SK_CONN;
 	s->refs = 1;
 	s->c = c;
+	s->home = S;
 	s->nonblock = (flags & SOCK_NONBLOCK) != 0;
-	sk_socks[nfd] = s;
 	live_add(s);
-	sk_counters.bypass_accepts++;
+	fd_set_sock(nfd, s);
+	__atomic_add_fetch(&sk_counters.bypass_accepts, 1, __ATOMIC_RELAXED);
 	stack_tcp_endpoints(c, &lip, &lport, &rip, &rport);
 	fill_addr(addr, len, rip, rport);
 	return nfd;
@@ -395,23 +515,24 @@ static int accept_stack(struct sk_sock *l, struct sockaddr *addr, socklen_t *len
 int sk_accept(struct sk_thread *t, int fd, struct sockaddr *addr, socklen_t *len,
 	      int flags, int *kernel)
 {
+	struct sk_stack *S;
 	struct sk_sock *s;
 	int r, polled = 0;
 
 	*kernel = 0;
 	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
 		return -EINVAL;
-	if (in_child || sk_lock(t->s) < 0)
+	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
 		return -EBADF;
 	for (;;) {
-		s = sk_get(fd);
+		s = sk_get_on(fd, S);
 		r = -EBADF;
 		if (!s)
 			break;
 		r = -EINVAL;
 		if (s->kind != SK_LISTEN || !s->c)
 			break;
-		r = accept_stack(s, addr, len, flags);
+		r = accept_stack(S, s, addr, len, flags);
 		if (r != -EAGAIN)
 			break;
 		if (s->dual) {
@@ -419,41 +540,65 @@ int sk_accept(struct sk_thread *t, int fd, struct sockaddr *addr, socklen_t *len
 			if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) {
 				r = r >= 0 ? r : -errno;
 				*kernel = 1;
-				sk_counters.kernel_accepts += r >= 0;
+				if (r >= 0)
+					__atomic_add_fetch(&sk_counters.kernel_accepts, 1,
+							   __ATOMIC_RELAXED);
 				break;
 			}
 			r = -EAGAIN;
 		}
 		if (!polled++) {
-			sk_poll_stack(t);
+			sk_poll_stack(t, S);
 			continue;
 		}
 		if (s->nonblock)
 			break;
-		r = wait_sock(t, fd, STACK_TCP_EV_IN, s->dual ? fd : -1);
+		r = wait_sock(t, S, fd, STACK_TCP_EV_IN, s->dual ? fd : -1);
 		if (r == -ESHUTDOWN)
 			return r; /* the lock is not held */
 		if (r < 0)
 			break;
 	}
 	sk_sleep_unmask(t); /* (wait_sock blocked them: sockets_impl.h) */
-	sk_unlock(t->s);
+	sk_unlock(S);
 	return r;
+}
+
+/* A connection whose port does not tell its stack (flows.c: the program
+ * bound it) is found through the table of 4-tuples. */
+static void connect_route(struct sk_stack *S, struct stack_tcp *c)
+{
+	uint32_t lip, rip;
+	uint16_t lport, rport;
+
+	if (sk_nstacks < 2)
+		return;
+	stack_tcp_endpoints(c, &lip, &lport, &rip, &rport);
+	if (sk_flow_target(rip, rport, lport, 0) == (int)S->idx)
+		return;
+	if (sk_flow_set(rip, rport, lport, S->idx) == 0)
+		stack_tcp_watch(c);
 }
 
 int sk_connect(struct sk_thread *t, int fd, uint32_t ip, uint16_t port)
 {
+	struct sk_stack *S;
 	struct sk_sock *s;
 	int r, err;
 
-	if (in_child || sk_lock(t->s) < 0)
+	if (in_child)
 		return -EBADF;
-	s = sk_get(fd);
-	if (!s) {
-		s = sock_new(fd, SK_BOUND);
+	r = sk_lock_sock(fd, &S, &s);
+	if (r == -ESHUTDOWN)
+		return -EBADF;
+	if (r < 0) { /* a socket the program never bound: on this thread's stack */
+		S = t->s;
+		if (sk_lock(S) < 0)
+			return -EBADF;
+		s = sk_get(fd) ? NULL : sock_new(fd, SK_BOUND, S);
 		if (!s) {
-			sk_unlock(t->s);
-			return -ENOMEM;
+			sk_unlock(S);
+			return sk_get(fd) ? -EALREADY : -ENOMEM; /* (another thread's connect) */
 		}
 		s->nonblock = (accel_real.fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
 	}
@@ -471,18 +616,20 @@ int sk_connect(struct sk_thread *t, int fd, uint32_t ip, uint16_t port)
 	r = -EISCONN;
 	if (s->kind == SK_LISTEN)
 		goto out;
-	r = stack_tcp_connect(t->s->st, ip, port, s->lport, s, &s->c);
+	r = stack_tcp_connect(S->st, ip, port, s->lport, s, &s->c);
 	if (r < 0)
 		goto out;
 	s->kind = SK_CONN;
 	s->dual = 0;
-	sk_counters.bypass_connects++;
+	s->placed = 1; /* (its stack is the connecting thread's, or the binder's) */
+	connect_route(S, s->c);
+	__atomic_add_fetch(&sk_counters.bypass_connects, 1, __ATOMIC_RELAXED);
 	apply_opts(s, fd);
 	r = -EINPROGRESS;
 	if (s->nonblock)
 		goto out;
 	for (;;) {
-		s = sk_get(fd);
+		s = sk_get_on(fd, S);
 		if (!s || !s->c) {
 			r = -EBADF;
 			break;
@@ -492,7 +639,7 @@ int sk_connect(struct sk_thread *t, int fd, uint32_t ip, uint16_t port)
 			r = stack_tcp_error(s->c);
 			break;
 		}
-		r = wait_sock(t, fd, STACK_TCP_EV_OUT | STACK_TCP_EV_ERR | STACK_TCP_EV_HUP, -1);
+		r = wait_sock(t, S, fd, STACK_TCP_EV_OUT | STACK_TCP_EV_ERR | STACK_TCP_EV_HUP, -1);
 		if (r == -ESHUTDOWN)
 			return r;
 		if (r < 0)
@@ -500,7 +647,7 @@ int sk_connect(struct sk_thread *t, int fd, uint32_t ip, uint16_t port)
 	}
 out:
 	sk_sleep_unmask(t); /* (wait_sock blocked them: sockets_impl.h) */
-	sk_unlock(t->s);
+	sk_unlock(S);
 	return r;
 }
 
@@ -551,15 +698,18 @@ ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 {
 	size_t want = iov_total(iov, cnt), got = 0;
 	int peek = !!(flags & MSG_PEEK), polled = 0;
+	struct sk_stack *S;
 	struct sk_sock *s;
 	ssize_t r = 0;
 
 	if (in_child)
 		return -EBADF;
-	if (sk_lock(t->s) < 0)
-		return -ESHUTDOWN;
+	r = sk_lock_sock(fd, &S, &s);
+	if (r < 0)
+		return r;
+	S = sk_place(s, S, t->s);
 	for (;;) {
-		s = sk_get(fd);
+		s = sk_get_on(fd, S);
 		if (!s) {
 			r = got ? (ssize_t)got : -EBADF;
 			break;
@@ -581,15 +731,15 @@ ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 		if (r == 0 || (r < 0 && r != -EAGAIN))
 			break; /* end of file, or the connection's error */
 		if (!polled++) { /* one look at the queue before saying EAGAIN */
-			sk_poll_stack(t);
+			sk_poll_stack(t, S);
 			continue;
 		}
 		if (s->nonblock || (flags & MSG_DONTWAIT)) {
 			r = got ? (ssize_t)got : -EAGAIN;
 			break;
 		}
-		r = wait_sock(t, fd, STACK_TCP_EV_IN | STACK_TCP_EV_RDHUP | STACK_TCP_EV_HUP |
-				     STACK_TCP_EV_ERR, -1);
+		r = wait_sock(t, S, fd, STACK_TCP_EV_IN | STACK_TCP_EV_RDHUP | STACK_TCP_EV_HUP |
+					STACK_TCP_EV_ERR, -1);
 		if (r == -ESHUTDOWN)
 			return got ? (ssize_t)got : r;
 		if (r < 0) {
@@ -598,22 +748,25 @@ ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 		}
 	}
 	sk_sleep_unmask(t); /* (wait_sock blocked them: sockets_impl.h) */
-	sk_unlock(t->s);
+	sk_unlock(S);
 	return r;
 }
 
 ssize_t sk_send(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, int flags)
 {
 	size_t want = iov_total(iov, cnt), sent = 0;
+	struct sk_stack *S;
 	struct sk_sock *s;
 	ssize_t r = 0;
 
 	if (in_child)
 		return -EBADF;
-	if (sk_lock(t->s) < 0)
-		return -ESHUTDOWN;
+	r = sk_lock_sock(fd, &S, &s);
+	if (r < 0)
+		return r;
+	S = sk_place(s, S, t->s);
 	for (;;) {
-		s = sk_get(fd);
+		s = sk_get_on(fd, S);
 		if (!s) {
 			r = sent ? (ssize_t)sent : -EBADF;
 			break;
@@ -637,7 +790,7 @@ ssize_t sk_send(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 			r = sent ? (ssize_t)sent : -EAGAIN;
 			break;
 		}
-		r = wait_sock(t, fd, STACK_TCP_EV_OUT | STACK_TCP_EV_ERR | STACK_TCP_EV_HUP, -1);
+		r = wait_sock(t, S, fd, STACK_TCP_EV_OUT | STACK_TCP_EV_ERR | STACK_TCP_EV_HUP, -1);
 		if (r == -ESHUTDOWN)
 			return sent ? (ssize_t)sent : r;
 		if (r < 0) {
@@ -646,109 +799,124 @@ ssize_t sk_send(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 		}
 	}
 	sk_sleep_unmask(t); /* (wait_sock blocked them: sockets_impl.h) */
-	sk_unlock(t->s);
+	sk_unlock(S);
 	return r;
 }
 
 int sk_shutdown(struct sk_thread *t, int fd, int how)
 {
+	struct sk_stack *S;
 	struct sk_sock *s;
-	int r = -EBADF;
+	int r;
 
-	if (in_child || sk_lock(t->s) < 0)
+	(void)t;
+	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
 		return -EBADF;
-	s = sk_get(fd);
-	if (s) {
-		if (how < SHUT_RD || how > SHUT_RDWR)
-			r = -EINVAL;
-		else if (s->kind != SK_CONN || !s->c)
-			r = -ENOTCONN;
-		else
-			r = stack_tcp_shutdown(s->c, how);
-	}
-	sk_unlock(t->s);
+	if (how < SHUT_RD || how > SHUT_RDWR)
+		r = -EINVAL;
+	else if (s->kind != SK_CONN || !s->c)
+		r = -ENOTCONN;
+	else
+		r = stack_tcp_shutdown(s->c, how);
+	sk_unlock(S);
 	return r;
+}
+
+/* Drops fd's name for s (its home S locked); the last one closes it. A
+ * socket in a set with members on other stacks needs every lock for
+ * that: 1 means ask again with them. */
+static int sock_unref(int fd, struct sk_sock *s, int all_locked)
+{
+	if (s->refs == 1 && !all_locked && sk_sock_in_mixed(s))
+		return 1;
+	fd_set_sock(fd, NULL);
+	if (--s->refs == 0)
+		sock_free(s);
+	return 0;
 }
 
 /* Drops fd's name for its socket; the last one closes the connection. */
 void sk_close(struct sk_thread *t, int fd)
 {
+	struct sk_stack *S;
 	struct sk_sock *s;
+	int r;
 
+	(void)t;
 	if ((unsigned)fd >= sk_nfds)
 		return;
 	if (in_child) { /* the parent's: never touch its stack */
-		sk_socks[fd] = NULL;
+		fd_set_sock(fd, NULL);
 		return;
 	}
-	if (sk_lock(t->s) < 0) {
-		sk_socks[fd] = NULL;
+	r = sk_lock_sock(fd, &S, &s);
+	if (r == -ESHUTDOWN)
+		fd_set_sock(fd, NULL);
+	if (r < 0)
 		return;
+	r = sock_unref(fd, s, 0);
+	sk_unlock(S);
+	if (r && sk_lock_all() == 0) {
+		if ((s = sk_get(fd)) != NULL)
+			sock_unref(fd, s, 1);
+		sk_unlock_all();
 	}
-	s = sk_socks[fd];
-	sk_socks[fd] = NULL;
-	if (s && --s->refs == 0)
-		sock_free(s);
-	sk_unlock(t->s);
 }
 
 int sk_dup(struct sk_thread *t, int oldfd, int newfd)
 {
-	struct sk_sock *s, *old;
+	struct sk_stack *S;
+	struct sk_sock *s;
 
-	if (in_child || (unsigned)newfd >= sk_nfds || sk_lock(t->s) < 0)
+	if (in_child || (unsigned)newfd >= sk_nfds)
 		return -EBADF;
-	s = sk_get(oldfd);
-	old = sk_socks[newfd];
-	sk_socks[newfd] = s;
-	if (s)
-		s->refs++;
-	if (old && --old->refs == 0)
-		sock_free(old);
-	sk_unlock(t->s);
-	return s ? 0 : -EBADF;
+	sk_close(t, newfd); /* (the kernel closed newfd's placeholder) */
+	if (sk_lock_sock(oldfd, &S, &s) < 0)
+		return -EBADF;
+	s->refs++;
+	fd_set_sock(newfd, s);
+	sk_unlock(S);
+	return 0;
 }
 
 int sk_nonblock(struct sk_thread *t, int fd, int set)
 {
+	struct sk_stack *S;
 	struct sk_sock *s;
-	int r = -EBADF;
+	int r;
 
-	if (in_child || sk_lock(t->s) < 0)
+	(void)t;
+	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
 		return -EBADF;
-	s = sk_get(fd);
-	if (s) {
-		if (set >= 0)
-			s->nonblock = (uint8_t)!!set;
-		/* a dual listener's kernel half is polled, never waited on: it
-		 * stays non-blocking whatever the program sets */
-		if (set == 0 && s->dual && s->kind == SK_LISTEN)
-			accel_real.fcntl(fd, F_SETFL, accel_real.fcntl(fd, F_GETFL) | O_NONBLOCK);
-		r = s->nonblock;
-	}
-	sk_unlock(t->s);
+	if (set >= 0)
+		s->nonblock = (uint8_t)!!set;
+	/* a dual listener's kernel half is polled, never waited on: it stays
+	 * non-blocking whatever the program sets */
+	if (set == 0 && s->dual && s->kind == SK_LISTEN)
+		accel_real.fcntl(fd, F_SETFL, accel_real.fcntl(fd, F_GETFL) | O_NONBLOCK);
+	r = s->nonblock;
+	sk_unlock(S);
 	return r;
 }
 
 int sk_getsockopt(struct sk_thread *t, int fd, int level, int name, void *val,
 		  socklen_t *len)
 {
+	struct sk_stack *S;
 	struct sk_sock *s;
 	int r = 1, v = 0;
 
-	if (in_child || sk_lock(t->s) < 0)
+	(void)t;
+	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
 		return -EBADF;
-	s = sk_get(fd);
-	if (!s) {
-		r = -EBADF;
-	} else if (level == SOL_SOCKET && name == SO_ERROR) {
+	if (level == SOL_SOCKET && name == SO_ERROR) {
 		v = s->c && s->kind == SK_CONN ? -stack_tcp_error(s->c) : 0;
 	} else if (level == SOL_SOCKET && name == SO_ACCEPTCONN) {
 		v = s->kind == SK_LISTEN;
 	} else {
 		r = 0; /* the placeholder holds the rest */
 	}
-	sk_unlock(t->s);
+	sk_unlock(S);
 	if (r == 1) {
 		if (!val || !len || *len < sizeof(int))
 			return -EINVAL;
@@ -761,12 +929,13 @@ int sk_getsockopt(struct sk_thread *t, int fd, int level, int name, void *val,
 void sk_setsockopt(struct sk_thread *t, int fd, int level, int name, const void *val,
 		   socklen_t len)
 {
+	struct sk_stack *S;
 	struct sk_sock *s;
 	int v = 0;
 
-	if (in_child || sk_lock(t->s) < 0)
+	(void)t;
+	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
 		return;
-	s = sk_get(fd);
 	if (val && len >= sizeof(int))
 		memcpy(&v, val, sizeof(v));
 	if (s && s->c) { /* a listener passes them on to its children */
@@ -791,22 +960,21 @@ void sk_setsockopt(struct sk_thread *t, int fd, int level, int name, const void 
 
 		s->linger0 = lg->l_onoff && !lg->l_linger;
 	}
-	sk_unlock(t->s);
+	sk_unlock(S);
 }
 
 int sk_name(struct sk_thread *t, int fd, int peer, struct sockaddr *addr, socklen_t *len)
 {
+	struct sk_stack *S;
 	struct sk_sock *s;
 	uint32_t lip = 0, rip = 0;
 	uint16_t lport = 0, rport = 0;
 	int r = 0;
 
-	if (in_child || sk_lock(t->s) < 0)
+	(void)t;
+	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
 		return -EBADF;
-	s = sk_get(fd);
-	if (!s)
-		r = -EBADF;
-	else if (s->dual && s->kind != SK_CONN)
+	if (s->dual && s->kind != SK_CONN)
 		r = 1; /* the kernel listener's own answer */
 	else if (s->kind == SK_CONN && s->c)
 		stack_tcp_endpoints(s->c, &lip, &lport, &rip, &rport);
@@ -818,7 +986,7 @@ int sk_name(struct sk_thread *t, int fd, int peer, struct sockaddr *addr, sockle
 		lip = s->lip;
 		lport = s->lport;
 	}
-	sk_unlock(t->s);
+	sk_unlock(S);
 	if (r == 0) {
 		if (!addr || !len)
 			return -EFAULT;
@@ -832,15 +1000,14 @@ int sk_name(struct sk_thread *t, int fd, int peer, struct sockaddr *addr, sockle
 
 int sk_ioctl(struct sk_thread *t, int fd, unsigned long req, int *out)
 {
+	struct sk_stack *S;
 	struct sk_sock *s;
 	int r = 0;
 
-	if (in_child || sk_lock(t->s) < 0)
+	(void)t;
+	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
 		return -EBADF;
-	s = sk_get(fd);
-	if (!s) {
-		r = -EBADF;
-	} else if (req == FIONREAD) {
+	if (req == FIONREAD) {
 		if (s->kind == SK_LISTEN)
 			r = -EINVAL;
 		else
@@ -853,7 +1020,7 @@ int sk_ioctl(struct sk_thread *t, int fd, unsigned long req, int *out)
 	} else {
 		r = 1; /* not ours */
 	}
-	sk_unlock(t->s);
+	sk_unlock(S);
 	return r;
 }
 
@@ -871,5 +1038,5 @@ int sk_in_child(void)
 void sk_close_child(int fd)
 {
 	if ((unsigned)fd < sk_nfds)
-		sk_socks[fd] = NULL;
+		fd_set_sock(fd, NULL);
 }

@@ -1,7 +1,11 @@
 /*
  * sock_impl.h - bypass sockets and the epoll sets that watch them, for
- * sock.c, epoll.c and wait.c. Everything here is guarded by the stack's
- * lock.
+ * sock.c, epoll.c and wait.c. A socket is guarded by its home stack's
+ * lock; an epoll set by its home's, or by every stack's lock when its
+ * members live on several (mixed). The fd maps are read without a lock:
+ * the objects they point to are never given back to malloc, and a user
+ * checks, once it holds the home's lock, that the fd still names the
+ * object and the object is still at home there.
  */
 #ifndef ACCEL_SOCK_IMPL_H
 #define ACCEL_SOCK_IMPL_H
@@ -42,10 +46,17 @@ struct sk_ep {
 	struct sk_item *rdy_head, *rdy_tail;
 	unsigned nrdy;
 	struct sk_thread *waiter;  /* the thread sleeping on it, if any */
-	int kernel_members;        /* fds in the kernel set (-1: unknown) */
+	int kernel_members;        /* fds in the kernel set (-1: unknown; atomic) */
+	/* the stack of its members (NULL while it has none yet); set, and
+	 * mixed (members on several stacks) set, only under every lock */
+	struct sk_stack *home;
+	uint8_t mixed;
+	struct sk_ep *free_next;
 };
 
 struct sk_sock {
+	struct sk_stack *home;  /* the stack that serves it (atomic) */
+	uint8_t placed;         /* its first user has had it: it stays */
 	enum sk_kind kind;
 	struct stack_tcp *c;    /* listener or connection; NULL while bound */
 	int refs;               /* descriptors naming it (dup) */
@@ -63,15 +74,29 @@ struct sk_sock {
 
 extern struct sk_counters sk_counters;
 
-extern struct sk_sock **sk_socks;
+extern struct sk_sock **sk_socks; /* (atomic entries) */
 extern struct sk_ep **sk_eps;
 extern unsigned sk_nfds;
 extern int sk_nsocks;
 
 struct sk_sock *sk_get(int fd);
+/* fd's socket if it lives on S (whose lock the caller holds). */
+struct sk_sock *sk_get_on(int fd, const struct sk_stack *S);
+/* Locks the home of fd's socket: 0 with *S locked and *s, -EBADF (fd
+ * names none; nothing locked) or -ESHUTDOWN. */
+int sk_lock_sock(int fd, struct sk_stack **S, struct sk_sock **s);
+/* The first user of a connection, on its first I/O or epoll_ctl ADD, gets
+ * it moved to `to` (sock.c); returns the stack now locked, s's home. */
+struct sk_stack *sk_place(struct sk_sock *s, struct sk_stack *S, struct sk_stack *to);
+/* s is in a set whose members live on several stacks. */
+int sk_sock_in_mixed(const struct sk_sock *s);
 uint32_t sk_sock_epoll_events(const struct sk_sock *s);
 
 /* epoll.c */
+/* Locks what guards ep: its home (*S), or every stack (*S NULL) when it
+ * is mixed or has no home. 0 or -ESHUTDOWN. */
+int sk_lock_ep(struct sk_ep *ep, struct sk_stack **S);
+void sk_unlock_ep(struct sk_stack *S);
 void sk_item_remove(struct sk_item *it);
 /* The socket's readiness may have changed: its items go on their sets'
  * ready lists, and the threads sleeping on those sets wake. */

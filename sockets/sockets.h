@@ -85,8 +85,8 @@ void sk_thread_destroy(struct sk_thread *t);
  * Returns frames received, or -ESHUTDOWN once the port is closing. */
 int sk_service(struct sk_thread *t);
 
-/* The stacks' counters (zero when there is none); returns how many
- * stacks there are. */
+/* The stacks' counters added up (zero when there is none); returns how
+ * many stacks there are. */
 int sk_net_stats(struct stack_stats *out);
 
 /* What went which way: connections the stack served, and those of the
@@ -96,6 +96,9 @@ int sk_net_stats(struct stack_stats *out);
 struct sk_counters {
 	uint64_t bypass_accepts, bypass_connects;
 	uint64_t kernel_accepts, kernel_connects;
+	/* connections moved to their first user's stack; frames another
+	 * stack steered here that found its ring full (dropped) */
+	uint64_t handoffs, steer_drops;
 };
 void sk_net_counters(struct sk_counters *out);
 /* A TCP socket of the program connected through the kernel. */

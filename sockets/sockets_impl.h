@@ -18,8 +18,15 @@ struct sk_stack {
 	pthread_mutex_t lock;
 	struct stack *st;
 	struct dev_netq *q;
+	unsigned idx;           /* in sk_stacks, the order locks are taken in */
 	int wake_fd;            /* readable when the queue has packets; -1 none */
 	int up;
+	int nthreads;           /* threads given this stack (sk_thread_create) */
+	/* Frames other stacks hand this one (netif.c): readable when they
+	 * did while its threads sleep; -1 with a single stack. */
+	int kick_fd;
+	int sleepers;           /* its threads between arm and ack (atomic) */
+	int kicked;             /* kick_fd was written, not yet drained */
 	uint32_t ip, mask, gateway; /* the port's address (host order) */
 	uint64_t idle_poll_ns;
 	uint64_t spin_ns;
@@ -39,7 +46,9 @@ struct sk_stack {
 };
 
 struct sk_thread {
-	struct sk_stack *s;
+	struct sk_stack *s;     /* its own stack */
+	uint64_t helped_at;     /* the last look at the stacks with no thread */
+	uint64_t look_at;       /* the clock of its last poll of a stack */
 	int notify_fd;          /* eventfd: another thread wakes this one */
 	int wait_epfd;          /* wake_fd, notify_fd, the program's epoll sets */
 	int sleeping;           /* set before the last look, cleared on waking */
@@ -57,15 +66,45 @@ struct sk_thread {
 	uint8_t sig_blocked;
 };
 
-/* Runs t's stack once (under its lock), noting who polled it when: a
- * thread about to sleep need not poll on the idle slice while another
- * one keeps polling (sk_sleep_len). */
-unsigned sk_poll_stack(struct sk_thread *t);
+/* The process's stacks, one per device queue (ACCEL_QUEUES); sockets
+ * live on one of them (their home) and move at most once, to the stack of
+ * the first thread that uses them (sock.c). */
+extern struct sk_stack sk_stacks[SK_MAX_THREADS];
+extern unsigned sk_nstacks;
 
-/* The stack's lock, and the port's guard with it: -ESHUTDOWN when the
- * port is closing. sk_unlock sends what the calls queued. */
+/* Runs S once (under its lock), noting who polled it when: a thread about
+ * to sleep need not poll on the idle slice while another one keeps
+ * polling (sk_sleep_len). */
+unsigned sk_poll_stack(struct sk_thread *t, struct sk_stack *S);
+
+/* A stack's lock, and the port's guard with it: -ESHUTDOWN when the port
+ * is closing (sk_trylock: -EBUSY when another thread has it). sk_unlock
+ * sends what the calls queued. A thread holds one stack's lock at a time,
+ * or all of them (taken in index order), never two otherwise, except
+ * that sk_trylock may take a second. */
 int sk_lock(struct sk_stack *s);
+int sk_trylock(struct sk_stack *s);
 void sk_unlock(struct sk_stack *s);
+int sk_lock_all(void);
+void sk_unlock_all(void);
+/* Polls every stack (all locked). */
+void sk_poll_all(struct sk_thread *t);
+
+/* The descriptors a sleeping thread waits on besides the program's: every
+ * queue's wake fd, its stack's kick fd, its notify fd. At most
+ * SK_SLEEP_FDS; returns how many. */
+#define SK_SLEEP_FDS (SK_MAX_THREADS + 2)
+int sk_sleep_fds(const struct sk_thread *t, struct pollfd *p);
+
+/* flows.c: the stack that serves a 4-tuple (flows.c says how), or -1 for
+ * the one that received it. syn: a SYN without ACK, for a listener. */
+int sk_flows_init(unsigned stacks);
+int sk_flow_target(uint32_t rip, uint16_t rport, uint16_t lport, int syn);
+int sk_flow_get(uint32_t rip, uint16_t rport, uint16_t lport);
+int sk_flow_set(uint32_t rip, uint16_t rport, uint16_t lport, unsigned stack);
+void sk_flow_del(uint32_t rip, uint16_t rport, uint16_t lport);
+/* port's listener is on stack (-1: none now). */
+void sk_flow_listen(uint16_t port, int stack);
 
 void sk_wake_arm(struct sk_thread *t);
 /* How long a sleep may last before deadline (ns on sk_now's clock,
@@ -86,11 +125,13 @@ void sk_thread_wake(struct sk_thread *t);
 uint64_t sk_stack_deadline(struct sk_thread *t);
 
 /* The counters file for accel-stat, at most once a second (stats.c). */
-void sk_stats_publish(struct stack *st, uint64_t now);
+void sk_stats_publish(uint64_t now);
+/* Every stack's counters added up, read without their locks. */
+void sk_stats_sum(struct stack_stats *out);
 void sk_stats_unpublish(void);
 
-/* Closes every bypass socket at exit (sock.c). */
-void sk_socks_exit(struct stack *st);
+/* Closes every bypass socket at exit (sock.c), all stacks locked. */
+void sk_socks_exit(void);
 
 /* The stack's readiness callback (sock.c). */
 void sk_sock_event(void *ctx, struct stack_tcp *c, void *user, unsigned events);

@@ -18,8 +18,11 @@ struct sk_counters sk_counters;
 
 void sk_net_counters(struct sk_counters *out)
 {
-	*out = sk_counters;
-	out->kernel_connects = __atomic_load_n(&sk_counters.kernel_connects, __ATOMIC_RELAXED);
+	const uint64_t *in = (const uint64_t *)&sk_counters;
+	uint64_t *o = (uint64_t *)out;
+
+	for (size_t k = 0; k < sizeof(*out) / sizeof(uint64_t); k++)
+		o[k] = __atomic_load_n(&in[k], __ATOMIC_RELAXED);
 }
 
 void sk_note_kernel_connect(void)
@@ -65,6 +68,9 @@ size_t sk_stats_format(const struct stack_stats *s, char *buf, size_t len)
 	LINE("tcp_moved_in", s->tcp_moved_in);
 	LINE("tcp_moved_out", s->tcp_moved_out);
 	LINE("tcp_steered", s->tcp_steered);
+	LINE("stacks", sk_nstacks);
+	LINE("handoffs", c.handoffs);
+	LINE("steer_drops", c.steer_drops);
 	LINE("bypass_sockets", (uint64_t)__atomic_load_n(&sk_nsocks, __ATOMIC_RELAXED));
 	LINE("bypass_accepts", c.bypass_accepts);
 	LINE("bypass_connects", c.bypass_connects);
@@ -82,22 +88,38 @@ size_t sk_stats_format(const struct stack_stats *s, char *buf, size_t len)
 	return n;
 }
 
-/* Under the stack's lock. */
-void sk_stats_publish(struct stack *st, uint64_t now)
+void sk_stats_sum(struct stack_stats *out)
 {
+	memset(out, 0, sizeof(*out));
+	for (unsigned i = 0; i < sk_nstacks; i++) {
+		const uint64_t *a = (const uint64_t *)stack_stats(sk_stacks[i].st);
+		uint64_t *sum = (uint64_t *)out;
+
+		for (size_t k = 0; k < sizeof(*out) / sizeof(uint64_t); k++)
+			sum[k] += a[k];
+	}
+}
+
+/* By any thread that runs a stack; one a second gets to write. */
+void sk_stats_publish(uint64_t now)
+{
+	struct stack_stats sum;
 	char buf[4096], tmp[80];
+	uint64_t due = __atomic_load_n(&next_publish, __ATOMIC_RELAXED);
 	size_t n;
 	int fd;
 
-	if (now < next_publish)
+	if (now < due || !__atomic_compare_exchange_n(&next_publish, &due,
+						      now + SK_STATS_PUBLISH_NS, 0,
+						      __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		return;
-	next_publish = now + SK_STATS_PUBLISH_NS;
+	sk_stats_sum(&sum);
 	if (!path[0]) {
 		const char *dir = access("/run/libaccel", W_OK) == 0 ? "/run/libaccel" : "/tmp";
 
 		snprintf(path, sizeof(path), "%s/%d.stats", dir, (int)getpid());
 	}
-	n = sk_stats_format(stack_stats(st), buf, sizeof(buf));
+	n = sk_stats_format(&sum, buf, sizeof(buf));
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = accel_real.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)

@@ -34,11 +34,11 @@ static uint64_t deadline_of(int64_t timeout_ns)
 	return timeout_ns < 0 ? NO_DEADLINE : now_ns() + (uint64_t)timeout_ns;
 }
 
-/* The time of the stack's last poll (the look just made one): the clock
- * without reading it again. */
+/* The time of t's last poll of a stack (the look just made one): the
+ * clock without reading it again. */
 static uint64_t polled_at(const struct sk_thread *t)
 {
-	return __atomic_load_n(&t->s->polled_at, __ATOMIC_RELAXED);
+	return t->look_at;
 }
 
 /* With no wake fd: the idle slice if t polls for the sleepers (it held
@@ -52,7 +52,8 @@ static uint64_t idle_slice(struct sk_thread *t, uint64_t now)
 			  t->s->idle_poll_ns;
 
 	if (__atomic_load_n(&t->s->polled_by, __ATOMIC_RELAXED) != t &&
-	    now < polled_at(t) + t->s->idle_poll_ns / 4) /* (it may be after now) */
+	    now < __atomic_load_n(&t->s->polled_at, __ATOMIC_RELAXED) +
+		  t->s->idle_poll_ns / 4) /* (it may be after now) */
 		return backup;
 	if (cur == t || (!cur && __atomic_compare_exchange_n(&t->s->slicer, &cur, t, 0,
 							     __ATOMIC_ACQ_REL,
@@ -178,29 +179,38 @@ static int merge(struct epoll_event *ev, int n, int k)
 
 /* The bypass members of epfd that are ready, into ev; -1 if the stack is
  * gone. With sleep set, the thread is recorded as the set's sleeper first,
- * so a change after this look wakes it. */
+ * so a change after this look wakes it. The set's home stack is polled
+ * (every stack, for a mixed set). */
 static int ep_look(struct sk_thread *t, int epfd, struct epoll_event *ev, int max,
 		   int sleep, int *ask_kernel)
 {
-	struct sk_ep *ep;
+	struct sk_ep *ep = sk_eps[epfd];
+	struct sk_stack *S = t->s;
 	int n = 0;
 
-	if (sk_lock(t->s) < 0)
+	if (ep ? sk_lock_ep(ep, &S) < 0 : sk_lock(S) < 0)
 		return -1;
-	ep = sk_eps[epfd];
+	if (ep && __atomic_load_n(&sk_eps[epfd], __ATOMIC_ACQUIRE) != ep)
+		ep = NULL; /* (closed meanwhile) */
 	if (sleep) {
 		if (ep)
 			ep->waiter = t;
 		sk_wake_arm(t);
 	}
-	sk_poll_stack(t);
+	if (S)
+		sk_poll_stack(t, S);
+	else
+		sk_poll_all(t);
 	if (ep)
 		n = sk_ep_collect(ep, ev, max);
 	/* The kernel's members are asked about (with a system call) unless
 	 * the set is known to have none. */
 	if (ask_kernel)
-		*ask_kernel = !ep || ep->kernel_members != 0;
-	sk_unlock(t->s);
+		*ask_kernel = !ep || __atomic_load_n(&ep->kernel_members, __ATOMIC_RELAXED) != 0;
+	if (S)
+		sk_unlock(S);
+	else
+		sk_unlock_all();
 	return n;
 }
 
@@ -338,31 +348,48 @@ static struct pollfd *poll_buf(struct sk_thread *t, size_t n)
 	return t->pbuf;
 }
 
+/* Whether every bypass entry lives on S (read unlocked: checked again
+ * under the lock). */
+static int poll_all_on(const struct pollfd *fds, nfds_t nfds, const struct sk_stack *S)
+{
+	for (nfds_t i = 0; i < nfds; i++) {
+		struct sk_sock *s = fds[i].fd >= 0 ? sk_get(fds[i].fd) : NULL;
+
+		if (s && __atomic_load_n(&s->home, __ATOMIC_RELAXED) != S)
+			return 0;
+	}
+	return 1;
+}
+
 /* The bypass entries' revents (0 for the others); the count of bypass
  * entries ready, or -1 when the stack is gone. With sleep set, the thread
- * is recorded as each socket's sleeper first. */
+ * is recorded as each socket's sleeper first. The thread's stack is
+ * polled, or every stack when the sockets live on several. */
 static int poll_look(struct sk_thread *t, const struct pollfd *fds, nfds_t nfds,
 		     short *rev, int sleep)
 {
-	int ready = 0;
+	int ready = 0, one = sk_nstacks < 2 || poll_all_on(fds, nfds, t->s);
 
-	if (sk_lock(t->s) < 0)
+	if (one ? sk_lock(t->s) < 0 : sk_lock_all() < 0)
 		return -1;
 	if (sleep) {
 		for (nfds_t i = 0; i < nfds; i++) {
 			struct sk_sock *s = fds[i].fd >= 0 ? sk_get(fds[i].fd) : NULL;
 
-			if (s)
+			if (s && (!one || s->home == t->s))
 				s->waiter = t;
 		}
 		sk_wake_arm(t);
 	}
-	sk_poll_stack(t);
+	if (one)
+		sk_poll_stack(t, t->s);
+	else
+		sk_poll_all(t);
 	for (nfds_t i = 0; i < nfds; i++) {
 		struct sk_sock *s = fds[i].fd >= 0 ? sk_get(fds[i].fd) : NULL;
 
 		rev[i] = 0;
-		if (!s)
+		if (!s || (one && s->home != t->s)) /* (moved since: the next look) */
 			continue;
 		rev[i] = (short)(sk_sock_epoll_events(s) &
 				 ((uint32_t)(uint16_t)fds[i].events | POLLERR | POLLHUP));
@@ -370,7 +397,10 @@ static int poll_look(struct sk_thread *t, const struct pollfd *fds, nfds_t nfds,
 			rev[i] &= ~(POLLOUT | POLLWRNORM | POLLHUP);
 		ready += rev[i] != 0;
 	}
-	sk_unlock(t->s);
+	if (one)
+		sk_unlock(t->s);
+	else
+		sk_unlock_all();
 	return ready;
 }
 
@@ -391,7 +421,7 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 		      uint64_t deadline, const sigset_t *sigmask)
 {
 	struct timespec zero = { 0, 0 }, ts;
-	struct pollfd *buf = poll_buf(t, nfds + 2);
+	struct pollfd *buf = poll_buf(t, nfds + SK_SLEEP_FDS);
 	short *rev = buf ? t->prev : NULL;
 	uint64_t spin_until = now_ns() + t->s->spin_ns, asked_at = 0;
 	int r = -ENOMEM;
@@ -447,9 +477,7 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 			sk_wake_ack(t);
 			continue;
 		}
-		if (t->s->wake_fd >= 0)
-			buf[nfds + extra++] = (struct pollfd){ .fd = t->s->wake_fd, .events = POLLIN };
-		buf[nfds + extra++] = (struct pollfd){ .fd = t->notify_fd, .events = POLLIN };
+		extra = sk_sleep_fds(t, buf + nfds);
 		r = accel_real.ppoll(buf, nfds + (nfds_t)extra,
 				     sk_ns_to_ts(sk_sleep_len(t, deadline), &ts),
 				     sk_sleep_mask(t, sigmask));
@@ -469,7 +497,7 @@ static int poll_sliced(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 	uint64_t deadline = deadline_of(timeout_ns);
 	struct timespec zero = { 0, 0 }, ts;
 	struct pollfd *buf;
-	int n, r;
+	int n, r, extra;
 
 	if (poll_has_bypass(fds, nfds))
 		return poll_mixed(t, fds, nfds, deadline, sigmask);
@@ -482,19 +510,17 @@ static int poll_sliced(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 			return n < 0 ? -errno : n;
 		if (remaining(deadline) == 0)
 			return 0;
-		buf = poll_buf(t, nfds + 1);
+		buf = poll_buf(t, nfds + SK_SLEEP_FDS);
 		if (!buf)
 			break;
 		memcpy(buf, fds, nfds * sizeof(*fds));
-		buf[nfds].fd = t->s->wake_fd; /* negative: ignored by poll */
-		buf[nfds].events = POLLIN;
-		buf[nfds].revents = 0;
+		extra = sk_sleep_fds(t, buf + nfds);
 		r = sleep_prepare(t);
 		if (r < 0)
 			break;
 		if (r > 0)
 			continue;
-		r = accel_real.ppoll(buf, nfds + 1,
+		r = accel_real.ppoll(buf, nfds + (nfds_t)extra,
 				     sk_ns_to_ts(sk_sleep_len(t, deadline), &ts),
 				     sk_sleep_mask(t, sigmask));
 		sk_wake_ack(t);
@@ -596,14 +622,13 @@ static int select_has_bypass(int nfds, fd_set *r, fd_set *w, fd_set *e)
 static struct pollfd *select_sleep_set(struct sk_thread *t, int nfds, const fd_set *r,
 				       const fd_set *w, const fd_set *e, nfds_t *n)
 {
-	struct pollfd *p = poll_buf(t, (size_t)nfds + 1);
+	struct pollfd *p = poll_buf(t, (size_t)nfds + SK_SLEEP_FDS);
 
 	*n = 0;
 	if (!p)
 		return NULL;
 	*n = sets_to_poll(nfds, r, w, e, p);
-	if (t->s->wake_fd >= 0)
-		p[(*n)++] = (struct pollfd){ .fd = t->s->wake_fd, .events = POLLIN };
+	*n += (nfds_t)sk_sleep_fds(t, p + *n);
 	return p;
 }
 

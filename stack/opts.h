@@ -136,9 +136,9 @@
 /* Initial window: 10 segments (RFC 6928). */
 #define TCP_INIT_CWND_SEGS 10
 
-/* Ephemeral ports, as Linux's ip_local_port_range. */
-#define TCP_EPH_LO 32768
-#define TCP_EPH_HI 60999
+/* Ephemeral ports (stack.h). */
+#define TCP_EPH_LO STACK_TCP_EPH_LO
+#define TCP_EPH_HI STACK_TCP_EPH_HI
 
 /* The window scale we offer is the smallest that covers the receive
  * buffer, but at least this (Linux offers 7) so a buffer raised later

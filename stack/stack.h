@@ -71,7 +71,15 @@ struct stack_ops {
 	 * from. */
 	int (*steer)(void *ctx, void *pkt, uint32_t rip, uint16_t rport,
 		     uint16_t lport);
+	/* Optional: a connection given stack_tcp_watch (or moved here) left
+	 * the stack's tables, so the process's map of which stack serves a
+	 * 4-tuple can forget it. */
+	void (*tcp_gone)(void *ctx, uint32_t rip, uint16_t rport, uint16_t lport);
 };
+
+/* The ephemeral ports (Linux's ip_local_port_range). */
+#define STACK_TCP_EPH_LO 32768
+#define STACK_TCP_EPH_HI 60999
 
 struct stack_conf {
 	uint32_t ip;          /* host byte order */
@@ -86,6 +94,10 @@ struct stack_conf {
 	uint8_t isn_key[16];
 	uint32_t sndbuf, rcvbuf;  /* default buffer sizes, 0 = built-in */
 	unsigned tx_csum;         /* STACK_TX_*: checksums the port fills */
+	/* Where a process runs several stacks: this one's connect picks only
+	 * ephemeral ports p with p % port_stride == port_index, so the
+	 * process knows a reply's stack from its port. 0 = any port. */
+	uint16_t port_stride, port_index;
 };
 
 /* Why a frame was dropped; each has a counter and a name. */
@@ -224,6 +236,8 @@ int stack_tcp_listen_flags(struct stack *st, uint16_t port, int backlog,
  * 0; -EINVAL for a listener, a connection not yet accepted or a stack with
  * another address; -EEXIST when to has the 4-tuple already. */
 int stack_tcp_move(struct stack_tcp *c, struct stack *to);
+/* ops->tcp_gone reports c's end (a moved connection is watched already). */
+void stack_tcp_watch(struct stack_tcp *c);
 
 /* The stack serving c. */
 struct stack *stack_tcp_stack(const struct stack_tcp *c);

@@ -70,6 +70,7 @@ struct stack_tcp {
 
 	/* what the user did */
 	uint8_t app_open;               /* the handle is held */
+	uint8_t watched;                /* ops->tcp_gone reports its end */
 	uint8_t reuseport;              /* a listener sharing its port */
 	uint8_t orphan;                 /* the user closed it; it lives on */
 	uint8_t arp_wait;               /* SYN held until the MAC is known */

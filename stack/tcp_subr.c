@@ -260,6 +260,8 @@ void tcp_drop(struct stack_tcp *c, int err)
 	if (c->state != TCP_CLOSED) {
 		tcp_hash_remove(c);
 		c->state = TCP_CLOSED;
+		if (c->watched && c->st->ops->tcp_gone)
+			c->st->ops->tcp_gone(c->st->ctx, c->rip, c->rport, c->lport);
 	}
 	/* A half-open child is forgotten by its listener; one already in the
 	 * accept queue stays there, to be accepted and report the error, as

@@ -72,6 +72,8 @@ static int pick_port(struct stack *st, uint32_t ip, uint16_t rport)
 		uint16_t p = st->eph_next;
 
 		st->eph_next = p >= TCP_EPH_HI ? TCP_EPH_LO : (uint16_t)(p + 1);
+		if (st->conf.port_stride > 1 && p % st->conf.port_stride != st->conf.port_index)
+			continue;
 		if (!tcp_listener(st, p) && !tcp_lookup(st, ip, rport, p))
 			return p;
 	}
@@ -452,6 +454,11 @@ static void timer_move(struct timer_wheel *from, struct timer_wheel *to,
 	tw_arm(to, t, at);
 }
 
+void stack_tcp_watch(struct stack_tcp *c)
+{
+	c->watched = 1;
+}
+
 int stack_tcp_move(struct stack_tcp *c, struct stack *to)
 {
 	struct stack *from = c->st;
@@ -468,6 +475,7 @@ int stack_tcp_move(struct stack_tcp *c, struct stack *to)
 	timer_move(&from->tw, &to->tw, &c->t_delack);
 	timer_move(&from->tw, &to->tw, &c->t_keep);
 	c->st = to;
+	c->watched = 1;
 	tcp_hash_insert(c);
 	/* to's clock may be behind from's (its last poll was earlier): c's
 	 * timestamps must not go back (tcp_ts_now reads st->now) */
