@@ -68,6 +68,12 @@ static void stats_print(void)
 		(int)getpid(), (unsigned long long)sc.bypass_accepts,
 		(unsigned long long)sc.bypass_connects, (unsigned long long)sc.kernel_accepts,
 		(unsigned long long)sc.kernel_connects, moved, stayed);
+	if (n > 1)
+		fprintf(stderr,
+			"libaccel[%d] stats: handoffs %llu (connections moved to their first "
+			"user's stack), segments steered %llu, steered frames dropped %llu\n",
+			(int)getpid(), (unsigned long long)sc.handoffs,
+			(unsigned long long)sum.tcp_steered, (unsigned long long)sc.steer_drops);
 	for (int r = 0; r < STACK_DROP_MAX; r++)
 		if (sum.drops[r])
 			fprintf(stderr, "libaccel[%d] stats: dropped %s %llu\n",

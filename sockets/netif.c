@@ -470,13 +470,15 @@ static int wait_set_create(const struct sk_net_conf *conf, const struct sk_threa
 	return epfd;
 }
 
+struct sk_thread *sk_slicer;
+
 /* t no longer polls for the sleepers (it woke, or it ends): the next
  * thread to sleep takes the idle slice. */
 static void slicer_leave(struct sk_thread *t)
 {
 	struct sk_thread *me = t;
 
-	__atomic_compare_exchange_n(&t->s->slicer, &me, NULL, 0, __ATOMIC_ACQ_REL,
+	__atomic_compare_exchange_n(&sk_slicer, &me, NULL, 0, __ATOMIC_ACQ_REL,
 				    __ATOMIC_RELAXED);
 }
 
@@ -592,11 +594,24 @@ void sk_poll_all(struct sk_thread *t)
 		sk_poll_stack(t, &sk_stacks[i]);
 }
 
-/* Stacks no thread was given (more queues than threads) still receive
- * what the port hashes to their queue: the threads that wait poll them,
- * at most every SK_ORPHAN_POLL_NS each, and always after a sleep (their
- * wake fds are in every sleeping set). */
-static void poll_orphans(struct sk_thread *t, uint64_t now, int woke)
+/* Whether t should poll S, another stack: one no thread was given (more
+ * queues than threads) still receives what the port hashes to its queue,
+ * and on a port with no receive interrupt a stack whose threads all sleep
+ * is polled by the one thread that slices (sk_slicer), after each sleep. */
+static int stale(const struct sk_thread *t, const struct sk_stack *S, uint64_t now, int woke)
+{
+	if (S == t->s)
+		return 0;
+	if (!__atomic_load_n(&S->nthreads, __ATOMIC_RELAXED))
+		return 1;
+	return woke && S->wake_fd < 0 &&
+	       now - __atomic_load_n(&S->polled_at, __ATOMIC_RELAXED) >= S->idle_poll_ns;
+}
+
+/* The waiting threads poll the stacks stale() names: at most every
+ * SK_ORPHAN_POLL_NS each, and after every sleep (the wake fds of every
+ * queue are in every sleeping set). */
+static void poll_stale(struct sk_thread *t, uint64_t now, int woke)
 {
 	if (sk_nstacks < 2 || (!woke && now - t->helped_at < SK_ORPHAN_POLL_NS))
 		return;
@@ -604,7 +619,7 @@ static void poll_orphans(struct sk_thread *t, uint64_t now, int woke)
 	for (unsigned i = 0; i < sk_nstacks; i++) {
 		struct sk_stack *S = &sk_stacks[i];
 
-		if (__atomic_load_n(&S->nthreads, __ATOMIC_RELAXED) || sk_trylock(S) < 0)
+		if (!stale(t, S, now, woke) || sk_trylock(S) < 0)
 			continue;
 		sk_poll_stack(t, S);
 		stack_give(S);
@@ -623,7 +638,7 @@ int sk_service(struct sk_thread *t)
 	n = (int)sk_poll_stack(t, s);
 	sk_stats_publish(s->polled_at);
 	stack_give(s);
-	poll_orphans(t, s->polled_at, 0);
+	poll_stale(t, s->polled_at, 0);
 	return n;
 }
 
@@ -662,7 +677,7 @@ void sk_wake_ack(struct sk_thread *t)
 			(void)!accel_real.read(t->s->kick_fd, &v, sizeof(v));
 			__atomic_store_n(&t->s->kicked, 0, __ATOMIC_SEQ_CST);
 		}
-		poll_orphans(t, sk_now(), 1);
+		poll_stale(t, sk_now(), 1);
 	}
 	errno = saved;
 }

@@ -31,9 +31,6 @@ struct sk_stack {
 	uint64_t idle_poll_ns;
 	uint64_t spin_ns;
 	unsigned unlocks;       /* sk_unlock looks at the clock every 64th */
-	/* with no wake fd: the sleeping thread that polls on the idle
-	 * slice (SK_IDLE_BACKUP_NS), or NULL */
-	struct sk_thread *slicer;
 	/* the lock's lone user, who takes it without the mutex (netif.c),
 	 * and whether it is inside */
 	struct sk_thread *solo;
@@ -71,6 +68,10 @@ struct sk_thread {
  * the first thread that uses them (sock.c). */
 extern struct sk_stack sk_stacks[SK_MAX_THREADS];
 extern unsigned sk_nstacks;
+
+/* With no wake fd: the one sleeping thread of the process that polls on
+ * the idle slice (SK_IDLE_BACKUP_NS), every stack, or NULL. */
+extern struct sk_thread *sk_slicer;
 
 /* Runs S once (under its lock), noting who polled it when: a thread about
  * to sleep need not poll on the idle slice while another one keeps

@@ -47,7 +47,7 @@ static uint64_t polled_at(const struct sk_thread *t)
  * accepting thread sleeps while its worker serves). */
 static uint64_t idle_slice(struct sk_thread *t, uint64_t now)
 {
-	struct sk_thread *cur = __atomic_load_n(&t->s->slicer, __ATOMIC_ACQUIRE);
+	struct sk_thread *cur = __atomic_load_n(&sk_slicer, __ATOMIC_ACQUIRE);
 	uint64_t backup = SK_IDLE_BACKUP_NS > t->s->idle_poll_ns ? SK_IDLE_BACKUP_NS :
 			  t->s->idle_poll_ns;
 
@@ -55,7 +55,7 @@ static uint64_t idle_slice(struct sk_thread *t, uint64_t now)
 	    now < __atomic_load_n(&t->s->polled_at, __ATOMIC_RELAXED) +
 		  t->s->idle_poll_ns / 4) /* (it may be after now) */
 		return backup;
-	if (cur == t || (!cur && __atomic_compare_exchange_n(&t->s->slicer, &cur, t, 0,
+	if (cur == t || (!cur && __atomic_compare_exchange_n(&sk_slicer, &cur, t, 0,
 							     __ATOMIC_ACQ_REL,
 							     __ATOMIC_ACQUIRE)))
 		return t->s->idle_poll_ns;
