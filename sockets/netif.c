@@ -89,6 +89,7 @@ static uint8_t isn_key[16];
  * (stacks_start), one per device queue. */
 struct sk_stack sk_stacks[SK_MAX_THREADS];
 unsigned sk_nstacks;
+int sk_orphans;
 static int stacks_up;
 static struct sk_stack *by_qid[DEV_MAX_QUEUES];
 
@@ -424,6 +425,7 @@ static int stacks_start(const struct sk_net_conf *conf)
 		if (stack_start(&sk_stacks[i], i, conf, info) < 0)
 			goto out; /* (no thread gets a stack: all stays in the kernel) */
 	sk_nstacks = n;
+	sk_orphans = (int)n;
 	__atomic_store_n(&stacks_up, 1, __ATOMIC_RELEASE);
 out:
 	pthread_mutex_unlock(&stacks_create);
@@ -440,9 +442,8 @@ int sk_sleep_fds(const struct sk_thread *t, struct pollfd *p)
 {
 	int n = 0;
 
-	for (unsigned i = 0; i < sk_nstacks; i++)
-		if (sk_stacks[i].wake_fd >= 0)
-			p[n++] = (struct pollfd){ .fd = sk_stacks[i].wake_fd, .events = POLLIN };
+	if (t->s->wake_fd >= 0)
+		p[n++] = (struct pollfd){ .fd = t->s->wake_fd, .events = POLLIN };
 	if (t->s->kick_fd >= 0)
 		p[n++] = (struct pollfd){ .fd = t->s->kick_fd, .events = POLLIN };
 	p[n++] = (struct pollfd){ .fd = t->notify_fd, .events = POLLIN };
@@ -493,9 +494,18 @@ static struct sk_stack *stack_for_new_thread(void)
 	for (unsigned i = 1; i < sk_nstacks; i++)
 		if (sk_stacks[i].nthreads < best->nthreads)
 			best = &sk_stacks[i];
-	__atomic_add_fetch(&best->nthreads, 1, __ATOMIC_RELAXED);
+	if (__atomic_add_fetch(&best->nthreads, 1, __ATOMIC_RELAXED) == 1)
+		__atomic_sub_fetch(&sk_orphans, 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&stacks_create);
 	return best;
+}
+
+static void stack_thread_gone(struct sk_stack *S)
+{
+	pthread_mutex_lock(&stacks_create);
+	if (__atomic_sub_fetch(&S->nthreads, 1, __ATOMIC_RELAXED) == 0)
+		__atomic_add_fetch(&sk_orphans, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&stacks_create);
 }
 
 struct sk_thread *sk_thread_create(const struct sk_net_conf *conf)
@@ -516,7 +526,7 @@ struct sk_thread *sk_thread_create(const struct sk_net_conf *conf)
 	if (t->wait_epfd < 0) {
 		if (t->notify_fd >= 0)
 			accel_real.close(t->notify_fd);
-		__atomic_sub_fetch(&t->s->nthreads, 1, __ATOMIC_RELAXED);
+		stack_thread_gone(t->s);
 		free(t);
 		return NULL;
 	}
@@ -530,7 +540,7 @@ void sk_thread_destroy(struct sk_thread *t)
 		return;
 	solo_leave(t->s, t);
 	slicer_leave(t);
-	__atomic_sub_fetch(&t->s->nthreads, 1, __ATOMIC_RELAXED);
+	stack_thread_gone(t->s);
 	accel_real.close(t->wait_epfd);
 	accel_real.close(t->notify_fd);
 	t->notify_fd = -1;
@@ -597,7 +607,10 @@ void sk_poll_all(struct sk_thread *t)
 /* Whether t should poll S, another stack: one no thread was given (more
  * queues than threads) still receives what the port hashes to its queue,
  * and on a port with no receive interrupt a stack whose threads all sleep
- * is polled by the one thread that slices (sk_slicer), after each sleep. */
+ * is polled by the one thread that slices (sk_slicer), after each sleep.
+ * (The slicer slices when there are such stacks, interrupts or not: a
+ * sleeping thread waits on its own queue's interrupt only, or a busy
+ * queue would keep waking the threads that cannot empty it.) */
 static int stale(const struct sk_thread *t, const struct sk_stack *S, uint64_t now, int woke)
 {
 	if (S == t->s)
@@ -609,8 +622,7 @@ static int stale(const struct sk_thread *t, const struct sk_stack *S, uint64_t n
 }
 
 /* The waiting threads poll the stacks stale() names: at most every
- * SK_ORPHAN_POLL_NS each, and after every sleep (the wake fds of every
- * queue are in every sleeping set). */
+ * SK_ORPHAN_POLL_NS each, and after every sleep. */
 static void poll_stale(struct sk_thread *t, uint64_t now, int woke)
 {
 	if (sk_nstacks < 2 || (!woke && now - t->helped_at < SK_ORPHAN_POLL_NS))

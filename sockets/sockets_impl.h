@@ -68,6 +68,8 @@ struct sk_thread {
  * the first thread that uses them (sock.c). */
 extern struct sk_stack sk_stacks[SK_MAX_THREADS];
 extern unsigned sk_nstacks;
+/* How many of them no thread was given (atomic). */
+extern int sk_orphans;
 
 /* With no wake fd: the one sleeping thread of the process that polls on
  * the idle slice (SK_IDLE_BACKUP_NS), every stack, or NULL. */
@@ -91,10 +93,10 @@ void sk_unlock_all(void);
 /* Polls every stack (all locked). */
 void sk_poll_all(struct sk_thread *t);
 
-/* The descriptors a sleeping thread waits on besides the program's: every
+/* The descriptors a sleeping thread waits on besides the program's: its
  * queue's wake fd, its stack's kick fd, its notify fd. At most
  * SK_SLEEP_FDS; returns how many. */
-#define SK_SLEEP_FDS (SK_MAX_THREADS + 2)
+#define SK_SLEEP_FDS 3
 int sk_sleep_fds(const struct sk_thread *t, struct pollfd *p);
 
 /* flows.c: the stack that serves a 4-tuple (flows.c says how), or -1 for

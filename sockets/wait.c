@@ -63,15 +63,15 @@ static uint64_t idle_slice(struct sk_thread *t, uint64_t now)
 }
 
 /* How long the next sleep may last: until the caller's deadline, the
- * stack's next timer, or an idle slice when there is no wake fd. -1
- * means no limit. */
+ * stack's next timer, or an idle slice when there is no wake fd or a
+ * stack has no thread (netif.c: stale). -1 means no limit. */
 int64_t sk_sleep_len(struct sk_thread *t, uint64_t deadline)
 {
 	uint64_t now = now_ns(), until = deadline, timer = sk_stack_deadline(t);
 
 	if (timer < until)
 		until = timer;
-	if (t->s->wake_fd < 0) {
+	if (t->s->wake_fd < 0 || __atomic_load_n(&sk_orphans, __ATOMIC_RELAXED)) {
 		uint64_t slice = idle_slice(t, now);
 
 		if (now + slice < until)
