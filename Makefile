@@ -38,7 +38,8 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 	$(BUILD)/tests/test_preload_config $(BUILD)/tests/test_preload_fdtable \
 	$(BUILD)/tests/test_stack_tcp_wire \
 	$(BUILD)/tests/test_stack_ipv4_frag $(BUILD)/tests/test_stack_timer \
-	$(BUILD)/tests/test_stack_tcp_isn $(BUILD)/tests/test_stack_tcp
+	$(BUILD)/tests/test_stack_tcp_isn $(BUILD)/tests/test_stack_tcp \
+	$(BUILD)/tests/test_sockets_flows
 TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 	$(BUILD)/tests/callmix $(BUILD)/tests/sockdiff $(BUILD)/tests/sockthreads \
 	$(BUILD)/tests/fdlimit $(BUILD)/tests/libearlyhook.so
@@ -93,6 +94,11 @@ $(BUILD)/tests/test_stack_%: tests/stack/test_%.c $(STACK_SRC) tests/stack/link.
 $(BUILD)/tests/test_preload_%: tests/preload/test_%.c $(PRELOAD_SRC) $(COMMON_SRC)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< preload/$*.c $(COMMON_SRC) -lcmocka -ldl
+
+$(BUILD)/tests/test_sockets_%: tests/sockets/test_%.c sockets/%.c sockets/sock_impl.h \
+		sockets/sockets_impl.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< sockets/$*.c -lcmocka -lpthread
 
 $(BUILD)/tests/lib%.so: tests/progs/%.c
 	@mkdir -p $(dir $@)

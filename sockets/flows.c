@@ -20,7 +20,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
-#include <sys/socket.h>
 
 #include "sock_impl.h"
 

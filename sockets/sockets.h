@@ -27,6 +27,8 @@
 #include <stdint.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "../stack/stack.h"
 
