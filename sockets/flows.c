@@ -3,10 +3,11 @@
  * stack that received a segment its own tables do not know (ops->steer).
  *
  * Three rules, in order: a connection that moved (its first user was a
- * thread of another stack) is in a table of 4-tuples; a port something
- * listens on belongs to the listener's stack, so a SYN and the segments of
- * a connection not yet accepted go there; an ephemeral port belongs to the
- * stack that picked it (stack_conf.port_stride). The local address is the
+ * thread of another stack) is in a table of 4-tuples until its stack lets
+ * it go (ops->tcp_gone); a port something listens on belongs to the
+ * listener's stack, so a SYN and the segments of a connection not yet
+ * accepted go there; an ephemeral port belongs to the stack that picked it
+ * (stack_conf.port_stride). The local address is the
  * port's one, so a 4-tuple is the remote address, the remote port and the
  * local port.
  *
@@ -132,7 +133,7 @@ int sk_flow_set(uint32_t rip, uint16_t rport, uint16_t lport, unsigned stack)
 	return r;
 }
 
-void sk_flow_del(uint32_t rip, uint16_t rport, uint16_t lport)
+void sk_flow_del(uint32_t rip, uint16_t rport, uint16_t lport, int stack)
 {
 	uint64_t key = key_of(rip, rport, lport);
 	unsigned i, j;
@@ -142,7 +143,7 @@ void sk_flow_del(uint32_t rip, uint16_t rport, uint16_t lport)
 	write_begin();
 	for (i = slot_of(key); table[i].key && table[i].key != key; i = (i + 1) & (FLOW_SLOTS - 1))
 		;
-	if (table[i].key == key) {
+	if (table[i].key == key && (stack < 0 || table[i].stack == (uint64_t)stack)) {
 		/* shift the rest of the run back over the hole (Knuth 6.4 R) */
 		for (j = (i + 1) & (FLOW_SLOTS - 1); table[j].key; j = (j + 1) & (FLOW_SLOTS - 1)) {
 			unsigned home = slot_of(table[j].key);
@@ -165,11 +166,14 @@ void sk_flow_listen(uint16_t port, int stack)
 	__atomic_store_n(&listen_port[port], (uint8_t)(stack + 1), __ATOMIC_RELEASE);
 }
 
-int sk_flow_target(uint32_t rip, uint16_t rport, uint16_t lport, int syn)
+int sk_flow_target(uint32_t rip, uint16_t rport, uint16_t lport, int syn, int self)
 {
-	int k = syn ? -1 : sk_flow_get(rip, rport, lport);
+	int k = sk_flow_get(rip, rport, lport);
 
-	if (k >= 0)
+	/* (a SYN for a tuple that moved goes where it moved, which may hold
+	 * it in TIME_WAIT and take the SYN as its reuse; one that comes back
+	 * to us, where it is gone, goes to the listener) */
+	if (k >= 0 && !(syn && k == self))
 		return k;
 	k = (int)__atomic_load_n(&listen_port[lport], __ATOMIC_ACQUIRE) - 1;
 	if (k >= 0)

@@ -301,7 +301,7 @@ static int is_syn(void *pkt)
 static int netif_steer(void *ctx, void *pkt, uint32_t rip, uint16_t rport, uint16_t lport)
 {
 	struct sk_stack *from = by_qid[dev_netq_id(ctx)];
-	int k = sk_flow_target(rip, rport, lport, is_syn(pkt));
+	int k = sk_flow_target(rip, rport, lport, is_syn(pkt), (int)from->idx);
 
 	if (k < 0 || (unsigned)k >= sk_nstacks || &sk_stacks[k] == from)
 		return 0;
@@ -311,8 +311,7 @@ static int netif_steer(void *ctx, void *pkt, uint32_t rip, uint16_t rport, uint1
 
 static void netif_tcp_gone(void *ctx, uint32_t rip, uint16_t rport, uint16_t lport)
 {
-	(void)ctx;
-	sk_flow_del(rip, rport, lport);
+	sk_flow_del(rip, rport, lport, (int)by_qid[dev_netq_id(ctx)]->idx);
 }
 
 /* Receives the frames other stacks handed this one, then the queue's

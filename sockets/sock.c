@@ -269,7 +269,7 @@ struct sk_stack *sk_place(struct sk_sock *s, struct sk_stack *S, struct sk_stack
 	s->placed = 1;
 	stack_tcp_endpoints(s->c, &lip, &lport, &rip, &rport);
 	if (sk_flow_set(rip, rport, lport, to->idx) < 0 || stack_tcp_move(s->c, to->st) < 0) {
-		sk_flow_del(rip, rport, lport);
+		sk_flow_del(rip, rport, lport, (int)to->idx);
 		sk_unlock(to);
 		return S;
 	}
@@ -574,7 +574,7 @@ static void connect_route(struct sk_stack *S, struct stack_tcp *c)
 	if (sk_nstacks < 2)
 		return;
 	stack_tcp_endpoints(c, &lip, &lport, &rip, &rport);
-	if (sk_flow_target(rip, rport, lport, 0) == (int)S->idx)
+	if (sk_flow_target(rip, rport, lport, 0, -1) == (int)S->idx)
 		return;
 	if (sk_flow_set(rip, rport, lport, S->idx) == 0)
 		stack_tcp_watch(c);

@@ -100,12 +100,15 @@ void sk_poll_all(struct sk_thread *t);
 int sk_sleep_fds(const struct sk_thread *t, struct pollfd *p);
 
 /* flows.c: the stack that serves a 4-tuple (flows.c says how), or -1 for
- * the one that received it. syn: a SYN without ACK, for a listener. */
+ * the one that received it; self asks (-1: none), syn: a SYN without ACK,
+ * for a listener. */
 int sk_flows_init(unsigned stacks);
-int sk_flow_target(uint32_t rip, uint16_t rport, uint16_t lport, int syn);
+int sk_flow_target(uint32_t rip, uint16_t rport, uint16_t lport, int syn, int self);
 int sk_flow_get(uint32_t rip, uint16_t rport, uint16_t lport);
 int sk_flow_set(uint32_t rip, uint16_t rport, uint16_t lport, unsigned stack);
-void sk_flow_del(uint32_t rip, uint16_t rport, uint16_t lport);
+/* Forgets the tuple if it is on stack (-1: whichever): a stack's old
+ * connection ending must not drop the entry of a newer one elsewhere. */
+void sk_flow_del(uint32_t rip, uint16_t rport, uint16_t lport, int stack);
 /* port's listener is on stack (-1: none now). */
 void sk_flow_listen(uint16_t port, int stack);
 

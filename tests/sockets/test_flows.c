@@ -36,28 +36,35 @@ static int setup(void **state)
 }
 
 /* The table first, then a listener's port, then the ephemeral port's
- * stack; a SYN skips the table (a new connection reusing a 4-tuple). */
+ * stack. A SYN follows the table to where its tuple moved (a TIME_WAIT
+ * there takes it as reuse) unless that is the asking stack, where the
+ * tuple is gone: then to the listener. An old connection's end leaves a
+ * newer entry of the same tuple alone. */
 static void test_rules_in_order(void **state)
 {
 	(void)state;
-	assert_int_equal(sk_flow_target(PEER, 40000, 11211, 0), -1);
+	assert_int_equal(sk_flow_target(PEER, 40000, 11211, 0, 0), -1);
 	sk_flow_listen(11211, 2);
-	assert_int_equal(sk_flow_target(PEER, 40000, 11211, 0), 2);
-	assert_int_equal(sk_flow_target(PEER, 40000, 11211, 1), 2);
+	assert_int_equal(sk_flow_target(PEER, 40000, 11211, 0, 0), 2);
+	assert_int_equal(sk_flow_target(PEER, 40000, 11211, 1, 0), 2);
 	assert_int_equal(sk_flow_set(PEER, 40000, 11211, 3), 0);
-	assert_int_equal(sk_flow_target(PEER, 40000, 11211, 0), 3);
-	assert_int_equal(sk_flow_target(PEER, 40000, 11211, 1), 2); /* SYN */
-	assert_int_equal(sk_flow_target(PEER, 40001, 11211, 0), 2); /* other tuple */
-	sk_flow_del(PEER, 40000, 11211);
-	assert_int_equal(sk_flow_target(PEER, 40000, 11211, 0), 2);
+	assert_int_equal(sk_flow_target(PEER, 40000, 11211, 0, 0), 3);
+	assert_int_equal(sk_flow_target(PEER, 40000, 11211, 0, 3), 3);
+	assert_int_equal(sk_flow_target(PEER, 40000, 11211, 1, 0), 3); /* SYN */
+	assert_int_equal(sk_flow_target(PEER, 40000, 11211, 1, 3), 2);
+	assert_int_equal(sk_flow_target(PEER, 40001, 11211, 0, 0), 2); /* other tuple */
+	sk_flow_del(PEER, 40000, 11211, 1); /* stack 1's old one ended */
+	assert_int_equal(sk_flow_target(PEER, 40000, 11211, 0, 0), 3);
+	sk_flow_del(PEER, 40000, 11211, 3);
+	assert_int_equal(sk_flow_target(PEER, 40000, 11211, 0, 0), 2);
 	sk_flow_listen(11211, -1);
-	assert_int_equal(sk_flow_target(PEER, 40000, 11211, 0), -1);
+	assert_int_equal(sk_flow_target(PEER, 40000, 11211, 0, 0), -1);
 	/* an ephemeral local port: the stack that picked it (port % 4) */
-	assert_int_equal(sk_flow_target(PEER, 11211, 40001, 0), 1);
-	assert_int_equal(sk_flow_target(PEER, 11211, STACK_TCP_EPH_LO, 0),
+	assert_int_equal(sk_flow_target(PEER, 11211, 40001, 0, 0), 1);
+	assert_int_equal(sk_flow_target(PEER, 11211, STACK_TCP_EPH_LO, 0, 0),
 			 STACK_TCP_EPH_LO % 4);
-	assert_int_equal(sk_flow_target(PEER, 11211, STACK_TCP_EPH_LO - 1, 0), -1);
-	assert_int_equal(sk_flow_target(PEER, 11211, STACK_TCP_EPH_HI + 1, 0), -1);
+	assert_int_equal(sk_flow_target(PEER, 11211, STACK_TCP_EPH_LO - 1, 0, 0), -1);
+	assert_int_equal(sk_flow_target(PEER, 11211, STACK_TCP_EPH_HI + 1, 0, 0), -1);
 }
 
 #define N 20000
@@ -88,7 +95,7 @@ static void test_matches_reference(void **state)
 			struct ref *r = &ref[next_rand() % N];
 
 			if (next_rand() & 1) {
-				sk_flow_del(r->rip, r->rport, r->lport);
+				sk_flow_del(r->rip, r->rport, r->lport, -1);
 				r->stack = -1;
 			} else {
 				r->stack = (int)(next_rand() % 16);
@@ -101,7 +108,7 @@ static void test_matches_reference(void **state)
 					 ref[i].stack);
 	}
 	for (int i = 0; i < N; i++)
-		sk_flow_del(ref[i].rip, ref[i].rport, ref[i].lport);
+		sk_flow_del(ref[i].rip, ref[i].rport, ref[i].lport, -1);
 	for (int i = 0; i < N; i++)
 		assert_int_equal(sk_flow_get(ref[i].rip, ref[i].rport, ref[i].lport), -1);
 }
@@ -121,12 +128,12 @@ static void test_full_refuses_new(void **state)
 	assert_true(n >= 40000);
 	assert_int_equal(sk_flow_set(PEER, 1, 1, 7), 0);
 	assert_int_equal(sk_flow_get(PEER, 1, 1), 7);
-	sk_flow_del(PEER, 2, 1);
+	sk_flow_del(PEER, 2, 1, -1);
 	assert_int_equal(sk_flow_set(PEER, 60001 % 65536, 60, 5), 0);
 	assert_int_equal(sk_flow_get(PEER, 60001 % 65536, 60), 5);
 	for (unsigned i = 0; i < n; i++)
-		sk_flow_del(PEER, (uint16_t)(i % 60000 + 1), (uint16_t)(i / 60000 + 1));
-	sk_flow_del(PEER, 60001 % 65536, 60);
+		sk_flow_del(PEER, (uint16_t)(i % 60000 + 1), (uint16_t)(i / 60000 + 1), -1);
+	sk_flow_del(PEER, 60001 % 65536, 60, -1);
 	assert_int_equal(sk_flow_get(PEER, 1, 1), -1);
 }
 
@@ -162,14 +169,14 @@ static void test_readers_during_writes(void **state)
 		for (uint16_t p = 1; p <= 30000; p++)
 			sk_flow_set(PEER, p, 81, 3);
 		for (uint16_t p = 1; p <= 30000; p++)
-			sk_flow_del(PEER, p, 81);
+			sk_flow_del(PEER, p, 81, -1);
 	}
 	__atomic_store_n(&stop, 1, __ATOMIC_RELEASE);
 	pthread_join(th, NULL);
 	assert_int_equal(wrong, 0);
 	assert_true(reads >= 3000000);
 	for (uint16_t p = 1; p <= 64; p++)
-		sk_flow_del(PEER, p, 80);
+		sk_flow_del(PEER, p, 80, -1);
 }
 
 int main(void)
