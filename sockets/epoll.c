@@ -192,8 +192,11 @@ static void ep_forget(int epfd)
 
 	if (!ep)
 		return;
-	if (sk_in_child() || !__atomic_load_n(&ep->home, __ATOMIC_ACQUIRE) ||
-	    sk_lock_ep(ep, &S) < 0) { /* (no home: it never had a member) */
+	if (!__atomic_load_n(&ep->home, __ATOMIC_ACQUIRE)) {
+		ep_close_locked(epfd); /* (no home: it never had a member) */
+		return;
+	}
+	if (sk_in_child() || sk_lock_ep(ep, &S) < 0) {
 		__atomic_store_n(&sk_eps[epfd], NULL, __ATOMIC_RELEASE);
 		return;
 	}

@@ -251,11 +251,27 @@ void sk_socks_exit(void)
 			stack_poll(sk_stacks[i].st);
 }
 
-struct sk_stack *sk_place(struct sk_sock *s, struct sk_stack *S, struct sk_stack *to)
+/* Moves s's connection from S to `to`, both locked: 0, or < 0 and it
+ * stays (the table is full, or `to` has the 4-tuple in TIME_WAIT). */
+static int move_to(struct sk_sock *s, struct sk_stack *to)
 {
 	uint32_t lip, rip;
 	uint16_t lport, rport;
 
+	stack_tcp_endpoints(s->c, &lip, &lport, &rip, &rport);
+	if (sk_flow_set(rip, rport, lport, to->idx) < 0)
+		return -ENOSPC;
+	if (stack_tcp_move(s->c, to->st) < 0) {
+		sk_flow_del(rip, rport, lport, (int)to->idx);
+		return -EEXIST;
+	}
+	__atomic_add_fetch(&sk_counters.handoffs, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->home, to, __ATOMIC_RELEASE);
+	return 0;
+}
+
+struct sk_stack *sk_place(struct sk_sock *s, struct sk_stack *S, struct sk_stack *to)
+{
 	if (s->placed || s->kind != SK_CONN)
 		return S;
 	if (to == S || !s->c) {
@@ -267,16 +283,21 @@ struct sk_stack *sk_place(struct sk_sock *s, struct sk_stack *S, struct sk_stack
 	if (sk_trylock(to) < 0)
 		return S;
 	s->placed = 1;
-	stack_tcp_endpoints(s->c, &lip, &lport, &rip, &rport);
-	if (sk_flow_set(rip, rport, lport, to->idx) < 0 || stack_tcp_move(s->c, to->st) < 0) {
-		sk_flow_del(rip, rport, lport, (int)to->idx);
+	if (move_to(s, to) < 0) {
 		sk_unlock(to);
 		return S;
 	}
-	__atomic_add_fetch(&sk_counters.handoffs, 1, __ATOMIC_RELAXED);
-	__atomic_store_n(&s->home, to, __ATOMIC_RELEASE);
 	sk_unlock(S);
 	return to;
+}
+
+void sk_place_all_locked(struct sk_sock *s, struct sk_stack *to)
+{
+	if (s->placed || s->kind != SK_CONN)
+		return;
+	s->placed = 1;
+	if (s->c && s->home != to)
+		move_to(s, to);
 }
 
 /* The program's options on the placeholder, onto the connection. */

@@ -88,6 +88,8 @@ int sk_lock_sock(int fd, struct sk_stack **S, struct sk_sock **s);
 /* The first user of a connection, on its first I/O or epoll_ctl ADD, gets
  * it moved to `to` (sock.c); returns the stack now locked, s's home. */
 struct sk_stack *sk_place(struct sk_sock *s, struct sk_stack *S, struct sk_stack *to);
+/* The same with every lock held (a poll over sockets of several stacks). */
+void sk_place_all_locked(struct sk_sock *s, struct sk_stack *to);
 /* s is in a set whose members live on several stacks. */
 int sk_sock_in_mixed(const struct sk_sock *s);
 uint32_t sk_sock_epoll_events(const struct sk_sock *s);

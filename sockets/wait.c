@@ -372,6 +372,13 @@ static int poll_look(struct sk_thread *t, const struct pollfd *fds, nfds_t nfds,
 
 	if (one ? sk_lock(t->s) < 0 : sk_lock_all() < 0)
 		return -1;
+	if (!one) /* the first thread to wait on a connection gets it */
+		for (nfds_t i = 0; i < nfds; i++) {
+			struct sk_sock *s = fds[i].fd >= 0 ? sk_get(fds[i].fd) : NULL;
+
+			if (s)
+				sk_place_all_locked(s, t->s);
+		}
 	if (sleep) {
 		for (nfds_t i = 0; i < nfds; i++) {
 			struct sk_sock *s = fds[i].fd >= 0 ? sk_get(fds[i].fd) : NULL;
