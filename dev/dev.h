@@ -97,11 +97,12 @@ void dev_netq_leave(struct dev_netq *q);
 uint16_t dev_netq_rx(struct dev_netq *q, void **pkts, uint16_t n);
 /* The queue's number on the port (0 .. dev_net_info()->queues - 1). */
 unsigned dev_netq_id(const struct dev_netq *q);
-/* Where the port has several queues, each has a ring of frames other
- * threads hand it: any thread pushes (0, or -ENOBUFS when the ring is
- * full or the port has one queue: the frame stays the caller's), and the
- * queue's owner takes them with dev_netq_rx_pushed, inside enter/leave. */
-int dev_netq_push(struct dev_netq *q, void *pkt);
+/* Where the port has several queues, each pair has a ring of frames the
+ * owner of one hands the owner of the other, with one producer and one
+ * consumer: from's owner pushes (0, or -ENOBUFS when the ring is full or
+ * the port has one queue: the frame stays the caller's), and to's owner
+ * takes them with dev_netq_rx_pushed, inside enter/leave. */
+int dev_netq_push(struct dev_netq *from, struct dev_netq *to, void *pkt);
 uint16_t dev_netq_rx_pushed(struct dev_netq *q, void **pkts, uint16_t n);
 /* Takes ownership of the packets it accepts; returns how many. */
 uint16_t dev_netq_tx(struct dev_netq *q, void **pkts, uint16_t n);

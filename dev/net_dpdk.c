@@ -48,9 +48,9 @@
 #define DEV_RX_DESC 1024
 #define DEV_TX_DESC 1024
 #define DEV_MBUF_CACHE 256
-/* Frames another queue's owner may hand a queue (dev_netq_push) before
- * it takes them: as many as its receive ring holds. */
-#define DEV_PUSH_RING DEV_RX_DESC
+/* Frames one queue's owner may hand another (dev_netq_push) before it
+ * takes them. */
+#define DEV_PUSH_RING 1024
 #define DEV_MAX_EAL_ARGS 64
 /* How long close waits for a thread still inside a queue. */
 #define DEV_CLOSE_WAIT_MS 500
@@ -60,7 +60,10 @@ struct dev_netq {
 	int owner;        /* 0 free, 1 claimed (atomic) */
 	int active;       /* the owner is between enter and leave (atomic) */
 	int wake_epfd;    /* epoll fd holding the rx interrupt, or -1 */
-	struct rte_ring *pushed; /* frames handed over (dev_netq_push), or NULL */
+	/* frames handed over (dev_netq_push), one ring per queue they come
+	 * from, each with one producer and one consumer; NULL with one queue */
+	struct rte_ring *pushed[DEV_MAX_QUEUES];
+	unsigned push_next;      /* the ring dev_netq_rx_pushed starts at */
 	struct impair *itx, *irx; /* NULL unless impairment is configured */
 } __attribute__((aligned(64)));
 
@@ -452,19 +455,22 @@ static int port_start(const struct dev_net_conf *conf)
 	net.info.tx_csum = csum_bits(tx_off, RTE_ETH_TX_OFFLOAD_IPV4_CKSUM,
 				     RTE_ETH_TX_OFFLOAD_TCP_CKSUM);
 	for (unsigned i = 0; i < nq; i++) {
-		char name[RTE_RING_NAMESIZE];
-
 		net.q[i].qid = (uint16_t)i;
 		net.q[i].wake_epfd = -1;
-		if (nq == 1)
-			continue;
-		snprintf(name, sizeof(name), "accel_push%u", i);
-		net.q[i].pushed = rte_ring_create(name, DEV_PUSH_RING, (int)rte_socket_id(),
-						  RING_F_SC_DEQ);
-		if (!net.q[i].pushed) {
-			ACCEL_ERR("port %u: no hand-over ring for queue %u (%s)", port, i,
-				  rte_strerror(rte_errno));
-			return -ENOMEM;
+		for (unsigned from = 0; from < nq && nq > 1; from++) {
+			char name[RTE_RING_NAMESIZE];
+
+			if (from == i)
+				continue;
+			snprintf(name, sizeof(name), "accel_push%u_%u", from, i);
+			net.q[i].pushed[from] = rte_ring_create(name, DEV_PUSH_RING,
+								(int)rte_socket_id(),
+								RING_F_SP_ENQ | RING_F_SC_DEQ);
+			if (!net.q[i].pushed[from]) {
+				ACCEL_ERR("port %u: no hand-over ring from queue %u to %u (%s)",
+					  port, from, i, rte_strerror(rte_errno));
+				return -ENOMEM;
+			}
 		}
 	}
 	link_wait(port, conf->link_wait_ms);
@@ -737,18 +743,30 @@ unsigned dev_netq_id(const struct dev_netq *q)
 	return q->qid;
 }
 
-int dev_netq_push(struct dev_netq *q, void *pkt)
+int dev_netq_push(struct dev_netq *from, struct dev_netq *to, void *pkt)
 {
-	if (!q->pushed || rte_ring_mp_enqueue(q->pushed, pkt) != 0)
+	struct rte_ring *r = to->pushed[from->qid];
+
+	if (!r || rte_ring_sp_enqueue(r, pkt) != 0)
 		return -ENOBUFS;
 	return 0;
 }
 
 uint16_t dev_netq_rx_pushed(struct dev_netq *q, void **pkts, uint16_t n)
 {
-	if (!q->pushed)
+	unsigned nq = net.info.queues, got = 0;
+
+	if (nq < 2)
 		return 0;
-	return (uint16_t)rte_ring_sc_dequeue_burst(q->pushed, pkts, n, NULL);
+	/* (round robin over the senders, so a busy one starves none) */
+	for (unsigned k = 0; k < nq && got < n; k++) {
+		struct rte_ring *r = q->pushed[(q->push_next + k) % nq];
+
+		if (r && !rte_ring_empty(r))
+			got += rte_ring_sc_dequeue_burst(r, pkts + got, n - got, NULL);
+	}
+	q->push_next = (q->push_next + 1) % nq;
+	return (uint16_t)got;
 }
 
 uint16_t dev_netq_tx(struct dev_netq *q, void **pkts, uint16_t n)

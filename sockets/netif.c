@@ -270,10 +270,11 @@ static void kick(struct sk_stack *S)
 		(void)!accel_real.write(S->kick_fd, &one, sizeof(one));
 }
 
-/* Hands a frame to stack k; it is gone either way. */
-static void hand_over(struct sk_stack *to, void *pkt)
+/* Hands a frame from stack `from` (locked) to `to`; it is gone either
+ * way. */
+static void hand_over(struct sk_stack *from, struct sk_stack *to, void *pkt)
 {
-	if (dev_netq_push(to->q, pkt) < 0) {
+	if (dev_netq_push(from->q, to->q, pkt) < 0) {
 		dev_pkt_free(pkt);
 		__atomic_add_fetch(&sk_counters.steer_drops, 1, __ATOMIC_RELAXED);
 		return;
@@ -305,7 +306,7 @@ static int netif_steer(void *ctx, void *pkt, uint32_t rip, uint16_t rport, uint1
 
 	if (k < 0 || (unsigned)k >= sk_nstacks || &sk_stacks[k] == from)
 		return 0;
-	hand_over(&sk_stacks[k], pkt);
+	hand_over(from, &sk_stacks[k], pkt);
 	return 1;
 }
 
@@ -334,7 +335,7 @@ static uint16_t multi_rx(void *ctx, void **pkts, uint16_t n)
 
 			if (&sk_stacks[j] == from || !(copy = dev_pkt_copy(pkts[i])))
 				continue;
-			hand_over(&sk_stacks[j], copy);
+			hand_over(from, &sk_stacks[j], copy);
 		}
 	}
 	return (uint16_t)(k + w);
