@@ -74,6 +74,19 @@ static void stats_print(void)
 			"user's stack), segments steered %llu, steered frames dropped %llu\n",
 			(int)getpid(), (unsigned long long)sc.handoffs,
 			(unsigned long long)sum.tcp_steered, (unsigned long long)sc.steer_drops);
+	for (int i = 0; n > 1 && i < n; i++) {
+		struct stack_stats st;
+
+		if (sk_net_stack_stats((unsigned)i, &st) < 0)
+			break;
+		fprintf(stderr,
+			"libaccel[%d] stats: stack %d rx %llu tx %llu pkts, tcp segs in %llu "
+			"out %llu, connections moved in %llu out %llu, steered away %llu\n",
+			(int)getpid(), i, (unsigned long long)st.rx_pkts,
+			(unsigned long long)st.tx_pkts, (unsigned long long)st.tcp_segs_in,
+			(unsigned long long)st.tcp_segs_out, (unsigned long long)st.tcp_moved_in,
+			(unsigned long long)st.tcp_moved_out, (unsigned long long)st.tcp_steered);
+	}
 	for (int r = 0; r < STACK_DROP_MAX; r++)
 		if (sum.drops[r])
 			fprintf(stderr, "libaccel[%d] stats: dropped %s %llu\n",

@@ -724,3 +724,13 @@ int sk_net_stats(struct stack_stats *out)
 	sk_unlock_all();
 	return (int)sk_nstacks;
 }
+
+int sk_net_stack_stats(unsigned i, struct stack_stats *out)
+{
+	if (!__atomic_load_n(&stacks_up, __ATOMIC_ACQUIRE) || i >= sk_nstacks ||
+	    sk_lock(&sk_stacks[i]) < 0)
+		return -ENOENT;
+	*out = *stack_stats(sk_stacks[i].st);
+	sk_unlock(&sk_stacks[i]);
+	return 0;
+}

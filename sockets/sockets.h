@@ -90,6 +90,8 @@ int sk_service(struct sk_thread *t);
 /* The stacks' counters added up (zero when there is none); returns how
  * many stacks there are. */
 int sk_net_stats(struct stack_stats *out);
+/* Stack i's own counters (i < sk_net_stats's count): 0, or -ENOENT. */
+int sk_net_stack_stats(unsigned i, struct stack_stats *out);
 
 /* What went which way: connections the stack served, and those of the
  * program's TCP sockets that the kernel served instead (fallbacks: the

@@ -136,6 +136,13 @@
 /* Initial window: 10 segments (RFC 6928). */
 #define TCP_INIT_CWND_SEGS 10
 
+/* PAWS (RFC 7323 5.3) drops a segment whose timestamp is older than the
+ * newest in-order one by more than this many ticks (ms), as Linux does:
+ * a segment overtaken by a later one across a tick boundary (reordered on
+ * the way, or steered through another stack's ring) is not an old
+ * duplicate. */
+#define TCP_PAWS_WINDOW 1
+
 /* Ephemeral ports (stack.h). */
 #define TCP_EPH_LO STACK_TCP_EPH_LO
 #define TCP_EPH_HI STACK_TCP_EPH_HI

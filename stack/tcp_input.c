@@ -512,9 +512,9 @@ static void paws_or_window_reject(struct stack_tcp *c, const struct tcp_seg *s,
 
 static void synced_input(struct stack_tcp *c, const struct tcp_seg *s)
 {
-	/* RFC 7323 5.3: PAWS before anything else. */
+	/* RFC 7323 5.3: PAWS before anything else (TCP_PAWS_WINDOW). */
 	if (c->ts_ok && s->o.has_ts && !(s->flags & WIRE_TCP_RST) &&
-	    tcp_seq_lt(s->o.tsval, c->ts_recent)) {
+	    tcp_seq_lt(s->o.tsval + TCP_PAWS_WINDOW, c->ts_recent)) {
 		paws_or_window_reject(c, s, STACK_DROP_TCP_PAWS);
 		return;
 	}
