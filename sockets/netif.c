@@ -90,7 +90,7 @@ static uint8_t isn_key[16];
 struct sk_stack sk_stacks[SK_MAX_THREADS];
 unsigned sk_nstacks;
 int sk_orphans;
-static int stacks_up;
+static int stacks_up, stacks_failed;
 static struct sk_stack *by_qid[DEV_MAX_QUEUES];
 
 /*
@@ -409,8 +409,9 @@ static int stacks_start(const struct sk_net_conf *conf)
 	if (!info)
 		return -ENODEV;
 	pthread_mutex_lock(&stacks_create);
-	if (stacks_up)
+	if (stacks_up || stacks_failed)
 		goto out;
+	stacks_failed = 1; /* (until they all start: one try) */
 	n = info->queues;
 	stack_ops_of = sk_netif_ops;
 	stack_ops_of.tcp_event = sk_sock_event;
@@ -426,6 +427,7 @@ static int stacks_start(const struct sk_net_conf *conf)
 			goto out; /* (no thread gets a stack: all stays in the kernel) */
 	sk_nstacks = n;
 	sk_orphans = (int)n;
+	stacks_failed = 0;
 	__atomic_store_n(&stacks_up, 1, __ATOMIC_RELEASE);
 out:
 	pthread_mutex_unlock(&stacks_create);
