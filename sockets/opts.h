@@ -9,10 +9,11 @@
  * is what a person watching reads, and costs four system calls a second. */
 #define SK_STATS_PUBLISH_NS 1000000000ull
 
-/* At exit, how long the stack keeps running to send the FINs (or RSTs)
- * of the connections the program left open: a few round trips on a LAN,
- * short enough not to delay the exit noticeably. */
-#define SK_EXIT_DRAIN_NS 20000000ull
+/* At exit, how long the stacks may keep running to finish the connections
+ * the program closed or left open: the FINs go out and the peers' FINs
+ * come back within a few round trips on a LAN, and the exit ends as soon
+ * as they have; a peer that never closes holds the exit this long. */
+#define SK_EXIT_DRAIN_NS 200000000ull
 
 /* While an epoll set's bypass members keep a wait busy, or the wait spins
  * (ACCEL_SPIN_US) before it sleeps, its kernel members (memcached's notify

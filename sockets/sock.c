@@ -230,10 +230,13 @@ static void sock_free(struct sk_sock *s)
 
 /* The process is exiting: as the kernel does for a dying process's
  * sockets, close every connection (a FIN, or a RST where data was left
- * unread) and give the stacks a moment to send them. Every lock held. */
+ * unread), and run the stacks until the closed ones are done with their
+ * peers (or SK_EXIT_DRAIN_NS): the kernel would finish them after the
+ * process, nobody finishes ours. Every lock held. */
 void sk_socks_exit(void)
 {
-	int any = 0;
+	uint64_t until = sk_now() + SK_EXIT_DRAIN_NS;
+	unsigned closing;
 
 	pthread_mutex_lock(&live_lock);
 	for (struct sk_sock *s = live; s; s = s->next)
@@ -243,12 +246,15 @@ void sk_socks_exit(void)
 			else
 				stack_tcp_close(s->c);
 			s->c = NULL;
-			any = 1;
 		}
 	pthread_mutex_unlock(&live_lock);
-	for (uint64_t until = sk_now() + SK_EXIT_DRAIN_NS; any && sk_now() < until;)
-		for (unsigned i = 0; i < sk_nstacks; i++)
+	do {
+		closing = 0;
+		for (unsigned i = 0; i < sk_nstacks; i++) {
 			stack_poll(sk_stacks[i].st);
+			closing += stack_tcp_closing(sk_stacks[i].st);
+		}
+	} while (closing && sk_now() < until);
 }
 
 /* Moves s's connection from S to `to`, both locked: 0, or < 0 and it

@@ -236,6 +236,11 @@ int stack_tcp_listen_flags(struct stack *st, uint16_t port, int backlog,
  * 0; -EINVAL for a listener, a connection not yet accepted or a stack with
  * another address; -EEXIST when to has the 4-tuple already. */
 int stack_tcp_move(struct stack_tcp *c, struct stack *to);
+/* Connections the user closed that still wait on the peer to finish
+ * (FIN-WAIT, CLOSING, LAST-ACK): a process about to exit runs the stack
+ * until there are none, or the peer would be left resending its FIN to
+ * nobody. */
+unsigned stack_tcp_closing(const struct stack *st);
 /* ops->tcp_gone reports c's end (a moved connection is watched already). */
 void stack_tcp_watch(struct stack_tcp *c);
 

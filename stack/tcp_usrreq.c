@@ -454,6 +454,17 @@ static void timer_move(struct timer_wheel *from, struct timer_wheel *to,
 	tw_arm(to, t, at);
 }
 
+unsigned stack_tcp_closing(const struct stack *st)
+{
+	unsigned n = 0;
+
+	for (unsigned b = 0; b < TCP_HASH_BUCKETS; b++)
+		for (const struct stack_tcp *c = st->tcp_hash[b]; c; c = c->hnext)
+			n += c->orphan && c->state >= TCP_FIN_WAIT_1 && c->state != TCP_TIME_WAIT &&
+			     c->state != TCP_CLOSE_WAIT;
+	return n;
+}
+
 void stack_tcp_watch(struct stack_tcp *c)
 {
 	c->watched = 1;
