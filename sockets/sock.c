@@ -83,6 +83,8 @@ int sk_lock_sock(int fd, struct sk_stack **S, struct sk_sock **sp)
 		if (!s)
 			return -EBADF;
 		h = __atomic_load_n(&s->home, __ATOMIC_ACQUIRE);
+		if (!h) /* (closed, and its object being reused) */
+			continue;
 		if (sk_lock(h) < 0)
 			return -ESHUTDOWN;
 		if (sk_get_on(fd, h) == s) {
