@@ -265,9 +265,10 @@ __attribute__((destructor)) static void accel_unload(void)
 {
 	if (rt_state() != RT_UP)
 		return;
+	accel_tls.depth++;
+	sk_net_finish(); /* (the exit's FINs and resets count too) */
 	if (accel_cfg.stats)
 		stats_print();
-	accel_tls.depth++;
 	sk_net_stop();
 	accel_tls.depth--;
 }

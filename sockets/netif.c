@@ -220,16 +220,24 @@ int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen)
 	return dev_net_open(&dc, why, whylen);
 }
 
-void sk_net_stop(void)
+void sk_net_finish(void)
 {
+	static int finished;
+
 	if (__atomic_load_n(&stacks_up, __ATOMIC_ACQUIRE) && !sk_in_child() &&
-	    sk_lock_all() == 0) {
+	    !__atomic_exchange_n(&finished, 1, __ATOMIC_ACQ_REL) && sk_lock_all() == 0) {
 		sk_socks_exit();
 		for (unsigned i = 0; i < sk_nstacks; i++)
 			stack_flush(sk_stacks[i].st);
-		sk_stats_unpublish();
 		sk_unlock_all();
 	}
+}
+
+void sk_net_stop(void)
+{
+	sk_net_finish();
+	if (!sk_in_child())
+		sk_stats_unpublish();
 	dev_net_close();
 }
 

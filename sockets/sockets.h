@@ -59,7 +59,11 @@ struct sk_net_conf {
  * reason in why. The layers above never see the device itself. */
 int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen);
 
-/* Stops the port at exit; safe when it never started. */
+/* At exit: closes the program's connections and runs the stacks until
+ * they are done with their peers (sk_socks_exit); then the counters are
+ * final. sk_net_stop does it too (once), then stops the port; both are
+ * safe when it never started. */
+void sk_net_finish(void);
 void sk_net_stop(void);
 
 /* True in threads the device layer made itself: they never get a stack. */
