@@ -291,26 +291,14 @@ static void hand_over(struct sk_stack *from, struct sk_stack *to, void *pkt)
 }
 
 #define ETH_HLEN 14
-#define TCP_SYN 0x02
-#define TCP_ACK 0x10
-
-/* A SYN without ACK (a connection's first segment) in a TCP frame. */
-static int is_syn(void *pkt)
-{
-	const uint8_t *f = dev_pkt_data(pkt), *ip = f + ETH_HLEN;
-	unsigned ihl = (ip[0] & 15u) * 4u;
-
-	if (ip[9] != 6 || dev_pkt_len(pkt) < ETH_HLEN + ihl + 14)
-		return 0; /* (an ICMP error quoting a connection) */
-	return (ip[ihl + 13] & (TCP_SYN | TCP_ACK)) == TCP_SYN;
-}
 
 /* ops->steer: the stack that received the frame has no connection for
  * it; flows.c says which stack has. */
-static int netif_steer(void *ctx, void *pkt, uint32_t rip, uint16_t rport, uint16_t lport)
+static int netif_steer(void *ctx, void *pkt, uint32_t rip, uint16_t rport, uint16_t lport,
+		       int syn)
 {
 	struct sk_stack *from = by_qid[dev_netq_id(ctx)];
-	int k = sk_flow_target(rip, rport, lport, is_syn(pkt), (int)from->idx);
+	int k = sk_flow_target(rip, rport, lport, syn, (int)from->idx);
 
 	if (k < 0 || (unsigned)k >= sk_nstacks || &sk_stacks[k] == from)
 		return 0;

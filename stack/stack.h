@@ -68,9 +68,10 @@ struct stack_ops {
 	 * (stack_input on that stack's thread), 0 to let this stack answer
 	 * it (its listener, or a RST). Asked before the listeners, so a
 	 * moved connection's segments never reach the listener it came
-	 * from. */
+	 * from. syn: the segment is a SYN without ACK (a connection's first,
+	 * for a listener or a TIME-WAIT's reuse); 0 for an ICMP error. */
 	int (*steer)(void *ctx, void *pkt, uint32_t rip, uint16_t rport,
-		     uint16_t lport);
+		     uint16_t lport, int syn);
 	/* Optional: a connection given stack_tcp_watch (or moved here) left
 	 * the stack's tables, so the process's map of which stack serves a
 	 * 4-tuple can forget it. */

@@ -27,9 +27,9 @@ static uint32_t seg_span(const struct tcp_seg *s)
 /* A frame for rip:rport -> lport, which has no connection here: 1 when
  * ops->steer took it for the stack the connection moved to. */
 static int steered(struct stack *st, void *pkt, uint32_t rip, uint16_t rport,
-		   uint16_t lport)
+		   uint16_t lport, int syn)
 {
-	if (!st->ops->steer || !st->ops->steer(st->ctx, pkt, rip, rport, lport))
+	if (!st->ops->steer || !st->ops->steer(st->ctx, pkt, rip, rport, lport, syn))
 		return 0;
 	st->stats.tcp_steered++;
 	return 1;
@@ -635,7 +635,8 @@ void tcp_input(struct stack *st, void *pkt, uint8_t *frame,
 			syn_sent_input(c, &s);
 		} else if (c) {
 			synced_input(c, &s);
-		} else if (steered(st, pkt, ip->src, sport, dport)) {
+		} else if (steered(st, pkt, ip->src, sport, dport,
+				   (s.flags & (WIRE_TCP_SYN | WIRE_TCP_ACK)) == WIRE_TCP_SYN)) {
 			return; /* the frame is on its way to its stack */
 		} else if ((l = tcp_listener_for(st, dport, ip->src, sport)) != NULL) {
 			listen_input(l, ip->src, sport, &s);
@@ -666,7 +667,7 @@ int tcp_icmp_unreach(struct stack *st, void *pkt, uint32_t dst, uint16_t sport,
 	struct stack_tcp *c = tcp_lookup(st, dst, dport, sport);
 	uint32_t mss;
 
-	if (!c && steered(st, pkt, dst, dport, sport))
+	if (!c && steered(st, pkt, dst, dport, sport, 0))
 		return 1;
 	if (!c || !tcp_seq_ge(seq, c->snd_una) || !tcp_seq_lt(seq, c->snd_max))
 		return 0;

@@ -665,10 +665,11 @@ static inline unsigned link_events_since(const struct link_side *s,
 
 /* The first stack's steering: the listed tuples go to the second. */
 static inline int link_steer(void *ctx, void *pkt, uint32_t rip, uint16_t rport,
-			     uint16_t lport)
+			     uint16_t lport, int syn)
 {
 	struct link_side *s = ctx;
 
+	(void)syn;
 	for (unsigned i = 0; i < s->nsteer; i++)
 		if (s->steer[i].rip == rip && s->steer[i].rport == rport &&
 		    s->steer[i].lport == lport) {
