@@ -103,6 +103,15 @@ void sk_item_remove(struct sk_item *it)
 static pthread_mutex_t ep_spare_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sk_ep *ep_spare; /* sets are never freed, as sockets */
 
+/* ep goes back to the spares (reused by ep_get). */
+static void ep_spare_put(struct sk_ep *ep)
+{
+	pthread_mutex_lock(&ep_spare_lock);
+	ep->free_next = ep_spare;
+	ep_spare = ep;
+	pthread_mutex_unlock(&ep_spare_lock);
+}
+
 static struct sk_ep *ep_lookup(int epfd)
 {
 	return (unsigned)epfd < sk_nfds ? __atomic_load_n(&sk_eps[epfd], __ATOMIC_ACQUIRE) : NULL;
@@ -148,10 +157,7 @@ static void ep_close_locked(int epfd)
 	while (ep->items)
 		sk_item_remove(ep->items);
 	__atomic_store_n(&sk_eps[epfd], NULL, __ATOMIC_RELEASE);
-	pthread_mutex_lock(&ep_spare_lock);
-	ep->free_next = ep_spare;
-	ep_spare = ep;
-	pthread_mutex_unlock(&ep_spare_lock);
+	ep_spare_put(ep);
 }
 
 /* The shim's record of a program set; a set it did not see created may
@@ -175,10 +181,7 @@ static struct sk_ep *ep_get(int epfd)
 	ep->kernel_members = -1;
 	if (!__atomic_compare_exchange_n(&sk_eps[epfd], &none, ep, 0, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE)) {
-		pthread_mutex_lock(&ep_spare_lock); /* another thread's came first */
-		ep->free_next = ep_spare;
-		ep_spare = ep;
-		pthread_mutex_unlock(&ep_spare_lock);
+		ep_spare_put(ep); /* another thread's came first */
 		ep = none;
 	}
 	return ep;

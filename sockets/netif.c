@@ -349,6 +349,12 @@ static pthread_mutex_t stacks_create = PTHREAD_MUTEX_INITIALIZER;
 
 static struct stack_ops stack_ops_of;
 
+/* A descriptor the shim keeps for itself, where conf->own_fd wants it. */
+static int kept(const struct sk_net_conf *conf, int fd)
+{
+	return fd >= 0 && conf->own_fd ? conf->own_fd(fd) : fd;
+}
+
 static int stack_start(struct sk_stack *S, unsigned idx, const struct sk_net_conf *conf,
 		       const struct dev_net_info *info)
 {
@@ -379,9 +385,7 @@ static int stack_start(struct sk_stack *S, unsigned idx, const struct sk_net_con
 	S->wake_fd = dev_netq_wake_fd(S->q);
 	S->kick_fd = -1;
 	if (info->queues > 1) {
-		S->kick_fd = accel_real.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		if (S->kick_fd >= 0 && conf->own_fd)
-			S->kick_fd = conf->own_fd(S->kick_fd);
+		S->kick_fd = kept(conf, accel_real.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
 		if (S->kick_fd < 0)
 			return -EMFILE;
 	}
@@ -428,12 +432,6 @@ static int stacks_start(const struct sk_net_conf *conf)
 out:
 	pthread_mutex_unlock(&stacks_create);
 	return stacks_up ? 0 : -EBUSY;
-}
-
-/* A descriptor the thread keeps for itself, where conf->own_fd wants it. */
-static int kept(const struct sk_net_conf *conf, int fd)
-{
-	return fd >= 0 && conf->own_fd ? conf->own_fd(fd) : fd;
 }
 
 int sk_sleep_fds(const struct sk_thread *t, struct pollfd *p)

@@ -83,8 +83,6 @@ int sk_lock_sock(int fd, struct sk_stack **S, struct sk_sock **sp)
 		if (!s)
 			return -EBADF;
 		h = __atomic_load_n(&s->home, __ATOMIC_ACQUIRE);
-		if (!h) /* (closed, and its object being reused) */
-			continue;
 		if (sk_lock(h) < 0)
 			return -ESHUTDOWN;
 		if (sk_get_on(fd, h) == s) {
@@ -142,9 +140,13 @@ void sk_sock_event(void *ctx, struct stack_tcp *c, void *user, unsigned events)
 /* ---- lifetime ----------------------------------------------------------- */
 
 /* A socket object, fresh or reused (sockets are never freed: a thread may
- * still look at one that another closed, until it has the home's lock). */
+ * still look at one that another closed, until it has the home's lock).
+ * A reused one keeps its old home until the caller sets the new one, so
+ * such a look always finds a stack to lock, and then finds the fd moved
+ * on. */
 static struct sk_sock *sock_alloc(void)
 {
+	struct sk_stack *home;
 	struct sk_sock *s;
 
 	pthread_mutex_lock(&live_lock);
@@ -154,7 +156,9 @@ static struct sk_sock *sock_alloc(void)
 	pthread_mutex_unlock(&live_lock);
 	if (!s)
 		return calloc(1, sizeof(*s));
+	home = s->home;
 	memset(s, 0, sizeof(*s));
+	s->home = home;
 	return s;
 }
 
@@ -202,6 +206,17 @@ int sk_sock_in_mixed(const struct sk_sock *s)
 	return 0;
 }
 
+/* The stack lets go of s's listener or connection: a FIN, or a RST with
+ * SO_LINGER 0 (or unread data: stack_tcp_close). */
+static void sock_release(struct sk_sock *s)
+{
+	if (s->kind == SK_CONN && s->linger0)
+		stack_tcp_abort(s->c);
+	else
+		stack_tcp_close(s->c);
+	s->c = NULL;
+}
+
 /* Under the home's lock (every lock if it is in a mixed set). */
 static void sock_free(struct sk_sock *s)
 {
@@ -211,11 +226,7 @@ static void sock_free(struct sk_sock *s)
 	if (s->c) {
 		if (s->kind == SK_LISTEN && sk_nstacks > 1)
 			sk_flow_listen(s->lport, -1);
-		if (s->kind == SK_CONN && s->linger0)
-			stack_tcp_abort(s->c);
-		else
-			stack_tcp_close(s->c);
-		s->c = NULL;
+		sock_release(s);
 	}
 	pthread_mutex_lock(&live_lock);
 	if (s->prev)
@@ -242,13 +253,8 @@ void sk_socks_exit(void)
 
 	pthread_mutex_lock(&live_lock);
 	for (struct sk_sock *s = live; s; s = s->next)
-		if (s->c) {
-			if (s->kind == SK_CONN && s->linger0)
-				stack_tcp_abort(s->c);
-			else
-				stack_tcp_close(s->c);
-			s->c = NULL;
-		}
+		if (s->c)
+			sock_release(s);
 	pthread_mutex_unlock(&live_lock);
 	do {
 		closing = 0;

@@ -20,7 +20,6 @@ struct sk_stack {
 	struct dev_netq *q;
 	unsigned idx;           /* in sk_stacks, the order locks are taken in */
 	int wake_fd;            /* readable when the queue has packets; -1 none */
-	int up;
 	int nthreads;           /* threads given this stack (sk_thread_create) */
 	/* Frames other stacks hand this one (netif.c): readable when they
 	 * did while its threads sleep; -1 with a single stack. */

@@ -88,6 +88,10 @@ size_t sk_stats_format(const struct stack_stats *s, char *buf, size_t len)
 	return n;
 }
 
+/* (both are added up as arrays of counters) */
+_Static_assert(sizeof(struct stack_stats) % sizeof(uint64_t) == 0, "stack_stats: counters only");
+_Static_assert(sizeof(struct sk_counters) % sizeof(uint64_t) == 0, "sk_counters: counters only");
+
 void sk_stats_sum(struct stack_stats *out)
 {
 	memset(out, 0, sizeof(*out));
