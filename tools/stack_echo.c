@@ -449,8 +449,11 @@ int main(int argc, char **argv)
 	uint64_t t_end = dev_now_ns();
 
 	/* Keep the stack running a moment: the last ACKs and FINs (and any
-	 * frames in the impairment's delay line) must still reach the peer. */
-	for (uint64_t until = dev_now_ns() + 1000000000ull; dev_now_ns() < until;)
+	 * frames in the impairment's delay line) must still reach the peer,
+	 * and a FIN lost on a lossy link is resent until it is acknowledged
+	 * (stack_tcp_closing), or the peer waits for it forever. */
+	for (uint64_t now = dev_now_ns(), min = now + 1000000000ull, max = now + 30000000000ull;
+	     now < min || (now < max && stack_tcp_closing(app.st)); now = dev_now_ns())
 		stack_poll(app.st);
 	if (app.mode == M_PINGPONG && !rc) {
 		uint64_t done = app.count * app.conns, timed = app.rts + app.conns - app.rts0;
