@@ -165,11 +165,16 @@ unit-san:
 # The integration tests that run with a sanitized shim and tools (see
 # README.md "Sanitizers" for the ones that do not, and why).
 SAN_INTEGRATION := tcp_interop tcp_conns
+ifeq ($(SANITIZE),)
+integration-san:
+	@$(MAKE) --no-print-directory SANITIZE=$(SAN_UNIT) integration-san
+else
 integration-san: all $(TEST_PROGS)
 	@st=0; for t in $(SAN_INTEGRATION); do \
 		TESTS_BUILD=$(CURDIR)/$(BUILD) TESTS_SANITIZE=$(SANITIZE) ONLY=$$t \
 			tests/integration/run.sh || st=1; \
 	done; exit $$st
+endif
 
 integration: all $(TEST_PROGS)
 	@tests/integration/run.sh

@@ -57,7 +57,9 @@ struct stack_ops {
 	 * stack_input, and also from the stack_tcp_* calls below when they
 	 * change a connection's readiness (a recv that empties the buffer):
 	 * a callback that queues connections must cope with being re-entered
-	 * while the caller walks that queue. */
+	 * while the caller walks that queue. It may close or abort c (or any
+	 * connection): nothing is freed before the stack call that made the
+	 * callback returns. */
 	void (*tcp_event)(void *ctx, struct stack_tcp *c, void *user,
 			  unsigned events);
 	/* Optional: a valid TCP segment (checksums checked) from rip:rport to
