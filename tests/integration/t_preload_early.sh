@@ -13,7 +13,8 @@ prog="$BUILD/tests/waitmix"
 in_ns "$prog" check > "$LOGDIR/early.kernel" 2>&1 || fail "waitmix on the kernel"
 for order in "$hook:$lib" "$lib:$hook"; do
 	for port in no yes; do
-		envs=(env LD_PRELOAD="$order")
+		# (the ASan build's runtime must come first of all: make integration-san)
+		envs=(env LD_PRELOAD="${TESTS_ASAN_LIB:+$TESTS_ASAN_LIB:}$order")
 		[ $port = yes ] && envs+=(ACCEL_DPDK_ARGS="$TAP_ARGS" ACCEL_IP=10.88.0.2/24)
 		timeout 60 ip netns exec "$NS" "${envs[@]}" "$prog" check \
 			> "$LOGDIR/early.shim" 2>&1 || fail "waitmix with $order (port $port)"
