@@ -33,11 +33,13 @@
  *     its timers may be armed.
  * tcp_drop ends the connection (CLOSED, out of the tables, timers off)
  * but frees nothing, and nor does any other way of letting go. When the
- * last holder lets go, tcp_maybe_free puts it on the stack's reap list;
- * tcp_reap frees that list, and runs only when the outermost entry into
- * the stack returns (stack_poll, stack_input, stack_tcp_close,
+ * last holder lets go, tcp_maybe_free puts it on the stack's reap list
+ * (st->tcp_reap). tcp_leave frees that list, and only as the outermost
+ * entry into the stack returns (stack_poll, stack_input, stack_tcp_close,
  * stack_tcp_abort: tcp_enter and tcp_leave count the nesting, and the
- * ops->tcp_event and ops->tcp_gone callbacks count as nested). So a
+ * ops->tcp_event and ops->tcp_gone callbacks count as nested, so what a
+ * callback made from another stack_tcp_* call closes waits for the next
+ * such entry). So a
  * connection pointer that any function of the stack, a timer being fired
  * or a callback holds stays valid until that entry returns, whatever was
  * dropped or closed on the way (a timer give-up, a RST, the user closing
