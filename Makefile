@@ -2,7 +2,12 @@
 #
 #   make            build/libaccel.so and build/accel
 #   make deps       install what building and testing need (Debian packages)
-#   make check      unit tests (cmocka) and integration tests
+#   make check      unit tests (cmocka), once more under ASan+UBSan, and
+#                   integration tests
+#   make unit-san   the unit tests under ASan+UBSan only (build/san)
+#   make check SANITIZE=address,undefined
+#                   everything built with those sanitizers in build/san, the
+#                   unit tests and the integration tests that run under them
 #   make demo       the main job: memcached under the shim on a DPDK port
 #   make bench      benchmarks/ (not tests)
 #   make fuzz SECONDS=N   every libFuzzer target of tests/fuzz/ for N s
@@ -13,9 +18,19 @@ PREFIX ?= /usr/local
 BUILD := build
 CC ?= cc
 
+# A sanitized build lives in a directory of its own, so its objects never
+# mix with plain ones. Any report fails the run: UBSan does not recover.
+SANITIZE ?=
+COMMA := ,
+SAN_UNIT := address,undefined
+ifneq ($(SANITIZE),)
+BUILD := build/san
+SAN_FLAGS := -fsanitize=$(SANITIZE) -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+
 WARN := -Wall -Wextra -Werror
 CFLAGS ?= -O2 -g
-BASE_CFLAGS := $(CFLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -fPIC \
+BASE_CFLAGS := $(CFLAGS) $(SAN_FLAGS) $(WARN) -std=gnu11 -D_GNU_SOURCE -fPIC \
 	-U_FORTIFY_SOURCE -fno-strict-aliasing
 DPDK_CFLAGS := $(shell pkg-config --cflags libdpdk 2>/dev/null)
 DPDK_LIBS := $(shell pkg-config --libs libdpdk 2>/dev/null)
@@ -35,12 +50,14 @@ PRELOAD_SRC := preload/config.c preload/fdtable.c preload/fdreserve.c preload/ru
 	preload/interpose.c
 SHIM_SRC := $(COMMON_SRC) $(STACK_SRC) $(DEV_SRC) $(SOCKETS_SRC) $(PRELOAD_SRC)
 SHIM_OBJ := $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
+STACK_OBJ := $(STACK_SRC:%.c=$(BUILD)/obj/%.o)
 
 UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 	$(BUILD)/tests/test_preload_config $(BUILD)/tests/test_preload_fdtable \
 	$(BUILD)/tests/test_stack_tcp_wire \
 	$(BUILD)/tests/test_stack_ipv4_frag $(BUILD)/tests/test_stack_timer \
 	$(BUILD)/tests/test_stack_tcp_isn $(BUILD)/tests/test_stack_tcp \
+	$(BUILD)/tests/test_stack_tcp_timer \
 	$(BUILD)/tests/test_sockets_flows
 TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 	$(BUILD)/tests/callmix $(BUILD)/tests/sockdiff $(BUILD)/tests/sockthreads \
@@ -49,8 +66,8 @@ TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 BENCH_PROGS := $(BUILD)/bench/callcost $(BUILD)/bench/kecho $(BUILD)/bench/stacklink \
 	$(BUILD)/bench/jitter $(BUILD)/bench/c2c
 
-.PHONY: all deps check unit integration demo bench install clean fuzz \
-	fuzz-build fuzz-check fuzz-cov
+.PHONY: all deps check unit unit-san integration integration-san demo bench \
+	install clean fuzz fuzz-build fuzz-check fuzz-cov
 all: $(BUILD)/libaccel.so $(BUILD)/accel $(BUILD)/stack-echo $(BUILD)/accel-stat \
 	$(BUILD)/accel-load
 
@@ -63,11 +80,22 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(SHIM_CFLAGS) -MMD -c $< -o $@
 
 $(BUILD)/libaccel.so: $(SHIM_OBJ)
-	$(CC) -shared -o $@ $^ -Wl,-z,defs -Wl,--as-needed $(DPDK_LIBS) -lnuma -ldl -lpthread
+	$(CC) $(SAN_FLAGS) -shared -o $@ $^ -Wl,-z,defs -Wl,--as-needed $(DPDK_LIBS) -lnuma -ldl -lpthread
 
+ifeq ($(filter address,$(subst $(COMMA), ,$(SANITIZE))),)
 $(BUILD)/accel: preload/launcher.c preload/config.c common/log.c common/real.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -o $@ $^ -ldl
+else
+# Under ASan the shim needs the sanitizer's runtime loaded before it (and
+# before libc), so this accel is a script that preloads both in that order.
+ASAN_LIB := $(shell $(CC) -print-file-name=libasan.so)
+$(BUILD)/accel: $(BUILD)/libaccel.so
+	@mkdir -p $(dir $@)
+	printf '#!/bin/sh\n# accel for the ASan build: libasan first, then the shim\n[ "$$1" = -- ] && shift\nexport LD_PRELOAD="%s:%s$${LD_PRELOAD:+:$$LD_PRELOAD}"\nexec "$$@"\n' \
+		"$(ASAN_LIB)" "$(abspath $(BUILD))/libaccel.so" > $@
+	chmod +x $@
+endif
 
 # Tools built on stack/ and dev/ directly, without the preload layer.
 TOOL_OBJ := $(filter-out $(BUILD)/obj/preload/%,$(SHIM_OBJ))
@@ -85,15 +113,16 @@ $(BUILD)/accel-load: tools/accel_load.c
 	$(CC) $(BASE_CFLAGS) -o $@ $< -lm
 
 $(BUILD)/stack-echo: $(BUILD)/obj/tools/stack_echo.o $(BUILD)/obj/tools/sha256.o $(TOOL_OBJ)
-	$(CC) -o $@ $^ -Wl,--as-needed $(DPDK_LIBS) -lnuma -ldl -lpthread
+	$(CC) $(SAN_FLAGS) -o $@ $^ -Wl,--as-needed $(DPDK_LIBS) -lnuma -ldl -lpthread
 
 # ---- tests ----------------------------------------------------------------
 TEST_CFLAGS := $(BASE_CFLAGS) -Wno-unused-parameter
 
-$(BUILD)/tests/test_stack_%: tests/stack/test_%.c $(STACK_SRC) tests/stack/link.h \
+# The stack's objects are the shim's, built once for every suite.
+$(BUILD)/tests/test_stack_%: tests/stack/test_%.c $(STACK_OBJ) tests/stack/link.h \
 		tests/stack/tcplink.h
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) -o $@ $< $(STACK_SRC) -lcmocka
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(STACK_OBJ) -lcmocka
 
 $(BUILD)/tests/test_preload_%: tests/preload/test_%.c $(PRELOAD_SRC) $(COMMON_SRC)
 	@mkdir -p $(dir $@)
@@ -130,8 +159,9 @@ $(BUILD)/bench/stacklink: benchmarks/stacklink.c $(STACK_SRC)
 # second build with clang's source-based coverage for fuzz-cov.
 FUZZ_CC := clang
 FUZZ_TARGETS := tcp_conn stack_frames ipv4_reasm config
-FUZZ_BIN := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
-FUZZ_COV_BIN := $(FUZZ_TARGETS:%=$(BUILD)/fuzz-cov/fuzz_%)
+# (in build/ whatever SANITIZE says: these have their own sanitizers)
+FUZZ_BIN := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+FUZZ_COV_BIN := $(FUZZ_TARGETS:%=build/fuzz-cov/fuzz_%)
 FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer $(WARN) -Wno-unused-parameter \
 	-std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing
 FUZZ_SAN := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
@@ -140,11 +170,11 @@ FUZZ_HDRS := tests/fuzz/fuzz.h tests/stack/link.h $(wildcard stack/*.h)
 fuzz_src = tests/fuzz/fuzz_$(1).c $(if $(filter config,$(1)),preload/config.c,$(STACK_SRC))
 SECONDS ?= 600
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(STACK_SRC) preload/config.c $(FUZZ_HDRS)
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(STACK_SRC) preload/config.c $(FUZZ_HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -o $@ $(call fuzz_src,$*)
 
-$(BUILD)/fuzz-cov/fuzz_%: tests/fuzz/fuzz_%.c $(STACK_SRC) preload/config.c $(FUZZ_HDRS)
+build/fuzz-cov/fuzz_%: tests/fuzz/fuzz_%.c $(STACK_SRC) preload/config.c $(FUZZ_HDRS)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COV) -o $@ $(call fuzz_src,$*)
 
@@ -167,15 +197,36 @@ deps:
 unit: $(UNIT_TESTS)
 	@scripts/run-unit.sh $(UNIT_TESTS)
 
+# What CI runs on every submission besides the plain suites.
+unit-san:
+	@$(MAKE) --no-print-directory SANITIZE=$(SAN_UNIT) unit
+
+# The integration tests that run with a sanitized shim and tools (see
+# README.md "Sanitizers" for the ones that do not, and why).
+SAN_INTEGRATION := tcp_interop tcp_conns
+integration-san: all $(TEST_PROGS)
+	@st=0; for t in $(SAN_INTEGRATION); do \
+		TESTS_BUILD=$(CURDIR)/$(BUILD) TESTS_SANITIZE=$(SANITIZE) ONLY=$$t \
+			tests/integration/run.sh || st=1; \
+	done; exit $$st
+
 integration: all $(TEST_PROGS)
 	@tests/integration/run.sh
 
+ifeq ($(SANITIZE),)
 check: deps
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TEST_PROGS) $(BENCH_PROGS)
 	@scripts/run-unit.sh $(UNIT_TESTS)
+	@$(MAKE) --no-print-directory unit-san
 	@$(MAKE) --no-print-directory fuzz-check
 	@tests/integration/run.sh
 	@QUICK=1 scripts/demo.sh
+else
+check: deps
+	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TEST_PROGS)
+	@scripts/run-unit.sh $(UNIT_TESTS)
+	@$(MAKE) --no-print-directory integration-san
+endif
 
 demo: deps
 	@$(MAKE) --no-print-directory all $(BENCH_PROGS)

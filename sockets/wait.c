@@ -520,7 +520,8 @@ static int poll_sliced(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 		buf = poll_buf(t, nfds + SK_SLEEP_FDS);
 		if (!buf)
 			break;
-		memcpy(buf, fds, nfds * sizeof(*fds));
+		if (nfds) /* poll(NULL, 0, ms) sleeps: no entries to copy */
+			memcpy(buf, fds, nfds * sizeof(*fds));
 		extra = sk_sleep_fds(t, buf + nfds);
 		r = sleep_prepare(t);
 		if (r < 0)

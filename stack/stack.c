@@ -194,7 +194,9 @@ void stack_input(struct stack *st, void *pkt)
 	 * would date what it learns to the last poll and could learn an
 	 * entry that has already expired. */
 	st->now = st->ops->now_ns(st->ctx);
+	tcp_enter(st);
 	input_frame(st, pkt);
+	tcp_leave(st);
 }
 
 unsigned stack_poll(struct stack *st)
@@ -203,10 +205,12 @@ unsigned stack_poll(struct stack *st)
 	unsigned n;
 
 	st->now = st->ops->now_ns(st->ctx);
+	tcp_enter(st); /* connections dropped on the way are freed at the end */
 	n = st->ops->rx_burst(st->ctx, pkts, STACK_RX_BURST);
 	for (unsigned i = 0; i < n; i++)
 		input_frame(st, pkts[i]);
 	tcp_timers_run(st);
+	tcp_leave(st);
 	if (st->reasm_busy) { /* a profile showed the scan on every poll */
 		uint64_t due = ipv4_reasm_deadline(&st->reasm);
 

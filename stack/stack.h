@@ -158,6 +158,8 @@ struct stack;
  */
 struct stack *stack_create(const struct stack_conf *conf,
 			   const struct stack_ops *ops, void *ctx);
+/* Frees the stack and every connection it has, those whose handles the
+ * program still holds included: the handles are invalid afterwards. */
 void stack_destroy(struct stack *st);
 
 /* Receives one burst, processes it, runs due timers and flushes output.

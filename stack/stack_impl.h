@@ -39,6 +39,9 @@ struct stack {
 	struct timer_wheel tw;
 	struct stack_tcp **tcp_hash;    /* TCP_HASH_BUCKETS chains */
 	struct stack_tcp *listeners;    /* few: a list */
+	struct stack_tcp *tcp_all;      /* every connection (tcp.h: lifetime) */
+	struct stack_tcp *tcp_reap;     /* held by nobody: freed by tcp_reap */
+	unsigned tcp_depth;             /* entries and callbacks in progress */
 	unsigned tcp_conns;
 	uint16_t eph_next;
 };

@@ -21,6 +21,34 @@
 #include "tcp_wire.h"
 #include "timer.h"
 
+/*
+ * Who holds a connection, and when it is freed.
+ *
+ * A struct stack_tcp has up to three holders:
+ *   - the user, from the call that handed it out (stack_tcp_connect,
+ *     _listen, _accept) until stack_tcp_close or stack_tcp_abort
+ *     (app_open);
+ *   - its listener, while it is a child not yet accepted (parent);
+ *   - the stack itself, while it is not CLOSED: it is in the tables and
+ *     its timers may be armed.
+ * tcp_drop ends the connection (CLOSED, out of the tables, timers off)
+ * but frees nothing, and nor does any other way of letting go. When the
+ * last holder lets go, tcp_maybe_free puts it on the stack's reap list;
+ * tcp_reap frees that list, and runs only when the outermost entry into
+ * the stack returns (stack_poll, stack_input, stack_tcp_close,
+ * stack_tcp_abort: tcp_enter and tcp_leave count the nesting, and the
+ * ops->tcp_event and ops->tcp_gone callbacks count as nested). So a
+ * connection pointer that any function of the stack, a timer being fired
+ * or a callback holds stays valid until that entry returns, whatever was
+ * dropped or closed on the way (a timer give-up, a RST, the user closing
+ * from inside a callback). Only a connection never handed to anybody is
+ * freed at once (tcp_conn_free: connect that finds no route).
+ *
+ * Every connection is also on the stack's tcp_all list from tcp_conn_new
+ * until it is freed, so stack_destroy frees all of them, those the user
+ * still holds (reset or timed out, or not) included.
+ */
+
 enum tcp_state {
 	TCP_CLOSED = 0,
 	TCP_LISTEN,
@@ -61,6 +89,9 @@ struct stack_tcp {
 	struct stack_tcp *parent;       /* listener of a not yet accepted child */
 	uint8_t queued;                 /* ... that is in its accept queue */
 	struct stack_tcp *qnext;        /* listener's accept queue */
+	struct stack_tcp *anext, **aprev; /* the stack's tcp_all list */
+	struct stack_tcp *rnext;        /* the stack's reap list ... */
+	uint8_t reaping;                /* ... which it is on */
 	void *user;
 	enum tcp_state state;
 	uint32_t lip, rip;              /* host order */
@@ -170,6 +201,7 @@ int tcp_init(struct stack *st);
 void tcp_fini(struct stack *st);
 struct stack_tcp *tcp_conn_new(struct stack *st);
 void tcp_conn_free(struct stack_tcp *c);
+void tcp_conn_rehome(struct stack_tcp *c, struct stack *to);
 void tcp_hash_insert(struct stack_tcp *c);
 void tcp_hash_remove(struct stack_tcp *c);
 struct stack_tcp *tcp_lookup(struct stack *st, uint32_t rip, uint16_t rport,
@@ -182,7 +214,12 @@ struct stack_tcp *tcp_listener_for(struct stack *st, uint16_t lport, uint32_t ri
 int tcp_bufs_alloc(struct stack_tcp *c);
 void tcp_set_state(struct stack_tcp *c, enum tcp_state s);
 void tcp_drop(struct stack_tcp *c, int err); /* to CLOSED with an error */
+/* Puts c on the reap list when nobody holds it any more (see above). */
 void tcp_maybe_free(struct stack_tcp *c);
+/* An entry into the stack begins and ends; the end of the outermost one
+ * frees the reap list. */
+void tcp_enter(struct stack *st);
+void tcp_leave(struct stack *st);
 void tcp_update_events(struct stack_tcp *c);
 uint32_t tcp_rcv_window(const struct stack_tcp *c);
 uint32_t tcp_ts_now(const struct stack_tcp *c);

@@ -643,7 +643,8 @@ void tcp_input(struct stack *st, void *pkt, uint8_t *frame,
 		} else {
 			closed_input(st, ip->src, sport, dport, &s);
 		}
-		/* c may have been freed by a drop: look it up again. */
+		/* Look again: a drop took c out of the table (it is still
+		 * valid, tcp.h), and a SYN may have made a new one. */
 		c = tcp_lookup(st, ip->src, sport, dport);
 		if (c) {
 			tcp_output(c);

@@ -31,19 +31,12 @@ int tcp_init(struct stack *st)
 	return 0;
 }
 
+/* Everything the stack allocated for TCP goes, held or not (tcp.h). */
 void tcp_fini(struct stack *st)
 {
-	struct stack_tcp *c, *next;
-
-	for (unsigned b = 0; st->tcp_hash && b < TCP_HASH_BUCKETS; b++)
-		for (c = st->tcp_hash[b]; c; c = next) {
-			next = c->hnext;
-			tcp_conn_free(c);
-		}
-	for (c = st->listeners; c; c = next) {
-		next = c->hnext;
-		free(c);
-	}
+	while (st->tcp_all)
+		tcp_conn_free(st->tcp_all);
+	st->tcp_reap = NULL;
 	free(st->tcp_hash);
 }
 
@@ -71,6 +64,24 @@ static unsigned hash_of(uint32_t rip, uint16_t rport, uint16_t lport)
 	return (h ^ h >> 15) & (TCP_HASH_BUCKETS - 1);
 }
 
+static void all_link(struct stack *st, struct stack_tcp *c)
+{
+	c->anext = st->tcp_all;
+	if (c->anext)
+		c->anext->aprev = &c->anext;
+	c->aprev = &st->tcp_all;
+	st->tcp_all = c;
+}
+
+static void all_unlink(struct stack_tcp *c)
+{
+	*c->aprev = c->anext;
+	if (c->anext)
+		c->anext->aprev = c->aprev;
+	c->anext = NULL;
+	c->aprev = NULL;
+}
+
 struct stack_tcp *tcp_conn_new(struct stack *st)
 {
 	struct stack_tcp *c = calloc(1, sizeof(*c));
@@ -86,7 +97,17 @@ struct stack_tcp *tcp_conn_new(struct stack *st)
 	c->keepcnt = TCP_KEEPCNT;
 	c->mss = 536; /* RFC 9293 3.7.1 default until the SYN says more */
 	c->peer_mss = 536;
+	all_link(st, c);
 	return c;
+}
+
+/* c leaves from's lists for to's (stack_tcp_move); nobody but the user
+ * holds it, so it is on no reap list. */
+void tcp_conn_rehome(struct stack_tcp *c, struct stack *to)
+{
+	all_unlink(c);
+	c->st = to;
+	all_link(to, c);
 }
 
 static uint32_t pow2_at_least(uint32_t n)
@@ -239,19 +260,37 @@ static unsigned events_of(const struct stack_tcp *c)
 	return ev;
 }
 
+/* A callback runs nested (tcp.h): whatever it closes is freed only when
+ * the outermost entry returns, not while our caller still holds c. */
 void tcp_update_events(struct stack_tcp *c)
 {
+	struct stack *st = c->st;
 	unsigned ev = events_of(c);
 
 	if (ev == c->events)
 		return;
 	c->events = ev;
-	if (c->app_open && c->st->ops->tcp_event)
-		c->st->ops->tcp_event(c->st->ctx, c, c->user, ev);
+	if (c->app_open && st->ops->tcp_event) {
+		st->tcp_depth++;
+		st->ops->tcp_event(st->ctx, c, c->user, ev);
+		st->tcp_depth--;
+	}
 }
 
-/* The connection is over: RFC 9293 "delete the TCB", except that a handle
- * the user still holds keeps it (as CLOSED) until stack_tcp_close. */
+static void report_gone(struct stack_tcp *c)
+{
+	struct stack *st = c->st;
+
+	if (!c->watched || !st->ops->tcp_gone)
+		return;
+	st->tcp_depth++;
+	st->ops->tcp_gone(st->ctx, c->rip, c->rport, c->lport);
+	st->tcp_depth--;
+}
+
+/* The connection is over: RFC 9293 "delete the TCB", except that it is
+ * freed only once nobody holds it, and then later (tcp.h): a handle the
+ * user still holds keeps it, as CLOSED, until stack_tcp_close. */
 void tcp_drop(struct stack_tcp *c, int err)
 {
 	if (err && !c->err)
@@ -260,8 +299,7 @@ void tcp_drop(struct stack_tcp *c, int err)
 	if (c->state != TCP_CLOSED) {
 		tcp_hash_remove(c);
 		c->state = TCP_CLOSED;
-		if (c->watched && c->st->ops->tcp_gone)
-			c->st->ops->tcp_gone(c->st->ctx, c->rip, c->rport, c->lport);
+		report_gone(c);
 	}
 	/* A half-open child is forgotten by its listener; one already in the
 	 * accept queue stays there, to be accepted and report the error, as
@@ -276,13 +314,38 @@ void tcp_drop(struct stack_tcp *c, int err)
 
 void tcp_maybe_free(struct stack_tcp *c)
 {
-	if (c->state == TCP_CLOSED && !c->app_open && !c->parent)
-		tcp_conn_free(c);
+	struct stack *st = c->st;
+
+	if (c->state != TCP_CLOSED || c->app_open || c->parent || c->reaping)
+		return;
+	c->reaping = 1;
+	c->rnext = st->tcp_reap;
+	st->tcp_reap = c;
 }
 
+void tcp_enter(struct stack *st)
+{
+	st->tcp_depth++;
+}
+
+void tcp_leave(struct stack *st)
+{
+	if (--st->tcp_depth)
+		return;
+	while (st->tcp_reap) {
+		struct stack_tcp *c = st->tcp_reap;
+
+		st->tcp_reap = c->rnext;
+		tcp_conn_free(c);
+	}
+}
+
+/* Only tcp_leave, stack_destroy and a connection never handed out get
+ * here (tcp.h). */
 void tcp_conn_free(struct stack_tcp *c)
 {
 	tcp_timers_cancel(c);
+	all_unlink(c);
 	free(c->sbuf);
 	free(c->rbuf);
 	free(c->txs);

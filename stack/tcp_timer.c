@@ -274,9 +274,9 @@ static void fire(struct stack_timer *t, void *arg)
 	default:
 		return;
 	}
-	/* c may be gone after a drop; an active one reports changes. */
-	if (c->state != TCP_CLOSED)
-		tcp_update_events(c);
+	/* c is valid even after a drop: it is freed only when the poll that
+	 * runs the timers returns (tcp.h). */
+	tcp_update_events(c);
 }
 
 void tcp_timers_run(struct stack *st)

@@ -275,7 +275,9 @@ static void close_listener(struct stack_tcp *l)
 			}
 		}
 	tcp_hash_remove(l);
-	tcp_conn_free(l);
+	l->state = TCP_CLOSED;
+	l->app_open = 0;
+	tcp_maybe_free(l);
 }
 
 /* The user lets go of the handle: a listener goes at once, a connection
@@ -297,7 +299,7 @@ static void reset_and_drop(struct stack_tcp *c)
 	tcp_drop(c, 0);
 }
 
-void stack_tcp_close(struct stack_tcp *c)
+static void close_conn(struct stack_tcp *c)
 {
 	if (release(c))
 		return;
@@ -325,10 +327,25 @@ void stack_tcp_close(struct stack_tcp *c)
 	tcp_maybe_free(c);
 }
 
+/* Letting go may leave c held by nobody: freed as the call returns,
+ * unless it is made from a callback (tcp.h). */
+void stack_tcp_close(struct stack_tcp *c)
+{
+	struct stack *st = c->st;
+
+	tcp_enter(st);
+	close_conn(c);
+	tcp_leave(st);
+}
+
 void stack_tcp_abort(struct stack_tcp *c)
 {
+	struct stack *st = c->st;
+
+	tcp_enter(st);
 	if (!release(c))
 		reset_and_drop(c);
+	tcp_leave(st);
 }
 
 unsigned stack_tcp_events(const struct stack_tcp *c)
@@ -485,7 +502,7 @@ int stack_tcp_move(struct stack_tcp *c, struct stack *to)
 	timer_move(&from->tw, &to->tw, &c->t_rexmt);
 	timer_move(&from->tw, &to->tw, &c->t_delack);
 	timer_move(&from->tw, &to->tw, &c->t_keep);
-	c->st = to;
+	tcp_conn_rehome(c, to);
 	c->watched = 1;
 	tcp_hash_insert(c);
 	/* to's clock may be behind from's (its last poll was earlier): c's

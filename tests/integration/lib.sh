@@ -4,7 +4,7 @@
 # runs in the namespace, delete it. The EXIT trap does that even on failure.
 
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
-BUILD="$TOP/build"
+BUILD="${TESTS_BUILD:-$TOP/build}" # make integration-san: build/san
 ACCEL="$BUILD/accel"
 NS="accel-test-$$"
 LOGDIR="$BUILD/test-logs"

@@ -110,6 +110,10 @@ struct link_side {
 	uint64_t ipv4_sent, offloaded; /* IPv4 frames; with checksums left to the NIC */
 	uint64_t nev;              /* tcp_event calls; ev[] keeps the last */
 	struct link_ev ev[LINK_EV_MAX];
+	/* the program closes a connection from the callback that reports
+	 * its error, as an event loop does; counted */
+	bool close_on_err;
+	unsigned closed_in_event;
 	/* the second stack (link_second), and the tuples steered to it */
 	struct test_port port2;
 	struct stack *st2;
@@ -639,6 +643,10 @@ static inline void link_tcp_event(void *ctx, struct stack_tcp *c, void *user,
 
 	s->ev[s->nev++ % LINK_EV_MAX] = (struct link_ev){
 		.t = s->l->now, .c = c, .user = user, .events = events };
+	if (s->close_on_err && (events & STACK_TCP_EV_ERR)) {
+		s->closed_in_event++;
+		stack_tcp_close(c);
+	}
 }
 
 /* The union of the events reported for c in calls since call number from
