@@ -75,6 +75,8 @@ struct h {
 	/* the application */
 	uint64_t app_sent, app_recvd;
 	int shut_wr;
+	int close_on_err;          /* the event callback closes the handle */
+	int fail_next;             /* the next operation runs out of buffers */
 };
 
 static uint8_t pat_app(uint64_t off)
@@ -90,6 +92,7 @@ static uint8_t pat_peer(uint32_t off)
 static int steer(void *ctx, void *pkt, uint32_t rip, uint16_t rport,
 		 uint16_t lport, int syn);
 static void gone(void *ctx, uint32_t rip, uint16_t rport, uint16_t lport);
+static void event(void *ctx, struct stack_tcp *c, void *user, unsigned ev);
 
 static struct h *H; /* for the callbacks, which get only a port */
 
@@ -101,6 +104,7 @@ static const struct stack_ops *ops(void)
 		o = *test_port_ops();
 		o.steer = steer;
 		o.tcp_gone = gone;
+		o.tcp_event = event;
 	}
 	return &o;
 }
@@ -121,6 +125,19 @@ static int steer(void *ctx, void *pkt, uint32_t rip, uint16_t rport,
 		return 0;
 	test_pktq_push(&H->port[H->home].rx, pkt);
 	return 1;
+}
+
+/* Readiness as sockets/ gets it; with close_on_err the program closes
+ * its handle from inside the callback when an error or hang-up comes, as
+ * an event loop may. */
+static void event(void *ctx, struct stack_tcp *c, void *user, unsigned ev)
+{
+	(void)ctx;
+	(void)user;
+	if (H->close_on_err && c == H->c && (ev & (STACK_TCP_EV_ERR | STACK_TCP_EV_HUP))) {
+		H->c = NULL;
+		stack_tcp_close(c);
+	}
 }
 
 static void gone(void *ctx, uint32_t rip, uint16_t rport, uint16_t lport)
@@ -296,6 +313,7 @@ static int establish(struct h *h, struct fz_in *in)
 	int bufs[4] = { 0, 4096, 8192, 65536 };
 
 	h->p_opts = (opt & (FZ_O_MSS | FZ_O_WS | FZ_O_SACKOK | FZ_O_TS));
+	h->close_on_err = !!(opt & 0x10);
 	h->p_ws = (uint8_t)(fz_u8(in) % 16);
 	h->p_mss = fz_u16(in);
 	h->p_iss = fz_u32(in);
@@ -326,8 +344,8 @@ static int establish(struct h *h, struct fz_in *in)
 		h->home = 0;
 		os = syn_optset(h);
 		peer_seg(h, h->p_iss, 0, WIRE_TCP_SYN, p_win, h->p_opts, &os, 0);
-		if (!h->s_iss)
-			return 0; /* (an ISN of 0 is possible; the run just ends) */
+		if (!h->s_max)
+			return 0;
 	} else {
 		if (stack_tcp_connect(h->st[0], IP_PEER, PORT_PEER, 0, NULL, &h->c))
 			return 0;
@@ -340,14 +358,15 @@ static int establish(struct h *h, struct fz_in *in)
 		set_time(h, h->now + rtt);
 		os = syn_optset(h);
 		os.tsecr = h->s_tsval;
-		peer_seg(h, h->p_iss, h->s_iss + 1, WIRE_TCP_SYN | WIRE_TCP_ACK,
-			 p_win, h->p_opts, &os, 0);
+		if (!(mode & 0x20)) /* else the fuzzer answers the SYN */
+			peer_seg(h, h->p_iss, h->s_iss + 1, WIRE_TCP_SYN | WIRE_TCP_ACK,
+				 p_win, h->p_opts, &os, 0);
 		h->s_ts = (h->p_opts & FZ_O_TS) != 0;
 		h->s_sack = (h->p_opts & FZ_O_SACKOK) != 0;
 	}
 	h->synced = 1;
 	h->p_nxt = h->p_iss + 1;
-	if (passive) {
+	if (passive && !(mode & 0x20)) { /* else the fuzzer sends the ACK */
 		set_time(h, h->now + rtt);
 		os = syn_optset(h);
 		os.tsval = peer_tsval(h);
@@ -379,6 +398,7 @@ enum {
 	OP_ACCEPT,     /* passive mode: take a connection from the listener */
 	OP_RAWSEG,     /* a segment with raw option bytes */
 	OP_QUERY,      /* the getters, checked against each other */
+	OP_STARVE,     /* the next operation finds no buffer, or a full port */
 	OP_MAX
 };
 
@@ -659,8 +679,9 @@ static void op_query(struct h *h)
 	(void)stack_tcp_state(h->c);
 	if (stack_tcp_readable(h->c))
 		FZ_CHECK(ev & STACK_TCP_EV_IN, "readable without EV_IN");
-	(void)stack_tcp_error(h->c);
-	(void)stack_tcp_getopt(h->c, STACK_TCP_SNDBUF);
+	(void)stack_tcp_error(h->c); /* (the callback may close it) */
+	if (h->c)
+		(void)stack_tcp_getopt(h->c, STACK_TCP_SNDBUF);
 	collect(h);
 }
 
@@ -687,6 +708,10 @@ static void run(struct h *h, struct fz_in *in)
 
 		if (trace)
 			fprintf(stderr, "op %u\n", op % OP_MAX);
+		for (int s = 0; s < 2 && h->fail_next; s++) {
+			h->port[s].fail_alloc = h->fail_next == 1;
+			h->port[s].tx_limit = h->fail_next == 2 ? 0 : -1;
+		}
 		switch (op % OP_MAX) {
 		case OP_SEG: op_seg(h, in, 0); break;
 		case OP_ACK: op_seg(h, in, 1); break;
@@ -713,6 +738,15 @@ static void run(struct h *h, struct fz_in *in)
 		case OP_ACCEPT: op_accept(h); break;
 		case OP_RAWSEG: op_rawseg(h, in); break;
 		case OP_QUERY: op_query(h); break;
+		case OP_STARVE: h->fail_next = 1 + (fz_u8(in) & 1); continue;
+		}
+		for (int s = 0; s < 2 && h->fail_next; s++) {
+			h->port[s].fail_alloc = false;
+			h->port[s].tx_limit = -1;
+		}
+		if (h->fail_next) {
+			h->fail_next = 0;
+			settle(h); /* (what the port refused goes now) */
 		}
 	}
 }

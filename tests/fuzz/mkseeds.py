@@ -46,9 +46,15 @@ SEG, ACK, ADVANCE, NEXT, SEND, RECV, SHUTDOWN, CLOSE, MOVE, SETOPT, ICMP, ACCEPT
 O_ALL = 1 | 2 | 4 | 8  # MSS WS SACK-permitted TS
 
 
-def conn_header(passive=False, opts=O_ALL, nodelay=True, sndbuf=0, rcvbuf=0, win=65535, rtt=3):
-    """rtt: the handshake's round trip in quarter milliseconds, less one."""
-    mode = (1 if passive else 0) | (sndbuf << 1) | (rcvbuf << 3) | (0x40 if nodelay else 0)
+CLOSE_ON_ERR = 0x10
+
+
+def conn_header(passive=False, opts=O_ALL, nodelay=True, sndbuf=0, rcvbuf=0, win=65535, rtt=3,
+                handshake=True):
+    """rtt: the handshake's round trip in quarter milliseconds, less one;
+    without handshake the fuzzer's segments answer the first SYN."""
+    mode = (1 if passive else 0) | (sndbuf << 1) | (rcvbuf << 3) | (0x40 if nodelay else 0) | \
+        (0 if handshake else 0x20)
     return u8(mode, opts) + u16(win) + u8(rtt) + u8(7) + u16(1460) + u32(1000) + u32(5000)
 
 
@@ -72,6 +78,13 @@ def c_ack(ack_base=1, ack_delta=0, sacks=(), win=65535, seg=0):
 def c_data(length_class=2, flags=0x18):
     """In-order data from the peer: seq at the stack's ACK, ack unchanged."""
     k = (1 << 3) | (length_class << 5)
+    return u8(SEG) + u8(k, 0, 0) + u8(flags) + u16(65535) + u8(0)
+
+
+def c_seg(seq_base, ack_base, length_class, flags):
+    """seq_base 0 = the stack's ACK, 1 = the peer's next; ack_base 0 = all
+    the stack sent, 1 = the peer's last ACK; flags with 0xc0 drop ACK."""
+    k = seq_base | (ack_base << 3) | (length_class << 5)
     return u8(SEG) + u8(k, 0, 0) + u8(flags) + u16(65535) + u8(0)
 
 
@@ -124,6 +137,18 @@ def tcp_conn_seeds():
     # Keepalive on an idle connection, then the peer vanishes.
     ka = h + u8(SETOPT, 1, 1) + u8(SETOPT, 2, 3) + u8(SETOPT, 4, 1) + u8(NEXT, 7) + u8(NEXT, 7)
     write("tcp_conn", "keepalive", ka)
+    # No handshake: the SYN refused by a RST, a simultaneous open, a reset
+    # SYN-RECEIVED; a program that closes from its error callback.
+    write("tcp_conn", "syn-sent-rst", conn_header(handshake=False) + c_seg(1, 0, 0, 0x14))
+    write("tcp_conn", "simultaneous-open", conn_header(handshake=False) + c_seg(1, 0, 0, 0xC2) +
+          c_seg(1, 0, 0, 0x10) + c_send(100) + c_ack(0))
+    write("tcp_conn", "passive-no-ack-rst", conn_header(passive=True, handshake=False) +
+          c_seg(1, 0, 0, 0x04) + u8(NEXT, 7) * 3)
+    write("tcp_conn", "close-on-err", conn_header(opts=O_ALL | CLOSE_ON_ERR) + c_send(2000) +
+          c_data(2) + c_seg(0, 0, 0, 0x14) + u8(NEXT, 3))
+    # Out of buffers for one operation, then a port that takes nothing.
+    write("tcp_conn", "starve", h + u8(14, 0) + c_send(8000) + u8(14, 1) + c_adv(300 * MS) +
+          c_ack(0) + u8(14, 0) + u8(NEXT, 3) + c_ack(0))
     # ICMP "fragmentation needed" quoting a segment in flight.
     ic = h + c_send(3000) + u8(ICMP, 4) + u16(576) + u8(0, 0) + u8(NEXT, 2) + c_ack(0)
     write("tcp_conn", "icmp-needfrag", ic)
@@ -162,7 +187,7 @@ def stack_frames_seeds():
     # SYN and SYN-ACK retries until they give up, ARP for the gateway
     write("stack_frames", "retries", setup + syn + u8(FNEXT, 7) * 6)
     # a SYN in two fragments, and an echo request in one frame
-    frags = u8(FRAGS, 1, 0) + f_seg(0x00, 0x03 | 0x18, 0x02, 5000, 0, 0x0F) + u16(300) + u8(2)
+    frags = u8(FRAGS, 1, 0) + f_seg(0x00, 0x03 | 0x18, 0x02, 5000, 0, 0x0F) + u16(300) + u8(2, 2)
     echo = u8(FICMP, 0x24, 0, 0) + u16(0x0101) + u8(16) + u8(0) + b"ping-ping-ping!!"
     write("stack_frames", "frags-echo", setup + frags + echo + u8(FADV) + delay(31 * 10**9))
     # ARP: a request for us, a reply, someone claiming our address
