@@ -10,6 +10,8 @@
 #                   unit tests and the integration tests that run under them
 #   make demo       the main job: memcached under the shim on a DPDK port
 #   make bench      benchmarks/ (not tests)
+#   make fuzz SECONDS=N   every libFuzzer target of tests/fuzz/ for N s
+#   make fuzz-cov   what the fuzz corpus reaches (llvm-cov over build/fuzz)
 #   make install PREFIX=/usr/local
 
 PREFIX ?= /usr/local
@@ -65,7 +67,7 @@ BENCH_PROGS := $(BUILD)/bench/callcost $(BUILD)/bench/kecho $(BUILD)/bench/stack
 	$(BUILD)/bench/jitter $(BUILD)/bench/c2c
 
 .PHONY: all deps check unit unit-san integration integration-san demo bench \
-	install clean
+	install clean fuzz fuzz-build fuzz-check fuzz-cov
 all: $(BUILD)/libaccel.so $(BUILD)/accel $(BUILD)/stack-echo $(BUILD)/accel-stat \
 	$(BUILD)/accel-load
 
@@ -152,6 +154,43 @@ $(BUILD)/bench/stacklink: benchmarks/stacklink.c $(STACK_SRC)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(STACK_SRC)
 
+# ---- fuzzing (tests/fuzz/, README "Fuzzing") ----------------------------
+# libFuzzer targets under ASan and UBSan, built with Debian's clang; a
+# second build with clang's source-based coverage for fuzz-cov.
+FUZZ_CC := clang
+FUZZ_TARGETS := tcp_conn stack_frames ipv4_reasm config
+# (in build/ whatever SANITIZE says: these have their own sanitizers)
+FUZZ_BIN := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+FUZZ_COV_BIN := $(FUZZ_TARGETS:%=build/fuzz-cov/fuzz_%)
+FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer $(WARN) -Wno-unused-parameter \
+	-std=gnu11 -D_GNU_SOURCE -fno-strict-aliasing
+FUZZ_SAN := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_COV := -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping
+FUZZ_HDRS := tests/fuzz/fuzz.h tests/stack/link.h $(wildcard stack/*.h)
+fuzz_src = tests/fuzz/fuzz_$(1).c $(if $(filter config,$(1)),preload/config.c,$(STACK_SRC))
+SECONDS ?= 600
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(STACK_SRC) preload/config.c $(FUZZ_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_SAN) -o $@ $(call fuzz_src,$*)
+
+build/fuzz-cov/fuzz_%: tests/fuzz/fuzz_%.c $(STACK_SRC) preload/config.c $(FUZZ_HDRS)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_COV) -o $@ $(call fuzz_src,$*)
+
+fuzz-build: $(FUZZ_BIN)
+
+# Each target for SECONDS seconds, all at once, corpus grown in build/fuzz/.
+fuzz: deps $(FUZZ_BIN)
+	@scripts/fuzz.sh run $(SECONDS) $(FUZZ_TARGETS)
+
+# What make check runs: about 60 s in all over the seed corpus.
+fuzz-check: $(FUZZ_BIN)
+	@scripts/fuzz.sh check 60 $(FUZZ_TARGETS)
+
+fuzz-cov: $(FUZZ_COV_BIN)
+	@scripts/fuzz-cov.sh $(FUZZ_TARGETS)
+
 deps:
 	@scripts/deps.sh
 
@@ -186,6 +225,7 @@ check: deps
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TEST_PROGS) $(BENCH_PROGS)
 	@scripts/run-unit.sh $(UNIT_TESTS)
 	@$(MAKE) --no-print-directory unit-san
+	@$(MAKE) --no-print-directory fuzz-check
 	@tests/integration/run.sh
 	@QUICK=1 scripts/demo.sh
 else

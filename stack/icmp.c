@@ -35,6 +35,12 @@ static void icmp_echo_reply(struct stack *st, void *pkt, uint8_t *frame,
 	ic->type = WIRE_ICMP_ECHO_REPLY;
 	memcpy(&new_word, &ic->type, 2);
 	ic->csum = wire_csum_update16(ic->csum, old_word, new_word);
+	/* One's complement has two zeros: RFC 1624 (3) gives 0x0000 also for
+	 * a reply of zero bytes only, whose checksum is 0xffff (the sum over
+	 * the message must come to 0xffff, RFC 1071), so that case, rare and
+	 * short, is summed afresh. */
+	if (ic->csum == 0)
+		ic->csum = wire_csum(ic, ip->payload_len);
 	/* Drop Ethernet padding that followed the datagram. */
 	st->ops->pkt_set_len(pkt, (uint16_t)(WIRE_ETH_HLEN + ip->total_len));
 	st->stats.icmp_echo_replies++;

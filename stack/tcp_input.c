@@ -330,6 +330,8 @@ static int ack_input(struct stack_tcp *c, const struct tcp_seg *s)
 		become_established(c, s);
 		if (c->state != TCP_ESTABLISHED)
 			return 0;
+		if (c->fin_queued) /* closed in SYN-RECEIVED: the FIN goes now */
+			c->state = TCP_FIN_WAIT_1;
 		if (c->parent)
 			accept_child(c);
 		return 1;

@@ -220,7 +220,9 @@ static void queue_fin(struct stack_tcp *c)
 		return;
 	c->fin_queued = 1;
 	c->shut_wr = 1;
-	if (c->state == TCP_ESTABLISHED || c->state == TCP_SYN_RECEIVED)
+	/* In SYN-RECEIVED the FIN waits for ESTABLISHED (RFC 9293 3.10.4),
+	 * which gives the connection its buffers (ack_input). */
+	if (c->state == TCP_ESTABLISHED)
 		c->state = TCP_FIN_WAIT_1;
 	else if (c->state == TCP_CLOSE_WAIT)
 		c->state = TCP_LAST_ACK;

@@ -307,7 +307,7 @@ static inline void test_nic_rx_check(struct test_pkt *p)
 	if (hl < 20 || 14u + hl > p->len || wire_csum(ip, hl) != 0)
 		return;
 	p->rx_flags |= STACK_RX_IP_CSUM_GOOD;
-	if (ip[9] == 6 && test_get16(ip + 2) <= p->len - 14u &&
+	if (ip[9] == 6 && test_get16(ip + 2) >= hl && test_get16(ip + 2) <= p->len - 14u &&
 	    wire_tcp_csum(ip + hl, test_get16(ip + 2) - hl, test_get32(ip + 12),
 			  test_get32(ip + 16)) == 0)
 		p->rx_flags |= STACK_RX_L4_CSUM_GOOD;

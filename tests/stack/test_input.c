@@ -750,6 +750,31 @@ static void test_icmp_echo_reply_strips_padding(void **state)
 	finish(f);
 }
 
+/* An echo request whose reply is all zero bytes but the checksum
+ * (identifier 0, sequence 0, no data, as a fuzzer sent): one's complement
+ * arithmetic has two zeros, and the incremental update of RFC 1624 (3)
+ * yields 0x0000, which no receiver accepts (the sum over the message must
+ * come to 0xffff, RFC 1071); computed over the message it is 0xffff. */
+static void test_icmp_echo_reply_zero_message(void **state)
+{
+	struct fix *f = *state;
+	struct test_ipv4 ip = ip_from_peer();
+	struct test_frame fr;
+	struct test_pkt *rep;
+
+	test_frame_reset(&fr);
+	test_frame_eth(&fr, our_mac, peer_mac, ETH_IPV4);
+	test_frame_ipv4(&fr, &ip, 8);
+	test_frame_icmp_echo(&fr, ICMP_ECHO, 0, 0, 0, NULL, 0);
+	test_frame_pad(&fr, 60);
+	input(f, &fr);
+	rep = only_tx(f);
+	check_echo_reply(&fr, rep, 20, 8);
+	assert_int_equal(test_csum_sum(rep->data + 34, 8), 0xffff);
+	test_pkt_free(rep);
+	finish(f);
+}
+
 /* With IP options the ICMP message starts after them (RFC 791 3.1). */
 static void test_icmp_echo_reply_with_ip_options(void **state)
 {
@@ -1553,6 +1578,7 @@ int main(void)
 		T(test_arp_malformed),
 		T(test_icmp_echo_reply),
 		T(test_icmp_echo_reply_strips_padding),
+		T(test_icmp_echo_reply_zero_message),
 		T(test_icmp_echo_reply_with_ip_options),
 		T(test_icmp_echo_reply_full_mtu),
 		T(test_icmp_unreach_taken),

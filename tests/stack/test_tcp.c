@@ -509,6 +509,36 @@ static void test_simultaneous_open(void **state)
 	finish(l);
 }
 
+/* A shutdown(SHUT_WR) in SYN-RECEIVED after the SYNs crossed: the FIN
+ * waits for ESTABLISHED (RFC 9293 3.10.4), which is where the buffers and
+ * segment records come from; entering FIN-WAIT-1 at once sent the FIN
+ * from a connection without them when the SYN-ACK came (a NULL write in
+ * tcp_txs_sent, found by fuzz_tcp_conn). B sees EOF; A still receives. */
+static void test_simultaneous_open_shutdown(void **state)
+{
+	struct tcplink *l = lk_new(state, 2, 5 * MS);
+	struct simopen s;
+	char buf[16];
+
+	assert_int_equal(stack_tcp_connect(A(l), LINK_IP_B, 5001, 5000, NULL, &s.a), 0);
+	assert_int_equal(stack_tcp_connect(B(l), LINK_IP_A, 5000, 5001, NULL, &s.b), 0);
+	link_run_for(l, 7 * MS); /* both SYNs arrived, no SYN-ACK yet */
+	assert_string_equal(stack_tcp_state(s.a), "SYN-RECEIVED");
+	assert_int_equal(stack_tcp_shutdown(s.a, 1), 0);
+	link_run_for(l, SEC);
+	assert_string_equal(stack_tcp_state(s.a), "FIN-WAIT-2");
+	assert_string_equal(stack_tcp_state(s.b), "CLOSE-WAIT");
+	assert_int_equal(stack_tcp_recv(s.b, buf, sizeof(buf), 0), 0);
+	assert_int_equal(stack_tcp_send(s.b, "hi", 2), 2);
+	link_run_for(l, SEC);
+	assert_int_equal(stack_tcp_recv(s.a, buf, sizeof(buf), 0), 2);
+	assert_memory_equal(buf, "hi", 2);
+	stack_tcp_close(s.b);
+	stack_tcp_close(s.a);
+	link_run_for(l, 2 * TCP_TIMEWAIT_NS);
+	finish(l);
+}
+
 /* No listener: B answers RST|ACK (RFC 9293 3.10.7.1) and connect fails
  * with -ECONNREFUSED through EV_ERR. */
 static void test_connect_refused(void **state)
@@ -2217,6 +2247,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_handshake_active_passive),
 		T(test_simultaneous_open),
+		T(test_simultaneous_open_shutdown),
 		T(test_connect_refused),
 		T(test_syn_retries_timeout),
 		T(test_backlog_full),
