@@ -3,18 +3,15 @@
  * is addressed to us, hand the payload to its protocol.
  */
 #include <errno.h>
-#include <string.h>
 
 #include "stack_impl.h"
 #include "tcp.h"
 
 /* RFC 1122 3.2.1.3: sources a host must never accept. Our own address
- * is one on the wire, but not on a frame from our own MAC to our own MAC:
- * that one came through the loopback (stack.c), from this process. */
-static int ipv4_martian(const struct stack *st, uint32_t src, const uint8_t *frame)
+ * is one on the wire, but not on a frame the loopback (stack.c) delivers:
+ * that one came from this stack. */
+static int ipv4_martian(const struct stack *st, uint32_t src)
 {
-	const struct wire_eth *e = (const struct wire_eth *)frame;
-
 	uint8_t first = (uint8_t)(src >> 24);
 
 	if (src == 0 || src == 0xffffffffu || first == 127 || first >= 224)
@@ -24,9 +21,7 @@ static int ipv4_martian(const struct stack *st, uint32_t src, const uint8_t *fra
 	    ((src ^ st->conf.ip) & st->netmask) == 0 &&
 	    (src & ~st->netmask) == ~st->netmask)
 		return 1; /* our subnet's broadcast address */
-	return src == st->conf.ip &&
-	       (memcmp(e->src, st->conf.mac, STACK_ETH_ALEN) != 0 ||
-		memcmp(e->dst, st->conf.mac, STACK_ETH_ALEN) != 0);
+	return src == st->conf.ip && !st->looping;
 }
 
 void ipv4_input(struct stack *st, void *pkt, uint8_t *frame, uint16_t len)
@@ -46,7 +41,7 @@ void ipv4_input(struct stack *st, void *pkt, uint8_t *frame, uint16_t len)
 		stack_drop(st, pkt, STACK_DROP_IP_NOT_FOR_US);
 		return;
 	}
-	if (ipv4_martian(st, ip.src, frame)) {
+	if (ipv4_martian(st, ip.src)) {
 		stack_drop(st, pkt, STACK_DROP_IP_MARTIAN);
 		return;
 	}

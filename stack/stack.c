@@ -115,17 +115,21 @@ void stack_drop(struct stack *st, void *pkt, enum stack_drop reason)
  * would route the SYN out through the tap, to a stack that the blocked
  * caller itself is not polling, and on a port with no kernel interface
  * (memif, a NIC) there is no route at all. So the stack serves them
- * itself: a frame whose Ethernet destination is our own MAC (stack_resolve
- * gives it for our address, and a reply goes back where its segment came
- * from) is queued here instead of sent, and stack_poll delivers it as a
- * received frame. Never delivered from stack_tx itself: a segment sent in
- * the middle of input or of a user call would be processed inside it.
+ * itself: an IPv4 frame to our own address (stack_resolve gives our own
+ * MAC for it) is queued here instead of sent, and stack_poll delivers it
+ * as a received frame. The IP address decides, not the MAC: net_tap gives
+ * the kernel's side of the tap the port's MAC, so frames to the kernel
+ * carry our own MAC as their destination. Never delivered from stack_tx
+ * itself: a segment sent in the middle of input or of a user call would
+ * be processed inside it.
  */
 static int loop_put(struct stack *st, void *pkt)
 {
-	const struct wire_eth *e = (const struct wire_eth *)st->ops->pkt_data(pkt);
+	const uint8_t *f = st->ops->pkt_data(pkt);
+	const struct wire_eth *e = (const struct wire_eth *)f;
+	const struct wire_ipv4 *ip = (const struct wire_ipv4 *)(f + WIRE_ETH_HLEN);
 
-	if (memcmp(e->dst, st->conf.mac, STACK_ETH_ALEN) != 0)
+	if (e->type != htons(WIRE_ETHERTYPE_IPV4) || ip->dst != htonl(st->conf.ip))
 		return 0;
 	if (st->loop_len == STACK_LOOP_QUEUE) {
 		stack_drop(st, pkt, STACK_DROP_LOOP_FULL);
@@ -247,6 +251,7 @@ static unsigned loop_drain(struct stack *st)
 {
 	unsigned n = 0;
 
+	st->looping = 1; /* (ipv4.c: our own source address is no martian) */
 	while (st->loop_len && n < STACK_LOOP_QUEUE) {
 		void *pkt = st->loop[st->loop_head];
 
@@ -255,6 +260,7 @@ static unsigned loop_drain(struct stack *st)
 		input_frame(st, pkt);
 		n++;
 	}
+	st->looping = 0;
 	return n;
 }
 

@@ -2312,11 +2312,13 @@ static void test_loopback_full(void **state)
 	finish(l);
 }
 
-/* Only a frame from our own MAC to our own MAC may carry our address as
- * its source: one from the wire is a martian (RFC 1122 3.2.1.3). */
+/* A frame from the wire with our own address as its source is a martian
+ * (RFC 1122 3.2.1.3), even from our own MAC (net_tap gives the kernel's
+ * side the port's MAC): only the loopback may deliver one. */
 static void test_own_source_from_wire(void **state)
 {
 	struct tcplink *l = lk_new(state, 94, MS);
+	struct stack_conf b = l->side[LINK_B].conf;
 	struct stack_tcp *lst;
 	struct seg_spec sp;
 	struct test_frame f;
@@ -2326,12 +2328,30 @@ static void test_own_source_from_wire(void **state)
 	sp = (struct seg_spec){ .sport = 40000, .dport = PORT, .seq = 1,
 				.flags = WIRE_TCP_SYN, .window = 65535 };
 	l->side[LINK_B].conf.ip = LINK_IP_A; /* (build_seg's source) */
+	memcpy(l->side[LINK_B].conf.mac, l->side[LINK_A].conf.mac, STACK_ETH_ALEN);
 	build_seg(l, LINK_A, &sp, &f);
-	l->side[LINK_B].conf.ip = LINK_IP_B;
+	l->side[LINK_B].conf = b;
 	stack_input(A(l), test_port_pkt_from(&l->side[LINK_A].port, &f));
 	link_collect(l);
 	assert_int_equal(stack_stats(A(l))->drops[STACK_DROP_IP_MARTIAN], martians + 1);
 	stack_tcp_close(lst);
+	finish(l);
+}
+
+/* A peer with our own MAC, as the kernel's side of a net_tap port: the
+ * frames to it carry our MAC as their destination and must still go out
+ * (the loopback takes frames to our address, not to our MAC). */
+static void test_peer_shares_our_mac(void **state)
+{
+	struct tcplink *l = lk_alloc(state, 96);
+	struct pair p;
+
+	memcpy(l->side[LINK_B].conf.mac, l->side[LINK_A].conf.mac, STACK_ETH_ALEN);
+	lk_start(l);
+	pair_open(l, &p);
+	transfer(l, p.a, p.b, 100000, 5 * SEC);
+	transfer(l, p.b, p.a, 100000, 5 * SEC);
+	assert_int_equal(stack_stats(A(l))->loop_pkts, 0);
 	finish(l);
 }
 
@@ -2396,6 +2416,7 @@ int main(void)
 		T(test_loopback_offload),
 		T(test_loopback_full),
 		T(test_own_source_from_wire),
+		T(test_peer_shares_our_mac),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
