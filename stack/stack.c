@@ -251,7 +251,6 @@ static unsigned loop_drain(struct stack *st)
 {
 	unsigned n = 0;
 
-	st->looping = 1; /* (ipv4.c: our own source address is no martian) */
 	while (st->loop_len && n < STACK_LOOP_QUEUE) {
 		void *pkt = st->loop[st->loop_head];
 
@@ -260,7 +259,6 @@ static unsigned loop_drain(struct stack *st)
 		input_frame(st, pkt);
 		n++;
 	}
-	st->looping = 0;
 	return n;
 }
 

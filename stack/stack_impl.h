@@ -32,7 +32,6 @@ struct stack {
 	void *tx[STACK_TX_BURST];
 	/* frames to our own address, in order: a ring drained by stack_poll */
 	unsigned loop_head, loop_len;
-	uint8_t looping;                /* delivering the looped frames */
 	void *loop[STACK_LOOP_QUEUE];
 	struct stack_stats stats;
 	struct arp_entry arp[STACK_ARP_SLOTS];

@@ -34,4 +34,13 @@ tx=$(sed -n 's/.* tx \([0-9]*\) pkts .*/\1/p' "$out.port.err")
 note "stack: $segs segments out, $tx frames to the port"
 [ "${segs:-0}" -gt 1000 ] && [ "${tx:-99}" -lt 3 ] ||
 	fail "segments to ourselves went to the port ($segs out, $tx sent)"
+# with two stacks the server thread's connection moves to the other one,
+# and the looped segments of it are steered there: the same lines
+in_ns env ACCEL_QUEUES=2 ACCEL_DPDK_ARGS="$TAP_ARGS" ACCEL_IP=10.88.0.2/24 ACCEL_STATS=1 \
+	timeout 120 "$ACCEL" "$prog" 10.88.0.2 > "$out.queues" 2> "$out.queues.err" ||
+	fail "selfconn on two stacks: $(cat "$out.queues" "$out.queues.err")"
+diff -u "$out.kernel" "$out.queues" || fail "results differ between kernel and shim (two stacks)"
+steered=$(sed -n 's/.*segments steered \([0-9]*\),.*/\1/p' "$out.queues.err")
+note "two stacks: same, $steered looped segments steered to the other stack"
+[ "${steered:-0}" -gt 0 ] || fail "two stacks: nothing was steered: $(grep steered "$out.queues.err")"
 exit 0

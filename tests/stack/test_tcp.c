@@ -2312,28 +2312,38 @@ static void test_loopback_full(void **state)
 	finish(l);
 }
 
-/* A frame from the wire with our own address as its source is a martian
- * (RFC 1122 3.2.1.3), even from our own MAC (net_tap gives the kernel's
- * side the port's MAC): only the loopback may deliver one. */
+/* A frame with our own address as its source is a martian when it comes
+ * from another MAC (RFC 1122 3.2.1.3, as Linux), and taken when it is
+ * from our own MAC to our own MAC: a sibling stack's loopback steered to
+ * this one (several queues) delivers it so, through stack_input. */
 static void test_own_source_from_wire(void **state)
 {
 	struct tcplink *l = lk_new(state, 94, MS);
 	struct stack_conf b = l->side[LINK_B].conf;
-	struct stack_tcp *lst;
+	const struct stack_stats *sa = stack_stats(A(l));
+	struct stack_tcp *lst, *c = NULL;
 	struct seg_spec sp;
 	struct test_frame f;
-	uint64_t martians = stack_stats(A(l))->drops[STACK_DROP_IP_MARTIAN];
+	uint64_t martians = sa->drops[STACK_DROP_IP_MARTIAN];
 
 	assert_int_equal(stack_tcp_listen(A(l), PORT, 16, NULL, &lst), 0);
 	sp = (struct seg_spec){ .sport = 40000, .dport = PORT, .seq = 1,
 				.flags = WIRE_TCP_SYN, .window = 65535 };
 	l->side[LINK_B].conf.ip = LINK_IP_A; /* (build_seg's source) */
+	build_seg(l, LINK_A, &sp, &f);
+	stack_input(A(l), test_port_pkt_from(&l->side[LINK_A].port, &f));
+	link_collect(l);
+	assert_int_equal(sa->drops[STACK_DROP_IP_MARTIAN], martians + 1);
+
 	memcpy(l->side[LINK_B].conf.mac, l->side[LINK_A].conf.mac, STACK_ETH_ALEN);
 	build_seg(l, LINK_A, &sp, &f);
 	l->side[LINK_B].conf = b;
 	stack_input(A(l), test_port_pkt_from(&l->side[LINK_A].port, &f));
+	stack_poll(A(l)); /* its SYN-ACK goes to 10.0.0.1:40000: the loopback, a RST */
 	link_collect(l);
-	assert_int_equal(stack_stats(A(l))->drops[STACK_DROP_IP_MARTIAN], martians + 1);
+	assert_int_equal(sa->drops[STACK_DROP_IP_MARTIAN], martians + 1);
+	assert_int_equal(stack_tcp_accept(lst, NULL, &c), -EAGAIN);
+	assert_true(sa->tcp_rsts_out > 0);
 	stack_tcp_close(lst);
 	finish(l);
 }
