@@ -61,7 +61,7 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 	$(BUILD)/tests/test_sockets_flows
 TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 	$(BUILD)/tests/callmix $(BUILD)/tests/sockdiff $(BUILD)/tests/sockthreads \
-	$(BUILD)/tests/stackmix \
+	$(BUILD)/tests/stackmix $(BUILD)/tests/selfconn \
 	$(BUILD)/tests/fdlimit $(BUILD)/tests/libearlyhook.so
 BENCH_PROGS := $(BUILD)/bench/callcost $(BUILD)/bench/kecho $(BUILD)/bench/stacklink \
 	$(BUILD)/bench/jitter $(BUILD)/bench/c2c

@@ -558,9 +558,11 @@ int sk_trylock(struct sk_stack *s)
 }
 
 /* Frames the calls made under the lock queued go out now, not at the
- * next poll. */
+ * next poll; so do those to a connection of our own (the stack's
+ * loopback), whose reader may be asleep until the port's interrupt. */
 void sk_unlock(struct sk_stack *s)
 {
+	stack_loop_run(s->st);
 	stack_flush(s->st);
 	if (!(++s->unlocks & 63)) /* (a program that never waits in the shim) */
 		sk_stats_publish(sk_now());

@@ -407,7 +407,15 @@ int sk_route(struct sk_thread *t, uint32_t ip)
 {
 	struct sk_stack *S = t->s;
 
-	if ((ip >> 24) == 127 || ip == S->ip || ip == 0 || ip == 0xffffffffu)
+	/* The port's own address is the stack's: it serves such a connect
+	 * itself, through its loopback (stack.c), whether the program's
+	 * listener is there or not (refused at once, as Linux's lo). The
+	 * kernel has no such address: it would send the SYN out through the
+	 * tap, if it has a route at all, to a stack the caller, blocked in
+	 * the kernel, no longer polls. */
+	if (ip == S->ip)
+		return 1;
+	if ((ip >> 24) == 127 || ip == 0 || ip == 0xffffffffu)
 		return 0;
 	if ((ip & S->mask) == (S->ip & S->mask))
 		return 1;

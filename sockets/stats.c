@@ -68,6 +68,7 @@ size_t sk_stats_format(const struct stack_stats *s, char *buf, size_t len)
 	LINE("tcp_moved_in", s->tcp_moved_in);
 	LINE("tcp_moved_out", s->tcp_moved_out);
 	LINE("tcp_steered", s->tcp_steered);
+	LINE("loop_pkts", s->loop_pkts);
 	LINE("stacks", sk_nstacks);
 	LINE("handoffs", c.handoffs);
 	LINE("steer_drops", c.steer_drops);

@@ -3,13 +3,22 @@
  * is addressed to us, hand the payload to its protocol.
  */
 #include <errno.h>
+#include <string.h>
 
 #include "stack_impl.h"
 #include "tcp.h"
 
-/* RFC 1122 3.2.1.3: sources a host must never accept. */
-static int ipv4_martian(const struct stack *st, uint32_t src)
+/* RFC 1122 3.2.1.3: sources a host must never accept, and our own
+ * address, as Linux (a martian source but on lo), unless the frame is
+ * from our own MAC to our own MAC: then it comes from a stack of this
+ * process, through the loopback (stack.c), or from a sibling stack that
+ * looped it and steered it here, which is why the MACs decide and not a
+ * flag of this stack's. From a wire it would take a forged MAC as well
+ * as our forged address (or the kernel's side of a net_tap port, which
+ * has our MAC, sending from an address it does not have). */
+static int ipv4_martian(const struct stack *st, uint32_t src, const uint8_t *frame)
 {
+	const struct wire_eth *e = (const struct wire_eth *)frame;
 	uint8_t first = (uint8_t)(src >> 24);
 
 	if (src == 0 || src == 0xffffffffu || first == 127 || first >= 224)
@@ -19,7 +28,9 @@ static int ipv4_martian(const struct stack *st, uint32_t src)
 	    ((src ^ st->conf.ip) & st->netmask) == 0 &&
 	    (src & ~st->netmask) == ~st->netmask)
 		return 1; /* our subnet's broadcast address */
-	return src == st->conf.ip;
+	return src == st->conf.ip &&
+	       (memcmp(e->src, st->conf.mac, STACK_ETH_ALEN) != 0 ||
+		memcmp(e->dst, st->conf.mac, STACK_ETH_ALEN) != 0);
 }
 
 void ipv4_input(struct stack *st, void *pkt, uint8_t *frame, uint16_t len)
@@ -39,7 +50,7 @@ void ipv4_input(struct stack *st, void *pkt, uint8_t *frame, uint16_t len)
 		stack_drop(st, pkt, STACK_DROP_IP_NOT_FOR_US);
 		return;
 	}
-	if (ipv4_martian(st, ip.src)) {
+	if (ipv4_martian(st, ip.src, frame)) {
 		stack_drop(st, pkt, STACK_DROP_IP_MARTIAN);
 		return;
 	}

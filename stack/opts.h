@@ -15,6 +15,13 @@
  * drops the rest; a full tx ring rarely drains within a few tries. */
 #define STACK_TX_RETRIES 4
 
+/* Frames to our own address waiting for the next stack_poll (stack.c:
+ * the loopback). A connection to ourselves has at most a window in
+ * flight each way: two default windows of 64 KB are about 90 full
+ * segments and their ACKs, so 256 leaves room for a raised buffer
+ * before a frame is dropped (and resent by TCP, as any loss). */
+#define STACK_LOOP_QUEUE 256
+
 /* ARP cache slots. A host talks to few on-link neighbours (peers behind
  * a gateway share its entry); 256 keeps the table in a few cache lines
  * per lookup and is a power of two for the hash. */

@@ -28,6 +28,7 @@ static const char *const drop_names[STACK_DROP_MAX] = {
 	[STACK_DROP_ICMP_TYPE] = "icmp_type",
 	[STACK_DROP_NO_BUFFER] = "no_buffer",
 	[STACK_DROP_TX_FULL] = "tx_full",
+	[STACK_DROP_LOOP_FULL] = "loop_full",
 	[STACK_DROP_TCP_MALFORMED] = "tcp_malformed",
 	[STACK_DROP_TCP_CSUM] = "tcp_csum",
 	[STACK_DROP_TCP_NO_CONN] = "tcp_no_conn",
@@ -92,6 +93,10 @@ void stack_destroy(struct stack *st)
 	stack_flush(st);
 	for (unsigned i = 0; i < st->ntx; i++)
 		st->ops->pkt_free(st->ctx, st->tx[i]);
+	for (; st->loop_len; st->loop_len--) {
+		st->ops->pkt_free(st->ctx, st->loop[st->loop_head]);
+		st->loop_head = (st->loop_head + 1) % STACK_LOOP_QUEUE;
+	}
 	free(st);
 }
 
@@ -101,8 +106,44 @@ void stack_drop(struct stack *st, void *pkt, enum stack_drop reason)
 	st->ops->pkt_free(st->ctx, pkt);
 }
 
+/*
+ * The loopback. A program that connects to the port's own address must
+ * reach its own listener, or be refused at once, as on Linux, where such
+ * a frame never leaves the host (it goes through lo). Keeping those
+ * connects on the kernel would not do it: the kernel does not own the
+ * port's address (at most it has another one on the tap's side), so it
+ * would route the SYN out through the tap, to a stack that the blocked
+ * caller itself is not polling, and on a port with no kernel interface
+ * (memif, a NIC) there is no route at all. So the stack serves them
+ * itself: an IPv4 frame to our own address (stack_resolve gives our own
+ * MAC for it) is queued here instead of sent, and stack_poll delivers it
+ * as a received frame. The IP address decides, not the MAC: net_tap gives
+ * the kernel's side of the tap the port's MAC, so frames to the kernel
+ * carry our own MAC as their destination. Never delivered from stack_tx
+ * itself: a segment sent in the middle of input or of a user call would
+ * be processed inside it.
+ */
+static int loop_put(struct stack *st, void *pkt)
+{
+	const uint8_t *f = st->ops->pkt_data(pkt);
+	const struct wire_eth *e = (const struct wire_eth *)f;
+	const struct wire_ipv4 *ip = (const struct wire_ipv4 *)(f + WIRE_ETH_HLEN);
+
+	if (e->type != htons(WIRE_ETHERTYPE_IPV4) || ip->dst != htonl(st->conf.ip))
+		return 0;
+	if (st->loop_len == STACK_LOOP_QUEUE) {
+		stack_drop(st, pkt, STACK_DROP_LOOP_FULL);
+		return 1;
+	}
+	st->loop[(st->loop_head + st->loop_len++) % STACK_LOOP_QUEUE] = pkt;
+	st->stats.loop_pkts++;
+	return 1;
+}
+
 void stack_tx(struct stack *st, void *pkt)
 {
+	if (loop_put(st, pkt))
+		return;
 	if (st->ntx == STACK_TX_BURST)
 		stack_flush(st);
 	if (st->ntx == STACK_TX_BURST) { /* the port is stuck: keep no backlog */
@@ -155,8 +196,6 @@ static void input_frame(struct stack *st, void *pkt)
 	uint16_t len = st->ops->pkt_len(pkt);
 	const struct wire_eth *e = (const struct wire_eth *)frame;
 
-	st->stats.rx_pkts++;
-	st->stats.rx_bytes += len;
 	if (len < WIRE_ETH_HLEN) {
 		stack_drop(st, pkt, STACK_DROP_RUNT);
 		return;
@@ -188,6 +227,14 @@ static void input_frame(struct stack *st, void *pkt)
 	}
 }
 
+/* A frame from the port (the looped ones are counted as loop_pkts). */
+static void input_rx(struct stack *st, void *pkt)
+{
+	st->stats.rx_pkts++;
+	st->stats.rx_bytes += st->ops->pkt_len(pkt);
+	input_frame(st, pkt);
+}
+
 void stack_input(struct stack *st, void *pkt)
 {
 	/* Not called from stack_poll, so the clock has not been read: ARP
@@ -195,8 +242,40 @@ void stack_input(struct stack *st, void *pkt)
 	 * entry that has already expired. */
 	st->now = st->ops->now_ns(st->ctx);
 	tcp_enter(st);
-	input_frame(st, pkt);
+	input_rx(st, pkt);
 	tcp_leave(st);
+}
+
+/* Delivers the frames sent to ourselves, with those their delivery sends
+ * back (a SYN's SYN-ACK, its ACK), up to a queue's worth a poll: a
+ * connection to ourselves must not keep one poll from returning. */
+static unsigned loop_drain(struct stack *st)
+{
+	unsigned n = 0;
+
+	while (st->loop_len && n < STACK_LOOP_QUEUE) {
+		void *pkt = st->loop[st->loop_head];
+
+		st->loop_head = (st->loop_head + 1) % STACK_LOOP_QUEUE;
+		st->loop_len--;
+		input_frame(st, pkt);
+		n++;
+	}
+	return n;
+}
+
+unsigned stack_loop_run(struct stack *st)
+{
+	unsigned n;
+
+	if (!st->loop_len)
+		return 0;
+	st->now = st->ops->now_ns(st->ctx);
+	tcp_enter(st);
+	n = loop_drain(st);
+	tcp_leave(st);
+	stack_flush(st);
+	return n;
 }
 
 unsigned stack_poll(struct stack *st)
@@ -208,8 +287,9 @@ unsigned stack_poll(struct stack *st)
 	tcp_enter(st); /* connections dropped on the way are freed at the end */
 	n = st->ops->rx_burst(st->ctx, pkts, STACK_RX_BURST);
 	for (unsigned i = 0; i < n; i++)
-		input_frame(st, pkts[i]);
+		input_rx(st, pkts[i]);
 	tcp_timers_run(st);
+	n += loop_drain(st);
 	tcp_leave(st);
 	if (st->reasm_busy) { /* a profile showed the scan on every poll */
 		uint64_t due = ipv4_reasm_deadline(&st->reasm);
@@ -235,6 +315,8 @@ uint64_t stack_next_deadline(const struct stack *st)
 	uint64_t t = tw_next_deadline(&st->tw);
 	uint64_t r = st->reasm_busy ? ipv4_reasm_deadline(&st->reasm) : UINT64_MAX;
 
+	if (st->loop_len)
+		return st->now;
 	return t < r ? t : r;
 }
 
@@ -242,6 +324,10 @@ int stack_resolve(struct stack *st, uint32_t dst_ip, uint8_t mac[STACK_ETH_ALEN]
 {
 	uint32_t hop = dst_ip;
 
+	if (dst_ip == st->conf.ip) { /* the loopback (loop_put) */
+		memcpy(mac, st->conf.mac, STACK_ETH_ALEN);
+		return 0;
+	}
 	if ((dst_ip ^ st->conf.ip) & st->netmask) {
 		if (!st->conf.gateway)
 			return -ENETUNREACH;

@@ -122,6 +122,7 @@ enum stack_drop {
 	STACK_DROP_ICMP_TYPE,     /* a type we do not answer */
 	STACK_DROP_NO_BUFFER,     /* could not allocate a packet to reply */
 	STACK_DROP_TX_FULL,       /* the port would not take the frame */
+	STACK_DROP_LOOP_FULL,     /* too many frames to ourselves at once */
 	STACK_DROP_TCP_MALFORMED, /* header, options or flags (RFC 9293 3.1) */
 	STACK_DROP_TCP_CSUM,
 	STACK_DROP_TCP_NO_CONN,   /* no connection or listener: RST sent */
@@ -135,6 +136,7 @@ enum stack_drop {
 struct stack_stats {
 	uint64_t rx_pkts, rx_bytes;
 	uint64_t tx_pkts, tx_bytes;
+	uint64_t loop_pkts;       /* frames to our own address, never sent */
 	uint64_t arp_requests_in, arp_replies_in;
 	uint64_t arp_requests_out, arp_replies_out;
 	uint64_t arp_conflicts;   /* someone else claims our address */
@@ -164,8 +166,10 @@ struct stack *stack_create(const struct stack_conf *conf,
  * program still holds included: the handles are invalid afterwards. */
 void stack_destroy(struct stack *st);
 
-/* Receives one burst, processes it, runs due timers and flushes output.
- * Returns the number of frames received. */
+/* Receives one burst, processes it, runs due timers, delivers the frames
+ * the stack sent to its own address (a connection to ourselves never
+ * leaves the stack, as on Linux's loopback) and flushes output. Returns
+ * the number of frames received and delivered. */
 unsigned stack_poll(struct stack *st);
 
 /* Processes one received frame (takes ownership). Output is queued until
@@ -173,8 +177,16 @@ unsigned stack_poll(struct stack *st);
 void stack_input(struct stack *st, void *pkt);
 void stack_flush(struct stack *st);
 
+/* Delivers now the frames sent to our own address (those the next
+ * stack_poll would), for a caller done with its calls on the stack: a
+ * thread that writes to a connection of its own process and then sleeps
+ * outside the stack must not leave the reader that sleeps on the port's
+ * interrupt waiting for a poll. Returns the number delivered. */
+unsigned stack_loop_run(struct stack *st);
+
 /* When the stack next needs to run (ns on ops->now_ns's clock); UINT64_MAX
- * when nothing is due. A waiting thread sleeps no longer than this. */
+ * when nothing is due, the last clock reading when frames to our own
+ * address wait for a poll. A waiting thread sleeps no longer than this. */
 uint64_t stack_next_deadline(const struct stack *st);
 
 /* The clock as the stack last read it (at its last poll, input or call),
@@ -184,7 +196,7 @@ uint64_t stack_clock(const struct stack *st);
 
 /*
  * Finds the MAC for an IPv4 next hop (host order). Returns 0 and fills mac
- * when known; -EAGAIN after sending (or rate-limiting) an ARP request;
+ * when known (our own address: our own MAC, never asked over ARP); -EAGAIN after sending (or rate-limiting) an ARP request;
  * -ENETUNREACH when the address is off-link and there is no gateway.
  */
 int stack_resolve(struct stack *st, uint32_t dst_ip, uint8_t mac[STACK_ETH_ALEN]);

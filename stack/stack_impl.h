@@ -30,6 +30,9 @@ struct stack {
 	uint16_t ip_id;
 	unsigned ntx;
 	void *tx[STACK_TX_BURST];
+	/* frames to our own address, in order: a ring drained by stack_poll */
+	unsigned loop_head, loop_len;
+	void *loop[STACK_LOOP_QUEUE];
 	struct stack_stats stats;
 	struct arp_entry arp[STACK_ARP_SLOTS];
 	struct ipv4_reasm reasm;

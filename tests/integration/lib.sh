@@ -64,6 +64,9 @@ wait_iface() {
 # made anew by the next program: idempotent).
 tap_up() {
 	wait_iface "$1" || fail "interface $1 did not appear"
+	if nft_loss_on; then # (before the address: before any connection)
+		in_ns ip link set "$1" gso_max_segs 1 || fail "cannot cap GSO on $1"
+	fi
 	in_ns ip addr replace "$2" dev "$1" || fail "cannot address $1"
 	in_ns ip link set "$1" up
 }
@@ -92,3 +95,66 @@ cpu_percent() {
 }
 
 TAP_ARGS="--no-huge -m 256 --no-pci --vdev=net_tap0,iface=acc0"
+
+# ---- loss the kernel makes (nftables) --------------------------------------
+# The interop and app-under-loss tests have the Linux side of the tap drop
+# frames, so no project code decides the loss (a bug in dev/impair.c could
+# otherwise hide it by not losing). One netdev table on the namespace's tap:
+# the kernel attaches its chains when the shim creates the interface, and
+# keeps them and their counters when it goes, so one table spans every
+# program of a scenario. IPv4 frames only (ARP is left alone, as netem with
+# a filter would), $2 percent each way, at random (numgen).
+#  - frames the kernel receives from the tap: dropped at its ingress;
+#  - frames it sends: taken at its egress and forwarded to a sink that is
+#    down. A drop there (or in output or postrouting) is reported back to
+#    the sending TCP, which keeps the segment and sends it again at once:
+#    nothing is lost on the wire (measured: 21 drops, 0 retransmissions).
+#    A frame that left is gone, as on a wire (734 forwarded to the sink,
+#    which counts them as dropped; 732 resent).
+# And while the table is there, tap_up caps the tap's GSO at one segment,
+# so a drop is one frame, not a 64 KB burst of them.
+NFT_TABLE=accel_loss
+
+nft_loss() { # $1 = interface, $2 = percent each way
+	in_ns ip link show accel-sink >/dev/null 2>&1 ||
+		in_ns ip link add accel-sink type veth peer name accel-sink1 ||
+		fail "cannot make the loss sink"
+	in_ns nft delete table netdev $NFT_TABLE 2>/dev/null
+	in_ns nft -f - <<-EOF || fail "nft: cannot add the loss rules on $1"
+	table netdev $NFT_TABLE {
+		chain to_tap {
+			type filter hook egress device "$1" priority 0
+			meta protocol ip numgen random mod 100 < $2 counter fwd to "accel-sink"
+		}
+		chain from_tap {
+			type filter hook ingress device "$1" priority 0
+			meta protocol ip numgen random mod 100 < $2 counter drop
+		}
+	}
+	EOF
+}
+
+nft_loss_off() {
+	in_ns nft delete table netdev $NFT_TABLE 2>/dev/null
+	return 0
+}
+
+nft_loss_on() {
+	in_ns nft list table netdev $NFT_TABLE >/dev/null 2>&1
+}
+
+# Frames a chain (to_tap, from_tap) dropped so far.
+nft_drops() {
+	in_ns nft list chain netdev $NFT_TABLE "$1" 2>/dev/null |
+		sed -n 's/.*counter packets \([0-9]*\) .*/\1/p'
+}
+
+# Prints both counters; a rule that matched nothing hid nothing, and fails.
+nft_loss_check() { # $1 = label
+	local to from
+	to=$(nft_drops to_tap)
+	from=$(nft_drops from_tap)
+	note "$1: the kernel dropped $to frames to the stack, $from from it (nftables)"
+	[ "${to:-0}" -gt 0 ] && [ "${from:-0}" -gt 0 ] ||
+		fail "$1: a loss rule dropped nothing (to the stack ${to:-none}, from it ${from:-none})"
+}

@@ -2241,6 +2241,160 @@ static void test_event_user_pointer(void **state)
 	finish(l);
 }
 
+/* ---- the loopback ------------------------------------------------------ */
+
+/* A connection to our own address (stack.c's loopback) is served inside
+ * the stack, as by Linux's lo: no frame reaches the port and no ARP asks
+ * for ourselves (which left connect waiting 3 s for EHOSTUNREACH); a
+ * closed port is refused by the first poll (or stack_loop_run) after the
+ * connect, an open one connects within it and carries a megabyte each
+ * way. With checksum offload the looped segments get theirs in software,
+ * since they never reach the port that would fill them, and are not
+ * dropped. */
+static void loopback_on(void **state, bool offload)
+{
+	struct tcplink *l = lk_alloc(state, 93);
+	struct stack_tcp *lst, *a, *b = NULL, *r;
+	const struct stack_stats *sa;
+	uint64_t nlog, arp, loops;
+	uint32_t lip, rip;
+	uint16_t lport, rport, aport;
+
+	if (offload)
+		l->side[LINK_A].conf.tx_csum = STACK_TX_IP_CSUM | STACK_TX_TCP_CSUM;
+	lk_start(l);
+	sa = stack_stats(A(l));
+	nlog = l->nlog;
+	arp = sa->arp_requests_out;
+	loops = sa->loop_pkts;
+
+	assert_int_equal(stack_tcp_connect(A(l), LINK_IP_A, 81, 0, NULL, &r), 0);
+	assert_true(stack_next_deadline(A(l)) <= l->now); /* a waiter must not sleep */
+	assert_int_equal(stack_loop_run(A(l)), 2); /* the SYN, the RST */
+	assert_int_equal(stack_loop_run(A(l)), 0);
+	assert_true(stack_tcp_events(r) & STACK_TCP_EV_ERR);
+	assert_int_equal(stack_tcp_error(r), -ECONNREFUSED);
+	stack_tcp_close(r);
+
+	assert_int_equal(stack_tcp_listen(A(l), PORT, 16, NULL, &lst), 0);
+	assert_int_equal(stack_tcp_connect(A(l), LINK_IP_A, PORT, 0, NULL, &a), 0);
+	stack_poll(A(l));
+	assert_true(stack_tcp_events(a) & STACK_TCP_EV_OUT);
+	assert_int_equal(stack_tcp_accept(lst, NULL, &b), 0);
+	assert_string_equal(stack_tcp_state(a), "ESTABLISHED");
+	assert_string_equal(stack_tcp_state(b), "ESTABLISHED");
+	stack_tcp_endpoints(a, &lip, &aport, &rip, &rport);
+	assert_int_equal(lip, LINK_IP_A);
+	assert_int_equal(rip, LINK_IP_A);
+	assert_int_equal(rport, PORT);
+	stack_tcp_endpoints(b, &lip, &lport, &rip, &rport);
+	assert_int_equal(rip, LINK_IP_A);
+	assert_int_equal(rport, aport);
+	transfer(l, a, b, MB, 5 * SEC);
+	transfer(l, b, a, MB, 5 * SEC);
+	stack_tcp_close(a);
+	stack_tcp_close(b);
+	link_run_for(l, SEC);
+	assert_int_equal(stack_tcp_closing(A(l)), 0); /* both FINs were answered */
+
+	assert_int_equal(l->nlog, nlog);
+	assert_int_equal(sa->arp_requests_out, arp);
+	assert_true(sa->loop_pkts - loops > 2 * MB / MSS);
+	assert_int_equal(sa->drops[STACK_DROP_IP_MARTIAN], 0);
+	assert_int_equal(sa->drops[STACK_DROP_TCP_CSUM], 0);
+	assert_int_equal(sa->drops[STACK_DROP_IP_CSUM], 0);
+	assert_int_equal(sa->drops[STACK_DROP_LOOP_FULL], 0);
+	assert_int_equal(sa->tcp_retransmits, 0);
+	stack_tcp_close(lst);
+	finish(l);
+}
+
+static void test_loopback(void **state)
+{
+	loopback_on(state, false);
+}
+
+static void test_loopback_offload(void **state)
+{
+	loopback_on(state, true);
+}
+
+/* More frames to ourselves than the loopback holds between two polls: the
+ * one over is dropped (counted), and TCP sends it again as any lost
+ * segment, so every connect is still refused, the last after its RTO. */
+static void test_loopback_full(void **state)
+{
+	struct tcplink *l = lk_new(state, 95, MS);
+	struct stack_tcp *c[STACK_LOOP_QUEUE + 1];
+	const struct stack_stats *sa = stack_stats(A(l));
+	unsigned refused = 0;
+
+	for (unsigned i = 0; i <= STACK_LOOP_QUEUE; i++)
+		assert_int_equal(stack_tcp_connect(A(l), LINK_IP_A, 81, 0, NULL, &c[i]), 0);
+	assert_int_equal(sa->drops[STACK_DROP_LOOP_FULL], 1);
+	link_run_for(l, 2 * SEC);
+	for (unsigned i = 0; i <= STACK_LOOP_QUEUE; i++) {
+		refused += stack_tcp_error(c[i]) == -ECONNREFUSED;
+		stack_tcp_close(c[i]);
+	}
+	assert_int_equal(refused, STACK_LOOP_QUEUE + 1);
+	assert_int_equal(sa->drops[STACK_DROP_LOOP_FULL], 1);
+	finish(l);
+}
+
+/* A frame with our own address as its source is a martian when it comes
+ * from another MAC (RFC 1122 3.2.1.3, as Linux), and taken when it is
+ * from our own MAC to our own MAC: a sibling stack's loopback steered to
+ * this one (several queues) delivers it so, through stack_input. */
+static void test_own_source_from_wire(void **state)
+{
+	struct tcplink *l = lk_new(state, 94, MS);
+	struct stack_conf b = l->side[LINK_B].conf;
+	const struct stack_stats *sa = stack_stats(A(l));
+	struct stack_tcp *lst, *c = NULL;
+	struct seg_spec sp;
+	struct test_frame f;
+	uint64_t martians = sa->drops[STACK_DROP_IP_MARTIAN];
+
+	assert_int_equal(stack_tcp_listen(A(l), PORT, 16, NULL, &lst), 0);
+	sp = (struct seg_spec){ .sport = 40000, .dport = PORT, .seq = 1,
+				.flags = WIRE_TCP_SYN, .window = 65535 };
+	l->side[LINK_B].conf.ip = LINK_IP_A; /* (build_seg's source) */
+	build_seg(l, LINK_A, &sp, &f);
+	stack_input(A(l), test_port_pkt_from(&l->side[LINK_A].port, &f));
+	link_collect(l);
+	assert_int_equal(sa->drops[STACK_DROP_IP_MARTIAN], martians + 1);
+
+	memcpy(l->side[LINK_B].conf.mac, l->side[LINK_A].conf.mac, STACK_ETH_ALEN);
+	build_seg(l, LINK_A, &sp, &f);
+	l->side[LINK_B].conf = b;
+	stack_input(A(l), test_port_pkt_from(&l->side[LINK_A].port, &f));
+	stack_poll(A(l)); /* its SYN-ACK goes to 10.0.0.1:40000: the loopback, a RST */
+	link_collect(l);
+	assert_int_equal(sa->drops[STACK_DROP_IP_MARTIAN], martians + 1);
+	assert_int_equal(stack_tcp_accept(lst, NULL, &c), -EAGAIN);
+	assert_true(sa->tcp_rsts_out > 0);
+	stack_tcp_close(lst);
+	finish(l);
+}
+
+/* A peer with our own MAC, as the kernel's side of a net_tap port: the
+ * frames to it carry our MAC as their destination and must still go out
+ * (the loopback takes frames to our address, not to our MAC). */
+static void test_peer_shares_our_mac(void **state)
+{
+	struct tcplink *l = lk_alloc(state, 96);
+	struct pair p;
+
+	memcpy(l->side[LINK_B].conf.mac, l->side[LINK_A].conf.mac, STACK_ETH_ALEN);
+	lk_start(l);
+	pair_open(l, &p);
+	transfer(l, p.a, p.b, 100000, 5 * SEC);
+	transfer(l, p.b, p.a, 100000, 5 * SEC);
+	assert_int_equal(stack_stats(A(l))->loop_pkts, 0);
+	finish(l);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_teardown(f, teardown)
@@ -2299,6 +2453,11 @@ int main(void)
 		T(test_dup_ack_immediate),
 		T(test_events),
 		T(test_event_user_pointer),
+		T(test_loopback),
+		T(test_loopback_offload),
+		T(test_loopback_full),
+		T(test_own_source_from_wire),
+		T(test_peer_shares_our_mac),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
