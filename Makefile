@@ -21,7 +21,7 @@ DPDK_LIBS := $(shell pkg-config --libs libdpdk 2>/dev/null)
 # The shim exports only the calls it interposes.
 SHIM_CFLAGS := $(BASE_CFLAGS) -fvisibility=hidden
 
-COMMON_SRC := common/real.c common/log.c
+COMMON_SRC := common/real.c common/log.c common/guard.c
 STACK_SRC := stack/stack.c stack/wire.c stack/arp.c stack/ipv4.c stack/icmp.c \
 	stack/tcp_wire.c stack/ipv4_frag.c stack/timer.c stack/tcp_isn.c \
 	stack/tcp_subr.c stack/tcp_input.c stack/tcp_output.c stack/tcp_timer.c \
@@ -30,7 +30,7 @@ DEV_SRC := dev/net_dpdk.c dev/impair.c
 SOCKETS_SRC := sockets/netif.c sockets/wait.c sockets/sock.c sockets/epoll.c \
 	sockets/stats.c sockets/flows.c
 PRELOAD_SRC := preload/config.c preload/fdtable.c preload/fdreserve.c preload/runtime.c \
-	preload/interpose.c
+	preload/interpose.c preload/sigguard.c preload/usermem.c
 SHIM_SRC := $(COMMON_SRC) $(STACK_SRC) $(DEV_SRC) $(SOCKETS_SRC) $(PRELOAD_SRC)
 SHIM_OBJ := $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
 

@@ -1,0 +1,112 @@
+/*
+ * guard.c - guarded accesses to program memory (guard.h): the running
+ * guard is a thread-local pointer the fault handler reads, so a guard is
+ * async-signal-safe and threads never see each other's.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <ucontext.h>
+
+#include "guard.h"
+
+static __thread struct accel_guard *guard_cur __attribute__((tls_model("initial-exec")));
+
+long accel_guarded(long (*fn)(void *), void *arg, const void *p, size_t n)
+{
+	struct accel_guard g;
+	long r;
+
+	/* a range that wraps is refused before any access, as the
+	 * kernel's access_ok refuses it */
+	if ((uintptr_t)p + n < (uintptr_t)p)
+		return -EFAULT;
+	g.lo = (uintptr_t)p;
+	g.hi = g.lo + n;
+	g.prev = guard_cur;
+	if (sigsetjmp(g.jb, 0)) {
+		guard_cur = g.prev;
+		return -EFAULT;
+	}
+	guard_cur = &g;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST); /* (set before fn touches p) */
+	r = fn(arg);
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	guard_cur = g.prev;
+	return r;
+}
+
+struct copy {
+	void *dst;
+	const void *src;
+	size_t n;
+};
+
+static long copy_fn(void *a)
+{
+	struct copy *c = a;
+
+	memcpy(c->dst, c->src, c->n);
+	return 0;
+}
+
+int accel_copy_in(void *dst, const void *user, size_t n)
+{
+	struct copy c = { dst, user, n };
+
+	return (int)accel_guarded(copy_fn, &c, user, n);
+}
+
+int accel_copy_out(void *user, const void *src, size_t n)
+{
+	struct copy c = { user, src, n };
+
+	return (int)accel_guarded(copy_fn, &c, user, n);
+}
+
+struct probe {
+	uintptr_t lo, hi;
+	int write;
+};
+
+/* One access per page (4096 divides every page size the kernel uses). */
+static long probe_fn(void *a)
+{
+	struct probe *q = a;
+
+	for (uintptr_t x = q->lo; x < q->hi; x = (x | 4095) + 1) {
+		if (q->write)
+			__atomic_fetch_add((unsigned char *)x, 0, __ATOMIC_RELAXED);
+		else
+			(void)*(volatile const unsigned char *)x;
+	}
+	return 0;
+}
+
+int accel_probe(const void *p, size_t n, int write)
+{
+	struct probe q = { (uintptr_t)p, (uintptr_t)p + n, write };
+
+	return (int)accel_guarded(probe_fn, &q, p, n);
+}
+
+/*
+ * A fault is the guard's when the kernel raised it (si_code > 0: kill and
+ * sigqueue give <= 0) at an address in the range. SI_KERNEL is a general
+ * protection fault, which reports no address: a non-canonical pointer,
+ * which only the guarded access can have touched while the guard runs.
+ * The handler runs with the signal (and its sa_mask) blocked; the jump
+ * restores the interrupted mask, since sigsetjmp did not save it.
+ */
+void accel_guard_catch(int sig, const siginfo_t *si, void *uc)
+{
+	struct accel_guard *g = guard_cur;
+	uintptr_t a = (uintptr_t)si->si_addr;
+
+	if (!g || (sig != SIGSEGV && sig != SIGBUS) || si->si_code <= 0)
+		return;
+	if (si->si_code != SI_KERNEL && (a < g->lo || a >= g->hi))
+		return;
+	pthread_sigmask(SIG_SETMASK, &((ucontext_t *)uc)->uc_sigmask, NULL);
+	siglongjmp(g->jb, 1);
+}
