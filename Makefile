@@ -45,7 +45,7 @@ TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 	$(BUILD)/tests/stackmix \
 	$(BUILD)/tests/fdlimit $(BUILD)/tests/libearlyhook.so
 BENCH_PROGS := $(BUILD)/bench/callcost $(BUILD)/bench/kecho $(BUILD)/bench/stacklink \
-	$(BUILD)/bench/jitter $(BUILD)/bench/c2c
+	$(BUILD)/bench/jitter $(BUILD)/bench/c2c $(BUILD)/bench/guardcost
 
 .PHONY: all deps check unit integration demo bench install clean
 all: $(BUILD)/libaccel.so $(BUILD)/accel $(BUILD)/stack-echo $(BUILD)/accel-stat \
@@ -116,6 +116,10 @@ $(BUILD)/tests/sockdiff: tests/progs/sockdiff.c
 $(BUILD)/bench/%: benchmarks/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $<
+
+$(BUILD)/bench/guardcost: benchmarks/guardcost.c common/guard.c common/guard.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< common/guard.c -lpthread
 
 # The stack alone: its sources, no DPDK.
 $(BUILD)/bench/stacklink: benchmarks/stacklink.c $(STACK_SRC)
