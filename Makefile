@@ -39,7 +39,7 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 	$(BUILD)/tests/test_stack_tcp_wire \
 	$(BUILD)/tests/test_stack_ipv4_frag $(BUILD)/tests/test_stack_timer \
 	$(BUILD)/tests/test_stack_tcp_isn $(BUILD)/tests/test_stack_tcp \
-	$(BUILD)/tests/test_sockets_flows
+	$(BUILD)/tests/test_sockets_flows $(BUILD)/tests/test_common_guard
 TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 	$(BUILD)/tests/callmix $(BUILD)/tests/sockdiff $(BUILD)/tests/sockthreads \
 	$(BUILD)/tests/stackmix \
@@ -100,6 +100,10 @@ $(BUILD)/tests/test_sockets_%: tests/sockets/test_%.c sockets/%.c sockets/sock_i
 		sockets/sockets_impl.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< sockets/$*.c -lcmocka -lpthread
+
+$(BUILD)/tests/test_common_%: tests/common/test_%.c common/%.c common/%.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< common/$*.c -lcmocka -lpthread
 
 $(BUILD)/tests/lib%.so: tests/progs/%.c
 	@mkdir -p $(dir $@)
