@@ -55,7 +55,7 @@ struct sg_prog {
 
 static struct sg_prog sg_progs[2];
 static int sg_on;
-static pthread_mutex_t sg_lock = PTHREAD_MUTEX_INITIALIZER;
+static int sg_busy;
 static sigaction_fn real_sigaction;
 static signal_fn real_signal;
 static signal_fn real_sysv_signal;
@@ -94,6 +94,25 @@ static int is_handler(const struct sigaction *a)
 }
 
 static void on_fault(int sig, siginfo_t *si, void *uc);
+
+/* sigaction is async-signal-safe (signal-safety(7)), so its lock is taken
+ * with every signal blocked, and spun on: a handler never finds its own
+ * thread holding it. */
+static void sg_lock(sigset_t *saved)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, saved);
+	while (__atomic_exchange_n(&sg_busy, 1, __ATOMIC_ACQUIRE))
+		__builtin_ia32_pause();
+}
+
+static void sg_unlock(const sigset_t *saved)
+{
+	__atomic_store_n(&sg_busy, 0, __ATOMIC_RELEASE);
+	pthread_sigmask(SIG_SETMASK, saved, NULL);
+}
 
 /* The kernel's entry for sig: the shim's handler, run as the program's
  * would run. */
@@ -153,7 +172,9 @@ void sg_install(void)
 	sg_resolve();
 	if (!real_sigaction)
 		return;
-	pthread_mutex_lock(&sg_lock);
+	sigset_t saved;
+
+	sg_lock(&saved);
 	for (int i = 0; i < 2 && !sg_on; i++) {
 		struct sigaction cur;
 
@@ -163,7 +184,7 @@ void sg_install(void)
 		kernel_entry(sigs[i], &cur);
 	}
 	__atomic_store_n(&sg_on, 1, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&sg_lock);
+	sg_unlock(&saved);
 }
 
 /* sigaction on SIGSEGV or SIGBUS by the program: its copy changes, and
@@ -174,13 +195,14 @@ static int prog_sigaction(int i, int sig, const struct sigaction *act,
 			  struct sigaction *old)
 {
 	struct sigaction a, o, mine;
+	sigset_t saved;
 	int r = 0;
 
 	if (act && accel_copy_in(&a, act, sizeof(a)) < 0) {
 		errno = EFAULT;
 		return -1;
 	}
-	pthread_mutex_lock(&sg_lock);
+	sg_lock(&saved);
 	prog_get(i, &o);
 	if (act) {
 		kernel_entry(sig, &a);
@@ -189,7 +211,7 @@ static int prog_sigaction(int i, int sig, const struct sigaction *act,
 		a.sa_flags |= SA_RESTORER_FLAG;
 		prog_put(i, &a);
 	}
-	pthread_mutex_unlock(&sg_lock);
+	sg_unlock(&saved);
 	if (old && accel_copy_out(old, &o, sizeof(o)) < 0) {
 		errno = EFAULT;
 		r = -1;

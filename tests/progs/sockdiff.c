@@ -1010,9 +1010,20 @@ static void test_own_sigsegv(void **state)
 	assert_int_equal(segv_code, SI_TKILL);
 	assert_int_equal(sigaction(SIGSEGV, NULL, &old), 0);
 	assert_true(old.sa_sigaction == on_segv);
+	/* SA_RESETHAND: the handler once, then the default again */
+	sa.sa_flags = SA_SIGINFO | SA_RESETHAND;
+	assert_int_equal(sigaction(SIGSEGV, &sa, NULL), 0);
+	segv_code = 0;
+	if (!sigsetjmp(segv_jb, 1))
+		*(volatile char *)BAD = 1;
+	assert_int_equal(sigaction(SIGSEGV, NULL, &old), 0);
+	trace("own SIGSEGV: SA_RESETHAND: handler ran %d, then SIG_DFL %d", segv_code != 0,
+	      old.sa_handler == SIG_DFL);
+	assert_true(old.sa_handler == SIG_DFL);
 	signal(SIGSEGV, SIG_DFL);
 	close(fd);
 	child_fault(0, 0);
+	child_fault(0, 1);
 	child_fault(1, 0);
 	child_fault(1, 1);
 }
