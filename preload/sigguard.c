@@ -25,11 +25,22 @@
  * best of 8 runs on a loaded 2-core VM): 486/269/140 ns before, 486/260/
  * 125 ns after, the difference within the noise.
  *
- * Not covered: a program that blocks SIGSEGV in a thread and then passes
- * that thread's call a bad pointer dies (a blocked fault kills, kernel
- * rule), where the kernel would say EFAULT; rt_sigaction made with
- * syscall(2) replaces the shim's entry.
+ * A fault the kernel delivers while the signal is blocked kills the
+ * process (force_sig_fault), so the shim never lets the program's
+ * sigprocmask and pthread_sigmask block SIGSEGV or SIGBUS in the kernel:
+ * it keeps the thread's blocked bits for them here, reports them in the
+ * old masks, and acts on them: a fault while "blocked" kills as the
+ * kernel's would, a sent signal waits until the program unblocks it.
+ *
+ * Not covered: masks that reach the kernel by other ways (sigsuspend, a
+ * handler's sa_mask for another signal, siglongjmp restoring a saved
+ * mask, a new thread inheriting its creator's) keep the kernel's rule,
+ * and a guarded fault there kills where the kernel says EFAULT; a
+ * signal held back for the program is not in its sigpending(); an
+ * rt_sigaction or rt_sigprocmask made with syscall(2) is the kernel's.
  */
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
@@ -45,6 +56,7 @@
 
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
 typedef sighandler_t (*signal_fn)(int, sighandler_t);
+typedef int (*mask_fn)(int, const sigset_t *, sigset_t *);
 
 /* The program's disposition of SIGSEGV (0) and SIGBUS (1): two copies,
  * so the handler reads a whole one while sigaction writes the other. */
@@ -59,6 +71,12 @@ static int sg_busy;
 static sigaction_fn real_sigaction;
 static signal_fn real_signal;
 static signal_fn real_sysv_signal;
+static mask_fn real_sigprocmask;
+static mask_fn real_pthread_sigmask;
+
+/* The program's blocked bits of SIGSEGV (1) and SIGBUS (2) in this
+ * thread, and those sent while blocked (raised when unblocked). */
+static __thread unsigned char sg_blocked, sg_pending;
 
 static void sg_resolve(void)
 {
@@ -68,6 +86,10 @@ static void sg_resolve(void)
 		real_signal = (signal_fn)dlsym(RTLD_NEXT, "signal");
 	if (!real_sysv_signal)
 		real_sysv_signal = (signal_fn)dlsym(RTLD_NEXT, "__sysv_signal");
+	if (!real_sigprocmask)
+		real_sigprocmask = (mask_fn)dlsym(RTLD_NEXT, "sigprocmask");
+	if (!real_pthread_sigmask)
+		real_pthread_sigmask = (mask_fn)dlsym(RTLD_NEXT, "pthread_sigmask");
 }
 
 static int sg_index(int sig)
@@ -103,7 +125,7 @@ static void sg_lock(sigset_t *saved)
 	sigset_t all;
 
 	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, saved);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, saved, _NSIG / 8);
 	while (__atomic_exchange_n(&sg_busy, 1, __ATOMIC_ACQUIRE))
 		__builtin_ia32_pause();
 }
@@ -111,7 +133,7 @@ static void sg_lock(sigset_t *saved)
 static void sg_unlock(const sigset_t *saved)
 {
 	__atomic_store_n(&sg_busy, 0, __ATOMIC_RELEASE);
-	pthread_sigmask(SIG_SETMASK, saved, NULL);
+	syscall(SYS_rt_sigprocmask, SIG_SETMASK, saved, NULL, _NSIG / 8);
 }
 
 /* The kernel's entry for sig: the shim's handler, run as the program's
@@ -133,7 +155,13 @@ static void pass_on(int sig, siginfo_t *si, void *uc)
 	struct sigaction a;
 
 	prog_get(i, &a);
-	if (a.sa_handler == SIG_IGN && !fault)
+	if ((sg_blocked & (1 << i)) && !fault) {
+		sg_pending |= (unsigned char)(1 << i);
+		return;
+	}
+	if ((sg_blocked & (1 << i)) || (a.sa_handler == SIG_IGN && fault))
+		a.sa_handler = SIG_DFL; /* a blocked or ignored fault kills */
+	if (a.sa_handler == SIG_IGN)
 		return;
 	if (!is_handler(&a)) {
 		struct sigaction d = { .sa_handler = SIG_DFL };
@@ -276,4 +304,84 @@ EXPORT sighandler_t __sysv_signal(int sig, sighandler_t h)
 EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
 {
 	return __sysv_signal(sig, h);
+}
+
+/* A mask change by the program: SIGSEGV and SIGBUS are kept out of the
+ * kernel's mask (see the top). Returns 0 or an errno value. */
+static int prog_mask(mask_fn real, int how, const sigset_t *set, sigset_t *old)
+{
+	unsigned char now = sg_blocked, was = sg_blocked, bits, due;
+	sigset_t k, ko;
+
+	if (set) {
+		if (accel_copy_in(&k, set, sizeof(k)) < 0)
+			return EFAULT;
+		bits = (unsigned char)((sigismember(&k, SIGSEGV) ? 1 : 0) |
+				       (sigismember(&k, SIGBUS) ? 2 : 0));
+		if (how == SIG_BLOCK)
+			now |= bits;
+		else if (how == SIG_UNBLOCK)
+			now &= (unsigned char)~bits;
+		else if (how == SIG_SETMASK)
+			now = bits;
+		sigdelset(&k, SIGSEGV);
+		sigdelset(&k, SIGBUS);
+	}
+	if (real(how, set ? &k : NULL, old ? &ko : NULL) < 0)
+		return errno;
+	if (old) {
+		if (was & 1)
+			sigaddset(&ko, SIGSEGV);
+		if (was & 2)
+			sigaddset(&ko, SIGBUS);
+		if (accel_copy_out(old, &ko, sizeof(ko)) < 0)
+			return EFAULT;
+	}
+	sg_blocked = now;
+	due = sg_pending & (unsigned char)~now;
+	sg_pending &= now;
+	if (due & 1)
+		raise(SIGSEGV);
+	if (due & 2)
+		raise(SIGBUS);
+	return 0;
+}
+
+static int mask_ours(void)
+{
+	sg_resolve();
+	return __atomic_load_n(&sg_on, __ATOMIC_ACQUIRE) && !rt_internal_caller();
+}
+
+EXPORT int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+	int e;
+
+	if (!mask_ours())
+		return real_sigprocmask(how, set, old);
+	e = prog_mask(real_sigprocmask, how, set, old);
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* (glibc's real pthread_sigmask returns an errno value, not -1) */
+static int real_pthread_mask_rc(int how, const sigset_t *set, sigset_t *old)
+{
+	int e = real_pthread_sigmask(how, set, old);
+
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+EXPORT int pthread_sigmask(int how, const sigset_t *set, sigset_t *old)
+{
+	if (!mask_ours())
+		return real_pthread_sigmask(how, set, old);
+	return prog_mask(real_pthread_mask_rc, how, set, old);
 }

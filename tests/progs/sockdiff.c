@@ -16,6 +16,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <setjmp.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -942,8 +943,10 @@ static void rm_dir(const char *dir)
 }
 
 /* A child that faults with disposition how (0 default, 1 SIG_IGN) dies of
- * SIGSEGV with a core; one that raises SIGSEGV under SIG_IGN lives. */
-static void child_fault(int how, int use_raise)
+ * SIGSEGV with a core; one that raises SIGSEGV under SIG_IGN lives. With
+ * SIGSEGV blocked, a fault kills all the same, and a raised one waits
+ * until it is unblocked. */
+static void child_fault(int how, int use_raise, int blocked)
 {
 	char dir[] = "/tmp/sockdiff-core-XXXXXX";
 	struct rlimit rl = { 1 << 22, 1 << 22 };
@@ -964,17 +967,29 @@ static void child_fault(int how, int use_raise)
 		setrlimit(RLIMIT_CORE, &rl);
 		if (chdir(dir) < 0)
 			_exit(3);
+		sigset_t segv;
+
+		sigemptyset(&segv);
+		sigaddset(&segv, SIGSEGV);
 		if (how == 1)
 			signal(SIGSEGV, SIG_IGN);
+		if (blocked)
+			sigprocmask(SIG_BLOCK, &segv, NULL);
 		if (use_raise)
 			raise(SIGSEGV);
 		else
 			*(volatile char *)BAD = 1;
+		if (blocked) {
+			printf("T own SIGSEGV: a raised one waits while blocked\n");
+			fflush(stdout);
+			sigprocmask(SIG_UNBLOCK, &segv, NULL);
+		}
 		_exit(0);
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
-	trace("own SIGSEGV: %s%s: %s %d core %d", how ? "SIG_IGN" : "SIG_DFL",
-	      use_raise ? ", raise" : ", fault", WIFSIGNALED(st) ? "signal" : "exit",
+	trace("own SIGSEGV: %s%s%s: %s %d core %d", how ? "SIG_IGN" : "SIG_DFL",
+	      blocked ? ", blocked" : "", use_raise ? ", raise" : ", fault",
+	      WIFSIGNALED(st) ? "signal" : "exit",
 	      WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st),
 	      WIFSIGNALED(st) && WCOREDUMP(st));
 	rm_dir(dir);
@@ -1021,11 +1036,29 @@ static void test_own_sigsegv(void **state)
 	      old.sa_handler == SIG_DFL);
 	assert_true(old.sa_handler == SIG_DFL);
 	signal(SIGSEGV, SIG_DFL);
+	/* a bad pointer with SIGSEGV blocked: EFAULT still (no signal on
+	 * Linux), and the mask reads back as the program set it */
+	sigset_t segv, now;
+
+	sigemptyset(&segv);
+	sigaddset(&segv, SIGSEGV);
+	assert_int_equal(sigprocmask(SIG_BLOCK, &segv, NULL), 0);
+	TRY("send bad with SIGSEGV blocked", send(fd, BAD, 16, 0));
+	assert_int_equal(send(fd, "z", 1, 0), 1);
+	until_readable(fd, 1);
+	TRY("recv bad with SIGSEGV blocked", recv(fd, BAD, 16, MSG_DONTWAIT));
+	sigemptyset(&now);
+	assert_int_equal(pthread_sigmask(SIG_SETMASK, NULL, &now), 0);
+	trace("own SIGSEGV: blocked reads back %d", sigismember(&now, SIGSEGV));
+	assert_int_equal(sigprocmask(SIG_UNBLOCK, &segv, &now), 0);
+	trace("own SIGSEGV: the old mask had it %d", sigismember(&now, SIGSEGV));
 	close(fd);
-	child_fault(0, 0);
-	child_fault(0, 1);
-	child_fault(1, 0);
-	child_fault(1, 1);
+	child_fault(0, 0, 0);
+	child_fault(0, 1, 0);
+	child_fault(1, 0, 0);
+	child_fault(1, 1, 0);
+	child_fault(0, 0, 1);
+	child_fault(0, 1, 1);
 }
 
 int main(int argc, char **argv)
