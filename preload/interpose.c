@@ -504,10 +504,8 @@ EXPORT int shutdown(int fd, int how)
 EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
 {
 	struct sk_thread *t;
-	int r;
-
-	int ulen, v;
-	socklen_t vl = sizeof(v);
+	socklen_t vl = sizeof(int);
+	int r, ulen, v;
 
 	FD_GUARD(fd);
 	/* The stack's answers go out as sock_getsockopt's: *len read first (a
@@ -546,11 +544,10 @@ EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t le
 
 static int name_of(int fd, int peer, struct sockaddr *addr, socklen_t *len)
 {
-	struct sk_thread *t;
-	int r;
-
 	struct sockaddr_storage a;
 	socklen_t al = sizeof(a);
+	struct sk_thread *t;
+	int r;
 
 	FD_GUARD(fd);
 	if (is_bypass(fd) && (t = bypass_thread())) {
@@ -1286,6 +1283,7 @@ EXPORT int epoll_create1(int flags)
  * listener's kernel half joins the kernel set as well. */
 EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 {
+	struct epoll_event e;
 	struct sk_thread *t;
 
 	FD_GUARD(epfd);
@@ -1300,8 +1298,6 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 		return r;
 	}
 	/* the event is read first of all (do_epoll_ctl's copy_from_user) */
-	struct epoll_event e;
-
 	if (op != EPOLL_CTL_DEL && accel_copy_in(&e, ev, sizeof(e)) < 0)
 		return set_errno(-EFAULT);
 	if (fdtable_kind(&accel_fds, epfd) == FD_KERNEL)
@@ -1402,11 +1398,10 @@ static int poll_common(struct pollfd *fds, nfds_t n, int64_t timeout_ns,
 	struct sk_thread *t = rt_thread();
 	int r;
 
-	if (!readable(mask, KSIGSET_SIZE) || n > SIZE_MAX / sizeof(*fds) ||
-	    accel_probe(fds, n * sizeof(*fds), 0) < 0)
+	if (!readable(mask, KSIGSET_SIZE) || n > SIZE_MAX / sizeof(*fds))
 		return -2;
 	if (accel_probe(fds, n * sizeof(*fds), 1) < 0)
-		return set_errno(-EFAULT);
+		return readable(fds, n * sizeof(*fds)) ? set_errno(-EFAULT) : -2;
 	accel_tls.depth++;
 	r = sk_poll(t, fds, n, timeout_ns, mask);
 	accel_tls.depth--;
@@ -1466,10 +1461,10 @@ static int select_common(int nfds, fd_set *r, fd_set *w, fd_set *e,
 	struct sk_thread *t = rt_thread();
 	int rc;
 
-	if (!readable(mask, KSIGSET_SIZE) || !sets_ok(nfds, r, w, e, 0))
+	if (!readable(mask, KSIGSET_SIZE))
 		return -2;
 	if (!sets_ok(nfds, r, w, e, 1))
-		return set_errno(-EFAULT);
+		return sets_ok(nfds, r, w, e, 0) ? set_errno(-EFAULT) : -2;
 	accel_tls.depth++;
 	rc = sk_select(t, nfds, r, w, e, timeout_ns, mask);
 	accel_tls.depth--;
@@ -1486,10 +1481,9 @@ static int64_t mono_ns(void)
 
 EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 {
+	struct timeval t;
 	int64_t ns, start;
 	int rc;
-
-	struct timeval t;
 
 	if (!rt_thread() || nfds < 0 || nfds > FD_SETSIZE ||
 	    (tv && accel_copy_in(&t, tv, sizeof(t)) < 0) ||
