@@ -141,7 +141,7 @@ static ssize_t bypass_result(ssize_t r, int flags, int *again)
 
 /* A read (send 0) or write (send 1) on a bypass socket, restarted after a
  * signal as the kernel would restart it. Only a write raises SIGPIPE. */
-static ssize_t bypass_io(int fd, const struct iovec *iov, int cnt, int flags, int send)
+static ssize_t bypass_io(int fd, struct iovec *iov, int cnt, int flags, int send)
 {
 	struct sk_thread *t = bypass_thread();
 	ssize_t r;
@@ -151,6 +151,8 @@ static ssize_t bypass_io(int fd, const struct iovec *iov, int cnt, int flags, in
 		errno = EBADF;
 		return -1;
 	}
+	if (um_iov_limit(iov, cnt) < 0)
+		return set_errno(-EFAULT);
 	do {
 		r = SK_CALL(send ? sk_send(t, fd, iov, cnt, flags) : sk_recv(t, fd, iov, cnt, flags));
 		r = bypass_result(r, send ? flags : MSG_NOSIGNAL, &again);

@@ -15,6 +15,7 @@
 #include "fdtable.h"
 #include "runtime.h"
 #include "sigguard.h"
+#include "usermem.h"
 
 extern char **environ;
 
@@ -259,6 +260,7 @@ __attribute__((constructor)) static void accel_load(void)
 		return;
 	}
 	fdres_start();
+	um_init();
 	sg_install(); /* (bad pointers in bypass calls: EFAULT, common/guard.h) */
 	__atomic_store_n(&accel_state, RT_READY, __ATOMIC_RELEASE);
 }

@@ -9,8 +9,49 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include "../common/guard.h"
 #include "usermem.h"
+
+/* linux/fs.h: the most one read or write moves */
+#define UM_MAX_RW_COUNT (INT_MAX & ~(size_t)4095)
+
+/* TASK_SIZE_MAX: the end of user space, 47 bits of address with 4-level
+ * page tables, 56 with 5-level (where a hint above 47 bits is honoured,
+ * x86/mm/mmap.c). */
+static uintptr_t um_user_top = ((uintptr_t)1 << 47) - 4096;
+
+void um_init(void)
+{
+	void *hint = (void *)((uintptr_t)1 << 52);
+	void *p = mmap(hint, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+		       -1, 0);
+
+	if (p == MAP_FAILED)
+		return;
+	if ((uintptr_t)p >= ((uintptr_t)1 << 47))
+		um_user_top = ((uintptr_t)1 << 56) - 4096;
+	munmap(p, 4096);
+}
+
+int um_iov_limit(struct iovec *iov, int cnt)
+{
+	size_t total = 0;
+
+	for (int i = 0; i < cnt; i++) {
+		uintptr_t p = (uintptr_t)iov[i].iov_base, end;
+
+		if (iov[i].iov_len > UM_MAX_RW_COUNT - total)
+			iov[i].iov_len = UM_MAX_RW_COUNT - total;
+		total += iov[i].iov_len;
+		end = p + iov[i].iov_len;
+		if (end < p || end > um_user_top)
+			return -EFAULT;
+	}
+	return 0;
+}
 
 int um_iov_in(const struct iovec *uiov, int cnt, struct iovec *small, struct iovec **out)
 {

@@ -13,6 +13,15 @@
 
 #define UM_IOV_SMALL 8
 
+/* Finds the top of user space (4- or 5-level paging); once, at load. */
+void um_init(void);
+
+/* What the kernel does to the buffers of a read or write before it moves
+ * a byte (import_iovec, import_ubuf): the total is cut to MAX_RW_COUNT,
+ * and a buffer that does not lie in user space is -EFAULT (access_ok),
+ * whether or not the call would have touched it. */
+int um_iov_limit(struct iovec *iov, int cnt);
+
 /* The program's iovec array, copied (import_iovec): *out is small, or
  * allocated for more than UM_IOV_SMALL (um_iov_done frees it). -EINVAL
  * for a bad count or a total past SSIZE_MAX, -EFAULT. */

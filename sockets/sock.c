@@ -801,6 +801,7 @@ ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 {
 	size_t want = iov_total(iov, cnt), got = 0;
 	int peek = !!(flags & MSG_PEEK), polled = 0;
+	char none;
 	struct sk_stack *S;
 	struct sk_sock *s;
 	ssize_t r = 0;
@@ -821,9 +822,10 @@ ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 			r = -ENOTCONN;
 			break;
 		}
-		if (!want)
-			break;
-		r = iov_move(s->c, iov, cnt, &got, 0, peek);
+		/* (a read of nothing is 0 where there is data or EOF, and
+		 * otherwise waits or says EAGAIN like any other: tcp_recvmsg) */
+		r = want ? iov_move(s->c, iov, cnt, &got, 0, peek) :
+			   stack_tcp_recv(s->c, &none, 0, 1);
 		/* MSG_WAITALL waits for all of it, unless EOF or an error
 		 * (reported by the next call) cuts it short */
 		if (got && (!(flags & MSG_WAITALL) || got == want || peek ||

@@ -794,6 +794,17 @@ static void test_efault_recv(void **state)
 	until_readable(fd, 2);
 	TRY("recvfrom NULL addrlen", recvfrom(fd, got, 2, 0, (struct sockaddr *)&from, NULL));
 	TRY("recv after it", recv(fd, got, 2, MSG_DONTWAIT));
+	/* with nothing to read: a buffer outside user space is refused before
+	 * anything (access_ok), one inside it is not looked at */
+	TRY("recv into kernel space, nothing to read",
+	    recv(fd, (void *)0xffff800000000000ull, 16, MSG_DONTWAIT));
+	TRY("recv across the top of user space", recv(fd, (void *)0x7ffffffff000ull, 16,
+						      MSG_DONTWAIT));
+	TRY("recv wrapping around", recv(fd, (void *)~(uintptr_t)7, 16, MSG_DONTWAIT));
+	TRY("recv into the unmapped page, nothing to read", recv(fd, BAD, 16, MSG_DONTWAIT));
+	TRY("recv NULL 0", recv(fd, NULL, 0, MSG_DONTWAIT));
+	TRY("send 0 from kernel space", send(fd, (void *)0xffff800000000000ull, 0, 0));
+	TRY("recv SIZE_MAX into a good buffer", recv(fd, got, SIZE_MAX, MSG_DONTWAIT));
 	close(fd);
 }
 
