@@ -534,13 +534,20 @@ EXPORT int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
  * getsockopt's answers; then the stack's connection gets it. */
 EXPORT int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
 {
+	union {
+		int i;
+		struct linger l;
+	} v = { 0 };
+	socklen_t n = len < sizeof(v) ? len : (socklen_t)sizeof(v);
 	struct sk_thread *t;
 
 	FD_GUARD(fd);
 	if (accel_real.setsockopt(fd, level, name, val, len) < 0)
 		return -1;
-	if (is_bypass(fd) && (t = bypass_thread()))
-		SK_VOID(sk_setsockopt(t, fd, level, name, val, len));
+	/* the stack gets a copy: the kernel read the value of every option
+	 * the stack takes, but not of every option */
+	if (is_bypass(fd) && (t = bypass_thread()) && (!n || accel_copy_in(&v, val, n) == 0))
+		SK_VOID(sk_setsockopt(t, fd, level, name, n ? &v : NULL, n));
 	return 0;
 }
 
