@@ -39,7 +39,8 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 	$(BUILD)/tests/test_stack_tcp_wire \
 	$(BUILD)/tests/test_stack_ipv4_frag $(BUILD)/tests/test_stack_timer \
 	$(BUILD)/tests/test_stack_tcp_isn $(BUILD)/tests/test_stack_tcp \
-	$(BUILD)/tests/test_sockets_flows $(BUILD)/tests/test_common_guard
+	$(BUILD)/tests/test_sockets_flows $(BUILD)/tests/test_common_guard \
+	$(BUILD)/tests/test_preload_usermem
 TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 	$(BUILD)/tests/callmix $(BUILD)/tests/sockdiff $(BUILD)/tests/sockthreads \
 	$(BUILD)/tests/stackmix \
