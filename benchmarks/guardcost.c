@@ -1,8 +1,8 @@
 /*
  * guardcost.c - what a fault guard (common/guard.h) costs when nothing
  * faults: nanoseconds per 64-byte copy made plainly and made under a
- * guard, and per guarded copy that faults (the EFAULT path: a signal, a
- * mask restore and a jump).
+ * guard, per guarded copy that faults (the EFAULT path: a signal, a mask
+ * restore and a jump), and per probe of a vectored call's 64 vectors.
  *
  *   guardcost [N]
  *
@@ -62,6 +62,20 @@ int main(int argc, char **argv)
 	for (long i = 0; i < faults; i++)
 		bad_r += accel_copy_in(dst, bad, sizeof(dst)) < 0;
 	t3 = now_ns();
+	{ /* a vectored call's probe: 64 vectors of 8 bytes, one guard */
+		static char b8[64 * 8];
+		struct iovec v[64];
+		long long a, b;
+		long m = n / 10 ? n / 10 : 1;
+
+		for (int i = 0; i < 64; i++)
+			v[i] = (struct iovec){ b8 + i * 8, 8 };
+		a = now_ns();
+		for (long i = 0; i < m; i++)
+			r |= accel_probe_iov(v, 64, 0, sizeof(b8), 0);
+		b = now_ns();
+		printf("probe_iov_64x8 %.1f\n", (double)(b - a) / m);
+	}
 	printf("plain_copy_64 %.1f\n", (double)(t1 - t0) / n);
 	printf("guarded_copy_64 %.1f\n", (double)(t2 - t1) / n);
 	printf("guarded_fault %.1f (%ld of %ld said EFAULT)\n", (double)(t3 - t2) / faults, bad_r,

@@ -70,17 +70,27 @@ struct probe {
 	int write;
 };
 
-/* One access per page (4096 divides every page size the kernel uses). */
-static long probe_fn(void *a)
+/* One access per page (4096 divides every page size the kernel uses),
+ * none to the page *last touched already. */
+static void touch(uintptr_t lo, uintptr_t hi, int write, uintptr_t *last)
 {
-	struct probe *q = a;
-
-	for (uintptr_t x = q->lo; x < q->hi; x = (x | 4095) + 1) {
-		if (q->write)
+	for (uintptr_t x = lo; x < hi; x = (x | 4095) + 1) {
+		if ((x & ~(uintptr_t)4095) == *last)
+			continue;
+		if (write)
 			__atomic_fetch_add((unsigned char *)x, 0, __ATOMIC_RELAXED);
 		else
 			(void)*(volatile const unsigned char *)x;
+		*last = x & ~(uintptr_t)4095;
 	}
+}
+
+static long probe_fn(void *a)
+{
+	struct probe *q = a;
+	uintptr_t last = 1; /* (no page) */
+
+	touch(q->lo, q->hi, q->write, &last);
 	return 0;
 }
 
@@ -113,4 +123,41 @@ void accel_guard_catch(int sig, const siginfo_t *si, void *uc)
 	syscall(SYS_rt_sigprocmask, SIG_SETMASK, &((ucontext_t *)uc)->uc_sigmask, NULL,
 		_NSIG / 8);
 	siglongjmp(g->jb, 1);
+}
+
+struct probe_iov {
+	const struct iovec *iov;
+	int cnt, write;
+	size_t from, n;
+};
+
+static long probe_iov_fn(void *a)
+{
+	struct probe_iov *q = a;
+	size_t base = 0, n = q->n;
+	uintptr_t last = 1;
+
+	for (int i = 0; i < q->cnt && n; base += q->iov[i++].iov_len) {
+		size_t len = q->iov[i].iov_len, off, k;
+
+		if (q->from >= base + len)
+			continue;
+		off = q->from > base ? q->from - base : 0;
+		k = len - off < n ? len - off : n;
+		if ((uintptr_t)q->iov[i].iov_base + off + k < (uintptr_t)q->iov[i].iov_base)
+			return -EFAULT;
+		touch((uintptr_t)q->iov[i].iov_base + off, (uintptr_t)q->iov[i].iov_base + off + k,
+		      q->write, &last);
+		n -= k;
+	}
+	return 0;
+}
+
+/* The guard's range is all of memory: the function touches nothing but
+ * the vectors' bytes and the (shim's) array. */
+int accel_probe_iov(const struct iovec *iov, int cnt, size_t from, size_t n, int write)
+{
+	struct probe_iov q = { iov, cnt, write, from, n };
+
+	return (int)accel_guarded(probe_iov_fn, &q, NULL, SIZE_MAX);
 }

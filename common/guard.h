@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 struct accel_guard {
 	sigjmp_buf jb;
@@ -43,6 +44,10 @@ int accel_copy_out(void *user, const void *src, size_t n);
  * (write 1): touches each of its pages (a write does an atomic add of 0,
  * so it changes nothing another thread could see). 0 or -EFAULT. */
 int accel_probe(const void *p, size_t n, int write);
+
+/* accel_probe over n bytes of a vector array from byte from on, under
+ * one guard (for many small vectors: one sigsetjmp, each page once). */
+int accel_probe_iov(const struct iovec *iov, int cnt, size_t from, size_t n, int write);
 
 /* For the signal handler: if the fault of si hit the running guard's
  * range, restores the mask of uc (the interrupted one) and jumps back

@@ -726,31 +726,15 @@ static long move_piece_fn(void *a)
  * SKB_FRAG_PAGE_ORDER), and a fault there sends nothing of it. The shim
  * moves a vector at a time, so before it moves any it probes the vectors
  * for what it may move now (what is readable, on receive, at most
- * SK_SEND_CHUNK on send): a fault there is -EFAULT with nothing moved.
- * (One buffer needs no probe: its copy is one piece, which moves whole
- * or not at all.) What Linux leaves in a receive's vectors before the one
+ * SK_SEND_CHUNK on send): a fault there is -EFAULT with nothing moved,
+ * and the vectors it covered move without a guard each (many small
+ * vectors, as memcached's sendmsg: one guard, not one a vector). (One
+ * buffer needs no probe: its copy is one piece, which moves whole or not
+ * at all.) What Linux leaves in a receive's vectors before the one
  * that faults is there too: a peek fills the first (a peek moves no
  * further, and the fault tells the program nothing of the rest).
  */
 #define SK_SEND_CHUNK 32768
-
-static int iov_probe(const struct iovec *iov, int cnt, size_t from, size_t n, int write)
-{
-	size_t base = 0;
-
-	for (int i = 0; i < cnt && n; base += iov[i++].iov_len) {
-		size_t len = iov[i].iov_len, off, k;
-
-		if (from >= base + len)
-			continue;
-		off = from > base ? from - base : 0;
-		k = len - off < n ? len - off : n;
-		if (accel_probe((char *)iov[i].iov_base + off, k, write) < 0)
-			return -EFAULT;
-		n -= k;
-	}
-	return 0;
-}
 
 /*
  * Moves bytes between the connection and iov, from byte *done of the
@@ -763,19 +747,21 @@ static int iov_probe(const struct iovec *iov, int cnt, size_t from, size_t n, in
 static long iov_move(struct stack_tcp *c, const struct iovec *iov, int cnt, size_t *done,
 		     int send, int peek)
 {
-	size_t base = 0;
+	size_t base = 0, safe = 0;
 	long r = 0;
 	int last = cnt - 1;
 
 	while (last > 0 && !iov[last].iov_len)
 		last--; /* (sends: the pieces before it are sent as one) */
-	if (cnt > 1 && iov_probe(iov, cnt, *done, send ? SK_SEND_CHUNK : stack_tcp_readable(c),
-				 !send) < 0) {
-		size_t first = *done;
+	if (cnt > 1) {
+		size_t n = send ? SK_SEND_CHUNK : stack_tcp_readable(c), first = *done;
 
-		if (!send && !peek)
-			iov_move(c, iov, 1, &first, 0, 1); /* (see above) */
-		return -EFAULT;
+		if (accel_probe_iov(iov, cnt, *done, n, !send) < 0) {
+			if (!send && !peek)
+				iov_move(c, iov, 1, &first, 0, 1); /* (see above) */
+			return -EFAULT;
+		}
+		safe = *done + n;
 	}
 	for (int i = 0; i < cnt; base += iov[i++].iov_len) {
 		size_t len = iov[i].iov_len, off;
@@ -787,7 +773,7 @@ static long iov_move(struct stack_tcp *c, const struct iovec *iov, int cnt, size
 		struct move_piece m = { c, p + off, len - off, i < last ? STACK_TCP_MORE : 0,
 					send, peek };
 
-		r = accel_guarded(move_piece_fn, &m, m.p, m.n);
+		r = base + len <= safe ? move_piece_fn(&m) : accel_guarded(move_piece_fn, &m, m.p, m.n);
 		if (r <= 0)
 			return r;
 		*done += (size_t)r;

@@ -86,6 +86,23 @@ static void test_probes(void **state)
 	assert_int_equal(pages[5], 'q'); /* a write probe changes nothing */
 }
 
+static void test_probe_iov(void **state)
+{
+	struct iovec v[3] = { { pages, 8 }, { pages + PG, 8 }, { pages + 2 * PG, 8 } };
+
+	(void)state;
+	arm();
+	assert_int_equal(accel_probe_iov(v, 3, 0, 16, 0), 0);  /* the first two read */
+	assert_int_equal(accel_probe_iov(v, 3, 0, 17, 0), -EFAULT);
+	assert_int_equal(accel_probe_iov(v, 3, 0, 9, 1), -EFAULT); /* the second is read-only */
+	assert_int_equal(accel_probe_iov(v, 3, 0, 8, 1), 0);
+	assert_int_equal(accel_probe_iov(v, 3, 16, 1, 0), -EFAULT); /* from the third on */
+	assert_int_equal(accel_probe_iov(v, 2, 4, 1000, 0), 0);    /* all there is */
+	v[0] = (struct iovec){ (void *)~(uintptr_t)3, 8 };
+	assert_int_equal(accel_probe_iov(v, 1, 0, 8, 0), -EFAULT); /* wraps */
+	assert_int_equal(outside, 0);
+}
+
 /* After a caught fault the mask is the one before it (the handler's
  * blocked SIGSEGV is not left blocked), so the next fault is caught. */
 static void test_mask_kept(void **state)
@@ -168,6 +185,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_copies),
 		cmocka_unit_test(test_probes),
+		cmocka_unit_test(test_probe_iov),
 		cmocka_unit_test(test_mask_kept),
 		cmocka_unit_test(test_fault_outside_range),
 		cmocka_unit_test(test_threads),
