@@ -1073,10 +1073,20 @@ EXPORT void closefrom(int lo)
 
 /* ---- limits: the descriptor limit as the program sees it (fdreserve.h) - */
 
+/* (prlimit64: new is read first, old written last, the change made) */
 static int limits(pid_t pid, int resource, const struct rlimit *new, struct rlimit *old)
 {
-	if (resource == RLIMIT_NOFILE && (pid == 0 || pid == getpid()))
-		return set_errno(fdres_prlimit(new, old));
+	struct rlimit n, o;
+	int r;
+
+	if (resource == RLIMIT_NOFILE && (pid == 0 || pid == getpid())) {
+		if (new && accel_copy_in(&n, new, sizeof(n)) < 0)
+			return set_errno(-EFAULT);
+		r = fdres_prlimit(new ? &n : NULL, old ? &o : NULL);
+		if (r == 0 && old && accel_copy_out(old, &o, sizeof(o)) < 0)
+			r = -EFAULT;
+		return set_errno(r);
+	}
 	return (int)syscall(SYS_prlimit64, pid, resource, new, old);
 }
 

@@ -852,6 +852,10 @@ static void test_efault_options_names(void **state)
 	TRY("connect NULL address", connect(fd, NULL, sizeof(a)));
 	TRY("bind bad address", bind(fd, BAD, sizeof(a)));
 	close(fd);
+	/* the descriptor limit, which the shim answers itself */
+	TRY("getrlimit NOFILE bad", getrlimit(RLIMIT_NOFILE, BAD));
+	TRY("setrlimit NOFILE bad", setrlimit(RLIMIT_NOFILE, BAD));
+	TRY("prlimit NOFILE bad old", prlimit(0, RLIMIT_NOFILE, NULL, BAD));
 }
 
 static void test_efault_accept(void **state)
