@@ -9,8 +9,8 @@
  * back to it when a fault hits that range while the pointer is set, and
  * otherwise hands the signal to the program's own disposition. Nothing
  * is asked of the kernel when nothing faults: a guard costs a sigsetjmp
- * that does not save the mask and two thread-local stores (measured with
- * benchmarks/callcost.c: see preload/sigguard.c).
+ * that does not save the mask and two thread-local stores, about 5 ns
+ * (benchmarks/guardcost.c; figures in preload/sigguard.c).
  *
  * Where no handler is installed (the tools built without preload/), a
  * fault crashes as a plain access would.
