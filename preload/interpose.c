@@ -1073,13 +1073,14 @@ EXPORT void closefrom(int lo)
 
 /* ---- limits: the descriptor limit as the program sees it (fdreserve.h) - */
 
-/* (prlimit64: new is read first, old written last, the change made) */
+/* (prlimit64: new is read first, old written last, the change made;
+ * with the reserve off, as in pass-through, the kernel answers all) */
 static int limits(pid_t pid, int resource, const struct rlimit *new, struct rlimit *old)
 {
 	struct rlimit n, o;
 	int r;
 
-	if (resource == RLIMIT_NOFILE && (pid == 0 || pid == getpid())) {
+	if (resource == RLIMIT_NOFILE && (pid == 0 || pid == getpid()) && fdres_active()) {
 		if (new && accel_copy_in(&n, new, sizeof(n)) < 0)
 			return set_errno(-EFAULT);
 		r = fdres_prlimit(new ? &n : NULL, old ? &o : NULL);
