@@ -38,7 +38,7 @@ DPDK_LIBS := $(shell pkg-config --libs libdpdk 2>/dev/null)
 # The shim exports only the calls it interposes.
 SHIM_CFLAGS := $(BASE_CFLAGS) -fvisibility=hidden
 
-COMMON_SRC := common/real.c common/log.c
+COMMON_SRC := common/real.c common/log.c common/guard.c
 STACK_SRC := stack/stack.c stack/wire.c stack/arp.c stack/ipv4.c stack/icmp.c \
 	stack/tcp_wire.c stack/ipv4_frag.c stack/timer.c stack/tcp_isn.c \
 	stack/tcp_subr.c stack/tcp_input.c stack/tcp_output.c stack/tcp_timer.c \
@@ -47,7 +47,7 @@ DEV_SRC := dev/net_dpdk.c dev/impair.c
 SOCKETS_SRC := sockets/netif.c sockets/wait.c sockets/sock.c sockets/epoll.c \
 	sockets/stats.c sockets/flows.c
 PRELOAD_SRC := preload/config.c preload/fdtable.c preload/fdreserve.c preload/runtime.c \
-	preload/interpose.c
+	preload/interpose.c preload/sigguard.c preload/usermem.c
 SHIM_SRC := $(COMMON_SRC) $(STACK_SRC) $(DEV_SRC) $(SOCKETS_SRC) $(PRELOAD_SRC)
 SHIM_OBJ := $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
 STACK_OBJ := $(STACK_SRC:%.c=$(BUILD)/obj/%.o)
@@ -58,13 +58,14 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 	$(BUILD)/tests/test_stack_ipv4_frag $(BUILD)/tests/test_stack_timer \
 	$(BUILD)/tests/test_stack_tcp_isn $(BUILD)/tests/test_stack_tcp \
 	$(BUILD)/tests/test_stack_tcp_timer \
-	$(BUILD)/tests/test_sockets_flows
+	$(BUILD)/tests/test_sockets_flows $(BUILD)/tests/test_common_guard \
+	$(BUILD)/tests/test_preload_usermem
 TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 	$(BUILD)/tests/callmix $(BUILD)/tests/sockdiff $(BUILD)/tests/sockthreads \
 	$(BUILD)/tests/stackmix $(BUILD)/tests/selfconn \
 	$(BUILD)/tests/fdlimit $(BUILD)/tests/libearlyhook.so
 BENCH_PROGS := $(BUILD)/bench/callcost $(BUILD)/bench/kecho $(BUILD)/bench/stacklink \
-	$(BUILD)/bench/jitter $(BUILD)/bench/c2c
+	$(BUILD)/bench/jitter $(BUILD)/bench/c2c $(BUILD)/bench/guardcost
 
 .PHONY: all deps check unit unit-san integration integration-san demo bench \
 	install clean fuzz fuzz-build fuzz-check fuzz-cov
@@ -133,6 +134,10 @@ $(BUILD)/tests/test_sockets_%: tests/sockets/test_%.c sockets/%.c sockets/sock_i
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< sockets/$*.c -lcmocka -lpthread
 
+$(BUILD)/tests/test_common_%: tests/common/test_%.c common/%.c common/%.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< common/$*.c -lcmocka -lpthread
+
 $(BUILD)/tests/lib%.so: tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -shared -o $@ $<
@@ -148,6 +153,10 @@ $(BUILD)/tests/sockdiff: tests/progs/sockdiff.c
 $(BUILD)/bench/%: benchmarks/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $<
+
+$(BUILD)/bench/guardcost: benchmarks/guardcost.c common/guard.c common/guard.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< common/guard.c -lpthread
 
 # The stack alone: its sources, no DPDK.
 $(BUILD)/bench/stacklink: benchmarks/stacklink.c $(STACK_SRC)

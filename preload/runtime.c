@@ -14,6 +14,8 @@
 #include "fdreserve.h"
 #include "fdtable.h"
 #include "runtime.h"
+#include "sigguard.h"
+#include "usermem.h"
 
 extern char **environ;
 
@@ -258,6 +260,8 @@ __attribute__((constructor)) static void accel_load(void)
 		return;
 	}
 	fdres_start();
+	um_init();
+	sg_install(); /* (bad pointers in bypass calls: EFAULT, common/guard.h) */
 	__atomic_store_n(&accel_state, RT_READY, __ATOMIC_RELEASE);
 }
 

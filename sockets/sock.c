@@ -29,6 +29,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include "../common/guard.h"
 #include "../common/real.h"
 #include "opts.h"
 #include "sock_impl.h"
@@ -703,21 +704,73 @@ static size_t iov_total(const struct iovec *iov, int cnt)
 	return n;
 }
 
+/* One piece of a move, run under a fault guard (common/guard.h). The
+ * stack's send and recv touch the program's buffer only in the memcpy
+ * that comes before they change any state, and take no lock: a fault
+ * abandons the call with the connection as it was, nothing sent and
+ * nothing consumed (Linux too leaves the segment it could not copy in
+ * the queue: tcp_recvmsg). */
+struct move_piece {
+	struct stack_tcp *c;
+	char *p;
+	size_t n;
+	unsigned flags;
+	int send, peek;
+};
+
+static long move_piece_fn(void *a)
+{
+	struct move_piece *m = a;
+
+	return m->send ? stack_tcp_send_flags(m->c, m->p, m->n, m->flags) :
+			 stack_tcp_recv(m->c, m->p, m->n, m->peek);
+}
+
+/*
+ * Linux copies a vectored call's bytes a chunk at a time across the
+ * vectors, and a fault in a chunk takes none of it: on receive a chunk
+ * is a segment (skb), nothing of it consumed (tcp_recvmsg); on send it is
+ * what goes into one page fragment, 32 KiB at most (tcp_sendmsg,
+ * SKB_FRAG_PAGE_ORDER), and a fault there sends nothing of it. The shim
+ * moves a vector at a time, so before it moves any it probes the vectors
+ * for what it may move now (what is readable, on receive, at most
+ * SK_SEND_CHUNK on send): a fault there is -EFAULT with nothing moved,
+ * and the vectors it covered move without a guard each (many small
+ * vectors, as memcached's sendmsg: one guard, not one a vector). (One
+ * buffer needs no probe: its copy is one piece, which moves whole or not
+ * at all.) What Linux leaves in a receive's vectors before the one
+ * that faults is there too: a peek fills the first (a peek moves no
+ * further, and the fault tells the program nothing of the rest).
+ */
+#define SK_SEND_CHUNK 32768
+
 /*
  * Moves bytes between the connection and iov, from byte *done of the
  * vectors on, until one is not filled (or emptied) whole; *done grows by
  * what moved. Returns the stack call's last result: > 0, 0 (end of file),
- * -EAGAIN (for a send: the buffer is full) or the connection's error.
+ * -EAGAIN (for a send: the buffer is full), -EFAULT (a bad buffer: the
+ * callers return what moved before it, as Linux does) or the
+ * connection's error.
  */
 static long iov_move(struct stack_tcp *c, const struct iovec *iov, int cnt, size_t *done,
 		     int send, int peek)
 {
-	size_t base = 0;
+	size_t base = 0, safe = 0;
 	long r = 0;
 	int last = cnt - 1;
 
 	while (last > 0 && !iov[last].iov_len)
 		last--; /* (sends: the pieces before it are sent as one) */
+	if (cnt > 1) {
+		size_t n = send ? SK_SEND_CHUNK : stack_tcp_readable(c), first = *done;
+
+		if (accel_probe_iov(iov, cnt, *done, n, !send) < 0) {
+			if (!send && !peek)
+				iov_move(c, iov, 1, &first, 0, 1); /* (see above) */
+			return -EFAULT;
+		}
+		safe = *done + n;
+	}
 	for (int i = 0; i < cnt; base += iov[i++].iov_len) {
 		size_t len = iov[i].iov_len, off;
 		char *p = iov[i].iov_base;
@@ -725,9 +778,10 @@ static long iov_move(struct stack_tcp *c, const struct iovec *iov, int cnt, size
 		if (*done >= base + len)
 			continue; /* moved already (or empty) */
 		off = *done - base;
-		r = send ? stack_tcp_send_flags(c, p + off, len - off,
-						i < last ? STACK_TCP_MORE : 0) :
-			   stack_tcp_recv(c, p + off, len - off, peek);
+		struct move_piece m = { c, p + off, len - off, i < last ? STACK_TCP_MORE : 0,
+					send, peek };
+
+		r = base + len <= safe ? move_piece_fn(&m) : accel_guarded(move_piece_fn, &m, m.p, m.n);
 		if (r <= 0)
 			return r;
 		*done += (size_t)r;
@@ -741,6 +795,7 @@ ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 {
 	size_t want = iov_total(iov, cnt), got = 0;
 	int peek = !!(flags & MSG_PEEK), polled = 0;
+	char none;
 	struct sk_stack *S;
 	struct sk_sock *s;
 	ssize_t r = 0;
@@ -761,9 +816,10 @@ ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 			r = -ENOTCONN;
 			break;
 		}
-		if (!want)
-			break;
-		r = iov_move(s->c, iov, cnt, &got, 0, peek);
+		/* (a read of nothing is 0 where there is data or EOF, and
+		 * otherwise waits or says EAGAIN like any other: tcp_recvmsg) */
+		r = want ? iov_move(s->c, iov, cnt, &got, 0, peek) :
+			   stack_tcp_recv(s->c, &none, 0, 1);
 		/* MSG_WAITALL waits for all of it, unless EOF or an error
 		 * (reported by the next call) cuts it short */
 		if (got && (!(flags & MSG_WAITALL) || got == want || peek ||
