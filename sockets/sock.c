@@ -690,7 +690,12 @@ int sk_connect(struct sk_thread *t, int fd, uint32_t ip, uint16_t port)
 
 		err = stack_tcp_error(s->c);
 		r = err ? err : !strcmp(st, "SYN-SENT") ? -EALREADY : -EISCONN;
-		goto out;
+		/* A blocking socket still connecting waits for the handshake
+		 * again, as Linux's __inet_stream_connect does: that is how a
+		 * connect restarted after a signal (SA_RESTART) ends. */
+		if (r != -EALREADY || s->nonblock)
+			goto out;
+		goto wait;
 	}
 	r = -EISCONN;
 	if (s->kind == SK_LISTEN)
@@ -707,6 +712,7 @@ int sk_connect(struct sk_thread *t, int fd, uint32_t ip, uint16_t port)
 	r = -EINPROGRESS;
 	if (s->nonblock)
 		goto out;
+wait:
 	for (;;) {
 		s = sk_get_on(fd, S);
 		if (!s || !s->c) {
