@@ -440,11 +440,10 @@ EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 	int r;
 
 	FD_GUARD(fd);
-	if ((k != FD_INET && k != FD_BYPASS) || rt_internal_caller() || !(t = rt_thread()))
-		return accel_real.bind(fd, addr, len);
-	if (k == FD_BYPASS)
-		return set_errno(bind_again(t, addr, len));
-	if (!inet_addr_of(addr, len, &ip, &port))
+	if (k == FD_BYPASS && !rt_internal_caller())
+		return set_errno((t = bypass_thread()) ? bind_again(t, addr, len) : -EBADF);
+	if (k != FD_INET || rt_internal_caller() || !(t = rt_thread()) ||
+	    !inet_addr_of(addr, len, &ip, &port))
 		return accel_real.bind(fd, addr, len);
 	if (ip == sk_port_ip(t))
 		r = bind_port_ip(t, fd, ip, port);
