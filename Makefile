@@ -47,7 +47,7 @@ DEV_SRC := dev/net_dpdk.c dev/impair.c
 SOCKETS_SRC := sockets/netif.c sockets/wait.c sockets/sock.c sockets/epoll.c \
 	sockets/stats.c sockets/flows.c
 PRELOAD_SRC := preload/config.c preload/fdtable.c preload/fdreserve.c preload/runtime.c \
-	preload/interpose.c preload/sigguard.c preload/usermem.c
+	preload/interpose.c preload/sigguard.c preload/usermem.c preload/signals.c
 SHIM_SRC := $(COMMON_SRC) $(STACK_SRC) $(DEV_SRC) $(SOCKETS_SRC) $(PRELOAD_SRC)
 SHIM_OBJ := $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
 STACK_OBJ := $(STACK_SRC:%.c=$(BUILD)/obj/%.o)

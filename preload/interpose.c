@@ -39,6 +39,7 @@
 #include "fdreserve.h"
 #include "fdtable.h"
 #include "runtime.h"
+#include "signals.h"
 #include "usermem.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -117,14 +118,27 @@ static struct sk_thread *bypass_thread(void)
 		accel_tls.depth--;          \
 	} while (0)
 
-static int all_handlers_restart(void);
+/* A socket option that is a timeout (SO_RCVTIMEO, SO_SNDTIMEO) is set. */
+static int has_timeout(int fd, int opt)
+{
+	struct timeval tv = { 0, 0 };
+	socklen_t len = sizeof(tv);
 
-/* A bypass call's result to the program: EINTR only where the kernel
- * would not have restarted; SIGPIPE on EPIPE unless MSG_NOSIGNAL. */
-static ssize_t bypass_result(ssize_t r, int flags, int *again)
+	return opt && accel_real.getsockopt(fd, SOL_SOCKET, opt, &tv, &len) == 0 &&
+	       (tv.tv_sec || tv.tv_usec);
+}
+
+/*
+ * A bypass call's result to the program: EINTR only where the kernel
+ * would not have restarted: the handler that ran lacks SA_RESTART, or the
+ * socket has a timeout for the call (timeo: SO_RCVTIMEO or SO_SNDTIMEO;
+ * signal(7): such calls fail with EINTR whatever the handler). SIGPIPE on
+ * EPIPE unless MSG_NOSIGNAL.
+ */
+static ssize_t bypass_result(ssize_t r, int flags, int fd, int timeo, int *again)
 {
 	*again = 0;
-	if (r == -EINTR && all_handlers_restart()) {
+	if (r == -EINTR && !has_timeout(fd, timeo) && sig_restarts()) {
 		*again = 1;
 		return 0;
 	}
@@ -154,8 +168,10 @@ static ssize_t bypass_io(int fd, struct iovec *iov, int cnt, int flags, int send
 	if (um_iov_limit(iov, cnt) < 0)
 		return set_errno(-EFAULT);
 	do {
+		sig_watch();
 		r = SK_CALL(send ? sk_send(t, fd, iov, cnt, flags) : sk_recv(t, fd, iov, cnt, flags));
-		r = bypass_result(r, send ? flags : MSG_NOSIGNAL, &again);
+		r = bypass_result(r, send ? flags : MSG_NOSIGNAL, fd,
+				  send ? SO_SNDTIMEO : SO_RCVTIMEO, &again);
 	} while (again);
 	return r;
 }
@@ -191,26 +207,6 @@ static int64_t ts_to_ns(const struct timespec *ts)
 }
 
 /* ---- blocking reads ----------------------------------------------------- */
-
-/*
- * A signal cut our wait short. The kernel would have restarted the read
- * if the handler had SA_RESTART and returned EINTR otherwise; we cannot
- * tell which signal it was, so restart only when every handled signal
- * restarts (signal(7)).
- */
-static int all_handlers_restart(void)
-{
-	for (int s = 1; s < _NSIG; s++) {
-		struct sigaction sa;
-
-		if (sigaction(s, NULL, &sa) < 0 || sa.sa_handler == SIG_DFL ||
-		    sa.sa_handler == SIG_IGN)
-			continue;
-		if (!(sa.sa_flags & SA_RESTART))
-			return 0;
-	}
-	return 1;
-}
 
 /*
  * A blocking read of a thread that owns a stack waits in the shim, so the
@@ -287,12 +283,13 @@ static int wait_readable(int fd)
 	int r;
 
 	for (;;) {
+		sig_watch();
 		accel_tls.depth++;
 		r = sk_wait_fd(t, fd, POLLIN);
 		accel_tls.depth--;
 		if (r != -EINTR)
 			return 0;
-		if (!all_handlers_restart()) {
+		if (!sig_restarts()) { /* (a timeout made the kernel wait: may_wait) */
 			errno = EINTR;
 			return -1;
 		}
@@ -373,47 +370,138 @@ EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 }
 
 /*
- * bind: the port's own address makes a bypass socket (the kernel does not
- * have that address and would refuse it); the wildcard makes a dual one,
- * bound in the kernel too, so it listens on both paths. Anything else is
- * the kernel's.
+ * bind on a bypass socket: it is bound already (to the port's address,
+ * or the wildcard) or connected through the port. Linux checks the
+ * address before the state (__inet_bind): a short length, a family not
+ * AF_INET (AF_UNSPEC passes with the wildcard), an address not local
+ * (EADDRNOTAVAIL: a socket of the kernel's own tries it, as only the
+ * kernel knows its addresses); then the socket is bound: EINVAL. The
+ * placeholder cannot answer for it: it may not be bound in the kernel
+ * at all, and the kernel has not the port's address.
  */
+static int bind_again(struct sk_thread *t, const struct sockaddr *addr, socklen_t len)
+{
+	struct sockaddr_in a;
+	int probe, r = -EINVAL;
+
+	if (len < sizeof(a))
+		return -EINVAL;
+	if (!addr)
+		return -EFAULT;
+	memcpy(&a, addr, sizeof(a));
+	if (a.sin_family != AF_INET &&
+	    (a.sin_family != AF_UNSPEC || a.sin_addr.s_addr != htonl(INADDR_ANY)))
+		return -EAFNOSUPPORT;
+	if (a.sin_addr.s_addr == htonl(INADDR_ANY) || ntohl(a.sin_addr.s_addr) == sk_port_ip(t))
+		return -EINVAL;
+	probe = accel_real.socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (probe < 0)
+		return -EINVAL;
+	a.sin_family = AF_INET;
+	a.sin_port = 0;
+	if (accel_real.bind(probe, (struct sockaddr *)&a, sizeof(a)) < 0 &&
+	    errno == EADDRNOTAVAIL)
+		r = -EADDRNOTAVAIL;
+	accel_real.close(probe);
+	return r;
+}
+
+/*
+ * The port's own address (the kernel does not have it and would refuse
+ * it) makes a bypass socket. Port 0 is Linux's ephemeral pick, made at
+ * bind (getsockname tells it at once): the kernel makes it, binding the
+ * placeholder to the wildcard, so the port follows the kernel's rules
+ * (ip_local_port_range, its reserved ports), is none a kernel socket
+ * holds, and stays the socket's so no later kernel bind takes it.
+ */
+static int bind_port_ip(struct sk_thread *t, int fd, uint32_t ip, uint16_t port)
+{
+	struct sockaddr_in any = { .sin_family = AF_INET };
+	socklen_t len = sizeof(any);
+
+	if (!port) {
+		if (accel_real.bind(fd, (struct sockaddr *)&any, sizeof(any)) < 0 ||
+		    accel_real.getsockname(fd, (struct sockaddr *)&any, &len) < 0)
+			return -errno;
+		port = ntohs(any.sin_port);
+	}
+	return SK_CALL(sk_bind(t, fd, ip, port, 0));
+}
+
+/* The wildcard makes a dual socket, bound in the kernel too (its port 0
+ * is the kernel's pick, which both paths share), so it listens on both;
+ * a bypass socket on the port's address has the port first. */
+static int bind_dual(struct sk_thread *t, int fd, const struct sockaddr *addr,
+		     socklen_t len, uint16_t port)
+{
+	struct sockaddr_in got;
+	socklen_t gl = sizeof(got);
+	int r = port ? SK_CALL(sk_port_free(t, fd, port)) : 0;
+
+	if (r < 0)
+		return r;
+	if (accel_real.bind(fd, addr, len) < 0)
+		return -errno;
+	if (accel_real.getsockname(fd, (struct sockaddr *)&got, &gl) == 0)
+		port = ntohs(got.sin_port);
+	return SK_CALL(sk_bind(t, fd, INADDR_ANY, port, 1));
+}
+
+/* bind: the port's address and the wildcard make bypass sockets (above);
+ * anything else is the kernel's. */
 EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 {
+	enum fd_kind k = fdtable_kind(&accel_fds, fd);
 	struct sk_thread *t;
 	uint32_t ip;
 	uint16_t port;
 	int r;
 
 	FD_GUARD(fd);
-	if (fdtable_kind(&accel_fds, fd) != FD_INET || rt_internal_caller() ||
-	    !inet_addr_of(addr, len, &ip, &port) || !(t = rt_thread()))
+	if (k == FD_BYPASS && !rt_internal_caller())
+		return set_errno((t = bypass_thread()) ? bind_again(t, addr, len) : -EBADF);
+	if (k != FD_INET || rt_internal_caller() || !(t = rt_thread()) ||
+	    !inet_addr_of(addr, len, &ip, &port))
 		return accel_real.bind(fd, addr, len);
-	if (ip == sk_port_ip(t)) {
-		r = SK_CALL(sk_bind(t, fd, ip, port, 0));
-	} else if (ip == INADDR_ANY) {
-		struct sockaddr_in got;
-		socklen_t gl = sizeof(got);
-
-		if (accel_real.bind(fd, addr, len) < 0)
-			return -1;
-		if (accel_real.getsockname(fd, (struct sockaddr *)&got, &gl) == 0)
-			port = ntohs(got.sin_port); /* port 0: the kernel's pick */
-		r = SK_CALL(sk_bind(t, fd, ip, port, 1));
-	} else {
+	if (ip == sk_port_ip(t))
+		r = bind_port_ip(t, fd, ip, port);
+	else if (ip == INADDR_ANY)
+		r = bind_dual(t, fd, addr, len, port);
+	else
 		return accel_real.bind(fd, addr, len);
-	}
 	if (r < 0)
 		return set_errno(r);
 	fdtable_set(&accel_fds, fd, FD_BYPASS);
 	return 0;
 }
 
+/* A TCP socket the program never bound: the kernel's port is 0. */
+static int never_bound(int fd)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+
+	return accel_real.getsockname(fd, (struct sockaddr *)&a, &len) == 0 &&
+	       a.sin_family == AF_INET && a.sin_port == 0;
+}
+
+/* listen on a socket never bound binds it first, to the wildcard and an
+ * ephemeral port (Linux: inet_csk_listen_start's get_port(0)), so here it
+ * becomes a dual listener as bind(INADDR_ANY, 0) would make it. */
 EXPORT int listen(int fd, int backlog)
 {
+	struct sockaddr_in any = { .sin_family = AF_INET };
 	struct sk_thread *t;
+	int r;
 
 	FD_GUARD(fd);
+	if (fdtable_kind(&accel_fds, fd) == FD_INET && !rt_internal_caller() &&
+	    (t = rt_thread()) && never_bound(fd)) {
+		r = bind_dual(t, fd, (struct sockaddr *)&any, sizeof(any), 0);
+		if (r < 0)
+			return set_errno(r);
+		fdtable_set(&accel_fds, fd, FD_BYPASS);
+	}
 	if (!is_bypass(fd))
 		return accel_real.listen(fd, backlog);
 	if (!(t = bypass_thread()))
@@ -434,8 +522,9 @@ static int bypass_accept(int fd, struct sockaddr *addr, socklen_t *len, int flag
 	if (!t)
 		return set_errno(-EBADF);
 	do {
+		sig_watch();
 		r = (int)bypass_result(SK_CALL(sk_accept(t, fd, (struct sockaddr *)&a, &al, flags,
-							  &kernel)), MSG_NOSIGNAL, &again);
+							  &kernel)), MSG_NOSIGNAL, fd, SO_RCVTIMEO, &again);
 	} while (again);
 	if (r >= 0 && !kernel)
 		fdtable_set(&accel_fds, r, FD_BYPASS);
@@ -484,8 +573,9 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 		return accel_real.connect(fd, addr, len);
 	}
 	do {
+		sig_watch();
 		r = (int)bypass_result(SK_CALL(sk_connect(t, fd, ip, port)), MSG_NOSIGNAL,
-				       &again);
+				       fd, SO_SNDTIMEO, &again);
 	} while (again);
 	fdtable_set(&accel_fds, fd, FD_BYPASS);
 	return r;

@@ -23,6 +23,7 @@ struct rt_tls {
 	unsigned char tried;     /* claimed (or failed to claim) a queue */
 	unsigned char depth;     /* inside the shim: calls go straight to libc */
 	unsigned char program;   /* known to be one of the program's threads */
+	uint64_t sigs;           /* signals whose handler ran (signals.c) */
 };
 
 extern struct accel_config accel_cfg;

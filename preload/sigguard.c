@@ -4,8 +4,9 @@
  * and is invisible to the program otherwise.
  *
  * The kernel holds the shim's handler for both signals from load on; the
- * program's own disposition is kept here, and sigaction, signal and
- * sysv_signal read and set this copy, so the program sees what it set.
+ * program's own disposition is kept here, and the interposed sigaction
+ * (signals.c, which signal and sysv_signal go through) reads and sets
+ * this copy through sg_sigaction, so the program sees what it set.
  * The kernel's entry mirrors the program's sa_mask and SA_ONSTACK and
  * SA_NODEFER, so the handler runs where and as the program's would. A
  * fault outside a guard is handed on as if the shim were not there:
@@ -55,7 +56,6 @@
 #define SA_RESTORER_FLAG 0x04000000 /* glibc sets it on every entry */
 
 typedef int (*sigaction_fn)(int, const struct sigaction *, struct sigaction *);
-typedef sighandler_t (*signal_fn)(int, sighandler_t);
 typedef int (*mask_fn)(int, const sigset_t *, sigset_t *);
 
 /* The program's disposition of SIGSEGV (0) and SIGBUS (1): two copies,
@@ -69,8 +69,6 @@ static struct sg_prog sg_progs[2];
 static int sg_on;
 static int sg_busy;
 static sigaction_fn real_sigaction;
-static signal_fn real_signal;
-static signal_fn real_sysv_signal;
 static mask_fn real_sigprocmask;
 static mask_fn real_pthread_sigmask;
 
@@ -82,10 +80,6 @@ static void sg_resolve(void)
 {
 	if (!real_sigaction)
 		real_sigaction = (sigaction_fn)dlsym(RTLD_NEXT, "sigaction");
-	if (!real_signal)
-		real_signal = (signal_fn)dlsym(RTLD_NEXT, "signal");
-	if (!real_sysv_signal)
-		real_sysv_signal = (signal_fn)dlsym(RTLD_NEXT, "__sysv_signal");
 	if (!real_sigprocmask)
 		real_sigprocmask = (mask_fn)dlsym(RTLD_NEXT, "sigprocmask");
 	if (!real_pthread_sigmask)
@@ -247,63 +241,14 @@ static int prog_sigaction(int i, int sig, const struct sigaction *act,
 	return r;
 }
 
-EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+int sg_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
 	int i = sg_index(sig);
 
 	sg_resolve();
-	if (i < 0 || !__atomic_load_n(&sg_on, __ATOMIC_ACQUIRE) || rt_internal_caller())
-		return real_sigaction(sig, act, old);
+	if (i < 0 || !__atomic_load_n(&sg_on, __ATOMIC_ACQUIRE))
+		return SG_NOT_OURS;
 	return prog_sigaction(i, sig, act, old);
-}
-
-EXPORT int __sigaction(int sig, const struct sigaction *act, struct sigaction *old)
-{
-	return sigaction(sig, act, old);
-}
-
-/* signal and sysv_signal set their entry with glibc's flags (signal(2)
- * NOTES: BSD semantics for signal, System V for sysv_signal). */
-static sighandler_t prog_signal(int i, int sig, sighandler_t h, int flags)
-{
-	struct sigaction a = { .sa_handler = h, .sa_flags = flags }, o;
-
-	sigemptyset(&a.sa_mask);
-	if (!(flags & SA_NODEFER))
-		sigaddset(&a.sa_mask, sig);
-	if (prog_sigaction(i, sig, &a, &o) < 0)
-		return SIG_ERR;
-	return o.sa_handler;
-}
-
-EXPORT sighandler_t signal(int sig, sighandler_t h)
-{
-	int i = sg_index(sig);
-
-	sg_resolve();
-	if (i < 0 || !__atomic_load_n(&sg_on, __ATOMIC_ACQUIRE) || rt_internal_caller())
-		return real_signal(sig, h);
-	return prog_signal(i, sig, h, SA_RESTART);
-}
-
-EXPORT sighandler_t bsd_signal(int sig, sighandler_t h)
-{
-	return signal(sig, h);
-}
-
-EXPORT sighandler_t __sysv_signal(int sig, sighandler_t h)
-{
-	int i = sg_index(sig);
-
-	sg_resolve();
-	if (i < 0 || !__atomic_load_n(&sg_on, __ATOMIC_ACQUIRE) || rt_internal_caller())
-		return real_sysv_signal(sig, h);
-	return prog_signal(i, sig, h, SA_RESETHAND | SA_NODEFER);
-}
-
-EXPORT sighandler_t sysv_signal(int sig, sighandler_t h)
-{
-	return __sysv_signal(sig, h);
 }
 
 /* A mask change by the program: SIGSEGV and SIGBUS are kept out of the

@@ -236,12 +236,33 @@ void sk_epoll_kernel_member(struct sk_thread *t, int epfd, int delta)
 		__atomic_add_fetch(&ep->kernel_members, delta, __ATOMIC_ACQ_REL);
 }
 
+/* What EPOLLEXCLUSIVE may come with (fs/eventpoll.c, EPOLLEXCLUSIVE_OK_BITS). */
+#define EXCLUSIVE_OK (EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET | \
+		      EPOLLEXCLUSIVE)
+
+/*
+ * Linux's EPOLLEXCLUSIVE rules (do_epoll_ctl), checked before it looks
+ * the member up: only ADD takes the flag, and only with EXCLUSIVE_OK
+ * beside it; a MOD naming it is EINVAL. Then a member added with it can
+ * never be modified: EINVAL (an epoll set as the target is the kernel's
+ * own case: it never reaches here). it: the member, if any.
+ */
+static int exclusive_check(int op, const struct epoll_event *ev, const struct sk_item *it)
+{
+	if ((op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD) && (ev->events & EPOLLEXCLUSIVE) &&
+	    (op == EPOLL_CTL_MOD || (ev->events & ~(uint32_t)EXCLUSIVE_OK)))
+		return -EINVAL;
+	if (op == EPOLL_CTL_MOD && it && (it->events & EPOLLEXCLUSIVE))
+		return -EINVAL;
+	return 0;
+}
+
 /* epoll_ctl on fd's socket s, under what guards both. */
 static int ctl_locked(struct sk_ep *ep, int epfd, int op, int fd, struct sk_sock *s,
 		      struct epoll_event *ev)
 {
 	struct sk_item *it = find(ep, s, fd);
-	int km;
+	int km, r;
 
 	if (s->dual) { /* the kernel half: the kernel checks epfd and op */
 		if (accel_real.epoll_ctl(epfd, op, fd, ev) < 0)
@@ -252,6 +273,8 @@ static int ctl_locked(struct sk_ep *ep, int epfd, int op, int fd, struct sk_sock
 					   __ATOMIC_ACQ_REL);
 	} else if (!ep && accel_real.fcntl(epfd, F_GETFD) < 0) {
 		return -EBADF; /* a set the shim has not seen yet must be open */
+	} else if ((r = exclusive_check(op, ev, it)) < 0) {
+		return r; /* (the kernel checked the dual one's) */
 	}
 	switch (op) {
 	case EPOLL_CTL_ADD:

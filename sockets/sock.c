@@ -428,30 +428,74 @@ uint32_t sk_port_ip(struct sk_thread *t)
 	return t->s->ip;
 }
 
-int sk_bind(struct sk_thread *t, int fd, uint32_t ip, uint16_t port, int dual)
-{
-	struct sk_sock *s;
-
-	if (in_child || sk_lock(t->s) < 0)
-		return -EBADF;
-	s = sk_get(fd) ? NULL : sock_new(fd, SK_BOUND, t->s);
-	if (s) {
-		s->lip = ip;
-		s->lport = port;
-		s->dual = (uint8_t)dual;
-		s->nonblock = (accel_real.fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
-	}
-	sk_unlock(t->s);
-	return s ? 0 : -EINVAL;
-}
-
-/* SO_REUSEPORT as the program set it on the placeholder. */
-static int reuseport(int fd)
+/* A socket option (SOL_SOCKET, an int) as the program set it on the
+ * placeholder. */
+static int opt_on(int fd, int name)
 {
 	int v = 0;
 	socklen_t len = sizeof(v);
 
-	return accel_real.getsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &v, &len) == 0 && v;
+	return accel_real.getsockopt(fd, SOL_SOCKET, name, &v, &len) == 0 && v;
+}
+
+static int reuseport(int fd)
+{
+	return opt_on(fd, SO_REUSEPORT);
+}
+
+/*
+ * Linux's bind conflict rule (inet_csk_bind_conflict) among the bypass
+ * sockets: each is on the port's address or the wildcard, so any two on
+ * one port overlap, and they clash unless both have SO_REUSEADDR and the
+ * one there does not listen, or both have SO_REUSEPORT (one user: the
+ * uid rule holds). The fields read are set at bind and listen; a socket
+ * changing them at this moment is ordered either way, as on Linux.
+ */
+static int port_taken(uint16_t port, int reuseaddr, int reuse_port)
+{
+	int taken = 0;
+
+	pthread_mutex_lock(&live_lock);
+	for (struct sk_sock *s = live; s && !taken; s = s->next) {
+		if (s->lport != port || s->kind == SK_CONN)
+			continue;
+		taken = !(reuseaddr && s->reuseaddr && s->kind != SK_LISTEN) &&
+			!(reuse_port && s->reuseport);
+	}
+	pthread_mutex_unlock(&live_lock);
+	return taken;
+}
+
+int sk_port_free(struct sk_thread *t, int fd, uint16_t port)
+{
+	(void)t;
+	if (in_child)
+		return -EBADF;
+	return port && port_taken(port, opt_on(fd, SO_REUSEADDR), reuseport(fd)) ?
+	       -EADDRINUSE : 0;
+}
+
+int sk_bind(struct sk_thread *t, int fd, uint32_t ip, uint16_t port, int dual)
+{
+	struct sk_sock *s = NULL;
+	int r = -EINVAL; /* bound already (Linux: inet_num is set) */
+
+	if (in_child || sk_lock(t->s) < 0)
+		return -EBADF;
+	if (!sk_get(fd) && (dual || (r = sk_port_free(t, fd, port)) == 0)) {
+		s = sock_new(fd, SK_BOUND, t->s);
+		r = s ? 0 : -ENOMEM;
+	}
+	if (r == 0) {
+		s->lip = ip;
+		s->lport = port;
+		s->dual = (uint8_t)dual;
+		s->nonblock = (accel_real.fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
+		s->reuseaddr = (uint8_t)opt_on(fd, SO_REUSEADDR);
+		s->reuseport = (uint8_t)reuseport(fd);
+	}
+	sk_unlock(t->s);
+	return r;
 }
 
 int sk_listen(struct sk_thread *t, int fd, int backlog)
@@ -655,7 +699,12 @@ int sk_connect(struct sk_thread *t, int fd, uint32_t ip, uint16_t port)
 
 		err = stack_tcp_error(s->c);
 		r = err ? err : !strcmp(st, "SYN-SENT") ? -EALREADY : -EISCONN;
-		goto out;
+		/* A blocking socket still connecting waits for the handshake
+		 * again, as Linux's __inet_stream_connect does: that is how a
+		 * connect restarted after a signal (SA_RESTART) ends. */
+		if (r != -EALREADY || s->nonblock)
+			goto out;
+		goto wait;
 	}
 	r = -EISCONN;
 	if (s->kind == SK_LISTEN)
@@ -672,6 +721,7 @@ int sk_connect(struct sk_thread *t, int fd, uint32_t ip, uint16_t port)
 	r = -EINPROGRESS;
 	if (s->nonblock)
 		goto out;
+wait:
 	for (;;) {
 		s = sk_get_on(fd, S);
 		if (!s || !s->c) {
@@ -791,6 +841,17 @@ static long iov_move(struct stack_tcp *c, const struct iovec *iov, int cnt, size
 	return r;
 }
 
+/*
+ * recv(MSG_OOB). The stack keeps no urgent mark: an urgent byte a peer
+ * sends stays in the stream, as SO_OOBINLINE would keep it. So this is
+ * Linux's answer when there is no mark (tcp_recv_urg): EINVAL, the data
+ * left where it is; a listener says ENOTCONN first (tcp_recvmsg_locked).
+ */
+static ssize_t oob_recv(const struct sk_sock *s)
+{
+	return s->kind == SK_LISTEN ? -ENOTCONN : -EINVAL;
+}
+
 ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, int flags)
 {
 	size_t want = iov_total(iov, cnt), got = 0;
@@ -810,6 +871,10 @@ ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 		s = sk_get_on(fd, S);
 		if (!s) {
 			r = got ? (ssize_t)got : -EBADF;
+			break;
+		}
+		if (flags & MSG_OOB) {
+			r = oob_recv(s);
 			break;
 		}
 		if (s->kind != SK_CONN || !s->c) { /* (no c: closed at exit) */
@@ -872,6 +937,16 @@ ssize_t sk_send(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 		}
 		if (s->kind != SK_CONN || !s->c) {
 			r = -EPIPE;
+			break;
+		}
+		/* Linux sends MSG_OOB data with the URG flag and pointer (RFC
+		 * 9293 3.8.5, tcp_mark_urg); the stack has no urgent pointer to
+		 * send, and its bytes passed as plain data would reach a Linux
+		 * peer as stream data where it expects one out of band. So the
+		 * call is refused as for a socket without urgent data at all
+		 * (send(2): EOPNOTSUPP), and the stream stays what was sent. */
+		if (flags & MSG_OOB) {
+			r = sent ? (ssize_t)sent : -EOPNOTSUPP;
 			break;
 		}
 		/* (a connection still in its handshake takes nothing: -EAGAIN,
@@ -1053,6 +1128,10 @@ void sk_setsockopt(struct sk_thread *t, int fd, int level, int name, const void 
 		else if (level == SOL_SOCKET && name == SO_RCVBUF)
 			stack_tcp_setopt(s->c, STACK_TCP_RCVBUF, v * 2);
 	}
+	if (level == SOL_SOCKET && name == SO_REUSEADDR)
+		s->reuseaddr = !!v;
+	else if (level == SOL_SOCKET && name == SO_REUSEPORT)
+		s->reuseport = !!v;
 	if (s && level == SOL_SOCKET && name == SO_LINGER && val &&
 	    len >= sizeof(struct linger)) {
 		const struct linger *lg = val;

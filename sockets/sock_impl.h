@@ -64,6 +64,7 @@ struct sk_sock {
 				 * real kernel listener too */
 	uint8_t nonblock;       /* O_NONBLOCK as the program set it */
 	uint8_t linger0;
+	uint8_t reuseaddr, reuseport; /* SO_REUSEADDR, SO_REUSEPORT, for bind */
 	uint32_t lip;           /* bound address and port (host order) */
 	uint16_t lport;
 	uint32_t gen;           /* bumped at each readiness change */

@@ -145,8 +145,15 @@ int sk_route(struct sk_thread *t, uint32_t ip);
 uint32_t sk_port_ip(struct sk_thread *t);
 
 /* fd (a kernel TCP socket) bound to the port's address, or (dual) to the
- * wildcard, where the kernel bind was done too. */
+ * wildcard, where the kernel bind was done too: 0, -EINVAL (fd is a
+ * bypass socket already), or for the port's address -EADDRINUSE (another
+ * bypass socket has the port: sk_port_free). port is never 0: the kernel
+ * picks ephemeral ones (preload/). */
 int sk_bind(struct sk_thread *t, int fd, uint32_t ip, uint16_t port, int dual);
+/* 0 when fd, with its SO_REUSEADDR and SO_REUSEPORT, may bind port beside
+ * the bypass sockets there by Linux's rules; -EADDRINUSE otherwise. (The
+ * stack's TIME-WAIT connections are not counted.) */
+int sk_port_free(struct sk_thread *t, int fd, uint16_t port);
 /* (A dual socket listens in the kernel too.) */
 int sk_listen(struct sk_thread *t, int fd, int backlog);
 /* A new bypass descriptor, or (*kernel set) one the kernel half of a dual

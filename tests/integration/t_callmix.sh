@@ -10,6 +10,8 @@ ns_setup
 prog="$BUILD/tests/callmix"
 out="$LOGDIR/callmix"
 
+# The sockets on the port's address: the kernel runs have it on lo.
+in_ns ip addr add 10.88.0.2/32 dev lo || fail "cannot address lo"
 in_ns "$prog" > "$out.kernel" 2> "$out.kernel.err" ||
 	fail "callmix on the kernel: $(cat "$out.kernel.err")"
 note "$(wc -l < "$out.kernel") cases"
@@ -27,6 +29,10 @@ run_shim() {
 
 run_shim disabled ACCEL_DISABLE=1
 run_shim passthrough
+# With the port, the stack has that address, and the program's raw
+# kernel clients reach it through the tap (addressed when it appears).
+in_ns ip addr del 10.88.0.2/32 dev lo
+( tap_up acc0 10.88.0.1/24 ) &
 run_shim port ACCEL_DPDK_ARGS="$TAP_ARGS" ACCEL_IP=10.88.0.2/24 ACCEL_STATS=1
 grep -Eq "[1-9][0-9]* stack\(s\)" "$out.port.err" ||
 	fail "the program's thread did not own a stack: the shim's paths were not tested"

@@ -26,6 +26,7 @@
 #include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -613,6 +614,359 @@ static void check_mmsg(void)
 	close(r);
 }
 
+/* ---- sockets on the port's address -------------------------------------- */
+
+/*
+ * Under the shim with a port, TCP sockets bound to the port's address or
+ * the wildcard are the stack's. The kernel runs have that address on lo;
+ * the port run reaches it through the tap. Their peers are kernel sockets
+ * made with raw syscalls, which the shim never sees: under the shim they
+ * come through the tap as a remote client would.
+ */
+#define PORT_IP "10.88.0.2"
+
+static void port_addr(struct sockaddr_in *a, const char *ip, unsigned short port)
+{
+	*a = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(port) };
+	need(inet_pton(AF_INET, ip, &a->sin_addr) == 1, "inet_pton");
+}
+
+/* Whether port is one the kernel hands out (ip_local_port_range). */
+static int ephemeral(unsigned short port)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	int lo = 0, hi = -1, e = errno;
+
+	if (f) {
+		if (fscanf(f, "%d %d", &lo, &hi) != 2)
+			hi = -1;
+		fclose(f);
+	}
+	errno = e;
+	return port >= lo && port <= hi;
+}
+
+/* A kernel client connecting to `to`, without waiting: the stack answers
+ * only while the program waits in the shim. Until the test addressed the
+ * tap's kernel side there is no route: tried again for 5 s. */
+static int kernel_client(const struct sockaddr_in *to)
+{
+	for (int i = 0; i < 100; i++) {
+		int c = (int)syscall(SYS_socket, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), e;
+
+		need(c >= 0, "raw socket");
+		if (syscall(SYS_connect, c, to, sizeof(*to)) == 0 || errno == EINPROGRESS)
+			return c;
+		e = errno;
+		syscall(SYS_close, c);
+		need(e == ENETUNREACH || e == EHOSTUNREACH, "raw connect");
+		usleep(50000);
+	}
+	need(0, "a route to " PORT_IP);
+	return -1;
+}
+
+static void kernel_send(int c, const char *data)
+{
+	need(syscall(SYS_write, c, data, strlen(data)) == (long)strlen(data), "raw write");
+}
+
+/* Accepts kernel_client's connection, waiting for it in poll. */
+static int accept_client(int l)
+{
+	struct pollfd p = { .fd = l, .events = POLLIN };
+
+	if (poll(&p, 1, 5000) != 1)
+		return -1;
+	return accept(l, NULL, NULL);
+}
+
+/* A listener at an ephemeral port on its own: a kernel client reaches it
+ * at the port's address. */
+static void ephemeral_listener(const char *name, int l, int bound)
+{
+	struct sockaddr_in a, got;
+	socklen_t len = sizeof(got);
+	unsigned short port = port_of(l, 0);
+	char x[64];
+	int c, s, r = listen(l, 8);
+
+	report(name, r, NULL);
+	if (r < 0) { /* (no port to reach: the lines that follow would differ) */
+		close(l);
+		return;
+	}
+	if (getsockname(l, (struct sockaddr *)&got, &len) < 0)
+		got.sin_port = 0;
+	snprintf(x, sizeof(x), "ephemeral:%d %s", ephemeral(ntohs(got.sin_port)),
+		 !bound ? "(never bound)" : port == ntohs(got.sin_port) ? "same-as-bind" :
+		 "PORT-CHANGED");
+	report("  then-getsockname", 0, x);
+	port_addr(&a, PORT_IP, ntohs(got.sin_port));
+	c = kernel_client(&a);
+	s = accept_client(l);
+	report_fd("  then-accept-client", s, NULL);
+	close(s);
+	syscall(SYS_close, c);
+	close(l);
+}
+
+static void check_port_ephemeral(void)
+{
+	struct sockaddr_in a;
+	char x[32];
+	int l = tcp_socket();
+
+	port_addr(&a, PORT_IP, 0);
+	report("port-bind-port0", bind(l, (struct sockaddr *)&a, sizeof(a)), NULL);
+	snprintf(x, sizeof(x), "ephemeral:%d", ephemeral(port_of(l, 0)));
+	report("  then-port", 0, x);
+	ephemeral_listener("  then-listen", l, 1);
+	ephemeral_listener("port-listen-never-bound", tcp_socket(), 0);
+	l = tcp_socket();
+	port_addr(&a, "0.0.0.0", 0);
+	report("port-bind-any-port0", bind(l, (struct sockaddr *)&a, sizeof(a)), NULL);
+	ephemeral_listener("  then-listen", l, 1);
+}
+
+static int reuse_socket(int on)
+{
+	int s = tcp_socket();
+
+	need(setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == 0, "SO_REUSEADDR");
+	return s;
+}
+
+static long bind_to(int s, const char *ip, unsigned short port)
+{
+	struct sockaddr_in a;
+
+	port_addr(&a, ip, port);
+	return bind(s, (struct sockaddr *)&a, sizeof(a));
+}
+
+/* Linux's bind rules on the port's address: once bound or connected,
+ * EINVAL (after the address's own checks); a port in use, EADDRINUSE
+ * unless SO_REUSEADDR on both and the holder does not listen. */
+static void check_port_bind(int l, int s)
+{
+	unsigned short port = port_of(l, 0);
+	int t[5];
+
+	report("port-bind-twice", bind_to(l, PORT_IP, 0), NULL);
+	report("port-bind-again-loopback", bind_to(l, "127.0.0.1", 0), NULL);
+	report("port-bind-again-not-local", bind_to(l, "10.99.0.1", 0), NULL);
+	report("port-bind-on-accepted", bind_to(s, PORT_IP, 0), NULL);
+	report("port-bind-on-accepted-any", bind_to(s, "0.0.0.0", 0), NULL);
+	report("port-bind-on-accepted-not-local", bind_to(s, "10.99.0.1", 0), NULL);
+	t[0] = tcp_socket();
+	report("port-bind-listener-port", bind_to(t[0], PORT_IP, port), NULL);
+	report("port-bind-any-listener-port", bind_to(t[0], "0.0.0.0", port), NULL);
+	t[1] = reuse_socket(1);
+	t[2] = reuse_socket(1);
+	t[3] = reuse_socket(0);
+	t[4] = reuse_socket(1);
+	report("port-bind-reuseaddr", bind_to(t[1], PORT_IP, 0), NULL);
+	port = port_of(t[1], 0);
+	report("port-bind-reuseaddr-both", bind_to(t[2], PORT_IP, port), NULL);
+	report("port-bind-reuseaddr-one", bind_to(t[3], PORT_IP, port), NULL);
+	report("  then-listen", listen(t[1], 8), NULL);
+	report("port-bind-reuseaddr-listener", bind_to(t[4], PORT_IP, port), NULL);
+	report("port-listen-second", listen(t[2], 8), NULL);
+	for (int i = 0; i < 5; i++)
+		close(t[i]);
+}
+
+/* MSG_OOB with no urgent data: EINVAL, and the data stays. */
+static void check_port_oob(int l, int s, int c)
+{
+	char buf[16];
+	long n;
+
+	kernel_send(c, "oob-data");
+	await_input(s);
+	report("port-recv-oob-none", recv(s, buf, sizeof(buf), MSG_OOB), NULL);
+	n = WATCHED(recv(s, buf, sizeof(buf), 0));
+	report("  then-recv", n, got(buf, n, "oob-data"));
+	report("port-recv-oob-listener", recv(l, buf, sizeof(buf), MSG_OOB), NULL);
+}
+
+/* Linux's EPOLLEXCLUSIVE rules (do_epoll_ctl). */
+static void check_port_exclusive(int s)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE };
+	int ep = epoll_create1(0), ep2 = epoll_create1(0);
+
+	need(ep >= 0 && ep2 >= 0, "epoll_create1");
+	report("epoll-excl-add", epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), NULL);
+	ev.events = EPOLLIN;
+	report("epoll-excl-mod", epoll_ctl(ep, EPOLL_CTL_MOD, s, &ev), NULL);
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+	report("epoll-excl-mod-with-flag", epoll_ctl(ep, EPOLL_CTL_MOD, s, &ev), NULL);
+	report("epoll-excl-del", epoll_ctl(ep, EPOLL_CTL_DEL, s, NULL), NULL);
+	report("epoll-excl-mod-not-member", epoll_ctl(ep, EPOLL_CTL_MOD, s, &ev), NULL);
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE | EPOLLONESHOT;
+	report("epoll-excl-add-oneshot", epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), NULL);
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE | EPOLLRDHUP;
+	report("epoll-excl-add-rdhup", epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), NULL);
+	ev.events = EPOLLIN | EPOLLOUT | EPOLLET | EPOLLERR | EPOLLHUP | EPOLLEXCLUSIVE;
+	report("epoll-excl-add-allowed", epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev), NULL);
+	ev.events = EPOLLIN;
+	report("epoll-add-plain", epoll_ctl(ep2, EPOLL_CTL_ADD, s, &ev), NULL);
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+	report("  then-mod-to-excl", epoll_ctl(ep2, EPOLL_CTL_MOD, s, &ev), NULL);
+	report("epoll-excl-add-epoll-fd", epoll_ctl(ep2, EPOLL_CTL_ADD, ep, &ev), NULL);
+	close(ep2);
+	close(ep);
+}
+
+/* ---- a blocking call cut short by a signal ------------------------------ */
+
+static volatile sig_atomic_t usr1_seen;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	usr1_seen++;
+}
+
+static void set_usr1(int restart)
+{
+	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = restart ? SA_RESTART : 0 };
+
+	sigemptyset(&sa.sa_mask);
+	need(sigaction(SIGUSR1, &sa, NULL) == 0, "sigaction");
+}
+
+/* What a second thread does while the main one blocks: SIGUSR1 to it at
+ * 50 ms, then at 150 ms data on fd (raw: a kernel client's) or a kernel
+ * client's connect to `to`. */
+struct poke {
+	pthread_t target;
+	int fd, raw;
+	const char *data;
+	const struct sockaddr_in *to;
+	int client;
+};
+
+static void *act_poke(void *arg)
+{
+	struct poke *p = arg;
+
+	usleep(50000);
+	pthread_kill(p->target, SIGUSR1);
+	usleep(100000);
+	if (p->to)
+		p->client = kernel_client(p->to);
+	else if (p->raw)
+		kernel_send(p->fd, p->data);
+	else
+		(void)!send(p->fd, p->data, strlen(p->data), 0);
+	return NULL;
+}
+
+static pthread_t poke(struct poke *p)
+{
+	pthread_t th;
+
+	p->target = pthread_self();
+	need(pthread_create(&th, NULL, act_poke, p) == 0, "pthread_create");
+	return th;
+}
+
+/* A blocking read on fd (peer: the other end, raw or not) with SIGUSR1
+ * arriving first: restarted, or EINTR and then the data. */
+static void interrupted_read(const char *name, int fd, int peer, int raw, int restart)
+{
+	struct poke p = { .fd = peer, .raw = raw, .data = "sig-data" };
+	char buf[16], x[32];
+	pthread_t th;
+	long n;
+
+	set_usr1(restart);
+	usr1_seen = 0;
+	th = poke(&p);
+	n = WATCHED(read(fd, buf, sizeof(buf)));
+	pthread_join(th, NULL);
+	snprintf(x, sizeof(x), "%s handled:%d", n < 0 ? "" : got(buf, n, "sig-data"),
+		 usr1_seen);
+	report(name, n, x);
+	if (n < 0) {
+		n = WATCHED(read(fd, buf, sizeof(buf)));
+		report("  then-read", n, got(buf, n, "sig-data"));
+	}
+}
+
+/*
+ * signal(7): with SA_RESTART on the handler of the signal that arrived,
+ * read and accept are restarted, whatever other handlers (the watchdog's
+ * SIGALRM has no SA_RESTART) say; without it, EINTR; with SO_RCVTIMEO on
+ * the socket, EINTR even with it; epoll_wait is never restarted.
+ */
+static void check_port_restart(int l, int s, int c)
+{
+	struct timeval tv = { 2, 0 }, none = { 0, 0 };
+	struct epoll_event ev = { .events = EPOLLIN };
+	struct sockaddr_in a;
+	struct poke p;
+	pthread_t th;
+	char buf[16];
+	int lc, ls, ep, r;
+
+	interrupted_read("port-read-sa-restart", s, c, 1, 1);
+	interrupted_read("port-read-no-sa-restart", s, c, 1, 0);
+	need(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == 0, "SO_RCVTIMEO");
+	interrupted_read("port-read-rcvtimeo-sa-restart", s, c, 1, 1);
+	need(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &none, sizeof(none)) == 0, "SO_RCVTIMEO");
+	tcp_pair(&lc, &ls);
+	interrupted_read("read-sa-restart", ls, lc, 0, 1);
+	interrupted_read("read-no-sa-restart", ls, lc, 0, 0);
+	close(ls);
+	close(lc);
+	set_usr1(1);
+	port_addr(&a, PORT_IP, port_of(l, 0));
+	p = (struct poke){ .to = &a, .client = -1 };
+	th = poke(&p);
+	r = (int)WATCHED(accept(l, NULL, NULL));
+	pthread_join(th, NULL);
+	report_fd("port-accept-sa-restart", r, NULL);
+	close(r);
+	syscall(SYS_close, p.client);
+	ep = epoll_create1(0);
+	need(ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev) == 0, "epoll");
+	p = (struct poke){ .fd = c, .raw = 1, .data = "sig-data" };
+	th = poke(&p);
+	r = (int)WATCHED(epoll_wait(ep, &ev, 1, 900));
+	pthread_join(th, NULL);
+	report("port-epoll_wait-sa-restart", r, NULL);
+	await_input(s);
+	r = (int)read(s, buf, sizeof(buf));
+	report("  then-read", r, got(buf, r, "sig-data"));
+	close(ep);
+	signal(SIGUSR1, SIG_DFL);
+}
+
+static void check_port(void)
+{
+	struct sockaddr_in a;
+	int l = tcp_socket(), c, s;
+
+	check_port_ephemeral();
+	port_addr(&a, PORT_IP, free_port()); /* (not 0: that is a case above) */
+	need(bind(l, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(l, 8) == 0, "listen");
+	port_addr(&a, PORT_IP, port_of(l, 0));
+	c = kernel_client(&a);
+	s = accept_client(l);
+	need(s >= 0, "accept");
+	check_port_bind(l, s);
+	check_port_oob(l, s, c);
+	check_port_exclusive(s);
+	check_port_restart(l, s, c);
+	close(s);
+	syscall(SYS_close, c);
+	close(l);
+}
+
 /* ---- socket options and names ------------------------------------------- */
 
 static void report_opt(const char *name, int fd, int level, int opt)
@@ -1195,6 +1549,7 @@ int main(void)
 	check_connect();
 	check_stream();
 	check_mmsg();
+	check_port();
 	check_sockopt();
 	check_names();
 	check_fcntl(f);
