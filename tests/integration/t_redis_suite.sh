@@ -17,16 +17,21 @@
 . "$(dirname "$0")/lib.sh"
 HERE=$(cd "$(dirname "$0")" && pwd)
 EXT_UNITS=${REDIS_EXT_UNITS:-"unit/printver unit/auth unit/protocol unit/keyspace unit/scan
-unit/info unit/info-command unit/type/string unit/type/incr unit/type/list unit/type/set
-unit/type/hash unit/type/zset unit/type/stream unit/type/stream-cgroups unit/sort unit/expire
-unit/other unit/multi unit/quit unit/acl unit/latency-monitor unit/pubsub unit/pubsubshard
-unit/slowlog unit/scripting unit/functions unit/introspection-2 unit/bitops unit/bitfield
-unit/geo unit/hyperloglog unit/lazyfree unit/tracking unit/querybuf"}
-SELF_UNITS=${REDIS_SELF_UNITS:-"unit/shutdown unit/networking integration/redis-cli
-integration/redis-benchmark integration/rdb integration/block-repl integration/replication-2
-integration/psync2-reg unit/introspection"}
+unit/info unit/info-command unit/type/string unit/type/incr unit/type/zset unit/type/hash
+unit/type/stream-cgroups unit/sort unit/expire unit/other unit/multi unit/quit unit/acl
+unit/acl-v2 unit/pubsub unit/pubsubshard unit/slowlog unit/scripting unit/functions
+unit/introspection-2 unit/bitops unit/bitfield unit/lazyfree unit/tracking unit/querybuf"}
+SELF_UNITS=${REDIS_SELF_UNITS:-"unit/shutdown unit/networking unit/introspection unit/limits
+unit/oom-score-adj unit/wait unit/pause unit/dump integration/redis-cli
+integration/redis-benchmark integration/rdb integration/aof integration/logging
+integration/block-repl integration/replication-2 integration/replication-3"}
 SELF_CLIENTS=${REDIS_SELF_CLIENTS:-2}
-RUN_TIMEOUT=${REDIS_RUN_TIMEOUT:-240}
+# The suite's servers listen on every address (not its default 127.0.0.1),
+# on the kernel too: under the shim that makes their listeners the shim's,
+# on the port and the kernel, and the suite's connections the kernel side's.
+SELF_OPTS="--clients $SELF_CLIENTS --config bind 0.0.0.0"
+EXT_TIMEOUT=${REDIS_EXT_TIMEOUT:-200}
+SELF_TIMEOUT=${REDIS_SELF_TIMEOUT:-150}
 
 TREE=$("$TOP/scripts/redis-src.sh") || fail "no source of Redis's test suite (above); it needs a Debian mirror with deb-src"
 ns_setup
@@ -53,17 +58,16 @@ units_of() {
 	done
 }
 
-# $1 = log name, rest = runtest options; in the namespace, bounded.
-runtest() {
+runtest() { # $1 = log name, $2 = time bound (s), rest = runtest options
 	rm -rf tests/tmp/*
-	local name=$1
-	shift
+	local name=$1 limit=$2
+	shift 2
 	local start=$SECONDS
 	# shellcheck disable=SC2046
-	in_ns timeout "$RUN_TIMEOUT" ./runtest --timeout 120 --dump-logs "$@" \
+	in_ns timeout "$limit" ./runtest --timeout 120 --dump-logs "$@" \
 		> "$OUT/$name.out" 2>&1
 	local rc=$?
-	[ $rc -eq 124 ] && note "$name: did not finish in $RUN_TIMEOUT s"
+	[ $rc -eq 124 ] && note "$name: did not finish in $limit s"
 	note "$name: $((SECONDS - start)) s, exit $rc"
 	# what a stopped run left behind (the suite kills its own servers)
 	for pid in $(ip netns pids "$NS" 2>/dev/null); do
@@ -76,7 +80,7 @@ ext_conf() { # $1 = mode: a config like the suite's default.conf, any address
 	mkdir -p "$DIR/$1"
 	sed -e 's/^bind .*/bind 0.0.0.0/' -e 's/^save .*/save ""/' -e '/^pidfile/d' \
 		-e "s|^dir .*|dir $DIR/$1|" tests/assets/default.conf > "$DIR/$1.conf"
-	echo "protected-mode no" >> "$DIR/$1.conf"
+	printf "\nprotected-mode no\n" >> "$DIR/$1.conf"
 }
 
 # --- external mode, kernel
@@ -86,7 +90,7 @@ kpid=$!
 keep=$kpid
 wait_tcp 127.0.0.1 6379 || fail "redis-server (kernel) did not listen"
 # shellcheck disable=SC2046
-runtest ext-kernel --host 127.0.0.1 --port 6379 --tags -needs:repl $(units_of "$EXT_UNITS")
+runtest ext-kernel "$EXT_TIMEOUT" --host 127.0.0.1 --port 6379 --tags -needs:repl $(units_of "$EXT_UNITS")
 kill -TERM $kpid
 wait $kpid
 
@@ -99,7 +103,7 @@ keep=$spid
 tap_up acc0 10.88.0.1/24
 wait_tcp 10.88.0.2 6379 || fail "redis-server (shim) did not listen on the port"
 # shellcheck disable=SC2046
-runtest ext-shim --host 10.88.0.2 --port 6379 --tags -needs:repl $(units_of "$EXT_UNITS")
+runtest ext-shim "$EXT_TIMEOUT" --host 10.88.0.2 --port 6379 --tags -needs:repl $(units_of "$EXT_UNITS")
 kill -TERM $spid
 wait $spid
 grep "stats:" "$OUT/ext-shim.server.log" | sed 's/^/   /'
@@ -111,13 +115,18 @@ segs=$(sed -n 's/.*tcp segs in \([0-9]*\) out.*/\1/p' "$OUT/ext-shim.server.log"
 
 # --- units that start their own servers: kernel, then under the shim
 # shellcheck disable=SC2046
-runtest self-kernel --clients "$SELF_CLIENTS" $(units_of "$SELF_UNITS")
+runtest self-kernel "$SELF_TIMEOUT" $SELF_OPTS $(units_of "$SELF_UNITS")
 
 # Every redis-server the shim's run starts must have the library loaded.
 sample_servers() {
 	while :; do
 		for pid in $(ip netns pids "$NS" 2>/dev/null); do
+			# The name, and Debian's binary (redis-server is a link to
+			# redis-check-rdb): the wrapper script before its exec has
+			# the name too.
 			[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = redis-server ] || continue
+			[ "$(readlink -f "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -f /usr/bin/redis-server)" ] ||
+				continue
 			if grep -q libaccel.so "/proc/$pid/maps" 2>/dev/null; then
 				echo "$pid shim"
 			elif [ -e "/proc/$pid/maps" ]; then
@@ -131,8 +140,8 @@ sample_servers > "$DIR/servers" &
 SAMPLER=$!
 # shellcheck disable=SC2046
 REDIS_SUITE_SHIM=1 ACCEL_IP=10.99.0.2/24 ACCEL_STATS=1 \
-	ACCEL_DPDK_ARGS="--no-huge -m 128 --no-pci --vdev=net_ring0" \
-	runtest self-shim --clients "$SELF_CLIENTS" --dont-clean $(units_of "$SELF_UNITS")
+	REDIS_SUITE_RING_ARGS="--no-huge -m 128 --no-pci" \
+	runtest self-shim "$SELF_TIMEOUT" $SELF_OPTS --dont-clean $(units_of "$SELF_UNITS")
 kill "$SAMPLER"
 wait "$SAMPLER" 2>/dev/null
 SAMPLER=""

@@ -7,7 +7,8 @@
 Reads the suite's result lines ("[ok]: NAME (N ms)", "[err]: NAME in FILE",
 "[exception]: ...", "[skip]: NAME", "[ignore]: NAME"; colours stripped).
 Prints the counts of each run and every test that passed on the kernel but
-not under the shim (failed, errored, or never run because the run stopped).
+not under the shim (failed at least once, or never run because the run
+stopped).
 Exit 1 if there is any such test, if the kernel run passed fewer than
 MIN_PASSES tests (the reference itself did not run), or if a run did not
 reach the suite's end ("All tests passed" or its list of failures)."""
@@ -55,8 +56,10 @@ def main():
         print("   the kernel run passed %d tests, fewer than %d: the reference did not run"
               % (passed, minimum))
         bad = 1
-    for name, n in sorted(kernel["ok"].items()):
-        if shim["ok"][name] >= n:
+    # By name, not by count: some units repeat a test for a given time
+    # (psync2-reg), so how often it ran says nothing.
+    for name in sorted(kernel["ok"]):
+        if shim["ok"][name] and not shim["err"][name] and not shim["exception"][name]:
             continue
         if shim["err"][name]:
             how = "failed"
