@@ -46,8 +46,14 @@ deb_src_entries() {
 	done
 }
 
+# A deb-src entry for Debian's archive already there (ours or the system's).
 have_src() {
-	grep -rqsE '^(deb-src |Types:.*deb-src)' /etc/apt/sources.list /etc/apt/sources.list.d/
+	[ -f "$SRCLIST" ] && return 0
+	grep -qsE '^deb-src .*debian' /etc/apt/sources.list /etc/apt/sources.list.d/*.list &&
+		return 0
+	cat /etc/apt/sources.list.d/*.sources 2>/dev/null | awk 'BEGIN { RS = "" }
+		/(^|\n)Types:[^\n]*deb-src/ && /(^|\n)URIs:[^\n]*debian/ { found = 1 }
+		END { exit !found }'
 }
 SUDO=""
 [ "$(id -u)" -ne 0 ] && SUDO=sudo
