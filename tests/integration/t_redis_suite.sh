@@ -146,7 +146,11 @@ kill "$SAMPLER"
 wait "$SAMPLER" 2>/dev/null
 SAMPLER=""
 nshim=$(awk '$2 == "shim" { print $1 }' "$DIR/servers" | sort -u | wc -l)
-nkern=$(awk '$2 == "kernel" { print $1 }' "$DIR/servers" | sort -u | wc -l)
+# Without it: seen twice without and never with (a sample taken just after
+# the exec, before the loader mapped the library, is not one).
+nkern=$(awk '$2 == "shim" { with[$1] = 1 } $2 == "kernel" { without[$1]++ }
+	END { for (p in without) if (!(p in with) && without[p] > 1) n++; print n + 0 }' \
+	"$DIR/servers")
 note "self-started servers seen: $nshim with libaccel, $nkern without"
 [ "$nshim" -ge 5 ] && [ "$nkern" -eq 0 ] ||
 	fail "the self-started servers did not all run under the shim ($nshim with, $nkern without)"
