@@ -26,12 +26,13 @@ STACK_SRC := stack/stack.c stack/wire.c stack/arp.c stack/ipv4.c stack/icmp.c \
 	stack/tcp_wire.c stack/ipv4_frag.c stack/timer.c stack/tcp_isn.c \
 	stack/tcp_subr.c stack/tcp_input.c stack/tcp_output.c stack/tcp_timer.c \
 	stack/tcp_usrreq.c stack/tcp_cc.c stack/tcp_loss.c
-DEV_SRC := dev/net_dpdk.c dev/impair.c
+DEV_SRC := dev/net_dpdk.c dev/impair.c dev/nvme.c dev/nvme_uring.c
+STORAGE_SRC := storage/policy.c storage/extmap.c storage/ctx.c storage/io.c
 SOCKETS_SRC := sockets/netif.c sockets/wait.c sockets/sock.c sockets/epoll.c \
 	sockets/stats.c sockets/flows.c
 PRELOAD_SRC := preload/config.c preload/fdtable.c preload/fdreserve.c preload/runtime.c \
-	preload/interpose.c
-SHIM_SRC := $(COMMON_SRC) $(STACK_SRC) $(DEV_SRC) $(SOCKETS_SRC) $(PRELOAD_SRC)
+	preload/interpose.c preload/files.c
+SHIM_SRC := $(COMMON_SRC) $(STACK_SRC) $(DEV_SRC) $(STORAGE_SRC) $(SOCKETS_SRC) $(PRELOAD_SRC)
 SHIM_OBJ := $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
 
 UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
@@ -39,7 +40,8 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 	$(BUILD)/tests/test_stack_tcp_wire \
 	$(BUILD)/tests/test_stack_ipv4_frag $(BUILD)/tests/test_stack_timer \
 	$(BUILD)/tests/test_stack_tcp_isn $(BUILD)/tests/test_stack_tcp \
-	$(BUILD)/tests/test_sockets_flows
+	$(BUILD)/tests/test_sockets_flows \
+	$(BUILD)/tests/test_storage_extmap $(BUILD)/tests/test_storage_policy
 TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 	$(BUILD)/tests/callmix $(BUILD)/tests/sockdiff $(BUILD)/tests/sockthreads \
 	$(BUILD)/tests/stackmix \
@@ -60,14 +62,15 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(SHIM_CFLAGS) -MMD -c $< -o $@
 
 $(BUILD)/libaccel.so: $(SHIM_OBJ)
-	$(CC) -shared -o $@ $^ -Wl,-z,defs -Wl,--as-needed $(DPDK_LIBS) -lnuma -ldl -lpthread
+	$(CC) -shared -o $@ $^ -Wl,-z,defs -Wl,--as-needed $(DPDK_LIBS) -luring -lnuma -ldl -lpthread
 
 $(BUILD)/accel: preload/launcher.c preload/config.c common/log.c common/real.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) -o $@ $^ -ldl
 
 # Tools built on stack/ and dev/ directly, without the preload layer.
-TOOL_OBJ := $(filter-out $(BUILD)/obj/preload/%,$(SHIM_OBJ))
+TOOL_OBJ := $(filter-out $(BUILD)/obj/preload/% $(BUILD)/obj/storage/% \
+	$(BUILD)/obj/dev/nvme%,$(SHIM_OBJ))
 
 $(BUILD)/obj/tools/%.o: tools/%.c
 	@mkdir -p $(dir $@)
@@ -100,6 +103,10 @@ $(BUILD)/tests/test_sockets_%: tests/sockets/test_%.c sockets/%.c sockets/sock_i
 		sockets/sockets_impl.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< sockets/$*.c -lcmocka -lpthread
+
+$(BUILD)/tests/test_storage_%: tests/storage/test_%.c storage/%.c storage/storage.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< storage/$*.c $(COMMON_SRC) -lcmocka -ldl
 
 $(BUILD)/tests/lib%.so: tests/progs/%.c
 	@mkdir -p $(dir $@)
