@@ -45,7 +45,7 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 	$(BUILD)/tests/callmix $(BUILD)/tests/sockdiff $(BUILD)/tests/sockthreads \
 	$(BUILD)/tests/stackmix \
-	$(BUILD)/tests/fdlimit $(BUILD)/tests/libearlyhook.so
+	$(BUILD)/tests/fdlimit $(BUILD)/tests/libearlyhook.so $(BUILD)/tests/fileio
 BENCH_PROGS := $(BUILD)/bench/callcost $(BUILD)/bench/kecho $(BUILD)/bench/stacklink \
 	$(BUILD)/bench/jitter $(BUILD)/bench/c2c
 

@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential pkg-config libdpdk-dev dpdk libnuma-dev libcmocka-dev
 liburing-dev memcached redis-server redis-tools libmemcached-tools fio
-iproute2 iputils-ping procps psmisc python3 gnuplot-nox"
+iproute2 iputils-ping procps psmisc python3 gnuplot-nox e2fsprogs mount"
 
 missing=""
 for p in $PKGS; do

@@ -1,0 +1,129 @@
+#!/bin/bash
+# The storage path (storage/README.md) on an ext4 image on a loop device
+# (losetup --direct-io=on), the uring transport:
+#  - fio psync randwrite and randread, --verify=crc32c, 4 threads, on the
+#    kernel and under the shim, each verifying what the other wrote; the
+#    shim's exit line shows device reads and writes, 4 queue pairs, no
+#    errors;
+#  - coherence, step by step in one shim process (tests/progs/fileio.c):
+#    writes into a new file (kernel), overwrites (device), unaligned
+#    reads (bounce), a kernel reader between, fallocate'd ranges read as
+#    zeros, a write into a hole, a mapping after device writes; then a
+#    kernel process and a new shim process read the newest bytes;
+#  - bad calls give Linux's errno; a file on tmpfs stays on the kernel
+#    with one line; a bad ACCEL_STORAGE is refused naming it.
+# The image, loop device and mount go even on failure (EXIT trap).
+. "$(dirname "$0")/lib.sh"
+out="$LOGDIR/storage"
+dir=$(mktemp -d /tmp/accel-storage.XXXXXX)
+mnt="$dir/mnt"
+loop=""
+
+cleanup() {
+	mountpoint -q "$mnt" && { umount "$mnt" || umount -l "$mnt"; }
+	[ -n "$loop" ] && losetup -d "$loop"
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+command -v fio > /dev/null || fail "fio is not installed (scripts/deps.sh)"
+mkdir -p "$mnt"
+truncate -s 256M "$dir/img"
+mkfs.ext4 -q -F "$dir/img" || fail "mkfs.ext4"
+loop=$(losetup --direct-io=on -f --show "$dir/img") || fail "losetup"
+mount "$loop" "$mnt" || fail "mount $loop"
+note "ext4 on $loop (direct I/O)"
+
+shim() {
+	env ACCEL_STATS=1 ACCEL_STORAGE="$mnt/fio.*:$mnt/co.*:/dev/shm/accel-st.*" \
+		LD_PRELOAD="$BUILD/libaccel.so" "$@"
+}
+
+# stat NAME FILE: the number after NAME in the storage exit line.
+stat_of() {
+	grep -o "storage: .*" "$2" | tail -1 | grep -o "$1 [0-9]*" | head -1 | awk '{print $NF}'
+}
+
+JOB="--name=fio --directory=$mnt --bs=4k --size=16m --ioengine=psync --thread
+	--numjobs=4 --verify=crc32c --do_verify=1 --group_reporting"
+
+# fiorun NAME RW [prefix...]: one fio job, verified, its output kept.
+fiorun() {
+	local name=$1 rw=$2
+	shift 2
+	"$@" timeout 180 fio $JOB --rw="$rw" > "$out.$name" 2> "$out.$name.err" ||
+		fail "fio $name: $(grep -h 'err\|verify' "$out.$name" "$out.$name.err" | head -3)"
+	grep -q "err= 0" "$out.$name" || fail "fio $name: not verified"
+	note "fio $name: $(grep -o 'IOPS=[^,]*' "$out.$name" | tr '\n' ' ')"
+}
+
+fiorun kernel-write randwrite
+fiorun shim-read randread shim
+fiorun shim-write randwrite shim
+fiorun kernel-read randread
+rm -f "$mnt"/fio.*
+fiorun shim-fresh-write randwrite shim
+fiorun kernel-fresh-read randread
+for r in read write; do
+	e="$out.shim-$r.err"
+	grep -q "libaccel.* storage:" "$e" || fail "shim-$r: no storage exit line"
+	note "shim-$r: $(grep -o 'storage: .*' "$e")"
+	[ "$(stat_of errors "$e")" = 0 ] || fail "shim-$r: device errors"
+	[ "$(stat_of 'queue pairs' "$e")" = 4 ] || fail "shim-$r: not 4 queue pairs"
+done
+[ "$(stat_of 'device reads' "$out.shim-read.err")" -ge 16384 ] ||
+	fail "shim-read: not every read went to the device"
+[ "$(stat_of 'writes' "$out.shim-write.err")" -ge 16384 ] ||
+	fail "shim-write: not every write went to the device"
+
+# Coherence, one shim process; the kernel reader in the middle runs
+# without the shim.
+P="$BUILD/tests/fileio"
+K="env -u LD_PRELOAD $P"
+F="$mnt/co.1"
+shim "$P" "$F" w:0:65536:1 r:0:65536:1 s w:0:65536:2 w:4096:8192:3 r:0:4096:2 \
+	r:4096:8192:3 r:4173:8000:3 v:4100:8000:3 "x:$K $F r:0:4096:2 r:4096:8192:3" \
+	f:65536:65536 r:65536:65536:z w:69632:8192:4 r:69632:8192:4 r:65536:4096:z \
+	w:70001:999:6 r:70001:999:6 t:1048576 w:524288:4096:5 r:524288:4096:5 \
+	r:200000:4096:z m:4096:8192:3 s > "$out.co" 2> "$out.co.err" ||
+	fail "coherence: $(cat "$out.co")"
+note "coherence: $(grep -o 'storage: .*' "$out.co.err")"
+[ "$(stat_of 'device reads' "$out.co.err")" -gt 0 ] || fail "coherence: no device reads"
+[ "$(stat_of 'writes' "$out.co.err")" -gt 0 ] || fail "coherence: no device writes"
+[ "$(stat_of 'flushes' "$out.co.err")" -gt 0 ] || fail "coherence: fdatasync did not flush"
+sync
+echo 3 > /proc/sys/vm/drop_caches
+$K "$F" r:0:4096:2 r:4096:8192:3 r:65536:4096:z r:69632:369:4 r:70001:999:6 r:71000:6824:4 \
+	r:524288:4096:5 > "$out.co.k" || fail "coherence, kernel after: $(cat "$out.co.k")"
+# the other way: a kernel writer, then a shim reader (a new process)
+$K "$F" w:8192:4096:7 w:600000:5000:8 || fail "kernel writer"
+shim "$P" "$F" r:8192:4096:7 r:600000:5000:8 r:4096:4096:3 > "$out.co2" 2> "$out.co2.err" ||
+	fail "coherence, shim after a kernel writer: $(cat "$out.co2")"
+[ "$(stat_of 'device reads' "$out.co2.err")" -gt 0 ] || fail "shim reader: no device reads"
+note "a kernel writer's bytes read by the shim: $(stat_of 'device reads' "$out.co2.err") device reads"
+
+# Bad calls: the same errno as Linux, on a file of the storage path.
+$K "$F" e > "$out.err.kernel"
+shim "$P" "$F" e > "$out.err.shim" 2> /dev/null
+diff -u "$out.err.kernel" "$out.err.shim" || fail "bad calls answered differently"
+note "bad calls: $(wc -l < "$out.err.shim") answered as Linux"
+
+# tmpfs: no block device under it; one line, then the kernel's I/O.
+T="/dev/shm/accel-st.$$"
+shim "$P" "$T" w:0:10000:1 r:0:10000:1 > "$out.tmpfs" 2> "$out.tmpfs.err" ||
+	{ rm -f "$T"; fail "tmpfs: $(cat "$out.tmpfs")"; }
+rm -f "$T"
+grep -q "stays on the kernel" "$out.tmpfs.err" || fail "tmpfs: no line saying why"
+[ "$(grep -c "stays on the kernel" "$out.tmpfs.err")" = 1 ] || fail "tmpfs: more than one line"
+note "tmpfs: $(grep -o 'stays on the kernel.*' "$out.tmpfs.err")"
+
+# A bad value is refused with one line naming the variable; unset leaves
+# no storage line at all.
+env ACCEL_STORAGE="relative/*" LD_PRELOAD="$BUILD/libaccel.so" "$P" "$F" r:0:4096:2 \
+	2> "$out.bad.err" || fail "a bad ACCEL_STORAGE stopped the program"
+grep -q "ACCEL_STORAGE='relative/\*'" "$out.bad.err" || fail "bad ACCEL_STORAGE not named"
+env ACCEL_STATS=1 LD_PRELOAD="$BUILD/libaccel.so" "$P" "$F" r:0:4096:2 2> "$out.unset.err" ||
+	fail "unset ACCEL_STORAGE"
+! grep -q "storage:" "$out.unset.err" || fail "storage ran with ACCEL_STORAGE unset"
+exit 0
