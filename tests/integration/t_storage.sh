@@ -96,6 +96,13 @@ sync
 echo 3 > /proc/sys/vm/drop_caches
 $K "$F" r:0:4096:2 r:4096:8192:3 r:65536:4096:z r:69632:369:4 r:70001:999:6 r:71000:6824:4 \
 	r:524288:4096:5 > "$out.co.k" || fail "coherence, kernel after: $(cat "$out.co.k")"
+# dup'd fds stay on the storage path; a forked child reads through the
+# kernel and sees the parent's device writes.
+shim "$P" "$F" d w:8192:4096:9 r:8192:4096:9 k:8192:4096:9 d r:8192:4096:9 \
+	> "$out.dup" 2> "$out.dup.err" || fail "dup/fork: $(cat "$out.dup")"
+[ "$(stat_of 'device reads' "$out.dup.err")" -ge 2 ] || fail "dup: reads of a dup'd fd left the device"
+[ "$(stat_of 'writes' "$out.dup.err")" -ge 1 ] || fail "dup: the write left the device"
+note "dup and fork: $(grep -o 'device reads [0-9]*' "$out.dup.err"), the child's read on the kernel"
 # the other way: a kernel writer, then a shim reader (a new process)
 $K "$F" w:8192:4096:7 w:600000:5000:8 || fail "kernel writer"
 shim "$P" "$F" r:8192:4096:7 r:600000:5000:8 r:4096:4096:3 > "$out.co2" 2> "$out.co2.err" ||

@@ -13,6 +13,8 @@
  *     m:OFF:LEN:SEED   mmap the file and compare
  *     x:CMD            run CMD (another process) through system(3)
  *     e                the errno of bad calls, one line each
+ *     d                go on with a dup(2) of the file's fd, the old one closed
+ *     k:OFF:LEN:SEED   a forked child preads and compares (the kernel's I/O)
  *
  * Exit 1 with a line saying where at the first difference.
  */
@@ -26,6 +28,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static unsigned char pat(int seed, uint64_t pos)
@@ -161,6 +164,20 @@ static void step_errors(int fd)
 	printf("fsync closed fd: %zd %s\n", r, strerror(errno));
 }
 
+static int fd_now;
+
+static int step_fork(int fd, uint64_t off, size_t n, int seed)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0)
+		_exit(step_rw(fd, 'r', off, n, seed));
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return printf("fork: %s\n", strerror(errno)), 1;
+	return !WIFEXITED(st) || WEXITSTATUS(st) != 0;
+}
+
 static int step(int fd, char *s)
 {
 	char *f[4] = { 0 };
@@ -197,19 +214,24 @@ static int step(int fd, char *s)
 	case 'e':
 		step_errors(fd);
 		return 0;
+	case 'd':
+		fd_now = dup(fd);
+		close(fd);
+		return fd_now < 0;
+	case 'k':
+		return n == 4 ? step_fork(fd, strtoull(f[1], NULL, 0),
+					  (size_t)strtoull(f[2], NULL, 0), seed_of(f[3])) : 2;
 	}
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
-	int fd;
-
 	if (argc < 3) {
 		fprintf(stderr, "usage: fileio PATH STEP...\n");
 		return 2;
 	}
-	if ((fd = open(argv[1], O_RDWR | O_CREAT, 0644)) < 0) {
+	if ((fd_now = open(argv[1], O_RDWR | O_CREAT, 0644)) < 0) {
 		printf("open %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
@@ -218,7 +240,7 @@ int main(int argc, char **argv)
 		int rc;
 
 		snprintf(copy, sizeof(copy), "%s", argv[i]);
-		if ((rc = step(fd, copy))) {
+		if ((rc = step(fd_now, copy))) {
 			if (rc == 2)
 				printf("bad step '%s'\n", argv[i]);
 			else
@@ -226,6 +248,6 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	close(fd);
+	close(fd_now);
 	return 0;
 }
