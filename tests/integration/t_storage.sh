@@ -10,6 +10,9 @@
 #    reads (bounce), a kernel reader between, fallocate'd ranges read as
 #    zeros, a write into a hole, a mapping after device writes; then a
 #    kernel process and a new shim process read the newest bytes;
+#  - memcached extstore under the shim (-m 64, 8 MiB pages) holds more
+#    values than memory and gives every one back intact, extstore's
+#    preads served by the device (in a network namespace of its own);
 #  - bad calls give Linux's errno; a file on tmpfs stays on the kernel
 #    with one line; a bad ACCEL_STORAGE is refused naming it.
 # The image, loop device and mount go even on failure (EXIT trap).
@@ -18,8 +21,11 @@ out="$LOGDIR/storage"
 dir=$(mktemp -d /tmp/accel-storage.XXXXXX)
 mnt="$dir/mnt"
 loop=""
+mc=""
 
 cleanup() {
+	[ -n "$mc" ] && kill -9 "$mc" 2>/dev/null && wait "$mc" 2>/dev/null
+	ns_cleanup
 	mountpoint -q "$mnt" && { umount "$mnt" || umount -l "$mnt"; }
 	[ -n "$loop" ] && losetup -d "$loop"
 	rm -rf "$dir"
@@ -109,6 +115,29 @@ shim "$P" "$F" r:8192:4096:7 r:600000:5000:8 r:4096:4096:3 > "$out.co2" 2> "$out
 	fail "coherence, shim after a kernel writer: $(cat "$out.co2")"
 [ "$(stat_of 'device reads' "$out.co2.err")" -gt 0 ] || fail "shim reader: no device reads"
 note "a kernel writer's bytes read by the shim: $(stat_of 'device reads' "$out.co2.err") device reads"
+
+# memcached extstore: 12,000 values of 8,257 bytes (99 MB) in 64 MB.
+ip netns add "$NS" || fail "cannot create network namespace $NS"
+ip -n "$NS" link set lo up
+$NSX env ACCEL_STATS=1 ACCEL_STORAGE="$mnt/co.*" LD_PRELOAD="$BUILD/libaccel.so" \
+	memcached -u root -p 11211 -U 0 -l 127.0.0.1 -m 64 \
+	-o ext_page_size=8,ext_wbuf_size=8,ext_path="$mnt/co.ext:256m" 2> "$out.mc.err" &
+mc=$!
+for _ in $(seq 50); do
+	in_ns bash -c 'exec 3<>/dev/tcp/127.0.0.1/11211' 2> /dev/null && break
+	sleep 0.1
+done
+in_ns timeout 120 python3 "$TOP/tests/integration/mc_extstore.py" 11211 12000 8257 \
+	> "$out.mc" || fail "memcached extstore: $(tail -1 "$out.mc")"
+kill -TERM "$mc"
+wait "$mc"
+mc=""
+grep -q "^ok 12000" "$out.mc" || fail "memcached extstore: not every value back"
+ext_reads=$(awk '/extstore_objects_read/ {print $3}' "$out.mc")
+[ "${ext_reads:-0}" -gt 1000 ] || fail "memcached: too few values came from extstore ($ext_reads)"
+[ "$(stat_of 'device reads' "$out.mc.err")" -gt 1000 ] ||
+	fail "memcached: extstore's preads did not go to the device"
+note "memcached extstore: $ext_reads values read from extstore, $(stat_of 'device reads' "$out.mc.err") device reads"
 
 # Bad calls: the same errno as Linux, on a file of the storage path.
 $K "$F" e > "$out.err.kernel"
