@@ -13,6 +13,10 @@
 #  - memcached extstore under the shim (-m 64, 8 MiB pages) holds more
 #    values than memory and gives every one back intact, extstore's
 #    preads served by the device (in a network namespace of its own);
+#  - crash: a shim writer that fdatasyncs each 4 KiB overwrite (device
+#    write + FLUSH) and prints its offset is killed with kill -9 at random
+#    moments, 20 rounds; after each, with the page cache dropped, every
+#    acknowledged block holds that round's bytes;
 #  - bad calls give Linux's errno; a file on tmpfs stays on the kernel
 #    with one line; a bad ACCEL_STORAGE is refused naming it.
 # The image, loop device and mount go even on failure (EXIT trap).
@@ -22,6 +26,7 @@ dir=$(mktemp -d /tmp/accel-storage.XXXXXX)
 mnt="$dir/mnt"
 loop=""
 mc=""
+acked=""
 
 cleanup() {
 	[ -n "$mc" ] && kill -9 "$mc" 2>/dev/null && wait "$mc" 2>/dev/null
@@ -138,6 +143,30 @@ ext_reads=$(awk '/extstore_objects_read/ {print $3}' "$out.mc")
 [ "$(stat_of 'device reads' "$out.mc.err")" -gt 1000 ] ||
 	fail "memcached: extstore's preads did not go to the device"
 note "memcached extstore: $ext_reads values read from extstore, $(stat_of 'device reads' "$out.mc.err") device reads"
+
+# Crash: kill -9 mid-run; acknowledged = durable and on the file.
+C="$mnt/co.crash"
+$K "$C" w:0:16777216:z s > /dev/null || fail "crash: prefill"
+RANDOM=7
+for round in $(seq 1 20); do
+	# (not through shim(): $! must be the writer, not a subshell)
+	env ACCEL_STATS=1 ACCEL_STORAGE="$mnt/co.*" LD_PRELOAD="$BUILD/libaccel.so" \
+		"$P" "$C" a:4096:$round > "$out.crash" 2> "$out.crash.err" &
+	w=$!
+	sleep "$(printf '0.%02d' $(( 5 + RANDOM % 40 )))"
+	kill -9 "$w" 2>/dev/null
+	wait "$w" 2>/dev/null
+	last=$(grep -c "^ack" "$out.crash")
+	echo 3 > /proc/sys/vm/drop_caches
+	if [ "$last" -gt 0 ]; then
+		$K "$C" "r:0:$((last * 4096)):$round" > "$out.crash.k" ||
+			fail "crash round $round: $(cat "$out.crash.k") (acknowledged $last)"
+	fi
+	acked="$acked $last"
+done
+[ "$(echo $acked | tr ' ' '\n' | grep -vc '^0$')" -ge 10 ] ||
+	fail "crash: the writer was killed before its first acknowledgement too often:$acked"
+note "crash: 20 kill -9 rounds, acknowledged blocks all on the file:$acked"
 
 # Bad calls: the same errno as Linux, on a file of the storage path.
 $K "$F" e > "$out.err.kernel"

@@ -15,6 +15,8 @@
  *     e                the errno of bad calls, one line each
  *     d                go on with a dup(2) of the file's fd, the old one closed
  *     k:OFF:LEN:SEED   a forked child preads and compares (the kernel's I/O)
+ *     a:N:SEED         blocks 0..N-1 (4 KiB) in turn: pwrite, fdatasync,
+ *                      then "ack I" on stdout (the crash test kills it)
  *
  * Exit 1 with a line saying where at the first difference.
  */
@@ -178,6 +180,19 @@ static int step_fork(int fd, uint64_t off, size_t n, int seed)
 	return !WIFEXITED(st) || WEXITSTATUS(st) != 0;
 }
 
+static int step_acked(int fd, unsigned n, int seed)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (step_rw(fd, 'w', (uint64_t)i * 4096, 4096, seed))
+			return 1;
+		if (fdatasync(fd) < 0)
+			return printf("fdatasync: %s\n", strerror(errno)), 1;
+		printf("ack %u\n", i);
+		fflush(stdout);
+	}
+	return 0;
+}
+
 static int step(int fd, char *s)
 {
 	char *f[4] = { 0 };
@@ -214,6 +229,8 @@ static int step(int fd, char *s)
 	case 'e':
 		step_errors(fd);
 		return 0;
+	case 'a':
+		return n == 3 ? step_acked(fd, (unsigned)strtoul(f[1], NULL, 0), seed_of(f[2])) : 2;
 	case 'd':
 		fd_now = dup(fd);
 		close(fd);
