@@ -99,10 +99,10 @@ static int uring_qpair_create(struct dev_nvme_dev *base, struct dev_nvme_qpair *
 	if (d->conf.poll) {
 		p.flags |= IORING_SETUP_SQPOLL;
 		p.sq_thread_idle = 1000;
-	} else {
-		/* The submitter is the only user of its ring. */
-		p.flags |= IORING_SETUP_SINGLE_ISSUER;
 	}
+	/* No IORING_SETUP_SINGLE_ISSUER: a queue pair shared past
+	 * ACCEL_STORAGE_QUEUES is entered by several threads (one at a time,
+	 * under the caller's lock), which that flag refuses with EEXIST. */
 	if ((rc = io_uring_queue_init_params(d->conf.depth, &q->ring, &p)) < 0) {
 		free(q);
 		return rc;

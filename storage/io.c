@@ -73,9 +73,13 @@ static int dev_cmd(struct st_thread *t, struct st_tq *q, int write, void *buf,
 	if (q->lock)
 		pthread_mutex_unlock(q->lock);
 	if (rc == 1)
-		rc = cpl.res == (int32_t)len ? 0 : cpl.res == -EFAULT ? -EFAULT : -EIO;
-	else if (rc >= 0)
-		rc = -EIO;
+		rc = cpl.res;
+	/* Anything but the whole length is EIO, as the block layer reports
+	 * it (EFAULT stays: a bad buffer is the caller's). */
+	if (rc != (int)len)
+		rc = rc == -EFAULT ? -EFAULT : -EIO;
+	else
+		rc = 0;
 	if (rc < 0)
 		ST_ADD(t, errors, 1);
 	return rc;

@@ -83,6 +83,12 @@ for r in read write; do
 	[ "$(stat_of errors "$e")" = 0 ] || fail "shim-$r: device errors"
 	[ "$(stat_of 'queue pairs' "$e")" = 4 ] || fail "shim-$r: not 4 queue pairs"
 done
+# Past ACCEL_STORAGE_QUEUES, threads share one queue pair under a lock.
+fiorun shim-read-2q randread shim env ACCEL_STORAGE_QUEUES=2
+[ "$(stat_of 'queue pairs' "$out.shim-read-2q.err")" = 3 ] ||
+	fail "ACCEL_STORAGE_QUEUES=2: not 2 own queue pairs and 1 shared"
+[ "$(stat_of 'device reads' "$out.shim-read-2q.err")" -ge 16384 ] ||
+	fail "ACCEL_STORAGE_QUEUES=2: reads left the device"
 [ "$(stat_of 'device reads' "$out.shim-read.err")" -ge 16384 ] ||
 	fail "shim-read: not every read went to the device"
 [ "$(stat_of 'writes' "$out.shim-write.err")" -ge 16384 ] ||
