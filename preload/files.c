@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <linux/fs.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,9 @@ static struct {
 	unsigned maxfd;      /* highest fd ever tracked, bounds close_range */
 	int (*posix_fallocate)(int, off_t, off_t);
 } fl;
+
+/* accel_files flag of a lease descriptor (the shim's, not the program's). */
+#define FILES_LEASE 0x100u
 
 static __thread struct st_thread *files_tls __attribute__((tls_model("initial-exec")));
 
@@ -133,6 +137,72 @@ __attribute__((destructor)) static void files_exit(void)
 		stats_print();
 }
 
+/*
+ * Another process writing a file we read from the device is seen through
+ * a read lease (fcntl(2) F_SETLEASE) on a read-only descriptor of our
+ * own: the kernel signals us when someone opens the file for writing or
+ * truncates it, and holds that open until we let go. The handler sends
+ * the file to the kernel for good, then lets go.
+ */
+static void lease_broken(int sig, siginfo_t *si, void *uc)
+{
+	int fd = si->si_fd, saved = errno;
+	struct st_inode *ino;
+
+	(void)sig;
+	(void)uc;
+	if ((unsigned)fd < accel_files_size &&
+	    (__atomic_load_n(&accel_files[fd].flags, __ATOMIC_ACQUIRE) & FILES_LEASE) &&
+	    (ino = __atomic_load_n(&accel_files[fd].ino, __ATOMIC_ACQUIRE)))
+		st_inode_to_kernel(ino, ST_R_OTHER_WRITER);
+	syscall(SYS_fcntl, fd, F_SETLEASE, F_UNLCK);
+	errno = saved;
+}
+
+static int lease_signal(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = lease_broken;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGRTMAX - 1, &sa, NULL);
+}
+
+/* A read lease on a new descriptor of fd's file, kept as the inode's.
+ * None can be had while anyone has the file open for writing: a
+ * read-only open then means another writer, and the file is the
+ * kernel's; a writable open of ours is that writer (and others are not
+ * seen: README). */
+static void lease_take(int fd, struct st_inode *ino, unsigned gen, int flags)
+{
+	char self[32];
+	int lfd;
+
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	lfd = accel_real.open(self, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (lfd < 0 || (unsigned)lfd >= accel_files_size) {
+		if (lfd >= 0)
+			accel_real.close(lfd);
+		return;
+	}
+	accel_files[lfd].gen = gen;
+	accel_files[lfd].flags = FILES_LEASE;
+	__atomic_store_n(&accel_files[lfd].ino, ino, __ATOMIC_RELEASE);
+	if ((unsigned)lfd > __atomic_load_n(&fl.maxfd, __ATOMIC_RELAXED))
+		__atomic_store_n(&fl.maxfd, (unsigned)lfd, __ATOMIC_RELAXED);
+	if (accel_real.fcntl(lfd, F_SETSIG, (void *)(intptr_t)(SIGRTMAX - 1)) < 0 ||
+	    accel_real.fcntl(lfd, F_SETLEASE, (void *)(intptr_t)F_RDLCK) < 0) {
+		if ((flags & O_ACCMODE) == O_RDONLY && errno == EAGAIN)
+			st_inode_to_kernel(ino, ST_R_OTHER_WRITER);
+		__atomic_store_n(&accel_files[lfd].ino, NULL, __ATOMIC_RELEASE);
+		accel_real.close(lfd);
+		return;
+	}
+	st_inode_set_aux(ino, lfd);
+}
+
 void files_init(const struct accel_config *cfg)
 {
 	struct st_conf sc = { "uring", cfg->storage_queues, cfg->storage_depth,
@@ -149,7 +219,7 @@ void files_init(const struct accel_config *cfg)
 		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (p == MAP_FAILED || !(fl.ctx = st_ctx_create(&sc)) ||
 	    pthread_key_create(&fl.key, thread_end) != 0 ||
-	    pthread_atfork(NULL, NULL, at_fork_child) != 0) {
+	    pthread_atfork(NULL, NULL, at_fork_child) != 0 || lease_signal() < 0) {
 		ACCEL_ERR("storage: cannot set up (out of memory?); files stay on the kernel");
 		return;
 	}
@@ -212,6 +282,8 @@ int files_opened(int fd, const char *path, int flags)
 	if (flags & O_TRUNC)
 		st_inode_changed(ino, fd);
 	track(fd, ino, gen, fd_flags(flags));
+	if (st_inode_first(ino))
+		lease_take(fd, ino, gen, flags);
 	ACCEL_DEBUG("storage: %s (fd %d) on the storage path", real, fd);
 	return fd;
 }
@@ -220,14 +292,24 @@ void files_closed(int fd)
 {
 	struct files_fd *f;
 	struct st_inode *ino;
+	int lfd;
 
 	if (!accel_files_on || (unsigned)fd >= accel_files_size)
 		return;
 	f = &accel_files[fd];
 	if (!(ino = __atomic_exchange_n(&f->ino, NULL, __ATOMIC_ACQ_REL)))
 		return;
-	if (!fl.child)
-		st_inode_put(fl.ctx, ino);
+	if (fl.child)
+		return;
+	if (__atomic_load_n(&f->flags, __ATOMIC_ACQUIRE) & FILES_LEASE) {
+		/* the program closed our lease (close_range): blind now */
+		st_inode_to_kernel(ino, ST_R_OTHER_WRITER);
+		return;
+	}
+	if ((lfd = st_inode_put(fl.ctx, ino)) >= 0) {
+		__atomic_store_n(&accel_files[lfd].ino, NULL, __ATOMIC_RELEASE);
+		accel_real.close(lfd);
+	}
 }
 
 void files_close_range(unsigned lo, unsigned hi, int flags)
@@ -435,7 +517,7 @@ EXPORT int sync_file_range(int fd, off_t off, off_t len, unsigned flags)
 EXPORT void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	if (fd >= 0 && !(flags & MAP_ANONYMOUS) && files_fd(fd) && !fl.child)
-		st_inode_mapped(accel_files[fd].ino);
+		st_inode_to_kernel(accel_files[fd].ino, ST_R_MMAP);
 	return (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 }
 

@@ -115,7 +115,8 @@ static int inode_new(struct st_ctx *c, int fd, const struct stat *st, struct st_
 	i->dev = st->st_dev;
 	i->ino = st->st_ino;
 	i->sd = sd;
-	i->mapped = 0;
+	i->kernel_only = 0;
+	i->aux_fd = -1;
 	i->wrote = 0;
 	i->gen++;
 	if ((rc = st_inode_refresh(i, fd)) < 0) {
@@ -160,21 +161,39 @@ int st_inode_get(struct st_ctx *c, int fd, struct st_inode **out, unsigned *gen,
 	return rc;
 }
 
-void st_inode_put(struct st_ctx *c, struct st_inode *ino)
+int st_inode_put(struct st_ctx *c, struct st_inode *ino)
 {
+	int aux = -1;
+
 	pthread_mutex_lock(&c->lock);
 	if (ino->refs && --ino->refs == 0) {
 		pthread_rwlock_wrlock(&ino->lock);
 		ino->gen++; /* any fd still naming it goes to the kernel */
 		st_extmap_clear(&ino->map);
+		aux = ino->aux_fd;
+		ino->aux_fd = -1;
 		pthread_rwlock_unlock(&ino->lock);
 	}
 	pthread_mutex_unlock(&c->lock);
+	return aux;
 }
 
-void st_inode_mapped(struct st_inode *ino)
+int st_inode_first(const struct st_inode *ino)
 {
-	__atomic_store_n(&ino->mapped, 1, __ATOMIC_RELEASE);
+	return __atomic_load_n(&ino->refs, __ATOMIC_RELAXED) == 1 && ino->aux_fd < 0;
+}
+
+void st_inode_set_aux(struct st_inode *ino, int fd)
+{
+	ino->aux_fd = fd;
+}
+
+void st_inode_to_kernel(struct st_inode *ino, enum st_reason why)
+{
+	int none = 0;
+
+	__atomic_compare_exchange_n(&ino->kernel_only, &none, (int)why, 0,
+				    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 }
 
 void st_inode_changed(struct st_inode *ino, int fd)

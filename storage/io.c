@@ -170,9 +170,9 @@ static enum st_reason lock_ready(const struct st_io *io, uint64_t off, uint64_t 
 			pthread_rwlock_unlock(&ino->lock);
 			return ST_R_NO_DEVICE; /* closed under us: the kernel's EBADF */
 		}
-		if (__atomic_load_n(&ino->mapped, __ATOMIC_ACQUIRE)) {
+		if ((rc = __atomic_load_n(&ino->kernel_only, __ATOMIC_ACQUIRE))) {
 			pthread_rwlock_unlock(&ino->lock);
-			return ST_R_MMAP;
+			return (enum st_reason)rc;
 		}
 		/* (a write checks whole pages: writeback writes pages) */
 		if (!ino->stale &&
@@ -261,7 +261,7 @@ static ssize_t kern_write(const struct st_io *io, const void *buf, size_t len, o
 	ssize_t r;
 
 	if (why == ST_R_BADARG || why == ST_R_FLAGS_CALL || why == ST_R_NO_QUEUE ||
-	    why == ST_R_MMAP || why == ST_R_NO_DEVICE) {
+	    why == ST_R_MMAP || why == ST_R_NO_DEVICE || why == ST_R_OTHER_WRITER) {
 		r = accel_real.pwrite(io->fd, buf, len, off);
 		st_count_kernel(io->t, why, 1, r);
 		return r < 0 ? -errno : r;

@@ -61,6 +61,7 @@ const char *st_reason_name(enum st_reason r)
 		[ST_R_FLAGS_CALL] = "call_flags",
 		[ST_R_BADARG] = "bad_argument",
 		[ST_R_NO_QUEUE] = "no_queue",
+		[ST_R_OTHER_WRITER] = "other_writer",
 	};
 
 	return (unsigned)r < ST_R_MAX ? names[r] : "?";

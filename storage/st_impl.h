@@ -39,7 +39,8 @@ struct st_inode {
 	uint64_t size;                  /* EOF as this process made it */
 	uint64_t dirty_lo, dirty_hi;    /* written through the kernel, pages */
 	/* atomics: */
-	int mapped;                     /* mmapped: the kernel's */
+	int kernel_only;                /* an st_reason: the kernel's for good */
+	int aux_fd;                     /* the caller's (lease), -1 none */
 	int wrote;                      /* device writes since the last flush */
 };
 

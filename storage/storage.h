@@ -54,6 +54,7 @@ enum st_reason {
 	ST_R_FLAGS_CALL,      /* RWF_* flags, O_APPEND, O_DIRECT rules, access mode */
 	ST_R_BADARG,          /* NULL buffer, negative offset, huge length */
 	ST_R_NO_QUEUE,        /* the thread could not get a queue pair */
+	ST_R_OTHER_WRITER,    /* another process opened the file for writing */
 	ST_R_MAX
 };
 
@@ -176,10 +177,19 @@ unsigned st_ctx_qpairs(struct st_ctx *c);
  */
 int st_inode_get(struct st_ctx *c, int fd, struct st_inode **out, unsigned *gen,
 		 char *why, size_t whylen);
-void st_inode_put(struct st_ctx *c, struct st_inode *ino);
+/* Drops a reference; when it was the last, returns the descriptor set
+ * with st_inode_set_aux (for the caller to close), else -1. */
+int st_inode_put(struct st_ctx *c, struct st_inode *ino);
 
-/* The file is mapped (mmap): the kernel's from now on. */
-void st_inode_mapped(struct st_inode *ino);
+/* 1 when ino was made by the st_inode_get just done (one reference). */
+int st_inode_first(const struct st_inode *ino);
+
+/* A descriptor the caller keeps for the inode (preload's lease fd). */
+void st_inode_set_aux(struct st_inode *ino, int fd);
+
+/* The file is the kernel's from now on, for why: ST_R_MMAP (mapped),
+ * ST_R_OTHER_WRITER (a lease broke). Async-signal-safe. */
+void st_inode_to_kernel(struct st_inode *ino, enum st_reason why);
 
 /* The file's size or layout changed through the kernel (ftruncate,
  * fallocate): remap before the next device I/O. */

@@ -17,6 +17,8 @@
 #    write + FLUSH) and prints its offset is killed with kill -9 at random
 #    moments, 20 rounds; after each, with the page cache dropped, every
 #    acknowledged block holds that round's bytes;
+#  - another process opening a file for writing while a shim reader has it
+#    open read-only breaks the reader's lease: its reads go to the kernel;
 #  - bad calls give Linux's errno; a file on tmpfs stays on the kernel
 #    with one line; a bad ACCEL_STORAGE is refused naming it.
 # The image, loop device and mount go even on failure (EXIT trap).
@@ -173,6 +175,18 @@ done
 [ "$(echo $acked | tr ' ' '\n' | grep -vc '^0$')" -ge 10 ] ||
 	fail "crash: the writer was killed before its first acknowledgement too often:$acked"
 note "crash: 20 kill -9 rounds, acknowledged blocks all on the file:$acked"
+
+# Another writer: a shim reader with the file open read-only holds a read
+# lease; a kernel process opening it for writing breaks it, and the
+# reader's next reads see that writer's bytes (still in its page cache).
+L="$mnt/co.lease"
+KL="env -u LD_PRELOAD -u FILEIO_RDONLY $P"
+$KL "$L" w:0:65536:2 s > /dev/null || fail "lease: prefill"
+FILEIO_RDONLY=1 shim "$P" "$L" r:0:4096:2 "x:timeout 20 $KL $L w:0:4096:10" r:0:4096:10 \
+	r:4096:4096:2 > "$out.lease" 2> "$out.lease.err" || fail "lease: $(cat "$out.lease")"
+[ "$(stat_of 'other_writer' "$out.lease.err")" -ge 1 ] || fail "lease: the other writer was not seen"
+[ "$(stat_of 'device reads' "$out.lease.err")" -ge 1 ] || fail "lease: no device read before"
+note "another writer: lease broken, $(stat_of other_writer "$out.lease.err") reads then on the kernel"
 
 # Bad calls: the same errno as Linux, on a file of the storage path.
 $K "$F" e > "$out.err.kernel"

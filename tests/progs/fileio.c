@@ -18,6 +18,7 @@
  *     a:N:SEED         blocks 0..N-1 (4 KiB) in turn: pwrite, fdatasync,
  *                      then "ack I" on stdout (the crash test kills it)
  *
+ * FILEIO_RDONLY=1 opens the file read-only (the steps that write fail).
  * Exit 1 with a line saying where at the first difference.
  */
 #include <errno.h>
@@ -248,7 +249,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: fileio PATH STEP...\n");
 		return 2;
 	}
-	if ((fd_now = open(argv[1], O_RDWR | O_CREAT, 0644)) < 0) {
+	if ((fd_now = getenv("FILEIO_RDONLY") ? open(argv[1], O_RDONLY) :
+		      open(argv[1], O_RDWR | O_CREAT, 0644)) < 0) {
 		printf("open %s: %s\n", argv[1], strerror(errno));
 		return 1;
 	}
