@@ -59,7 +59,7 @@ stat_of() {
 }
 
 JOB="--name=fio --directory=$mnt --bs=4k --size=16m --ioengine=psync --thread
-	--numjobs=4 --verify=crc32c --do_verify=1 --group_reporting"
+	--numjobs=4 --verify=crc32c --do_verify=1 --group_reporting --verify_state_save=0"
 
 # fiorun NAME RW [prefix...]: one fio job, verified, its output kept.
 fiorun() {
