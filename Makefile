@@ -41,7 +41,8 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 	$(BUILD)/tests/test_stack_ipv4_frag $(BUILD)/tests/test_stack_timer \
 	$(BUILD)/tests/test_stack_tcp_isn $(BUILD)/tests/test_stack_tcp \
 	$(BUILD)/tests/test_sockets_flows \
-	$(BUILD)/tests/test_storage_extmap $(BUILD)/tests/test_storage_policy
+	$(BUILD)/tests/test_storage_extmap $(BUILD)/tests/test_storage_policy \
+	$(BUILD)/tests/test_storage_io
 TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 	$(BUILD)/tests/callmix $(BUILD)/tests/sockdiff $(BUILD)/tests/sockthreads \
 	$(BUILD)/tests/stackmix \
@@ -107,6 +108,12 @@ $(BUILD)/tests/test_sockets_%: tests/sockets/test_%.c sockets/%.c sockets/sock_i
 $(BUILD)/tests/test_storage_%: tests/storage/test_%.c storage/%.c storage/storage.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< storage/$*.c $(COMMON_SRC) -lcmocka -ldl
+
+# The contract on a mock transport (in place of dev/nvme.c).
+$(BUILD)/tests/test_storage_io: tests/storage/test_io.c $(STORAGE_SRC) storage/storage.h \
+		storage/st_impl.h dev/nvme.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(STORAGE_SRC) $(COMMON_SRC) -lcmocka -ldl -lpthread
 
 $(BUILD)/tests/lib%.so: tests/progs/%.c
 	@mkdir -p $(dir $@)
