@@ -205,6 +205,7 @@ static int setup(void **state)
 
 	snprintf(f->path, sizeof(f->path), "./test-io-XXXXXX");
 	mock_fd = mkstemp(f->path);
+	unlink(f->path); /* nothing left behind, even if a test dies */
 	for (int i = 0; i < 16 * BLK; i++)
 		b[i] = pat((uint64_t)i);
 	/* 0..40 KiB written, a hole to 48 KiB, 48..64 KiB written, EOF at
@@ -237,7 +238,6 @@ static int teardown(void **state)
 	st_inode_put(f->c, f->io.ino);
 	st_thread_destroy(f->t);
 	close(mock_fd);
-	unlink(f->path);
 	free(f);
 	assert_int_equal(bad, 0);
 	return 0;
