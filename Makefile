@@ -43,12 +43,14 @@ STACK_SRC := stack/stack.c stack/wire.c stack/arp.c stack/ipv4.c stack/icmp.c \
 	stack/tcp_wire.c stack/ipv4_frag.c stack/timer.c stack/tcp_isn.c \
 	stack/tcp_subr.c stack/tcp_input.c stack/tcp_output.c stack/tcp_timer.c \
 	stack/tcp_usrreq.c stack/tcp_cc.c stack/tcp_loss.c
-DEV_SRC := dev/net_dpdk.c dev/impair.c
+DEV_SRC := dev/net_dpdk.c dev/impair.c dev/nvme.c dev/nvme_uring.c
+STORAGE_SRC := storage/policy.c storage/extmap.c storage/ctx.c storage/io.c
 SOCKETS_SRC := sockets/netif.c sockets/wait.c sockets/sock.c sockets/epoll.c \
 	sockets/stats.c sockets/flows.c
 PRELOAD_SRC := preload/config.c preload/fdtable.c preload/fdreserve.c preload/runtime.c \
-	preload/interpose.c preload/sigguard.c preload/usermem.c preload/signals.c
-SHIM_SRC := $(COMMON_SRC) $(STACK_SRC) $(DEV_SRC) $(SOCKETS_SRC) $(PRELOAD_SRC)
+	preload/interpose.c preload/sigguard.c preload/usermem.c preload/signals.c \
+	preload/files.c
+SHIM_SRC := $(COMMON_SRC) $(STACK_SRC) $(DEV_SRC) $(STORAGE_SRC) $(SOCKETS_SRC) $(PRELOAD_SRC)
 SHIM_OBJ := $(SHIM_SRC:%.c=$(BUILD)/obj/%.o)
 STACK_OBJ := $(STACK_SRC:%.c=$(BUILD)/obj/%.o)
 
@@ -59,11 +61,13 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 	$(BUILD)/tests/test_stack_tcp_isn $(BUILD)/tests/test_stack_tcp \
 	$(BUILD)/tests/test_stack_tcp_timer \
 	$(BUILD)/tests/test_sockets_flows $(BUILD)/tests/test_common_guard \
-	$(BUILD)/tests/test_preload_usermem
+	$(BUILD)/tests/test_preload_usermem \
+	$(BUILD)/tests/test_storage_extmap $(BUILD)/tests/test_storage_policy \
+	$(BUILD)/tests/test_storage_io
 TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 	$(BUILD)/tests/callmix $(BUILD)/tests/sockdiff $(BUILD)/tests/sockthreads \
 	$(BUILD)/tests/stackmix $(BUILD)/tests/selfconn \
-	$(BUILD)/tests/fdlimit $(BUILD)/tests/libearlyhook.so
+	$(BUILD)/tests/fdlimit $(BUILD)/tests/libearlyhook.so $(BUILD)/tests/fileio
 BENCH_PROGS := $(BUILD)/bench/callcost $(BUILD)/bench/kecho $(BUILD)/bench/stacklink \
 	$(BUILD)/bench/jitter $(BUILD)/bench/c2c $(BUILD)/bench/guardcost
 
@@ -81,7 +85,7 @@ $(BUILD)/obj/%.o: %.c
 	$(CC) $(SHIM_CFLAGS) -MMD -c $< -o $@
 
 $(BUILD)/libaccel.so: $(SHIM_OBJ)
-	$(CC) $(SAN_FLAGS) -shared -o $@ $^ -Wl,-z,defs -Wl,--as-needed $(DPDK_LIBS) -lnuma -ldl -lpthread
+	$(CC) $(SAN_FLAGS) -shared -o $@ $^ -Wl,-z,defs -Wl,--as-needed $(DPDK_LIBS) -luring -lnuma -ldl -lpthread
 
 ifeq ($(filter address,$(subst $(COMMA), ,$(SANITIZE))),)
 $(BUILD)/accel: preload/launcher.c preload/config.c common/log.c common/real.c
@@ -99,7 +103,8 @@ $(BUILD)/accel: $(BUILD)/libaccel.so
 endif
 
 # Tools built on stack/ and dev/ directly, without the preload layer.
-TOOL_OBJ := $(filter-out $(BUILD)/obj/preload/%,$(SHIM_OBJ))
+TOOL_OBJ := $(filter-out $(BUILD)/obj/preload/% $(BUILD)/obj/storage/% \
+	$(BUILD)/obj/dev/nvme%,$(SHIM_OBJ))
 
 $(BUILD)/obj/tools/%.o: tools/%.c
 	@mkdir -p $(dir $@)
@@ -137,6 +142,16 @@ $(BUILD)/tests/test_sockets_%: tests/sockets/test_%.c sockets/%.c sockets/sock_i
 $(BUILD)/tests/test_common_%: tests/common/test_%.c common/%.c common/%.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< common/$*.c -lcmocka -lpthread
+
+$(BUILD)/tests/test_storage_%: tests/storage/test_%.c storage/%.c storage/storage.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< storage/$*.c $(COMMON_SRC) -lcmocka -ldl
+
+# The contract on a mock transport (in place of dev/nvme.c).
+$(BUILD)/tests/test_storage_io: tests/storage/test_io.c $(STORAGE_SRC) storage/storage.h \
+		storage/st_impl.h dev/nvme.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(STORAGE_SRC) $(COMMON_SRC) -lcmocka -ldl -lpthread
 
 $(BUILD)/tests/lib%.so: tests/progs/%.c
 	@mkdir -p $(dir $@)

@@ -57,3 +57,7 @@ echo
 # How far apart the two cores are now (benchmarks/c2c.c): the memif path
 # crosses between them on every request, so its speed follows this.
 echo "CPU 0 <-> CPU 1 cache-line round trip, ns: $(build/bench/c2c 0 1 5 | tr '\n' ' ')"
+echo
+# The storage path: fio randread on the kernel and under the shim
+# (benchmarks/storage.sh, a loop device: CPU per I/O is the figure).
+benchmarks/storage.sh

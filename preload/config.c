@@ -35,6 +35,14 @@ const struct accel_var accel_vars[] = {
 	{ "ACCEL_IMPAIR_TX", NULL,
 	  "tests: impair what the port sends, as netem would: loss=%,dup=%,reorder=%,delay=us,jitter=us,seed=n" },
 	{ "ACCEL_IMPAIR_RX", NULL, "tests: the same for what the port receives" },
+	{ "ACCEL_STORAGE", NULL,
+	  "files whose pread/pwrite go to the device under their file system: colon-separated "
+	  "absolute globs, e.g. '/data/*:/srv/cache/*'; unset = none" },
+	{ "ACCEL_STORAGE_QUEUES", "16",
+	  "queue pairs per device, one per thread; threads past it share one (1-256)" },
+	{ "ACCEL_STORAGE_DEPTH", "64", "entries in each storage queue pair (1-4096)" },
+	{ "ACCEL_STORAGE_POLL", "0",
+	  "1 = a kernel thread polls each storage queue (io_uring SQPOLL; costs a core)" },
 	{ NULL, NULL, NULL },
 };
 
@@ -189,6 +197,32 @@ static void parse_gw(struct parser *p, struct accel_config *c)
 	}
 }
 
+/* ACCEL_STORAGE: absolute globs split by ':', none empty (storage/policy.c
+ * splits them the same way). */
+static void parse_storage(struct parser *p, struct accel_config *c)
+{
+	const char *v = value_of(p, "ACCEL_STORAGE");
+	int ok = 1;
+
+	if (!v)
+		return;
+	if (strlen(v) >= sizeof(c->storage)) {
+		refuse(p, "ACCEL_STORAGE", "...", "at most 1023 characters");
+		return;
+	}
+	for (const char *s = v; ok; s = strchr(s, ':') + 1) {
+		ok = *s == '/';
+		if (!strchr(s, ':'))
+			break;
+	}
+	if (!ok || v[strlen(v) - 1] == ':') {
+		refuse(p, "ACCEL_STORAGE", v,
+		       "absolute globs separated by ':', e.g. /data/*:/srv/cache/*");
+		return;
+	}
+	snprintf(c->storage, sizeof(c->storage), "%s", v);
+}
+
 static int parse_log(struct parser *p)
 {
 	static const char *const names[] = { "none", "error", "warn", "info", "debug" };
@@ -234,6 +268,10 @@ int accel_config_parse(struct accel_config *c, accel_getenv_fn get, void *arg,
 	c->spin_us = parse_uint(&p, "ACCEL_SPIN_US", 0, 100000);
 	parse_text(&p, "ACCEL_IMPAIR_TX", c->impair_tx, sizeof(c->impair_tx));
 	parse_text(&p, "ACCEL_IMPAIR_RX", c->impair_rx, sizeof(c->impair_rx));
+	parse_storage(&p, c);
+	c->storage_queues = parse_uint(&p, "ACCEL_STORAGE_QUEUES", 1, 256);
+	c->storage_depth = parse_uint(&p, "ACCEL_STORAGE_DEPTH", 1, 4096);
+	c->storage_poll = parse_bool(&p, "ACCEL_STORAGE_POLL");
 	return p.failed ? -EINVAL : 0;
 }
 

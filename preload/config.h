@@ -26,6 +26,10 @@ struct accel_config {
 	unsigned spin_us;       /* ACCEL_SPIN_US */
 	char impair_tx[128];    /* ACCEL_IMPAIR_TX, "" = none */
 	char impair_rx[128];    /* ACCEL_IMPAIR_RX */
+	char storage[1024];     /* ACCEL_STORAGE: colon-separated globs, "" = none */
+	unsigned storage_queues;/* ACCEL_STORAGE_QUEUES */
+	unsigned storage_depth; /* ACCEL_STORAGE_DEPTH */
+	int storage_poll;       /* ACCEL_STORAGE_POLL */
 };
 
 struct accel_var {

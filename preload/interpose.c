@@ -38,6 +38,7 @@
 #include "../common/real.h"
 #include "fdreserve.h"
 #include "fdtable.h"
+#include "files.h"
 #include "runtime.h"
 #include "signals.h"
 #include "usermem.h"
@@ -848,6 +849,8 @@ EXPORT ssize_t write(int fd, const void *buf, size_t n)
 
 		return bypass_io(fd, &v, 1, 0, 1);
 	}
+	if (unlikely(files_fd(fd)))
+		return files_write(fd, buf, n);
 	return accel_real.write(fd, buf, n);
 }
 
@@ -856,6 +859,8 @@ EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
 	FD_GUARD(fd);
 	if (is_bypass(fd))
 		return bypass_uio(fd, iov, cnt, 0, 1);
+	if (unlikely(files_fd(fd)))
+		return files_writev(fd, iov, cnt);
 	return accel_real.writev(fd, iov, cnt);
 }
 
@@ -918,6 +923,8 @@ EXPORT int sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags)
 EXPORT ssize_t pread(int fd, void *buf, size_t n, off_t off)
 {
 	FD_GUARD(fd);
+	if (unlikely(files_fd(fd)))
+		return files_pread(fd, buf, n, off);
 	return accel_real.pread(fd, buf, n, off);
 }
 
@@ -941,6 +948,8 @@ EXPORT ssize_t __pread64_chk(int fd, void *buf, size_t n, off_t off, size_t bufl
 EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
 {
 	FD_GUARD(fd);
+	if (unlikely(files_fd(fd)))
+		return files_pwrite(fd, buf, n, off);
 	return accel_real.pwrite(fd, buf, n, off);
 }
 
@@ -952,6 +961,8 @@ EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off_t off)
 EXPORT ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
 {
 	FD_GUARD(fd);
+	if (unlikely(files_fd(fd)))
+		return files_preadv(fd, iov, cnt, off, 0, 0);
 	return accel_real.preadv(fd, iov, cnt, off);
 }
 
@@ -963,6 +974,8 @@ EXPORT ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off)
 EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
 {
 	FD_GUARD(fd);
+	if (unlikely(files_fd(fd)))
+		return files_pwritev(fd, iov, cnt, off, 0, 0);
 	return accel_real.pwritev(fd, iov, cnt, off);
 }
 
@@ -974,6 +987,8 @@ EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off)
 EXPORT ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
 {
 	FD_GUARD(fd);
+	if (unlikely(files_fd(fd)))
+		return files_preadv(fd, iov, cnt, off, flags, 1);
 	return accel_real.preadv2(fd, iov, cnt, off, flags);
 }
 
@@ -985,6 +1000,8 @@ EXPORT ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off_t off, i
 EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
 {
 	FD_GUARD(fd);
+	if (unlikely(files_fd(fd)))
+		return files_pwritev(fd, iov, cnt, off, flags, 1);
 	return accel_real.pwritev2(fd, iov, cnt, off, flags);
 }
 
@@ -996,12 +1013,16 @@ EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, 
 EXPORT int fsync(int fd)
 {
 	FD_GUARD(fd);
+	if (unlikely(files_fd(fd)))
+		return files_sync(fd, 0);
 	return accel_real.fsync(fd);
 }
 
 EXPORT int fdatasync(int fd)
 {
 	FD_GUARD(fd);
+	if (unlikely(files_fd(fd)))
+		return files_sync(fd, 1);
 	return accel_real.fdatasync(fd);
 }
 
@@ -1021,7 +1042,7 @@ EXPORT int open(const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode = open_mode(flags, ap);
 	va_end(ap);
-	return opened(accel_real.open(path, flags, mode));
+	return files_opened(opened(accel_real.open(path, flags, mode)), path, flags);
 }
 
 EXPORT int open64(const char *path, int flags, ...)
@@ -1032,7 +1053,7 @@ EXPORT int open64(const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode = open_mode(flags, ap);
 	va_end(ap);
-	return opened(accel_real.open(path, flags, mode));
+	return files_opened(opened(accel_real.open(path, flags, mode)), path, flags);
 }
 
 EXPORT int openat(int dirfd, const char *path, int flags, ...)
@@ -1043,7 +1064,7 @@ EXPORT int openat(int dirfd, const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode = open_mode(flags, ap);
 	va_end(ap);
-	return opened(accel_real.openat(dirfd, path, flags, mode));
+	return files_opened(opened(accel_real.openat(dirfd, path, flags, mode)), path, flags);
 }
 
 EXPORT int openat64(int dirfd, const char *path, int flags, ...)
@@ -1054,17 +1075,19 @@ EXPORT int openat64(int dirfd, const char *path, int flags, ...)
 	va_start(ap, flags);
 	mode = open_mode(flags, ap);
 	va_end(ap);
-	return opened(accel_real.openat(dirfd, path, flags, mode));
+	return files_opened(opened(accel_real.openat(dirfd, path, flags, mode)), path, flags);
 }
 
 EXPORT int creat(const char *path, mode_t mode)
 {
-	return opened(accel_real.creat(path, mode));
+	return files_opened(opened(accel_real.creat(path, mode)), path,
+			    O_CREAT | O_WRONLY | O_TRUNC);
 }
 
 EXPORT int creat64(const char *path, mode_t mode)
 {
-	return opened(accel_real.creat(path, mode));
+	return files_opened(opened(accel_real.creat(path, mode)), path,
+			    O_CREAT | O_WRONLY | O_TRUNC);
 }
 
 /* The other calls that make descriptors: the program's go straight
@@ -1120,6 +1143,8 @@ EXPORT int close(int fd)
 {
 	FD_GUARD(fd);
 	forget(fd);
+	if (unlikely(files_fd(fd)))
+		files_closed(fd);
 	return accel_real.close(fd);
 }
 
@@ -1133,6 +1158,8 @@ EXPORT int close_range(unsigned lo, unsigned hi, int flags)
 
 	if (rt_internal_caller() || lo > hi)
 		return accel_real.close_range(lo, hi, flags);
+	if (unlikely(accel_files_on))
+		files_close_range(lo, hi, flags);
 	for (unsigned fd = lo; (ours = fdtable_next(&accel_fds, fd, hi)) >= 0;
 	     fd = (unsigned)ours + 1) {
 		if (fdtable_kind(&accel_fds, ours) == FD_SHIM && !child) {
@@ -1221,6 +1248,8 @@ static int dup_follow(int oldfd, int newfd)
 
 	if (newfd < 0 || oldfd == newfd)
 		return newfd;
+	if (unlikely(accel_files_on))
+		files_dup(oldfd, newfd);
 	if (fdtable_kind(&accel_fds, newfd) != FD_KERNEL)
 		forget(newfd); /* dup2 over one of ours closed it */
 	if (k == FD_INET) {
@@ -1280,6 +1309,8 @@ static int fcntl_call(int fd, int cmd, va_list ap)
 	FD_GUARD(fd);
 	if (unlikely(cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && rt_internal_caller())
 		return opened(accel_real.fcntl(fd, cmd, arg));
+	if (unlikely(files_fd(fd)))
+		return files_fcntl(fd, cmd, arg);
 	if (likely(fdtable_kind(&accel_fds, fd) == FD_KERNEL) || rt_internal_caller())
 		return accel_real.fcntl(fd, cmd, arg);
 	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)

@@ -13,6 +13,7 @@
 #include "../common/real.h"
 #include "fdreserve.h"
 #include "fdtable.h"
+#include "files.h"
 #include "runtime.h"
 #include "sigguard.h"
 #include "usermem.h"
@@ -246,6 +247,8 @@ __attribute__((constructor)) static void accel_load(void)
 	}
 	if (accel_config_unknown(environ, err, sizeof(err)))
 		ACCEL_WARN("%s", err);
+	if (!accel_cfg.disable)
+		files_init(&accel_cfg); /* storage: independent of the port */
 	if (accel_cfg.disable || !accel_cfg.has_ip) {
 		ACCEL_DEBUG("%s: pass-through", accel_cfg.disable ?
 			    "ACCEL_DISABLE=1" : "no ACCEL_IP");

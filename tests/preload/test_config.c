@@ -28,7 +28,7 @@ struct env_var {
 };
 
 /* At most this many variables per case, ending with a NULL name. */
-#define ENV_MAX 16
+#define ENV_MAX 32
 
 struct env {
 	struct env_var v[ENV_MAX + 1];
@@ -381,6 +381,7 @@ static const struct {
 	{ "ACCEL_DISABLE", offsetof(struct accel_config, disable) },
 	{ "ACCEL_STRICT", offsetof(struct accel_config, strict) },
 	{ "ACCEL_STATS", offsetof(struct accel_config, stats) },
+	{ "ACCEL_STORAGE_POLL", offsetof(struct accel_config, storage_poll) },
 };
 
 static int bool_field(const struct accel_config *c, size_t off)
@@ -468,6 +469,8 @@ static const struct {
 	{ "ACCEL_MBUFS", offsetof(struct accel_config, mbufs), 1024, 1048576 },
 	{ "ACCEL_LINK_WAIT_MS", offsetof(struct accel_config, link_wait_ms), 0, 60000 },
 	{ "ACCEL_IDLE_POLL_US", offsetof(struct accel_config, idle_poll_us), 10, 1000000 },
+	{ "ACCEL_STORAGE_QUEUES", offsetof(struct accel_config, storage_queues), 1, 256 },
+	{ "ACCEL_STORAGE_DEPTH", offsetof(struct accel_config, storage_depth), 1, 4096 },
 };
 
 static unsigned num_field(const struct accel_config *c, size_t off)
@@ -560,6 +563,29 @@ static void test_numbers_empty_is_default(void **state)
 {
 	for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
 		check_num_ok(i, "", table_default_uint(nums[i].name));
+}
+
+/* ---- ACCEL_STORAGE ---------------------------------------------------------------- */
+
+static void test_storage_globs(void **state)
+{
+	static const char *const good[] = { "/data/*", "/data/fio.*:/srv/cache/*", "/a" };
+	static const char *const bad[] = { "data/*", "/a::/b", ":/a", "/a:", ":",
+					   "/a:rel" };
+	struct run r;
+
+	parse_vars(&r, NULL);
+	assert_string_equal(r.c.storage, ""); /* unset: no storage path */
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		parse_vars(&r, "ACCEL_STORAGE", good[i], NULL);
+		assert_int_equal(r.rc, 0);
+		assert_string_equal(r.c.storage, good[i]);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		parse_vars(&r, "ACCEL_STORAGE", bad[i], NULL);
+		assert_refused_value(&r, "ACCEL_STORAGE", bad[i]);
+		assert_string_equal(r.c.storage, "");
+	}
 }
 
 /* ---- ACCEL_DPDK_ARGS -------------------------------------------------------------- */
@@ -768,6 +794,7 @@ int main(void)
 		cmocka_unit_test(test_numbers_malformed),
 		cmocka_unit_test(test_numbers_leading_zeros_are_decimal),
 		cmocka_unit_test(test_numbers_empty_is_default),
+		cmocka_unit_test(test_storage_globs),
 		cmocka_unit_test(test_dpdk_args),
 		cmocka_unit_test(test_bad_value_keeps_parsing),
 		cmocka_unit_test(test_first_bad_variable_reported),

@@ -1,0 +1,139 @@
+/*
+ * nvme.h - block queue pairs behind a transport table, as SPDK's
+ * spdk_nvme_transport_ops: one API (open a device, a queue pair per
+ * thread, submit read/write/flush, poll completions, close) and a table
+ * of functions per way of reaching the device.
+ *
+ * Transports: "uring" (an io_uring per queue pair on the block device
+ * node, O_DIRECT; any Linux). "passthru" (NVMe commands through
+ * IORING_OP_URING_CMD on /dev/ngXnY) is not written yet and is refused
+ * by name (see storage/README.md).
+ *
+ * A device is named by the dev_t a file system reports as st_dev. The
+ * transport proves it reaches that same device (the node it opened has
+ * that st_rdev) or refuses with a reason; offsets are bytes from the
+ * start of that device, the ones FIEMAP gives (fe_physical).
+ *
+ * Threads: dev_nvme_open/dev_nvme_close are called by one thread at a
+ * time (the caller serialises); a device's info may then be read from any
+ * thread. A queue pair belongs to the thread that created it: only that
+ * thread submits, polls and destroys it. A queue pair holds no lock and
+ * takes none; sharing one needs the caller's own lock.
+ *
+ * Errors: every function returns 0 (or a count) or a negative errno.
+ */
+#ifndef ACCEL_DEV_NVME_H
+#define ACCEL_DEV_NVME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct dev_nvme_conf {
+	unsigned depth;  /* submission queue entries (rounded up by the kernel) */
+	int poll;        /* 1 = a kernel thread polls the queue (SQPOLL) */
+};
+
+struct dev_nvme_info {
+	char node[64];        /* the node opened, e.g. /dev/loop3 */
+	uint32_t lba_size;    /* logical block size: the I/O alignment */
+	uint64_t bytes;       /* size of the device */
+	uint64_t part_start;  /* where the device starts on its disk, bytes */
+};
+
+struct dev_nvme_cpl {
+	uint64_t tag;    /* what the submitter gave */
+	int32_t res;     /* bytes done, or a negative errno */
+};
+
+struct dev_nvme_dev;
+struct dev_nvme_qpair;
+
+struct dev_nvme_transport_ops {
+	const char *name;
+	int (*open)(dev_t dev, const struct dev_nvme_conf *conf,
+		    struct dev_nvme_dev **out, char *why, size_t whylen);
+	void (*close)(struct dev_nvme_dev *d);
+	int (*qpair_create)(struct dev_nvme_dev *d, struct dev_nvme_qpair **out);
+	void (*qpair_destroy)(struct dev_nvme_qpair *q);
+	int (*submit_read)(struct dev_nvme_qpair *q, void *buf, uint32_t len,
+			   uint64_t off, uint64_t tag);
+	int (*submit_write)(struct dev_nvme_qpair *q, const void *buf, uint32_t len,
+			    uint64_t off, uint64_t tag);
+	int (*submit_flush)(struct dev_nvme_qpair *q, uint64_t tag);
+	int (*poll)(struct dev_nvme_qpair *q, struct dev_nvme_cpl *cpl, unsigned max,
+		    unsigned wait);
+};
+
+/* What every transport's device starts with. */
+struct dev_nvme_dev {
+	const struct dev_nvme_transport_ops *ops;
+	struct dev_nvme_info info;
+};
+
+/* The transport of that name, or NULL. */
+const struct dev_nvme_transport_ops *dev_nvme_transport(const char *name);
+
+/*
+ * Opens the device st_dev names through transport t. Returns 0 with *out
+ * set, or a negative errno with one line in why (the device is not a block
+ * device, the node is not that device, O_DIRECT refused, ...).
+ */
+static inline int dev_nvme_open(const struct dev_nvme_transport_ops *t, dev_t dev,
+				const struct dev_nvme_conf *conf,
+				struct dev_nvme_dev **out, char *why, size_t whylen)
+{
+	return t->open(dev, conf, out, why, whylen);
+}
+
+static inline void dev_nvme_close(struct dev_nvme_dev *d)
+{
+	d->ops->close(d);
+}
+
+/* A queue pair for the calling thread. */
+static inline int dev_nvme_qpair_create(struct dev_nvme_dev *d,
+					struct dev_nvme_qpair **out)
+{
+	return d->ops->qpair_create(d, out);
+}
+
+/*
+ * Queues a command; nothing reaches the device before dev_nvme_poll.
+ * buf, len and off must be multiples of info.lba_size (O_DIRECT rules).
+ * -EBUSY when the queue is full (poll first).
+ */
+int dev_nvme_submit_read(struct dev_nvme_dev *d, struct dev_nvme_qpair *q,
+			 void *buf, uint32_t len, uint64_t off, uint64_t tag);
+int dev_nvme_submit_write(struct dev_nvme_dev *d, struct dev_nvme_qpair *q,
+			  const void *buf, uint32_t len, uint64_t off, uint64_t tag);
+/* Makes every write completed before it durable, whichever queue did it
+ * (NVMe Base 2.0 §7.1 Flush: "applies to all commands ... completed by
+ * the controller prior to the submission of the Flush command"; Linux's
+ * block-device fsync is the same flush). */
+int dev_nvme_submit_flush(struct dev_nvme_dev *d, struct dev_nvme_qpair *q,
+			  uint64_t tag);
+
+/*
+ * Sends what is queued and reaps up to max completions, waiting (in the
+ * kernel) until at least wait have arrived. Returns the number reaped.
+ */
+int dev_nvme_poll(struct dev_nvme_dev *d, struct dev_nvme_qpair *q,
+		  struct dev_nvme_cpl *cpl, unsigned max, unsigned wait);
+
+static inline void dev_nvme_qpair_destroy(struct dev_nvme_dev *d,
+					  struct dev_nvme_qpair *q)
+{
+	d->ops->qpair_destroy(q);
+}
+
+/*
+ * The block device under st_dev, from sysfs: its node (/dev/NAME from
+ * /sys/dev/block/MAJ:MIN/uevent), its start on the disk (.../start, in
+ * 512-byte sectors) and its logical block size
+ * (queue/logical_block_size, the whole disk's for a partition). Used by
+ * every transport; exposed for tests.
+ */
+int dev_nvme_sysfs(dev_t dev, struct dev_nvme_info *info, char *why, size_t whylen);
+
+#endif
