@@ -32,6 +32,9 @@
 struct dev_nvme_conf {
 	unsigned depth;  /* submission queue entries (rounded up by the kernel) */
 	int poll;        /* 1 = a kernel thread polls the queue (SQPOLL) */
+	/* moves a descriptor the transport keeps for itself out of the
+	 * program's numbers (returns the new one, the old closed), or NULL */
+	int (*own_fd)(int fd);
 };
 
 struct dev_nvme_info {

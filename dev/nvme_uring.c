@@ -47,6 +47,8 @@ static int uring_open(dev_t dev, const struct dev_nvme_conf *conf,
 	if ((rc = dev_nvme_sysfs(dev, &d->base.info, why, whylen)) < 0)
 		goto fail;
 	d->fd = accel_real.open(d->base.info.node, O_RDWR | O_DIRECT | O_CLOEXEC);
+	if (d->fd >= 0 && conf->own_fd)
+		d->fd = conf->own_fd(d->fd);
 	if (d->fd < 0) {
 		rc = -errno;
 		snprintf(why, whylen, "%s: cannot open O_DIRECT: %s", d->base.info.node,
@@ -107,6 +109,11 @@ static int uring_qpair_create(struct dev_nvme_dev *base, struct dev_nvme_qpair *
 		free(q);
 		return rc;
 	}
+	/* The ring's descriptor is the shim's, not a number the program's
+	 * next open should have had: liburing enters and closes it by these
+	 * two fields only (the rings are mapped already). */
+	if (d->conf.own_fd)
+		q->ring.ring_fd = q->ring.enter_ring_fd = d->conf.own_fd(q->ring.ring_fd);
 	q->dev = d;
 	*out = q;
 	return 0;

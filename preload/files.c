@@ -22,6 +22,7 @@
 #include "../common/real.h"
 #include "../storage/storage.h"
 #include "fdtable.h"
+#include "fdreserve.h"
 #include "files.h"
 
 #define EXPORT __attribute__((visibility("default")))
@@ -182,6 +183,8 @@ static void lease_take(int fd, struct st_inode *ino, unsigned gen, int flags)
 
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
 	lfd = accel_real.open(self, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (lfd >= 0)
+		lfd = fdres_hide(lfd); /* (the program's next open gets its number) */
 	if (lfd < 0 || (unsigned)lfd >= accel_files_size) {
 		if (lfd >= 0)
 			accel_real.close(lfd);
@@ -206,7 +209,7 @@ static void lease_take(int fd, struct st_inode *ino, unsigned gen, int flags)
 void files_init(const struct accel_config *cfg)
 {
 	struct st_conf sc = { "uring", cfg->storage_queues, cfg->storage_depth,
-			      cfg->storage_poll };
+			      cfg->storage_poll, fdres_hide };
 	unsigned n;
 	void *p;
 

@@ -247,8 +247,12 @@ __attribute__((constructor)) static void accel_load(void)
 	}
 	if (accel_config_unknown(environ, err, sizeof(err)))
 		ACCEL_WARN("%s", err);
-	if (!accel_cfg.disable)
+	if (!accel_cfg.disable && accel_cfg.storage[0]) {
+		fdres_start(); /* (the queue pairs' descriptors go there too) */
 		files_init(&accel_cfg); /* storage: independent of the port */
+	}
+	if (accel_files_on)
+		sg_install(); /* (a bad buffer of a bounced copy: EFAULT) */
 	if (accel_cfg.disable || !accel_cfg.has_ip) {
 		ACCEL_DEBUG("%s: pass-through", accel_cfg.disable ?
 			    "ACCEL_DISABLE=1" : "no ACCEL_IP");
@@ -262,7 +266,7 @@ __attribute__((constructor)) static void accel_load(void)
 		refuse("cannot set up (out of memory?)");
 		return;
 	}
-	fdres_start();
+	fdres_start(); /* (once: storage may have started it) */
 	um_init();
 	sg_install(); /* (bad pointers in bypass calls: EFAULT, common/guard.h) */
 	__atomic_store_n(&accel_state, RT_READY, __ATOMIC_RELEASE);

@@ -58,7 +58,7 @@ void st_ctx_destroy(struct st_ctx *c)
  * transport refused it (said once: later files get why = ""). */
 static struct st_dev *dev_get(struct st_ctx *c, dev_t id, char *why, size_t whylen)
 {
-	struct dev_nvme_conf nc = { c->conf.depth, c->conf.poll };
+	struct dev_nvme_conf nc = { c->conf.depth, c->conf.poll, c->conf.own_fd };
 	struct st_dev *sd;
 
 	for (unsigned i = 0; i < c->ndevs; i++) {

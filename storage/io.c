@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/guard.h"
 #include "../common/real.h"
 #include "st_impl.h"
 
@@ -106,7 +107,9 @@ static int dev_read_piece(struct st_thread *t, struct st_tq *q, char *buf, uint6
 			st_round(pos, chunk, lba, &a, &alen);
 			if ((rc = dev_cmd(t, q, 0, t->bounce, (uint32_t)alen, phys - skip)) < 0)
 				return rc;
-			memcpy(buf, (char *)t->bounce + skip, chunk);
+			/* (a bad buffer: the kernel's EFAULT, not a fault) */
+			if (accel_copy_out(buf, (char *)t->bounce + skip, chunk) < 0)
+				return -EFAULT;
 			ST_ADD(t, bounce_copies, 1);
 		}
 		buf += chunk;
@@ -133,7 +136,8 @@ static int dev_write_piece(struct st_thread *t, struct st_tq *q, const char *buf
 			rc = dev_cmd(t, q, 1, (void *)buf, (uint32_t)chunk, phys);
 		} else {
 			chunk = n < ST_BOUNCE ? n : ST_BOUNCE;
-			memcpy(t->bounce, buf, chunk);
+			if (accel_copy_in(t->bounce, buf, chunk) < 0)
+				return -EFAULT;
 			ST_ADD(t, bounce_copies, 1);
 			rc = dev_cmd(t, q, 1, t->bounce, (uint32_t)chunk, phys);
 		}

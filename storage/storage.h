@@ -152,6 +152,7 @@ struct st_conf {
 	unsigned queues;        /* at most this many queue pairs per device */
 	unsigned depth;         /* entries per queue pair */
 	int poll;               /* SQPOLL */
+	int (*own_fd)(int fd);  /* the shim's descriptors out of the program's */
 };
 
 struct st_ctx;

@@ -131,6 +131,8 @@ static void step_errors(int fd)
 	void *volatile nul = NULL;
 	volatile size_t huge = (size_t)SSIZE_MAX + 10;
 	volatile int neg = -1;
+	/* a page nobody may touch, so a pointer into it is bad */
+	char *bad = mmap(NULL, 8192, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ssize_t r;
 
 	close(closed);
@@ -149,6 +151,12 @@ static void step_errors(int fd)
 	errno = 0;
 	r = pwrite(fd, nul, 4096, 0);
 	printf("pwrite NULL buffer: %zd %s\n", r, strerror(errno));
+	errno = 0;
+	r = pread(fd, bad + 1, 4096, 0); /* unaligned: the shim's bounce path */
+	printf("pread bad unaligned buffer: %zd %s\n", r, strerror(errno));
+	errno = 0;
+	r = pwrite(fd, bad + 1, 4096, 0);
+	printf("pwrite bad unaligned buffer: %zd %s\n", r, strerror(errno));
 	errno = 0;
 	r = pread(fd, b, huge, 0);
 	printf("pread length past SSIZE_MAX: %zd %s\n", r > 0 ? (ssize_t)1 : r,
