@@ -228,7 +228,7 @@ unit-san:
 # The integration tests that pass with the sanitized shim and tools
 # (README.md, Tests, says why waitmix, preload_early and threads do not).
 SAN_INTEGRATION := callmix config fdlimit forkexec handoff memcached_tap \
-	memif_apps redis sockdiff stackmix tcp_conns tcp_interop
+	memif_apps preload_early redis selfconn stackmix tcp_conns tcp_interop waitmix
 ifeq ($(SANITIZE),)
 integration-san:
 	@$(MAKE) --no-print-directory SANITIZE=$(SAN_UNIT) integration-san
