@@ -27,29 +27,6 @@ const struct dev_nvme_transport_ops *dev_nvme_transport(const char *name)
 	return NULL;
 }
 
-int dev_nvme_submit_read(struct dev_nvme_dev *d, struct dev_nvme_qpair *q,
-			 void *buf, uint32_t len, uint64_t off, uint64_t tag)
-{
-	return d->ops->submit_read(q, buf, len, off, tag);
-}
-
-int dev_nvme_submit_write(struct dev_nvme_dev *d, struct dev_nvme_qpair *q,
-			  const void *buf, uint32_t len, uint64_t off, uint64_t tag)
-{
-	return d->ops->submit_write(q, buf, len, off, tag);
-}
-
-int dev_nvme_submit_flush(struct dev_nvme_dev *d, struct dev_nvme_qpair *q, uint64_t tag)
-{
-	return d->ops->submit_flush(q, tag);
-}
-
-int dev_nvme_poll(struct dev_nvme_dev *d, struct dev_nvme_qpair *q,
-		  struct dev_nvme_cpl *cpl, unsigned max, unsigned wait)
-{
-	return d->ops->poll(q, cpl, max, wait);
-}
-
 /* The first line of a small sysfs file, trailing newline cut. */
 static int sysfs_read(const char *path, char *buf, size_t len)
 {

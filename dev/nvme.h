@@ -106,23 +106,37 @@ static inline int dev_nvme_qpair_create(struct dev_nvme_dev *d,
  * buf, len and off must be multiples of info.lba_size (O_DIRECT rules).
  * -EBUSY when the queue is full (poll first).
  */
-int dev_nvme_submit_read(struct dev_nvme_dev *d, struct dev_nvme_qpair *q,
-			 void *buf, uint32_t len, uint64_t off, uint64_t tag);
-int dev_nvme_submit_write(struct dev_nvme_dev *d, struct dev_nvme_qpair *q,
-			  const void *buf, uint32_t len, uint64_t off, uint64_t tag);
+static inline int dev_nvme_submit_read(struct dev_nvme_dev *d, struct dev_nvme_qpair *q,
+				       void *buf, uint32_t len, uint64_t off, uint64_t tag)
+{
+	return d->ops->submit_read(q, buf, len, off, tag);
+}
+
+static inline int dev_nvme_submit_write(struct dev_nvme_dev *d, struct dev_nvme_qpair *q,
+					const void *buf, uint32_t len, uint64_t off,
+					uint64_t tag)
+{
+	return d->ops->submit_write(q, buf, len, off, tag);
+}
 /* Makes every write completed before it durable, whichever queue did it
  * (NVMe Base 2.0 §7.1 Flush: "applies to all commands ... completed by
  * the controller prior to the submission of the Flush command"; Linux's
  * block-device fsync is the same flush). */
-int dev_nvme_submit_flush(struct dev_nvme_dev *d, struct dev_nvme_qpair *q,
-			  uint64_t tag);
+static inline int dev_nvme_submit_flush(struct dev_nvme_dev *d, struct dev_nvme_qpair *q,
+					uint64_t tag)
+{
+	return d->ops->submit_flush(q, tag);
+}
 
 /*
  * Sends what is queued and reaps up to max completions, waiting (in the
  * kernel) until at least wait have arrived. Returns the number reaped.
  */
-int dev_nvme_poll(struct dev_nvme_dev *d, struct dev_nvme_qpair *q,
-		  struct dev_nvme_cpl *cpl, unsigned max, unsigned wait);
+static inline int dev_nvme_poll(struct dev_nvme_dev *d, struct dev_nvme_qpair *q,
+				struct dev_nvme_cpl *cpl, unsigned max, unsigned wait)
+{
+	return d->ops->poll(q, cpl, max, wait);
+}
 
 static inline void dev_nvme_qpair_destroy(struct dev_nvme_dev *d,
 					  struct dev_nvme_qpair *q)
