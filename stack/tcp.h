@@ -122,6 +122,8 @@ struct stack_tcp {
 	uint8_t fin_sent;               /* ... and went out, at fin_seq */
 	uint8_t sws_override;           /* send a small window's worth now */
 	uint32_t fin_seq;
+	uint32_t snd_sml;               /* end of the last short segment sent
+					 * (Minshall's Nagle, as Linux) */
 
 	/* receive side */
 	uint32_t irs, rcv_nxt, rcv_user, rcv_adv; /* rcv_adv: right edge sent */
