@@ -182,6 +182,7 @@ struct stack_tcp {
 	/* acknowledgements */
 	uint8_t ack_now;                /* send an ACK at the next output */
 	uint8_t unacked_segs;           /* full segments since our last ACK */
+	uint32_t rcv_acked;             /* RCV.NXT our last ACK carried */
 
 	/* timers */
 	struct stack_timer t_rexmt;     /* retransmit, persist, SYN */

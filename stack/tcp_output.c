@@ -154,6 +154,7 @@ static long seg_send(struct stack_tcp *c, uint32_t seq, uint8_t flags, uint32_t 
 	if (flags & WIRE_TCP_ACK) { /* every ACK we send answers what came */
 		c->ack_now = 0;
 		c->unacked_segs = 0;
+		c->rcv_acked = c->rcv_nxt;
 		tw_cancel(&st->tw, &c->t_delack);
 	}
 	if (flags & WIRE_TCP_FIN)

@@ -2071,6 +2071,31 @@ static void test_nagle_minshall(void **state)
 	finish(l);
 }
 
+/* Messages of a full segment and a short tail, request after request on
+ * a clean link: B acknowledges the two at once (more than a segment's
+ * worth, as Linux), so A's tail loss probe, armed without the lone
+ * segment's delayed-ACK allowance (RFC 8985 7.2), never fires into a
+ * held ACK: no retransmission, no duplicate at B. */
+static void test_tail_no_probe(void **state)
+{
+	struct tcplink *l = lk_new(state, 98, MS);
+	struct pair p;
+	uint64_t rexmt;
+
+	pair_open(l, &p);
+	transfer(l, p.a, p.b, 20 * MSS, SEC);
+	link_run_for(l, SEC);
+	rexmt = stack_stats(A(l))->tcp_retransmits;
+	for (int i = 0; i < 10; i++) {
+		transfer(l, p.a, p.b, 2360, SEC);
+		link_run_for(l, 100 * MS);
+	}
+	printf("# 10 messages of 2360 bytes: %" PRIu64 " retransmissions\n",
+	       stack_stats(A(l))->tcp_retransmits - rexmt);
+	assert_int_equal(stack_stats(A(l))->tcp_retransmits, rexmt);
+	finish(l);
+}
+
 static void test_nodelay(void **state)
 {
 	struct tcplink *l = lk_new(state, 91, 10 * MS);
@@ -2479,6 +2504,7 @@ int main(void)
 		T(test_syn_fin),
 		T(test_nagle),
 		T(test_nagle_minshall),
+		T(test_tail_no_probe),
 		T(test_nodelay),
 		T(test_send_more),
 		T(test_reuseport),
