@@ -122,6 +122,8 @@ struct stack_tcp {
 	uint8_t fin_sent;               /* ... and went out, at fin_seq */
 	uint8_t sws_override;           /* send a small window's worth now */
 	uint32_t fin_seq;
+	uint32_t snd_sml;               /* end of the last short segment sent
+					 * (Minshall's Nagle, as Linux) */
 
 	/* receive side */
 	uint32_t irs, rcv_nxt, rcv_user, rcv_adv; /* rcv_adv: right edge sent */
@@ -180,6 +182,7 @@ struct stack_tcp {
 	/* acknowledgements */
 	uint8_t ack_now;                /* send an ACK at the next output */
 	uint8_t unacked_segs;           /* full segments since our last ACK */
+	uint32_t rcv_acked;             /* RCV.NXT our last ACK carried */
 
 	/* timers */
 	struct stack_timer t_rexmt;     /* retransmit, persist, SYN */

@@ -468,6 +468,13 @@ static void data_input(struct stack_tcp *c, const struct tcp_seg *s)
 		c->ack_now = 1; /* a gap filled: ACK at once (RFC 5681 4.2) */
 	if (len >= c->mss && ++c->unacked_segs >= 2)
 		c->ack_now = 1; /* every second full segment (RFC 5681 4.2) */
+	/* More than a full segment's worth unacknowledged, as a message of a
+	 * full segment and a short tail: ACK at once as Linux does
+	 * (__tcp_ack_snd_check), or the sender's tail loss probe, armed
+	 * for two segments in flight with no delayed-ACK allowance (RFC
+	 * 8985 7.2), fires into our delayed ACK. */
+	if (c->rcv_nxt - c->rcv_acked > c->mss)
+		c->ack_now = 1;
 	if (!c->ack_now)
 		tcp_delack_arm(c);
 }

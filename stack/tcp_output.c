@@ -154,6 +154,7 @@ static long seg_send(struct stack_tcp *c, uint32_t seq, uint8_t flags, uint32_t 
 	if (flags & WIRE_TCP_ACK) { /* every ACK we send answers what came */
 		c->ack_now = 0;
 		c->unacked_segs = 0;
+		c->rcv_acked = c->rcv_nxt;
 		tw_cancel(&st->tw, &c->t_delack);
 	}
 	if (flags & WIRE_TCP_FIN)
@@ -276,6 +277,13 @@ static uint32_t usable_window(const struct stack_tcp *c)
 	return c->snd_wnd - out < room ? c->snd_wnd - out : room;
 }
 
+/* A short segment sent is not yet acknowledged (Linux tcp_minshall_check). */
+static int short_in_flight(const struct stack_tcp *c)
+{
+	return tcp_seq_gt(c->snd_sml, c->snd_una) &&
+	       tcp_seq_le(c->snd_sml, c->snd_nxt);
+}
+
 /* RFC 9293 3.8.6.2.1 (sender SWS) and 3.7.4 (Nagle): whether a segment of
  * len bytes, out of avail ready, should go now. */
 static int worth_sending(const struct stack_tcp *c, uint32_t len, uint32_t avail)
@@ -287,8 +295,11 @@ static int worth_sending(const struct stack_tcp *c, uint32_t len, uint32_t avail
 		return 1;
 	if (len < avail) /* window-limited: only a big enough piece */
 		return len >= c->max_sndwnd / 2 && len > 0;
-	/* All that is ready: Nagle holds it while data is unacknowledged. */
-	return c->nodelay || c->snd_max == c->snd_una || c->fin_queued;
+	/* All that is ready, short: Nagle (RFC 9293 3.7.4) in Minshall's
+	 * variant, as Linux's tcp_nagle_check: held only while an earlier
+	 * short segment is unacknowledged, so a message's tail behind full
+	 * segments goes at once instead of waiting for a delayed ACK. */
+	return c->nodelay || c->fin_queued || !short_in_flight(c);
 }
 
 void tcp_output(struct stack_tcp *c)
@@ -337,6 +348,8 @@ void tcp_output(struct stack_tcp *c)
 			flags &= (uint8_t)~WIRE_TCP_FIN; /* the FIN waits */
 		len = (uint32_t)sent;
 		c->sws_override = 0;
+		if (len && len < c->mss) /* Linux tcp_minshall_update */
+			c->snd_sml = c->snd_nxt + len + !!(flags & WIRE_TCP_FIN);
 		tcp_txs_sent(c, c->snd_nxt, c->snd_nxt + len + !!(flags & WIRE_TCP_FIN));
 		if (!c->rtt_timing && len) { /* Karn: time new data only */
 			c->rtt_timing = 1;

@@ -46,7 +46,7 @@ void tcp_init_seq(struct stack_tcp *c)
 {
 	tcp_isn_ts(c->st->conf.isn_key, c->lip, c->lport, c->rip, c->rport, c->st->now,
 		   &c->iss, &c->ts_off);
-	c->snd_una = c->snd_nxt = c->snd_max = c->iss;
+	c->snd_una = c->snd_nxt = c->snd_max = c->snd_sml = c->iss;
 	c->recover = c->iss; /* RFC 6582 3.2 step 1 */
 }
 

@@ -2042,6 +2042,60 @@ static void test_nagle(void **state)
 	finish(l);
 }
 
+/* A 2,360-byte message without NODELAY to a peer that delays its ACKs
+ * (past its quick-ACK start): a full segment and a 900-byte tail. Nagle
+ * in Minshall's variant, as Linux, sends the tail at once (no short
+ * segment is unacknowledged), so the message arrives in one one-way
+ * delay, not after B's 40 ms delayed ACK. Small writes still coalesce
+ * while the first of them, a short segment, is unacknowledged. */
+static void test_nagle_minshall(void **state)
+{
+	struct tcplink *l = lk_new(state, 97, MS);
+	struct pair p;
+	unsigned n;
+
+	pair_open(l, &p);
+	transfer(l, p.a, p.b, 20 * MSS, SEC);
+	link_run_for(l, SEC);
+	for (int i = 0; i < 5; i++) {
+		uint64_t t = transfer(l, p.a, p.b, 2360, SEC);
+
+		printf("# 2360-byte message without NODELAY in %.3f ms\n",
+		       (double)t / MS);
+		assert_true(t < TCP_DELACK_NS / 4);
+		link_run_for(l, SEC);
+	}
+	n = small_writes(l, &p);
+	printf("# Nagle behind a short segment: 10 writes in %u segments\n", n);
+	assert_true(n >= 1 && n <= 3);
+	finish(l);
+}
+
+/* Messages of a full segment and a short tail, request after request on
+ * a clean link: B acknowledges the two at once (more than a segment's
+ * worth, as Linux), so A's tail loss probe, armed without the lone
+ * segment's delayed-ACK allowance (RFC 8985 7.2), never fires into a
+ * held ACK: no retransmission, no duplicate at B. */
+static void test_tail_no_probe(void **state)
+{
+	struct tcplink *l = lk_new(state, 98, MS);
+	struct pair p;
+	uint64_t rexmt;
+
+	pair_open(l, &p);
+	transfer(l, p.a, p.b, 20 * MSS, SEC);
+	link_run_for(l, SEC);
+	rexmt = stack_stats(A(l))->tcp_retransmits;
+	for (int i = 0; i < 10; i++) {
+		transfer(l, p.a, p.b, 2360, SEC);
+		link_run_for(l, 100 * MS);
+	}
+	printf("# 10 messages of 2360 bytes: %" PRIu64 " retransmissions\n",
+	       stack_stats(A(l))->tcp_retransmits - rexmt);
+	assert_int_equal(stack_stats(A(l))->tcp_retransmits, rexmt);
+	finish(l);
+}
+
 static void test_nodelay(void **state)
 {
 	struct tcplink *l = lk_new(state, 91, 10 * MS);
@@ -2203,6 +2257,9 @@ static void test_events(void **state)
 	f.total = f.sent;
 	assert_true(link_run(l, l->now + 5 * SEC, pred_flow, &f));
 	assert_int_equal(f.bad, 0);
+	/* the room comes with B's ACKs, a one-way delay after the data (the
+	 * tail no longer waits for an ACK, so B may have it all first) */
+	link_run_for(l, 10 * MS);
 	assert_true(link_events_since(sa, p.a, mark, NULL) & STACK_TCP_EV_OUT);
 	mark = sb->nev;
 	assert_int_equal(stack_tcp_shutdown(p.a, 1), 0);
@@ -2446,6 +2503,8 @@ int main(void)
 		T(test_rx_csum_flag_trusted),
 		T(test_syn_fin),
 		T(test_nagle),
+		T(test_nagle_minshall),
+		T(test_tail_no_probe),
 		T(test_nodelay),
 		T(test_send_more),
 		T(test_reuseport),
