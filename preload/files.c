@@ -20,6 +20,7 @@
 
 #include "../common/log.h"
 #include "../common/real.h"
+#include "../sockets/sockets.h"
 #include "../storage/storage.h"
 #include "fdtable.h"
 #include "fdreserve.h"
@@ -97,6 +98,9 @@ static int io_of(int fd, struct st_io *io)
 	io->fdflags = __atomic_load_n(&f->flags, __ATOMIC_RELAXED);
 	io->fd = fd;
 	io->t = thread_get();
+	/* (accel-stat's file: a clock read and a compare, once a second a rewrite) */
+	if (io->ino)
+		sk_stats_publish(sk_now());
 	return io->ino != NULL;
 }
 
@@ -132,10 +136,55 @@ static void stats_print(void)
 		(unsigned long long)s.errors, len ? why : " none");
 }
 
+/* The storage lines of accel-stat's file: the exit line's counters, one
+ * name each (sockets/stats.c writes the file). */
+static size_t stats_format(char *buf, size_t len)
+{
+	struct st_stats s;
+	size_t n = 0;
+
+	st_ctx_stats(fl.ctx, &s);
+#define LINE(name, v)                                                        \
+	do {                                                                 \
+		int k = snprintf(buf + n, n < len ? len - n : 0, "%s %llu\n", \
+				 name, (unsigned long long)(v));             \
+		if (k > 0)                                                   \
+			n += (size_t)k;                                      \
+	} while (0)
+	LINE("storage_files", s.files);
+	LINE("storage_files_kept_on_kernel", s.refused);
+	LINE("storage_queue_pairs", s.qpairs);
+	LINE("storage_device_reads", s.dev_reads);
+	LINE("storage_device_read_bytes", s.dev_read_bytes);
+	LINE("storage_device_writes", s.dev_writes);
+	LINE("storage_device_write_bytes", s.dev_write_bytes);
+	LINE("storage_kernel_reads", s.kern_reads);
+	LINE("storage_kernel_read_bytes", s.kern_read_bytes);
+	LINE("storage_kernel_writes", s.kern_writes);
+	LINE("storage_kernel_write_bytes", s.kern_write_bytes);
+	LINE("storage_flushes", s.flushes);
+	LINE("storage_bounce_copies", s.bounce_copies);
+	LINE("storage_map_refreshes", s.map_refreshes);
+	LINE("storage_errors", s.errors);
+	for (int r = 1; r < ST_R_MAX; r++)
+		if (s.fallback[r]) {
+			char name[64];
+
+			snprintf(name, sizeof(name), "storage_to_kernel_%s",
+				 st_reason_name((enum st_reason)r));
+			LINE(name, s.fallback[r]);
+		}
+#undef LINE
+	return n < len ? n : len;
+}
+
 __attribute__((destructor)) static void files_exit(void)
 {
-	if (accel_files_on && fl.stats && !fl.child)
+	if (!accel_files_on || fl.child)
+		return;
+	if (fl.stats)
 		stats_print();
+	sk_stats_unpublish();
 }
 
 /*
@@ -228,6 +277,7 @@ void files_init(const struct accel_config *cfg)
 	}
 	fl.posix_fallocate = (int (*)(int, off_t, off_t))dlsym(RTLD_NEXT, "posix_fallocate");
 	fl.stats = cfg->stats;
+	sk_stats_source(stats_format);
 	accel_files = p;
 	accel_files_size = n;
 	__atomic_store_n(&accel_files_on, 1, __ATOMIC_RELEASE);

@@ -97,6 +97,15 @@ int sk_net_stats(struct stack_stats *out);
 /* Stack i's own counters (i < sk_net_stats's count): 0, or -ENOENT. */
 int sk_net_stack_stats(unsigned i, struct stack_stats *out);
 
+/* The counters file accel-stat reads, /run/libaccel/PID.stats: rewritten
+ * by the first caller after a second has passed on sk_now()'s clock (one
+ * compare-and-swap otherwise), so any thread may call it on its own path;
+ * the stacks' lines, then those of the source (lines of "name value";
+ * returns the bytes put in buf). Unpublish removes it for good, at exit. */
+void sk_stats_publish(uint64_t now);
+void sk_stats_source(size_t (*fn)(char *buf, size_t len));
+void sk_stats_unpublish(void);
+
 /* What went which way: connections the stack served, and those of the
  * program's TCP sockets that the kernel served instead (fallbacks: the
  * kernel half of a dual listener, a connect to an address the port does

@@ -129,11 +129,8 @@ void sk_sleep_unmask(struct sk_thread *t);
 void sk_thread_wake(struct sk_thread *t);
 uint64_t sk_stack_deadline(struct sk_thread *t);
 
-/* The counters file for accel-stat, at most once a second (stats.c). */
-void sk_stats_publish(uint64_t now);
 /* Every stack's counters added up, read without their locks. */
 void sk_stats_sum(struct stack_stats *out);
-void sk_stats_unpublish(void);
 
 /* Closes every bypass socket at exit (sock.c), all stacks locked. */
 void sk_socks_exit(void);

@@ -1,8 +1,9 @@
 /*
  * stats.c - the stack's counters while the program runs: a small text file,
  * /run/libaccel/<pid>.stats (or /tmp when /run is not writable), rewritten
- * at most once a second by whichever thread runs the stack, and removed at
- * exit. `accel-stat PID` prints it. One "name value" per line.
+ * at most once a second by whichever thread runs the stack or does storage
+ * I/O (preload/files.c adds its lines through sk_stats_source), and removed
+ * at exit. `accel-stat PID` prints it. One "name value" per line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +33,12 @@ void sk_note_kernel_connect(void)
 
 static char path[64];
 static uint64_t next_publish;
+static size_t (*source)(char *buf, size_t len);
+
+void sk_stats_source(size_t (*fn)(char *buf, size_t len))
+{
+	__atomic_store_n(&source, fn, __ATOMIC_RELEASE);
+}
 
 size_t sk_stats_format(const struct stack_stats *s, char *buf, size_t len)
 {
@@ -109,22 +116,28 @@ void sk_stats_sum(struct stack_stats *out)
 void sk_stats_publish(uint64_t now)
 {
 	struct stack_stats sum;
-	char buf[4096], tmp[80];
+	char buf[8192], tmp[80];
 	uint64_t due = __atomic_load_n(&next_publish, __ATOMIC_RELAXED);
-	size_t n;
+	size_t (*more)(char *, size_t) = __atomic_load_n(&source, __ATOMIC_ACQUIRE);
+	size_t n = 0;
 	int fd;
 
 	if (now < due || !__atomic_compare_exchange_n(&next_publish, &due,
 						      now + SK_STATS_PUBLISH_NS, 0,
 						      __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		return;
-	sk_stats_sum(&sum);
 	if (!path[0]) {
 		const char *dir = access("/run/libaccel", W_OK) == 0 ? "/run/libaccel" : "/tmp";
 
 		snprintf(path, sizeof(path), "%s/%d.stats", dir, (int)getpid());
 	}
-	n = sk_stats_format(&sum, buf, sizeof(buf));
+	/* (a storage-only process has no stack: no network lines) */
+	if (__atomic_load_n(&sk_nstacks, __ATOMIC_ACQUIRE)) {
+		sk_stats_sum(&sum);
+		n = sk_stats_format(&sum, buf, sizeof(buf));
+	}
+	if (more && n < sizeof(buf))
+		n += more(buf + n, sizeof(buf) - n);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = accel_real.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
@@ -136,6 +149,8 @@ void sk_stats_publish(uint64_t now)
 
 void sk_stats_unpublish(void)
 {
+	/* (no thread still doing I/O at exit writes it again) */
+	__atomic_store_n(&next_publish, UINT64_MAX, __ATOMIC_RELAXED);
 	if (path[0])
 		unlink(path);
 }

@@ -7,7 +7,8 @@
  *   accel-stat PID SECS   print them every SECS seconds, with the change
  *
  * The shim rewrites /run/libaccel/PID.stats (or /tmp/PID.stats) at most
- * once a second while its stack runs (sockets/stats.c).
+ * once a second while its stack runs or it does storage I/O on a file
+ * named by ACCEL_STORAGE (sockets/stats.c, preload/files.c).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -96,7 +97,7 @@ int main(int argc, char **argv)
 	for (;;) {
 		if (load(pid, now, &n) < 0) {
 			fprintf(stderr, "accel-stat: no counters for pid %ld (is it under "
-				"libaccel with a port up?)\n", pid);
+				"libaccel with a port up or storage I/O?)\n", pid);
 			return 1;
 		}
 		for (int i = 0; i < n; i++) {

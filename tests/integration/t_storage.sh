@@ -4,7 +4,9 @@
 #  - fio psync randwrite and randread, --verify=crc32c, 4 threads, on the
 #    kernel and under the shim, each verifying what the other wrote; the
 #    shim's exit line shows device reads and writes, 4 queue pairs, no
-#    errors;
+#    errors; accel-stat of the shim's randread while it runs (storage
+#    only, no port) shows device reads and 4 queue pairs, and its counters
+#    file is gone after exit;
 #  - coherence, step by step in one shim process (tests/progs/fileio.c):
 #    writes into a new file (kernel), overwrites (device), unaligned
 #    reads (bounce), a kernel reader between, fallocate'd ranges read as
@@ -71,8 +73,39 @@ fiorun() {
 	note "fio $name: $(grep -o 'IOPS=[^,]*' "$out.$name" | tr '\n' ' ')"
 }
 
+# watch NAME: while fio NAME runs (in the background), accel-stat of it
+# must show its device reads and 4 queue pairs (no port: storage only);
+# its counters file is gone once it exits.
+watch() {
+	local name=$1 job=$2 pid="" seen=""
+	for _ in $(seq 1 100); do
+		pid=$(pgrep -P "$job" -x fio) && break
+		sleep 0.1
+	done
+	[ -n "$pid" ] || fail "fio $name: no fio process under timeout"
+	while kill -0 "$pid" 2> /dev/null; do
+		"$BUILD/accel-stat" "$pid" > "$out.$name.stat" 2> /dev/null &&
+			[ "$(awk '$1 == "storage_device_reads" {print $2}' "$out.$name.stat")" -gt 0 ] &&
+			[ "$(awk '$1 == "storage_queue_pairs" {print $2}' "$out.$name.stat")" = 4 ] &&
+			seen=1 && break
+		sleep 0.2
+	done
+	[ -n "$seen" ] || fail "fio $name: accel-stat never showed device reads and 4 queue pairs"
+	note "accel-stat $name: $(grep -E 'storage_(device_reads|queue_pairs) ' "$out.$name.stat" | tr -s ' \n' ' ')"
+	wait "$job" || fail "fio $name: $(grep -h 'err\|verify' "$out.$name" "$out.$name.err" | head -3)"
+	grep -q "err= 0" "$out.$name" || fail "fio $name: not verified"
+	! ls /run/libaccel/"$pid".stats /tmp/"$pid".stats 2> /dev/null ||
+		fail "fio $name: counters file left after exit"
+}
+
 fiorun kernel-write randwrite
-fiorun shim-read randread shim
+# (a simple command, not the shim function: $! is then timeout, fio's
+# parent; paced to about 2 s, so that the file is rewritten at least once
+# after the first I/O, when every counter was still 0: unpaced it ends in
+# 0.6 s here)
+env ACCEL_STATS=1 ACCEL_STORAGE="$mnt/fio.*" LD_PRELOAD="$BUILD/libaccel.so" \
+	timeout 180 fio $JOB --rate_iops=2000 --rw=randread > "$out.shim-read" 2> "$out.shim-read.err" &
+watch shim-read $!
 fiorun shim-write randwrite shim
 fiorun kernel-read randread
 rm -f "$mnt"/fio.*
