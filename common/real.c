@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "real.h"
+#include "sigasync.h"
 
 /* Stand-ins: the same contract (return -1 and set errno) through syscall(). */
 static int fb_socket(int d, int t, int p) { return (int)syscall(SYS_socket, d, t, p); }
@@ -151,3 +152,6 @@ void accel_real_resolve(void)
 #undef ACCEL_REAL_LOOKUP
 	__atomic_store_n(&resolved, 2, __ATOMIC_RELEASE);
 }
+
+/* (common/sigasync.h) */
+__thread unsigned accel_sig_seq __attribute__((tls_model("initial-exec")));

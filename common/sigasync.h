@@ -17,4 +17,11 @@ static inline void sig_async_set(sigset_t *set)
 		sigdelset(set, faults[i]);
 }
 
+/* Bumped by the shim's wrapper of every handler the program installed
+ * (preload/signals.c) each time one runs on this thread: a waiting call
+ * that sees it change while it spins knows a handler ran inside it, and
+ * returns EINTR as the kernel's wait would (the spin runs with the
+ * program's signals open; only the sleeps hold them back). */
+extern __thread unsigned accel_sig_seq __attribute__((tls_model("initial-exec")));
+
 #endif

@@ -36,6 +36,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "../common/sigasync.h"
 #include "runtime.h"
 #include "sigguard.h"
 #include "signals.h"
@@ -57,6 +58,7 @@ static void sig_tramp(int sig, siginfo_t *info, void *uc)
 
 	if (sig > 0 && sig <= 64)
 		accel_tls.sigs |= 1ull << (sig - 1);
+	accel_sig_seq++;
 	if (a->sa_flags & SA_SIGINFO)
 		a->sa_sigaction(sig, info, uc);
 	else if (a->sa_handler != SIG_DFL && a->sa_handler != SIG_IGN)

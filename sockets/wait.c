@@ -238,6 +238,7 @@ static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 			 int maxevents, uint64_t deadline, const sigset_t *sigmask)
 {
 	uint64_t spin_until = now_ns() + t->s->spin_ns;
+	unsigned sigs = accel_sig_seq;
 
 	if (maxevents <= 0)
 		return -EINVAL;
@@ -265,8 +266,11 @@ static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 			return merge(ev, n, k);
 		if (expired)
 			return 0;
-		if (now < spin_until)
+		if (now < spin_until) {
+			if (accel_sig_seq != sigs)
+				return -EINTR; /* a handler ran in the spin */
 			continue; /* ACCEL_SPIN_US: poll a while before sleeping */
+		}
 		if (accel_real.epoll_ctl(t->wait_epfd, EPOLL_CTL_ADD, epfd, &add) < 0 &&
 		    errno != EEXIST)
 			return -errno;
@@ -431,6 +435,7 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 	struct pollfd *buf = poll_buf(t, nfds + SK_SLEEP_FDS);
 	short *rev = buf ? t->prev : NULL;
 	uint64_t spin_until = now_ns() + t->s->spin_ns, asked_at = 0;
+	unsigned sigs = accel_sig_seq;
 	int r = -ENOMEM;
 
 	if (!buf || !rev)
@@ -477,8 +482,13 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 			r = 0;
 			goto out;
 		}
-		if (now < spin_until)
+		if (now < spin_until) {
+			if (accel_sig_seq != sigs) {
+				r = -EINTR; /* a handler ran in the spin */
+				goto out;
+			}
 			continue; /* ACCEL_SPIN_US */
+		}
 		n = poll_look(t, fds, nfds, rev, 1);
 		if (n != 0) {
 			sk_wake_ack(t);
