@@ -12,9 +12,18 @@
 #   make bench      benchmarks/ (not tests)
 #   make fuzz SECONDS=N   every libFuzzer target of tests/fuzz/ for N s
 #   make fuzz-cov   what the fuzz corpus reaches (llvm-cov over build/fuzz)
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local    (and make uninstall; DESTDIR=, LIBDIR=)
+#   make man        the man pages in build/man (part of make)
 
+VERSION := 0.1.0
+SOVERSION := 0
 PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+LIBDIR ?= $(PREFIX)/lib
+MANDIR ?= $(PREFIX)/share/man
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# ld.so's cache is refreshed after (un)installing into a system prefix.
+LDCONFIG ?= ldconfig
 BUILD := build
 CC ?= cc
 
@@ -72,9 +81,9 @@ BENCH_PROGS := $(BUILD)/bench/callcost $(BUILD)/bench/kecho $(BUILD)/bench/stack
 	$(BUILD)/bench/jitter $(BUILD)/bench/c2c $(BUILD)/bench/guardcost
 
 .PHONY: all deps check unit unit-san integration integration-san demo bench \
-	install clean fuzz fuzz-build fuzz-check fuzz-cov
+	install uninstall man clean fuzz fuzz-build fuzz-check fuzz-cov
 all: $(BUILD)/libaccel.so $(BUILD)/accel $(BUILD)/stack-echo $(BUILD)/accel-stat \
-	$(BUILD)/accel-load
+	$(BUILD)/accel-load man
 
 $(BUILD)/obj/dev/%.o: dev/%.c
 	@mkdir -p $(dir $@)
@@ -84,13 +93,21 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(SHIM_CFLAGS) -MMD -c $< -o $@
 
-$(BUILD)/libaccel.so: $(SHIM_OBJ)
-	$(CC) $(SAN_FLAGS) -shared -o $@ $^ -Wl,-z,defs -Wl,--as-needed $(DPDK_LIBS) -luring -lnuma -ldl -lpthread
+# libaccel.so.$(SOVERSION) is the library (its SONAME); libaccel.so, the
+# name the tests and LD_PRELOAD=libaccel.so use, links to it.
+$(BUILD)/libaccel.so.$(SOVERSION): $(SHIM_OBJ)
+	$(CC) $(SAN_FLAGS) -shared -o $@ $^ -Wl,-soname,libaccel.so.$(SOVERSION) \
+		-Wl,-z,defs -Wl,--as-needed $(DPDK_LIBS) -luring -lnuma -ldl -lpthread
+
+$(BUILD)/libaccel.so: $(BUILD)/libaccel.so.$(SOVERSION)
+	ln -sf libaccel.so.$(SOVERSION) $@
+
+LAUNCHER_DEFS := -DACCEL_VERSION='"$(VERSION)"' -DACCEL_LIBDIR='"$(LIBDIR)"'
 
 ifeq ($(filter address,$(subst $(COMMA), ,$(SANITIZE))),)
 $(BUILD)/accel: preload/launcher.c preload/config.c common/log.c common/real.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) -o $@ $^ -ldl
+	$(CC) $(BASE_CFLAGS) $(LAUNCHER_DEFS) -o $@ $^ -ldl
 else
 # Under ASan the shim needs the sanitizer's runtime loaded before it (and
 # before libc), so this accel is a script that preloads both in that order.
@@ -101,6 +118,19 @@ $(BUILD)/accel: $(BUILD)/libaccel.so
 		"$(ASAN_LIB)" "$(abspath $(BUILD))/libaccel.so" > $@
 	chmod +x $@
 endif
+
+# The man pages: templates in docs/man/, their tables of variables and of
+# profiles printed from preload/config.c's by build/mkman (as accel --help).
+MAN_PAGES := $(BUILD)/man/accel.1 $(BUILD)/man/accel-stat.1 $(BUILD)/man/libaccel.7
+man: $(MAN_PAGES)
+
+$(BUILD)/mkman: tools/mkman.c preload/config.c preload/config.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) -DACCEL_VERSION='"$(VERSION)"' -o $@ tools/mkman.c preload/config.c
+
+$(BUILD)/man/%: docs/man/%.in $(BUILD)/mkman
+	@mkdir -p $(dir $@)
+	$(BUILD)/mkman < $< > $@.tmp && mv $@.tmp $@
 
 # Tools built on stack/ and dev/ directly, without the preload layer.
 TOOL_OBJ := $(filter-out $(BUILD)/obj/preload/% $(BUILD)/obj/storage/% \
@@ -267,14 +297,34 @@ bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_PROGS)
 	@benchmarks/run.sh
 
+# ldconfig for a system prefix (one ld.so searches), not into DESTDIR.
+define ldconfig_system
+	@if [ -z "$(DESTDIR)" ] && { [ "$(PREFIX)" = /usr ] || [ "$(PREFIX)" = /usr/local ]; }; \
+	then echo $(LDCONFIG); $(LDCONFIG); fi
+endef
+
+INSTALLED := $(LIBDIR)/libaccel.so.$(SOVERSION) $(LIBDIR)/libaccel.so \
+	$(BINDIR)/accel $(BINDIR)/accel-stat $(BINDIR)/accel-load \
+	$(PKGCONFIGDIR)/accel.pc $(MANDIR)/man1/accel.1 $(MANDIR)/man1/accel-stat.1 \
+	$(MANDIR)/man7/libaccel.7
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \
-		$(DESTDIR)$(PREFIX)/lib/pkgconfig
-	install -m 0755 $(BUILD)/libaccel.so $(DESTDIR)$(PREFIX)/lib/libaccel.so
-	install -m 0755 $(BUILD)/accel $(DESTDIR)$(PREFIX)/bin/accel
-	install -m 0755 $(BUILD)/accel-stat $(DESTDIR)$(PREFIX)/bin/accel-stat
-	install -m 0755 $(BUILD)/accel-load $(DESTDIR)$(PREFIX)/bin/accel-load
-	sed -e 's|@PREFIX@|$(PREFIX)|' accel.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/accel.pc
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGCONFIGDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
+	install -m 0644 $(BUILD)/libaccel.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/
+	ln -sf libaccel.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libaccel.so
+	install -m 0755 $(BUILD)/accel $(BUILD)/accel-stat $(BUILD)/accel-load \
+		$(DESTDIR)$(BINDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@BINDIR@|$(BINDIR)|' \
+		-e 's|@VERSION@|$(VERSION)|; s|@SOVERSION@|$(SOVERSION)|' accel.pc.in \
+		> $(DESTDIR)$(PKGCONFIGDIR)/accel.pc
+	install -m 0644 $(BUILD)/man/accel.1 $(BUILD)/man/accel-stat.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 $(BUILD)/man/libaccel.7 $(DESTDIR)$(MANDIR)/man7/
+	$(ldconfig_system)
+
+uninstall:
+	rm -f $(INSTALLED:%=$(DESTDIR)%)
+	$(ldconfig_system)
 
 clean:
 	rm -rf $(BUILD)

@@ -73,10 +73,13 @@ static const char *value_of(struct parser *p, const char *name)
 static void refuse(struct parser *p, const char *name, const char *value,
 		   const char *expected)
 {
-	if (p->failed++)
-		return; /* report the first; the program gets one line */
-	snprintf(p->err, p->errlen, "%s='%s' is not valid: expected %s", name,
-		 value, expected);
+	size_t used = p->errlen ? strlen(p->err) : 0;
+
+	/* Every bad variable is named, in one line: "A='x' ...; B='y' ...". */
+	if (used < p->errlen)
+		snprintf(p->err + used, p->errlen - used, "%s%s='%s' is not valid: expected %s",
+			 p->failed ? "; " : "", name, value, expected);
+	p->failed++;
 	/* A value may hold a newline; the message stays one line. */
 	for (size_t i = 0; i < p->errlen && p->err[i]; i++)
 		if (iscntrl((unsigned char)p->err[i]))
@@ -293,4 +296,281 @@ int accel_config_unknown(char **envp, char *err, size_t errlen)
 		}
 	}
 	return 0;
+}
+
+/* ---- profiles ------------------------------------------------------------- */
+
+/*
+ * The spin policy is left to the default (ACCEL_SPIN_US unset) except where
+ * a profile trades a core for wake-up latency on purpose: a fixed spin on
+ * many threads takes the cores the work needs.
+ */
+const struct accel_builtin_profile accel_profiles[] = {
+	{ "latency",
+	  "ACCEL_QUEUES=1\nACCEL_SPIN_US=10000\nACCEL_IDLE_POLL_US=100\n",
+	  "one stack, so a connection is never steered between queues; a waiting "
+	  "thread polls the port for 10 ms before it sleeps, and an idle one wakes "
+	  "every 0.1 ms: the lowest wake-up latency, at the cost of a busy core per "
+	  "waiting thread" },
+	{ "throughput",
+	  "ACCEL_QUEUES=4\nACCEL_MBUFS=32768\n",
+	  "four queue pairs, each with its own stack, so threads spread over them; "
+	  "a pool large enough for full windows on many connections; the default "
+	  "spin policy, so threads that wait give their cores back" },
+	{ "memcached",
+	  "ACCEL_QUEUES=4\nACCEL_MBUFS=16384\n",
+	  "memcached runs 4 worker threads by default (-t 4), each with its own "
+	  "event loop: one queue pair and stack for each, no connection shared "
+	  "between them; a larger pool for many clients' segments in flight" },
+	{ "redis",
+	  "ACCEL_QUEUES=1\nACCEL_MBUFS=16384\n",
+	  "redis serves every client from one thread: one queue pair (more would "
+	  "only steer segments to it); a larger pool for pipelined requests and "
+	  "large replies in flight" },
+	{ NULL, NULL, NULL },
+};
+
+static const char *var_name(const char *name, size_t len)
+{
+	for (const struct accel_var *v = accel_vars; v->name; v++)
+		if (strlen(v->name) == len && !strncmp(v->name, name, len))
+			return v->name;
+	return NULL;
+}
+
+const char *accel_profile_value(const struct accel_profile *p, const char *var)
+{
+	for (unsigned i = 0; p && i < p->n; i++)
+		if (!strcmp(p->var[i], var))
+			return p->value[i];
+	return NULL;
+}
+
+/* The settings parser's verdict on one value alone. */
+struct one_var {
+	const char *name, *value;
+};
+
+static const char *one_get(const char *name, void *arg)
+{
+	const struct one_var *o = arg;
+
+	return strcmp(name, o->name) ? NULL : o->value;
+}
+
+static int value_check(const char *name, const char *value, char *why, size_t len)
+{
+	struct one_var o = { name, value };
+	struct accel_config c;
+
+	return accel_config_parse(&c, one_get, &o, why, len);
+}
+
+/* One "NAME=value" line into p; a message in why when it is refused. */
+static int profile_line(struct accel_profile *p, char *s, char *why, size_t len)
+{
+	char *eq = strchr(s, '='), *v, *end;
+	const char *name;
+	size_t nlen;
+
+	if (!eq) {
+		snprintf(why, len, "expected NAME=value");
+		return -1;
+	}
+	for (end = eq; end > s && isspace((unsigned char)end[-1]); end--)
+		;
+	nlen = (size_t)(end - s);
+	name = var_name(s, nlen);
+	if (!name) {
+		snprintf(why, len, "%.*s is not a libaccel setting ('accel --help' lists them)",
+			 (int)(nlen > 64 ? 64 : nlen), s);
+		return -1;
+	}
+	for (v = eq + 1; isspace((unsigned char)*v); v++)
+		;
+	end = v + strlen(v);
+	while (end > v && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	if (end - v >= 2 && (*v == '"' || *v == '\'') && end[-1] == *v) {
+		end[-1] = '\0';
+		v++;
+	}
+	if (accel_profile_value(p, name)) {
+		snprintf(why, len, "%s is set twice", name);
+		return -1;
+	}
+	if (p->n >= ACCEL_PROFILE_MAX || strlen(v) >= sizeof(p->value[0])) {
+		snprintf(why, len, "%s: too long", name);
+		return -1;
+	}
+	if (!*v) {
+		snprintf(why, len, "%s has no value", name);
+		return -1;
+	}
+	if (value_check(name, v, why, len) < 0)
+		return -1;
+	p->var[p->n] = name;
+	snprintf(p->value[p->n++], sizeof(p->value[0]), "%s", v);
+	return 0;
+}
+
+int accel_profile_parse(struct accel_profile *p, const char *name, const char *origin,
+			const char *text, char *err, size_t errlen)
+{
+	unsigned line = 0;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	snprintf(p->origin, sizeof(p->origin), "%s", origin);
+	for (const char *s = text; s && *s; ) {
+		const char *nl = strchr(s, '\n');
+		size_t n = nl ? (size_t)(nl - s) : strlen(s);
+		char buf[1200], why[400], *b = buf;
+
+		line++;
+		if (n >= sizeof(buf)) {
+			snprintf(err, errlen, "%s:%u: line too long", origin, line);
+			return -EINVAL;
+		}
+		memcpy(buf, s, n);
+		buf[n] = '\0';
+		s = nl ? nl + 1 : NULL;
+		while (isspace((unsigned char)*b))
+			b++;
+		if (!*b || *b == '#')
+			continue;
+		if (profile_line(p, b, why, sizeof(why)) < 0) {
+			snprintf(err, errlen, "%s:%u: %s", origin, line, why);
+			for (size_t i = 0; i < errlen && err[i]; i++)
+				if (iscntrl((unsigned char)err[i]))
+					err[i] = '?';
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+void accel_profile_user_dir(char *out, size_t len, accel_getenv_fn get, void *arg)
+{
+	const char *xdg = get("XDG_CONFIG_HOME", arg), *home = get("HOME", arg);
+
+	/* XDG Base Directory: a relative XDG_CONFIG_HOME is to be ignored. */
+	if (xdg && xdg[0] == '/')
+		snprintf(out, len, "%s/accel/profiles", xdg);
+	else if (home && home[0] == '/')
+		snprintf(out, len, "%s/.config/accel/profiles", home);
+	else if (len)
+		out[0] = '\0';
+}
+
+/* The whole of a small file, NUL-terminated; NULL with errno on failure. */
+static char *read_text(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (n + 4096 + 1 > cap) {
+			char *nb = cap >= (1u << 20) ? NULL : realloc(buf, cap + 8192);
+
+			if (!nb) {
+				free(buf);
+				fclose(f);
+				errno = EFBIG;
+				return NULL;
+			}
+			buf = nb;
+			cap += 8192;
+		}
+		size_t r = fread(buf + n, 1, 4096, f);
+
+		n += r;
+		if (r < 4096)
+			break;
+	}
+	if (ferror(f)) {
+		free(buf);
+		fclose(f);
+		errno = EIO;
+		return NULL;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+static int good_profile_name(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n >= 64 || name[0] == '.')
+		return 0;
+	for (const char *c = name; *c; c++)
+		if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_' && *c != '.')
+			return 0;
+	return 1;
+}
+
+int accel_profile_load(struct accel_profile *p, const char *name, const char *etc_dir,
+		       accel_getenv_fn get, void *arg, char *err, size_t errlen)
+{
+	char dirs[2][256];
+
+	if (!good_profile_name(name)) {
+		snprintf(err, errlen, "'%.64s' is not a profile name (letters, digits, '-', "
+			 "'_' and '.')", name);
+		for (size_t i = 0; i < errlen && err[i]; i++)
+			if (iscntrl((unsigned char)err[i]))
+				err[i] = '?';
+		return -EINVAL;
+	}
+	accel_profile_user_dir(dirs[0], sizeof(dirs[0]), get, arg);
+	snprintf(dirs[1], sizeof(dirs[1]), "%s", etc_dir ? etc_dir : "");
+	for (int i = 0; i < 2; i++) {
+		char path[sizeof(dirs[0]) + 80], *text;
+		int rc;
+
+		if (!dirs[i][0])
+			continue;
+		snprintf(path, sizeof(path), "%.255s/%.63s.conf", dirs[i], name);
+		text = read_text(path);
+		if (!text && errno == ENOENT)
+			continue;
+		if (!text) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			return -EINVAL;
+		}
+		rc = accel_profile_parse(p, name, path, text, err, errlen);
+		free(text);
+		return rc;
+	}
+	for (const struct accel_builtin_profile *b = accel_profiles; b->name; b++)
+		if (!strcmp(b->name, name))
+			return accel_profile_parse(p, name, "built-in", b->settings, err,
+						   errlen);
+	snprintf(err, errlen, "no profile '%s' (built-in or %s.conf in %s%s%s); "
+		 "'accel --profile list' shows them", name, name,
+		 dirs[0][0] ? dirs[0] : "", dirs[0][0] ? " or " : "", dirs[1]);
+	return -ENOENT;
+}
+
+enum accel_source accel_effective(const char *var, const struct accel_profile *p,
+				  accel_getenv_fn get, void *arg, const char **value)
+{
+	const char *v = get(var, arg);
+
+	if (v && *v) {
+		*value = v;
+		return ACCEL_SRC_ENV;
+	}
+	v = accel_profile_value(p, var);
+	if (v) {
+		*value = v;
+		return ACCEL_SRC_PROFILE;
+	}
+	*value = var_default(var);
+	return ACCEL_SRC_DEFAULT;
 }

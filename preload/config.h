@@ -46,7 +46,8 @@ typedef const char *(*accel_getenv_fn)(const char *name, void *arg);
 
 /*
  * Fills c from the variables get returns (defaults for unset ones).
- * Returns 0, or -EINVAL with one line in err naming the first bad variable.
+ * Returns 0, or -EINVAL with one line in err naming every bad variable
+ * (each "NAME='value' is not valid: expected ...", joined by "; ").
  * On error c still holds usable values: the bad variable's default, and
  * ACCEL_STRICT as far as it could be read.
  */
@@ -56,5 +57,64 @@ int accel_config_parse(struct accel_config *c, accel_getenv_fn get, void *arg,
 /* Writes into err the name of an ACCEL_* entry of envp that is not a known
  * variable (a typo, most likely); returns 1 if there is one. */
 int accel_config_unknown(char **envp, char *err, size_t errlen);
+
+/* ---- profiles: named sets of ACCEL_* values (the launcher's --profile) ---- */
+
+/* A built-in profile: its settings as a profile file would hold them, and
+ * why they suit the workload (--profile list and accel(1) print it). */
+struct accel_builtin_profile {
+	const char *name;
+	const char *settings;   /* "NAME=value" lines */
+	const char *why;
+};
+
+/* Every built-in profile, ending with a zeroed entry. */
+extern const struct accel_builtin_profile accel_profiles[];
+
+#define ACCEL_PROFILE_MAX 32
+
+/* One profile as loaded: where it came from and the values it sets. */
+struct accel_profile {
+	char name[64];
+	char origin[320];       /* "built-in" or the file's path */
+	unsigned n;
+	const char *var[ACCEL_PROFILE_MAX];    /* names from accel_vars */
+	char value[ACCEL_PROFILE_MAX][1024];
+};
+
+/* Where an effective setting comes from, weakest first. */
+enum accel_source { ACCEL_SRC_DEFAULT, ACCEL_SRC_PROFILE, ACCEL_SRC_ENV };
+
+/*
+ * Parses profile text: one NAME=value a line (the value may be quoted with
+ * ' or "), blank lines and lines starting with '#' ignored. Each name must
+ * be in accel_vars, once, with a value the settings parser accepts.
+ * Returns 0, or -EINVAL with "ORIGIN:LINE: what is wrong" in err.
+ */
+int accel_profile_parse(struct accel_profile *p, const char *name, const char *origin,
+			const char *text, char *err, size_t errlen);
+
+/*
+ * Finds profile name: NAME.conf in $XDG_CONFIG_HOME/accel/profiles (or
+ * $HOME/.config/...), then in etc_dir, then the built-ins; get reads those
+ * variables. Returns 0, -ENOENT with one line in err for an unknown name,
+ * or -EINVAL for a bad name or a bad line (as accel_profile_parse).
+ */
+int accel_profile_load(struct accel_profile *p, const char *name, const char *etc_dir,
+		       accel_getenv_fn get, void *arg, char *err, size_t errlen);
+
+/* The user's profile directory into out ("" if neither variable is set). */
+void accel_profile_user_dir(char *out, size_t len, accel_getenv_fn get, void *arg);
+
+/* The profile's value of var, or NULL. */
+const char *accel_profile_value(const struct accel_profile *p, const char *var);
+
+/*
+ * The effective value of var and its source: the environment (get) when set
+ * and not empty, else the profile p (may be NULL), else the table's default
+ * (NULL when it has none).
+ */
+enum accel_source accel_effective(const char *var, const struct accel_profile *p,
+				  accel_getenv_fn get, void *arg, const char **value);
 
 #endif
