@@ -102,7 +102,9 @@ $(BUILD)/libaccel.so.$(SOVERSION): $(SHIM_OBJ)
 $(BUILD)/libaccel.so: $(BUILD)/libaccel.so.$(SOVERSION)
 	ln -sf libaccel.so.$(SOVERSION) $@
 
-LAUNCHER_DEFS := -DACCEL_VERSION='"$(VERSION)"' -DACCEL_LIBDIR='"$(LIBDIR)"'
+# (and LIBDIR as seen from BINDIR/.., so a tree unpacked elsewhere works)
+LAUNCHER_DEFS := -DACCEL_VERSION='"$(VERSION)"' -DACCEL_LIBDIR='"$(LIBDIR)"' \
+	-DACCEL_LIBDIR_REL='"$(patsubst $(PREFIX)/%,%,$(LIBDIR))"'
 
 ifeq ($(filter address,$(subst $(COMMA), ,$(SANITIZE))),)
 $(BUILD)/accel: preload/launcher.c preload/config.c common/log.c common/real.c
@@ -308,7 +310,7 @@ INSTALLED := $(LIBDIR)/libaccel.so.$(SOVERSION) $(LIBDIR)/libaccel.so \
 	$(PKGCONFIGDIR)/accel.pc $(MANDIR)/man1/accel.1 $(MANDIR)/man1/accel-stat.1 \
 	$(MANDIR)/man7/libaccel.7
 
-install: all
+install: $(BUILD)/libaccel.so $(BUILD)/accel $(BUILD)/accel-stat $(BUILD)/accel-load man
 	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(PKGCONFIGDIR) \
 		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
 	install -m 0644 $(BUILD)/libaccel.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/

@@ -24,6 +24,9 @@
 #ifndef ACCEL_LIBDIR
 #define ACCEL_LIBDIR "/usr/local/lib"
 #endif
+#ifndef ACCEL_LIBDIR_REL
+#define ACCEL_LIBDIR_REL "lib"
+#endif
 #ifndef ACCEL_PROFILE_ETC
 #define ACCEL_PROFILE_ETC "/etc/accel/profiles"
 #endif
@@ -68,11 +71,12 @@ static const char *layered_get(const char *name, void *arg)
 	return accel_effective(name, arg, env_get, NULL, &v) == ACCEL_SRC_DEFAULT ? NULL : v;
 }
 
-/* The library next to this executable (build tree), in ../lib, or where
- * it was installed. */
+/* The library next to this executable (build tree), in its ../LIBDIR (an
+ * installed tree, wherever it is unpacked), or where it was installed. */
 static int find_library(char *out, size_t len)
 {
-	static const char *const rel[] = { "", "/../lib", "/../lib/libaccel" };
+	static const char *const rel[] = { "", "/../" ACCEL_LIBDIR_REL, "/../lib",
+					   "/../lib/libaccel" };
 	char exe[PATH_MAX], path[PATH_MAX + 32], *dir;
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 
