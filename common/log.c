@@ -16,7 +16,7 @@ static const char *const level_names[] = { "", "error", "warning", "info",
 
 void accel_vlog(int level, const char *fmt, va_list ap)
 {
-	char line[512];
+	char line[1100]; /* (every bad setting in one line) */
 	int saved = errno;
 	int n;
 

@@ -93,6 +93,32 @@ static int own_fd(int fd)
 static char early_log[EARLY_LINES][160];
 static unsigned early_count;
 static int eal_starting;
+static char start_why[400]; /* why the start failed, with DPDK's cause */
+
+/* DPDK lines known to be harmless here, shown at debug only: the tap's rx
+ * interrupt needs a free rt-signal (it polls without), and there is no
+ * secondary process to tell about queues. */
+static const char *const dpdk_harmless[] = {
+	"All rt-signals are in use", "No Rx trigger signal available",
+	"req to secondary", "Failed to register mp action callback", NULL,
+};
+
+static int dpdk_is_harmless(const char *buf, int len)
+{
+	for (const char *const *h = dpdk_harmless; *h; h++)
+		if (memmem(buf, (size_t)len, *h, strlen(*h)))
+			return 1;
+	return 0;
+}
+
+/* The first line DPDK had to say during the start: the cause. */
+static const char *dpdk_cause(void)
+{
+	if (!early_count)
+		return "no line from DPDK";
+	return early_log[(early_count > EARLY_LINES ? early_count - EARLY_LINES : 0) %
+			 EARLY_LINES] + strlen("dpdk: ");
+}
 
 static int dpdk_to_accel_level(int rte_level)
 {
@@ -114,10 +140,13 @@ static ssize_t dpdk_log_write(void *cookie, const char *buf, size_t size)
 	(void)cookie;
 	while (len > 0 && buf[len - 1] == '\n')
 		len--;
-	if (eal_starting && rte_log_cur_msg_loglevel() <= (int)RTE_LOG_ERR) {
+	if (dpdk_is_harmless(buf, len))
+		level = ACCEL_LOG_DEBUG;
+	else if (eal_starting && rte_log_cur_msg_loglevel() <= (int)RTE_LOG_WARNING) {
 		snprintf(early_log[early_count++ % EARLY_LINES],
 			 sizeof(early_log[0]), "dpdk: %.*s", len, buf);
-		level = ACCEL_LOG_DEBUG;
+		if (rte_log_cur_msg_loglevel() <= (int)RTE_LOG_ERR)
+			level = ACCEL_LOG_DEBUG; /* (said at info if the start fails) */
 	}
 	accel_log(level, "dpdk: %.*s", len, buf);
 	return (ssize_t)size;
@@ -134,7 +163,11 @@ static void dpdk_log_route(int level)
 		setvbuf(f, NULL, _IOLBF, 0);
 		rte_openlog_stream(f);
 	}
-	rte_log_set_global_level((uint32_t)to_rte[level < 0 ? 0 : level > 4 ? 4 : level]);
+	int rte = to_rte[level < 0 ? 0 : level > 4 ? 4 : level];
+
+	/* Warnings at least: the cause of a failed start is often one (a tap's
+	 * TUNSETIFF), kept for the failure's line; our level filters the rest. */
+	rte_log_set_global_level(rte < (int)RTE_LOG_WARNING ? RTE_LOG_WARNING : (uint32_t)rte);
 }
 
 /* ---- what rte_eal_init must not change ---------------------------------- */
@@ -322,9 +355,10 @@ static int eal_start(const struct dev_net_conf *conf, const cpu_set_t *cpus)
 	if (rc < 0) {
 		for (unsigned i = early_count > EARLY_LINES ? early_count - EARLY_LINES : 0;
 		     i < early_count; i++)
-			ACCEL_ERR("%s", early_log[i % EARLY_LINES]);
-		ACCEL_ERR("DPDK EAL did not start (%s); check ACCEL_DPDK_ARGS='%s'",
-			  rte_strerror(err), conf->eal_args ? conf->eal_args : "");
+			ACCEL_INFO("%s", early_log[i % EARLY_LINES]);
+		snprintf(start_why, sizeof(start_why),
+			 "DPDK EAL did not start (%s; DPDK: %s); check ACCEL_DPDK_ARGS='%s'",
+			 rte_strerror(err), dpdk_cause(), conf->eal_args ? conf->eal_args : "");
 		return -(err ? err : EINVAL);
 	}
 	return 0;
@@ -406,8 +440,15 @@ static int port_start(const struct dev_net_conf *conf)
 
 	RTE_ETH_FOREACH_DEV(port) break;
 	if (port >= RTE_MAX_ETHPORTS) {
-		ACCEL_ERR("DPDK found no port: ACCEL_DPDK_ARGS must name one "
-			  "(e.g. --vdev=net_tap0,iface=acc0)");
+		for (unsigned i = early_count > EARLY_LINES ? early_count - EARLY_LINES : 0;
+		     i < early_count; i++)
+			ACCEL_INFO("%s", early_log[i % EARLY_LINES]);
+		if (early_count) /* a device named, and DPDK said why it failed */
+			snprintf(start_why, sizeof(start_why), "DPDK found no port (DPDK: %s)",
+				 dpdk_cause());
+		else
+			snprintf(start_why, sizeof(start_why), "DPDK found no port: "
+				 "ACCEL_DPDK_ARGS must name one (e.g. --vdev=net_tap0,iface=acc0)");
 		return -ENODEV;
 	}
 	rc = rte_eth_dev_info_get(port, &di);
@@ -536,7 +577,7 @@ int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 	struct host_state h;
 	int rc;
 
-	snprintf(why, whylen, "see the lines above");
+	snprintf(why, whylen, "the port did not start");
 	net.own_fd = conf->own_fd;
 	for (int rx = 0; rx < 2; rx++) {
 		char err[160];
@@ -560,6 +601,11 @@ int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 		rc = port_start(conf);
 	}
 	host_restore(&h);
+	if (rc < 0 && start_why[0])
+		snprintf(why, whylen, "%s", start_why);
+	else if (rc < 0)
+		snprintf(why, whylen, "port set-up failed: %s (DPDK: %s)", strerror(-rc),
+			 early_count ? dpdk_cause() : "no line");
 	if (rc < 0)
 		return rc;
 	ACCEL_INFO("port %u (%s) up: %02x:%02x:%02x:%02x:%02x:%02x mtu %u, %u queue(s), "

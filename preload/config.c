@@ -54,6 +54,14 @@ static const char *var_default(const char *name)
 	return NULL;
 }
 
+static const char *var_name(const char *name, size_t len)
+{
+	for (const struct accel_var *v = accel_vars; v->name; v++)
+		if (strlen(v->name) == len && !strncmp(v->name, name, len))
+			return v->name;
+	return NULL;
+}
+
 struct parser {
 	accel_getenv_fn get;
 	void *arg;
@@ -280,22 +288,26 @@ int accel_config_parse(struct accel_config *c, accel_getenv_fn get, void *arg,
 
 int accel_config_unknown(char **envp, char *err, size_t errlen)
 {
+	char names[512] = "";
+	size_t used = 0;
+	int n = 0;
+
 	for (char **e = envp; e && *e; e++) {
 		const char *eq = strchr(*e, '=');
 		size_t len = eq ? (size_t)(eq - *e) : strlen(*e);
-		int known = 0;
 
-		if (strncmp(*e, "ACCEL_", 6) != 0)
+		if (strncmp(*e, "ACCEL_", 6) != 0 || var_name(*e, len))
 			continue;
-		for (const struct accel_var *v = accel_vars; v->name && !known; v++)
-			known = strlen(v->name) == len && !strncmp(v->name, *e, len);
-		if (!known) {
-			snprintf(err, errlen, "%.*s is not a libaccel setting; ignored "
-				 "('accel --help' lists them)", (int)len, *e);
-			return 1;
-		}
+		/* every one named, in one line */
+		if (used < sizeof(names))
+			used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%.*s",
+						 n ? ", " : "", (int)len, *e);
+		n++;
 	}
-	return 0;
+	if (n)
+		snprintf(err, errlen, "%s %s; ignored ('accel --help' lists them)", names,
+			 n == 1 ? "is not a libaccel setting" : "are not libaccel settings");
+	return n ? 1 : 0;
 }
 
 /* ---- profiles ------------------------------------------------------------- */
@@ -329,14 +341,6 @@ const struct accel_builtin_profile accel_profiles[] = {
 	  "large replies in flight" },
 	{ NULL, NULL, NULL },
 };
-
-static const char *var_name(const char *name, size_t len)
-{
-	for (const struct accel_var *v = accel_vars; v->name; v++)
-		if (strlen(v->name) == len && !strncmp(v->name, name, len))
-			return v->name;
-	return NULL;
-}
 
 const char *accel_profile_value(const struct accel_profile *p, const char *var)
 {

@@ -54,8 +54,9 @@ typedef const char *(*accel_getenv_fn)(const char *name, void *arg);
 int accel_config_parse(struct accel_config *c, accel_getenv_fn get, void *arg,
 		       char *err, size_t errlen);
 
-/* Writes into err the name of an ACCEL_* entry of envp that is not a known
- * variable (a typo, most likely); returns 1 if there is one. */
+/* Writes into err, in one line, the names of the ACCEL_* entries of envp
+ * that are not known variables (typos, most likely); returns 1 if there
+ * is one. */
 int accel_config_unknown(char **envp, char *err, size_t errlen);
 
 /* ---- profiles: named sets of ACCEL_* values (the launcher's --profile) ---- */

@@ -2,11 +2,15 @@
  * runtime.c - settings at load, lazy port start, per-thread stacks, fork,
  * exit. See runtime.h.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../common/log.h"
@@ -178,21 +182,172 @@ int rt_own_fd(int fd)
 	return fd;
 }
 
+/* ---- said once per process tree ------------------------------------------
+ * A line that says why a program runs on the kernel is said by the first
+ * process of a tree that finds it so, not again by each program a shell or
+ * a daemon runs under it.
+ *  - At load (settings, no ACCEL_IP) the line's hash goes into LIBACCEL_SAID,
+ *    which the programs it runs inherit (set before main: single-threaded).
+ *  - Later (the port fails, in whichever process opens a socket first) the
+ *    tree is named in LIBACCEL_TREE by its first process ("pid-starttime"),
+ *    and a line said is a file named for the tree and the line's hash,
+ *    created exclusively, so exactly one process says it. The tree's first
+ *    process removes its files at exit (when it runs its destructors), and
+ *    any first process those of trees whose first process is gone.
+ */
+#define SAID_VAR "LIBACCEL_SAID"
+#define TREE_VAR "LIBACCEL_TREE"
+#define SAID_PREFIX "said-"
+
+static char tree_id[48];
+static int tree_root;
+static const char *said_dir;
+
+static unsigned long long start_time(pid_t pid)
+{
+	char path[48], buf[1024], *p;
+	unsigned long long t = 0;
+	int fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = accel_real.open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = accel_real.read(fd, buf, sizeof(buf) - 1);
+	accel_real.close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	p = strrchr(buf, ')'); /* (the name may hold spaces and parentheses) */
+	/* field 22, starttime: the 20th after the name */
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		t = strtoull(p + 1, NULL, 10);
+	return t;
+}
+
+/* The files of trees whose first process is gone; with mine, this tree's. */
+static void said_sweep(int mine)
+{
+	DIR *d = said_dir ? opendir(said_dir) : NULL;
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		unsigned long long t;
+		char path[320];
+		int pid, gone;
+
+		if (strncmp(e->d_name, SAID_PREFIX, strlen(SAID_PREFIX)) ||
+		    sscanf(e->d_name + strlen(SAID_PREFIX), "%d-%llu-", &pid, &t) != 2)
+			continue;
+		gone = (kill(pid, 0) < 0 && errno == ESRCH) || start_time(pid) != t;
+		if (gone || (mine && !strncmp(e->d_name + strlen(SAID_PREFIX), tree_id,
+					       strlen(tree_id)) &&
+			     e->d_name[strlen(SAID_PREFIX) + strlen(tree_id)] == '-')) {
+			snprintf(path, sizeof(path), "%s/%s", said_dir, e->d_name);
+			unlink(path);
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
+static void tree_init(void)
+{
+	const char *t = getenv(TREE_VAR);
+	char me[24];
+
+	mkdir("/run/libaccel", 01777); /* (as the port's lock does) */
+	said_dir = access("/run/libaccel", W_OK) == 0 ? "/run/libaccel" : "/tmp";
+	snprintf(me, sizeof(me), "%d-", (int)getpid());
+	if (t && t[0] && strlen(t) < sizeof(tree_id) && !strchr(t, '/')) {
+		snprintf(tree_id, sizeof(tree_id), "%s", t);
+		/* (the first process, after an exec of its own) */
+		tree_root = !strncmp(t, me, strlen(me));
+		return;
+	}
+	snprintf(tree_id, sizeof(tree_id), "%d-%llu", (int)getpid(),
+		 start_time(getpid()));
+	tree_root = 1;
+	setenv(TREE_VAR, tree_id, 1);
+	said_sweep(0);
+}
+
+static uint64_t line_hash(const char *line)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (const char *c = line; *c; c++)
+		h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
+	return h;
+}
+
+/* At load: whether LIBACCEL_SAID holds the line; if not, it is added. */
+static int first_saying_env(const char *line)
+{
+	const char *said = getenv(SAID_VAR);
+	char h[20], list[512];
+
+	snprintf(h, sizeof(h), "%016llx", (unsigned long long)line_hash(line));
+	for (const char *p = said; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : "")
+		if (!strncmp(p, h, 16) && (p[16] == ',' || !p[16]))
+			return 0;
+	if (said && *said && strlen(said) < sizeof(list) - 20)
+		snprintf(list, sizeof(list), "%s,%s", said, h);
+	else
+		snprintf(list, sizeof(list), "%s", h);
+	setenv(SAID_VAR, list, 1);
+	return 1;
+}
+
+/* After load: whether this line is the tree's first saying of it (then it
+ * is marked). */
+static int first_saying(const char *line)
+{
+	uint64_t h = line_hash(line);
+	char path[320];
+	int fd;
+
+	if (!tree_id[0])
+		return 1;
+	snprintf(path, sizeof(path), "%s/" SAID_PREFIX "%s-%016llx", said_dir, tree_id,
+		 (unsigned long long)h);
+	fd = accel_real.open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (fd < 0 && errno == EEXIST)
+		return 0;
+	if (fd >= 0)
+		accel_real.close(fd);
+	return 1; /* (nowhere to mark it: said, rather than never) */
+}
+
+static int loading;
+
+/* A line at level, or at debug when the tree said it already. */
+static void say_once(int level, const char *line)
+{
+	int first = loading ? first_saying_env(line) : first_saying(line);
+
+	accel_log(first ? level : ACCEL_LOG_DEBUG, "%s", line);
+}
+
 /* One line says what is wrong and what happens now. */
 static void refuse(const char *why)
 {
+	char line[1200];
+
 	if (accel_cfg.strict) {
 		ACCEL_ERR("%s; exiting (ACCEL_STRICT=1)", why);
 		_exit(EXIT_FAILURE);
 	}
-	ACCEL_ERR("%s; running on the kernel only", why);
+	snprintf(line, sizeof(line), "%s; running on the kernel only", why);
+	say_once(ACCEL_LOG_ERROR, line);
 }
 
 void rt_net_start(void)
 {
 	struct sk_net_conf nc = net_conf();
 	int expect = RT_READY, rc;
-	char why[192];
+	char why[512];
 
 	if (!__atomic_compare_exchange_n(&accel_state, &expect, RT_STARTING, 0,
 					 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
@@ -207,7 +362,7 @@ void rt_net_start(void)
 	rc = sk_net_start(&nc, why, sizeof(why));
 	accel_tls.depth--;
 	if (rc < 0) {
-		char line[320];
+		char line[700];
 
 		__atomic_store_n(&accel_state, RT_FAILED, __ATOMIC_RELEASE);
 		snprintf(line, sizeof(line), "the DPDK port did not start: %s", why);
@@ -233,20 +388,32 @@ static void at_fork_child(void)
 	sk_fork_child();
 }
 
+static void load_config(void);
+
 __attribute__((constructor)) static void accel_load(void)
 {
-	char err[256];
+	accel_real_resolve();
+	loading = 1; /* (until it returns: the lines said go to LIBACCEL_SAID) */
+	load_config();
+	loading = 0;
+}
+
+/* The settings, the storage files and the fd table, as the library loads. */
+static void load_config(void)
+{
+	char err[1024];
 	int rc;
 
-	accel_real_resolve();
 	rc = accel_config_parse(&accel_cfg, env_get, NULL, err, sizeof(err));
 	accel_log_level = accel_cfg.log_level;
+	if (!accel_cfg.disable)
+		tree_init();
 	if (rc < 0) {
 		refuse(err);
 		return;
 	}
 	if (accel_config_unknown(environ, err, sizeof(err)))
-		ACCEL_WARN("%s", err);
+		say_once(ACCEL_LOG_WARN, err);
 	if (!accel_cfg.disable && accel_cfg.storage[0]) {
 		fdres_start(); /* (the queue pairs' descriptors go there too) */
 		files_init(&accel_cfg); /* storage: independent of the port */
@@ -254,6 +421,10 @@ __attribute__((constructor)) static void accel_load(void)
 	if (accel_files_on)
 		sg_install(); /* (a bad buffer of a bounced copy: EFAULT) */
 	if (accel_cfg.disable || !accel_cfg.has_ip) {
+		if (!accel_cfg.disable && !accel_cfg.storage[0]) {
+			say_once(ACCEL_LOG_WARN, "no ACCEL_IP: running on the kernel only "
+				 "(ACCEL_IP=address/prefix gives the program the DPDK port)");
+		}
 		ACCEL_DEBUG("%s: pass-through", accel_cfg.disable ?
 			    "ACCEL_DISABLE=1" : "no ACCEL_IP");
 		return;
@@ -274,6 +445,8 @@ __attribute__((constructor)) static void accel_load(void)
 
 __attribute__((destructor)) static void accel_unload(void)
 {
+	if (tree_root && getpid() == atoi(tree_id))
+		said_sweep(1);
 	if (rt_state() != RT_UP)
 		return;
 	accel_tls.depth++;

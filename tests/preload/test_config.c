@@ -1,8 +1,10 @@
 /*
  * test_config.c - the ACCEL_* parser, driven through a table-backed fake
  * environment instead of the process's own, so every case states exactly
- * what is set. Checks values, defaults, the one-line error naming the first
- * bad variable, and the typo check over envp.
+ * what is set. Checks values, defaults, the one-line error naming every
+ * bad variable, the typo check over envp, and the profiles: their lines,
+ * the search order of their files, and environment over profile over
+ * default.
  */
 #include <errno.h>
 #include <limits.h>
@@ -647,23 +649,42 @@ static void test_bad_value_keeps_parsing(void **state)
 	assert_int_equal(r.c.idle_poll_us, 50);
 }
 
-static void test_first_bad_variable_reported(void **state)
+/* Every bad variable is named, in one line, in the order they are parsed. */
+static void test_every_bad_variable_reported(void **state)
 {
 	struct run r;
 
 	parse_vars(&r, "ACCEL_MBUFS", "1", "ACCEL_QUEUES", "0", NULL);
 	assert_refused_value(&r, "ACCEL_QUEUES", "0");
-	assert_null(strstr(r.err, "ACCEL_MBUFS"));
+	assert_refused_value(&r, "ACCEL_MBUFS", "1");
+	assert_true(strstr(r.err, "ACCEL_QUEUES") < strstr(r.err, "ACCEL_MBUFS"));
+	assert_non_null(strstr(r.err, "; ACCEL_MBUFS"));
 	assert_int_equal(r.c.queues, 1);
 	assert_int_equal(r.c.mbufs, 8192);
 
-	parse_vars(&r, "ACCEL_IDLE_POLL_US", "5", "ACCEL_IP", "nonsense", NULL);
+	parse_vars(&r, "ACCEL_IDLE_POLL_US", "5", "ACCEL_IP", "nonsense",
+		   "ACCEL_LOG", "loud", NULL);
 	assert_refused_value(&r, "ACCEL_IP", "nonsense");
-	assert_null(strstr(r.err, "ACCEL_IDLE_POLL_US"));
-
-	parse_vars(&r, "ACCEL_DISABLE", "maybe", "ACCEL_LOG", "loud", NULL);
+	assert_refused_value(&r, "ACCEL_IDLE_POLL_US", "5");
 	assert_refused_value(&r, "ACCEL_LOG", "loud");
-	assert_null(strstr(r.err, "ACCEL_DISABLE"));
+
+	/* One good variable among bad ones is not named. */
+	parse_vars(&r, "ACCEL_DISABLE", "maybe", "ACCEL_QUEUES", "2", "ACCEL_STATS", "x", NULL);
+	assert_refused_value(&r, "ACCEL_DISABLE", "maybe");
+	assert_refused_value(&r, "ACCEL_STATS", "x");
+	assert_null(strstr(r.err, "ACCEL_QUEUES"));
+}
+
+/* Many bad variables and a short buffer: cut, terminated, never overrun. */
+static void test_every_bad_variable_fits_buffer(void **state)
+{
+	struct env e = { .v = { { "ACCEL_QUEUES", "0" }, { "ACCEL_MBUFS", "1" },
+				{ "ACCEL_LOG", "loud" }, { "ACCEL_STATS", "x" } } };
+	struct run r;
+
+	parse_into(&r, &e, 60);
+	assert_int_equal(r.rc, -EINVAL);
+	assert_int_equal(strlen(r.err), 59);
 }
 
 /* ACCEL_STRICT must be known whatever else is wrong: it decides whether
@@ -769,6 +790,219 @@ static void test_unknown_fits_tiny_buffer(void **state)
 	assert_int_equal(strlen(err), 15);
 }
 
+/* ---- a second bad-variable kind: typos, all named ------------------------------ */
+
+static void test_unknown_reports_every_typo(void **state)
+{
+	char *envp[] = { "ACCEL_IPP=1", "ACCEL_IP=10.88.0.2", "ACCEL_QUEUE=2", NULL };
+	char err[ERRLEN + 1];
+
+	assert_int_equal(unknown(envp, err), 1);
+	assert_non_null(strstr(err, "ACCEL_IPP, ACCEL_QUEUE are not"));
+	assert_null(strchr(err, '\n'));
+}
+
+/* ---- profiles ------------------------------------------------------------------- */
+
+static struct accel_profile prof; /* (large: not on the stack) */
+
+static int profile_text(const char *text, char *err)
+{
+	memset(err, GUARD, ERRLEN + 1);
+	int rc = accel_profile_parse(&prof, "t", "/p/t.conf", text, err, ERRLEN);
+
+	assert_int_equal(err[ERRLEN], GUARD);
+	return rc;
+}
+
+static void test_profile_parses_lines(void **state)
+{
+	char err[ERRLEN + 1];
+
+	assert_int_equal(profile_text("# a comment\n\n  ACCEL_QUEUES = 4  \n"
+				      "\t# indented comment\n"
+				      "ACCEL_DPDK_ARGS='--no-huge -m 256 --vdev=net_tap0'\n"
+				      "ACCEL_GW=\"10.1.1.1\"\nACCEL_LOG=debug", err), 0);
+	assert_int_equal(prof.n, 4);
+	assert_string_equal(accel_profile_value(&prof, "ACCEL_QUEUES"), "4");
+	assert_string_equal(accel_profile_value(&prof, "ACCEL_DPDK_ARGS"),
+			    "--no-huge -m 256 --vdev=net_tap0");
+	assert_string_equal(accel_profile_value(&prof, "ACCEL_GW"), "10.1.1.1");
+	assert_string_equal(accel_profile_value(&prof, "ACCEL_LOG"), "debug");
+	assert_null(accel_profile_value(&prof, "ACCEL_IP"));
+	assert_string_equal(prof.origin, "/p/t.conf");
+	assert_int_equal(profile_text("", err), 0);
+	assert_int_equal(prof.n, 0);
+}
+
+/* A bad line: refused with the file, the line number and what is wrong. */
+static void test_profile_bad_lines(void **state)
+{
+	const struct {
+		const char *text, *where, *what;
+	} bad[] = {
+		{ "ACCEL_QUEUES=4\n\nACCEL_QUEUES_X=1\n", "/p/t.conf:3:", "ACCEL_QUEUES_X" },
+		{ "# x\nACCEL_QUEUES=0\n", "/p/t.conf:2:", "ACCEL_QUEUES='0'" },
+		{ "ACCEL_QUEUES 4\n", "/p/t.conf:1:", "NAME=value" },
+		{ "ACCEL_LOG=info\nACCEL_LOG=debug\n", "/p/t.conf:2:", "twice" },
+		{ "ACCEL_IP=\n", "/p/t.conf:1:", "ACCEL_IP" },
+		{ "ACCEL_IP=10.0.0.1/40\n", "/p/t.conf:1:", "ACCEL_IP" },
+		{ "PATH=/bin\n", "/p/t.conf:1:", "PATH" },
+		{ "ACCEL_SPIN_US=1\nACCEL_STATS=\"1\nx\n", "/p/t.conf:2:", "ACCEL_STATS" },
+	};
+	char err[ERRLEN + 1];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(profile_text(bad[i].text, err), -EINVAL);
+		assert_ptr_equal(strstr(err, bad[i].where), err);
+		assert_non_null(strstr(err, bad[i].what));
+		assert_null(strchr(err, '\n'));
+	}
+}
+
+/* Every built-in parses, and sets only what its name promises to change;
+ * the spin policy is left to the default except by latency. */
+static void test_profile_builtins(void **state)
+{
+	const char *names[] = { "latency", "throughput", "memcached", "redis" };
+	char err[ERRLEN + 1];
+	int found = 0;
+
+	for (const struct accel_builtin_profile *b = accel_profiles; b->name; b++, found++) {
+		assert_int_equal(accel_profile_parse(&prof, b->name, "built-in", b->settings,
+						     err, ERRLEN), 0);
+		assert_true(prof.n > 0);
+		assert_true(strlen(b->why) > 20);
+		assert_null(accel_profile_value(&prof, "ACCEL_IP"));
+		assert_null(accel_profile_value(&prof, "ACCEL_DPDK_ARGS"));
+		if (strcmp(b->name, "latency"))
+			assert_null(accel_profile_value(&prof, "ACCEL_SPIN_US"));
+	}
+	assert_int_equal(found, 4);
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(accel_profile_load(&prof, names[i], "/nonexistent", env_get,
+						    &(struct env){ 0 }, err, ERRLEN), 0);
+		assert_string_equal(prof.origin, "built-in");
+	}
+	assert_string_equal(accel_profile_value(&prof, "ACCEL_QUEUES"), "1"); /* redis */
+}
+
+/* Profile files in a scratch tree: the user's beat /etc's beat built-ins. */
+struct tree {
+	char root[64], user[128], etc[128];
+};
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void tree_make(struct tree *t)
+{
+	char cmd[512];
+
+	snprintf(t->root, sizeof(t->root), "/tmp/accel-test-profiles.XXXXXX");
+	assert_non_null(mkdtemp(t->root));
+	snprintf(t->user, sizeof(t->user), "%s/xdg/accel/profiles", t->root);
+	snprintf(t->etc, sizeof(t->etc), "%s/etc", t->root);
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s %s", t->user, t->etc);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void tree_remove(struct tree *t)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", t->root);
+	assert_int_equal(system(cmd), 0);
+}
+
+static void test_profile_search_order(void **state)
+{
+	struct tree t;
+	char xdg[128], home[128], err[ERRLEN + 1];
+	struct env e = { 0 };
+
+	tree_make(&t);
+	snprintf(xdg, sizeof(xdg), "%s/xdg", t.root);
+	e.v[0].name = "XDG_CONFIG_HOME";
+	e.v[0].value = xdg;
+	write_file(t.etc, "memcached.conf", "ACCEL_QUEUES=2\n");
+	write_file(t.etc, "site.conf", "ACCEL_QUEUES=3\n");
+	write_file(t.user, "site.conf", "ACCEL_QUEUES=5\n");
+	write_file(t.user, "broken.conf", "ACCEL_QUEUES=5\nACCEL_MBUFS=lots\n");
+
+	assert_int_equal(accel_profile_load(&prof, "site", t.etc, env_get, &e, err, ERRLEN), 0);
+	assert_string_equal(accel_profile_value(&prof, "ACCEL_QUEUES"), "5");
+	assert_non_null(strstr(prof.origin, "/xdg/accel/profiles/site.conf"));
+	/* /etc's file hides the built-in of the same name */
+	assert_int_equal(accel_profile_load(&prof, "memcached", t.etc, env_get, &e, err,
+					    ERRLEN), 0);
+	assert_string_equal(accel_profile_value(&prof, "ACCEL_QUEUES"), "2");
+	assert_null(accel_profile_value(&prof, "ACCEL_MBUFS"));
+	/* a bad line: the file and the line named */
+	assert_int_equal(accel_profile_load(&prof, "broken", t.etc, env_get, &e, err,
+					    ERRLEN), -EINVAL);
+	assert_non_null(strstr(err, "/xdg/accel/profiles/broken.conf:2:"));
+	assert_non_null(strstr(err, "ACCEL_MBUFS='lots'"));
+	/* unknown: one line naming it */
+	assert_int_equal(accel_profile_load(&prof, "nosuch", t.etc, env_get, &e, err,
+					    ERRLEN), -ENOENT);
+	assert_non_null(strstr(err, "'nosuch'"));
+	assert_null(strchr(err, '\n'));
+	/* not a name: never a path */
+	assert_int_equal(accel_profile_load(&prof, "../etc/site", t.etc, env_get, &e, err,
+					    ERRLEN), -EINVAL);
+	assert_int_equal(accel_profile_load(&prof, "", t.etc, env_get, &e, err, ERRLEN),
+			 -EINVAL);
+	/* no XDG_CONFIG_HOME (or a relative one): $HOME/.config */
+	snprintf(home, sizeof(home), "%s/home", t.root);
+	e.v[0].name = "HOME";
+	e.v[0].value = home;
+	e.v[1].name = "XDG_CONFIG_HOME";
+	e.v[1].value = "relative/dir";
+	accel_profile_user_dir(err, ERRLEN, env_get, &e);
+	assert_non_null(strstr(err, "/home/.config/accel/profiles"));
+	assert_int_equal(accel_profile_load(&prof, "site", t.etc, env_get, &e, err, ERRLEN), 0);
+	assert_string_equal(accel_profile_value(&prof, "ACCEL_QUEUES"), "3");
+	tree_remove(&t);
+}
+
+/* The environment beats the profile beats the default; empty is unset. */
+static void test_effective_precedence(void **state)
+{
+	struct env e = { .v = { { "ACCEL_QUEUES", "8" }, { "ACCEL_MBUFS", "" },
+				{ "ACCEL_IP", "10.0.0.2/24" } } };
+	char err[ERRLEN + 1];
+	const char *v;
+
+	assert_int_equal(profile_text("ACCEL_QUEUES=4\nACCEL_MBUFS=16384\n"
+				      "ACCEL_LOG=info\n", err), 0);
+	assert_int_equal(accel_effective("ACCEL_QUEUES", &prof, env_get, &e, &v), ACCEL_SRC_ENV);
+	assert_string_equal(v, "8");
+	assert_int_equal(accel_effective("ACCEL_MBUFS", &prof, env_get, &e, &v),
+			 ACCEL_SRC_PROFILE);
+	assert_string_equal(v, "16384");
+	assert_int_equal(accel_effective("ACCEL_LOG", &prof, env_get, &e, &v),
+			 ACCEL_SRC_PROFILE);
+	assert_string_equal(v, "info");
+	assert_int_equal(accel_effective("ACCEL_LINK_WAIT_MS", &prof, env_get, &e, &v),
+			 ACCEL_SRC_DEFAULT);
+	assert_string_equal(v, table_default("ACCEL_LINK_WAIT_MS"));
+	assert_int_equal(accel_effective("ACCEL_GW", &prof, env_get, &e, &v), ACCEL_SRC_DEFAULT);
+	assert_null(v);
+	assert_int_equal(accel_effective("ACCEL_IP", NULL, env_get, &e, &v), ACCEL_SRC_ENV);
+	assert_int_equal(accel_effective("ACCEL_QUEUES", NULL, env_get, &(struct env){ 0 }, &v),
+			 ACCEL_SRC_DEFAULT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -797,7 +1031,8 @@ int main(void)
 		cmocka_unit_test(test_storage_globs),
 		cmocka_unit_test(test_dpdk_args),
 		cmocka_unit_test(test_bad_value_keeps_parsing),
-		cmocka_unit_test(test_first_bad_variable_reported),
+		cmocka_unit_test(test_every_bad_variable_reported),
+		cmocka_unit_test(test_every_bad_variable_fits_buffer),
 		cmocka_unit_test(test_strict_read_despite_other_errors),
 		cmocka_unit_test(test_unknown_reports_typo),
 		cmocka_unit_test(test_unknown_reports_name_not_value),
@@ -805,6 +1040,12 @@ int main(void)
 		cmocka_unit_test(test_unknown_ignores_known_and_foreign),
 		cmocka_unit_test(test_unknown_knows_every_table_name),
 		cmocka_unit_test(test_unknown_fits_tiny_buffer),
+		cmocka_unit_test(test_unknown_reports_every_typo),
+		cmocka_unit_test(test_profile_parses_lines),
+		cmocka_unit_test(test_profile_bad_lines),
+		cmocka_unit_test(test_profile_builtins),
+		cmocka_unit_test(test_profile_search_order),
+		cmocka_unit_test(test_effective_precedence),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
