@@ -23,7 +23,8 @@ for case in "ACCEL_IP=nonsense" "ACCEL_IP=10.0.0.1/40" "ACCEL_GW=10.9.9.9 ACCEL_
 done
 out=$(ACCEL_IP=nonsense "$ACCEL" echo hello 2>/dev/null)
 [ "$out" = hello ] || fail "stdout changed: '$out'"
-err=$(ACCEL_IPP=1 "$ACCEL" true 2>&1 >/dev/null)
+# (ACCEL_DISABLE=1: else the line that says there is no ACCEL_IP follows)
+err=$(ACCEL_DISABLE=1 ACCEL_IPP=1 "$ACCEL" true 2>&1 >/dev/null)
 expect_one_line ACCEL_IPP "$err"
 err=$(ACCEL_DISABLE=1 ACCEL_IP=10.0.0.1/24 "$ACCEL" true 2>&1)
 [ -z "$err" ] || fail "ACCEL_DISABLE=1 should be silent: $err"

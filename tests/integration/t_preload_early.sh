@@ -18,7 +18,9 @@ for order in "$hook:$lib" "$lib:$hook"; do
 		[ $port = yes ] && envs+=(ACCEL_DPDK_ARGS="$TAP_ARGS" ACCEL_IP=10.88.0.2/24)
 		timeout 60 ip netns exec "$NS" "${envs[@]}" "$prog" check \
 			> "$LOGDIR/early.shim" 2>&1 || fail "waitmix with $order (port $port)"
-		diff -u "$LOGDIR/early.kernel" "$LOGDIR/early.shim" ||
+		# (without a port the shim says so, once: not the program's output)
+		diff -u "$LOGDIR/early.kernel" <(grep -v "no ACCEL_IP: running on the kernel only" \
+			"$LOGDIR/early.shim") ||
 			fail "results differ with LD_PRELOAD=$order (port $port)"
 		note "LD_PRELOAD=$(basename "${order%%:*}"):$(basename "${order##*:}") port=$port: same as kernel"
 	done
