@@ -190,7 +190,8 @@ int rt_own_fd(int fd)
  *    which the programs it runs inherit (set before main: single-threaded).
  *  - Later (the port fails, in whichever process opens a socket first) the
  *    tree is named in LIBACCEL_TREE by its first process ("pid-starttime"),
- *    and a line said is a file named for the tree and the line's hash,
+ *    and a line said is a file (in /run/libaccel, else $TMPDIR or /tmp)
+ *    named for the tree and the line's hash,
  *    created exclusively, so exactly one process says it. The tree's first
  *    process removes its files at exit (when it runs its destructors), and
  *    any first process those of trees whose first process is gone.
@@ -258,7 +259,9 @@ static void tree_init(void)
 	char me[24];
 
 	mkdir("/run/libaccel", 01777); /* (as the port's lock does) */
-	said_dir = access("/run/libaccel", W_OK) == 0 ? "/run/libaccel" : "/tmp";
+	said_dir = access("/run/libaccel", W_OK) == 0 ? "/run/libaccel" : getenv("TMPDIR");
+	if (!said_dir || said_dir[0] != '/' || strlen(said_dir) > 200)
+		said_dir = "/tmp";
 	snprintf(me, sizeof(me), "%d-", (int)getpid());
 	if (t && t[0] && strlen(t) < sizeof(tree_id) && !strchr(t, '/')) {
 		snprintf(tree_id, sizeof(tree_id), "%s", t);
