@@ -50,7 +50,7 @@ static void usage(FILE *out)
 		"                   $XDG_CONFIG_HOME/accel/profiles or " ACCEL_PROFILE_ETC ")\n"
 		"  --profile list   the profiles there are\n"
 		"  --show-config    the effective settings and where each comes from;\n"
-		"                   with no PROGRAM, nothing runs\n"
+		"                   with no PROGRAM, nothing runs (else on stderr)\n"
 		"  --version        the version\n"
 		"\nexample:\n"
 		"  ACCEL_DPDK_ARGS='--no-huge -m 256 --no-pci --vdev=net_tap0,iface=acc0' \\\n"
@@ -143,23 +143,23 @@ static void list_profiles(void)
 	}
 }
 
-static void show_config(const struct accel_profile *p, const char *lib)
+static void show_config(FILE *out, const struct accel_profile *p, const char *lib)
 {
 	static const char *const src[] = { "default", "profile", "environment" };
 	struct accel_config c;
 	char err[1024];
 
-	printf("library: %s\n", lib ? lib : "(not found)");
+	fprintf(out, "library: %s\n", lib ? lib : "(not found)");
 	if (p)
-		printf("profile: %s (%s)\n", p->name, p->origin);
+		fprintf(out, "profile: %s (%s)\n", p->name, p->origin);
 	for (const struct accel_var *v = accel_vars; v->name; v++) {
 		const char *val;
 		enum accel_source s = accel_effective(v->name, p, env_get, NULL, &val);
 
-		printf("%-21s %-12s %s\n", v->name, src[s], val ? val : "(unset)");
+		fprintf(out, "%-21s %-12s %s\n", v->name, src[s], val ? val : "(unset)");
 	}
 	if (accel_config_parse(&c, layered_get, (void *)p, err, sizeof(err)) < 0)
-		printf("refused: %s\n", err);
+		fprintf(out, "refused: %s\n", err);
 }
 
 /* The profile's values under the environment's: set only what is unset. */
@@ -235,8 +235,10 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	have_lib = find_library(lib, sizeof(lib)) == 0;
+	/* (on stderr when a program runs: its stdout stays its own) */
 	if (show)
-		show_config(profile ? &prof : NULL, have_lib ? lib : NULL);
+		show_config(first < argc ? stderr : stdout, profile ? &prof : NULL,
+			    have_lib ? lib : NULL);
 	if (show && first >= argc)
 		return 0;
 	if (first >= argc) {
