@@ -94,6 +94,7 @@ static char early_log[EARLY_LINES][160];
 static unsigned early_count;
 static int eal_starting;
 static char start_why[400]; /* why the start failed, with DPDK's cause */
+static uint32_t dpdk_level;  /* DPDK's log level once started */
 
 /* DPDK lines known to be harmless here, shown at debug only: the tap's rx
  * interrupt needs a free rt-signal (it polls without), and there is no
@@ -165,8 +166,10 @@ static void dpdk_log_route(int level)
 	}
 	int rte = to_rte[level < 0 ? 0 : level > 4 ? 4 : level];
 
-	/* Warnings at least: the cause of a failed start is often one (a tap's
-	 * TUNSETIFF), kept for the failure's line; our level filters the rest. */
+	/* Warnings at least while the EAL starts: the cause of a failed start is
+	 * often one (a tap's TUNSETIFF), kept for the failure's line; our level
+	 * filters the rest. After the start, the level ACCEL_LOG asks. */
+	dpdk_level = (uint32_t)rte;
 	rte_log_set_global_level(rte < (int)RTE_LOG_WARNING ? RTE_LOG_WARNING : (uint32_t)rte);
 }
 
@@ -352,6 +355,7 @@ static int eal_start(const struct dev_net_conf *conf, const cpu_set_t *cpus)
 	rc = rte_eal_init(argc, argv);
 	err = rte_errno;
 	eal_starting = 0;
+	rte_log_set_global_level(dpdk_level);
 	if (rc < 0) {
 		for (unsigned i = early_count > EARLY_LINES ? early_count - EARLY_LINES : 0;
 		     i < early_count; i++)
