@@ -149,8 +149,9 @@ static int mock_poll(struct dev_nvme_qpair *q, struct dev_nvme_cpl *cpl, unsigne
 }
 
 const struct dev_nvme_transport_ops mock_ops = {
-	"mock", mock_open, mock_close, mock_qp, mock_qp_destroy,
-	mock_read, mock_write, mock_flush, mock_poll,
+	.name = "mock", .open = mock_open, .close = mock_close, .qpair_create = mock_qp,
+	.qpair_destroy = mock_qp_destroy, .submit_read = mock_read,
+	.submit_write = mock_write, .submit_flush = mock_flush, .poll = mock_poll,
 };
 
 /* What storage/ calls in dev/nvme.c, here on the mock. */
