@@ -352,7 +352,9 @@ ssize_t st_pwrite(const struct st_io *io, const void *buf, size_t len, off_t off
 		return kern_write(io, buf, len, off, why);
 	}
 	rc = write_pieces(io, q, buf, (uint64_t)off, end);
-	__atomic_store_n(&io->ino->wrote, 1, __ATOMIC_RELEASE);
+	/* After the completions (st_sync says why), also of a failed write:
+	 * its pieces before the error reached the device. */
+	__atomic_fetch_or(&io->ino->wrote, 1ull << q->slot, __ATOMIC_RELEASE);
 	/* Clean pages over the range hold the old bytes: drop them, whole
 	 * pages (fadvise keeps partial ones), so the kernel reads ours. */
 	posix_fadvise(io->fd, (off_t)((uint64_t)off & ~(uint64_t)(ST_PAGE - 1)),
@@ -400,31 +402,59 @@ ssize_t st_pwritev(const struct st_io *io, const struct iovec *iov, int cnt, off
 	return vec(io, iov, cnt, off, write_one);
 }
 
+/*
+ * fsync's device half: one FLUSH, on the caller's own queue pair, when
+ * any queue pair wrote the file since the last one (ino->wrote has a bit
+ * per writer, set after its commands completed).
+ *
+ * Why one FLUSH on one queue is enough, and sound with one owner per
+ * queue pair (no thread submits on another's): a FLUSH makes durable
+ * every write the controller completed before the FLUSH was submitted,
+ * whichever queue it came on (NVMe Base 2.0 §7.1; the uring transport's
+ * flush is the block device's fsync, a REQ_PREFLUSH that the kernel
+ * sends for the whole device). A writer sets its bit only after its
+ * commands completed, and the exchange below reads and clears the bits
+ * before the FLUSH is submitted, so every write whose bit this fsync
+ * takes is covered. A write still in flight on another thread (its
+ * pwrite has not returned, so no fsync owes it durability) sets its bit
+ * after the exchange and is flushed by the next fsync; one that
+ * completed between the FLUSH's submission and its bit costs that next
+ * fsync a FLUSH it did not need, never a lost write. On the shared queue
+ * pair a writer holds the queue's lock until its completion, so a FLUSH
+ * submitted there follows it as well. A failed FLUSH puts the bits back
+ * (the next fsync tries again) and is fsync's EIO. Writes to files
+ * closed since (sd->closed_wrote) are taken too: their inodes are gone,
+ * their bytes may not be durable yet.
+ */
 int st_sync(const struct st_io *io, int datasync)
 {
+	struct st_dev *sd = io->ino->sd;
+	uint64_t mask = 0;
 	struct st_tq *q;
 	int rc = 0;
 
-	if (io->t && __atomic_exchange_n(&io->ino->wrote, 0, __ATOMIC_ACQ_REL)) {
-		/* One FLUSH covers every device write that completed, from any
-		 * queue (nvme.h); every one of ours has completed. */
+	if (io->t)
+		mask = __atomic_exchange_n(&io->ino->wrote, 0, __ATOMIC_ACQ_REL) |
+		       __atomic_exchange_n(&sd->closed_wrote, 0, __ATOMIC_ACQ_REL);
+	if (mask) {
 		struct dev_nvme_cpl cpl;
 
-		rc = st_thread_queue(io->t, io->ino->sd, &q);
+		rc = st_thread_queue(io->t, sd, &q);
 		if (rc == 0) {
 			if (q->lock)
 				pthread_mutex_lock(q->lock);
-			rc = dev_nvme_submit_flush(q->sd->d, q->qp, 0);
+			rc = dev_nvme_submit_flush(sd->d, q->qp, 0);
 			if (rc == 0)
-				rc = dev_nvme_poll(q->sd->d, q->qp, &cpl, 1, 1);
+				rc = dev_nvme_poll(sd->d, q->qp, &cpl, 1, 1);
 			if (q->lock)
 				pthread_mutex_unlock(q->lock);
 			rc = rc == 1 && cpl.res == 0 ? 0 : -EIO;
 		}
 		ST_ADD(io->t, flushes, 1);
+		ST_ADD(io->t, flush_writers, (uint64_t)__builtin_popcountll(mask));
 		if (rc < 0) {
 			ST_ADD(io->t, errors, 1);
-			__atomic_store_n(&io->ino->wrote, 1, __ATOMIC_RELEASE);
+			__atomic_fetch_or(&io->ino->wrote, mask, __ATOMIC_RELEASE);
 		}
 	}
 	if ((datasync ? accel_real.fdatasync(io->fd) : accel_real.fsync(io->fd)) < 0)

@@ -15,8 +15,9 @@
  *    remembered as dirty and written back (FIEMAP_FLAG_SYNC) and remapped
  *    before the device may read it; after a device write the page cache
  *    over the range is dropped;
- *  - fsync = a FLUSH, if the file was written through the device since
- *    the last one, then the kernel's fsync.
+ *  - fsync = a FLUSH, if any queue pair wrote the file through the
+ *    device since the last one (one FLUSH covers them all: st_sync in
+ *    io.c says why), then the kernel's fsync.
  *
  * Objects: one st_ctx per process (devices, inodes, thread registry), one
  * st_inode per open file (shared by every fd of it), one st_thread per
@@ -139,6 +140,7 @@ struct st_stats {
 	uint64_t dev_reads, dev_read_bytes, dev_writes, dev_write_bytes;
 	uint64_t kern_reads, kern_read_bytes, kern_writes, kern_write_bytes;
 	uint64_t flushes, bounce_copies, map_refreshes, errors;
+	uint64_t flush_writers;       /* writer queue pairs the flushes covered */
 	uint64_t fallback[ST_R_MAX];  /* pieces sent to the kernel, by reason */
 	uint64_t qpairs;              /* queue pairs made */
 	uint64_t files;               /* files opened on the storage path */

@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -303,6 +304,86 @@ static void test_writes(void **state)
 	assert_int_equal(mock_flushes, 1);
 }
 
+/* A writer thread: its own st_thread (so its own queue pair), one
+ * aligned overwrite on the device; the st_thread is handed back to be
+ * destroyed after the fsync (its writes stay the inode's either way). */
+struct writer {
+	struct fx *f;
+	off_t off;
+	struct st_thread *t;
+};
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct st_io io = w->f->io;
+	unsigned char b[BLK];
+
+	memset(b, 0x5a, sizeof(b));
+	io.t = w->t = st_thread_create(w->f->c);
+	if (st_pwrite(&io, b, BLK, w->off) != BLK)
+		w->t = NULL;
+	return NULL;
+}
+
+static void run_writer(struct fx *f, struct writer *w, off_t off)
+{
+	pthread_t th;
+
+	w->f = f;
+	w->off = off;
+	assert_int_equal(pthread_create(&th, NULL, writer_main, w), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_non_null(w->t);
+}
+
+/* Two threads write the file on their own queue pairs; a third fsyncs:
+ * one FLUSH covers both writers, and the next fsync has none to do. */
+static void test_fsync_covers_every_writer(void **state)
+{
+	struct fx *f = *state;
+	struct writer w1, w2, w3;
+	unsigned char k[BLK];
+
+	run_writer(f, &w1, 0);
+	run_writer(f, &w2, 2 * BLK);
+	assert_int_equal(mock_writes, 2);
+	assert_int_equal(stats(f).qpairs, 2);
+	assert_int_equal(st_sync(&f->io, 1), 0);
+	assert_int_equal(mock_flushes, 1);
+	assert_int_equal(stats(f).flushes, 1);
+	assert_int_equal(stats(f).flush_writers, 2);
+	assert_int_equal(st_sync(&f->io, 0), 0);
+	assert_int_equal(mock_flushes, 1);
+	/* a writer after the flush: the next fsync flushes again, for it */
+	run_writer(f, &w3, 4 * BLK);
+	assert_int_equal(st_sync(&f->io, 1), 0);
+	assert_int_equal(mock_flushes, 2);
+	assert_int_equal(stats(f).flush_writers, 3);
+	assert_int_equal(pread(mock_fd, k, BLK, 2 * BLK), BLK);
+	assert_int_equal(k[0], 0x5a);
+	st_thread_destroy(w1.t);
+	st_thread_destroy(w2.t);
+	st_thread_destroy(w3.t);
+}
+
+/* Device writes of a file closed unflushed are flushed by the next fsync
+ * on the device, through any file. */
+static void test_fsync_after_close(void **state)
+{
+	struct fx *f = *state;
+	unsigned char b[BLK];
+	char why[192];
+
+	memset(b, 1, sizeof(b));
+	assert_int_equal(st_pwrite(&f->io, b, BLK, 0), BLK);
+	assert_int_equal(st_inode_put(f->c, f->io.ino), -1);
+	assert_int_equal(st_inode_get(f->c, mock_fd, &f->io.ino, &f->io.gen, why,
+				      sizeof(why)), 0);
+	assert_int_equal(st_sync(&f->io, 1), 0);
+	assert_int_equal(mock_flushes, 1);
+}
+
 static void test_errors_are_eio(void **state)
 {
 	struct fx *f = *state;
@@ -362,6 +443,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_reads_match_kernel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fsync_covers_every_writer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fsync_after_close, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors_are_eio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_rules, setup, teardown),
 	};
