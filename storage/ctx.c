@@ -38,6 +38,7 @@ void st_ctx_destroy(struct st_ctx *c)
 	for (i = c->inodes; i; i = next) {
 		next = i->next;
 		st_extmap_clear(&i->map);
+		st_dirty_free(&i->dirty);
 		pthread_rwlock_destroy(&i->lock);
 		free(i);
 	}
@@ -100,7 +101,7 @@ int st_inode_refresh(struct st_inode *ino, int fd)
 	if ((rc = st_extmap_load(&ino->map, fd)) < 0)
 		return rc;
 	ino->size = (uint64_t)st.st_size;
-	ino->dirty_lo = ino->dirty_hi = 0;
+	st_dirty_clear(&ino->dirty);
 	ino->stale = 0;
 	return 0;
 }
@@ -241,8 +242,7 @@ void st_inode_changed(struct st_inode *ino, int fd)
 void st_inode_kernel_wrote(struct st_inode *ino)
 {
 	pthread_rwlock_wrlock(&ino->lock);
-	ino->dirty_lo = 0;
-	ino->dirty_hi = UINT64_MAX;
+	ino->dirty.all = 1;
 	ino->stale = 1; /* and the size may have changed */
 	pthread_rwlock_unlock(&ino->lock);
 }

@@ -152,7 +152,7 @@ static int dev_write_piece(struct st_thread *t, struct st_tq *q, const char *buf
 
 static int dirty_overlaps(const struct st_inode *ino, uint64_t off, uint64_t end)
 {
-	return ino->dirty_lo < ino->dirty_hi && off < ino->dirty_hi && end > ino->dirty_lo;
+	return st_dirty_overlaps(&ino->dirty, off, end);
 }
 
 /*
@@ -276,13 +276,7 @@ static ssize_t kern_write(const struct st_io *io, const void *buf, size_t len, o
 		uint64_t lo = (uint64_t)off & ~(uint64_t)(ST_PAGE - 1);
 		uint64_t hi = ((uint64_t)off + (uint64_t)r + ST_PAGE - 1) & ~(uint64_t)(ST_PAGE - 1);
 
-		if (ino->dirty_lo >= ino->dirty_hi) {
-			ino->dirty_lo = lo;
-			ino->dirty_hi = hi;
-		} else {
-			ino->dirty_lo = lo < ino->dirty_lo ? lo : ino->dirty_lo;
-			ino->dirty_hi = hi > ino->dirty_hi ? hi : ino->dirty_hi;
-		}
+		st_dirty_add(&ino->dirty, lo, hi);
 		if ((uint64_t)off + (uint64_t)r > ino->size)
 			ino->size = (uint64_t)off + (uint64_t)r;
 	}

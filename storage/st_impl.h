@@ -40,7 +40,7 @@ struct st_inode {
 	struct st_extmap map;
 	int stale;                      /* remap before the next device I/O */
 	uint64_t size;                  /* EOF as this process made it */
-	uint64_t dirty_lo, dirty_hi;    /* written through the kernel, pages */
+	struct st_dirty dirty;          /* written through the kernel, pages */
 	/* atomics: */
 	int kernel_only;                /* an st_reason: the kernel's for good */
 	int aux_fd;                     /* the caller's (lease), -1 none */

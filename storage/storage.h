@@ -124,6 +124,31 @@ void st_extmap_clear(struct st_extmap *m);
  * are written back first, so every extent it reports is on the device). */
 int st_extmap_load(struct st_extmap *m, int fd);
 
+/* ---- ranges written through the kernel -------------------------------- */
+
+/*
+ * The byte ranges of a file written through the kernel since its map was
+ * taken: sorted, disjoint, not touching. A set, not one interval, so that
+ * writes into holes here and there do not make the whole span between
+ * them dirty (and every device I/O in it a remap). Past ST_DIRTY_MAX
+ * ranges the two nearest are joined (more dirty, never less).
+ */
+#define ST_DIRTY_MAX 1024
+
+struct st_dirty {
+	struct st_drange { uint64_t lo, hi; } *r;
+	unsigned n, cap;
+	int all;        /* everything (out of memory, or a write unseen) */
+};
+
+/* Adds [lo, hi), lo < hi. */
+void st_dirty_add(struct st_dirty *d, uint64_t lo, uint64_t hi);
+/* 1 when [lo, hi) meets a dirty range. */
+int st_dirty_overlaps(const struct st_dirty *d, uint64_t lo, uint64_t hi);
+/* Empties the set (keeps its memory); st_dirty_free gives that back. */
+void st_dirty_clear(struct st_dirty *d);
+void st_dirty_free(struct st_dirty *d);
+
 /* ---- bounce rounding -------------------------------------------------- */
 
 /* [*a, *a + *alen) is [off, off + len) widened to lba boundaries. */
