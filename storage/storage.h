@@ -10,8 +10,9 @@
  *    kernel since the map was taken; everything else is the kernel's
  *    pread of that piece. Split at extent boundaries, short at EOF;
  *  - a write goes to the device only when all of it overwrites written,
- *    mapped, unshared blocks inside EOF at block-aligned offset and
- *    length; otherwise the whole write is the kernel's, its range is
+ *    mapped, unshared blocks inside EOF (partial blocks at its ends are
+ *    read, merged and written back whole, under the inode's write lock);
+ *    otherwise the whole write is the kernel's, its range is
  *    remembered as dirty and written back (FIEMAP_FLAG_SYNC) and remapped
  *    before the device may read it; after a device write the page cache
  *    over the range is dropped;
@@ -48,7 +49,6 @@ enum st_reason {
 	ST_R_UNALIGNED_EXTENT,/* an extent not on logical-block boundaries */
 	ST_R_EOF,             /* at or past EOF, or a write that extends */
 	ST_R_DIRTY,           /* written through the kernel, not yet remapped */
-	ST_R_UNALIGNED_WRITE, /* a write not on logical-block boundaries */
 	ST_R_MMAP,            /* the file is mapped */
 	ST_R_NO_DEVICE,       /* the transport refused the device */
 	ST_R_CHILD,           /* a forked child */
@@ -166,6 +166,7 @@ struct st_stats {
 	uint64_t kern_reads, kern_read_bytes, kern_writes, kern_write_bytes;
 	uint64_t flushes, bounce_copies, map_refreshes, errors;
 	uint64_t flush_writers;       /* writer queue pairs the flushes covered */
+	uint64_t rmw_writes;          /* partial-block writes read-modify-written */
 	uint64_t fallback[ST_R_MAX];  /* pieces sent to the kernel, by reason */
 	uint64_t qpairs;              /* queue pairs made */
 	uint64_t files;               /* files opened on the storage path */

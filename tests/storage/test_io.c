@@ -283,19 +283,30 @@ static void test_writes(void **state)
 	assert_int_equal(mock_writes, 1);
 	assert_int_equal(pread(mock_fd, k, 2 * BLK, BLK), 2 * BLK);
 	assert_memory_equal(k, b, 2 * BLK);
-	/* a partial block, and past EOF: the kernel's */
+	/* a partial block: read, merged, written back whole (the device) */
 	assert_int_equal(st_pwrite(&f->io, b, 100, 3 * BLK + 5), 100);
-	assert_int_equal(stats(f).fallback[ST_R_UNALIGNED_WRITE], 1);
+	assert_int_equal(mock_writes, 2);
+	assert_int_equal(stats(f).rmw_writes, 1);
+	read_like_kernel(f, 3 * BLK, BLK, 1);
+	/* across blocks, both edges partial, from an unaligned buffer */
+	assert_int_equal(st_pwrite(&f->io, b + 1, BLK + 700, 5 * BLK - 300), BLK + 700);
+	assert_int_equal(stats(f).rmw_writes, 2);
+	read_like_kernel(f, 4 * BLK, 3 * BLK, 1);
+	assert_int_equal(pread(mock_fd, k, 1, 5 * BLK - 301), 1);
+	assert_int_not_equal(k[0], 0xab);
+	/* past EOF, or partly into the hole: the kernel's */
 	assert_int_equal(st_pwrite(&f->io, b, BLK, 20 * BLK), BLK);
 	assert_int_equal(stats(f).fallback[ST_R_EOF], 1);
-	assert_int_equal(mock_writes, 1);
+	assert_int_equal(st_pwrite(&f->io, b, 300, 10 * BLK - 100), 300);
+	assert_int_equal(stats(f).fallback[ST_R_HOLE], 1);
+	assert_int_equal(mock_writes, 3);
 	/* reading what the kernel wrote: remapped first, then the device */
 	read_like_kernel(f, 20 * BLK, BLK, 1);
 	read_like_kernel(f, 3 * BLK, BLK, 1);
 	assert_true(stats(f).map_refreshes >= 1);
 	/* a write into the hole the kernel's too */
-	assert_int_equal(st_pwrite(&f->io, b, BLK, 10 * BLK), BLK);
-	assert_int_equal(stats(f).fallback[ST_R_HOLE], 1);
+	assert_int_equal(st_pwrite(&f->io, b, BLK, 11 * BLK), BLK);
+	assert_int_equal(stats(f).fallback[ST_R_HOLE], 2);
 	read_like_kernel(f, 9 * BLK, 3 * BLK, 1);
 	/* fdatasync flushes once after device writes, not without them */
 	assert_int_equal(st_sync(&f->io, 1), 0);
@@ -365,6 +376,46 @@ static void test_fsync_covers_every_writer(void **state)
 	st_thread_destroy(w1.t);
 	st_thread_destroy(w2.t);
 	st_thread_destroy(w3.t);
+}
+
+/* Two threads merging single bytes into the same block at once: each
+ * read-modify-write holds the inode's write lock, so no byte is lost. */
+struct merger {
+	struct fx *f;
+	int first;
+	unsigned char v;
+	ssize_t bad;
+};
+
+static void *merger_main(void *arg)
+{
+	struct merger *m = arg;
+	struct st_io io = m->f->io;
+
+	io.t = st_thread_create(m->f->c);
+	for (int i = m->first; i < 400; i += 2)
+		if (st_pwrite(&io, &m->v, 1, 6 * BLK + i) != 1)
+			m->bad++;
+	st_thread_destroy(io.t);
+	return NULL;
+}
+
+static void test_rmw_same_block(void **state)
+{
+	struct fx *f = *state;
+	struct merger m[2] = { { f, 0, 0x11, 0 }, { f, 1, 0x22, 0 } };
+	pthread_t th[2];
+	unsigned char k[400];
+
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, merger_main, &m[i]), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	assert_int_equal(m[0].bad + m[1].bad, 0);
+	assert_int_equal(pread(mock_fd, k, sizeof(k), 6 * BLK), sizeof(k));
+	for (int i = 0; i < 400; i++)
+		assert_int_equal(k[i], i & 1 ? 0x22 : 0x11);
+	assert_int_equal(stats(f).rmw_writes, 400);
 }
 
 /* Device writes of a file closed unflushed are flushed by the next fsync
@@ -445,6 +496,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fsync_covers_every_writer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fsync_after_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rmw_same_block, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors_are_eio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_rules, setup, teardown),
 	};
