@@ -61,7 +61,7 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 	$(BUILD)/tests/test_stack_tcp_isn $(BUILD)/tests/test_stack_tcp \
 	$(BUILD)/tests/test_stack_tcp_timer \
 	$(BUILD)/tests/test_sockets_flows $(BUILD)/tests/test_common_guard \
-	$(BUILD)/tests/test_preload_usermem \
+	$(BUILD)/tests/test_preload_usermem $(BUILD)/tests/test_preload_files \
 	$(BUILD)/tests/test_storage_extmap $(BUILD)/tests/test_storage_policy \
 	$(BUILD)/tests/test_storage_io
 TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
