@@ -27,8 +27,8 @@
  *
  * Threads: st_ctx_* and st_inode_get/put take the context's mutex (open
  * and close only). An st_thread is its thread's own. The data path takes
- * the inode's read lock (write lock for a kernel write, a remap or a
- * size change).
+ * the inode's read lock (write lock for a kernel write, a remap, a
+ * size change or a read-modify-write of partial blocks).
  */
 #ifndef ACCEL_STORAGE_H
 #define ACCEL_STORAGE_H
