@@ -67,7 +67,8 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 	$(BUILD)/tests/callmix $(BUILD)/tests/sockdiff $(BUILD)/tests/sockthreads \
 	$(BUILD)/tests/stackmix $(BUILD)/tests/selfconn \
-	$(BUILD)/tests/fdlimit $(BUILD)/tests/libearlyhook.so $(BUILD)/tests/fileio
+	$(BUILD)/tests/fdlimit $(BUILD)/tests/libearlyhook.so $(BUILD)/tests/fileio \
+	$(BUILD)/tests/nvmeq
 BENCH_PROGS := $(BUILD)/bench/callcost $(BUILD)/bench/kecho $(BUILD)/bench/stacklink \
 	$(BUILD)/bench/jitter $(BUILD)/bench/c2c $(BUILD)/bench/guardcost
 
@@ -156,6 +157,12 @@ $(BUILD)/tests/test_storage_io: tests/storage/test_io.c $(STORAGE_SRC) storage/s
 $(BUILD)/tests/lib%.so: tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -shared -o $@ $<
+
+# The queue-pair API on a real device, without the shim: every transport.
+NVME_SRC := $(filter dev/nvme%,$(DEV_SRC))
+$(BUILD)/tests/nvmeq: tests/progs/nvmeq.c $(NVME_SRC) dev/nvme.h $(COMMON_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(NVME_SRC) $(COMMON_SRC) -luring -ldl -lpthread
 
 $(BUILD)/tests/%: tests/progs/%.c
 	@mkdir -p $(dir $@)

@@ -148,7 +148,9 @@ static inline int dev_nvme_poll(struct dev_nvme_dev *d, struct dev_nvme_qpair *q
  * read it to re-arm), for a wait engine that sleeps on several sources
  * at once and then calls dev_nvme_poll(..., wait 0). The queue's owner
  * only; the descriptor lives as long as q. -EOPNOTSUPP when the
- * transport has none.
+ * transport has none. (uring: the completion is posted by task work run
+ * in the owner's thread, which may end its sleep with EINTR before the
+ * descriptor is readable: retry, it is not the program's signal.)
  */
 static inline int dev_nvme_event_fd(struct dev_nvme_dev *d, struct dev_nvme_qpair *q)
 {

@@ -12,6 +12,9 @@
 #    reads (bounce), a kernel reader between, fallocate'd ranges read as
 #    zeros, a write into a hole, a mapping after device writes; then a
 #    kernel process and a new shim process read the newest bytes;
+#  - the queue-pair API on the loop device without the shim
+#    (tests/progs/nvmeq.c): reads through the ring's eventfd and through
+#    the poll's own wait equal the kernel's, a flush completes;
 #  - memcached extstore under the shim (-m 64, 8 MiB pages) with its
 #    network on a net_tap port (in a network namespace of its own): a
 #    Linux client through the port sets more values than memory holds
@@ -151,6 +154,11 @@ sync
 echo 3 > /proc/sys/vm/drop_caches
 $K "$F" r:0:4096:2 r:4096:8192:3 r:65536:4096:z r:69632:369:4 r:70001:999:6 r:71000:6824:4 \
 	r:524288:4096:5 > "$out.co.k" || fail "coherence, kernel after: $(cat "$out.co.k")"
+# The queue-pair API without the shim: a block of the file read through
+# the ring's eventfd (as a wait engine would), 200 through the poll's own
+# spin-then-sleep, and a flush.
+"$BUILD/tests/nvmeq" uring "$F" > "$out.nvmeq" || fail "nvmeq: $(cat "$out.nvmeq")"
+note "queue pair API: $(cat "$out.nvmeq")"
 # dup'd fds stay on the storage path; a forked child reads through the
 # kernel and sees the parent's device writes.
 shim "$P" "$F" d w:8192:4096:9 r:8192:4096:9 k:8192:4096:9 d r:8192:4096:9 \
