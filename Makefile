@@ -70,13 +70,14 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 	$(BUILD)/tests/test_stack_tcp_isn $(BUILD)/tests/test_stack_tcp \
 	$(BUILD)/tests/test_stack_tcp_timer \
 	$(BUILD)/tests/test_sockets_flows $(BUILD)/tests/test_common_guard \
-	$(BUILD)/tests/test_preload_usermem \
+	$(BUILD)/tests/test_preload_usermem $(BUILD)/tests/test_preload_files \
 	$(BUILD)/tests/test_storage_extmap $(BUILD)/tests/test_storage_policy \
 	$(BUILD)/tests/test_storage_io
 TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 	$(BUILD)/tests/callmix $(BUILD)/tests/sockdiff $(BUILD)/tests/sockthreads \
 	$(BUILD)/tests/stackmix $(BUILD)/tests/selfconn \
-	$(BUILD)/tests/fdlimit $(BUILD)/tests/libearlyhook.so $(BUILD)/tests/fileio
+	$(BUILD)/tests/fdlimit $(BUILD)/tests/libearlyhook.so $(BUILD)/tests/fileio \
+	$(BUILD)/tests/nvmeq
 BENCH_PROGS := $(BUILD)/bench/callcost $(BUILD)/bench/kecho $(BUILD)/bench/stacklink \
 	$(BUILD)/bench/jitter $(BUILD)/bench/c2c $(BUILD)/bench/guardcost
 
@@ -188,6 +189,12 @@ $(BUILD)/tests/test_storage_io: tests/storage/test_io.c $(STORAGE_SRC) storage/s
 $(BUILD)/tests/lib%.so: tests/progs/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -shared -o $@ $<
+
+# The queue-pair API on a real device, without the shim: every transport.
+NVME_SRC := $(filter dev/nvme%,$(DEV_SRC))
+$(BUILD)/tests/nvmeq: tests/progs/nvmeq.c $(NVME_SRC) dev/nvme.h $(COMMON_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(NVME_SRC) $(COMMON_SRC) -luring -ldl -lpthread
 
 $(BUILD)/tests/%: tests/progs/%.c
 	@mkdir -p $(dir $@)

@@ -25,6 +25,7 @@
 #ifndef ACCEL_DEV_NVME_H
 #define ACCEL_DEV_NVME_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -66,6 +67,8 @@ struct dev_nvme_transport_ops {
 	int (*submit_flush)(struct dev_nvme_qpair *q, uint64_t tag);
 	int (*poll)(struct dev_nvme_qpair *q, struct dev_nvme_cpl *cpl, unsigned max,
 		    unsigned wait);
+	/* optional (NULL: none): see dev_nvme_event_fd */
+	int (*event_fd)(struct dev_nvme_qpair *q);
 };
 
 /* What every transport's device starts with. */
@@ -129,13 +132,29 @@ static inline int dev_nvme_submit_flush(struct dev_nvme_dev *d, struct dev_nvme_
 }
 
 /*
- * Sends what is queued and reaps up to max completions, waiting (in the
- * kernel) until at least wait have arrived. Returns the number reaped.
+ * Sends what is queued and reaps up to max completions, waiting until at
+ * least wait have arrived: the submitting thread polls (the transport
+ * spins while its device answers faster than a sleep costs, then sleeps
+ * in the kernel). Returns the number reaped.
  */
 static inline int dev_nvme_poll(struct dev_nvme_dev *d, struct dev_nvme_qpair *q,
 				struct dev_nvme_cpl *cpl, unsigned max, unsigned wait)
 {
 	return d->ops->poll(q, cpl, max, wait);
+}
+
+/*
+ * A descriptor that becomes readable when q has a completion (an eventfd:
+ * read it to re-arm), for a wait engine that sleeps on several sources
+ * at once and then calls dev_nvme_poll(..., wait 0). The queue's owner
+ * only; the descriptor lives as long as q. -EOPNOTSUPP when the
+ * transport has none. (uring: the completion is posted by task work run
+ * in the owner's thread, which may end its sleep with EINTR before the
+ * descriptor is readable: retry, it is not the program's signal.)
+ */
+static inline int dev_nvme_event_fd(struct dev_nvme_dev *d, struct dev_nvme_qpair *q)
+{
+	return d->ops->event_fd ? d->ops->event_fd(q) : -EOPNOTSUPP;
 }
 
 static inline void dev_nvme_qpair_destroy(struct dev_nvme_dev *d,

@@ -125,14 +125,17 @@ static void stats_print(void)
 		"libaccel[%d] storage: files %llu (kept on the kernel %llu), queue pairs %llu, "
 		"device reads %llu (%llu bytes) writes %llu (%llu bytes), kernel reads %llu "
 		"(%llu bytes) writes %llu (%llu bytes), flushes %llu, bounce copies %llu, "
-		"map refreshes %llu, errors %llu; to the kernel by reason:%s\n",
+		"writer queues flushed %llu, read-modify-writes %llu, map refreshes %llu, "
+		"errors %llu; to the kernel by reason:%s\n",
 		(int)getpid(), (unsigned long long)s.files, (unsigned long long)s.refused,
 		(unsigned long long)s.qpairs, (unsigned long long)s.dev_reads,
 		(unsigned long long)s.dev_read_bytes, (unsigned long long)s.dev_writes,
 		(unsigned long long)s.dev_write_bytes, (unsigned long long)s.kern_reads,
 		(unsigned long long)s.kern_read_bytes, (unsigned long long)s.kern_writes,
 		(unsigned long long)s.kern_write_bytes, (unsigned long long)s.flushes,
-		(unsigned long long)s.bounce_copies, (unsigned long long)s.map_refreshes,
+		(unsigned long long)s.bounce_copies, (unsigned long long)s.flush_writers,
+		(unsigned long long)s.rmw_writes,
+		(unsigned long long)s.map_refreshes,
 		(unsigned long long)s.errors, len ? why : " none");
 }
 
@@ -163,6 +166,8 @@ static size_t stats_format(char *buf, size_t len)
 	LINE("storage_kernel_writes", s.kern_writes);
 	LINE("storage_kernel_write_bytes", s.kern_write_bytes);
 	LINE("storage_flushes", s.flushes);
+	LINE("storage_flush_writers", s.flush_writers);
+	LINE("storage_read_modify_writes", s.rmw_writes);
 	LINE("storage_bounce_copies", s.bounce_copies);
 	LINE("storage_map_refreshes", s.map_refreshes);
 	LINE("storage_errors", s.errors);

@@ -38,6 +38,7 @@ void st_ctx_destroy(struct st_ctx *c)
 	for (i = c->inodes; i; i = next) {
 		next = i->next;
 		st_extmap_clear(&i->map);
+		st_dirty_free(&i->dirty);
 		pthread_rwlock_destroy(&i->lock);
 		free(i);
 	}
@@ -100,7 +101,7 @@ int st_inode_refresh(struct st_inode *ino, int fd)
 	if ((rc = st_extmap_load(&ino->map, fd)) < 0)
 		return rc;
 	ino->size = (uint64_t)st.st_size;
-	ino->dirty_lo = ino->dirty_hi = 0;
+	st_dirty_clear(&ino->dirty);
 	ino->stale = 0;
 	return 0;
 }
@@ -197,6 +198,12 @@ int st_inode_put(struct st_ctx *c, struct st_inode *ino)
 	if (ino->refs && --ino->refs == 0) {
 		pthread_rwlock_wrlock(&ino->lock);
 		ino->gen++; /* any fd still naming it goes to the kernel */
+		/* Unflushed device writes outlive the inode: a later open's
+		 * fsync must still flush them (the kernel's own fsync of a
+		 * file with nothing dirty need not flush the device). */
+		__atomic_fetch_or(&ino->sd->closed_wrote,
+				  __atomic_exchange_n(&ino->wrote, 0, __ATOMIC_ACQ_REL),
+				  __ATOMIC_RELEASE);
 		st_extmap_clear(&ino->map);
 		aux = ino->aux_fd;
 		ino->aux_fd = -1;
@@ -235,8 +242,7 @@ void st_inode_changed(struct st_inode *ino, int fd)
 void st_inode_kernel_wrote(struct st_inode *ino)
 {
 	pthread_rwlock_wrlock(&ino->lock);
-	ino->dirty_lo = 0;
-	ino->dirty_hi = UINT64_MAX;
+	ino->dirty.all = 1;
 	ino->stale = 1; /* and the size may have changed */
 	pthread_rwlock_unlock(&ino->lock);
 }
@@ -282,7 +288,9 @@ void st_thread_destroy(struct st_thread *t)
 	for (unsigned i = 0; i < ST_MAX_DEVS; i++)
 		if (t->q[i].qp && !t->q[i].lock) {
 			dev_nvme_qpair_destroy(t->q[i].sd->d, t->q[i].qp);
-			t->q[i].sd->qpairs--; /* its slot is free for another thread */
+			t->q[i].sd->qpairs--; /* its place is free for another thread */
+			if (t->q[i].slot != ST_SLOT_SHARED)
+				t->q[i].sd->slots &= ~(1ull << t->q[i].slot);
 		}
 	if (t->prev)
 		t->prev->next = t->next;
@@ -311,8 +319,14 @@ int st_thread_queue(struct st_thread *t, struct st_dev *sd, struct st_tq **out)
 	pthread_mutex_lock(&c->lock);
 	if (sd->qpairs < c->conf.queues) {
 		if ((rc = dev_nvme_qpair_create(sd->d, &q->qp)) == 0) {
+			uint64_t free_slots = ~sd->slots & ~(1ull << ST_SLOT_SHARED);
+
 			sd->qpairs++;
 			c->qpairs_made++;
+			q->slot = free_slots ? (unsigned)__builtin_ctzll(free_slots) :
+					       ST_SLOT_SHARED;
+			if (q->slot != ST_SLOT_SHARED)
+				sd->slots |= 1ull << q->slot;
 		}
 	} else {
 		if (!sd->shared && (rc = dev_nvme_qpair_create(sd->d, &sd->shared)) == 0)
@@ -320,6 +334,7 @@ int st_thread_queue(struct st_thread *t, struct st_dev *sd, struct st_tq **out)
 		if (rc == 0) {
 			q->qp = sd->shared;
 			q->lock = &sd->shared_lock;
+			q->slot = ST_SLOT_SHARED;
 		}
 	}
 	pthread_mutex_unlock(&c->lock);

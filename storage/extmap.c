@@ -81,6 +81,98 @@ void st_extmap_seg(const struct st_extmap *m, uint64_t off, uint64_t end,
 	seg->why = extent_reason(e, lba, write);
 }
 
+/* ---- dirty ranges -------------------------------------------------------- */
+
+/* The first range that ends at or after lo (touching counts), or d->n. */
+static unsigned dirty_first(const struct st_dirty *d, uint64_t lo)
+{
+	unsigned a = 0, b = d->n;
+
+	while (a < b) {
+		unsigned mid = a + (b - a) / 2;
+
+		if (d->r[mid].hi < lo)
+			a = mid + 1;
+		else
+			b = mid;
+	}
+	return a;
+}
+
+/* Joins the two ranges with the smallest gap between them. */
+static void dirty_squeeze(struct st_dirty *d)
+{
+	unsigned best = 0;
+
+	for (unsigned i = 1; i + 1 < d->n; i++)
+		if (d->r[i + 1].lo - d->r[i].hi < d->r[best + 1].lo - d->r[best].hi)
+			best = i;
+	d->r[best].hi = d->r[best + 1].hi;
+	memmove(&d->r[best + 1], &d->r[best + 2], (d->n - best - 2) * sizeof(*d->r));
+	d->n--;
+}
+
+void st_dirty_add(struct st_dirty *d, uint64_t lo, uint64_t hi)
+{
+	unsigned i, j;
+
+	if (d->all)
+		return;
+	i = dirty_first(d, lo);
+	/* every range from i that starts at or before hi merges with it */
+	for (j = i; j < d->n && d->r[j].lo <= hi; j++) {
+		lo = d->r[j].lo < lo ? d->r[j].lo : lo;
+		hi = d->r[j].hi > hi ? d->r[j].hi : hi;
+	}
+	if (j == i) {
+		if (d->n == d->cap) {
+			unsigned cap = d->cap ? d->cap * 2 : 8;
+			struct st_drange *x = realloc(d->r, cap * sizeof(*x));
+
+			if (!x) {
+				d->all = 1;
+				return;
+			}
+			d->r = x;
+			d->cap = cap;
+		}
+		memmove(&d->r[i + 1], &d->r[i], (d->n - i) * sizeof(*d->r));
+		d->n++;
+	} else if (j > i + 1) {
+		memmove(&d->r[i + 1], &d->r[j], (d->n - j) * sizeof(*d->r));
+		d->n -= j - i - 1;
+	}
+	d->r[i].lo = lo;
+	d->r[i].hi = hi;
+	if (d->n > ST_DIRTY_MAX)
+		dirty_squeeze(d);
+}
+
+int st_dirty_overlaps(const struct st_dirty *d, uint64_t lo, uint64_t hi)
+{
+	unsigned i;
+
+	if (d->all)
+		return 1;
+	/* the first range that ends after lo */
+	i = dirty_first(d, lo);
+	if (i < d->n && d->r[i].hi == lo)
+		i++;
+	return i < d->n && d->r[i].lo < hi;
+}
+
+void st_dirty_clear(struct st_dirty *d)
+{
+	d->n = 0;
+	d->all = 0;
+}
+
+void st_dirty_free(struct st_dirty *d)
+{
+	free(d->r);
+	memset(d, 0, sizeof(*d));
+}
+
 #define FIEMAP_BATCH 128
 
 int st_extmap_load(struct st_extmap *m, int fd)

@@ -152,24 +152,28 @@ static int dev_write_piece(struct st_thread *t, struct st_tq *q, const char *buf
 
 static int dirty_overlaps(const struct st_inode *ino, uint64_t off, uint64_t end)
 {
-	return ino->dirty_lo < ino->dirty_hi && off < ino->dirty_hi && end > ino->dirty_lo;
+	return st_dirty_overlaps(&ino->dirty, off, end);
 }
 
 /*
  * Takes the inode's read lock with a map fit for [off, end): remapped
  * (under the write lock) first if stale or if the range was written
- * through the kernel since (the remap writes it back first). Returns ST_R_DEVICE with the lock
- * held, or a reason with it released.
+ * through the kernel since (the remap writes it back first). Returns
+ * ST_R_DEVICE with the lock held (the write lock with excl), or a reason
+ * with it released.
  */
 static enum st_reason lock_ready(const struct st_io *io, uint64_t off, uint64_t end,
-				 int write)
+				 int write, int excl)
 {
 	struct st_inode *ino = io->ino;
 
 	for (;;) {
 		int rc;
 
-		pthread_rwlock_rdlock(&ino->lock);
+		if (excl)
+			pthread_rwlock_wrlock(&ino->lock);
+		else
+			pthread_rwlock_rdlock(&ino->lock);
 		if (ino->gen != io->gen) {
 			pthread_rwlock_unlock(&ino->lock);
 			return ST_R_NO_DEVICE; /* closed under us: the kernel's EBADF */
@@ -183,8 +187,10 @@ static enum st_reason lock_ready(const struct st_io *io, uint64_t off, uint64_t 
 		    !dirty_overlaps(ino, write ? off & ~(uint64_t)(ST_PAGE - 1) : off,
 				    write ? (end + ST_PAGE - 1) & ~(uint64_t)(ST_PAGE - 1) : end))
 			return ST_R_DEVICE;
-		pthread_rwlock_unlock(&ino->lock);
-		pthread_rwlock_wrlock(&ino->lock);
+		if (!excl) {
+			pthread_rwlock_unlock(&ino->lock);
+			pthread_rwlock_wrlock(&ino->lock);
+		}
 		rc = ino->gen == io->gen ? st_inode_refresh(ino, io->fd) : 0;
 		if (rc == 0)
 			ST_ADD(io->t, map_refreshes, 1);
@@ -243,7 +249,7 @@ ssize_t st_pread(const struct st_io *io, void *buf, size_t len, off_t off)
 	if (st_thread_queue(io->t, io->ino->sd, &q) < 0)
 		return kern_read(io, buf, len, off, ST_R_NO_QUEUE);
 	end = (uint64_t)off + len;
-	if ((why = lock_ready(io, (uint64_t)off, end, 0)))
+	if ((why = lock_ready(io, (uint64_t)off, end, 0, 0)))
 		return kern_read(io, buf, len, off, why);
 	if ((uint64_t)off >= io->ino->size) {
 		pthread_rwlock_unlock(&io->ino->lock);
@@ -276,13 +282,7 @@ static ssize_t kern_write(const struct st_io *io, const void *buf, size_t len, o
 		uint64_t lo = (uint64_t)off & ~(uint64_t)(ST_PAGE - 1);
 		uint64_t hi = ((uint64_t)off + (uint64_t)r + ST_PAGE - 1) & ~(uint64_t)(ST_PAGE - 1);
 
-		if (ino->dirty_lo >= ino->dirty_hi) {
-			ino->dirty_lo = lo;
-			ino->dirty_hi = hi;
-		} else {
-			ino->dirty_lo = lo < ino->dirty_lo ? lo : ino->dirty_lo;
-			ino->dirty_hi = hi > ino->dirty_hi ? hi : ino->dirty_hi;
-		}
+		st_dirty_add(&ino->dirty, lo, hi);
 		if ((uint64_t)off + (uint64_t)r > ino->size)
 			ino->size = (uint64_t)off + (uint64_t)r;
 	}
@@ -291,22 +291,25 @@ static ssize_t kern_write(const struct st_io *io, const void *buf, size_t len, o
 	return r < 0 ? -errno : r;
 }
 
-/* Why [off, end) may not be written through the device, or ST_R_DEVICE. */
+/* Why [off, end) may not be written through the device, or ST_R_DEVICE:
+ * all of it inside EOF, and its blocks (widened to lba) written, mapped,
+ * unshared and not dirty in the page cache. */
 static enum st_reason write_check(const struct st_inode *ino, uint64_t off, uint64_t end,
 				  uint32_t lba)
 {
-	if ((off | end) & (lba - 1))
-		return ST_R_UNALIGNED_WRITE;
+	uint64_t a, alen;
+
 	if (end > ino->size)
 		return ST_R_EOF;
+	st_round(off, end - off, lba, &a, &alen);
 	/* Also whole pages: a dirty page's writeback would overwrite ours. */
-	if (dirty_overlaps(ino, off & ~(uint64_t)(ST_PAGE - 1),
-			   (end + ST_PAGE - 1) & ~(uint64_t)(ST_PAGE - 1)))
+	if (dirty_overlaps(ino, a & ~(uint64_t)(ST_PAGE - 1),
+			   (a + alen + ST_PAGE - 1) & ~(uint64_t)(ST_PAGE - 1)))
 		return ST_R_DIRTY;
-	for (uint64_t pos = off; pos < end;) {
+	for (uint64_t pos = a; pos < a + alen;) {
 		struct st_seg seg;
 
-		st_extmap_seg(&ino->map, pos, end, lba, 1, &seg);
+		st_extmap_seg(&ino->map, pos, a + alen, lba, 1, &seg);
 		if (seg.why)
 			return seg.why;
 		pos += seg.len;
@@ -334,31 +337,92 @@ static int write_pieces(const struct st_io *io, struct st_tq *q, const char *buf
 	return 0;
 }
 
+/*
+ * A write that does not start or end on a block boundary, over written
+ * blocks: the edge blocks are read into the bounce buffer, the caller's
+ * bytes copied over them, and whole blocks written back. [a, aend) is
+ * [off, end) widened to blocks; its pieces follow the extents, whose
+ * ends are on block boundaries. Runs under the inode's write lock: two
+ * threads merging into one block must not both read its old bytes, and
+ * no device read of the file may see a half-written merge.
+ */
+static int rmw_pieces(const struct st_io *io, struct st_tq *q, const char *buf,
+		      uint64_t off, uint64_t end, uint64_t a, uint64_t aend)
+{
+	uint32_t lba = q->sd->d->info.lba_size;
+	struct st_thread *t = io->t;
+	char *bb = t->bounce;
+
+	for (uint64_t pos = a; pos < aend;) {
+		struct st_seg seg;
+
+		st_extmap_seg(&io->ino->map, pos, aend, lba, 1, &seg);
+		for (uint64_t done = 0; done < seg.len;) {
+			uint64_t c = pos + done, n = seg.len - done < ST_BOUNCE ?
+						    seg.len - done : ST_BOUNCE;
+			uint64_t lo = c > off ? c : off, hi = c + n < end ? c + n : end;
+			uint64_t phys = seg.physical + done;
+			int rc = 0;
+
+			if (c < off)
+				rc = dev_cmd(t, q, 0, bb, lba, phys);
+			if (rc == 0 && c + n > end && (c >= off || n > lba))
+				rc = dev_cmd(t, q, 0, bb + n - lba, lba, phys + n - lba);
+			if (rc < 0)
+				return rc;
+			if (accel_copy_in(bb + (lo - c), buf + (lo - off), hi - lo) < 0)
+				return -EFAULT;
+			ST_ADD(t, bounce_copies, 1);
+			if ((rc = dev_cmd(t, q, 1, bb, (uint32_t)n, phys)) < 0)
+				return rc;
+			ST_ADD(t, dev_writes, 1);
+			ST_ADD(t, dev_write_bytes, hi - lo);
+			done += n;
+		}
+		pos += seg.len;
+	}
+	ST_ADD(t, rmw_writes, 1);
+	return 0;
+}
+
+/* After a device write of [off, end): clean pages over the range hold
+ * the old bytes: drop them, whole pages (fadvise keeps partial ones), so
+ * the kernel reads ours. */
+static void drop_cache(const struct st_io *io, uint64_t off, uint64_t end)
+{
+	uint64_t lo = off & ~(uint64_t)(ST_PAGE - 1);
+	uint64_t hi = (end + ST_PAGE - 1) & ~(uint64_t)(ST_PAGE - 1);
+
+	posix_fadvise(io->fd, (off_t)lo, (off_t)(hi - lo), POSIX_FADV_DONTNEED);
+}
+
 ssize_t st_pwrite(const struct st_io *io, const void *buf, size_t len, off_t off)
 {
 	enum st_reason why = call_check(io, buf, len, off, 1);
-	uint64_t end = (uint64_t)off + len;
+	uint64_t end = (uint64_t)off + len, a, alen;
 	struct st_tq *q;
-	int rc;
+	uint32_t lba;
+	int rc, part;
 
 	if (why)
 		return kern_write(io, buf, len, off, why);
 	if (st_thread_queue(io->t, io->ino->sd, &q) < 0)
 		return kern_write(io, buf, len, off, ST_R_NO_QUEUE);
-	if ((why = lock_ready(io, (uint64_t)off, end, 1)))
+	lba = q->sd->d->info.lba_size;
+	part = (((uint64_t)off | end) & (lba - 1)) != 0;
+	st_round((uint64_t)off, len, lba, &a, &alen);
+	if ((why = lock_ready(io, a, a + alen, 1, part)))
 		return kern_write(io, buf, len, off, why);
-	if ((why = write_check(io->ino, (uint64_t)off, end, q->sd->d->info.lba_size))) {
+	if ((why = write_check(io->ino, (uint64_t)off, end, lba))) {
 		pthread_rwlock_unlock(&io->ino->lock);
 		return kern_write(io, buf, len, off, why);
 	}
-	rc = write_pieces(io, q, buf, (uint64_t)off, end);
-	__atomic_store_n(&io->ino->wrote, 1, __ATOMIC_RELEASE);
-	/* Clean pages over the range hold the old bytes: drop them, whole
-	 * pages (fadvise keeps partial ones), so the kernel reads ours. */
-	posix_fadvise(io->fd, (off_t)((uint64_t)off & ~(uint64_t)(ST_PAGE - 1)),
-		      (off_t)(((end + ST_PAGE - 1) & ~(uint64_t)(ST_PAGE - 1)) -
-			      ((uint64_t)off & ~(uint64_t)(ST_PAGE - 1))),
-		      POSIX_FADV_DONTNEED);
+	rc = part ? rmw_pieces(io, q, buf, (uint64_t)off, end, a, a + alen) :
+		    write_pieces(io, q, buf, (uint64_t)off, end);
+	/* After the completions (st_sync says why), also of a failed write:
+	 * its pieces before the error reached the device. */
+	__atomic_fetch_or(&io->ino->wrote, 1ull << q->slot, __ATOMIC_RELEASE);
+	drop_cache(io, a, a + alen);
 	pthread_rwlock_unlock(&io->ino->lock);
 	return rc < 0 ? rc : (ssize_t)len;
 }
@@ -400,31 +464,59 @@ ssize_t st_pwritev(const struct st_io *io, const struct iovec *iov, int cnt, off
 	return vec(io, iov, cnt, off, write_one);
 }
 
+/*
+ * fsync's device half: one FLUSH, on the caller's own queue pair, when
+ * any queue pair wrote the file since the last one (ino->wrote has a bit
+ * per writer, set after its commands completed).
+ *
+ * Why one FLUSH on one queue is enough, and sound with one owner per
+ * queue pair (no thread submits on another's): a FLUSH makes durable
+ * every write the controller completed before the FLUSH was submitted,
+ * whichever queue it came on (NVMe Base 2.0 §7.1; the uring transport's
+ * flush is the block device's fsync, a REQ_PREFLUSH that the kernel
+ * sends for the whole device). A writer sets its bit only after its
+ * commands completed, and the exchange below reads and clears the bits
+ * before the FLUSH is submitted, so every write whose bit this fsync
+ * takes is covered. A write still in flight on another thread (its
+ * pwrite has not returned, so no fsync owes it durability) sets its bit
+ * after the exchange and is flushed by the next fsync; one that
+ * completed between the FLUSH's submission and its bit costs that next
+ * fsync a FLUSH it did not need, never a lost write. On the shared queue
+ * pair a writer holds the queue's lock until its completion, so a FLUSH
+ * submitted there follows it as well. A failed FLUSH puts the bits back
+ * (the next fsync tries again) and is fsync's EIO. Writes to files
+ * closed since (sd->closed_wrote) are taken too: their inodes are gone,
+ * their bytes may not be durable yet.
+ */
 int st_sync(const struct st_io *io, int datasync)
 {
+	struct st_dev *sd = io->ino->sd;
+	uint64_t mask = 0;
 	struct st_tq *q;
 	int rc = 0;
 
-	if (io->t && __atomic_exchange_n(&io->ino->wrote, 0, __ATOMIC_ACQ_REL)) {
-		/* One FLUSH covers every device write that completed, from any
-		 * queue (nvme.h); every one of ours has completed. */
+	if (io->t)
+		mask = __atomic_exchange_n(&io->ino->wrote, 0, __ATOMIC_ACQ_REL) |
+		       __atomic_exchange_n(&sd->closed_wrote, 0, __ATOMIC_ACQ_REL);
+	if (mask) {
 		struct dev_nvme_cpl cpl;
 
-		rc = st_thread_queue(io->t, io->ino->sd, &q);
+		rc = st_thread_queue(io->t, sd, &q);
 		if (rc == 0) {
 			if (q->lock)
 				pthread_mutex_lock(q->lock);
-			rc = dev_nvme_submit_flush(q->sd->d, q->qp, 0);
+			rc = dev_nvme_submit_flush(sd->d, q->qp, 0);
 			if (rc == 0)
-				rc = dev_nvme_poll(q->sd->d, q->qp, &cpl, 1, 1);
+				rc = dev_nvme_poll(sd->d, q->qp, &cpl, 1, 1);
 			if (q->lock)
 				pthread_mutex_unlock(q->lock);
 			rc = rc == 1 && cpl.res == 0 ? 0 : -EIO;
 		}
 		ST_ADD(io->t, flushes, 1);
+		ST_ADD(io->t, flush_writers, (uint64_t)__builtin_popcountll(mask));
 		if (rc < 0) {
 			ST_ADD(io->t, errors, 1);
-			__atomic_store_n(&io->ino->wrote, 1, __ATOMIC_RELEASE);
+			__atomic_fetch_or(&io->ino->wrote, mask, __ATOMIC_RELEASE);
 		}
 	}
 	if ((datasync ? accel_real.fdatasync(io->fd) : accel_real.fsync(io->fd)) < 0)

@@ -54,7 +54,6 @@ const char *st_reason_name(enum st_reason r)
 		[ST_R_UNALIGNED_EXTENT] = "unaligned_extent",
 		[ST_R_EOF] = "eof",
 		[ST_R_DIRTY] = "dirty",
-		[ST_R_UNALIGNED_WRITE] = "unaligned_write",
 		[ST_R_MMAP] = "mmap",
 		[ST_R_NO_DEVICE] = "no_device",
 		[ST_R_CHILD] = "child",

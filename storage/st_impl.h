@@ -22,6 +22,9 @@ struct st_dev {
 	unsigned index;                 /* in st_ctx.devs and st_thread.q */
 	struct dev_nvme_dev *d;         /* NULL: refused */
 	unsigned qpairs;                /* owned ones in use */
+	uint64_t slots;                 /* ST_SLOT bits the owned ones hold */
+	uint64_t closed_wrote;          /* st_inode.wrote of files closed since
+					 * (atomic): the next fsync's too */
 	struct dev_nvme_qpair *shared;  /* for threads past the cap */
 	pthread_mutex_t shared_lock;
 };
@@ -37,17 +40,24 @@ struct st_inode {
 	struct st_extmap map;
 	int stale;                      /* remap before the next device I/O */
 	uint64_t size;                  /* EOF as this process made it */
-	uint64_t dirty_lo, dirty_hi;    /* written through the kernel, pages */
+	struct st_dirty dirty;          /* written through the kernel, pages */
 	/* atomics: */
 	int kernel_only;                /* an st_reason: the kernel's for good */
 	int aux_fd;                     /* the caller's (lease), -1 none */
-	int wrote;                      /* device writes since the last flush */
+	uint64_t wrote;                 /* ST_SLOT bits of the queue pairs that
+					 * completed device writes since the
+					 * last flush (st_sync) */
 };
+
+/* A queue pair's bit in st_inode.wrote: owned ones take 0..62 while
+ * free, the shared one (and owned ones past 63) ST_SLOT_SHARED. */
+#define ST_SLOT_SHARED 63u
 
 struct st_tq {
 	struct st_dev *sd;
 	struct dev_nvme_qpair *qp;
 	pthread_mutex_t *lock;          /* NULL: the thread's own */
+	unsigned slot;
 };
 
 struct st_thread {

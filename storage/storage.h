@@ -10,13 +10,15 @@
  *    kernel since the map was taken; everything else is the kernel's
  *    pread of that piece. Split at extent boundaries, short at EOF;
  *  - a write goes to the device only when all of it overwrites written,
- *    mapped, unshared blocks inside EOF at block-aligned offset and
- *    length; otherwise the whole write is the kernel's, its range is
+ *    mapped, unshared blocks inside EOF (partial blocks at its ends are
+ *    read, merged and written back whole, under the inode's write lock);
+ *    otherwise the whole write is the kernel's, its range is
  *    remembered as dirty and written back (FIEMAP_FLAG_SYNC) and remapped
  *    before the device may read it; after a device write the page cache
  *    over the range is dropped;
- *  - fsync = a FLUSH, if the file was written through the device since
- *    the last one, then the kernel's fsync.
+ *  - fsync = a FLUSH, if any queue pair wrote the file through the
+ *    device since the last one (one FLUSH covers them all: st_sync in
+ *    io.c says why), then the kernel's fsync.
  *
  * Objects: one st_ctx per process (devices, inodes, thread registry), one
  * st_inode per open file (shared by every fd of it), one st_thread per
@@ -25,8 +27,8 @@
  *
  * Threads: st_ctx_* and st_inode_get/put take the context's mutex (open
  * and close only). An st_thread is its thread's own. The data path takes
- * the inode's read lock (write lock for a kernel write, a remap or a
- * size change).
+ * the inode's read lock (write lock for a kernel write, a remap, a
+ * size change or a read-modify-write of partial blocks).
  */
 #ifndef ACCEL_STORAGE_H
 #define ACCEL_STORAGE_H
@@ -47,7 +49,6 @@ enum st_reason {
 	ST_R_UNALIGNED_EXTENT,/* an extent not on logical-block boundaries */
 	ST_R_EOF,             /* at or past EOF, or a write that extends */
 	ST_R_DIRTY,           /* written through the kernel, not yet remapped */
-	ST_R_UNALIGNED_WRITE, /* a write not on logical-block boundaries */
 	ST_R_MMAP,            /* the file is mapped */
 	ST_R_NO_DEVICE,       /* the transport refused the device */
 	ST_R_CHILD,           /* a forked child */
@@ -123,6 +124,31 @@ void st_extmap_clear(struct st_extmap *m);
  * are written back first, so every extent it reports is on the device). */
 int st_extmap_load(struct st_extmap *m, int fd);
 
+/* ---- ranges written through the kernel -------------------------------- */
+
+/*
+ * The byte ranges of a file written through the kernel since its map was
+ * taken: sorted, disjoint, not touching. A set, not one interval, so that
+ * writes into holes here and there do not make the whole span between
+ * them dirty (and every device I/O in it a remap). Past ST_DIRTY_MAX
+ * ranges the two nearest are joined (more dirty, never less).
+ */
+#define ST_DIRTY_MAX 1024
+
+struct st_dirty {
+	struct st_drange { uint64_t lo, hi; } *r;
+	unsigned n, cap;
+	int all;        /* everything (out of memory, or a write unseen) */
+};
+
+/* Adds [lo, hi), lo < hi. */
+void st_dirty_add(struct st_dirty *d, uint64_t lo, uint64_t hi);
+/* 1 when [lo, hi) meets a dirty range. */
+int st_dirty_overlaps(const struct st_dirty *d, uint64_t lo, uint64_t hi);
+/* Empties the set (keeps its memory); st_dirty_free gives that back. */
+void st_dirty_clear(struct st_dirty *d);
+void st_dirty_free(struct st_dirty *d);
+
 /* ---- bounce rounding -------------------------------------------------- */
 
 /* [*a, *a + *alen) is [off, off + len) widened to lba boundaries. */
@@ -139,6 +165,8 @@ struct st_stats {
 	uint64_t dev_reads, dev_read_bytes, dev_writes, dev_write_bytes;
 	uint64_t kern_reads, kern_read_bytes, kern_writes, kern_write_bytes;
 	uint64_t flushes, bounce_copies, map_refreshes, errors;
+	uint64_t flush_writers;       /* writer queue pairs the flushes covered */
+	uint64_t rmw_writes;          /* partial-block writes read-modify-written */
 	uint64_t fallback[ST_R_MAX];  /* pieces sent to the kernel, by reason */
 	uint64_t qpairs;              /* queue pairs made */
 	uint64_t files;               /* files opened on the storage path */

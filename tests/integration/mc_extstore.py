@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""mc_extstore.py PORT COUNT SIZE: sets COUNT values of SIZE bytes (each
-its own bytes, from its key) in memcached on 127.0.0.1:PORT, then gets
+"""mc_extstore.py PORT COUNT SIZE [HOST]: sets COUNT values of SIZE bytes
+(each its own bytes, from its key) in memcached on HOST:PORT (default
+127.0.0.1), then gets
 every one back and compares. Prints 'ok N' or the first wrong key; exit 1
 on any difference or miss."""
 import hashlib
@@ -26,7 +27,8 @@ def recv_until(sock, buf, end):
 
 def main():
     port, count, size = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    host = sys.argv[4] if len(sys.argv) > 4 else "127.0.0.1"
+    s = socket.create_connection((host, port), timeout=30)
     buf = b""
     for i in range(count):
         # one at a time: extstore's writer must keep up with memory

@@ -12,9 +12,15 @@
 #    reads (bounce), a kernel reader between, fallocate'd ranges read as
 #    zeros, a write into a hole, a mapping after device writes; then a
 #    kernel process and a new shim process read the newest bytes;
-#  - memcached extstore under the shim (-m 64, 8 MiB pages) holds more
-#    values than memory and gives every one back intact, extstore's
-#    preads served by the device (in a network namespace of its own);
+#  - the queue-pair API on the loop device without the shim
+#    (tests/progs/nvmeq.c): reads through the ring's eventfd and through
+#    the poll's own wait equal the kernel's, a flush completes;
+#  - memcached extstore under the shim (-m 64, 8 MiB pages) with its
+#    network on a net_tap port (in a network namespace of its own): a
+#    Linux client through the port sets more values than memory holds
+#    and gets every one back intact; the exit lines show its connection
+#    accepted by the userspace stack and extstore's preads served by the
+#    device, one process doing both;
 #  - crash: a shim writer that fdatasyncs each 4 KiB overwrite (device
 #    write + FLUSH) and prints its offset is killed with kill -9 at random
 #    moments, 20 rounds; after each, with the page cache dropped, every
@@ -148,6 +154,11 @@ sync
 echo 3 > /proc/sys/vm/drop_caches
 $K "$F" r:0:4096:2 r:4096:8192:3 r:65536:4096:z r:69632:369:4 r:70001:999:6 r:71000:6824:4 \
 	r:524288:4096:5 > "$out.co.k" || fail "coherence, kernel after: $(cat "$out.co.k")"
+# The queue-pair API without the shim: a block of the file read through
+# the ring's eventfd (as a wait engine would), 200 through the poll's own
+# spin-then-sleep, and a flush.
+"$BUILD/tests/nvmeq" uring "$F" > "$out.nvmeq" || fail "nvmeq: $(cat "$out.nvmeq")"
+note "queue pair API: $(cat "$out.nvmeq")"
 # dup'd fds stay on the storage path; a forked child reads through the
 # kernel and sees the parent's device writes.
 shim "$P" "$F" d w:8192:4096:9 r:8192:4096:9 k:8192:4096:9 d r:8192:4096:9 \
@@ -162,19 +173,20 @@ shim "$P" "$F" r:8192:4096:7 r:600000:5000:8 r:4096:4096:3 > "$out.co2" 2> "$out
 [ "$(stat_of 'device reads' "$out.co2.err")" -gt 0 ] || fail "shim reader: no device reads"
 note "a kernel writer's bytes read by the shim: $(stat_of 'device reads' "$out.co2.err") device reads"
 
-# memcached extstore: 12,000 values of 8,257 bytes (99 MB) in 64 MB.
+# memcached extstore: 12,000 values of 8,257 bytes (99 MB) in 64 MB, the
+# client on the Linux side of a tap port: the userspace TCP stack and the
+# storage path in one process.
 ip netns add "$NS" || fail "cannot create network namespace $NS"
 ip -n "$NS" link set lo up
-$NSX env ACCEL_STATS=1 ACCEL_STORAGE="$mnt/co.*" LD_PRELOAD="$BUILD/libaccel.so" \
-	memcached -u root -p 11211 -U 0 -l 127.0.0.1 -m 64 \
+$NSX env ACCEL_STATS=1 ACCEL_STORAGE="$mnt/co.*" ACCEL_DPDK_ARGS="$TAP_ARGS" \
+	ACCEL_IP=10.88.0.2/24 LD_PRELOAD="$BUILD/libaccel.so" \
+	memcached -u root -p 11211 -U 0 -m 64 \
 	-o ext_page_size=8,ext_wbuf_size=8,ext_path="$mnt/co.ext:256m" 2> "$out.mc.err" &
 mc=$!
-for _ in $(seq 50); do
-	in_ns bash -c 'exec 3<>/dev/tcp/127.0.0.1/11211' 2> /dev/null && break
-	sleep 0.1
-done
+tap_up acc0 10.88.0.1/24
+wait_tcp 10.88.0.2 11211 || fail "memcached: the port did not answer"
 in_ns timeout 120 python3 "$TOP/tests/integration/mc_extstore.py" 11211 12000 8257 \
-	> "$out.mc" || fail "memcached extstore: $(tail -1 "$out.mc")"
+	10.88.0.2 > "$out.mc" || fail "memcached extstore: $(tail -1 "$out.mc")"
 kill -TERM "$mc"
 wait "$mc"
 mc=""
@@ -183,7 +195,11 @@ ext_reads=$(awk '/extstore_objects_read/ {print $3}' "$out.mc")
 [ "${ext_reads:-0}" -gt 1000 ] || fail "memcached: too few values came from extstore ($ext_reads)"
 [ "$(stat_of 'device reads' "$out.mc.err")" -gt 1000 ] ||
 	fail "memcached: extstore's preads did not go to the device"
-note "memcached extstore: $ext_reads values read from extstore, $(stat_of 'device reads' "$out.mc.err") device reads"
+passive=$(grep -o "opens [0-9]* active [0-9]* passive" "$out.mc.err" | awk '{print $4}')
+segs=$(grep -o "tcp segs in [0-9]*" "$out.mc.err" | awk '{print $NF}')
+[ "${passive:-0}" -ge 2 ] && [ "${segs:-0}" -gt 10000 ] ||
+	fail "memcached: the client's connection did not go through the stack (passive ${passive:-none}, segments in ${segs:-none})"
+note "memcached extstore over the tap port: $ext_reads values read from extstore, $(stat_of 'device reads' "$out.mc.err") device reads, $passive connections and $segs segments through the stack"
 
 # Crash: kill -9 mid-run; acknowledged = durable and on the file.
 C="$mnt/co.crash"

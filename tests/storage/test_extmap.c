@@ -174,6 +174,66 @@ static void test_round(void **state)
 /* A real file in the current directory: a written block, a hole, an
  * fallocate'd (unwritten) block. Skipped only where the file system has
  * no FIEMAP (tmpfs), which the test says. */
+/* The dirty set against a page bitmap: random adds (overlapping,
+ * touching, apart), random queries; sorted, disjoint, not touching. */
+static void test_dirty_matches_bitmap(void **state)
+{
+	enum { PAGES = 300 };
+	(void)state;
+
+	for (int round = 0; round < 50; round++) {
+		struct st_dirty d = { 0 };
+		unsigned char ref[PAGES] = { 0 };
+
+		for (int k = 0; k < 1 + round; k++) {
+			uint64_t lo = (uint64_t)(random() % PAGES), hi;
+
+			hi = lo + 1 + (uint64_t)(random() % (random() & 1 ? 3 : 40));
+			hi = hi > PAGES ? PAGES : hi;
+			st_dirty_add(&d, lo * 4096, hi * 4096);
+			memset(ref + lo, 1, hi - lo);
+			for (unsigned i = 0; i + 1 < d.n; i++)
+				assert_true(d.r[i].hi < d.r[i + 1].lo);
+			for (int q = 0; q < 40; q++) {
+				uint64_t qlo = (uint64_t)(random() % PAGES);
+				uint64_t qhi = qlo + 1 + (uint64_t)(random() % 20);
+				int want = 0;
+
+				qhi = qhi > PAGES ? PAGES : qhi;
+				for (uint64_t p = qlo; p < qhi; p++)
+					want |= ref[p];
+				assert_int_equal(st_dirty_overlaps(&d, qlo * 4096, qhi * 4096), want);
+			}
+		}
+		/* apart writes stay apart: not one span from first to last */
+		st_dirty_clear(&d);
+		st_dirty_add(&d, 0, 4096);
+		st_dirty_add(&d, 100 * 4096, 101 * 4096);
+		assert_int_equal(d.n, 2);
+		assert_false(st_dirty_overlaps(&d, 4096, 100 * 4096));
+		st_dirty_free(&d);
+	}
+}
+
+/* Past ST_DIRTY_MAX ranges the nearest two are joined: never fewer
+ * dirty bytes than were written. */
+static void test_dirty_cap(void **state)
+{
+	struct st_dirty d = { 0 };
+
+	(void)state;
+	for (uint64_t i = 0; i < ST_DIRTY_MAX + 100; i++)
+		st_dirty_add(&d, i * 3 * 4096 + (i % 7 == 0 ? 4096 : 0),
+			     i * 3 * 4096 + 2 * 4096);
+	assert_true(d.n <= ST_DIRTY_MAX);
+	for (uint64_t i = 0; i < ST_DIRTY_MAX + 100; i++)
+		assert_true(st_dirty_overlaps(&d, i * 3 * 4096 + 4096, i * 3 * 4096 + 2 * 4096));
+	assert_false(st_dirty_overlaps(&d, (ST_DIRTY_MAX + 100) * 3 * 4096, UINT64_MAX));
+	d.all = 1;
+	assert_true(st_dirty_overlaps(&d, UINT64_MAX - 1, UINT64_MAX));
+	st_dirty_free(&d);
+}
+
 static void test_load_real_file(void **state)
 {
 	char path[] = "./extmap-XXXXXX", buf[BLK];
@@ -212,6 +272,8 @@ int main(void)
 		cmocka_unit_test(test_segments_match_reference),
 		cmocka_unit_test(test_empty_map_is_hole),
 		cmocka_unit_test(test_round),
+		cmocka_unit_test(test_dirty_matches_bitmap),
+		cmocka_unit_test(test_dirty_cap),
 		cmocka_unit_test(test_load_real_file),
 	};
 

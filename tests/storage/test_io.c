@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -149,8 +150,9 @@ static int mock_poll(struct dev_nvme_qpair *q, struct dev_nvme_cpl *cpl, unsigne
 }
 
 const struct dev_nvme_transport_ops mock_ops = {
-	"mock", mock_open, mock_close, mock_qp, mock_qp_destroy,
-	mock_read, mock_write, mock_flush, mock_poll,
+	.name = "mock", .open = mock_open, .close = mock_close, .qpair_create = mock_qp,
+	.qpair_destroy = mock_qp_destroy, .submit_read = mock_read,
+	.submit_write = mock_write, .submit_flush = mock_flush, .poll = mock_poll,
 };
 
 /* What storage/ calls in dev/nvme.c, here on the mock. */
@@ -281,23 +283,154 @@ static void test_writes(void **state)
 	assert_int_equal(mock_writes, 1);
 	assert_int_equal(pread(mock_fd, k, 2 * BLK, BLK), 2 * BLK);
 	assert_memory_equal(k, b, 2 * BLK);
-	/* a partial block, and past EOF: the kernel's */
+	/* a partial block: read, merged, written back whole (the device) */
 	assert_int_equal(st_pwrite(&f->io, b, 100, 3 * BLK + 5), 100);
-	assert_int_equal(stats(f).fallback[ST_R_UNALIGNED_WRITE], 1);
+	assert_int_equal(mock_writes, 2);
+	assert_int_equal(stats(f).rmw_writes, 1);
+	read_like_kernel(f, 3 * BLK, BLK, 1);
+	/* across blocks, both edges partial, from an unaligned buffer */
+	assert_int_equal(st_pwrite(&f->io, b + 1, BLK + 700, 5 * BLK - 300), BLK + 700);
+	assert_int_equal(stats(f).rmw_writes, 2);
+	read_like_kernel(f, 4 * BLK, 3 * BLK, 1);
+	assert_int_equal(pread(mock_fd, k, 1, 5 * BLK - 301), 1);
+	assert_int_not_equal(k[0], 0xab);
+	/* past EOF, or partly into the hole: the kernel's */
 	assert_int_equal(st_pwrite(&f->io, b, BLK, 20 * BLK), BLK);
 	assert_int_equal(stats(f).fallback[ST_R_EOF], 1);
-	assert_int_equal(mock_writes, 1);
+	assert_int_equal(st_pwrite(&f->io, b, 300, 10 * BLK - 100), 300);
+	assert_int_equal(stats(f).fallback[ST_R_HOLE], 1);
+	assert_int_equal(mock_writes, 3);
 	/* reading what the kernel wrote: remapped first, then the device */
 	read_like_kernel(f, 20 * BLK, BLK, 1);
 	read_like_kernel(f, 3 * BLK, BLK, 1);
 	assert_true(stats(f).map_refreshes >= 1);
 	/* a write into the hole the kernel's too */
-	assert_int_equal(st_pwrite(&f->io, b, BLK, 10 * BLK), BLK);
-	assert_int_equal(stats(f).fallback[ST_R_HOLE], 1);
+	assert_int_equal(st_pwrite(&f->io, b, BLK, 11 * BLK), BLK);
+	assert_int_equal(stats(f).fallback[ST_R_HOLE], 2);
 	read_like_kernel(f, 9 * BLK, 3 * BLK, 1);
 	/* fdatasync flushes once after device writes, not without them */
 	assert_int_equal(st_sync(&f->io, 1), 0);
 	assert_int_equal(mock_flushes, 1);
+	assert_int_equal(st_sync(&f->io, 1), 0);
+	assert_int_equal(mock_flushes, 1);
+}
+
+/* A writer thread: its own st_thread (so its own queue pair), one
+ * aligned overwrite on the device; the st_thread is handed back to be
+ * destroyed after the fsync (its writes stay the inode's either way). */
+struct writer {
+	struct fx *f;
+	off_t off;
+	struct st_thread *t;
+};
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	struct st_io io = w->f->io;
+	unsigned char b[BLK];
+
+	memset(b, 0x5a, sizeof(b));
+	io.t = w->t = st_thread_create(w->f->c);
+	if (st_pwrite(&io, b, BLK, w->off) != BLK)
+		w->t = NULL;
+	return NULL;
+}
+
+static void run_writer(struct fx *f, struct writer *w, off_t off)
+{
+	pthread_t th;
+
+	w->f = f;
+	w->off = off;
+	assert_int_equal(pthread_create(&th, NULL, writer_main, w), 0);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_non_null(w->t);
+}
+
+/* Two threads write the file on their own queue pairs; a third fsyncs:
+ * one FLUSH covers both writers, and the next fsync has none to do. */
+static void test_fsync_covers_every_writer(void **state)
+{
+	struct fx *f = *state;
+	struct writer w1, w2, w3;
+	unsigned char k[BLK];
+
+	run_writer(f, &w1, 0);
+	run_writer(f, &w2, 2 * BLK);
+	assert_int_equal(mock_writes, 2);
+	assert_int_equal(stats(f).qpairs, 2);
+	assert_int_equal(st_sync(&f->io, 1), 0);
+	assert_int_equal(mock_flushes, 1);
+	assert_int_equal(stats(f).flushes, 1);
+	assert_int_equal(stats(f).flush_writers, 2);
+	assert_int_equal(st_sync(&f->io, 0), 0);
+	assert_int_equal(mock_flushes, 1);
+	/* a writer after the flush: the next fsync flushes again, for it */
+	run_writer(f, &w3, 4 * BLK);
+	assert_int_equal(st_sync(&f->io, 1), 0);
+	assert_int_equal(mock_flushes, 2);
+	assert_int_equal(stats(f).flush_writers, 3);
+	assert_int_equal(pread(mock_fd, k, BLK, 2 * BLK), BLK);
+	assert_int_equal(k[0], 0x5a);
+	st_thread_destroy(w1.t);
+	st_thread_destroy(w2.t);
+	st_thread_destroy(w3.t);
+}
+
+/* Two threads merging single bytes into the same block at once: each
+ * read-modify-write holds the inode's write lock, so no byte is lost. */
+struct merger {
+	struct fx *f;
+	int first;
+	unsigned char v;
+	ssize_t bad;
+};
+
+static void *merger_main(void *arg)
+{
+	struct merger *m = arg;
+	struct st_io io = m->f->io;
+
+	io.t = st_thread_create(m->f->c);
+	for (int i = m->first; i < 400; i += 2)
+		if (st_pwrite(&io, &m->v, 1, 6 * BLK + i) != 1)
+			m->bad++;
+	st_thread_destroy(io.t);
+	return NULL;
+}
+
+static void test_rmw_same_block(void **state)
+{
+	struct fx *f = *state;
+	struct merger m[2] = { { f, 0, 0x11, 0 }, { f, 1, 0x22, 0 } };
+	pthread_t th[2];
+	unsigned char k[400];
+
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, merger_main, &m[i]), 0);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+	assert_int_equal(m[0].bad + m[1].bad, 0);
+	assert_int_equal(pread(mock_fd, k, sizeof(k), 6 * BLK), sizeof(k));
+	for (int i = 0; i < 400; i++)
+		assert_int_equal(k[i], i & 1 ? 0x22 : 0x11);
+	assert_int_equal(stats(f).rmw_writes, 400);
+}
+
+/* Device writes of a file closed unflushed are flushed by the next fsync
+ * on the device, through any file. */
+static void test_fsync_after_close(void **state)
+{
+	struct fx *f = *state;
+	unsigned char b[BLK];
+	char why[192];
+
+	memset(b, 1, sizeof(b));
+	assert_int_equal(st_pwrite(&f->io, b, BLK, 0), BLK);
+	assert_int_equal(st_inode_put(f->c, f->io.ino), -1);
+	assert_int_equal(st_inode_get(f->c, mock_fd, &f->io.ino, &f->io.gen, why,
+				      sizeof(why)), 0);
 	assert_int_equal(st_sync(&f->io, 1), 0);
 	assert_int_equal(mock_flushes, 1);
 }
@@ -361,6 +494,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_reads_match_kernel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fsync_covers_every_writer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fsync_after_close, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rmw_same_block, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_errors_are_eio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_call_rules, setup, teardown),
 	};
