@@ -8,6 +8,8 @@
 #   make check SANITIZE=address,undefined
 #                   everything built with those sanitizers in build/san, the
 #                   unit tests and the integration tests that run under them
+#   make check-nvme the guest tests alone (tests/guest/: QEMU's NVMe model
+#                   under TCG); QEMU's trace is left in build/guest-nvme.trace
 #   make demo       the main job: memcached under the shim on a DPDK port
 #   make bench      benchmarks/ (not tests)
 #   make fuzz SECONDS=N   every libFuzzer target of tests/fuzz/ for N s
@@ -72,7 +74,7 @@ BENCH_PROGS := $(BUILD)/bench/callcost $(BUILD)/bench/kecho $(BUILD)/bench/stack
 	$(BUILD)/bench/jitter $(BUILD)/bench/c2c $(BUILD)/bench/guardcost
 
 .PHONY: all deps check unit unit-san integration integration-san demo bench \
-	install clean fuzz fuzz-build fuzz-check fuzz-cov
+	install clean fuzz fuzz-build fuzz-check fuzz-cov check-nvme
 all: $(BUILD)/libaccel.so $(BUILD)/accel $(BUILD)/stack-echo $(BUILD)/accel-stat \
 	$(BUILD)/accel-load
 
@@ -243,6 +245,11 @@ endif
 
 integration: all $(TEST_PROGS)
 	@tests/integration/run.sh
+
+# The guest tests alone (make check runs them as integration test
+# nvme_guest).
+check-nvme: deps all $(TEST_PROGS)
+	@tests/guest/run.sh
 
 ifeq ($(SANITIZE),)
 check: deps
