@@ -3,8 +3,9 @@
 
   guestctl.py run SOCK TIMEOUT [sh]  runs the script on stdin in the guest
       (the host root by default, "sh" = the guest's busybox root), copies
-      its output (stdout and stderr) to stdout, exits with its status, or
-      124 after TIMEOUT seconds.
+      its output (stdout and stderr) to stdout, exits with its status
+      (137: the guest killed it after TIMEOUT seconds), or 124 when the
+      guest did not answer.
   guestctl.py mon SOCK COMMAND...     one QEMU human monitor command; prints
       the monitor's answer.
 """
@@ -32,8 +33,10 @@ def connect(path, timeout):
 def run(path, timeout, kind):
     script = sys.stdin.buffer.read()
     s = connect(path, 10)
-    s.sendall(b"%s %s\n" % (kind, base64.b64encode(script)))
-    end = time.monotonic() + timeout
+    # the guest kills the script after timeout s; this end waits 15 s more
+    # for its answer
+    s.sendall(b"%s %d %s\n" % (kind, max(1, int(timeout)), base64.b64encode(script)))
+    end = time.monotonic() + timeout + 15
     buf = b""
     marker = re.compile(rb"\x1eGRC=(\d+)\x1e\n?")
     out = sys.stdout.buffer

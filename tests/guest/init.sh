@@ -52,18 +52,20 @@ else
 fi
 echo "accel-guest: ready ns=$ns uptime=$(cut -d' ' -f1 /proc/uptime)"
 
-# The command channel: a line "CMD <base64 script>" runs the script in the
-# host root (chroot /host, /bin/sh), "SH <base64>" in this busybox root;
-# the output goes back on the line, then RS "GRC=<status>" RS.
+# The command channel: a line "CMD <seconds> <base64 script>" runs the
+# script in the host root (chroot /host, /bin/sh), "SH ..." in this
+# busybox root, killed after that many seconds (status 137); the output
+# goes back on the line, then RS "GRC=<status>" RS.
 stty -F /dev/ttyS1 raw -echo
 exec 3<>/dev/ttyS1
 export HOME=/root TERM=dumb
-while read -r kind b64 <&3; do
+while read -r kind secs b64 <&3; do
 	echo "$b64" | base64 -d >/host/tmp/.guestcmd 2>/dev/null
 	case $kind in
-	CMD) chroot /host /usr/bin/env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+	CMD) timeout -s KILL "$secs" chroot /host /usr/bin/env \
+		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		/bin/sh /tmp/.guestcmd </dev/null >&3 2>&3;;
-	SH) sh /host/tmp/.guestcmd </dev/null >&3 2>&3;;
+	SH) timeout -s KILL "$secs" sh /host/tmp/.guestcmd </dev/null >&3 2>&3;;
 	*) false;;
 	esac
 	printf '\036GRC=%d\036\n' $? >&3

@@ -96,7 +96,7 @@ guest_build() {
 		'./lib/modules/*/kernel/lib/*' './lib/modules/*/kernel/crypto/*' \
 		'./lib/modules/*/kernel/arch/*' './lib/modules/*/kernel/block/*' \
 		'./lib/modules/*/kernel/virt/*' './lib/modules/*/kernel/drivers/nvme/*' \
-		'./lib/modules/*/kernel/drivers/vfio/*' \
+		'./lib/modules/*/kernel/drivers/vfio/*' './lib/modules/*/kernel/drivers/block/*' \
 		'./lib/modules/*/kernel/drivers/virtio/*' || return 1
 	kver=$(ls "$kroot/lib/modules" | head -n1)
 	depmod -b "$kroot" "$kver" || return 1
@@ -108,7 +108,7 @@ guest_build() {
 	cp "$GUEST_LIBDIR/init.sh" "$ird/init"
 	# modprobe's own order: each module after what it needs, once
 	mods=$(modprobe -d "$kroot" -S "$kver" --show-depends -a \
-		nvme virtio_pci 9pnet_virtio 9p ext4 crc32c_generic vfio-pci \
+		nvme virtio_pci 9pnet_virtio 9p ext4 crc32c_generic vfio-pci loop \
 		vfio_iommu_type1 | awk '$1 == "insmod" && !seen[$2]++ {print $2}')
 	[ -n "$mods" ] || { echo "guest: no module list from modprobe" >&2; return 1; }
 	: >"$ird/mods.list"
@@ -187,20 +187,20 @@ guest_boot() {
 }
 
 # guest_run [script]: the script (its argument, or stdin) in the host-root
-# chroot of the guest; GUEST_TIMEOUT (s, 300) bounds it.
+# chroot of the guest; GUEST_TIMEOUT (s, 120) bounds it: the guest kills it then (137).
 guest_run() {
 	if [ $# -gt 0 ]; then
-		printf '%s\n' "$*" | python3 "$GUEST_LIBDIR/guestctl.py" run "$GUEST_DIR/ch.sock" "${GUEST_TIMEOUT:-300}"
+		printf '%s\n' "$*" | python3 "$GUEST_LIBDIR/guestctl.py" run "$GUEST_DIR/ch.sock" "${GUEST_TIMEOUT:-120}"
 	else
-		python3 "$GUEST_LIBDIR/guestctl.py" run "$GUEST_DIR/ch.sock" "${GUEST_TIMEOUT:-300}"
+		python3 "$GUEST_LIBDIR/guestctl.py" run "$GUEST_DIR/ch.sock" "${GUEST_TIMEOUT:-120}"
 	fi
 }
 
 guest_sh() {
 	if [ $# -gt 0 ]; then
-		printf '%s\n' "$*" | python3 "$GUEST_LIBDIR/guestctl.py" run "$GUEST_DIR/ch.sock" "${GUEST_TIMEOUT:-300}" sh
+		printf '%s\n' "$*" | python3 "$GUEST_LIBDIR/guestctl.py" run "$GUEST_DIR/ch.sock" "${GUEST_TIMEOUT:-120}" sh
 	else
-		python3 "$GUEST_LIBDIR/guestctl.py" run "$GUEST_DIR/ch.sock" "${GUEST_TIMEOUT:-300}" sh
+		python3 "$GUEST_LIBDIR/guestctl.py" run "$GUEST_DIR/ch.sock" "${GUEST_TIMEOUT:-120}" sh
 	fi
 }
 
