@@ -65,7 +65,7 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 	$(BUILD)/tests/test_sockets_flows $(BUILD)/tests/test_common_guard \
 	$(BUILD)/tests/test_preload_usermem \
 	$(BUILD)/tests/test_storage_extmap $(BUILD)/tests/test_storage_policy \
-	$(BUILD)/tests/test_storage_io
+	$(BUILD)/tests/test_storage_io $(BUILD)/tests/test_dev_nvme_passthru
 TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 	$(BUILD)/tests/callmix $(BUILD)/tests/sockdiff $(BUILD)/tests/sockthreads \
 	$(BUILD)/tests/stackmix $(BUILD)/tests/selfconn \
@@ -154,6 +154,13 @@ $(BUILD)/tests/test_storage_io: tests/storage/test_io.c $(STORAGE_SRC) storage/s
 		storage/st_impl.h dev/nvme.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(STORAGE_SRC) $(COMMON_SRC) -lcmocka -ldl -lpthread
+
+# The passthru transport's command building (no device).
+$(BUILD)/tests/test_dev_nvme_passthru: tests/dev/test_nvme_passthru.c dev/nvme_passthru.c \
+		dev/nvme_passthru.h dev/nvme.c dev/nvme.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< dev/nvme_passthru.c dev/nvme.c dev/nvme_uring.c \
+		$(COMMON_SRC) -lcmocka -luring -ldl -lpthread
 
 $(BUILD)/tests/lib%.so: tests/progs/%.c
 	@mkdir -p $(dir $@)
