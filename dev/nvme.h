@@ -21,6 +21,9 @@
  * takes none; sharing one needs the caller's own lock.
  *
  * Errors: every function returns 0 (or a count) or a negative errno.
+ * open returns -EMEDIUMTYPE for a device that is not of its transport's
+ * kind (passthru: not an NVMe namespace with a /dev/ngXnY), so a caller
+ * choosing a transport can try the next without a word.
  */
 #ifndef ACCEL_DEV_NVME_H
 #define ACCEL_DEV_NVME_H

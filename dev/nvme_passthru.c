@@ -290,7 +290,7 @@ static int char_side(struct pt_dev *d, unsigned x, unsigned y, char *why, size_t
 	if (read_line(path, buf, sizeof(buf)) < 0 || sscanf(buf, "%u:%u", &maj, &min) != 2) {
 		snprintf(why, whylen, "nvme%un%u has no generic char device ng%un%u "
 			 "(kernel before 5.13?)", x, y, x, y);
-		return -ENODEV;
+		return -EMEDIUMTYPE;
 	}
 	d->fd = accel_real.open(node, O_RDWR | O_CLOEXEC);
 	if (d->fd >= 0 && d->conf.own_fd)
@@ -320,12 +320,13 @@ static int pt_prove(struct pt_dev *d, dev_t dev, char *why, size_t whylen)
 	unsigned x, y;
 	int rc;
 
+	if (ns_disk(dev, &x, &y, disk, sizeof(disk)) < 0) {
+		snprintf(why, whylen, "device %u:%u is not on an NVMe namespace", major(dev),
+			 minor(dev));
+		return -EMEDIUMTYPE;
+	}
 	if ((rc = dev_nvme_sysfs(dev, info, why, whylen)) < 0)
 		return rc;
-	if (ns_disk(dev, &x, &y, disk, sizeof(disk)) < 0) {
-		snprintf(why, whylen, "%s is not on an NVMe namespace", info->node);
-		return -ENODEV;
-	}
 	if ((rc = block_side(d, dev, &nsid, &bytes, why, whylen)) < 0)
 		return rc;
 	if ((rc = char_side(d, x, y, why, whylen)) < 0)

@@ -57,8 +57,9 @@ void st_ctx_destroy(struct st_ctx *c)
 }
 
 /* The "auto" rule: an NVMe namespace that has its generic char device
- * takes "passthru"; anything else "uring". A namespace passthru refuses
- * for another reason (its proof failed) goes to uring too, said once. */
+ * takes "passthru"; anything else (-EMEDIUMTYPE) "uring". A namespace
+ * passthru refuses for another reason (its proof failed) goes to uring
+ * too, said once. */
 static int auto_passthru(dev_t id, const struct dev_nvme_conf *nc, struct dev_nvme_dev **d)
 {
 	const struct dev_nvme_transport_ops *pt = dev_nvme_transport("passthru");
@@ -70,7 +71,7 @@ static int auto_passthru(dev_t id, const struct dev_nvme_conf *nc, struct dev_nv
 	if ((rc = dev_nvme_open(pt, id, nc, d, why, sizeof(why))) == 0)
 		return 1;
 	*d = NULL;
-	if (rc != -ENODEV || !strstr(why, "is not on an NVMe namespace"))
+	if (rc != -EMEDIUMTYPE)
 		ACCEL_WARN("storage: %u:%u: passthru refused (%s); using uring", major(id),
 			   minor(id), why);
 	return 0;
