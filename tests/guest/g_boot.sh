@@ -28,5 +28,15 @@ if [ "$GUEST_B_DRIVER" = vfio-pci ]; then
 fi
 echo "$out" | grep -q '^adrv=nvme$' || fail "controller A is not on nvme"
 echo "$out" | grep -q '^shim=yes$' || fail "the shim is not reachable over 9p"
-# the monitor answers, and a guest_run after stop/cont still works
+# the monitor answers; stop pauses the machine (the guest does not
+# answer), cont resumes it
 guest_monitor 'info status' | grep -q running || fail "monitor: not running"
+guest_monitor stop >/dev/null
+guest_monitor 'info status' | grep -q paused || fail "monitor: stop did not pause"
+GUEST_TIMEOUT=2 guest_run true >/dev/null 2>&1 &
+pend=$!
+sleep 3
+kill -0 "$pend" 2>/dev/null || fail "the guest answered while paused"
+guest_monitor cont >/dev/null
+wait "$pend" || fail "no answer after cont"
+[ "$(guest_run 'echo back')" = back ] || fail "guest_run after cont"

@@ -27,9 +27,11 @@
 # GUEST_LBA (namespace logical block size, 512), GUEST_DRIVE (a -drive
 # option string replacing the plain raw one, e.g. a blkdebug chain; id
 # must be nvm0), GUEST_QEMU_EXTRA (more QEMU arguments), GUEST_TRACE (the
-# QEMU trace log, default $BUILD/guest-$GUEST_NAME.trace), GUEST_NAME.
+# QEMU trace log, default $BUILD/guest-$GUEST_NAME.trace), GUEST_NAME,
+# GUEST_KERNEL (another kernel image, e.g. the bzImage, to compare).
 # After guest_boot: GUEST_DIR (this run's files: console.log, nvme.img,
-# sockets), GUEST_IMG, GUEST_BOOT_MS (QEMU start to "ready").
+# qemu.out), GUEST_SOCKS (its channel and monitor sockets), GUEST_IMG,
+# GUEST_BOOT_MS (QEMU start to "ready").
 
 GUEST_LIBDIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 GUEST_TOP=$(cd "$GUEST_LIBDIR/../.." && pwd)
@@ -133,6 +135,7 @@ guest_cleanup() {
 	fi
 	GUEST_PID=""
 	[ -n "$GUEST_DIR" ] && rm -rf "$GUEST_DIR"
+	[ -n "$GUEST_SOCKS" ] && rm -rf "$GUEST_SOCKS"
 }
 
 guest_boot() {
@@ -143,6 +146,8 @@ guest_boot() {
 	mkdir -p "$GUEST_DIR"
 	trap guest_cleanup EXIT
 	trap 'exit 130' INT TERM
+	# (a unix socket's path has 108 bytes at most: not under a deep clone)
+	GUEST_SOCKS=$(mktemp -d /tmp/accel-guest.XXXXXX) || return 1
 	GUEST_IMG="$GUEST_DIR/nvme.img"
 	truncate -s "${GUEST_IMG_MB}M" "$GUEST_IMG"
 	mkfs.ext4 -q -F -b 4096 -E lazy_itable_init=0,lazy_journal_init=0 "$GUEST_IMG" ||
@@ -155,11 +160,11 @@ guest_boot() {
 	qemu-system-x86_64 -machine q35,accel=tcg -cpu max -smp "$GUEST_CPUS" \
 		-m "$GUEST_MEM" -nodefaults -display none -no-reboot -net none \
 		-device intel-iommu,intremap=on \
-		-kernel "$GUEST_CACHE/vmlinux" -initrd "$GUEST_CACHE/initrd.cpio" \
+		-kernel "${GUEST_KERNEL:-$GUEST_CACHE/vmlinux}" -initrd "$GUEST_CACHE/initrd.cpio" \
 		-append "console=ttyS0 loglevel=4 panic=-1 intel_iommu=on iommu=pt accel.pollq=$GUEST_POLLQ accel.b=$GUEST_B_ADDR accel.bdrv=$GUEST_B_DRIVER" \
 		-serial "file:$GUEST_DIR/console.log" \
-		-serial "unix:$GUEST_DIR/ch.sock,server=on,wait=off" \
-		-monitor "unix:$GUEST_DIR/mon.sock,server=on,wait=off" \
+		-serial "unix:$GUEST_SOCKS/ch.sock,server=on,wait=off" \
+		-monitor "unix:$GUEST_SOCKS/mon.sock,server=on,wait=off" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-drive "$drive" \
 		-device nvme-subsys,id=nvmesub,nqn=nqn.2026-12.io.libaccel:guest \
@@ -190,22 +195,22 @@ guest_boot() {
 # chroot of the guest; GUEST_TIMEOUT (s, 120) bounds it: the guest kills it then (137).
 guest_run() {
 	if [ $# -gt 0 ]; then
-		printf '%s\n' "$*" | python3 "$GUEST_LIBDIR/guestctl.py" run "$GUEST_DIR/ch.sock" "${GUEST_TIMEOUT:-120}"
+		printf '%s\n' "$*" | python3 "$GUEST_LIBDIR/guestctl.py" run "$GUEST_SOCKS/ch.sock" "${GUEST_TIMEOUT:-120}"
 	else
-		python3 "$GUEST_LIBDIR/guestctl.py" run "$GUEST_DIR/ch.sock" "${GUEST_TIMEOUT:-120}"
+		python3 "$GUEST_LIBDIR/guestctl.py" run "$GUEST_SOCKS/ch.sock" "${GUEST_TIMEOUT:-120}"
 	fi
 }
 
 guest_sh() {
 	if [ $# -gt 0 ]; then
-		printf '%s\n' "$*" | python3 "$GUEST_LIBDIR/guestctl.py" run "$GUEST_DIR/ch.sock" "${GUEST_TIMEOUT:-120}" sh
+		printf '%s\n' "$*" | python3 "$GUEST_LIBDIR/guestctl.py" run "$GUEST_SOCKS/ch.sock" "${GUEST_TIMEOUT:-120}" sh
 	else
-		python3 "$GUEST_LIBDIR/guestctl.py" run "$GUEST_DIR/ch.sock" "${GUEST_TIMEOUT:-120}" sh
+		python3 "$GUEST_LIBDIR/guestctl.py" run "$GUEST_SOCKS/ch.sock" "${GUEST_TIMEOUT:-120}" sh
 	fi
 }
 
 guest_monitor() {
-	python3 "$GUEST_LIBDIR/guestctl.py" mon "$GUEST_DIR/mon.sock" "$@"
+	python3 "$GUEST_LIBDIR/guestctl.py" mon "$GUEST_SOCKS/mon.sock" "$@"
 }
 
 # Ends the guest: sync, then QEMU's quit (the namespace image is this
