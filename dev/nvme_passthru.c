@@ -357,7 +357,10 @@ static int pt_prove(struct pt_dev *d, dev_t dev, char *why, size_t whylen)
 	snprintf(path, sizeof(path), "/sys/block/%s/queue/max_hw_sectors_kb", disk);
 	if (read_u64(path, &v) < 0 || !v)
 		v = 128;
-	info->max_cmd = (uint32_t)(v * 1024 < (1u << 30) ? v * 1024 : 1u << 30);
+	info->max_cmd = (uint32_t)(v * 1024 < (1u << 30) ? v * 1024 : 1u << 30) &
+			~(info->lba_size - 1);
+	if (!info->max_cmd)
+		info->max_cmd = info->lba_size;
 	info->nvme_cmds = 1;
 	snprintf(path, sizeof(path), "/sys/block/%s/queue/io_poll", disk);
 	d->iopoll = read_u64(path, &v) == 0 && v == 1;
