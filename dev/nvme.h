@@ -5,9 +5,9 @@
  * of functions per way of reaching the device.
  *
  * Transports: "uring" (an io_uring per queue pair on the block device
- * node, O_DIRECT; any Linux). "passthru" (NVMe commands through
- * IORING_OP_URING_CMD on /dev/ngXnY) is not written yet and is refused
- * by name (see storage/README.md).
+ * node, O_DIRECT; any Linux). "passthru" (NVMe commands built by the
+ * shim, sent through IORING_OP_URING_CMD on the namespace's /dev/ngXnY;
+ * nvme_passthru.c) for NVMe namespaces the kernel keeps.
  *
  * A device is named by the dev_t a file system reports as st_dev. The
  * transport proves it reaches that same device (the node it opened has
@@ -21,6 +21,9 @@
  * takes none; sharing one needs the caller's own lock.
  *
  * Errors: every function returns 0 (or a count) or a negative errno.
+ * open returns -EMEDIUMTYPE for a device that is not of its transport's
+ * kind (passthru: not an NVMe namespace with a /dev/ngXnY), so a caller
+ * choosing a transport can try the next without a word.
  */
 #ifndef ACCEL_DEV_NVME_H
 #define ACCEL_DEV_NVME_H
@@ -43,6 +46,8 @@ struct dev_nvme_info {
 	uint32_t lba_size;    /* logical block size: the I/O alignment */
 	uint64_t bytes;       /* size of the device */
 	uint64_t part_start;  /* where the device starts on its disk, bytes */
+	uint32_t max_cmd;     /* the largest command, bytes; 0 = no limit of its own */
+	int nvme_cmds;        /* 1: each command is an NVMe command the shim built */
 };
 
 struct dev_nvme_cpl {

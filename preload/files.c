@@ -126,7 +126,7 @@ static void stats_print(void)
 		"device reads %llu (%llu bytes) writes %llu (%llu bytes), kernel reads %llu "
 		"(%llu bytes) writes %llu (%llu bytes), flushes %llu, bounce copies %llu, "
 		"writer queues flushed %llu, read-modify-writes %llu, map refreshes %llu, "
-		"errors %llu; to the kernel by reason:%s\n",
+		"errors %llu, nvme commands %llu; to the kernel by reason:%s\n",
 		(int)getpid(), (unsigned long long)s.files, (unsigned long long)s.refused,
 		(unsigned long long)s.qpairs, (unsigned long long)s.dev_reads,
 		(unsigned long long)s.dev_read_bytes, (unsigned long long)s.dev_writes,
@@ -136,7 +136,8 @@ static void stats_print(void)
 		(unsigned long long)s.bounce_copies, (unsigned long long)s.flush_writers,
 		(unsigned long long)s.rmw_writes,
 		(unsigned long long)s.map_refreshes,
-		(unsigned long long)s.errors, len ? why : " none");
+		(unsigned long long)s.errors, (unsigned long long)s.nvme_cmds,
+		len ? why : " none");
 }
 
 /* The storage lines of accel-stat's file: the exit line's counters, one
@@ -171,6 +172,7 @@ static size_t stats_format(char *buf, size_t len)
 	LINE("storage_bounce_copies", s.bounce_copies);
 	LINE("storage_map_refreshes", s.map_refreshes);
 	LINE("storage_errors", s.errors);
+	LINE("storage_nvme_commands", s.nvme_cmds);
 	for (int r = 1; r < ST_R_MAX; r++)
 		if (s.fallback[r]) {
 			char name[64];
@@ -262,7 +264,7 @@ static void lease_take(int fd, struct st_inode *ino, unsigned gen, int flags)
 
 void files_init(const struct accel_config *cfg)
 {
-	struct st_conf sc = { "uring", cfg->storage_queues, cfg->storage_depth,
+	struct st_conf sc = { cfg->storage_transport, cfg->storage_queues, cfg->storage_depth,
 			      cfg->storage_poll, fdres_hide };
 	unsigned n;
 	void *p;

@@ -167,6 +167,7 @@ struct st_stats {
 	uint64_t flushes, bounce_copies, map_refreshes, errors;
 	uint64_t flush_writers;       /* writer queue pairs the flushes covered */
 	uint64_t rmw_writes;          /* partial-block writes read-modify-written */
+	uint64_t nvme_cmds;           /* NVMe commands the shim built (passthru) */
 	uint64_t fallback[ST_R_MAX];  /* pieces sent to the kernel, by reason */
 	uint64_t qpairs;              /* queue pairs made */
 	uint64_t files;               /* files opened on the storage path */
@@ -176,7 +177,7 @@ struct st_stats {
 /* ---- the context, inodes, threads ------------------------------------- */
 
 struct st_conf {
-	const char *transport;  /* "uring" */
+	const char *transport;  /* "auto" (storage/README.md), "uring", "passthru" */
 	unsigned queues;        /* at most this many queue pairs per device */
 	unsigned depth;         /* entries per queue pair */
 	int poll;               /* SQPOLL */
