@@ -140,6 +140,8 @@ $(BUILD)/tests/test_sockets_%: tests/sockets/test_%.c sockets/%.c sockets/sock_i
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< sockets/$*.c -lcmocka -lpthread
 
+$(BUILD)/tests/test_sockets_progress: sockets/progress.h sockets/solo.h
+
 $(BUILD)/tests/test_common_%: tests/common/test_%.c common/%.c common/%.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< common/$*.c -lcmocka -lpthread

@@ -71,6 +71,10 @@ static void stats_print(void)
 		(int)getpid(), (unsigned long long)sc.bypass_accepts,
 		(unsigned long long)sc.bypass_connects, (unsigned long long)sc.kernel_accepts,
 		(unsigned long long)sc.kernel_connects, moved, stayed);
+	fprintf(stderr,
+		"libaccel[%d] stats: progress turns %llu (stacks run by the shim's thread "
+		"while the program was busy in its own code)\n",
+		(int)getpid(), (unsigned long long)sc.progress_turns);
 	if (n > 1)
 		fprintf(stderr,
 			"libaccel[%d] stats: handoffs %llu (connections moved to their first "
