@@ -158,7 +158,11 @@ static int stack_take(struct sk_stack *s, int try)
 			pthread_mutex_lock(&s->lock);
 		else if (pthread_mutex_trylock(&s->lock) != 0)
 			return -EBUSY;
-		solo_revoke(s);
+		/* (still its lone user: it came while the progress thread had
+		 * the stack, and queued on the mutex; it is not inside, so it
+		 * keeps its standing) */
+		if (!self || __atomic_load_n(&s->solo, __ATOMIC_RELAXED) != self)
+			solo_revoke(s);
 		solo_streak(s);
 	}
 	if (dev_netq_enter(s->q) < 0) {
@@ -457,6 +461,9 @@ static int stacks_start(const struct sk_net_conf *conf)
 		.turn = progress_turn,
 		.thread_init = conf->thread_init,
 	};
+	for (unsigned i = 0; i < n; i++)
+		if (sk_stacks[i].wake_fd < 0)
+			progress.park_ns = SK_PROGRESS_PARK_NS;
 	if (sk_progress_start(&progress) < 0)
 		ACCEL_WARN("no progress thread: a busy program's connections wait for it");
 out:
@@ -712,10 +719,15 @@ void sk_wake_ack(struct sk_thread *t)
 		;
 	/* The stack counts as seen now: the thread is back and about to poll
 	 * it. (The decrement releases woke_at to the progress thread's load
-	 * of the sleepers, and is the first half of the kick's Dekker pair.) */
+	 * of the sleepers, and is the first half of the kick's Dekker pair;
+	 * while another thread of the stack sleeps, nothing can be due. A
+	 * port with no receive interrupt wakes its sleepers every idle slice:
+	 * a kick each would cost an idle single-threaded server 2 % of a
+	 * core, so the parked thread looks at such stacks every
+	 * SK_PROGRESS_PARK_NS instead.) */
 	__atomic_store_n(&t->s->woke_at, sk_now(), __ATOMIC_RELAXED);
-	__atomic_sub_fetch(&t->s->sleepers, 1, __ATOMIC_SEQ_CST);
-	sk_progress_kick(&progress);
+	if (!__atomic_sub_fetch(&t->s->sleepers, 1, __ATOMIC_SEQ_CST) && t->s->wake_fd >= 0)
+		sk_progress_kick(&progress); /* (the stack's last sleeper woke) */
 	if (t->s->kick_fd >= 0) {
 		/* drained before cleared: a kick after the clear writes again,
 		 * one before it is seen by the poll that follows every wake */

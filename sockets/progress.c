@@ -18,7 +18,8 @@
  * meets this thread: its poll keeps the stack fresh, and the thread only
  * reads. One that sleeps in a wait is skipped too (its sleep ends on the
  * queue's interrupt and at the stack's next timer). With no stack due,
- * the thread parks on a futex until a thread wakes from a wait.
+ * the thread parks on a futex until a thread wakes from a wait (or for
+ * park_ns at most, where the waits wake every idle slice: netif.c).
  *
  * Onload does this work from its kernel module while the application is
  * descheduled; libvma runs an internal thread on a fixed timer. This one
@@ -36,7 +37,7 @@ uint64_t sk_progress_due(const struct sk_stack *S, uint64_t last_turn, uint64_t 
 {
 	uint64_t seen = last_turn, t;
 
-	if (!__atomic_load_n(&S->nthreads, __ATOMIC_RELAXED) ||
+	if (!__atomic_load_n(&S->nthreads, __ATOMIC_SEQ_CST) ||
 	    __atomic_load_n(&S->sleepers, __ATOMIC_SEQ_CST))
 		return SK_PROGRESS_NONE;
 	t = __atomic_load_n(&S->polled_at, __ATOMIC_RELAXED);
@@ -83,7 +84,7 @@ static void park(struct sk_progress *p, uint32_t seen)
 	__atomic_store_n(&p->parked, 1, __ATOMIC_SEQ_CST);
 	if (sk_progress_round(p, p->now(), 0) == SK_PROGRESS_NONE &&
 	    !__atomic_load_n(&p->stop, __ATOMIC_SEQ_CST))
-		futex_sleep(&p->word, seen, SK_PROGRESS_NONE);
+		futex_sleep(&p->word, seen, p->park_ns ? p->park_ns : SK_PROGRESS_NONE);
 	__atomic_store_n(&p->parked, 0, __ATOMIC_SEQ_CST);
 }
 

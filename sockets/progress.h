@@ -31,6 +31,8 @@ struct sk_progress {
 	/* First thing the thread runs (the preload layer marks it as the
 	 * shim's own: its calls go to the kernel); may be NULL. */
 	void (*thread_init)(void);
+	/* How long it parks at most (0: until a kick). */
+	uint64_t park_ns;
 	/* ---- */
 	pthread_t tid;
 	int running;                    /* tid is a thread to join */

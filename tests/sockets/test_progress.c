@@ -277,6 +277,27 @@ static void test_thread_turns_parks_wakes(void **state)
 	sk_progress_stop(&p);
 }
 
+/* Where waits do not kick it (a port without interrupts), the parked
+ * thread looks again after park_ns. */
+static void test_park_timeout(void **state)
+{
+	struct sk_progress p = { .stacks = stacks, .n = 1, .period_ns = 1 * MS,
+				 .now = mono, .turn = fake_turn, .park_ns = 20 * MS };
+	struct sk_stack *S = &stacks[0];
+	uint64_t t0;
+
+	S->nthreads = 1;
+	S->sleepers = 1;
+	assert_int_equal(sk_progress_start(&p), 0);
+	assert_true(wait_for(&p.parked, 1, 2000));
+	t0 = mono();
+	__atomic_store_n(&S->woke_at, t0, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&S->sleepers, 1, __ATOMIC_SEQ_CST); /* (no kick) */
+	assert_true(wait_for(&turns[0], 1, 2000));
+	assert_true(mono() - t0 >= 1 * MS); /* (a period after the wake) */
+	sk_progress_stop(&p);
+}
+
 /* Stop while parked ends the thread at once. */
 static void test_stop_while_parked(void **state)
 {
@@ -300,6 +321,7 @@ int main(void)
 		cmocka_unit_test_setup(test_borrow_excludes_lone_user, setup),
 		cmocka_unit_test_setup(test_borrow_refused_while_inside, setup),
 		cmocka_unit_test_setup(test_thread_turns_parks_wakes, setup),
+		cmocka_unit_test_setup(test_park_timeout, setup),
 		cmocka_unit_test_setup(test_stop_while_parked, setup),
 	};
 
