@@ -27,6 +27,9 @@ const struct accel_var accel_vars[] = {
 	  "how long a waiting thread polls the port before it sleeps in the kernel (0-100000)" },
 	{ "ACCEL_IDLE_POLL_US", "1000",
 	  "sleep slice of an idle thread when the port has no rx interrupt (10-1000000)" },
+	{ "ACCEL_PROGRESS_MS", "2",
+	  "a stack the program has not polled for this long (busy in its own code) gets a turn "
+	  "from the shim's thread: handshakes, ACKs, timers (0 = no such thread; 0-1000)" },
 	{ "ACCEL_LOG", "warn", "log level on stderr: none, error, warn, info, debug" },
 	{ "ACCEL_STATS", "0", "1 = print per-stack counters on stderr at exit" },
 	{ "ACCEL_DISABLE", "0", "1 = pass every call to the kernel, never start DPDK" },
@@ -293,6 +296,7 @@ int accel_config_parse(struct accel_config *c, accel_getenv_fn get, void *arg,
 	c->queues = parse_uint(&p, "ACCEL_QUEUES", 1, 16);
 	c->mbufs = parse_uint(&p, "ACCEL_MBUFS", 1024, 1048576);
 	c->link_wait_ms = parse_uint(&p, "ACCEL_LINK_WAIT_MS", 0, 60000);
+	c->progress_ms = parse_uint(&p, "ACCEL_PROGRESS_MS", 0, 1000);
 	c->idle_poll_us = parse_uint(&p, "ACCEL_IDLE_POLL_US", 10, 1000000);
 	c->spin_us = parse_uint(&p, "ACCEL_SPIN_US", 0, 100000);
 	parse_text(&p, "ACCEL_IMPAIR_TX", c->impair_tx, sizeof(c->impair_tx));

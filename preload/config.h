@@ -24,6 +24,7 @@ struct accel_config {
 	unsigned link_wait_ms;  /* ACCEL_LINK_WAIT_MS */
 	unsigned idle_poll_us;  /* ACCEL_IDLE_POLL_US */
 	unsigned spin_us;       /* ACCEL_SPIN_US */
+	unsigned progress_ms;   /* ACCEL_PROGRESS_MS, 0 = no progress thread */
 	char impair_tx[128];    /* ACCEL_IMPAIR_TX, "" = none */
 	char impair_rx[128];    /* ACCEL_IMPAIR_RX */
 	char storage[1024];     /* ACCEL_STORAGE: colon-separated globs, "" = none */

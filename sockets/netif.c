@@ -15,10 +15,13 @@
 #include <unistd.h>
 
 #include "../common/barrier.h"
+#include "../common/log.h"
 #include "../common/real.h"
 #include "../dev/dev.h"
 #include "opts.h"
+#include "progress.h"
 #include "sock_impl.h"
+#include "solo.h"
 
 static void *netif_pkt_alloc(void *ctx)
 {
@@ -101,7 +104,9 @@ static struct sk_stack *by_qid[DEV_MAX_QUEUES];
  * (s->solo_inside) behind a compiler barrier only, then checks that it is
  * still s->solo. Anyone else takes the mutex and revokes that under it
  * (solo_revoke: clear s->solo, membarrier, wait until the lone user is
- * out). common/barrier.h says why the frequent side needs no fence.
+ * out); the progress thread borrows it for one turn and puts the lone user
+ * back (solo_borrow). solo.h has the protocol, common/barrier.h says why
+ * the frequent side needs no fence.
  */
 /* (initial-exec: the library is loaded at start, and the general model
  * calls __tls_get_addr on every access) */
@@ -109,38 +114,21 @@ static struct sk_stack *by_qid[DEV_MAX_QUEUES];
 static SK_TLS struct sk_thread *self; /* the calling thread's context */
 static SK_TLS struct sk_stack *held_solo; /* the stack it holds lock-free */
 
-/* Under s->lock. */
-static void solo_revoke(struct sk_stack *s)
-{
-	if (!__atomic_load_n(&s->solo, __ATOMIC_RELAXED) ||
-	    !__atomic_exchange_n(&s->solo, NULL, __ATOMIC_SEQ_CST))
-		return;
-	asym_fence_heavy();
-	while (__atomic_load_n(&s->solo_inside, __ATOMIC_ACQUIRE))
-		sched_yield();
-}
-
 static int solo_enter(struct sk_stack *s)
 {
 	struct sk_thread *me = self;
 
-	if (!me || held_solo || __atomic_load_n(&s->solo, __ATOMIC_RELAXED) != me)
+	if (!me || held_solo || !solo_try_enter(s, me))
 		return 0;
-	__atomic_store_n(&s->solo_inside, 1, __ATOMIC_RELAXED);
-	asym_fence_light();
-	if (__atomic_load_n(&s->solo, __ATOMIC_RELAXED) == me) {
-		held_solo = s;
-		return 1;
-	}
-	__atomic_store_n(&s->solo_inside, 0, __ATOMIC_RELEASE);
-	return 0;
+	held_solo = s;
+	return 1;
 }
 
 static void stack_release(struct sk_stack *s)
 {
 	if (held_solo == s) {
 		held_solo = NULL;
-		__atomic_store_n(&s->solo_inside, 0, __ATOMIC_RELEASE);
+		solo_exit(s);
 	} else {
 		pthread_mutex_unlock(&s->lock);
 	}
@@ -170,7 +158,11 @@ static int stack_take(struct sk_stack *s, int try)
 			pthread_mutex_lock(&s->lock);
 		else if (pthread_mutex_trylock(&s->lock) != 0)
 			return -EBUSY;
-		solo_revoke(s);
+		/* (still its lone user: it came while the progress thread had
+		 * the stack, and queued on the mutex; it is not inside, so it
+		 * keeps its standing) */
+		if (!self || __atomic_load_n(&s->solo, __ATOMIC_RELAXED) != self)
+			solo_revoke(s);
 		solo_streak(s);
 	}
 	if (dev_netq_enter(s->q) < 0) {
@@ -196,6 +188,36 @@ static void solo_leave(struct sk_stack *s, struct sk_thread *t)
 	if (s->taker == t)
 		s->taker = NULL;
 	pthread_mutex_unlock(&s->lock);
+}
+
+/* The shim's progress thread (progress.c), started with the stacks. */
+static struct sk_progress progress;
+
+/* progress.turn: S once, if no thread of the program has it. Takes the
+ * mutex by trylock and borrows the stack from its lone user for the turn
+ * (solo_borrow), so the lone user keeps taking it lock-free afterwards;
+ * the turn does not count as a poll (polled_at), so a stack the program
+ * left alone keeps getting one every period. */
+static int progress_turn(struct sk_stack *S)
+{
+	struct sk_thread *prev;
+	int ran = 0;
+
+	if (pthread_mutex_trylock(&S->lock) != 0)
+		return 0;
+	if (solo_borrow(S, &prev)) {
+		if (dev_netq_enter(S->q) == 0) {
+			stack_poll(S->st);
+			stack_loop_run(S->st);
+			stack_flush(S->st);
+			dev_netq_leave(S->q);
+			__atomic_add_fetch(&sk_counters.progress_turns, 1, __ATOMIC_RELAXED);
+			ran = 1;
+		}
+		solo_restore(S, prev);
+	}
+	pthread_mutex_unlock(&S->lock);
+	return ran;
 }
 
 int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen)
@@ -235,6 +257,8 @@ void sk_net_finish(void)
 
 void sk_net_stop(void)
 {
+	if (!sk_in_child())
+		sk_progress_stop(&progress);
 	sk_net_finish();
 	if (!sk_in_child())
 		sk_stats_unpublish();
@@ -429,6 +453,19 @@ static int stacks_start(const struct sk_net_conf *conf)
 	sk_orphans = (int)n;
 	stacks_failed = 0;
 	__atomic_store_n(&stacks_up, 1, __ATOMIC_RELEASE);
+	progress = (struct sk_progress){
+		.stacks = sk_stacks,
+		.n = n,
+		.period_ns = conf->progress_ns,
+		.now = sk_now,
+		.turn = progress_turn,
+		.thread_init = conf->thread_init,
+	};
+	for (unsigned i = 0; i < n; i++)
+		if (sk_stacks[i].wake_fd < 0)
+			progress.park_ns = SK_PROGRESS_PARK_NS;
+	if (sk_progress_start(&progress) < 0)
+		ACCEL_WARN("no progress thread: a busy program's connections wait for it");
 out:
 	pthread_mutex_unlock(&stacks_create);
 	return stacks_up ? 0 : -EBUSY;
@@ -527,6 +564,8 @@ struct sk_thread *sk_thread_create(const struct sk_net_conf *conf)
 		return NULL;
 	}
 	self = t; /* (it becomes the lone user by SK_SOLO_STREAK) */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* (nthreads rose: progress.h) */
+	sk_progress_kick(&progress);
 	return t;
 }
 
@@ -658,8 +697,7 @@ int sk_service(struct sk_thread *t)
 void sk_wake_arm(struct sk_thread *t)
 {
 	__atomic_store_n(&t->sleeping, 1, __ATOMIC_SEQ_CST);
-	if (t->s->kick_fd >= 0)
-		__atomic_add_fetch(&t->s->sleepers, 1, __ATOMIC_SEQ_CST);
+	__atomic_add_fetch(&t->s->sleepers, 1, __ATOMIC_SEQ_CST);
 	if (dev_netq_enter(t->s->q) == 0) {
 		dev_netq_wake_arm(t->s->q);
 		dev_netq_leave(t->s->q);
@@ -679,8 +717,18 @@ void sk_wake_ack(struct sk_thread *t)
 	slicer_leave(t);
 	while (accel_real.read(t->notify_fd, &v, sizeof(v)) == sizeof(v))
 		;
+	/* The stack counts as seen now: the thread is back and about to poll
+	 * it. (The decrement releases woke_at to the progress thread's load
+	 * of the sleepers, and is the first half of the kick's Dekker pair;
+	 * while another thread of the stack sleeps, nothing can be due. A
+	 * port with no receive interrupt wakes its sleepers every idle slice:
+	 * a kick each would cost an idle single-threaded server 2 % of a
+	 * core, so the parked thread looks at such stacks every
+	 * SK_PROGRESS_PARK_NS instead.) */
+	__atomic_store_n(&t->s->woke_at, sk_now(), __ATOMIC_RELAXED);
+	if (!__atomic_sub_fetch(&t->s->sleepers, 1, __ATOMIC_SEQ_CST) && t->s->wake_fd >= 0)
+		sk_progress_kick(&progress); /* (the stack's last sleeper woke) */
 	if (t->s->kick_fd >= 0) {
-		__atomic_sub_fetch(&t->s->sleepers, 1, __ATOMIC_SEQ_CST);
 		/* drained before cleared: a kick after the clear writes again,
 		 * one before it is seen by the poll that follows every wake */
 		if (__atomic_load_n(&t->s->kicked, __ATOMIC_ACQUIRE)) {

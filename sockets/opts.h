@@ -46,4 +46,12 @@
  * of its time so. Each return costs the others one membarrier. */
 #define SK_SOLO_STREAK 1024
 
+/* The progress thread (progress.c) parks while every stack's threads sleep
+ * in waits; a thread that wakes from one on a port with a receive
+ * interrupt wakes it, but on a port without (memif) the waits wake every
+ * idle slice, so the parked thread looks this often instead: a server
+ * that goes busy in its own code right after a wake gets its first turn
+ * this much later; 50 looks a second cost nothing measurable. */
+#define SK_PROGRESS_PARK_NS 20000000ull
+
 #endif

@@ -50,6 +50,11 @@ struct sk_net_conf {
 	uint32_t gateway;     /* host byte order, 0 = none */
 	uint64_t idle_poll_ns;/* sleep slice when the port has no interrupts */
 	uint64_t spin_ns;     /* polling before a wait for bypass sockets sleeps */
+	/* a stack no thread polled for this long gets a turn from the shim's
+	 * own progress thread (0: no such thread), which runs thread_init
+	 * first (may be NULL) */
+	uint64_t progress_ns;
+	void (*thread_init)(void);
 	/* the descriptors the port and each thread keep open for themselves
 	 * (dev_net_conf.own_fd) */
 	int (*own_fd)(int fd);
@@ -116,6 +121,8 @@ struct sk_counters {
 	/* connections moved to their first user's stack; frames another
 	 * stack steered here that found its ring full (dropped) */
 	uint64_t handoffs, steer_drops;
+	/* turns the progress thread gave stacks the program left alone */
+	uint64_t progress_turns;
 };
 void sk_net_counters(struct sk_counters *out);
 /* A TCP socket of the program connected through the kernel. */

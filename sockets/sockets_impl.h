@@ -25,6 +25,7 @@ struct sk_stack {
 	 * did while its threads sleep; -1 with a single stack. */
 	int kick_fd;
 	int sleepers;           /* its threads between arm and ack (atomic) */
+	uint64_t woke_at;       /* the last of them to wake, when (atomic) */
 	int kicked;             /* kick_fd was written, not yet drained */
 	uint32_t ip, mask, gateway; /* the port's address (host order) */
 	uint64_t idle_poll_ns;
@@ -36,7 +37,8 @@ struct sk_stack {
 	int solo_inside;
 	struct sk_thread *taker;   /* the last to take the mutex, ... */
 	unsigned streak;           /* ... so many times in a row */
-	/* the last poll of the queue, and who made it (read unlocked) */
+	/* the last poll of the queue, and who made it (read unlocked; the
+	 * progress thread's turns are not counted) */
 	uint64_t polled_at;
 	struct sk_thread *polled_by;
 };

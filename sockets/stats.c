@@ -79,6 +79,7 @@ size_t sk_stats_format(const struct stack_stats *s, char *buf, size_t len)
 	LINE("stacks", sk_nstacks);
 	LINE("handoffs", c.handoffs);
 	LINE("steer_drops", c.steer_drops);
+	LINE("progress_turns", c.progress_turns);
 	LINE("bypass_sockets", (uint64_t)__atomic_load_n(&sk_nsocks, __ATOMIC_RELAXED));
 	LINE("bypass_accepts", c.bypass_accepts);
 	LINE("bypass_connects", c.bypass_connects);

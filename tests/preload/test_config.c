@@ -130,6 +130,7 @@ static void assert_defaults(const struct accel_config *c)
 	assert_int_equal(c->mbufs, 8192);
 	assert_int_equal(c->link_wait_ms, 2000);
 	assert_int_equal(c->idle_poll_us, 1000);
+	assert_int_equal(c->progress_ms, 2);
 	assert_string_equal(c->dpdk_args, table_default("ACCEL_DPDK_ARGS"));
 }
 
@@ -158,6 +159,7 @@ static void test_defaults_match_table(void **state)
 	assert_int_equal(r.c.mbufs, table_default_uint("ACCEL_MBUFS"));
 	assert_int_equal(r.c.link_wait_ms, table_default_uint("ACCEL_LINK_WAIT_MS"));
 	assert_int_equal(r.c.idle_poll_us, table_default_uint("ACCEL_IDLE_POLL_US"));
+	assert_int_equal(r.c.progress_ms, table_default_uint("ACCEL_PROGRESS_MS"));
 	assert_int_equal(r.c.stats, table_default_uint("ACCEL_STATS"));
 	assert_int_equal(r.c.disable, table_default_uint("ACCEL_DISABLE"));
 	assert_int_equal(r.c.strict, table_default_uint("ACCEL_STRICT"));
@@ -496,6 +498,7 @@ static const struct {
 	{ "ACCEL_IDLE_POLL_US", offsetof(struct accel_config, idle_poll_us), 10, 1000000 },
 	{ "ACCEL_STORAGE_QUEUES", offsetof(struct accel_config, storage_queues), 1, 256 },
 	{ "ACCEL_STORAGE_DEPTH", offsetof(struct accel_config, storage_depth), 1, 4096 },
+	{ "ACCEL_PROGRESS_MS", offsetof(struct accel_config, progress_ms), 0, 1000 },
 };
 
 static unsigned num_field(const struct accel_config *c, size_t off)
