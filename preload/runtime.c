@@ -15,6 +15,7 @@
 #include "fdtable.h"
 #include "files.h"
 #include "runtime.h"
+#include "signals.h"
 #include "sigguard.h"
 #include "usermem.h"
 
@@ -215,6 +216,7 @@ void rt_net_start(void)
 		return;
 	}
 	__atomic_store_n(&accel_state, RT_UP, __ATOMIC_RELEASE);
+	sig_exit_arm(); /* (after the port: the tap PMD's SIGIO is its own) */
 }
 
 /* fork: the child keeps the program's descriptors but none of the port.

@@ -49,6 +49,7 @@
 #include <string.h>
 
 #include "../common/guard.h"
+#include "../sockets/sockets.h"
 #include "runtime.h"
 #include "sigguard.h"
 
@@ -160,6 +161,7 @@ static void pass_on(int sig, siginfo_t *si, void *uc)
 	if (!is_handler(&a)) {
 		struct sigaction d = { .sa_handler = SIG_DFL };
 
+		sk_net_die(1); /* the peers see the connections end (signals.c) */
 		sigemptyset(&d.sa_mask);
 		real_sigaction(sig, &d, NULL);
 		if (!fault)

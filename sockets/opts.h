@@ -15,6 +15,12 @@
  * as they have; a peer that never closes holds the exit this long. */
 #define SK_EXIT_DRAIN_NS 200000000ull
 
+/* A process dying of a signal (sk_net_die) waits this long for a stack
+ * another thread is inside (its sections are short: a burst, a copy), and
+ * then runs the stacks it got as the exit does, SK_EXIT_DRAIN_NS at most:
+ * the signal takes effect 300 ms after it arrived at the latest. */
+#define SK_DIE_LOCK_NS 100000000ull
+
 /* While an epoll set's bypass members keep a wait busy, or the wait spins
  * (ACCEL_SPIN_US) before it sleeps, its kernel members (memcached's notify
  * pipe, a dual listener's kernel half) are asked about at least this

@@ -43,6 +43,20 @@ static int in_child;        /* a forked child: the stack is the parent's */
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sk_sock *live, *spare;
 
+/* The socket list's lock counts in sk_busy: a fatal signal never runs
+ * the exit's closing on a list this thread is changing. */
+static void live_take(void)
+{
+	pthread_mutex_lock(&live_lock);
+	sk_busy++;
+}
+
+static void live_give(void)
+{
+	pthread_mutex_unlock(&live_lock);
+	sk_busy_leave();
+}
+
 int sk_fds_init(unsigned size)
 {
 	void *a = mmap(NULL, (size_t)size * sizeof(void *), PROT_READ | PROT_WRITE,
@@ -150,11 +164,11 @@ static struct sk_sock *sock_alloc(void)
 	struct sk_stack *home;
 	struct sk_sock *s;
 
-	pthread_mutex_lock(&live_lock);
+	live_take();
 	s = spare;
 	if (s)
 		spare = s->next;
-	pthread_mutex_unlock(&live_lock);
+	live_give();
 	if (!s)
 		return calloc(1, sizeof(*s));
 	home = s->home;
@@ -166,21 +180,21 @@ static struct sk_sock *sock_alloc(void)
 /* Back to the spares: one that was never live. */
 static void sock_spare(struct sk_sock *s)
 {
-	pthread_mutex_lock(&live_lock);
+	live_take();
 	s->next = spare;
 	spare = s;
-	pthread_mutex_unlock(&live_lock);
+	live_give();
 }
 
 static void live_add(struct sk_sock *s)
 {
-	pthread_mutex_lock(&live_lock);
+	live_take();
 	s->prev = NULL;
 	s->next = live;
 	if (live)
 		live->prev = s;
 	live = s;
-	pthread_mutex_unlock(&live_lock);
+	live_give();
 	__atomic_add_fetch(&sk_nsocks, 1, __ATOMIC_RELAXED);
 }
 
@@ -229,7 +243,7 @@ static void sock_free(struct sk_sock *s)
 			sk_flow_listen(s->lport, -1);
 		sock_release(s);
 	}
-	pthread_mutex_lock(&live_lock);
+	live_take();
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -238,7 +252,7 @@ static void sock_free(struct sk_sock *s)
 		s->next->prev = s->prev;
 	s->next = spare;
 	spare = s;
-	pthread_mutex_unlock(&live_lock);
+	live_give();
 	__atomic_sub_fetch(&sk_nsocks, 1, __ATOMIC_RELAXED);
 }
 
@@ -252,11 +266,11 @@ void sk_socks_exit(void)
 	uint64_t until = sk_now() + SK_EXIT_DRAIN_NS;
 	unsigned closing;
 
-	pthread_mutex_lock(&live_lock);
+	live_take();
 	for (struct sk_sock *s = live; s; s = s->next)
 		if (s->c)
 			sock_release(s);
-	pthread_mutex_unlock(&live_lock);
+	live_give();
 	do {
 		closing = 0;
 		for (unsigned i = 0; i < sk_nstacks; i++) {
@@ -264,6 +278,19 @@ void sk_socks_exit(void)
 			closing += stack_tcp_closing(sk_stacks[i].st);
 		}
 	} while (closing && sk_now() < until);
+}
+
+void sk_socks_die(unsigned held, uint64_t until)
+{
+	while (pthread_mutex_trylock(&live_lock) != 0) {
+		if (sk_now() >= until)
+			return;
+		sched_yield();
+	}
+	for (struct sk_sock *s = live; s; s = s->next)
+		if (s->c && (held & (1u << __atomic_load_n(&s->home, __ATOMIC_RELAXED)->idx)))
+			sock_release(s);
+	pthread_mutex_unlock(&live_lock);
 }
 
 /* Moves s's connection from S to `to`, both locked: 0, or < 0 and it
@@ -455,14 +482,14 @@ static int port_taken(uint16_t port, int reuseaddr, int reuse_port)
 {
 	int taken = 0;
 
-	pthread_mutex_lock(&live_lock);
+	live_take();
 	for (struct sk_sock *s = live; s && !taken; s = s->next) {
 		if (s->lport != port || s->kind == SK_CONN)
 			continue;
 		taken = !(reuseaddr && s->reuseaddr && s->kind != SK_LISTEN) &&
 			!(reuse_port && s->reuseport);
 	}
-	pthread_mutex_unlock(&live_lock);
+	live_give();
 	return taken;
 }
 

@@ -66,6 +66,29 @@ int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen);
 void sk_net_finish(void);
 void sk_net_stop(void);
 
+/*
+ * A signal is about to end the process (preload/signals.c: its
+ * disposition is SIG_DFL and its default action ends the process): close
+ * the bypass connections as the kernel closes a dying process's sockets
+ * (a FIN, a RST where data was left unread, listeners reset their queued
+ * connections), and run the stacks until those are done with their peers,
+ * SK_DIE_LOCK_NS + SK_EXIT_DRAIN_NS at most. Called from the signal's
+ * handler: it takes no lock it could wait on for ever, allocates and
+ * frees nothing (stack_dying), and leaves out a stack another thread
+ * keeps past SK_DIE_LOCK_NS. Once per process; a second caller waits for
+ * the first (bounded). 0 when done (or nothing to do: no stacks, a forked
+ * child); -EBUSY when the calling thread itself is inside the socket
+ * layer (a stack's lock or the socket list: the state it was changing is
+ * half done), and crash is 0: then sk_net_die_later. With crash set (a
+ * fault, abort) nothing is closed then, and 0 returned: the process is
+ * crashing in the middle of our own code.
+ */
+int sk_net_die(int crash);
+/* After -EBUSY: die(sig) runs as soon as this thread lets go of the
+ * socket layer's last lock, outside the handler (die calls sk_net_die
+ * again, then lets the signal take effect). */
+void sk_net_die_later(int sig, void (*die)(int sig));
+
 /* True in threads the device layer made itself: they never get a stack. */
 int sk_thread_is_internal(void);
 

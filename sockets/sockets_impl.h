@@ -134,6 +134,16 @@ void sk_stats_sum(struct stack_stats *out);
 
 /* Closes every bypass socket at exit (sock.c), all stacks locked. */
 void sk_socks_exit(void);
+/* The same for a process dying of a signal (sk_net_die): the sockets at
+ * home on the stacks of mask `held` (locked); the socket list is tried
+ * until `until` (sk_now), and left alone past it. */
+void sk_socks_die(unsigned held, uint64_t until);
+
+/* The socket layer's locks (stacks' and the socket list) the calling
+ * thread holds: a fatal signal that lands while it holds one waits for
+ * sk_busy_leave to bring it to 0 (sk_net_die_later). */
+extern __thread unsigned sk_busy __attribute__((tls_model("initial-exec")));
+void sk_busy_leave(void);
 
 /* The stack's readiness callback (sock.c). */
 void sk_sock_event(void *ctx, struct stack_tcp *c, void *user, unsigned events);

@@ -258,6 +258,11 @@ int stack_tcp_move(struct stack_tcp *c, struct stack *to);
  * until there are none, or the peer would be left resending its FIN to
  * nobody. */
 unsigned stack_tcp_closing(const struct stack *st);
+/* The process is dying of a signal and the stack is run from its handler
+ * (sockets/netif.c sk_net_die): from now on it frees no memory, since the
+ * interrupted thread may be inside malloc with its lock held. Connections
+ * that end stay on the reap list; the process's end returns the memory. */
+void stack_dying(struct stack *st);
 /* ops->tcp_gone reports c's end (a moved connection is watched already). */
 void stack_tcp_watch(struct stack_tcp *c);
 
