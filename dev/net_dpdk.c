@@ -19,7 +19,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <dirent.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -43,6 +42,7 @@
 #include "../common/log.h"
 #include "../common/real.h"
 #include "../common/sigasync.h"
+#include "../common/statsdir.h"
 #include "dev.h"
 #include "impair.h"
 
@@ -505,41 +505,7 @@ static uint64_t fnv1a(const char *s, uint64_t h)
  * counts only when the name still leads to the inode locked (the usual
  * check); otherwise the opener tries again with the new file.
  */
-static const char *const lock_dirs[] = { "/run/libaccel", "/tmp" };
-
-/* Removes path if no process holds its flock. */
-static void lock_sweep_one(const char *path)
-{
-	int fd = accel_real.open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0);
-
-	if (fd < 0)
-		return;
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-		unlink(path); /* (a racing opener sees the name gone, and retries) */
-	accel_real.close(fd);
-}
-
-/* The lock files of owners that died without removing them. */
-static void lock_sweep(const char *mine)
-{
-	for (size_t i = 0; i < 2; i++) {
-		DIR *d = opendir(lock_dirs[i]);
-		struct dirent *e;
-
-		while (d && (e = readdir(d))) {
-			char path[300];
-
-			if (strncmp(e->d_name, "accel-port-", 11) ||
-			    !strstr(e->d_name, ".lock"))
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", lock_dirs[i], e->d_name);
-			if (strcmp(path, mine))
-				lock_sweep_one(path);
-		}
-		if (d)
-			closedir(d);
-	}
-}
+#define lock_dirs accel_stats_dirs
 
 /* fd (locked) is still the file path names. */
 static int lock_current(int fd, const char *path)
@@ -595,7 +561,7 @@ static int port_lock(const char *args, char *why, size_t whylen)
 		(void)!accel_real.pwrite(fd, pid, (size_t)n, 0);
 	net.lock_fd = own_fd(fd);
 	snprintf(net.lock_path, sizeof(net.lock_path), "%s", path);
-	lock_sweep(path);
+	accel_lock_sweep(path);
 	return 0;
 }
 

@@ -3,7 +3,8 @@
  * /run/libaccel/<pid>.stats (or /tmp when /run is not writable), rewritten
  * at most once a second by whichever thread runs the stack or does storage
  * I/O (preload/files.c adds its lines through sk_stats_source), and removed
- * at exit. `accel-stat PID` prints it. One "name value" per line.
+ * at exit (or by the next process to publish, or accel-stat, when this one
+ * was killed). `accel-stat PID` prints it. One "name value" per line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "../common/real.h"
+#include "../common/statsdir.h"
 #include "opts.h"
 #include "sock_impl.h"
 
@@ -127,6 +129,7 @@ void sk_stats_publish(uint64_t now)
 						      __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		return;
 	if (!path[0]) {
+		accel_stats_sweep(); /* (once: those of processes gone) */
 		const char *dir = access("/run/libaccel", W_OK) == 0 ? "/run/libaccel" : "/tmp";
 
 		snprintf(path, sizeof(path), "%s/%d.stats", dir, (int)getpid());

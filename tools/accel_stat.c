@@ -8,7 +8,9 @@
  *
  * The shim rewrites /run/libaccel/PID.stats (or /tmp/PID.stats) at most
  * once a second while its stack runs or it does storage I/O on a file
- * named by ACCEL_STORAGE (sockets/stats.c, preload/files.c).
+ * named by ACCEL_STORAGE (sockets/stats.c, preload/files.c). Each run
+ * first removes the files (counters, port locks) of processes that are
+ * gone (common/statsdir.h).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,7 +20,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const dirs[] = { "/run/libaccel", "/tmp" };
+#include "../common/statsdir.h"
+
+#define dirs accel_stats_dirs
 
 static FILE *open_stats(long pid)
 {
@@ -87,6 +91,8 @@ int main(int argc, char **argv)
 	long pid;
 	unsigned secs = 0;
 
+	accel_stats_sweep(); /* (those of processes gone: kill -9) */
+	accel_lock_sweep(NULL);
 	if (argc == 1)
 		return list();
 	if (argc > 3 || !(pid = strtol(argv[1], NULL, 10)) ||
