@@ -273,10 +273,23 @@ static void die_of(int sig, int refault)
 	syscall(SYS_rt_sigprocmask, SIG_UNBLOCK, &one, NULL, _NSIG / 8);
 }
 
+/* sk_net_die as the shim's own caller: the port's transmit writes to
+ * the shim's descriptors, which the interposed calls hide from the
+ * program (a fault in the program's code lands with depth 0). */
+int sig_close_all(int crash)
+{
+	int r;
+
+	accel_tls.depth++;
+	r = sk_net_die(crash);
+	accel_tls.depth--;
+	return r;
+}
+
 /* (deferred: this thread was inside the socket layer when sig came) */
 static void die_now(int sig)
 {
-	sk_net_die(0);
+	sig_close_all(0);
 	die_of(sig, 0);
 }
 
@@ -285,7 +298,7 @@ static void die_tramp(int sig, siginfo_t *info, void *uc)
 	int crash = sig == SIGILL || sig == SIGFPE || sig == SIGABRT, e = errno;
 
 	(void)uc;
-	if (sk_net_die(crash) == -EBUSY) {
+	if (sig_close_all(crash) == -EBUSY) {
 		sk_net_die_later(sig, die_now);
 		errno = e;
 		return;

@@ -18,5 +18,7 @@ int sig_restarts(void);
  * default ends the process, first closes the bypass connections
  * (signals.c says how). */
 void sig_exit_arm(void);
+/* The closing itself (sockets.h sk_net_die), for sigguard.c too. */
+int sig_close_all(int crash);
 
 #endif
