@@ -636,6 +636,27 @@ void dev_net_close(void)
 	accel_real.close(net.lock_fd); /* the next owner may come */
 }
 
+int dev_net_port_stats(struct dev_port_stats *out)
+{
+	struct rte_eth_stats e;
+
+	memset(out, 0, sizeof(*out));
+	if (!__atomic_load_n(&net.opened, __ATOMIC_ACQUIRE) ||
+	    rte_eth_stats_get(net.info.port_id, &e) != 0)
+		return -ENODEV;
+	out->rx_pkts = e.ipackets;
+	out->tx_pkts = e.opackets;
+	out->rx_bytes = e.ibytes;
+	out->tx_bytes = e.obytes;
+	out->rx_missed = e.imissed;
+	out->rx_errors = e.ierrors;
+	out->tx_errors = e.oerrors;
+	out->rx_nombuf = e.rx_nombuf;
+	out->pool_in_use = rte_mempool_in_use_count(net.pool);
+	out->pool_free = rte_mempool_avail_count(net.pool);
+	return 0;
+}
+
 const struct dev_net_info *dev_net_info(void)
 {
 	return __atomic_load_n(&net.opened, __ATOMIC_ACQUIRE) ? &net.info : NULL;

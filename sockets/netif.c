@@ -662,8 +662,10 @@ void sk_unlock(struct sk_stack *s)
 {
 	stack_loop_run(s->st);
 	stack_flush(s->st);
-	if (!(++s->unlocks & 63)) /* (a program that never waits in the shim) */
+	if (!(++s->unlocks & 63)) { /* (a program that never waits in the shim) */
+		sk_stats_stack(s, sk_now());
 		sk_stats_publish(sk_now());
+	}
 	stack_give(s);
 }
 
@@ -744,6 +746,7 @@ int sk_service(struct sk_thread *t)
 	if (n < 0)
 		return n;
 	n = (int)sk_poll_stack(t, s);
+	sk_stats_stack(s, s->polled_at);
 	sk_stats_publish(s->polled_at);
 	stack_give(s);
 	poll_stale(t, s->polled_at, 0);

@@ -9,6 +9,11 @@
  * is what a person watching reads, and costs four system calls a second. */
 #define SK_STATS_PUBLISH_NS 1000000000ull
 
+/* Room for each stack's socket lines in the counters file (about 230
+ * bytes a socket: some 280 sockets a stack are listed, the rest left out,
+ * so the file stays small enough to rewrite every second). */
+#define SK_SOCK_LINES_BYTES 65536
+
 /* At exit, how long the stacks may keep running to finish the connections
  * the program closed or left open: the FINs go out and the peers' FINs
  * come back within a few round trips on a LAN, and the exit ends as soon

@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -208,6 +209,7 @@ static struct sk_sock *sock_new(int fd, enum sk_kind kind, struct sk_stack *S)
 	s->kind = kind;
 	s->refs = 1;
 	s->home = S;
+	s->fd = fd;
 	live_add(s);
 	fd_set_sock(fd, s);
 	return s;
@@ -278,6 +280,39 @@ void sk_socks_exit(void)
 			closing += stack_tcp_closing(sk_stacks[i].st);
 		}
 	} while (closing && sk_now() < until);
+}
+
+static size_t sock_line(const struct sk_sock *s, unsigned stack, char *buf, size_t len)
+{
+	struct stack_tcp_info i;
+	int n;
+
+	stack_tcp_info(s->c, &i);
+	n = snprintf(buf, len,
+		     "sock fd=%d stack=%u state=%s local=%u.%u.%u.%u:%u remote=%u.%u.%u.%u:%u "
+		     "recv_q=%u send_q=%u bytes_received=%u bytes_acked=%u cwnd=%u mss=%u "
+		     "srtt_us=%llu rttvar_us=%llu retransmits=%u\n",
+		     s->fd, stack, i.state, i.lip >> 24, (i.lip >> 16) & 255,
+		     (i.lip >> 8) & 255, i.lip & 255, i.lport, i.rip >> 24,
+		     (i.rip >> 16) & 255, (i.rip >> 8) & 255, i.rip & 255, i.rport,
+		     i.recv_q, i.send_q, i.bytes_received, i.bytes_acked, i.cwnd, i.mss,
+		     (unsigned long long)(i.srtt_ns / 1000),
+		     (unsigned long long)(i.rttvar_ns / 1000), i.retransmits);
+	return n > 0 && (size_t)n < len ? (size_t)n : 0;
+}
+
+size_t sk_socks_format(const struct sk_stack *S, char *buf, size_t len)
+{
+	size_t n = 0, k = 1;
+
+	live_take();
+	for (struct sk_sock *s = live; s && k; s = s->next)
+		if (s->c && __atomic_load_n(&s->home, __ATOMIC_RELAXED) == S) {
+			k = sock_line(s, S->idx, buf + n, len - n);
+			n += k;
+		}
+	live_give();
+	return n;
 }
 
 void sk_socks_die(unsigned held, uint64_t until)
@@ -619,6 +654,7 @@ static int accept_stack(struct sk_stack *S, struct sk_sock *l, struct sockaddr *
 	s->c = c;
 	s->home = S;
 	s->nonblock = (flags & SOCK_NONBLOCK) != 0;
+	s->fd = nfd;
 	live_add(s);
 	fd_set_sock(nfd, s);
 	__atomic_add_fetch(&sk_counters.bypass_accepts, 1, __ATOMIC_RELAXED);

@@ -39,6 +39,10 @@ struct sk_stack {
 	/* the last poll of the queue, and who made it (read unlocked) */
 	uint64_t polled_at;
 	struct sk_thread *polled_by;
+	/* its sockets' lines for the counters file (stats.c), rewritten under
+	 * its lock once a second; seq is odd while they are */
+	uint64_t socks_at;
+	unsigned socks_seq;
 };
 
 struct sk_thread {
@@ -138,6 +142,13 @@ void sk_socks_exit(void);
  * home on the stacks of mask `held` (locked); the socket list is tried
  * until `until` (sk_now), and left alone past it. */
 void sk_socks_die(unsigned held, uint64_t until);
+
+/* One "sock ..." line per socket at home on S (locked), for the counters
+ * file (stats.c); stops when buf is full. Returns the bytes written. */
+size_t sk_socks_format(const struct sk_stack *S, char *buf, size_t len);
+/* S (locked) renders its sockets for the counters file when a second has
+ * passed since it last did (stats.c). */
+void sk_stats_stack(struct sk_stack *S, uint64_t now);
 
 /* The socket layer's locks (stacks' and the socket list) the calling
  * thread holds: a fatal signal that lands while it holds one waits for

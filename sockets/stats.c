@@ -14,6 +14,7 @@
 
 #include "../common/real.h"
 #include "../common/statsdir.h"
+#include "../dev/dev.h"
 #include "opts.h"
 #include "sock_impl.h"
 
@@ -33,7 +34,70 @@ void sk_note_kernel_connect(void)
 	__atomic_add_fetch(&sk_counters.kernel_connects, 1, __ATOMIC_RELAXED);
 }
 
+/* Each stack's "sock" lines (sk_socks_format), read by the publisher
+ * under a sequence count: a torn copy is taken again, or left out. */
+static char sock_lines[SK_MAX_THREADS][SK_SOCK_LINES_BYTES];
+static size_t sock_len[SK_MAX_THREADS];
+
+void sk_stats_stack(struct sk_stack *S, uint64_t now)
+{
+	unsigned i = S->idx;
+
+	if (now < S->socks_at)
+		return;
+	S->socks_at = now + SK_STATS_PUBLISH_NS;
+	__atomic_add_fetch(&S->socks_seq, 1, __ATOMIC_ACQ_REL);
+	sock_len[i] = sk_socks_format(S, sock_lines[i], sizeof(sock_lines[i]));
+	__atomic_add_fetch(&S->socks_seq, 1, __ATOMIC_ACQ_REL);
+}
+
+static size_t copy_sock_lines(unsigned i, char *buf, size_t len)
+{
+	for (int tries = 0; tries < 3; tries++) {
+		unsigned seq = __atomic_load_n(&sk_stacks[i].socks_seq, __ATOMIC_ACQUIRE);
+		size_t n = sock_len[i];
+
+		if ((seq & 1) || n > len)
+			continue;
+		memcpy(buf, sock_lines[i], n);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&sk_stacks[i].socks_seq, __ATOMIC_RELAXED) == seq)
+			return n;
+	}
+	return 0;
+}
+
+static size_t port_lines(char *buf, size_t len)
+{
+	struct dev_port_stats p;
+	size_t n = 0;
+
+	if (dev_net_port_stats(&p) < 0)
+		return 0;
+#define PLINE(name, v)                                                       \
+	do {                                                                 \
+		int k = snprintf(buf + n, n < len ? len - n : 0, "%s %llu\n", \
+				 name, (unsigned long long)(v));             \
+		if (k > 0)                                                   \
+			n += (size_t)k;                                      \
+	} while (0)
+	PLINE("port_rx_pkts", p.rx_pkts);
+	PLINE("port_tx_pkts", p.tx_pkts);
+	PLINE("port_rx_bytes", p.rx_bytes);
+	PLINE("port_tx_bytes", p.tx_bytes);
+	PLINE("port_rx_missed", p.rx_missed);
+	PLINE("port_rx_errors", p.rx_errors);
+	PLINE("port_tx_errors", p.tx_errors);
+	PLINE("port_rx_nombuf", p.rx_nombuf);
+	PLINE("mbufs_in_use", p.pool_in_use);
+	PLINE("mbufs_free", p.pool_free);
+#undef PLINE
+	return n < len ? n : len;
+}
+
 static char path[64];
+/* (one publisher at a time: next_publish's compare-and-swap) */
+static char pub_buf[8192 + SK_MAX_THREADS * SK_SOCK_LINES_BYTES];
 static uint64_t next_publish;
 static size_t (*source)(char *buf, size_t len);
 
@@ -118,7 +182,8 @@ void sk_stats_sum(struct stack_stats *out)
 void sk_stats_publish(uint64_t now)
 {
 	struct stack_stats sum;
-	char buf[8192], tmp[80];
+	char *buf = pub_buf, tmp[80];
+	const size_t cap = sizeof(pub_buf);
 	uint64_t due = __atomic_load_n(&next_publish, __ATOMIC_RELAXED);
 	size_t (*more)(char *, size_t) = __atomic_load_n(&source, __ATOMIC_ACQUIRE);
 	size_t n = 0;
@@ -137,15 +202,21 @@ void sk_stats_publish(uint64_t now)
 	/* (a storage-only process has no stack: no network lines) */
 	if (__atomic_load_n(&sk_nstacks, __ATOMIC_ACQUIRE)) {
 		sk_stats_sum(&sum);
-		n = sk_stats_format(&sum, buf, sizeof(buf));
+		n = sk_stats_format(&sum, buf, 8192);
+		if (n < 8192)
+			n += port_lines(buf + n, 8192 - n);
 	}
-	if (more && n < sizeof(buf))
-		n += more(buf + n, sizeof(buf) - n);
+	if (more && n < 8192)
+		n += more(buf + n, 8192 - n);
+	if (n > 8192)
+		n = 8192;
+	for (unsigned i = 0; i < __atomic_load_n(&sk_nstacks, __ATOMIC_ACQUIRE); i++)
+		n += copy_sock_lines(i, buf + n, cap - n);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = accel_real.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return;
-	if (accel_real.write(fd, buf, n < sizeof(buf) ? n : sizeof(buf)) >= 0)
+	if (accel_real.write(fd, buf, n) >= 0)
 		rename(tmp, path);
 	accel_real.close(fd);
 }

@@ -317,6 +317,19 @@ size_t stack_tcp_readable(const struct stack_tcp *c);
 size_t stack_tcp_unacked(const struct stack_tcp *c);
 void stack_tcp_endpoints(const struct stack_tcp *c, uint32_t *lip,
 			 uint16_t *lport, uint32_t *rip, uint16_t *rport);
+/* What `ss -tni` shows of a connection (accel-stat --sockets): bytes are
+ * counted on the sequence space, so modulo 2^32. Read under the stack's
+ * lock. */
+struct stack_tcp_info {
+	const char *state;
+	uint32_t lip, rip;      /* host order */
+	uint16_t lport, rport;
+	uint32_t recv_q, send_q; /* unread, and not yet acknowledged */
+	uint32_t bytes_received, bytes_acked;
+	uint32_t cwnd, mss, retransmits;
+	uint64_t srtt_ns, rttvar_ns;
+};
+void stack_tcp_info(const struct stack_tcp *c, struct stack_tcp_info *out);
 /* RFC 9293 state name ("ESTABLISHED", ...), for tests and diagnostics. */
 const char *stack_tcp_state(const struct stack_tcp *c);
 
