@@ -126,6 +126,9 @@ int sk_net_stack_stats(unsigned i, struct stack_stats *out);
  * the stacks' lines, then those of the source (lines of "name value";
  * returns the bytes put in buf). Unpublish removes it for good, at exit. */
 void sk_stats_publish(uint64_t now);
+/* The counters' "name value" lines of s (and the layer's own): the names
+ * accel-stat and the exit line's counters line use. */
+size_t sk_stats_format(const struct stack_stats *s, char *buf, size_t len);
 void sk_stats_source(size_t (*fn)(char *buf, size_t len));
 void sk_stats_unpublish(void);
 

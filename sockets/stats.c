@@ -67,6 +67,17 @@ static size_t copy_sock_lines(unsigned i, char *buf, size_t len)
 	return 0;
 }
 
+static char path[64];
+/* (one publisher at a time: next_publish's compare-and-swap) */
+static char pub_buf[8192 + SK_MAX_THREADS * SK_SOCK_LINES_BYTES];
+static uint64_t next_publish;
+static size_t (*source)(char *buf, size_t len);
+
+void sk_stats_source(size_t (*fn)(char *buf, size_t len))
+{
+	__atomic_store_n(&source, fn, __ATOMIC_RELEASE);
+}
+
 static size_t port_lines(char *buf, size_t len)
 {
 	struct dev_port_stats p;
@@ -95,17 +106,6 @@ static size_t port_lines(char *buf, size_t len)
 	return n < len ? n : len;
 }
 
-static char path[64];
-/* (one publisher at a time: next_publish's compare-and-swap) */
-static char pub_buf[8192 + SK_MAX_THREADS * SK_SOCK_LINES_BYTES];
-static uint64_t next_publish;
-static size_t (*source)(char *buf, size_t len);
-
-void sk_stats_source(size_t (*fn)(char *buf, size_t len))
-{
-	__atomic_store_n(&source, fn, __ATOMIC_RELEASE);
-}
-
 size_t sk_stats_format(const struct stack_stats *s, char *buf, size_t len)
 {
 	struct sk_counters c;
@@ -128,6 +128,7 @@ size_t sk_stats_format(const struct stack_stats *s, char *buf, size_t len)
 	LINE("arp_requests_out", s->arp_requests_out);
 	LINE("arp_replies_out", s->arp_replies_out);
 	LINE("icmp_echo_replies", s->icmp_echo_replies);
+	LINE("arp_conflicts", s->arp_conflicts);
 	LINE("tcp_segs_in", s->tcp_segs_in);
 	LINE("tcp_segs_out", s->tcp_segs_out);
 	LINE("tcp_retransmits", s->tcp_retransmits);
@@ -159,6 +160,8 @@ size_t sk_stats_format(const struct stack_stats *s, char *buf, size_t len)
 			LINE(name, s->drops[r]);
 		}
 #undef LINE
+	if (n < len)
+		n += port_lines(buf + n, len - n);
 	return n;
 }
 
@@ -203,8 +206,6 @@ void sk_stats_publish(uint64_t now)
 	if (__atomic_load_n(&sk_nstacks, __ATOMIC_ACQUIRE)) {
 		sk_stats_sum(&sum);
 		n = sk_stats_format(&sum, buf, 8192);
-		if (n < 8192)
-			n += port_lines(buf + n, 8192 - n);
 	}
 	if (more && n < 8192)
 		n += more(buf + n, 8192 - n);

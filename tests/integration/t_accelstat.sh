@@ -6,6 +6,8 @@
 #    listener;
 #  - the port's counters (port_rx_pkts, port_tx_pkts) move during the load;
 #  - the plain and --sockets views print, and --watch gives rates;
+#  - the exit line's counters line (ACCEL_STATS=1) has the same names as
+#    accel-stat's counters: one name per counter;
 #  - accel-stat read 20 times while the server is idle costs it no CPU
 #    beyond what it uses idle anyway (the shim writes the file once a
 #    second; a reader only reads it).
@@ -13,7 +15,7 @@
 ns_setup
 STAT="$BUILD/accel-stat"
 OUT="$LOGDIR/accelstat"
-$NSX env ACCEL_DPDK_ARGS="$TAP_ARGS" ACCEL_IP=10.88.0.2/24 "$ACCEL" memcached -u root \
+$NSX env ACCEL_DPDK_ARGS="$TAP_ARGS" ACCEL_IP=10.88.0.2/24 ACCEL_STATS=1 "$ACCEL" memcached -u root \
 	-t 1 -U 0 -p 11211 > "$OUT.memcached" 2>&1 &
 mpid=$!
 tap_up acc0 10.88.0.1/24
@@ -57,3 +59,13 @@ note "idle: $((t1 - t0)) ticks in 3 s alone, $((t2 - t1)) ticks in 3 s with 20 r
 [ $((t2 - t1)) -le $((t1 - t0 + 3)) ] || fail "reading accel-stat cost the idle server CPU"
 kill -TERM "$mpid"
 wait "$mpid"
+line=$(grep -o "counters: .*" "$OUT.memcached") || fail "no counters line at exit"
+python3 - "$OUT.json" "$line" <<'PY' || fail "the exit line and accel-stat name the counters differently"
+import json, sys
+names = set(json.load(open(sys.argv[1]))["counters"])
+exit_names = {kv.split("=")[0] for kv in sys.argv[2].split()[1:]}
+print(f"   exit line: {len(exit_names)} counters, accel-stat: {len(names)}")
+# (drop_* lines appear once a drop happened: compare the rest)
+core = lambda s: {n for n in s if not n.startswith("drop_")}
+assert core(names) == core(exit_names), (core(names) ^ core(exit_names))
+PY
