@@ -78,6 +78,16 @@ void sk_stats_source(size_t (*fn)(char *buf, size_t len))
 	__atomic_store_n(&source, fn, __ATOMIC_RELEASE);
 }
 
+/* One "name value" line at buf + *n, as much as fits in len. */
+static void put(char *buf, size_t len, size_t *n, const char *name, uint64_t v)
+{
+	int k = snprintf(buf + *n, *n < len ? len - *n : 0, "%s %llu\n", name,
+			 (unsigned long long)v);
+
+	if (k > 0)
+		*n += (size_t)k;
+}
+
 static size_t port_lines(char *buf, size_t len)
 {
 	struct dev_port_stats p;
@@ -85,24 +95,16 @@ static size_t port_lines(char *buf, size_t len)
 
 	if (dev_net_port_stats(&p) < 0)
 		return 0;
-#define PLINE(name, v)                                                       \
-	do {                                                                 \
-		int k = snprintf(buf + n, n < len ? len - n : 0, "%s %llu\n", \
-				 name, (unsigned long long)(v));             \
-		if (k > 0)                                                   \
-			n += (size_t)k;                                      \
-	} while (0)
-	PLINE("port_rx_pkts", p.rx_pkts);
-	PLINE("port_tx_pkts", p.tx_pkts);
-	PLINE("port_rx_bytes", p.rx_bytes);
-	PLINE("port_tx_bytes", p.tx_bytes);
-	PLINE("port_rx_missed", p.rx_missed);
-	PLINE("port_rx_errors", p.rx_errors);
-	PLINE("port_tx_errors", p.tx_errors);
-	PLINE("port_rx_nombuf", p.rx_nombuf);
-	PLINE("mbufs_in_use", p.pool_in_use);
-	PLINE("mbufs_free", p.pool_free);
-#undef PLINE
+	put(buf, len, &n, "port_rx_pkts", p.rx_pkts);
+	put(buf, len, &n, "port_tx_pkts", p.tx_pkts);
+	put(buf, len, &n, "port_rx_bytes", p.rx_bytes);
+	put(buf, len, &n, "port_tx_bytes", p.tx_bytes);
+	put(buf, len, &n, "port_rx_missed", p.rx_missed);
+	put(buf, len, &n, "port_rx_errors", p.rx_errors);
+	put(buf, len, &n, "port_tx_errors", p.tx_errors);
+	put(buf, len, &n, "port_rx_nombuf", p.rx_nombuf);
+	put(buf, len, &n, "mbufs_in_use", p.pool_in_use);
+	put(buf, len, &n, "mbufs_free", p.pool_free);
 	return n < len ? n : len;
 }
 
@@ -112,54 +114,46 @@ size_t sk_stats_format(const struct stack_stats *s, char *buf, size_t len)
 	size_t n = 0;
 
 	sk_net_counters(&c);
-#define LINE(name, v)                                                        \
-	do {                                                                 \
-		int k = snprintf(buf + n, n < len ? len - n : 0, "%s %llu\n", \
-				 name, (unsigned long long)(v));             \
-		if (k > 0)                                                   \
-			n += (size_t)k;                                      \
-	} while (0)
-	LINE("rx_pkts", s->rx_pkts);
-	LINE("rx_bytes", s->rx_bytes);
-	LINE("tx_pkts", s->tx_pkts);
-	LINE("tx_bytes", s->tx_bytes);
-	LINE("arp_requests_in", s->arp_requests_in);
-	LINE("arp_replies_in", s->arp_replies_in);
-	LINE("arp_requests_out", s->arp_requests_out);
-	LINE("arp_replies_out", s->arp_replies_out);
-	LINE("icmp_echo_replies", s->icmp_echo_replies);
-	LINE("arp_conflicts", s->arp_conflicts);
-	LINE("tcp_segs_in", s->tcp_segs_in);
-	LINE("tcp_segs_out", s->tcp_segs_out);
-	LINE("tcp_retransmits", s->tcp_retransmits);
-	LINE("tcp_rtos", s->tcp_rtos);
-	LINE("tcp_fast_recoveries", s->tcp_fast_recoveries);
-	LINE("tcp_tail_probes", s->tcp_tail_probes);
-	LINE("tcp_active_opens", s->tcp_active_opens);
-	LINE("tcp_passive_opens", s->tcp_passive_opens);
-	LINE("tcp_rsts_out", s->tcp_rsts_out);
-	LINE("tcp_timeouts", s->tcp_timeouts);
-	LINE("tcp_moved_in", s->tcp_moved_in);
-	LINE("tcp_moved_out", s->tcp_moved_out);
-	LINE("tcp_steered", s->tcp_steered);
-	LINE("loop_pkts", s->loop_pkts);
-	LINE("stacks", sk_nstacks);
-	LINE("handoffs", c.handoffs);
-	LINE("steer_drops", c.steer_drops);
-	LINE("bypass_sockets", (uint64_t)__atomic_load_n(&sk_nsocks, __ATOMIC_RELAXED));
-	LINE("bypass_accepts", c.bypass_accepts);
-	LINE("bypass_connects", c.bypass_connects);
-	LINE("kernel_accepts", c.kernel_accepts);
-	LINE("kernel_connects", c.kernel_connects);
+	put(buf, len, &n, "rx_pkts", s->rx_pkts);
+	put(buf, len, &n, "rx_bytes", s->rx_bytes);
+	put(buf, len, &n, "tx_pkts", s->tx_pkts);
+	put(buf, len, &n, "tx_bytes", s->tx_bytes);
+	put(buf, len, &n, "arp_requests_in", s->arp_requests_in);
+	put(buf, len, &n, "arp_replies_in", s->arp_replies_in);
+	put(buf, len, &n, "arp_requests_out", s->arp_requests_out);
+	put(buf, len, &n, "arp_replies_out", s->arp_replies_out);
+	put(buf, len, &n, "icmp_echo_replies", s->icmp_echo_replies);
+	put(buf, len, &n, "arp_conflicts", s->arp_conflicts);
+	put(buf, len, &n, "tcp_segs_in", s->tcp_segs_in);
+	put(buf, len, &n, "tcp_segs_out", s->tcp_segs_out);
+	put(buf, len, &n, "tcp_retransmits", s->tcp_retransmits);
+	put(buf, len, &n, "tcp_rtos", s->tcp_rtos);
+	put(buf, len, &n, "tcp_fast_recoveries", s->tcp_fast_recoveries);
+	put(buf, len, &n, "tcp_tail_probes", s->tcp_tail_probes);
+	put(buf, len, &n, "tcp_active_opens", s->tcp_active_opens);
+	put(buf, len, &n, "tcp_passive_opens", s->tcp_passive_opens);
+	put(buf, len, &n, "tcp_rsts_out", s->tcp_rsts_out);
+	put(buf, len, &n, "tcp_timeouts", s->tcp_timeouts);
+	put(buf, len, &n, "tcp_moved_in", s->tcp_moved_in);
+	put(buf, len, &n, "tcp_moved_out", s->tcp_moved_out);
+	put(buf, len, &n, "tcp_steered", s->tcp_steered);
+	put(buf, len, &n, "loop_pkts", s->loop_pkts);
+	put(buf, len, &n, "stacks", sk_nstacks);
+	put(buf, len, &n, "handoffs", c.handoffs);
+	put(buf, len, &n, "steer_drops", c.steer_drops);
+	put(buf, len, &n, "bypass_sockets", (uint64_t)__atomic_load_n(&sk_nsocks, __ATOMIC_RELAXED));
+	put(buf, len, &n, "bypass_accepts", c.bypass_accepts);
+	put(buf, len, &n, "bypass_connects", c.bypass_connects);
+	put(buf, len, &n, "kernel_accepts", c.kernel_accepts);
+	put(buf, len, &n, "kernel_connects", c.kernel_connects);
 	for (int r = 0; r < STACK_DROP_MAX; r++)
 		if (s->drops[r]) {
 			char name[48];
 
 			snprintf(name, sizeof(name), "drop_%s",
 				 stack_drop_name((enum stack_drop)r));
-			LINE(name, s->drops[r]);
+			put(buf, len, &n, name, s->drops[r]);
 		}
-#undef LINE
 	if (n < len)
 		n += port_lines(buf + n, len - n);
 	return n;
