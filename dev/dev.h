@@ -78,6 +78,16 @@ void dev_net_close(void);
 
 const struct dev_net_info *dev_net_info(void);
 
+/* The port's own counters (rte_eth_stats_get) and the packet pool's
+ * buffers, for the counters file: any thread, once a second, never on
+ * the data path. 0, or -ENODEV when the port is not open. */
+struct dev_port_stats {
+	uint64_t rx_pkts, tx_pkts, rx_bytes, tx_bytes;
+	uint64_t rx_missed, rx_errors, tx_errors, rx_nombuf;
+	uint64_t pool_in_use, pool_free;
+};
+int dev_net_port_stats(struct dev_port_stats *out);
+
 /* True for threads DPDK created itself (its interrupt thread): they must
  * never claim a queue. */
 int dev_thread_is_internal(void);

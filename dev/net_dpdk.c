@@ -42,6 +42,7 @@
 #include "../common/log.h"
 #include "../common/real.h"
 #include "../common/sigasync.h"
+#include "../common/statsdir.h"
 #include "dev.h"
 #include "impair.h"
 
@@ -70,6 +71,7 @@ struct dev_netq {
 static struct {
 	int opened;               /* EAL and port are up */
 	int lock_fd;              /* held while this process owns the port */
+	char lock_path[96];       /* its name, removed when we let go */
 	int (*own_fd)(int fd);    /* dev_net_conf.own_fd */
 	int asym;                 /* asymmetric fences work (common/barrier.h) */
 	int stopping;             /* dev_net_close has begun (atomic) */
@@ -538,10 +540,29 @@ static uint64_t fnv1a(const char *s, uint64_t h)
  * of its packets. So the owner holds an flock on a file named for the
  * arguments and the network namespace (taps live in one); a later process
  * finds it taken and stays on the kernel.
+ *
+ * The owner removes the file at exit, once the port is closed; a start
+ * removes those whose owners died without (a signal, kill -9): a file
+ * whose flock is free has no owner. (A process dying of a signal leaves
+ * its file: until it is gone its port is still open, and a new owner must
+ * not come in that moment.) Removing a lock file
+ * races with a process that opened it and is about to lock it, so the lock
+ * counts only when the name still leads to the inode locked (the usual
+ * check); otherwise the opener tries again with the new file.
  */
+#define lock_dirs accel_stats_dirs
+
+/* fd (locked) is still the file path names. */
+static int lock_current(int fd, const char *path)
+{
+	struct stat a, b;
+
+	return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
 static int port_lock(const char *args, char *why, size_t whylen)
 {
-	static const char *const dirs[] = { "/run/libaccel", "/tmp" };
 	char ns[64] = "", path[96], pid[16];
 	ssize_t n = readlink("/proc/self/ns/net", ns, sizeof(ns) - 1);
 	uint64_t h = fnv1a(args ? args : "", 0xcbf29ce484222325ull);
@@ -550,29 +571,42 @@ static int port_lock(const char *args, char *why, size_t whylen)
 	if (n > 0)
 		ns[n] = '\0';
 	h = fnv1a(ns, h);
-	mkdir(dirs[0], 01777);
-	for (size_t i = 0; i < 2 && fd < 0; i++) {
-		snprintf(path, sizeof(path), "%s/accel-port-%016llx.lock", dirs[i],
-			 (unsigned long long)h);
-		fd = accel_real.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+	mkdir(lock_dirs[0], 01777);
+	for (int tries = 0; tries < 8; tries++) {
+		fd = -1;
+		for (size_t i = 0; i < 2 && fd < 0; i++) {
+			snprintf(path, sizeof(path), "%s/accel-port-%016llx.lock",
+				 lock_dirs[i], (unsigned long long)h);
+			fd = accel_real.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+		}
+		if (fd < 0) {
+			snprintf(why, whylen, "cannot create a port lock file (%s)",
+				 strerror(errno));
+			return -errno;
+		}
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			n = accel_real.pread(fd, pid, sizeof(pid) - 1, 0);
+			pid[n > 0 ? n : 0] = '\0';
+			snprintf(why, whylen, "the port is in use by pid %s (%s)",
+				 pid[0] ? pid : "?", path);
+			accel_real.close(fd);
+			return -EBUSY;
+		}
+		if (lock_current(fd, path))
+			break;
+		accel_real.close(fd); /* removed under us: the new file decides */
+		fd = -1;
 	}
 	if (fd < 0) {
-		snprintf(why, whylen, "cannot create a port lock file (%s)",
-			 strerror(errno));
-		return -errno;
-	}
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		n = accel_real.pread(fd, pid, sizeof(pid) - 1, 0);
-		pid[n > 0 ? n : 0] = '\0';
-		snprintf(why, whylen, "the port is in use by pid %s (%s)",
-			 pid[0] ? pid : "?", path);
-		accel_real.close(fd);
+		snprintf(why, whylen, "the port lock file keeps changing (%s)", path);
 		return -EBUSY;
 	}
 	n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	if (ftruncate(fd, 0) == 0)
 		(void)!accel_real.pwrite(fd, pid, (size_t)n, 0);
 	net.lock_fd = own_fd(fd);
+	snprintf(net.lock_path, sizeof(net.lock_path), "%s", path);
+	accel_lock_sweep(path);
 	return 0;
 }
 
@@ -647,7 +681,30 @@ void dev_net_close(void)
 	net.opened = 0;
 	rte_eth_dev_stop(net.info.port_id);
 	rte_eth_dev_close(net.info.port_id);
+	if (net.lock_path[0])
+		unlink(net.lock_path); /* (before the flock goes: lock_current) */
 	accel_real.close(net.lock_fd); /* the next owner may come */
+}
+
+int dev_net_port_stats(struct dev_port_stats *out)
+{
+	struct rte_eth_stats e;
+
+	memset(out, 0, sizeof(*out));
+	if (!__atomic_load_n(&net.opened, __ATOMIC_ACQUIRE) ||
+	    rte_eth_stats_get(net.info.port_id, &e) != 0)
+		return -ENODEV;
+	out->rx_pkts = e.ipackets;
+	out->tx_pkts = e.opackets;
+	out->rx_bytes = e.ibytes;
+	out->tx_bytes = e.obytes;
+	out->rx_missed = e.imissed;
+	out->rx_errors = e.ierrors;
+	out->tx_errors = e.oerrors;
+	out->rx_nombuf = e.rx_nombuf;
+	out->pool_in_use = rte_mempool_in_use_count(net.pool);
+	out->pool_free = rte_mempool_avail_count(net.pool);
+	return 0;
 }
 
 const struct dev_net_info *dev_net_info(void)

@@ -19,6 +19,7 @@
 #include "fdtable.h"
 #include "files.h"
 #include "runtime.h"
+#include "signals.h"
 #include "sigguard.h"
 #include "usermem.h"
 
@@ -85,6 +86,20 @@ static void stats_print(void)
 			"user's stack), segments steered %llu, steered frames dropped %llu\n",
 			(int)getpid(), (unsigned long long)sc.handoffs,
 			(unsigned long long)sum.tcp_steered, (unsigned long long)sc.steer_drops);
+	{ /* every counter once more, by the names accel-stat shows */
+		static char buf[8192];
+		size_t len = sk_stats_format(&sum, buf, sizeof(buf) - 1);
+
+		if (len > sizeof(buf) - 1)
+			len = sizeof(buf) - 1;
+		buf[len] = '\0';
+		for (size_t k = 0; k < len; k++)
+			if (buf[k] == ' ')
+				buf[k] = '=';
+			else if (buf[k] == '\n')
+				buf[k] = ' ';
+		fprintf(stderr, "libaccel[%d] counters: %s\n", (int)getpid(), buf);
+	}
 	for (int i = 0; n > 1 && i < n; i++) {
 		struct stack_stats st;
 
@@ -388,6 +403,7 @@ void rt_net_start(void)
 		return;
 	}
 	__atomic_store_n(&accel_state, RT_UP, __ATOMIC_RELEASE);
+	sig_exit_arm(); /* (after the port: the tap PMD's SIGIO is its own) */
 }
 
 /* fork: the child keeps the program's descriptors but none of the port.

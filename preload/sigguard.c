@@ -51,6 +51,7 @@
 #include "../common/guard.h"
 #include "runtime.h"
 #include "sigguard.h"
+#include "signals.h"
 
 #define EXPORT __attribute__((visibility("default")))
 #define SA_RESTORER_FLAG 0x04000000 /* glibc sets it on every entry */
@@ -160,6 +161,7 @@ static void pass_on(int sig, siginfo_t *si, void *uc)
 	if (!is_handler(&a)) {
 		struct sigaction d = { .sa_handler = SIG_DFL };
 
+		sig_close_all(1); /* the peers see the connections end (signals.c) */
 		sigemptyset(&d.sa_mask);
 		real_sigaction(sig, &d, NULL);
 		if (!fault)

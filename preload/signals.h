@@ -14,4 +14,11 @@ void sig_watch(void);
  * the call (every handler that ran had SA_RESTART), 0 for EINTR. */
 int sig_restarts(void);
 
+/* Once the port is up: a signal the program leaves at SIG_DFL, and whose
+ * default ends the process, first closes the bypass connections
+ * (signals.c says how). */
+void sig_exit_arm(void);
+/* The closing itself (sockets.h sk_net_die), for sigguard.c too. */
+int sig_close_all(int crash);
+
 #endif

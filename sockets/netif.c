@@ -113,6 +113,10 @@ static struct sk_stack *by_qid[DEV_MAX_QUEUES];
 #define SK_TLS __thread __attribute__((tls_model("initial-exec")))
 static SK_TLS struct sk_thread *self; /* the calling thread's context */
 static SK_TLS struct sk_stack *held_solo; /* the stack it holds lock-free */
+SK_TLS unsigned sk_busy;
+/* a fatal signal that found this thread in the socket layer (sk_net_die) */
+static SK_TLS int die_sig;
+static SK_TLS void (*die_fn)(int sig);
 
 static int solo_enter(struct sk_stack *s)
 {
@@ -131,6 +135,17 @@ static void stack_release(struct sk_stack *s)
 		solo_exit(s);
 	} else {
 		pthread_mutex_unlock(&s->lock);
+	}
+	sk_busy_leave();
+}
+
+void sk_busy_leave(void)
+{
+	if (--sk_busy == 0 && __builtin_expect(die_sig != 0, 0)) {
+		int sig = die_sig;
+
+		die_sig = 0;
+		die_fn(sig);
 	}
 }
 
@@ -165,6 +180,7 @@ static int stack_take(struct sk_stack *s, int try)
 			solo_revoke(s);
 		solo_streak(s);
 	}
+	sk_busy++;
 	if (dev_netq_enter(s->q) < 0) {
 		stack_release(s);
 		return -ESHUTDOWN;
@@ -253,6 +269,88 @@ void sk_net_finish(void)
 			stack_flush(sk_stacks[i].st);
 		sk_unlock_all();
 	}
+}
+
+/*
+ * Dying of a signal. The handler runs on whichever thread the kernel
+ * chose, interrupting it anywhere:
+ *  - in the program's code, or in the shim outside the socket layer's
+ *    locks: the stacks are consistent, and other threads may be inside
+ *    them; each is tried (trylock, never a wait that could last) until
+ *    SK_DIE_LOCK_NS, and one still taken then is left as it is;
+ *  - inside the socket layer (sk_busy: a stack's lock, the lone user's
+ *    way in, or the socket list), in the middle of changing it: running
+ *    the stack now would see it half changed, and waiting for the lock
+ *    would wait for ever (the holder is this thread, suspended under us).
+ *    So the handler returns, and the closing and the death happen when
+ *    the thread lets go of its last lock (sk_busy_leave), a few
+ *    microseconds later: the sections under those locks never sleep;
+ *  - inside malloc, holding its lock: so the stacks run here free
+ *    nothing (stack_dying), and nothing on this path allocates.
+ * A crash (a fault, abort) inside the socket layer closes nothing: the
+ * state there is not to be trusted, and the process must die at once.
+ * What remains is async-signal-safe in practice: atomics, the stacks' own
+ * code on packets from the pool, and system calls (write to eventfds,
+ * the port's transmit, unlink).
+ */
+static int die_take(struct sk_stack *s, uint64_t until)
+{
+	for (;;) {
+		int r = sk_trylock(s);
+
+		if (r == 0)
+			return 0;
+		if (r != -EBUSY || sk_now() >= until)
+			return -1;
+		sched_yield();
+	}
+}
+
+int sk_net_die(int crash)
+{
+	static int state; /* 0, 1 closing, 2 done */
+	uint64_t start, until;
+	unsigned held = 0, closing;
+	int expect = 0;
+
+	if (!__atomic_load_n(&stacks_up, __ATOMIC_ACQUIRE) || sk_in_child())
+		return 0;
+	if (sk_busy)
+		return crash ? 0 : -EBUSY;
+	start = sk_now();
+	until = start + SK_DIE_LOCK_NS + SK_EXIT_DRAIN_NS;
+	if (!__atomic_compare_exchange_n(&state, &expect, 1, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE)) {
+		while (__atomic_load_n(&state, __ATOMIC_ACQUIRE) == 1 && sk_now() < until)
+			sched_yield();
+		return 0;
+	}
+	for (unsigned i = 0; i < sk_nstacks; i++)
+		if (die_take(&sk_stacks[i], start + SK_DIE_LOCK_NS) == 0) {
+			held |= 1u << i;
+			stack_dying(sk_stacks[i].st);
+		}
+	sk_socks_die(held, start + SK_DIE_LOCK_NS);
+	do {
+		closing = 0;
+		for (unsigned i = 0; i < sk_nstacks; i++)
+			if (held & (1u << i)) {
+				stack_poll(sk_stacks[i].st);
+				closing += stack_tcp_closing(sk_stacks[i].st);
+			}
+	} while (closing && sk_now() < until);
+	for (unsigned i = sk_nstacks; i--;)
+		if (held & (1u << i))
+			sk_unlock(&sk_stacks[i]);
+	sk_stats_unpublish();
+	__atomic_store_n(&state, 2, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void sk_net_die_later(int sig, void (*die)(int sig))
+{
+	die_fn = die;
+	die_sig = sig;
 }
 
 void sk_net_stop(void)
@@ -603,8 +701,10 @@ void sk_unlock(struct sk_stack *s)
 {
 	stack_loop_run(s->st);
 	stack_flush(s->st);
-	if (!(++s->unlocks & 63)) /* (a program that never waits in the shim) */
+	if (!(++s->unlocks & 63)) { /* (a program that never waits in the shim) */
+		sk_stats_stack(s, sk_now());
 		sk_stats_publish(sk_now());
+	}
 	stack_give(s);
 }
 
@@ -685,6 +785,7 @@ int sk_service(struct sk_thread *t)
 	if (n < 0)
 		return n;
 	n = (int)sk_poll_stack(t, s);
+	sk_stats_stack(s, s->polled_at);
 	sk_stats_publish(s->polled_at);
 	stack_give(s);
 	poll_stale(t, s->polled_at, 0);

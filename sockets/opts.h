@@ -9,11 +9,22 @@
  * is what a person watching reads, and costs four system calls a second. */
 #define SK_STATS_PUBLISH_NS 1000000000ull
 
+/* Room for each stack's socket lines in the counters file (about 230
+ * bytes a socket: some 280 sockets a stack are listed, the rest left out,
+ * so the file stays small enough to rewrite every second). */
+#define SK_SOCK_LINES_BYTES 65536
+
 /* At exit, how long the stacks may keep running to finish the connections
  * the program closed or left open: the FINs go out and the peers' FINs
  * come back within a few round trips on a LAN, and the exit ends as soon
  * as they have; a peer that never closes holds the exit this long. */
 #define SK_EXIT_DRAIN_NS 200000000ull
+
+/* A process dying of a signal (sk_net_die) waits this long for a stack
+ * another thread is inside (its sections are short: a burst, a copy), and
+ * then runs the stacks it got as the exit does, SK_EXIT_DRAIN_NS at most:
+ * the signal takes effect 300 ms after it arrived at the latest. */
+#define SK_DIE_LOCK_NS 100000000ull
 
 /* While an epoll set's bypass members keep a wait busy, or the wait spins
  * (ACCEL_SPIN_US) before it sleeps, its kernel members (memcached's notify

@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -42,6 +43,20 @@ static int in_child;        /* a forked child: the stack is the parent's */
 /* every live socket (for the exit), and the freed ones for reuse */
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sk_sock *live, *spare;
+
+/* The socket list's lock counts in sk_busy: a fatal signal never runs
+ * the exit's closing on a list this thread is changing. */
+static void live_take(void)
+{
+	pthread_mutex_lock(&live_lock);
+	sk_busy++;
+}
+
+static void live_give(void)
+{
+	pthread_mutex_unlock(&live_lock);
+	sk_busy_leave();
+}
 
 int sk_fds_init(unsigned size)
 {
@@ -150,11 +165,11 @@ static struct sk_sock *sock_alloc(void)
 	struct sk_stack *home;
 	struct sk_sock *s;
 
-	pthread_mutex_lock(&live_lock);
+	live_take();
 	s = spare;
 	if (s)
 		spare = s->next;
-	pthread_mutex_unlock(&live_lock);
+	live_give();
 	if (!s)
 		return calloc(1, sizeof(*s));
 	home = s->home;
@@ -166,21 +181,21 @@ static struct sk_sock *sock_alloc(void)
 /* Back to the spares: one that was never live. */
 static void sock_spare(struct sk_sock *s)
 {
-	pthread_mutex_lock(&live_lock);
+	live_take();
 	s->next = spare;
 	spare = s;
-	pthread_mutex_unlock(&live_lock);
+	live_give();
 }
 
 static void live_add(struct sk_sock *s)
 {
-	pthread_mutex_lock(&live_lock);
+	live_take();
 	s->prev = NULL;
 	s->next = live;
 	if (live)
 		live->prev = s;
 	live = s;
-	pthread_mutex_unlock(&live_lock);
+	live_give();
 	__atomic_add_fetch(&sk_nsocks, 1, __ATOMIC_RELAXED);
 }
 
@@ -194,6 +209,7 @@ static struct sk_sock *sock_new(int fd, enum sk_kind kind, struct sk_stack *S)
 	s->kind = kind;
 	s->refs = 1;
 	s->home = S;
+	s->fd = fd;
 	live_add(s);
 	fd_set_sock(fd, s);
 	return s;
@@ -229,7 +245,7 @@ static void sock_free(struct sk_sock *s)
 			sk_flow_listen(s->lport, -1);
 		sock_release(s);
 	}
-	pthread_mutex_lock(&live_lock);
+	live_take();
 	if (s->prev)
 		s->prev->next = s->next;
 	else
@@ -238,7 +254,7 @@ static void sock_free(struct sk_sock *s)
 		s->next->prev = s->prev;
 	s->next = spare;
 	spare = s;
-	pthread_mutex_unlock(&live_lock);
+	live_give();
 	__atomic_sub_fetch(&sk_nsocks, 1, __ATOMIC_RELAXED);
 }
 
@@ -252,11 +268,11 @@ void sk_socks_exit(void)
 	uint64_t until = sk_now() + SK_EXIT_DRAIN_NS;
 	unsigned closing;
 
-	pthread_mutex_lock(&live_lock);
+	live_take();
 	for (struct sk_sock *s = live; s; s = s->next)
 		if (s->c)
 			sock_release(s);
-	pthread_mutex_unlock(&live_lock);
+	live_give();
 	do {
 		closing = 0;
 		for (unsigned i = 0; i < sk_nstacks; i++) {
@@ -264,6 +280,52 @@ void sk_socks_exit(void)
 			closing += stack_tcp_closing(sk_stacks[i].st);
 		}
 	} while (closing && sk_now() < until);
+}
+
+static size_t sock_line(const struct sk_sock *s, unsigned stack, char *buf, size_t len)
+{
+	struct stack_tcp_info i;
+	int n;
+
+	stack_tcp_info(s->c, &i);
+	n = snprintf(buf, len,
+		     "sock fd=%d stack=%u state=%s local=%u.%u.%u.%u:%u remote=%u.%u.%u.%u:%u "
+		     "recv_q=%u send_q=%u bytes_received=%u bytes_acked=%u cwnd=%u mss=%u "
+		     "srtt_us=%llu rttvar_us=%llu retransmits=%u\n",
+		     s->fd, stack, i.state, i.lip >> 24, (i.lip >> 16) & 255,
+		     (i.lip >> 8) & 255, i.lip & 255, i.lport, i.rip >> 24,
+		     (i.rip >> 16) & 255, (i.rip >> 8) & 255, i.rip & 255, i.rport,
+		     i.recv_q, i.send_q, i.bytes_received, i.bytes_acked, i.cwnd, i.mss,
+		     (unsigned long long)(i.srtt_ns / 1000),
+		     (unsigned long long)(i.rttvar_ns / 1000), i.retransmits);
+	return n > 0 && (size_t)n < len ? (size_t)n : 0;
+}
+
+size_t sk_socks_format(const struct sk_stack *S, char *buf, size_t len)
+{
+	size_t n = 0, k = 1;
+
+	live_take();
+	for (struct sk_sock *s = live; s && k; s = s->next)
+		if (s->c && __atomic_load_n(&s->home, __ATOMIC_RELAXED) == S) {
+			k = sock_line(s, S->idx, buf + n, len - n);
+			n += k;
+		}
+	live_give();
+	return n;
+}
+
+void sk_socks_die(unsigned held, uint64_t until)
+{
+	while (pthread_mutex_trylock(&live_lock) != 0) {
+		if (sk_now() >= until)
+			return;
+		sched_yield();
+	}
+	for (struct sk_sock *s = live; s; s = s->next)
+		if (s->c && (held & (1u << __atomic_load_n(&s->home, __ATOMIC_RELAXED)->idx)))
+			sock_release(s);
+	pthread_mutex_unlock(&live_lock);
 }
 
 /* Moves s's connection from S to `to`, both locked: 0, or < 0 and it
@@ -455,14 +517,14 @@ static int port_taken(uint16_t port, int reuseaddr, int reuse_port)
 {
 	int taken = 0;
 
-	pthread_mutex_lock(&live_lock);
+	live_take();
 	for (struct sk_sock *s = live; s && !taken; s = s->next) {
 		if (s->lport != port || s->kind == SK_CONN)
 			continue;
 		taken = !(reuseaddr && s->reuseaddr && s->kind != SK_LISTEN) &&
 			!(reuse_port && s->reuseport);
 	}
-	pthread_mutex_unlock(&live_lock);
+	live_give();
 	return taken;
 }
 
@@ -592,6 +654,7 @@ static int accept_stack(struct sk_stack *S, struct sk_sock *l, struct sockaddr *
 	s->c = c;
 	s->home = S;
 	s->nonblock = (flags & SOCK_NONBLOCK) != 0;
+	s->fd = nfd;
 	live_add(s);
 	fd_set_sock(nfd, s);
 	__atomic_add_fetch(&sk_counters.bypass_accepts, 1, __ATOMIC_RELAXED);

@@ -71,6 +71,7 @@ struct sk_sock {
 	struct sk_thread *waiter; /* a thread sleeping in a call on it */
 	struct sk_item *items;  /* the epoll sets watching it */
 	struct sk_sock *next, *prev; /* every live socket, for the exit */
+	int fd;                 /* the first descriptor naming it (accel-stat) */
 };
 
 extern struct sk_counters sk_counters;

@@ -71,6 +71,29 @@ int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen);
 void sk_net_finish(void);
 void sk_net_stop(void);
 
+/*
+ * A signal is about to end the process (preload/signals.c: its
+ * disposition is SIG_DFL and its default action ends the process): close
+ * the bypass connections as the kernel closes a dying process's sockets
+ * (a FIN, a RST where data was left unread, listeners reset their queued
+ * connections), and run the stacks until those are done with their peers,
+ * SK_DIE_LOCK_NS + SK_EXIT_DRAIN_NS at most. Called from the signal's
+ * handler: it takes no lock it could wait on for ever, allocates and
+ * frees nothing (stack_dying), and leaves out a stack another thread
+ * keeps past SK_DIE_LOCK_NS. Once per process; a second caller waits for
+ * the first (bounded). 0 when done (or nothing to do: no stacks, a forked
+ * child); -EBUSY when the calling thread itself is inside the socket
+ * layer (a stack's lock or the socket list: the state it was changing is
+ * half done), and crash is 0: then sk_net_die_later. With crash set (a
+ * fault, abort) nothing is closed then, and 0 returned: the process is
+ * crashing in the middle of our own code.
+ */
+int sk_net_die(int crash);
+/* After -EBUSY: die(sig) runs as soon as this thread lets go of the
+ * socket layer's last lock, outside the handler (die calls sk_net_die
+ * again, then lets the signal take effect). */
+void sk_net_die_later(int sig, void (*die)(int sig));
+
 /* True in threads the device layer made itself: they never get a stack. */
 int sk_thread_is_internal(void);
 
@@ -108,6 +131,9 @@ int sk_net_stack_stats(unsigned i, struct stack_stats *out);
  * the stacks' lines, then those of the source (lines of "name value";
  * returns the bytes put in buf). Unpublish removes it for good, at exit. */
 void sk_stats_publish(uint64_t now);
+/* The counters' "name value" lines of s (and the layer's own): the names
+ * accel-stat and the exit line's counters line use. */
+size_t sk_stats_format(const struct stack_stats *s, char *buf, size_t len);
 void sk_stats_source(size_t (*fn)(char *buf, size_t len));
 void sk_stats_unpublish(void);
 

@@ -41,6 +41,10 @@ struct sk_stack {
 	 * progress thread's turns are not counted) */
 	uint64_t polled_at;
 	struct sk_thread *polled_by;
+	/* its sockets' lines for the counters file (stats.c), rewritten under
+	 * its lock once a second; seq is odd while they are */
+	uint64_t socks_at;
+	unsigned socks_seq;
 };
 
 struct sk_thread {
@@ -136,6 +140,23 @@ void sk_stats_sum(struct stack_stats *out);
 
 /* Closes every bypass socket at exit (sock.c), all stacks locked. */
 void sk_socks_exit(void);
+/* The same for a process dying of a signal (sk_net_die): the sockets at
+ * home on the stacks of mask `held` (locked); the socket list is tried
+ * until `until` (sk_now), and left alone past it. */
+void sk_socks_die(unsigned held, uint64_t until);
+
+/* One "sock ..." line per socket at home on S (locked), for the counters
+ * file (stats.c); stops when buf is full. Returns the bytes written. */
+size_t sk_socks_format(const struct sk_stack *S, char *buf, size_t len);
+/* S (locked) renders its sockets for the counters file when a second has
+ * passed since it last did (stats.c). */
+void sk_stats_stack(struct sk_stack *S, uint64_t now);
+
+/* The socket layer's locks (stacks' and the socket list) the calling
+ * thread holds: a fatal signal that lands while it holds one waits for
+ * sk_busy_leave to bring it to 0 (sk_net_die_later). */
+extern __thread unsigned sk_busy __attribute__((tls_model("initial-exec")));
+void sk_busy_leave(void);
 
 /* The stack's readiness callback (sock.c). */
 void sk_sock_event(void *ctx, struct stack_tcp *c, void *user, unsigned events);

@@ -3,7 +3,8 @@
  * /run/libaccel/<pid>.stats (or /tmp when /run is not writable), rewritten
  * at most once a second by whichever thread runs the stack or does storage
  * I/O (preload/files.c adds its lines through sk_stats_source), and removed
- * at exit. `accel-stat PID` prints it. One "name value" per line.
+ * at exit (or by the next process to publish, or accel-stat, when this one
+ * was killed). `accel-stat PID` prints it. One "name value" per line.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +13,8 @@
 #include <unistd.h>
 
 #include "../common/real.h"
+#include "../common/statsdir.h"
+#include "../dev/dev.h"
 #include "opts.h"
 #include "sock_impl.h"
 
@@ -31,7 +34,42 @@ void sk_note_kernel_connect(void)
 	__atomic_add_fetch(&sk_counters.kernel_connects, 1, __ATOMIC_RELAXED);
 }
 
+/* Each stack's "sock" lines (sk_socks_format), read by the publisher
+ * under a sequence count: a torn copy is taken again, or left out. */
+static char sock_lines[SK_MAX_THREADS][SK_SOCK_LINES_BYTES];
+static size_t sock_len[SK_MAX_THREADS];
+
+void sk_stats_stack(struct sk_stack *S, uint64_t now)
+{
+	unsigned i = S->idx;
+
+	if (now < S->socks_at)
+		return;
+	S->socks_at = now + SK_STATS_PUBLISH_NS;
+	__atomic_add_fetch(&S->socks_seq, 1, __ATOMIC_ACQ_REL);
+	sock_len[i] = sk_socks_format(S, sock_lines[i], sizeof(sock_lines[i]));
+	__atomic_add_fetch(&S->socks_seq, 1, __ATOMIC_ACQ_REL);
+}
+
+static size_t copy_sock_lines(unsigned i, char *buf, size_t len)
+{
+	for (int tries = 0; tries < 3; tries++) {
+		unsigned seq = __atomic_load_n(&sk_stacks[i].socks_seq, __ATOMIC_ACQUIRE);
+		size_t n = sock_len[i];
+
+		if ((seq & 1) || n > len)
+			continue;
+		memcpy(buf, sock_lines[i], n);
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (__atomic_load_n(&sk_stacks[i].socks_seq, __ATOMIC_RELAXED) == seq)
+			return n;
+	}
+	return 0;
+}
+
 static char path[64];
+/* (one publisher at a time: next_publish's compare-and-swap) */
+static char pub_buf[8192 + SK_MAX_THREADS * SK_SOCK_LINES_BYTES];
 static uint64_t next_publish;
 static size_t (*source)(char *buf, size_t len);
 
@@ -40,60 +78,85 @@ void sk_stats_source(size_t (*fn)(char *buf, size_t len))
 	__atomic_store_n(&source, fn, __ATOMIC_RELEASE);
 }
 
+/* One "name value" line at buf + *n, as much as fits in len. */
+static void put(char *buf, size_t len, size_t *n, const char *name, uint64_t v)
+{
+	int k = snprintf(buf + *n, *n < len ? len - *n : 0, "%s %llu\n", name,
+			 (unsigned long long)v);
+
+	if (k > 0)
+		*n += (size_t)k;
+}
+
+static size_t port_lines(char *buf, size_t len)
+{
+	struct dev_port_stats p;
+	size_t n = 0;
+
+	if (dev_net_port_stats(&p) < 0)
+		return 0;
+	put(buf, len, &n, "port_rx_pkts", p.rx_pkts);
+	put(buf, len, &n, "port_tx_pkts", p.tx_pkts);
+	put(buf, len, &n, "port_rx_bytes", p.rx_bytes);
+	put(buf, len, &n, "port_tx_bytes", p.tx_bytes);
+	put(buf, len, &n, "port_rx_missed", p.rx_missed);
+	put(buf, len, &n, "port_rx_errors", p.rx_errors);
+	put(buf, len, &n, "port_tx_errors", p.tx_errors);
+	put(buf, len, &n, "port_rx_nombuf", p.rx_nombuf);
+	put(buf, len, &n, "mbufs_in_use", p.pool_in_use);
+	put(buf, len, &n, "mbufs_free", p.pool_free);
+	return n < len ? n : len;
+}
+
 size_t sk_stats_format(const struct stack_stats *s, char *buf, size_t len)
 {
 	struct sk_counters c;
 	size_t n = 0;
 
 	sk_net_counters(&c);
-#define LINE(name, v)                                                        \
-	do {                                                                 \
-		int k = snprintf(buf + n, n < len ? len - n : 0, "%s %llu\n", \
-				 name, (unsigned long long)(v));             \
-		if (k > 0)                                                   \
-			n += (size_t)k;                                      \
-	} while (0)
-	LINE("rx_pkts", s->rx_pkts);
-	LINE("rx_bytes", s->rx_bytes);
-	LINE("tx_pkts", s->tx_pkts);
-	LINE("tx_bytes", s->tx_bytes);
-	LINE("arp_requests_in", s->arp_requests_in);
-	LINE("arp_replies_in", s->arp_replies_in);
-	LINE("arp_requests_out", s->arp_requests_out);
-	LINE("arp_replies_out", s->arp_replies_out);
-	LINE("icmp_echo_replies", s->icmp_echo_replies);
-	LINE("tcp_segs_in", s->tcp_segs_in);
-	LINE("tcp_segs_out", s->tcp_segs_out);
-	LINE("tcp_retransmits", s->tcp_retransmits);
-	LINE("tcp_rtos", s->tcp_rtos);
-	LINE("tcp_fast_recoveries", s->tcp_fast_recoveries);
-	LINE("tcp_tail_probes", s->tcp_tail_probes);
-	LINE("tcp_active_opens", s->tcp_active_opens);
-	LINE("tcp_passive_opens", s->tcp_passive_opens);
-	LINE("tcp_rsts_out", s->tcp_rsts_out);
-	LINE("tcp_timeouts", s->tcp_timeouts);
-	LINE("tcp_moved_in", s->tcp_moved_in);
-	LINE("tcp_moved_out", s->tcp_moved_out);
-	LINE("tcp_steered", s->tcp_steered);
-	LINE("loop_pkts", s->loop_pkts);
-	LINE("stacks", sk_nstacks);
-	LINE("handoffs", c.handoffs);
-	LINE("steer_drops", c.steer_drops);
-	LINE("progress_turns", c.progress_turns);
-	LINE("bypass_sockets", (uint64_t)__atomic_load_n(&sk_nsocks, __ATOMIC_RELAXED));
-	LINE("bypass_accepts", c.bypass_accepts);
-	LINE("bypass_connects", c.bypass_connects);
-	LINE("kernel_accepts", c.kernel_accepts);
-	LINE("kernel_connects", c.kernel_connects);
+	put(buf, len, &n, "rx_pkts", s->rx_pkts);
+	put(buf, len, &n, "rx_bytes", s->rx_bytes);
+	put(buf, len, &n, "tx_pkts", s->tx_pkts);
+	put(buf, len, &n, "tx_bytes", s->tx_bytes);
+	put(buf, len, &n, "arp_requests_in", s->arp_requests_in);
+	put(buf, len, &n, "arp_replies_in", s->arp_replies_in);
+	put(buf, len, &n, "arp_requests_out", s->arp_requests_out);
+	put(buf, len, &n, "arp_replies_out", s->arp_replies_out);
+	put(buf, len, &n, "icmp_echo_replies", s->icmp_echo_replies);
+	put(buf, len, &n, "arp_conflicts", s->arp_conflicts);
+	put(buf, len, &n, "tcp_segs_in", s->tcp_segs_in);
+	put(buf, len, &n, "tcp_segs_out", s->tcp_segs_out);
+	put(buf, len, &n, "tcp_retransmits", s->tcp_retransmits);
+	put(buf, len, &n, "tcp_rtos", s->tcp_rtos);
+	put(buf, len, &n, "tcp_fast_recoveries", s->tcp_fast_recoveries);
+	put(buf, len, &n, "tcp_tail_probes", s->tcp_tail_probes);
+	put(buf, len, &n, "tcp_active_opens", s->tcp_active_opens);
+	put(buf, len, &n, "tcp_passive_opens", s->tcp_passive_opens);
+	put(buf, len, &n, "tcp_rsts_out", s->tcp_rsts_out);
+	put(buf, len, &n, "tcp_timeouts", s->tcp_timeouts);
+	put(buf, len, &n, "tcp_moved_in", s->tcp_moved_in);
+	put(buf, len, &n, "tcp_moved_out", s->tcp_moved_out);
+	put(buf, len, &n, "tcp_steered", s->tcp_steered);
+	put(buf, len, &n, "loop_pkts", s->loop_pkts);
+	put(buf, len, &n, "stacks", sk_nstacks);
+	put(buf, len, &n, "handoffs", c.handoffs);
+	put(buf, len, &n, "steer_drops", c.steer_drops);
+	put(buf, len, &n, "progress_turns", c.progress_turns);
+	put(buf, len, &n, "bypass_sockets", (uint64_t)__atomic_load_n(&sk_nsocks, __ATOMIC_RELAXED));
+	put(buf, len, &n, "bypass_accepts", c.bypass_accepts);
+	put(buf, len, &n, "bypass_connects", c.bypass_connects);
+	put(buf, len, &n, "kernel_accepts", c.kernel_accepts);
+	put(buf, len, &n, "kernel_connects", c.kernel_connects);
 	for (int r = 0; r < STACK_DROP_MAX; r++)
 		if (s->drops[r]) {
 			char name[48];
 
 			snprintf(name, sizeof(name), "drop_%s",
 				 stack_drop_name((enum stack_drop)r));
-			LINE(name, s->drops[r]);
+			put(buf, len, &n, name, s->drops[r]);
 		}
-#undef LINE
+	if (n < len)
+		n += port_lines(buf + n, len - n);
 	return n;
 }
 
@@ -117,7 +180,8 @@ void sk_stats_sum(struct stack_stats *out)
 void sk_stats_publish(uint64_t now)
 {
 	struct stack_stats sum;
-	char buf[8192], tmp[80];
+	char *buf = pub_buf, tmp[80];
+	const size_t cap = sizeof(pub_buf);
 	uint64_t due = __atomic_load_n(&next_publish, __ATOMIC_RELAXED);
 	size_t (*more)(char *, size_t) = __atomic_load_n(&source, __ATOMIC_ACQUIRE);
 	size_t n = 0;
@@ -128,6 +192,7 @@ void sk_stats_publish(uint64_t now)
 						      __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		return;
 	if (!path[0]) {
+		accel_stats_sweep(); /* (once: those of processes gone) */
 		const char *dir = access("/run/libaccel", W_OK) == 0 ? "/run/libaccel" : "/tmp";
 
 		snprintf(path, sizeof(path), "%s/%d.stats", dir, (int)getpid());
@@ -135,15 +200,19 @@ void sk_stats_publish(uint64_t now)
 	/* (a storage-only process has no stack: no network lines) */
 	if (__atomic_load_n(&sk_nstacks, __ATOMIC_ACQUIRE)) {
 		sk_stats_sum(&sum);
-		n = sk_stats_format(&sum, buf, sizeof(buf));
+		n = sk_stats_format(&sum, buf, 8192);
 	}
-	if (more && n < sizeof(buf))
-		n += more(buf + n, sizeof(buf) - n);
+	if (more && n < 8192)
+		n += more(buf + n, 8192 - n);
+	if (n > 8192)
+		n = 8192;
+	for (unsigned i = 0; i < __atomic_load_n(&sk_nstacks, __ATOMIC_ACQUIRE); i++)
+		n += copy_sock_lines(i, buf + n, cap - n);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = accel_real.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return;
-	if (accel_real.write(fd, buf, n < sizeof(buf) ? n : sizeof(buf)) >= 0)
+	if (accel_real.write(fd, buf, n) >= 0)
 		rename(tmp, path);
 	accel_real.close(fd);
 }

@@ -258,6 +258,11 @@ int stack_tcp_move(struct stack_tcp *c, struct stack *to);
  * until there are none, or the peer would be left resending its FIN to
  * nobody. */
 unsigned stack_tcp_closing(const struct stack *st);
+/* The process is dying of a signal and the stack is run from its handler
+ * (sockets/netif.c sk_net_die): from now on it frees no memory, since the
+ * interrupted thread may be inside malloc with its lock held. Connections
+ * that end stay on the reap list; the process's end returns the memory. */
+void stack_dying(struct stack *st);
 /* ops->tcp_gone reports c's end (a moved connection is watched already). */
 void stack_tcp_watch(struct stack_tcp *c);
 
@@ -312,6 +317,19 @@ size_t stack_tcp_readable(const struct stack_tcp *c);
 size_t stack_tcp_unacked(const struct stack_tcp *c);
 void stack_tcp_endpoints(const struct stack_tcp *c, uint32_t *lip,
 			 uint16_t *lport, uint32_t *rip, uint16_t *rport);
+/* What `ss -tni` shows of a connection (accel-stat --sockets): bytes are
+ * counted on the sequence space, so modulo 2^32. Read under the stack's
+ * lock. */
+struct stack_tcp_info {
+	const char *state;
+	uint32_t lip, rip;      /* host order */
+	uint16_t lport, rport;
+	uint32_t recv_q, send_q; /* unread, and not yet acknowledged */
+	uint32_t bytes_received, bytes_acked;
+	uint32_t cwnd, mss, retransmits;
+	uint64_t srtt_ns, rttvar_ns;
+};
+void stack_tcp_info(const struct stack_tcp *c, struct stack_tcp_info *out);
 /* RFC 9293 state name ("ESTABLISHED", ...), for tests and diagnostics. */
 const char *stack_tcp_state(const struct stack_tcp *c);
 

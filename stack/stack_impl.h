@@ -45,6 +45,7 @@ struct stack {
 	struct stack_tcp *tcp_all;      /* every connection (tcp.h: lifetime) */
 	struct stack_tcp *tcp_reap;     /* held by nobody: freed by tcp_reap */
 	unsigned tcp_depth;             /* entries and callbacks in progress */
+	uint8_t tcp_keep;               /* stack_dying: the reap list is never freed */
 	unsigned tcp_conns;
 	uint16_t eph_next;
 };

@@ -154,6 +154,7 @@ struct stack_tcp {
 
 	/* congestion (RFC 5681, RFC 6937; tcp_cc.c) */
 	uint32_t cwnd, ssthresh;
+	uint32_t retransmits;           /* segments sent again (stack_tcp_info) */
 	uint32_t recover;               /* SND.MAX when recovery or loss began */
 	uint8_t ca_state;               /* enum tcp_ca_state */
 	uint8_t dupacks;                /* classic duplicates (peers without SACK) */

@@ -261,6 +261,7 @@ uint32_t tcp_retransmit(struct stack_tcp *c, uint32_t seq, uint32_t len)
 	if (sent < 0)
 		return 0;
 	c->st->stats.tcp_retransmits++;
+	c->retransmits++;
 	return (uint32_t)sent + ((flags & WIRE_TCP_FIN) && (uint32_t)sent == len);
 }
 

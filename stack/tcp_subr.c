@@ -330,7 +330,7 @@ void tcp_enter(struct stack *st)
 
 void tcp_leave(struct stack *st)
 {
-	if (--st->tcp_depth)
+	if (--st->tcp_depth || st->tcp_keep)
 		return;
 	while (st->tcp_reap) {
 		struct stack_tcp *c = st->tcp_reap;
@@ -338,6 +338,11 @@ void tcp_leave(struct stack *st)
 		st->tcp_reap = c->rnext;
 		tcp_conn_free(c);
 	}
+}
+
+void stack_dying(struct stack *st)
+{
+	st->tcp_keep = 1;
 }
 
 /* Only tcp_leave, stack_destroy and a connection never handed out get

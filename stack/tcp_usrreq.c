@@ -449,6 +449,27 @@ void stack_tcp_endpoints(const struct stack_tcp *c, uint32_t *lip,
 	*rport = c->rport;
 }
 
+void stack_tcp_info(const struct stack_tcp *c, struct stack_tcp_info *out)
+{
+	int synced = c->state != TCP_LISTEN && c->state != TCP_SYN_SENT &&
+		     c->state != TCP_CLOSED;
+
+	memset(out, 0, sizeof(*out));
+	out->state = tcp_state_name(c->state);
+	stack_tcp_endpoints(c, &out->lip, &out->lport, &out->rip, &out->rport);
+	out->recv_q = (uint32_t)stack_tcp_readable(c);
+	out->send_q = (uint32_t)stack_tcp_unacked(c);
+	if (synced) { /* (less the SYN, and the FIN once there) */
+		out->bytes_received = c->rcv_nxt - c->irs - 1 - (c->fin_rcvd ? 1u : 0u);
+		out->bytes_acked = c->snd_una - c->iss - 1;
+	}
+	out->cwnd = c->cwnd;
+	out->mss = c->mss;
+	out->retransmits = c->retransmits;
+	out->srtt_ns = c->srtt_ns;
+	out->rttvar_ns = c->rttvar_ns;
+}
+
 const char *stack_tcp_state(const struct stack_tcp *c)
 {
 	return tcp_state_name(c->state);

@@ -2,13 +2,24 @@
  * accel_stat.c - `accel-stat`: the counters of a program running under
  * libaccel, while it runs.
  *
- *   accel-stat            list the processes that publish counters
- *   accel-stat PID        print PID's counters (one "name value" a line)
- *   accel-stat PID SECS   print them every SECS seconds, with the change
+ *   accel-stat                 list the processes that publish counters
+ *   accel-stat PID             print PID's counters (one "name value" a line:
+ *                              the stacks', the port's port_* and mbufs_*,
+ *                              storage_*; the names of the exit line)
+ *   accel-stat PID SECS        (or --watch SECS) every SECS seconds, with the change
+ *   accel-stat --sockets PID   each bypass socket as `ss -tni` shows it
+ *   accel-stat --json ...      the same as one JSON object a sample:
+ *       {"pid": N, "counters": {"name": value, ...},
+ *        ["interval_s": S, "rates": {"name": per second, ...},]
+ *        ["sockets": [{"fd", "stack", "state", "local", "remote", "recv_q",
+ *          "send_q", "bytes_received", "bytes_acked", "cwnd", "mss",
+ *          "srtt_us", "rttvar_us", "retransmits"}, ...]]}
  *
  * The shim rewrites /run/libaccel/PID.stats (or /tmp/PID.stats) at most
  * once a second while its stack runs or it does storage I/O on a file
- * named by ACCEL_STORAGE (sockets/stats.c, preload/files.c).
+ * named by ACCEL_STORAGE (sockets/stats.c, preload/files.c). Each run
+ * first removes the files (counters, port locks) of processes that are
+ * gone (common/statsdir.h).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -18,7 +29,9 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const dirs[] = { "/run/libaccel", "/tmp" };
+#include "../common/statsdir.h"
+
+#define dirs accel_stats_dirs
 
 static FILE *open_stats(long pid)
 {
@@ -60,64 +73,217 @@ static int list(void)
 	return n ? 0 : 1;
 }
 
-#define MAXC 128
+#define MAXC 256
+#define MAXS 4096
 
 struct counter {
 	char name[48];
 	unsigned long long v;
 };
 
-static int load(long pid, struct counter *c, int *n)
+/* A "sock k=v k=v ..." line, kept as its text after "sock ". */
+struct sockline {
+	char text[400];
+};
+
+struct snapshot {
+	struct counter c[MAXC];
+	int n;
+	struct sockline *s; /* MAXS of them */
+	int ns;
+};
+
+static int load(long pid, struct snapshot *sn)
 {
 	FILE *f = open_stats(pid);
+	char line[400];
 
-	*n = 0;
+	sn->n = sn->ns = 0;
 	if (!f)
 		return -1;
-	while (*n < MAXC && fscanf(f, "%47s %llu", c[*n].name, &c[*n].v) == 2)
-		(*n)++;
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!strncmp(line, "sock ", 5)) {
+			if (sn->ns < MAXS)
+				snprintf(sn->s[sn->ns++].text, sizeof(sn->s[0].text), "%s", line + 5);
+		} else if (sn->n < MAXC &&
+			   sscanf(line, "%47s %llu", sn->c[sn->n].name, &sn->c[sn->n].v) == 2) {
+			sn->n++;
+		}
+	}
 	fclose(f);
 	return 0;
 }
 
+static unsigned long long prev_of(const struct snapshot *b, const char *name)
+{
+	for (int j = 0; b && j < b->n; j++)
+		if (!strcmp(b->c[j].name, name))
+			return b->c[j].v;
+	return 0;
+}
+
+/* k=v pairs of a socket line: numbers as numbers, the rest as strings */
+static void json_socket(const char *text)
+{
+	char buf[400], *save = NULL;
+	int first = 1;
+
+	snprintf(buf, sizeof(buf), "%s", text);
+	printf("{");
+	for (char *kv = strtok_r(buf, " ", &save); kv; kv = strtok_r(NULL, " ", &save)) {
+		char *eq = strchr(kv, '='), *end;
+
+		if (!eq)
+			continue;
+		*eq = '\0';
+		strtoull(eq + 1, &end, 10);
+		printf("%s\"%s\": ", first ? "" : ", ", kv);
+		if (*end == '\0' && end != eq + 1)
+			printf("%s", eq + 1);
+		else
+			printf("\"%s\"", eq + 1);
+		first = 0;
+	}
+	printf("}");
+}
+
+static void print_json(long pid, const struct snapshot *sn, const struct snapshot *b,
+		       unsigned secs, int sockets)
+{
+	printf("{\"pid\": %ld, \"counters\": {", pid);
+	for (int i = 0; i < sn->n; i++)
+		printf("%s\"%s\": %llu", i ? ", " : "", sn->c[i].name, sn->c[i].v);
+	printf("}");
+	if (b && secs) {
+		printf(", \"interval_s\": %u, \"rates\": {", secs);
+		for (int i = 0; i < sn->n; i++)
+			printf("%s\"%s\": %.1f", i ? ", " : "", sn->c[i].name,
+			       (double)(long long)(sn->c[i].v - prev_of(b, sn->c[i].name)) / secs);
+		printf("}");
+	}
+	if (sockets) {
+		printf(", \"sockets\": [");
+		for (int i = 0; i < sn->ns; i++) {
+			printf("%s", i ? ", " : "");
+			json_socket(sn->s[i].text);
+		}
+		printf("]");
+	}
+	printf("}\n");
+}
+
+static const char *field(const char *text, const char *key, char *out, size_t len)
+{
+	size_t k = strlen(key);
+
+	for (const char *p = text; (p = strstr(p, key)); p += k)
+		if ((p == text || p[-1] == ' ') && p[k] == '=') {
+			size_t n = strcspn(p + k + 1, " ");
+
+			snprintf(out, len, "%.*s", (int)(n < len ? n : len - 1), p + k + 1);
+			return out;
+		}
+	snprintf(out, len, "-");
+	return out;
+}
+
+/* as `ss -tni` lays it out: one row a socket */
+static void print_sockets(const struct snapshot *sn)
+{
+	static const char *const cols[] = { "state", "recv_q", "send_q", "local", "remote",
+					    "fd", "stack", "cwnd", "srtt_us", "rttvar_us",
+					    "retransmits", "bytes_received", "bytes_acked" };
+	char v[64];
+
+	printf("%-12s %8s %8s %-21s %-21s %5s %5s %6s %8s %9s %7s %14s %14s\n", "State",
+	       "Recv-Q", "Send-Q", "Local", "Peer", "fd", "stack", "cwnd", "srtt_us",
+	       "rttvar_us", "retrans", "bytes_received", "bytes_acked");
+	for (int i = 0; i < sn->ns; i++) {
+		const char *t = sn->s[i].text;
+
+		printf("%-12s", field(t, cols[0], v, sizeof(v)));
+		printf(" %8s", field(t, cols[1], v, sizeof(v)));
+		printf(" %8s", field(t, cols[2], v, sizeof(v)));
+		printf(" %-21s", field(t, cols[3], v, sizeof(v)));
+		printf(" %-21s", field(t, cols[4], v, sizeof(v)));
+		printf(" %5s", field(t, cols[5], v, sizeof(v)));
+		printf(" %5s", field(t, cols[6], v, sizeof(v)));
+		printf(" %6s", field(t, cols[7], v, sizeof(v)));
+		printf(" %8s", field(t, cols[8], v, sizeof(v)));
+		printf(" %9s", field(t, cols[9], v, sizeof(v)));
+		printf(" %7s", field(t, cols[10], v, sizeof(v)));
+		printf(" %14s", field(t, cols[11], v, sizeof(v)));
+		printf(" %14s\n", field(t, cols[12], v, sizeof(v)));
+	}
+}
+
+static void print_text(const struct snapshot *sn, const struct snapshot *b, unsigned secs)
+{
+	for (int i = 0; i < sn->n; i++) {
+		if (secs && b)
+			printf("%-24s %14llu %+14lld\n", sn->c[i].name, sn->c[i].v,
+			       (long long)(sn->c[i].v - prev_of(b, sn->c[i].name)));
+		else
+			printf("%-24s %14llu\n", sn->c[i].name, sn->c[i].v);
+	}
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: accel-stat [--sockets] [--json] [--watch SECONDS] [PID [SECONDS]]\n");
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
-	struct counter now[MAXC], before[MAXC];
-	int n, nb = 0;
-	long pid;
+	static struct sockline sa[MAXS], sb[MAXS];
+	static struct snapshot now, before;
+	int sockets = 0, json = 0, have_before = 0;
+	long pid = 0;
 	unsigned secs = 0;
 
-	if (argc == 1)
-		return list();
-	if (argc > 3 || !(pid = strtol(argv[1], NULL, 10)) ||
-	    (argc == 3 && !(secs = (unsigned)strtoul(argv[2], NULL, 10)))) {
-		fprintf(stderr, "usage: accel-stat [PID [SECONDS]]\n");
-		return 2;
+	accel_stats_sweep(); /* (those of processes gone: kill -9) */
+	accel_lock_sweep(NULL);
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--sockets"))
+			sockets = 1;
+		else if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else if (!strcmp(argv[i], "--watch") && i + 1 < argc) {
+			if (!(secs = (unsigned)strtoul(argv[++i], NULL, 10)))
+				return usage();
+		} else if (!pid && (pid = strtol(argv[i], NULL, 10)) > 0)
+			continue;
+		else if (pid && !secs && (secs = (unsigned)strtoul(argv[i], NULL, 10)))
+			continue;
+		else
+			return usage();
 	}
+	if (!pid)
+		return (sockets || json || secs) ? usage() : list();
+	now.s = sa;
+	before.s = sb;
 	for (;;) {
-		if (load(pid, now, &n) < 0) {
+		if (load(pid, &now) < 0) {
 			fprintf(stderr, "accel-stat: no counters for pid %ld (is it under "
 				"libaccel with a port up or storage I/O?)\n", pid);
 			return 1;
 		}
-		for (int i = 0; i < n; i++) {
-			unsigned long long prev = 0;
-
-			for (int j = 0; j < nb; j++)
-				if (!strcmp(before[j].name, now[i].name))
-					prev = before[j].v;
-			if (secs && nb)
-				printf("%-24s %14llu %+14lld\n", now[i].name, now[i].v,
-				       (long long)(now[i].v - prev));
-			else
-				printf("%-24s %14llu\n", now[i].name, now[i].v);
-		}
+		if (json)
+			print_json(pid, &now, have_before ? &before : NULL, secs, sockets);
+		else if (sockets)
+			print_sockets(&now);
+		else
+			print_text(&now, have_before ? &before : NULL, secs);
 		if (!secs)
 			return 0;
-		memcpy(before, now, sizeof(now));
-		nb = n;
+		before.n = now.n;
+		memcpy(before.c, now.c, sizeof(now.c));
+		have_before = 1;
 		fflush(stdout);
 		sleep(secs);
-		printf("\n");
+		if (!json)
+			printf("\n");
 	}
 }

@@ -601,6 +601,38 @@ static void test_listener_close_children(void **state)
 	finish(l);
 }
 
+/* A dying process's stack (stack_dying, run from a signal handler) frees
+ * nothing: a connection reset and let go stays on the reap list, the
+ * peer still gets its RST, and stack_destroy frees it all (ASan). */
+static void test_dying_frees_nothing(void **state)
+{
+	struct tcplink *l = lk_new(state, 19);
+	struct stack_tcp_info i;
+	struct pair p;
+	char buf[100] = "12345";
+
+	pair_open(l, &p);
+	assert_int_equal(stack_tcp_send(p.a, buf, 5), 5);
+	link_run_for(l, 100 * MS);
+	stack_tcp_info(p.a, &i); /* (what accel-stat --sockets shows) */
+	assert_string_equal(i.state, "ESTABLISHED");
+	assert_int_equal(i.bytes_acked, 5);
+	assert_int_equal(i.send_q, 0);
+	stack_tcp_info(p.b, &i);
+	assert_int_equal(i.bytes_received, 5);
+	assert_int_equal(i.recv_q, 5);
+	assert_int_equal(i.lport, PORT);
+	assert_int_equal(i.rport, APORT);
+	stack_dying(B(l));
+	stack_tcp_close(p.b); /* (unread data: a RST, as on Linux) */
+	stack_tcp_close(p.lst);
+	assert_non_null(B(l)->tcp_reap);
+	assert_true(link_run(l, l->now + SEC, pred_error, p.a));
+	assert_dead_handle(p.a, -ECONNRESET);
+	assert_non_null(B(l)->tcp_all); /* kept: the process ends soon */
+	finish(l);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_teardown(f, teardown)
@@ -623,6 +655,7 @@ int main(void)
 		T(test_rst_close_in_event),
 		T(test_rst_held),
 		T(test_listener_close_children),
+		T(test_dying_frees_nothing),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
