@@ -19,7 +19,9 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <net/if.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -396,6 +398,59 @@ static void link_wait(uint16_t port, unsigned ms)
 			   port, ms);
 }
 
+/*
+ * The tap PMD gives the kernel side of its interface the port's own MAC.
+ * Alone that works (the kernel sends to the port whatever it is told), but
+ * a bridge the tap is joined to takes an address of one of its ports'
+ * devices for its own: frames from the other ports to this node's MAC go
+ * up to the host and never reach the port. So the kernel side gets a MAC
+ * of its own, the port's with bit 2 of the first byte flipped (still a
+ * locally administered unicast address), and the port keeps its MAC.
+ * Returns 1 when changed (kmac set), 0 when not a tap or already distinct,
+ * a negative errno when the kernel refused.
+ */
+static int tap_kernel_mac(const struct rte_eth_dev_info *di, const uint8_t *mac,
+			  char *ifname, uint8_t *kmac)
+{
+	struct ifreq ifr;
+	int fd, rc = 0;
+
+	if (strcmp(di->driver_name, "net_tap") != 0 || di->if_index == 0 ||
+	    !if_indextoname(di->if_index, ifname))
+		return 0;
+	fd = accel_real.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (accel_real.ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+		rc = -errno;
+	else if (memcmp(ifr.ifr_hwaddr.sa_data, mac, DEV_ETH_ALEN) == 0) {
+		memcpy(kmac, mac, DEV_ETH_ALEN);
+		kmac[0] ^= 0x04;
+		memcpy(ifr.ifr_hwaddr.sa_data, kmac, DEV_ETH_ALEN);
+		/* tun devices change their address while up (IFF_LIVE_ADDR_CHANGE) */
+		rc = accel_real.ioctl(fd, SIOCSIFHWADDR, &ifr) < 0 ? -errno : 1;
+	}
+	accel_real.close(fd);
+	return rc;
+}
+
+static void tap_report(const struct rte_eth_dev_info *di, const uint8_t *mac)
+{
+	char ifname[IF_NAMESIZE] = "";
+	uint8_t k[DEV_ETH_ALEN];
+	int rc = tap_kernel_mac(di, mac, ifname, k);
+
+	if (rc > 0)
+		ACCEL_INFO("tap %s: kernel side given its own MAC %02x:%02x:%02x:%02x:%02x:%02x "
+			   "(the port keeps its own), so a bridge forwards to the port",
+			   ifname, k[0], k[1], k[2], k[3], k[4], k[5]);
+	else if (rc < 0)
+		ACCEL_INFO("tap %s: cannot give the kernel side a MAC of its own (%s); "
+			   "a bridge will not forward to the port", ifname, strerror(-rc));
+}
+
 static int port_start(const struct dev_net_conf *conf)
 {
 	struct rte_eth_dev_info di;
@@ -445,6 +500,7 @@ static int port_start(const struct dev_net_conf *conf)
 	}
 	rte_eth_macaddr_get(port, &mac);
 	rte_eth_dev_get_mtu(port, &mtu);
+	tap_report(&di, mac.addr_bytes);
 	net.info.port_id = port;
 	snprintf(net.info.driver, sizeof(net.info.driver), "%s", di.driver_name);
 	memcpy(net.info.mac, mac.addr_bytes, DEV_ETH_ALEN);

@@ -5,7 +5,7 @@ set -e
 PKGS="build-essential pkg-config libdpdk-dev dpdk libnuma-dev libcmocka-dev
 liburing-dev memcached redis-server redis-tools libmemcached-tools fio
 iproute2 iputils-ping procps psmisc python3 gnuplot-nox nftables tcl8.6 dpkg-dev
-e2fsprogs mount clang-14 llvm-14 libclang-rt-14-dev"
+e2fsprogs mount clang-14 llvm-14 libclang-rt-14-dev nutcracker"
 
 missing=""
 for p in $PKGS; do
