@@ -10,6 +10,7 @@
 #                   unit tests and the integration tests that run under them
 #   make demo       the main job: memcached under the shim on a DPDK port
 #   make bench      benchmarks/ (not tests)
+#   make bench-cluster  Redis Cluster and a memcached pool, kernel vs shim
 #   make fuzz SECONDS=N   every libFuzzer target of tests/fuzz/ for N s
 #   make fuzz-cov   what the fuzz corpus reaches (llvm-cov over build/fuzz)
 #   make install PREFIX=/usr/local
@@ -71,7 +72,7 @@ TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 BENCH_PROGS := $(BUILD)/bench/callcost $(BUILD)/bench/kecho $(BUILD)/bench/stacklink \
 	$(BUILD)/bench/jitter $(BUILD)/bench/c2c $(BUILD)/bench/guardcost
 
-.PHONY: all deps check unit unit-san integration integration-san demo bench \
+.PHONY: all deps check unit unit-san integration integration-san demo bench bench-cluster \
 	install clean fuzz fuzz-build fuzz-check fuzz-cov
 all: $(BUILD)/libaccel.so $(BUILD)/accel $(BUILD)/stack-echo $(BUILD)/accel-stat \
 	$(BUILD)/accel-load
@@ -266,6 +267,11 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_PROGS)
 	@benchmarks/run.sh
+
+# Redis Cluster and a memcached pool, kernel nodes against shimmed ones
+bench-cluster: deps
+	@$(MAKE) --no-print-directory all
+	@benchmarks/cluster.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \
