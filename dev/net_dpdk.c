@@ -19,6 +19,8 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <dirent.h>
+#include <limits.h>
 #include <net/if.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
@@ -75,6 +77,8 @@ static struct {
 	int (*own_fd)(int fd);    /* dev_net_conf.own_fd */
 	int asym;                 /* asymmetric fences work (common/barrier.h) */
 	int stopping;             /* dev_net_close has begun (atomic) */
+	int shconf;               /* the EAL keeps files in its runtime dir */
+	pid_t owner;              /* the process that opened the port */
 	struct rte_mempool *pool;
 	struct dev_net_info info;
 	struct impair_conf impair_tx, impair_rx;
@@ -304,6 +308,9 @@ static int eal_argv(const char *args, char *buf, size_t buflen, char **argv,
 		argv[argc++] = "--no-telemetry";
 	if (!has_arg(argv, argc, shconf_opts))
 		argv[argc++] = "--no-shconf";
+	else
+		net.shconf = !has_arg(argv, argc, (const char *const[]){ "--in-memory",
+									"--no-shconf", NULL });
 	argv[argc] = NULL;
 	return argc;
 }
@@ -625,6 +632,7 @@ int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 		   net.info.mac[4], net.info.mac[5], net.info.mtu, net.info.queues,
 		   dev_csum_names(net.info.rx_csum), dev_csum_names(net.info.tx_csum));
 	net.asym = asym_fence_init();
+	net.owner = getpid();
 	__atomic_store_n(&net.opened, 1, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -632,6 +640,27 @@ int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 int dev_asym_fences(void)
 {
 	return net.asym;
+}
+
+/* With a --file-prefix of the user's, the EAL keeps its shared config,
+ * memory maps and multi-process socket in /run/dpdk/<prefix> and leaves
+ * them there at exit; the owner removes them as it closes the port (a
+ * process killed leaves them, as DPDK itself does). */
+static void runtime_dir_remove(void)
+{
+	const char *dir = rte_eal_get_runtime_dir();
+	char path[PATH_MAX];
+	struct dirent *d;
+	DIR *dp;
+
+	if (!net.shconf || !dir || !*dir || !(dp = opendir(dir)))
+		return;
+	while ((d = readdir(dp)))
+		if (strcmp(d->d_name, ".") && strcmp(d->d_name, "..") &&
+		    snprintf(path, sizeof(path), "%s/%s", dir, d->d_name) < (int)sizeof(path))
+			unlink(path);
+	closedir(dp);
+	rmdir(dir);
 }
 
 void dev_net_close(void)
@@ -653,6 +682,8 @@ void dev_net_close(void)
 	net.opened = 0;
 	rte_eth_dev_stop(net.info.port_id);
 	rte_eth_dev_close(net.info.port_id);
+	if (getpid() == net.owner)
+		runtime_dir_remove();
 	accel_real.close(net.lock_fd); /* the next owner may come */
 }
 
