@@ -6,9 +6,9 @@
 #    redis-benchmark --cluster, on the kernel from the bridge's side
 #    against kernel nodes, and under the shim (its own tap) against
 #    shimmed nodes;
-#  - a memcached pool of three nodes behind nutcracker (ketama) on the
-#    bridge's address (nutcracker itself runs on the kernel: see the
-#    README's Clusters), memaslap against it, kernel nodes then shimmed.
+#  - a memcached pool of three nodes behind nutcracker (ketama), memaslap
+#    through it: all on the kernel (nodes, proxy and client each in a
+#    namespace on a veth), then all under the shim (each on a tap).
 # Every frame crosses the kernel's bridge: these figures compare the
 # stacks on the tap path, not what a NIC would give.
 #
@@ -79,28 +79,37 @@ for n in $NODES; do
 done
 wait 2>/dev/null
 
-pool() { # $1 = label, $2.. = server addresses
-	local label=$1
+pool() { # $1 = kernel|shim, $2.. = server addresses
+	local mode=$1 px
 	shift
 	{
 		echo "pool:"
-		echo "  listen: $CL_NET.1:22121"
+		echo "  listen: 0.0.0.0:22121"
 		echo "  hash: fnv1a_64"
 		echo "  distribution: ketama"
 		echo "  timeout: 1000"
 		echo "  servers:"
 		for a in "$@"; do echo "   - $a:1"; done
 	} > "$DIR/nc.yml"
-	$NSX nutcracker -c "$DIR/nc.yml" -s 22222 -a $CL_NET.1 > "$DIR/nc.log" 2>&1 &
-	local nc=$!
-	cl_wait_tcp $CL_NET.1 22121
-	out=$(in_ns timeout $((SECS + 60)) memcaslap -s $CL_NET.1:22121 -t "${SECS}s" -T 2 -c 16 2>&1)
-	echo "  $label: $(echo "$out" | grep 'Run time' | tail -1)"
-	kill $nc
-	wait $nc 2>/dev/null
+	if [ "$mode" = kernel ]; then
+		cl_kstart 4 "$DIR/nc.log" nutcracker -c "$DIR/nc.yml" -s 22222
+		px=$(cl_kip 4)
+		cl_wait_tcp "$px" 22121
+		out=$(cl_krun 5 timeout $((SECS + 60)) memcaslap -s "$px:22121" -t "${SECS}s" -T 2 -c 16 2>&1)
+		kill "${CL_PID[k4]}"
+		wait "${CL_PID[k4]}" 2>/dev/null
+	else
+		cl_start 4 "$DIR/nc.log" nutcracker -c "$DIR/nc.yml" -s 22222
+		px=$(cl_ip 4)
+		cl_wait_tcp "$px" 22121
+		out=$(cl_run 5 timeout $((SECS + 60)) memcaslap -s "$px:22121" -t "${SECS}s" -T 2 -c 16 2>&1)
+		kill "${CL_PID[4]}"
+		wait "${CL_PID[4]}" 2>/dev/null
+	fi
+	echo "  $mode: $(echo "$out" | grep 'Run time' | tail -1)"
 }
 
-echo "memcached pool, 3 nodes behind nutcracker (ketama), memaslap -T 2 -c 16, ${SECS} s:"
+echo "memcached pool, 3 nodes behind nutcracker (ketama), memaslap -T 2 -c 16 through it, ${SECS} s:"
 KM=()
 SM=()
 for n in 1 2 3; do
@@ -113,6 +122,6 @@ for n in 1 2 3; do
 	cl_wait_tcp "$(cl_kip "$n")" $((11210 + n))
 	cl_wait_tcp "$(cl_ip "$n")" $((11210 + n))
 done
-pool "kernel nodes " "${KM[@]}"
-pool "shimmed nodes" "${SM[@]}"
+pool kernel "${KM[@]}"
+pool shim "${SM[@]}"
 exit 0
