@@ -17,6 +17,16 @@ static const uint8_t mac_zero[STACK_ETH_ALEN];
 static const uint8_t mac_bcast[STACK_ETH_ALEN] = { 0xff, 0xff, 0xff,
 						   0xff, 0xff, 0xff };
 
+/* RFC 4861 7.3.2: past its reachable time, or doubted, an entry is STALE;
+ * its next use asks again. */
+static void arp_go_stale(struct arp_entry *e, uint64_t now)
+{
+	e->state = ARP_STALE;
+	e->expires = now;
+	e->probes = 0;
+	e->last_req = 0;
+}
+
 static unsigned arp_hash(uint32_t ip)
 {
 	return ((ip * 2654435761u) >> 16) & (STACK_ARP_SLOTS - 1);
@@ -32,11 +42,8 @@ static struct arp_entry *arp_find(struct stack *st, uint32_t ip, int create)
 	for (unsigned i = 0; i < STACK_ARP_SLOTS; i++) {
 		struct arp_entry *e = &st->arp[(h + i) & (STACK_ARP_SLOTS - 1)];
 
-		if (e->state == ARP_REACHABLE && e->expires <= st->now) {
-			e->state = ARP_STALE;
-			e->probes = 0;
-			e->last_req = 0;
-		}
+		if (e->state == ARP_REACHABLE && e->expires <= st->now)
+			arp_go_stale(e, e->expires);
 		if (e->state == ARP_STALE && e->expires + STACK_ARP_GC_NS <= st->now)
 			e->state = ARP_FREE;
 		if (e->state != ARP_FREE && e->ip == ip)
@@ -149,10 +156,8 @@ void arp_doubt(struct stack *st, uint32_t ip)
 {
 	struct arp_entry *e = arp_find(st, ip, 0);
 
-	if (e && e->state == ARP_REACHABLE && e->expires > st->now)
-		e->expires = st->now; /* arp_find makes it STALE */
-	if (e)
-		(void)arp_find(st, ip, 0);
+	if (e && e->state == ARP_REACHABLE)
+		arp_go_stale(e, st->now);
 }
 
 void arp_confirm(struct stack *st, uint32_t ip, const uint8_t mac[STACK_ETH_ALEN])
