@@ -12,6 +12,7 @@
 #                   under TCG); QEMU's trace is left in build/guest-nvme.trace
 #   make demo       the main job: memcached under the shim on a DPDK port
 #   make bench      benchmarks/ (not tests)
+#   make bench-cluster  Redis Cluster and a memcached pool, kernel vs shim
 #   make fuzz SECONDS=N   every libFuzzer target of tests/fuzz/ for N s
 #   make fuzz-cov   what the fuzz corpus reaches (llvm-cov over build/fuzz)
 #   make install PREFIX=/usr/local    (and make uninstall; DESTDIR=, LIBDIR=)
@@ -84,7 +85,7 @@ TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 BENCH_PROGS := $(BUILD)/bench/callcost $(BUILD)/bench/kecho $(BUILD)/bench/stacklink \
 	$(BUILD)/bench/jitter $(BUILD)/bench/c2c $(BUILD)/bench/guardcost
 
-.PHONY: all deps check unit unit-san integration integration-san demo bench \
+.PHONY: all deps check unit unit-san integration integration-san demo bench bench-cluster \
 	install uninstall man clean fuzz fuzz-build fuzz-check fuzz-cov check-nvme
 all: $(BUILD)/libaccel.so $(BUILD)/accel $(BUILD)/stack-echo $(BUILD)/accel-stat \
 	$(BUILD)/accel-load man
@@ -322,6 +323,11 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_PROGS)
 	@benchmarks/run.sh
+
+# Redis Cluster and a memcached pool, kernel nodes against shimmed ones
+bench-cluster: deps
+	@$(MAKE) --no-print-directory all
+	@benchmarks/cluster.sh
 
 # ldconfig for a system prefix (one ld.so searches), not into DESTDIR.
 define ldconfig_system

@@ -19,7 +19,11 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <dirent.h>
+#include <limits.h>
+#include <net/if.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +79,8 @@ static struct {
 	int (*own_fd)(int fd);    /* dev_net_conf.own_fd */
 	int asym;                 /* asymmetric fences work (common/barrier.h) */
 	int stopping;             /* dev_net_close has begun (atomic) */
+	int shconf;               /* the EAL keeps files in its runtime dir */
+	pid_t owner;              /* the process that opened the port */
 	struct rte_mempool *pool;
 	struct dev_net_info info;
 	struct impair_conf impair_tx, impair_rx;
@@ -340,6 +346,9 @@ static int eal_argv(const char *args, char *buf, size_t buflen, char **argv,
 		argv[argc++] = "--no-telemetry";
 	if (!has_arg(argv, argc, shconf_opts))
 		argv[argc++] = "--no-shconf";
+	else
+		net.shconf = !has_arg(argv, argc, (const char *const[]){ "--in-memory",
+									"--no-shconf", NULL });
 	argv[argc] = NULL;
 	return argc;
 }
@@ -436,6 +445,59 @@ static void link_wait(uint16_t port, unsigned ms)
 			   port, ms);
 }
 
+/*
+ * The tap PMD gives the kernel side of its interface the port's own MAC.
+ * Alone that works (the kernel sends to the port whatever it is told), but
+ * a bridge the tap is joined to takes an address of one of its ports'
+ * devices for its own: frames from the other ports to this node's MAC go
+ * up to the host and never reach the port. So the kernel side gets a MAC
+ * of its own, the port's with bit 2 of the first byte flipped (still a
+ * locally administered unicast address), and the port keeps its MAC.
+ * Returns 1 when changed (kmac set), 0 when not a tap or already distinct,
+ * a negative errno when the kernel refused.
+ */
+static int tap_kernel_mac(const struct rte_eth_dev_info *di, const uint8_t *mac,
+			  char *ifname, uint8_t *kmac)
+{
+	struct ifreq ifr;
+	int fd, rc = 0;
+
+	if (strcmp(di->driver_name, "net_tap") != 0 || di->if_index == 0 ||
+	    !if_indextoname(di->if_index, ifname))
+		return 0;
+	fd = accel_real.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	if (accel_real.ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+		rc = -errno;
+	else if (memcmp(ifr.ifr_hwaddr.sa_data, mac, DEV_ETH_ALEN) == 0) {
+		memcpy(kmac, mac, DEV_ETH_ALEN);
+		kmac[0] ^= 0x04;
+		memcpy(ifr.ifr_hwaddr.sa_data, kmac, DEV_ETH_ALEN);
+		/* tun devices change their address while up (IFF_LIVE_ADDR_CHANGE) */
+		rc = accel_real.ioctl(fd, SIOCSIFHWADDR, &ifr) < 0 ? -errno : 1;
+	}
+	accel_real.close(fd);
+	return rc;
+}
+
+static void tap_report(const struct rte_eth_dev_info *di, const uint8_t *mac)
+{
+	char ifname[IF_NAMESIZE] = "";
+	uint8_t k[DEV_ETH_ALEN];
+	int rc = tap_kernel_mac(di, mac, ifname, k);
+
+	if (rc > 0)
+		ACCEL_INFO("tap %s: kernel side given its own MAC %02x:%02x:%02x:%02x:%02x:%02x "
+			   "(the port keeps its own), so a bridge forwards to the port",
+			   ifname, k[0], k[1], k[2], k[3], k[4], k[5]);
+	else if (rc < 0)
+		ACCEL_INFO("tap %s: cannot give the kernel side a MAC of its own (%s); "
+			   "a bridge will not forward to the port", ifname, strerror(-rc));
+}
+
 static int port_start(const struct dev_net_conf *conf)
 {
 	struct rte_eth_dev_info di;
@@ -492,6 +554,7 @@ static int port_start(const struct dev_net_conf *conf)
 	}
 	rte_eth_macaddr_get(port, &mac);
 	rte_eth_dev_get_mtu(port, &mtu);
+	tap_report(&di, mac.addr_bytes);
 	net.info.port_id = port;
 	snprintf(net.info.driver, sizeof(net.info.driver), "%s", di.driver_name);
 	memcpy(net.info.mac, mac.addr_bytes, DEV_ETH_ALEN);
@@ -653,6 +716,7 @@ int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 		   net.info.mac[4], net.info.mac[5], net.info.mtu, net.info.queues,
 		   dev_csum_names(net.info.rx_csum), dev_csum_names(net.info.tx_csum));
 	net.asym = asym_fence_init();
+	net.owner = getpid();
 	__atomic_store_n(&net.opened, 1, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -660,6 +724,27 @@ int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 int dev_asym_fences(void)
 {
 	return net.asym;
+}
+
+/* With a --file-prefix of the user's, the EAL keeps its shared config,
+ * memory maps and multi-process socket in /run/dpdk/<prefix> and leaves
+ * them there at exit; the owner removes them as it closes the port (a
+ * process killed leaves them, as DPDK itself does). */
+static void runtime_dir_remove(void)
+{
+	const char *dir = rte_eal_get_runtime_dir();
+	char path[PATH_MAX];
+	struct dirent *d;
+	DIR *dp;
+
+	if (!net.shconf || !dir || !*dir || !(dp = opendir(dir)))
+		return;
+	while ((d = readdir(dp)))
+		if (strcmp(d->d_name, ".") && strcmp(d->d_name, "..") &&
+		    snprintf(path, sizeof(path), "%s/%s", dir, d->d_name) < (int)sizeof(path))
+			unlink(path);
+	closedir(dp);
+	rmdir(dir);
 }
 
 void dev_net_close(void)
@@ -683,6 +768,8 @@ void dev_net_close(void)
 	rte_eth_dev_close(net.info.port_id);
 	if (net.lock_path[0])
 		unlink(net.lock_path); /* (before the flock goes: lock_current) */
+	if (getpid() == net.owner)
+		runtime_dir_remove();
 	accel_real.close(net.lock_fd); /* the next owner may come */
 }
 

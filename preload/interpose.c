@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/resource.h>
@@ -556,6 +557,79 @@ EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 	return opened(accel_real.accept(fd, addr, len));
 }
 
+/*
+ * A program that adds a socket to an epoll set before it connects
+ * (nutcracker does) has it in the kernel's set. Once connect takes it
+ * through the port the kernel's set holds only its placeholder, which
+ * reports EPOLLHUP, and EPOLL_CTL_MOD finds nothing in ours (ENOENT). Set
+ * once such an add is seen; from then on a connect through the port moves
+ * the socket's registrations, read from /proc/self/fdinfo, into our sets.
+ */
+static int inet_in_kernel_set;
+
+/* Parses one "tfd: N events: X data: Y" line of an epoll fdinfo. */
+static int fdinfo_entry(const char *line, int fd, struct epoll_event *ev)
+{
+	unsigned long long data;
+	unsigned events;
+	int tfd;
+
+	if (sscanf(line, "tfd: %d events: %x data: %llx", &tfd, &events, &data) != 3 ||
+	    tfd != fd)
+		return 0;
+	ev->events = events;
+	ev->data.u64 = data;
+	return 1;
+}
+
+/* Finds fd's registration in kernel set epfd: 1 and ev when there. */
+static int kernel_set_entry(int epfd, int fd, struct epoll_event *ev)
+{
+	char path[48], buf[4096];
+	size_t have = 0;
+	int pfd, found = 0;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", epfd);
+	pfd = accel_real.open(path, O_RDONLY | O_CLOEXEC);
+	if (pfd < 0)
+		return 0;
+	while (!found && (n = accel_real.read(pfd, buf + have, sizeof(buf) - 1 - have)) > 0) {
+		char *line = buf, *nl;
+
+		have += (size_t)n;
+		buf[have] = '\0';
+		while (!found && (nl = strchr(line, '\n'))) {
+			*nl = '\0';
+			found = fdinfo_entry(line, fd, ev);
+			line = nl + 1;
+		}
+		have -= (size_t)(line - buf);
+		memmove(buf, line, have);
+		if (have == sizeof(buf) - 1)
+			have = 0; /* (no line is that long) */
+	}
+	accel_real.close(pfd);
+	return found;
+}
+
+static void epoll_move_to_bypass(struct sk_thread *t, int fd)
+{
+	int saved = errno;
+
+	for (int e = fdtable_next(&accel_fds, 0, UINT_MAX); e >= 0;
+	     e = fdtable_next(&accel_fds, (unsigned)e + 1, UINT_MAX)) {
+		struct epoll_event ev;
+
+		if (fdtable_kind(&accel_fds, e) != FD_EPOLL || !kernel_set_entry(e, fd, &ev) ||
+		    accel_real.epoll_ctl(e, EPOLL_CTL_DEL, fd, NULL) < 0)
+			continue;
+		SK_VOID(sk_epoll_kernel_member(t, e, -1));
+		(void)SK_CALL(sk_epoll_ctl(t, e, EPOLL_CTL_ADD, fd, &ev));
+	}
+	errno = saved;
+}
+
 /* connect: through the port when the port reaches the address. */
 EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
@@ -579,6 +653,9 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 				       fd, SO_SNDTIMEO, &again);
 	} while (again);
 	fdtable_set(&accel_fds, fd, FD_BYPASS);
+	if (k == FD_INET && (r == 0 || errno == EINPROGRESS) &&
+	    __atomic_load_n(&inet_in_kernel_set, __ATOMIC_RELAXED))
+		epoll_move_to_bypass(t, fd);
 	return r;
 }
 
@@ -1439,6 +1516,11 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 	if (!is_bypass(fd) || !(t = bypass_thread())) {
 		int r = accel_real.epoll_ctl(epfd, op, fd, ev);
 
+		if (r == 0 && op == EPOLL_CTL_ADD && fdtable_kind(&accel_fds, fd) == FD_INET) {
+			__atomic_store_n(&inet_in_kernel_set, 1, __ATOMIC_RELAXED);
+			if (fdtable_kind(&accel_fds, epfd) == FD_KERNEL) /* (found by connect) */
+				fdtable_set(&accel_fds, epfd, FD_EPOLL);
+		}
 		/* count the kernel's members of sets that may hold ours */
 		if (r == 0 && op != EPOLL_CTL_MOD && !rt_internal_caller() &&
 		    fdtable_kind(&accel_fds, epfd) == FD_EPOLL && (t = bypass_thread()))

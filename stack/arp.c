@@ -2,6 +2,10 @@
  * arp.c - address resolution (RFC 826) with the host requirements of
  * RFC 1122 2.3.2: a cache whose entries expire, at most one request per
  * second per address, and gratuitous ARP (RFC 5227 3) when we come up.
+ * Entries age as RFC 4861 7.3's neighbours: REACHABLE while confirmed (by
+ * ARP, or by TCP when data we sent to the MAC is acknowledged), then STALE,
+ * still used but asked again on use; connections follow the table (their
+ * MAC is looked up again when an entry changes and once a second).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,6 +16,16 @@
 static const uint8_t mac_zero[STACK_ETH_ALEN];
 static const uint8_t mac_bcast[STACK_ETH_ALEN] = { 0xff, 0xff, 0xff,
 						   0xff, 0xff, 0xff };
+
+/* RFC 4861 7.3.2: past its reachable time, or doubted, an entry is STALE;
+ * its next use asks again. */
+static void arp_go_stale(struct arp_entry *e, uint64_t now)
+{
+	e->state = ARP_STALE;
+	e->expires = now;
+	e->probes = 0;
+	e->last_req = 0;
+}
 
 static unsigned arp_hash(uint32_t ip)
 {
@@ -29,6 +43,8 @@ static struct arp_entry *arp_find(struct stack *st, uint32_t ip, int create)
 		struct arp_entry *e = &st->arp[(h + i) & (STACK_ARP_SLOTS - 1)];
 
 		if (e->state == ARP_REACHABLE && e->expires <= st->now)
+			arp_go_stale(e, e->expires);
+		if (e->state == ARP_STALE && e->expires + STACK_ARP_GC_NS <= st->now)
 			e->state = ARP_FREE;
 		if (e->state != ARP_FREE && e->ip == ip)
 			return e;
@@ -45,11 +61,14 @@ static struct arp_entry *arp_find(struct stack *st, uint32_t ip, int create)
 	return victim;
 }
 
-static void arp_learn(struct arp_entry *e, const uint8_t *mac, uint64_t now)
+static void arp_learn(struct stack *st, struct arp_entry *e, const uint8_t *mac)
 {
+	if (e->state == ARP_INCOMPLETE || memcmp(e->mac, mac, STACK_ETH_ALEN) != 0)
+		st->arp_gen++; /* connections to it look it up again */
 	memcpy(e->mac, mac, STACK_ETH_ALEN);
 	e->state = ARP_REACHABLE;
-	e->expires = now + STACK_ARP_TTL_NS;
+	e->probes = 0;
+	e->expires = st->now + STACK_ARP_TTL_NS;
 }
 
 /* Builds an ARP frame in pkt. */
@@ -98,19 +117,56 @@ void arp_announce(struct stack *st)
 	arp_send(st, WIRE_ARP_OP_REQUEST, mac_bcast, mac_zero, st->conf.ip);
 }
 
+/* Asks for e's address, at most once per STACK_ARP_RETRY_NS: a stale
+ * entry's first requests go to its MAC, the rest to everyone. */
+static void arp_ask(struct stack *st, struct arp_entry *e)
+{
+	if (e->last_req != 0 && st->now - e->last_req < STACK_ARP_RETRY_NS)
+		return;
+	e->last_req = st->now ? st->now : 1;
+	if (e->state == ARP_STALE && e->probes++ < STACK_ARP_UCAST_PROBES)
+		arp_send(st, WIRE_ARP_OP_REQUEST, e->mac, e->mac, e->ip);
+	else
+		arp_send(st, WIRE_ARP_OP_REQUEST, mac_bcast, mac_zero, e->ip);
+}
+
+static int arp_use(struct stack *st, struct arp_entry *e, uint8_t mac[STACK_ETH_ALEN])
+{
+	if (e->state == ARP_REACHABLE || e->state == ARP_STALE)
+		memcpy(mac, e->mac, STACK_ETH_ALEN);
+	if (e->state == ARP_REACHABLE)
+		return 0;
+	arp_ask(st, e);
+	return e->state == ARP_STALE ? 0 : -EAGAIN;
+}
+
 int arp_resolve(struct stack *st, uint32_t ip, uint8_t mac[STACK_ETH_ALEN])
 {
-	struct arp_entry *e = arp_find(st, ip, 1);
+	return arp_use(st, arp_find(st, ip, 1), mac);
+}
 
-	if (e->state == ARP_REACHABLE) {
-		memcpy(mac, e->mac, STACK_ETH_ALEN);
-		return 0;
-	}
-	if (e->last_req == 0 || st->now - e->last_req >= STACK_ARP_RETRY_NS) {
-		e->last_req = st->now ? st->now : 1;
-		arp_send(st, WIRE_ARP_OP_REQUEST, mac_bcast, mac_zero, ip);
-	}
-	return -EAGAIN;
+int arp_lookup(struct stack *st, uint32_t ip, uint8_t mac[STACK_ETH_ALEN])
+{
+	struct arp_entry *e = arp_find(st, ip, 0);
+
+	return e ? arp_use(st, e, mac) : -ENOENT;
+}
+
+void arp_doubt(struct stack *st, uint32_t ip)
+{
+	struct arp_entry *e = arp_find(st, ip, 0);
+
+	if (e && e->state == ARP_REACHABLE)
+		arp_go_stale(e, st->now);
+}
+
+void arp_confirm(struct stack *st, uint32_t ip, const uint8_t mac[STACK_ETH_ALEN])
+{
+	struct arp_entry *e = arp_find(st, ip, 0);
+
+	if (e && e->state != ARP_INCOMPLETE && memcmp(e->mac, mac, STACK_ETH_ALEN) != 0)
+		return;
+	arp_learn(st, e ? e : arp_find(st, ip, 1), mac);
 }
 
 void arp_input(struct stack *st, void *pkt, uint8_t *frame, uint16_t len)
@@ -138,6 +194,13 @@ void arp_input(struct stack *st, void *pkt, uint8_t *frame, uint16_t len)
 		stack_drop(st, pkt, STACK_DROP_ARP_NOT_FOR_US);
 		return;
 	}
+	/* A mapping to our own MAC (a looped or forged frame) or to no MAC
+	 * would send the peer's traffic into nothing. */
+	if (memcmp(a->sha, st->conf.mac, STACK_ETH_ALEN) == 0 ||
+	    memcmp(a->sha, mac_zero, STACK_ETH_ALEN) == 0) {
+		stack_drop(st, pkt, STACK_DROP_ARP_BAD_SENDER);
+		return;
+	}
 	if (spa == 0 || (a->sha[0] & 1)) { /* probes and multicast senders */
 		if (tpa != st->conf.ip || spa != 0) {
 			stack_drop(st, pkt, STACK_DROP_ARP_NOT_FOR_US);
@@ -147,7 +210,7 @@ void arp_input(struct stack *st, void *pkt, uint8_t *frame, uint16_t len)
 		/* RFC 826 "merge": refresh a sender we already know. */
 		e = arp_find(st, spa, 0);
 		if (e) {
-			arp_learn(e, a->sha, st->now);
+			arp_learn(st, e, a->sha);
 			merged = 1;
 		}
 	}
@@ -156,7 +219,7 @@ void arp_input(struct stack *st, void *pkt, uint8_t *frame, uint16_t len)
 		return;
 	}
 	if (!merged && spa != 0)
-		arp_learn(arp_find(st, spa, 1), a->sha, st->now);
+		arp_learn(st, arp_find(st, spa, 1), a->sha);
 	if (ntohs(a->op) != WIRE_ARP_OP_REQUEST) {
 		st->ops->pkt_free(st->ctx, pkt);
 		return;

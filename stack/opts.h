@@ -32,6 +32,20 @@
  * classic BSD arpt_keep value (RFC 1122 2.3.2.1 asks for a timeout). */
 #define STACK_ARP_TTL_NS (60ull * 1000000000ull)
 
+/* A neighbour past its reachable time is STALE: its MAC is still used,
+ * and the next use asks again, unicast to that MAC first (RFC 1122
+ * 2.3.2.1 "unicast poll"; Linux's ucast_solicit is 3), then broadcast, in
+ * case the address moved. A stale entry nobody confirms is forgotten
+ * after STACK_ARP_GC_NS (Linux's gc_stale_time, 60 s). */
+#define STACK_ARP_UCAST_PROBES 3
+#define STACK_ARP_GC_NS (60ull * 1000000000ull)
+
+/* How often a sending connection looks its peer's MAC up again in the
+ * table (it also does when any entry's MAC changed): the table's aging
+ * and probing reach live connections within a second, at the cost of a
+ * clock compare per segment. */
+#define STACK_NEIGH_CHECK_NS (1000ull * 1000000ull)
+
 /* Minimum gap between two ARP requests for the same address: RFC 1122
  * 2.3.2.1 asks for at most one request per second per destination. */
 #define STACK_ARP_RETRY_NS (1000ull * 1000000ull)
@@ -90,6 +104,10 @@
 #define TCP_SYN_RETRIES 6
 #define TCP_SYNACK_RETRIES 5
 #define TCP_DATA_RETRIES 15
+/* After this many timeouts in a row a connection doubts its peer's MAC
+ * (Linux's tcp_retries1, 3: "negative advice"): the entry goes stale at
+ * once and the next retransmissions ask again (arp.c). */
+#define TCP_NEIGH_RETRIES 3
 
 /* Delayed ACK: at most 40 ms (Linux's minimum; RFC 9293 3.8.6.3 allows up
  * to 500 ms) and every second full segment (RFC 5681 4.2). */

@@ -17,6 +17,7 @@ static const char *const drop_names[STACK_DROP_MAX] = {
 	[STACK_DROP_ETHERTYPE] = "ethertype",
 	[STACK_DROP_ARP_MALFORMED] = "arp_malformed",
 	[STACK_DROP_ARP_NOT_FOR_US] = "arp_not_for_us",
+	[STACK_DROP_ARP_BAD_SENDER] = "arp_bad_sender",
 	[STACK_DROP_IP_MALFORMED] = "ip_malformed",
 	[STACK_DROP_IP_CSUM] = "ip_csum",
 	[STACK_DROP_IP_NOT_FOR_US] = "ip_not_for_us",
@@ -320,21 +321,54 @@ uint64_t stack_next_deadline(const struct stack *st)
 	return t < r ? t : r;
 }
 
+/* The next hop to dst: itself on-link, else the gateway; 0 when there is
+ * none (off-link without a gateway). */
+static uint32_t next_hop(const struct stack *st, uint32_t dst)
+{
+	if ((dst ^ st->conf.ip) & st->netmask)
+		return st->conf.gateway;
+	return dst;
+}
+
 int stack_resolve(struct stack *st, uint32_t dst_ip, uint8_t mac[STACK_ETH_ALEN])
 {
-	uint32_t hop = dst_ip;
+	uint32_t hop = next_hop(st, dst_ip);
 
 	if (dst_ip == st->conf.ip) { /* the loopback (loop_put) */
 		memcpy(mac, st->conf.mac, STACK_ETH_ALEN);
 		return 0;
 	}
-	if ((dst_ip ^ st->conf.ip) & st->netmask) {
-		if (!st->conf.gateway)
-			return -ENETUNREACH;
-		hop = st->conf.gateway;
-	}
+	if (!hop)
+		return -ENETUNREACH;
 	st->now = st->ops->now_ns(st->ctx);
 	return arp_resolve(st, hop, mac);
+}
+
+int stack_neigh_lookup(struct stack *st, uint32_t dst, uint8_t mac[STACK_ETH_ALEN])
+{
+	uint32_t hop = next_hop(st, dst);
+
+	if (dst == st->conf.ip) {
+		memcpy(mac, st->conf.mac, STACK_ETH_ALEN);
+		return 0;
+	}
+	return hop ? arp_lookup(st, hop, mac) : -ENETUNREACH;
+}
+
+void stack_neigh_doubt(struct stack *st, uint32_t dst)
+{
+	uint32_t hop = next_hop(st, dst);
+
+	if (dst != st->conf.ip && hop)
+		arp_doubt(st, hop);
+}
+
+void stack_neigh_confirm(struct stack *st, uint32_t dst, const uint8_t mac[STACK_ETH_ALEN])
+{
+	uint32_t hop = next_hop(st, dst);
+
+	if (dst != st->conf.ip && hop)
+		arp_confirm(st, hop, mac);
 }
 
 const struct stack_stats *stack_stats(const struct stack *st)

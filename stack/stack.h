@@ -111,6 +111,7 @@ enum stack_drop {
 	STACK_DROP_ETHERTYPE,     /* neither ARP nor IPv4 */
 	STACK_DROP_ARP_MALFORMED,
 	STACK_DROP_ARP_NOT_FOR_US,
+	STACK_DROP_ARP_BAD_SENDER, /* a sender MAC of ours, or zero: no mapping */
 	STACK_DROP_IP_MALFORMED,  /* version, header length, total length */
 	STACK_DROP_IP_CSUM,
 	STACK_DROP_IP_NOT_FOR_US, /* destination is another address */

@@ -100,6 +100,9 @@ struct stack_tcp {
 	uint16_t lport, rport;
 	uint8_t dmac[STACK_ETH_ALEN];
 	uint8_t has_dmac;
+	uint32_t nb_gen;                /* the ARP table's arp_gen when dmac was taken */
+	uint64_t nb_check;              /* when to look dmac up again */
+	uint64_t nb_confirmed;          /* when ACKed data last confirmed it */
 
 	/* what the user did */
 	uint8_t app_open;               /* the handle is held */

@@ -130,8 +130,19 @@ static void listen_input(struct stack_tcp *l, uint32_t rip, uint16_t rport,
 
 /* ---- SYN-SENT ----------------------------------------------------------- */
 
+/* An ACK of what we sent to c->dmac confirms the neighbour (RFC 4861
+ * 7.3.1), at most once per STACK_NEIGH_CHECK_NS. */
+static void neigh_confirm(struct stack_tcp *c)
+{
+	if (c->st->now - c->nb_confirmed < STACK_NEIGH_CHECK_NS && c->nb_confirmed)
+		return;
+	c->nb_confirmed = c->st->now;
+	stack_neigh_confirm(c->st, c->rip, c->dmac);
+}
+
 static void become_established(struct stack_tcp *c, const struct tcp_seg *s)
 {
+	neigh_confirm(c);
 	c->state = TCP_ESTABLISHED;
 	c->snd_una = s->ack;
 	c->snd_wnd = s->wnd << c->snd_wscale;
@@ -240,6 +251,7 @@ static void new_ack(struct stack_tcp *c, const struct tcp_seg *s)
 
 	c->sb_len -= data;
 	c->snd_una = s->ack;
+	neigh_confirm(c);
 	if (tcp_seq_lt(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
 	c->retries = 0;

@@ -116,6 +116,22 @@ static void seg_finish(struct stack *st, void *pkt, const uint8_t *dmac,
 	stack_tx(st, pkt);
 }
 
+/* The connection's MAC follows the ARP table (its aging, probing and
+ * changes), looked up again when an entry changed and once a second; a
+ * peer the table does not know (yet) keeps the MAC it has. */
+static void neigh_follow(struct stack_tcp *c)
+{
+	struct stack *st = c->st;
+	uint8_t mac[STACK_ETH_ALEN];
+
+	if (c->nb_gen == st->arp_gen && st->now < c->nb_check)
+		return;
+	c->nb_gen = st->arp_gen;
+	c->nb_check = st->now + STACK_NEIGH_CHECK_NS;
+	if (stack_neigh_lookup(st, c->rip, mac) == 0)
+		memcpy(c->dmac, mac, STACK_ETH_ALEN);
+}
+
 /*
  * Sends one segment of the connection: flags, sequence number seq and up
  * to len bytes from the send ring: fewer when the options (SACK blocks)
@@ -150,6 +166,7 @@ static long seg_send(struct stack_tcp *c, uint32_t seq, uint8_t flags, uint32_t 
 		      window_field(c, flags & WIRE_TCP_SYN), olen);
 	if (len)
 		ring_copy_out(c, seq, tcp + WIRE_TCP_HLEN + olen, len);
+	neigh_follow(c);
 	seg_finish(st, pkt, c->dmac, c->rip, (uint16_t)(WIRE_TCP_HLEN + olen + len));
 	if (flags & WIRE_TCP_ACK) { /* every ACK we send answers what came */
 		c->ack_now = 0;

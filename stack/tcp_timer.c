@@ -221,6 +221,10 @@ static void rexmt_fire(struct stack_tcp *c)
 		return;
 	}
 	c->st->stats.tcp_rtos++;
+	if (c->retries >= TCP_NEIGH_RETRIES) {
+		stack_neigh_doubt(c->st, c->rip);
+		c->nb_check = 0;
+	}
 	tcp_loss_rto(c);
 	tcp_output(c);
 	tcp_rexmt_arm(c);

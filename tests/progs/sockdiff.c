@@ -165,6 +165,45 @@ static void test_nonblocking_connect(void **state)
 	close(fd);
 }
 
+/* An epoll set that holds the socket before it connects (nutcracker's
+ * order): the set reports the connection's EPOLLOUT (no EPOLLHUP of an
+ * unconnected socket), MOD and DEL find it, and data arrives as EPOLLIN. */
+static void test_epoll_before_connect(void **state)
+{
+	struct sockaddr_in a = addr_of(peer, P_ECHO);
+	int fd = tcp(SOCK_NONBLOCK), ep = epoll_create1(0), r, n, err = -1;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLET, .data.u64 = 0x1234567890ull },
+			   got;
+	socklen_t el = sizeof(err);
+	char buf[4];
+
+	(void)state;
+	assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), 0);
+	r = connect(fd, (struct sockaddr *)&a, sizeof(a));
+	assert_true(r == 0 || errno == EINPROGRESS);
+	n = epoll_wait(ep, &got, 1, 5000);
+	assert_int_equal(n, 1);
+	assert_true(got.data.u64 == 0x1234567890ull);
+	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &el), 0);
+	trace("epoll before connect: events %#x SO_ERROR %s", got.events, ename(err));
+	assert_int_equal(got.events & (EPOLLHUP | EPOLLERR), 0);
+	ev.events = EPOLLIN | EPOLLET;
+	errno = 0;
+	r = epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
+	trace("MOD after connect: %d %s", r, ename(errno));
+	assert_int_equal(r, 0);
+	assert_int_equal(write(fd, "ping", 4), 4);
+	n = epoll_wait(ep, &got, 1, 5000);
+	assert_int_equal(n, 1);
+	trace("echo: events %#x", got.events);
+	assert_true(got.events & EPOLLIN);
+	read_n(fd, buf, 4);
+	assert_memory_equal(buf, "ping", 4);
+	assert_int_equal(epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL), 0);
+	close(ep);
+	close(fd);
+}
+
 static void test_refused(void **state)
 {
 	struct sockaddr_in a = addr_of(peer, P_CLOSED);
@@ -1081,6 +1120,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_connect_and_names),
 		cmocka_unit_test(test_nonblocking_connect),
+		cmocka_unit_test(test_epoll_before_connect),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_echo_peek_fionread),
 		cmocka_unit_test(test_nonblock_flags),

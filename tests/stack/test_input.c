@@ -551,7 +551,11 @@ static void test_arp_resolve_rate_limited(void **state)
 	finish(f);
 }
 
-/* RFC 1122 2.3.2.1: a cache entry times out. */
+/* RFC 1122 2.3.2.1: a cache entry times out. Past its reachable time it
+ * is STALE (RFC 4861 7.3.2): its MAC is still used, and each use asks
+ * again, at most once a second: unicast to that MAC first (Linux's
+ * ucast_solicit, 3), then broadcast in case the address moved. The answer
+ * makes it valid for a full TTL again. */
 static void test_arp_entry_expires(void **state)
 {
 	struct fix *f = *state;
@@ -566,7 +570,18 @@ static void test_arp_entry_expires(void **state)
 	assert_int_equal(resolve(f, PEER_IP, mac), 0);
 	expect_no_tx(f);
 	test_port_advance(&f->port, 1);
-	assert_int_equal(resolve(f, PEER_IP, mac), -EAGAIN);
+	for (int i = 0; i < STACK_ARP_UCAST_PROBES; i++) {
+		memset(mac, 0, sizeof(mac));
+		assert_int_equal(resolve(f, PEER_IP, mac), 0);
+		assert_memory_equal(mac, peer_mac, 6);
+		p = only_tx(f);
+		check_arp_out(p, peer_mac, ARP_REQUEST, peer_mac, PEER_IP);
+		test_pkt_free(p);
+		assert_int_equal(resolve(f, PEER_IP, mac), 0); /* rate-limited */
+		expect_no_tx(f);
+		test_port_advance(&f->port, STACK_ARP_RETRY_NS);
+	}
+	assert_int_equal(resolve(f, PEER_IP, mac), 0);
 	p = only_tx(f);
 	check_arp_request_for(p, PEER_IP);
 	test_pkt_free(p);
@@ -574,6 +589,63 @@ static void test_arp_entry_expires(void **state)
 	input(f, &fr);
 	test_port_advance(&f->port, STACK_ARP_TTL_NS - 1);
 	assert_int_equal(resolve(f, PEER_IP, mac), 0);
+	expect_no_tx(f);
+	finish(f);
+}
+
+/* A stale entry nobody uses or confirms is forgotten (Linux's
+ * gc_stale_time): then resolving starts over with a broadcast. */
+static void test_arp_stale_entry_forgotten(void **state)
+{
+	struct fix *f = *state;
+	struct test_frame fr;
+	struct test_pkt *p;
+	uint8_t mac[6];
+
+	frame_arp(&fr, our_mac, ARP_REPLY, peer_mac, PEER_IP, our_mac, OUR_IP);
+	input(f, &fr);
+	test_port_advance(&f->port, STACK_ARP_TTL_NS + STACK_ARP_GC_NS - 1);
+	assert_int_equal(resolve(f, PEER_IP, mac), 0);
+	test_pkt_free(only_tx(f)); /* the unicast poll */
+	test_port_advance(&f->port, 1);
+	assert_int_equal(resolve(f, PEER_IP, mac), -EAGAIN);
+	p = only_tx(f);
+	check_arp_request_for(p, PEER_IP);
+	test_pkt_free(p);
+	finish(f);
+}
+
+/* An ARP packet mapping a peer to our own MAC (our frame looped back by a
+ * bridge that took our MAC for its own, or a forgery) or to no MAC is no
+ * mapping: refused, so traffic to the peer is not sent to ourselves. */
+static void test_arp_refuses_our_mac(void **state)
+{
+	struct fix *f = *state;
+	const struct stack_stats *s = stack_stats(f->st);
+	struct test_frame fr;
+	uint8_t mac[6];
+
+	assert_int_equal(resolve(f, PEER_IP, mac), -EAGAIN);
+	test_pkt_free(only_tx(f));
+	frame_arp(&fr, our_mac, ARP_REPLY, our_mac, PEER_IP, our_mac, OUR_IP);
+	EXPECT_DROP(f, &fr, STACK_DROP_ARP_BAD_SENDER);
+	frame_arp(&fr, bcast_mac, ARP_REQUEST, our_mac, PEER_IP, zero_mac, OUR_IP);
+	EXPECT_DROP(f, &fr, STACK_DROP_ARP_BAD_SENDER);
+	frame_arp(&fr, our_mac, ARP_REPLY, zero_mac, PEER_IP, our_mac, OUR_IP);
+	EXPECT_DROP(f, &fr, STACK_DROP_ARP_BAD_SENDER);
+	assert_int_equal(s->drops[STACK_DROP_ARP_BAD_SENDER], 3);
+	assert_int_equal(s->arp_replies_out, 0);
+	test_port_advance(&f->port, STACK_ARP_RETRY_NS);
+	assert_int_equal(resolve(f, PEER_IP, mac), -EAGAIN);
+	test_pkt_free(only_tx(f));
+	/* A known peer's entry is not overwritten with our MAC either. */
+	frame_arp(&fr, our_mac, ARP_REPLY, peer_mac, PEER_IP, our_mac, OUR_IP);
+	input(f, &fr);
+	frame_arp(&fr, bcast_mac, ARP_REQUEST, our_mac, PEER_IP, zero_mac, OTHER_IP);
+	EXPECT_DROP(f, &fr, STACK_DROP_ARP_BAD_SENDER);
+	assert_int_equal(resolve(f, PEER_IP, mac), 0);
+	assert_memory_equal(mac, peer_mac, 6);
+	expect_no_tx(f);
 	finish(f);
 }
 
@@ -1434,6 +1506,8 @@ static void fuzz_arp(struct test_rng *r, struct test_frame *fr)
 	test_rand_bytes(r, sha, sizeof(sha));
 	if (test_rand_below(r, 2))
 		memcpy(sha, peer_mac, 6);
+	else if (!test_rand_below(r, 16))
+		memcpy(sha, our_mac, 6);
 	test_frame_eth(fr, fuzz_dst(r), sha, ETH_ARP);
 	test_frame_arp(fr, op, sha, test_rand_below(r, 8) ? fuzz_ip(r) : 0,
 		       zero_mac, tpa);
@@ -1493,7 +1567,8 @@ static void fuzz_frame(struct test_rng *r, struct test_frame *fr)
 static uint64_t outcomes(const struct stack_stats *s)
 {
 	return drops_total(s) + s->icmp_echo_replies + s->arp_requests_in +
-	       s->arp_replies_in - s->drops[STACK_DROP_ARP_NOT_FOR_US] +
+	       s->arp_replies_in - s->drops[STACK_DROP_ARP_NOT_FOR_US] -
+	       s->drops[STACK_DROP_ARP_BAD_SENDER] +
 	       s->ip_frags_in + s->icmp_unreach_in;
 }
 
@@ -1573,6 +1648,8 @@ int main(void)
 		T(test_arp_merge_updates_known_sender),
 		T(test_arp_resolve_rate_limited),
 		T(test_arp_entry_expires),
+		T(test_arp_stale_entry_forgotten),
+		T(test_arp_refuses_our_mac),
 		T(test_resolve_offlink_uses_gateway),
 		T_OWN(test_resolve_offlink_without_gateway),
 		T(test_arp_conflict_counted),

@@ -18,6 +18,7 @@
 
 #include "../../stack/opts.h"
 #include "../../stack/stack.h"
+#include "../../stack/stack_impl.h" /* a peer replaced: its MAC changed */
 #include "../../stack/tcp_isn.h"
 #include "tcplink.h"
 
@@ -2435,20 +2436,114 @@ static void test_own_source_from_wire(void **state)
 	finish(l);
 }
 
-/* A peer with our own MAC, as the kernel's side of a net_tap port: the
- * frames to it carry our MAC as their destination and must still go out
- * (the loopback takes frames to our address, not to our MAC). */
-static void test_peer_shares_our_mac(void **state)
-{
-	struct tcplink *l = lk_alloc(state, 96);
-	struct pair p;
+/* ---- neighbours --------------------------------------------------------- */
 
-	memcpy(l->side[LINK_B].conf.mac, l->side[LINK_A].conf.mac, STACK_ETH_ALEN);
-	lk_start(l);
+/* An ARP packet from B's address as sha says, fed to A. */
+static void arp_to_a(struct tcplink *l, uint16_t op, const uint8_t *sha)
+{
+	static const uint8_t bcast[STACK_ETH_ALEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	const struct stack_conf *a = &l->side[LINK_A].conf;
+	struct test_frame f;
+
+	test_frame_reset(&f);
+	test_frame_eth(&f, op == 1 ? bcast : a->mac, sha, 0x0806);
+	test_frame_arp(&f, op, sha, LINK_IP_B, a->mac, LINK_IP_A);
+	test_frame_pad(&f, 60);
+	stack_input(A(l), test_port_pkt_from(&l->side[LINK_A].port, &f));
+	link_collect(l);
+}
+
+static uint64_t eth_not_for_b(struct tcplink *l)
+{
+	return stack_stats(B(l))->drops[STACK_DROP_NOT_FOR_US];
+}
+
+/* A live connection follows the ARP table: when B's address is announced
+ * at another MAC (RFC 826 merge, as after a failover), A's next segments
+ * go there at once; announced back, the transfer finishes. The table
+ * rules where the connection's SYN or ARP learned otherwise. */
+static void test_conn_follows_arp_change(void **state)
+{
+	static const uint8_t moved[STACK_ETH_ALEN] = { 0x02, 0, 0, 0, 0, 0x99 };
+	struct tcplink *l = lk_new(state, 41, MS);
+	struct pair p;
+	uint64_t lost;
+	char buf[64];
+
 	pair_open(l, &p);
+	transfer(l, p.a, p.b, 10000, 5 * SEC);
+	lost = eth_not_for_b(l);
+	arp_to_a(l, 1, moved);
+	assert_int_equal(stack_tcp_send(p.a, "moved", 5), 5);
+	link_run_for(l, 100 * MS);
+	assert_int_equal(stack_tcp_recv(p.b, buf, sizeof(buf), 0), -EAGAIN);
+	assert_true(eth_not_for_b(l) > lost); /* they went to the new MAC */
+	arp_to_a(l, 2, l->side[LINK_B].conf.mac);
+	link_run_for(l, 3 * SEC); /* the retransmission, on the old MAC again */
+	assert_int_equal(stack_tcp_recv(p.b, buf, sizeof(buf), 0), 5);
 	transfer(l, p.a, p.b, 100000, 5 * SEC);
-	transfer(l, p.b, p.a, 100000, 5 * SEC);
-	assert_int_equal(stack_stats(A(l))->loop_pkts, 0);
+	finish(l);
+}
+
+/* Data that B acknowledges confirms its MAC (RFC 4861 7.3.1): a
+ * connection in use keeps the entry reachable past the ARP TTL with no
+ * request sent. Idle past the TTL, the next use asks again, unicast
+ * (RFC 1122 2.3.2.1), B answers, and the data goes through. */
+static void test_conn_confirms_neighbour(void **state)
+{
+	struct tcplink *l = lk_new(state, 42, MS);
+	const struct stack_stats *sa;
+	struct pair p;
+	uint64_t req, rep;
+	char buf[64];
+
+	pair_open(l, &p);
+	sa = stack_stats(A(l));
+	req = sa->arp_requests_out;
+	rep = stack_stats(B(l))->arp_replies_out;
+	for (uint64_t t = 0; t < STACK_ARP_TTL_NS * 2; t += 5 * SEC) {
+		assert_int_equal(stack_tcp_send(p.a, "tick", 4), 4);
+		link_run_for(l, 5 * SEC);
+		assert_int_equal(stack_tcp_recv(p.b, buf, sizeof(buf), 0), 4);
+	}
+	assert_int_equal(sa->arp_requests_out, req);
+	link_run_for(l, STACK_ARP_TTL_NS + SEC); /* idle: only B acks nothing */
+	assert_int_equal(stack_tcp_send(p.a, "late", 4), 4);
+	link_run_for(l, 100 * MS);
+	assert_int_equal(stack_tcp_recv(p.b, buf, sizeof(buf), 0), 4);
+	assert_int_equal(sa->arp_requests_out, req + 1);
+	assert_int_equal(stack_stats(B(l))->arp_replies_out, rep + 1);
+	finish(l);
+}
+
+/* B is replaced by a host with another MAC and says nothing (no
+ * gratuitous ARP). A's segments go to the old MAC and are lost; after
+ * TCP_NEIGH_RETRIES timeouts in a row (Linux's tcp_retries1) the entry is
+ * stale, A's retransmissions poll the old MAC (unanswered), then
+ * broadcast; B answers with its new MAC and the connection goes on, well
+ * within the ARP TTL the entry would otherwise have been trusted for. */
+static void test_conn_reresolves_replaced_peer(void **state)
+{
+	static const uint8_t fresh[STACK_ETH_ALEN] = { 0x02, 0, 0, 0, 0, 0x77 };
+	struct tcplink *l = lk_new(state, 43, MS);
+	struct pair p;
+	uint64_t t0, lost;
+	char buf[64];
+
+	pair_open(l, &p);
+	transfer(l, p.a, p.b, 10000, 5 * SEC);
+	lost = eth_not_for_b(l);
+	memcpy(((struct stack *)B(l))->conf.mac, fresh, STACK_ETH_ALEN);
+	memcpy(l->side[LINK_B].conf.mac, fresh, STACK_ETH_ALEN);
+	t0 = l->now;
+	assert_int_equal(stack_tcp_send(p.a, "again", 5), 5);
+	for (int i = 0; i < 600 && stack_tcp_recv(p.b, buf, sizeof(buf), 0) != 5; i++)
+		link_run_for(l, SEC);
+	assert_string_equal(stack_tcp_state(p.a), "ESTABLISHED");
+	assert_true(eth_not_for_b(l) > lost);
+	printf("# replaced peer: data through after %.1f s\n", (double)(l->now - t0) / SEC);
+	assert_true(l->now - t0 < STACK_ARP_TTL_NS);
+	transfer(l, p.a, p.b, 100000, 5 * SEC);
 	finish(l);
 }
 
@@ -2516,7 +2611,9 @@ int main(void)
 		T(test_loopback_offload),
 		T(test_loopback_full),
 		T(test_own_source_from_wire),
-		T(test_peer_shares_our_mac),
+		T(test_conn_follows_arp_change),
+		T(test_conn_confirms_neighbour),
+		T(test_conn_reresolves_replaced_peer),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
