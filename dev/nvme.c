@@ -14,9 +14,11 @@
 #include "nvme.h"
 
 extern const struct dev_nvme_transport_ops dev_nvme_uring_ops;
+extern const struct dev_nvme_transport_ops dev_nvme_vfio_ops;
 
 static const struct dev_nvme_transport_ops *const transports[] = {
 	&dev_nvme_uring_ops,
+	&dev_nvme_vfio_ops,
 };
 
 const struct dev_nvme_transport_ops *dev_nvme_transport(const char *name)

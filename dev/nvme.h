@@ -5,7 +5,9 @@
  * of functions per way of reaching the device.
  *
  * Transports: "uring" (an io_uring per queue pair on the block device
- * node, O_DIRECT; any Linux). "passthru" (NVMe commands through
+ * node, O_DIRECT; any Linux). "vfio" (nvme_vfio.h: a second controller
+ * of the namespace, bound to vfio-pci, driven from user space with queue
+ * pairs of its own; conf.pci names it). "passthru" (NVMe commands through
  * IORING_OP_URING_CMD on /dev/ngXnY) is not written yet and is refused
  * by name (see storage/README.md).
  *
@@ -35,6 +37,9 @@ struct dev_nvme_conf {
 	/* moves a descriptor the transport keeps for itself out of the
 	 * program's numbers (returns the new one, the old closed), or NULL */
 	int (*own_fd)(int fd);
+	unsigned queues;     /* queue pairs the caller may make (vfio asks for them) */
+	const char *pci;     /* vfio: the controller's PCI address, e.g. 0000:00:05.0 */
+	int unsafe_noiommu;  /* vfio: 1 = accept a group without an IOMMU */
 };
 
 struct dev_nvme_info {
@@ -42,6 +47,7 @@ struct dev_nvme_info {
 	uint32_t lba_size;    /* logical block size: the I/O alignment */
 	uint64_t bytes;       /* size of the device */
 	uint64_t part_start;  /* where the device starts on its disk, bytes */
+	unsigned max_qpairs;  /* the most the transport can make, 0 = no limit */
 };
 
 struct dev_nvme_cpl {

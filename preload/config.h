@@ -30,6 +30,8 @@ struct accel_config {
 	unsigned storage_queues;/* ACCEL_STORAGE_QUEUES */
 	unsigned storage_depth; /* ACCEL_STORAGE_DEPTH */
 	int storage_poll;       /* ACCEL_STORAGE_POLL */
+	char nvme[16];          /* ACCEL_NVME: PCI address, "" = none (io_uring) */
+	int nvme_unsafe_noiommu;/* ACCEL_NVME_UNSAFE_NOIOMMU */
 };
 
 struct accel_var {
