@@ -64,7 +64,7 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 	$(BUILD)/tests/test_sockets_flows $(BUILD)/tests/test_common_guard \
 	$(BUILD)/tests/test_preload_usermem \
 	$(BUILD)/tests/test_storage_extmap $(BUILD)/tests/test_storage_policy \
-	$(BUILD)/tests/test_storage_io
+	$(BUILD)/tests/test_storage_io $(BUILD)/tests/test_dev_nvme_queue
 TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 	$(BUILD)/tests/callmix $(BUILD)/tests/sockdiff $(BUILD)/tests/sockthreads \
 	$(BUILD)/tests/stackmix $(BUILD)/tests/selfconn \
@@ -153,6 +153,12 @@ $(BUILD)/tests/test_storage_io: tests/storage/test_io.c $(STORAGE_SRC) storage/s
 		storage/st_impl.h dev/nvme.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(STORAGE_SRC) $(COMMON_SRC) -lcmocka -ldl -lpthread
+
+# The NVMe queue pair against an in-memory controller (no vfio, no device).
+$(BUILD)/tests/test_dev_nvme_queue: tests/dev/test_nvme_queue.c dev/nvme_queue.c \
+		dev/nvme_queue.h $(COMMON_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< dev/nvme_queue.c $(COMMON_SRC) -lcmocka -ldl -lpthread
 
 $(BUILD)/tests/lib%.so: tests/progs/%.c
 	@mkdir -p $(dir $@)
