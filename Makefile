@@ -8,6 +8,8 @@
 #   make check SANITIZE=address,undefined
 #                   everything built with those sanitizers in build/san, the
 #                   unit tests and the integration tests that run under them
+#   make check-nvme the guest tests alone (tests/guest/: QEMU's NVMe model
+#                   under TCG); QEMU's trace is left in build/guest-nvme.trace
 #   make demo       the main job: memcached under the shim on a DPDK port
 #   make bench      benchmarks/ (not tests)
 #   make fuzz SECONDS=N   every libFuzzer target of tests/fuzz/ for N s
@@ -43,8 +45,8 @@ STACK_SRC := stack/stack.c stack/wire.c stack/arp.c stack/ipv4.c stack/icmp.c \
 	stack/tcp_wire.c stack/ipv4_frag.c stack/timer.c stack/tcp_isn.c \
 	stack/tcp_subr.c stack/tcp_input.c stack/tcp_output.c stack/tcp_timer.c \
 	stack/tcp_usrreq.c stack/tcp_cc.c stack/tcp_loss.c
-DEV_SRC := dev/net_dpdk.c dev/impair.c dev/nvme.c dev/nvme_uring.c dev/nvme_queue.c \
-	dev/nvme_vfio.c
+DEV_SRC := dev/net_dpdk.c dev/impair.c dev/nvme.c dev/nvme_uring.c dev/nvme_passthru.c \
+	dev/nvme_queue.c dev/nvme_vfio.c
 STORAGE_SRC := storage/policy.c storage/extmap.c storage/ctx.c storage/io.c
 SOCKETS_SRC := sockets/netif.c sockets/wait.c sockets/sock.c sockets/epoll.c \
 	sockets/stats.c sockets/flows.c
@@ -64,7 +66,8 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 	$(BUILD)/tests/test_sockets_flows $(BUILD)/tests/test_common_guard \
 	$(BUILD)/tests/test_preload_usermem \
 	$(BUILD)/tests/test_storage_extmap $(BUILD)/tests/test_storage_policy \
-	$(BUILD)/tests/test_storage_io $(BUILD)/tests/test_dev_nvme_queue
+	$(BUILD)/tests/test_storage_io $(BUILD)/tests/test_dev_nvme_passthru \
+	$(BUILD)/tests/test_dev_nvme_queue
 TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 	$(BUILD)/tests/callmix $(BUILD)/tests/sockdiff $(BUILD)/tests/sockthreads \
 	$(BUILD)/tests/stackmix $(BUILD)/tests/selfconn \
@@ -73,7 +76,7 @@ BENCH_PROGS := $(BUILD)/bench/callcost $(BUILD)/bench/kecho $(BUILD)/bench/stack
 	$(BUILD)/bench/jitter $(BUILD)/bench/c2c $(BUILD)/bench/guardcost
 
 .PHONY: all deps check unit unit-san integration integration-san demo bench \
-	install clean fuzz fuzz-build fuzz-check fuzz-cov
+	install clean fuzz fuzz-build fuzz-check fuzz-cov check-nvme
 all: $(BUILD)/libaccel.so $(BUILD)/accel $(BUILD)/stack-echo $(BUILD)/accel-stat \
 	$(BUILD)/accel-load
 
@@ -159,6 +162,14 @@ $(BUILD)/tests/test_dev_nvme_queue: tests/dev/test_nvme_queue.c dev/nvme_queue.c
 		dev/nvme_queue.h $(COMMON_SRC)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< dev/nvme_queue.c $(COMMON_SRC) -lcmocka -ldl -lpthread
+
+# The passthru transport's command building (no device).
+$(BUILD)/tests/test_dev_nvme_passthru: tests/dev/test_nvme_passthru.c dev/nvme_passthru.c \
+		dev/nvme_passthru.h dev/nvme.c dev/nvme.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< dev/nvme_passthru.c dev/nvme.c dev/nvme_uring.c \
+		dev/nvme_vfio.c dev/nvme_queue.c \
+		$(COMMON_SRC) -lcmocka -luring -ldl -lpthread
 
 $(BUILD)/tests/lib%.so: tests/progs/%.c
 	@mkdir -p $(dir $@)
@@ -250,6 +261,11 @@ endif
 
 integration: all $(TEST_PROGS)
 	@tests/integration/run.sh
+
+# The guest tests alone (make check runs them as integration test
+# nvme_guest).
+check-nvme: deps all $(TEST_PROGS)
+	@tests/guest/run.sh
 
 ifeq ($(SANITIZE),)
 check: deps

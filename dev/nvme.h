@@ -5,11 +5,12 @@
  * of functions per way of reaching the device.
  *
  * Transports: "uring" (an io_uring per queue pair on the block device
- * node, O_DIRECT; any Linux). "vfio" (nvme_vfio.h: a second controller
- * of the namespace, bound to vfio-pci, driven from user space with queue
- * pairs of its own; conf.pci names it). "passthru" (NVMe commands through
- * IORING_OP_URING_CMD on /dev/ngXnY) is not written yet and is refused
- * by name (see storage/README.md).
+ * node, O_DIRECT; any Linux). "passthru" (NVMe commands built by the
+ * shim, sent through IORING_OP_URING_CMD on the namespace's /dev/ngXnY;
+ * nvme_passthru.c) for NVMe namespaces the kernel keeps.
+ * "vfio" (nvme_vfio.h: a second controller of the namespace, bound to
+ * vfio-pci, driven from user space with queue pairs of its own; conf.pci
+ * names it).
  *
  * A device is named by the dev_t a file system reports as st_dev. The
  * transport proves it reaches that same device (the node it opened has
@@ -48,6 +49,8 @@ struct dev_nvme_info {
 	uint64_t bytes;       /* size of the device */
 	uint64_t part_start;  /* where the device starts on its disk, bytes */
 	unsigned max_qpairs;  /* the most the transport can make, 0 = no limit */
+	uint32_t max_cmd;     /* the largest command, bytes; 0 = no limit of its own */
+	int nvme_cmds;        /* 1: each command is an NVMe command the shim built */
 };
 
 struct dev_nvme_cpl {

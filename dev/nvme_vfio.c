@@ -877,6 +877,8 @@ static int vfio_open(dev_t dev, const struct dev_nvme_conf *conf,
 	d->part_lba = d->base.info.part_start >> shift;
 	d->base.info.bytes = part_bytes;
 	d->base.info.max_qpairs = d->c->granted;
+	d->base.info.max_cmd = 1u << 30; /* split here at the slot size */
+	d->base.info.nvme_cmds = 1;
 	ACCEL_INFO("storage: %s is namespace %u of controller %s (%s), %u I/O queues granted",
 		   d->base.info.node, d->nsid, d->c->bdf, ids, d->c->granted);
 	*out = &d->base;

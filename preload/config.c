@@ -41,6 +41,10 @@ const struct accel_var accel_vars[] = {
 	{ "ACCEL_STORAGE_QUEUES", "16",
 	  "queue pairs per device, one per thread; threads past it share one (1-256)" },
 	{ "ACCEL_STORAGE_DEPTH", "64", "entries in each storage queue pair (1-4096)" },
+	{ "ACCEL_STORAGE_TRANSPORT", "auto",
+	  "how storage reaches a device: auto = passthru on an NVMe namespace that has its "
+	  "/dev/ngXnY, else uring; uring = io_uring on the block device (O_DIRECT); "
+	  "passthru = NVMe commands through io_uring on /dev/ngXnY" },
 	{ "ACCEL_STORAGE_POLL", "0",
 	  "1 = a kernel thread polls each storage queue (io_uring SQPOLL; costs a core)" },
 	{ "ACCEL_NVME", NULL,
@@ -254,6 +258,20 @@ static void parse_nvme(struct parser *p, struct accel_config *c)
 	snprintf(c->nvme, sizeof(c->nvme), "%s", v);
 }
 
+static void parse_transport(struct parser *p, struct accel_config *c)
+{
+	static const char *const names[] = { "auto", "uring", "passthru" };
+	const char *v = value_of(p, "ACCEL_STORAGE_TRANSPORT");
+
+	for (int i = 0; i < 3; i++)
+		if (!strcmp(v, names[i])) {
+			snprintf(c->storage_transport, sizeof(c->storage_transport), "%s", v);
+			return;
+		}
+	refuse(p, "ACCEL_STORAGE_TRANSPORT", v, "auto, uring or passthru");
+	snprintf(c->storage_transport, sizeof(c->storage_transport), "%s", "auto");
+}
+
 static int parse_log(struct parser *p)
 {
 	static const char *const names[] = { "none", "error", "warn", "info", "debug" };
@@ -303,6 +321,8 @@ int accel_config_parse(struct accel_config *c, accel_getenv_fn get, void *arg,
 	c->storage_queues = parse_uint(&p, "ACCEL_STORAGE_QUEUES", 1, 256);
 	c->storage_depth = parse_uint(&p, "ACCEL_STORAGE_DEPTH", 1, 4096);
 	c->storage_poll = parse_bool(&p, "ACCEL_STORAGE_POLL");
+	parse_transport(&p, c);
+
 	parse_nvme(&p, c);
 	c->nvme_unsafe_noiommu = parse_bool(&p, "ACCEL_NVME_UNSAFE_NOIOMMU");
 	return p.failed ? -EINVAL : 0;

@@ -30,6 +30,7 @@ struct accel_config {
 	unsigned storage_queues;/* ACCEL_STORAGE_QUEUES */
 	unsigned storage_depth; /* ACCEL_STORAGE_DEPTH */
 	int storage_poll;       /* ACCEL_STORAGE_POLL */
+	char storage_transport[16]; /* ACCEL_STORAGE_TRANSPORT: auto, uring, passthru */
 	char nvme[16];          /* ACCEL_NVME: PCI address, "" = none (io_uring) */
 	int nvme_unsafe_noiommu;/* ACCEL_NVME_UNSAFE_NOIOMMU */
 };

@@ -125,7 +125,7 @@ static void stats_print(void)
 		"libaccel[%d] storage: files %llu (kept on the kernel %llu), queue pairs %llu, "
 		"device reads %llu (%llu bytes) writes %llu (%llu bytes), kernel reads %llu "
 		"(%llu bytes) writes %llu (%llu bytes), flushes %llu, bounce copies %llu, "
-		"map refreshes %llu, errors %llu; to the kernel by reason:%s\n",
+		"map refreshes %llu, errors %llu, nvme commands %llu; to the kernel by reason:%s\n",
 		(int)getpid(), (unsigned long long)s.files, (unsigned long long)s.refused,
 		(unsigned long long)s.qpairs, (unsigned long long)s.dev_reads,
 		(unsigned long long)s.dev_read_bytes, (unsigned long long)s.dev_writes,
@@ -133,7 +133,8 @@ static void stats_print(void)
 		(unsigned long long)s.kern_read_bytes, (unsigned long long)s.kern_writes,
 		(unsigned long long)s.kern_write_bytes, (unsigned long long)s.flushes,
 		(unsigned long long)s.bounce_copies, (unsigned long long)s.map_refreshes,
-		(unsigned long long)s.errors, len ? why : " none");
+		(unsigned long long)s.errors, (unsigned long long)s.nvme_cmds,
+		len ? why : " none");
 }
 
 /* The storage lines of accel-stat's file: the exit line's counters, one
@@ -166,6 +167,7 @@ static size_t stats_format(char *buf, size_t len)
 	LINE("storage_bounce_copies", s.bounce_copies);
 	LINE("storage_map_refreshes", s.map_refreshes);
 	LINE("storage_errors", s.errors);
+	LINE("storage_nvme_commands", s.nvme_cmds);
 	for (int r = 1; r < ST_R_MAX; r++)
 		if (s.fallback[r]) {
 			char name[64];
@@ -258,8 +260,9 @@ static void lease_take(int fd, struct st_inode *ino, unsigned gen, int flags)
 void files_init(const struct accel_config *cfg)
 {
 	struct st_conf sc = {
-		.transport = cfg->nvme[0] ? "vfio" : "uring", .queues = cfg->storage_queues,
-		.depth = cfg->storage_depth, .poll = cfg->storage_poll, .own_fd = fdres_hide,
+		.transport = cfg->nvme[0] ? "vfio" : cfg->storage_transport,
+		.queues = cfg->storage_queues, .depth = cfg->storage_depth,
+		.poll = cfg->storage_poll, .own_fd = fdres_hide,
 		.pci = cfg->nvme, .unsafe_noiommu = cfg->nvme_unsafe_noiommu,
 	};
 	unsigned n;

@@ -12,6 +12,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "../common/log.h"
 #include "st_impl.h"
 
 struct st_ctx *st_ctx_create(const struct st_conf *conf)
@@ -21,7 +22,8 @@ struct st_ctx *st_ctx_create(const struct st_conf *conf)
 	if (!c)
 		return NULL;
 	c->conf = *conf;
-	c->ops = dev_nvme_transport(conf->transport);
+	c->automatic = strcmp(conf->transport, "auto") == 0;
+	c->ops = dev_nvme_transport(c->automatic ? "uring" : conf->transport);
 	pthread_mutex_init(&c->lock, NULL);
 	return c;
 }
@@ -52,6 +54,26 @@ void st_ctx_destroy(struct st_ctx *c)
 	}
 	pthread_mutex_destroy(&c->lock);
 	free(c);
+}
+
+/* The "auto" rule: an NVMe namespace that has its generic char device
+ * takes "passthru"; anything else "uring". A namespace passthru refuses
+ * for another reason (its proof failed) goes to uring too, said once. */
+static int auto_passthru(dev_t id, const struct dev_nvme_conf *nc, struct dev_nvme_dev **d)
+{
+	const struct dev_nvme_transport_ops *pt = dev_nvme_transport("passthru");
+	char why[256] = "";
+	int rc;
+
+	if (!pt)
+		return 0;
+	if ((rc = dev_nvme_open(pt, id, nc, d, why, sizeof(why))) == 0)
+		return 1;
+	*d = NULL;
+	if (rc != -ENODEV || !strstr(why, "is not on an NVMe namespace"))
+		ACCEL_WARN("storage: %u:%u: passthru refused (%s); using uring", major(id),
+			   minor(id), why);
+	return 0;
 }
 
 /* The device st_dev names, opened on first use; NULL with why when the
@@ -86,6 +108,8 @@ static struct st_dev *dev_get(struct st_ctx *c, dev_t id, char *why, size_t whyl
 		snprintf(why, whylen, "no transport named '%s'", c->conf.transport);
 		return NULL;
 	}
+	if (c->automatic && auto_passthru(id, &nc, &sd->d))
+		return sd;
 	if (dev_nvme_open(c->ops, id, &nc, &sd->d, why, whylen) < 0) {
 		sd->d = NULL;
 		return NULL;

@@ -73,6 +73,8 @@ static int dev_cmd(struct st_thread *t, struct st_tq *q, int write, void *buf,
 		rc = dev_nvme_poll(d, q->qp, &cpl, 1, 1);
 	if (q->lock)
 		pthread_mutex_unlock(q->lock);
+	if (d->info.nvme_cmds)
+		ST_ADD(t, nvme_cmds, 1);
 	if (rc == 1)
 		rc = cpl.res;
 	/* Anything but the whole length is EIO, as the block layer reports
@@ -93,17 +95,18 @@ static int dev_read_piece(struct st_thread *t, struct st_tq *q, char *buf, uint6
 			  uint64_t n, uint64_t phys)
 {
 	uint32_t lba = q->sd->d->info.lba_size;
+	uint64_t most = st_max_cmd(q->sd->d), bmost = most < ST_BOUNCE ? most : ST_BOUNCE;
 	int rc;
 
 	while (n) {
 		uint64_t skip = pos & (lba - 1), chunk, a, alen;
 
 		if (!skip && !(n & (lba - 1)) && !((uintptr_t)buf & (lba - 1))) {
-			chunk = n < ST_MAX_CMD ? n : ST_MAX_CMD;
+			chunk = n < most ? n : most;
 			if ((rc = dev_cmd(t, q, 0, buf, (uint32_t)chunk, phys)) < 0)
 				return rc;
 		} else {
-			chunk = n < ST_BOUNCE - skip ? n : ST_BOUNCE - skip;
+			chunk = n < bmost - skip ? n : bmost - skip;
 			st_round(pos, chunk, lba, &a, &alen);
 			if ((rc = dev_cmd(t, q, 0, t->bounce, (uint32_t)alen, phys - skip)) < 0)
 				return rc;
@@ -126,16 +129,17 @@ static int dev_write_piece(struct st_thread *t, struct st_tq *q, const char *buf
 			   uint64_t n, uint64_t phys)
 {
 	uint32_t lba = q->sd->d->info.lba_size;
+	uint64_t most = st_max_cmd(q->sd->d), bmost = most < ST_BOUNCE ? most : ST_BOUNCE;
 	int rc;
 
 	while (n) {
 		uint64_t chunk;
 
 		if (!((uintptr_t)buf & (lba - 1))) {
-			chunk = n < ST_MAX_CMD ? n : ST_MAX_CMD;
+			chunk = n < most ? n : most;
 			rc = dev_cmd(t, q, 1, (void *)buf, (uint32_t)chunk, phys);
 		} else {
-			chunk = n < ST_BOUNCE ? n : ST_BOUNCE;
+			chunk = n < bmost ? n : bmost;
 			if (accel_copy_in(t->bounce, buf, chunk) < 0)
 				return -EFAULT;
 			ST_ADD(t, bounce_copies, 1);
@@ -420,6 +424,8 @@ int st_sync(const struct st_io *io, int datasync)
 			if (q->lock)
 				pthread_mutex_unlock(q->lock);
 			rc = rc == 1 && cpl.res == 0 ? 0 : -EIO;
+			if (q->sd->d->info.nvme_cmds)
+				ST_ADD(io->t, nvme_cmds, 1);
 		}
 		ST_ADD(io->t, flushes, 1);
 		if (rc < 0) {

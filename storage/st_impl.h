@@ -61,6 +61,7 @@ struct st_thread {
 struct st_ctx {
 	struct st_conf conf;
 	const struct dev_nvme_transport_ops *ops;
+	int automatic;                  /* "auto": passthru where it can, else ops */
 	pthread_mutex_t lock;
 	struct st_dev devs[ST_MAX_DEVS];
 	unsigned ndevs;
@@ -69,6 +70,13 @@ struct st_ctx {
 	struct st_stats dead;           /* of threads that ended */
 	uint64_t qpairs_made, files, refused;
 };
+
+/* The largest command a device takes (its transport's limit, if lower). */
+static inline uint64_t st_max_cmd(const struct dev_nvme_dev *d)
+{
+	return d->info.max_cmd && d->info.max_cmd < ST_MAX_CMD ? d->info.max_cmd
+							       : ST_MAX_CMD;
+}
 
 /* A counter of the thread's own: one writer, read by the sum. */
 #define ST_ADD(t, field, n) \

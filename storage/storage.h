@@ -139,6 +139,7 @@ struct st_stats {
 	uint64_t dev_reads, dev_read_bytes, dev_writes, dev_write_bytes;
 	uint64_t kern_reads, kern_read_bytes, kern_writes, kern_write_bytes;
 	uint64_t flushes, bounce_copies, map_refreshes, errors;
+	uint64_t nvme_cmds;           /* NVMe commands the shim built (passthru) */
 	uint64_t fallback[ST_R_MAX];  /* pieces sent to the kernel, by reason */
 	uint64_t qpairs;              /* queue pairs made */
 	uint64_t files;               /* files opened on the storage path */
@@ -148,7 +149,7 @@ struct st_stats {
 /* ---- the context, inodes, threads ------------------------------------- */
 
 struct st_conf {
-	const char *transport;  /* "uring", "vfio" */
+	const char *transport;  /* "auto" (storage/README.md), "uring", "passthru", "vfio" */
 	unsigned queues;        /* at most this many queue pairs per device */
 	unsigned depth;         /* entries per queue pair */
 	int poll;               /* SQPOLL */

@@ -372,6 +372,29 @@ static void test_gw_rejects_non_addresses(void **state)
 	}
 }
 
+/* ---- the storage transport ------------------------------------------------------ */
+
+static void test_storage_transport(void **state)
+{
+	static const char *const good[] = { "auto", "uring", "passthru" };
+	static const char *const bad[] = { "vfio", "Auto", "uring ", "pass", "1" };
+	struct run r;
+
+	parse_vars(&r, NULL);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.c.storage_transport, "auto");
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		parse_vars(&r, "ACCEL_STORAGE_TRANSPORT", good[i], NULL);
+		assert_int_equal(r.rc, 0);
+		assert_string_equal(r.c.storage_transport, good[i]);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		parse_vars(&r, "ACCEL_STORAGE_TRANSPORT", bad[i], NULL);
+		assert_refused_value(&r, "ACCEL_STORAGE_TRANSPORT", bad[i]);
+		assert_string_equal(r.c.storage_transport, "auto");
+	}
+}
+
 /* ---- booleans ------------------------------------------------------------------ */
 
 static const struct {
@@ -805,6 +828,7 @@ int main(void)
 		cmocka_unit_test(test_unknown_ignores_known_and_foreign),
 		cmocka_unit_test(test_unknown_knows_every_table_name),
 		cmocka_unit_test(test_unknown_fits_tiny_buffer),
+		cmocka_unit_test(test_storage_transport),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
