@@ -673,8 +673,8 @@ static void ctrl_put(struct ctrl *c)
 /* ---- which namespace -------------------------------------------------------- */
 
 struct ns_id {
-	uint8_t nguid[16], eui[8];
-	int has_nguid, has_eui;
+	uint8_t nguid[16], eui[8], uuid[16];
+	int has_nguid, has_eui, has_uuid;
 };
 
 static int all_zero(const uint8_t *b, size_t n)
@@ -762,21 +762,44 @@ static int disk_ids(dev_t dev, char *disk, size_t dlen, struct ns_id *id,
 		else if (hex_bytes(buf + 4, id->eui, 8) && !all_zero(id->eui, 8))
 			id->has_eui = 1;
 	}
-	if (!id->has_nguid && !id->has_eui) {
-		snprintf(why, whylen, "%s has no NGUID or EUI64 in sysfs: the namespace of "
-			 "controller %s cannot be proven to be it", disk, "B");
+	if (sysfs_line(dir, "uuid", buf, sizeof(buf)) == 0 && hex_bytes(buf, id->uuid, 16) &&
+	    !all_zero(id->uuid, 16))
+		id->has_uuid = 1;
+	if (!id->has_nguid && !id->has_eui && !id->has_uuid) {
+		snprintf(why, whylen, "%s has no NGUID, EUI64 or UUID in sysfs: the namespace "
+			 "of ACCEL_NVME's controller cannot be proven to be it", disk);
 		return -ENODEV;
 	}
 	return 0;
 }
 
-/* Identify Namespace of nsid matches the disk's ids: 1; *shift, *nsze. */
+/* The namespace's UUID from its Namespace Identification Descriptor
+ * list (Identify CNS 03h, §5.17.2.3: NIDT 3, NIDL 16); 0 when it has one. */
+static int ns_uuid(struct ctrl *c, uint32_t nsid, uint8_t *uuid)
+{
+	const uint8_t *b;
+
+	if (identify(c, 3, nsid) < 0)
+		return -EIO;
+	b = idbuf(c);
+	for (unsigned off = 0; off + 4 <= NVQ_PAGE && b[off] && b[off + 1];
+	     off += 4u + b[off + 1]) {
+		if (b[off] == 3 && b[off + 1] == 16 && off + 20 <= NVQ_PAGE) {
+			memcpy(uuid, b + off + 4, 16);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+/* Identify Namespace of nsid matches the disk's ids, strongest first
+ * (NGUID, EUI64, UUID): 1; *shift, *nsze. */
 static int ns_matches(struct ctrl *c, uint32_t nsid, const struct ns_id *want,
 		      uint32_t *shift, uint64_t *nsze)
 {
+	uint8_t nguid[16], eui[8], uuid[16];
 	const uint8_t *b;
 	uint8_t fmt;
-	int same;
 
 	if (identify(c, 0, nsid) < 0)
 		return 0;
@@ -784,13 +807,15 @@ static int ns_matches(struct ctrl *c, uint32_t nsid, const struct ns_id *want,
 	memcpy(nsze, b, 8);
 	fmt = (uint8_t)((b[26] & 0xf) | ((b[26] >> 1) & 0x30)); /* FLBAS, §4.1.5.1 */
 	*shift = b[128 + 4 * fmt + 2];
-	if (want->has_nguid && !all_zero(b + 104, 16))
-		same = !memcmp(b + 104, want->nguid, 16);
-	else if (want->has_eui && !all_zero(b + 120, 8))
-		same = !memcmp(b + 120, want->eui, 8);
-	else
-		same = 0;
-	return same;
+	memcpy(nguid, b + 104, 16);
+	memcpy(eui, b + 120, 8);
+	if (want->has_nguid && !all_zero(nguid, 16))
+		return !memcmp(nguid, want->nguid, 16);
+	if (want->has_eui && !all_zero(eui, 8))
+		return !memcmp(eui, want->eui, 8);
+	if (want->has_uuid && ns_uuid(c, nsid, uuid) == 0)
+		return !memcmp(uuid, want->uuid, 16);
+	return 0;
 }
 
 /* The active namespace of c with the disk's ids (Identify CNS 02h). */
@@ -816,10 +841,11 @@ static int ns_find(struct ctrl *c, const struct ns_id *want, uint32_t *nsid,
 
 static void id_text(const struct ns_id *id, char *buf, size_t len)
 {
-	const uint8_t *b = id->has_nguid ? id->nguid : id->eui;
-	size_t n = id->has_nguid ? 16 : 8, k;
+	const uint8_t *b = id->has_nguid ? id->nguid : id->has_eui ? id->eui : id->uuid;
+	size_t n = id->has_eui && !id->has_nguid ? 8 : 16, k;
 
-	k = (size_t)snprintf(buf, len, "%s ", id->has_nguid ? "NGUID" : "EUI64");
+	k = (size_t)snprintf(buf, len, "%s ", id->has_nguid ? "NGUID" :
+			     id->has_eui ? "EUI64" : "UUID");
 	for (size_t i = 0; i < n && k + 3 < len; i++)
 		k += (size_t)snprintf(buf + k, len - k, "%02x", b[i]);
 }
@@ -831,7 +857,7 @@ static int vfio_open(dev_t dev, const struct dev_nvme_conf *conf,
 {
 	struct vfio_dev *d;
 	struct ns_id id;
-	char disk[64], ids[64];
+	char disk[64], ids[80];
 	uint64_t part_bytes = 0, nsze = 0;
 	uint32_t shift = 0;
 	int rc;
