@@ -75,6 +75,7 @@ struct ctrl {
 	uint64_t to_ns;        /* CAP.TO */
 	uint32_t max_xfer;     /* MDTS in bytes, 0 = no limit */
 	uint16_t mqes;         /* entries per I/O queue, at most */
+	char subnqn[257];      /* Identify Controller SUBNQN */
 	unsigned granted;      /* I/O queue pairs */
 	pthread_mutex_t lock;  /* the admin queue and the qid map */
 	struct nvq_ring admin;
@@ -520,6 +521,8 @@ static int ctrl_enable(struct ctrl *c, char *why, size_t whylen)
 		return rc;
 	}
 	c->max_xfer = idbuf(c)[77] ? NVQ_PAGE << idbuf(c)[77] : 0; /* MDTS, MPSMIN 0 */
+	memcpy(c->subnqn, idbuf(c) + 768, 256);
+	c->subnqn[256] = '\0';
 	/* one more than may be owned: the pair threads past the cap share */
 	want = c->conf->queues + 1;
 	want = want > MAX_QID ? MAX_QID : want;
@@ -675,6 +678,8 @@ static void ctrl_put(struct ctrl *c)
 struct ns_id {
 	uint8_t nguid[16], eui[8], uuid[16];
 	int has_nguid, has_eui, has_uuid;
+	char nqn[257];   /* with nsid: a namespace's name in its subsystem */
+	uint32_t nsid;
 };
 
 static int all_zero(const uint8_t *b, size_t n)
@@ -765,9 +770,18 @@ static int disk_ids(dev_t dev, char *disk, size_t dlen, struct ns_id *id,
 	if (sysfs_line(dir, "uuid", buf, sizeof(buf)) == 0 && hex_bytes(buf, id->uuid, 16) &&
 	    !all_zero(id->uuid, 16))
 		id->has_uuid = 1;
-	if (!id->has_nguid && !id->has_eui && !id->has_uuid) {
-		snprintf(why, whylen, "%s has no NGUID, EUI64 or UUID in sysfs: the namespace "
-			 "of ACCEL_NVME's controller cannot be proven to be it", disk);
+	/* No global id: the subsystem's NQN and the NSID, unique in it
+	 * (§3.2.1.2, §4.5: an NSID names one namespace in an NVM subsystem);
+	 * the NQN of a multipath head is its subsystem's, else its
+	 * controller's. */
+	if (sysfs_line(dir, "nsid", buf, sizeof(buf)) == 0)
+		id->nsid = (uint32_t)strtoul(buf, NULL, 10);
+	if (sysfs_line(dir, "../subsysnqn", id->nqn, sizeof(id->nqn)) < 0 &&
+	    sysfs_line(dir, "device/subsysnqn", id->nqn, sizeof(id->nqn)) < 0)
+		id->nqn[0] = '\0';
+	if (!id->has_nguid && !id->has_eui && !id->has_uuid && (!id->nsid || !id->nqn[0])) {
+		snprintf(why, whylen, "%s has no NGUID, EUI64, UUID or subsystem NQN in sysfs: "
+			 "the namespace of ACCEL_NVME's controller cannot be proven to be it", disk);
 		return -ENODEV;
 	}
 	return 0;
@@ -815,6 +829,9 @@ static int ns_matches(struct ctrl *c, uint32_t nsid, const struct ns_id *want,
 		return !memcmp(eui, want->eui, 8);
 	if (want->has_uuid && ns_uuid(c, nsid, uuid) == 0)
 		return !memcmp(uuid, want->uuid, 16);
+	if (!want->has_nguid && !want->has_eui && !want->has_uuid)
+		return all_zero(nguid, 16) && all_zero(eui, 8) && nsid == want->nsid && *nsze &&
+		       !strcmp(c->subnqn, want->nqn);
 	return 0;
 }
 
@@ -844,6 +861,11 @@ static void id_text(const struct ns_id *id, char *buf, size_t len)
 	const uint8_t *b = id->has_nguid ? id->nguid : id->has_eui ? id->eui : id->uuid;
 	size_t n = id->has_eui && !id->has_nguid ? 8 : 16, k;
 
+	if (!id->has_nguid && !id->has_eui && !id->has_uuid) {
+		snprintf(buf, len, "NSID %u of subsystem %.*s", id->nsid,
+			 (int)(len > 40 ? len - 40 : 1), id->nqn);
+		return;
+	}
 	k = (size_t)snprintf(buf, len, "%s ", id->has_nguid ? "NGUID" :
 			     id->has_eui ? "EUI64" : "UUID");
 	for (size_t i = 0; i < n && k + 3 < len; i++)
@@ -857,7 +879,7 @@ static int vfio_open(dev_t dev, const struct dev_nvme_conf *conf,
 {
 	struct vfio_dev *d;
 	struct ns_id id;
-	char disk[64], ids[80];
+	char disk[64], ids[160];
 	uint64_t part_bytes = 0, nsze = 0;
 	uint32_t shift = 0;
 	int rc;

@@ -104,12 +104,14 @@ for f in nguid uuid; do
 	[ -e /sys/block/\$ns/\$f ] && binds=\"\$binds mount --bind /tmp/fake-uuid /sys/block/\$ns/\$f &&\"
 done
 [ -e /sys/block/\$ns/eui ] && binds=\"\$binds mount --bind /tmp/fake-eui /sys/block/\$ns/eui &&\"
-echo ids: \$(cd /sys/block/\$ns && cat nguid eui uuid wwid 2>/dev/null)
+echo 7 > /tmp/fake-nsid
+binds=\"\$binds mount --bind /tmp/fake-nsid /sys/block/\$ns/nsid &&\"
+echo ids: \$(cd /sys/block/\$ns && cat nguid eui uuid wwid nsid 2>/dev/null)
 unshare -m sh -c \"\$binds
  ACCEL_STATS=1 $SHIM $P $GUEST_MNT/fio.ref r:0:65536:7 && echo same-bytes\" 2>&1
 ")
 echo "$out" | sed 's/^/   /'
-echo "$out" | grep -q "fio.ref stays on the kernel: controller $GUEST_B_ADDR has no namespace with [A-Z0-9]* 0011223344556677[0-9a-f]* (that of nvme[0-9]*n[0-9]*, under the file)" ||
+echo "$out" | grep -q "fio.ref stays on the kernel: controller $GUEST_B_ADDR has no namespace with \([A-Z0-9]* 0011223344556677[0-9a-f]*\|NSID 7 of subsystem nqn[^ ]*\) (that of nvme[0-9]*n[0-9]*, under the file)" ||
 	fail "mismatch: no refusal line"
 echo "$out" | grep -q 'kept on the kernel 1), queue pairs 0' || fail "mismatch: the file was not kept on the kernel"
 echo "$out" | grep -q 'same-bytes' || fail "mismatch: bytes differ"
