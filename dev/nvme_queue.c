@@ -128,7 +128,7 @@ int nvq_qp_init(struct nvq_qp *q, uint16_t nslots, uint16_t nreqs)
 	q->nfree = nslots;
 	for (uint16_t i = 0; i < nreqs; i++)
 		q->req[i].op = REQ_FREE;
-	q->qhead = q->qcount = q->inflight = 0;
+	q->qhead = q->qcount = q->inflight = q->flushes = 0;
 	q->broken = 0;
 	return 0;
 }
@@ -198,6 +198,7 @@ static int send_piece(struct nvq_qp *q, struct nvq_req *r, uint16_t ri)
 			return 0;
 		r->flush_sent = 1;
 		r->inflight++;
+		q->flushes++;
 		return 1;
 	}
 	if (!q->nfree || !nvq_ring_room(&q->r))
@@ -285,6 +286,8 @@ static void complete_one(struct nvq_qp *q, const struct nvq_cqe *c)
 	}
 	if (s)
 		q->free[q->nfree++] = c->cid;
+	else
+		q->flushes--;
 	r->inflight--;
 	q->inflight--;
 }
@@ -332,6 +335,7 @@ static void time_out(struct nvq_qp *q)
 		r->inflight = 0;
 	}
 	q->inflight = 0;
+	q->flushes = 0;
 }
 
 int nvq_poll(struct nvq_qp *q, struct nvq_done *out, unsigned max, unsigned wait)
@@ -361,7 +365,8 @@ int nvq_poll(struct nvq_qp *q, struct nvq_done *out, unsigned max, unsigned wait
 		if (n >= wait || n == max || !q->qcount)
 			return (int)n;
 		if (q->inflight && q->env.now_ns &&
-		    q->env.now_ns(q->env.arg) - q->last_ns > q->timeout_ns) {
+		    q->env.now_ns(q->env.arg) - q->last_ns >
+			    (q->flushes ? 4 * q->timeout_ns : q->timeout_ns)) {
 			time_out(q);
 			continue;
 		}

@@ -147,7 +147,10 @@ struct nvq_qp {
 	uint32_t nsid;
 	uint32_t lba_shift;    /* log2 of the logical block size */
 	uint32_t slot_bytes;   /* the largest command's transfer */
-	uint64_t timeout_ns;   /* no completion for this long: the I/O fails */
+	uint64_t timeout_ns;   /* no completion for this long: the I/O fails;
+				* four times that while a Flush is out (it
+				* writes the whole cache back: Linux's
+				* io_timeout, 30 s, is 4 x QEMU's CAP.TO) */
 	volatile int *dead;    /* the controller's: set, nothing is sent */
 	struct nvq_slot *slot;
 	uint16_t nslots, nfree;
@@ -157,6 +160,7 @@ struct nvq_qp {
 	uint16_t qhead, qcount;/* requests in submission order (a ring of indexes) */
 	uint16_t *order;
 	uint16_t inflight;     /* commands at the controller */
+	uint16_t flushes;      /* Flush commands among them */
 	int broken;            /* timed out: slots may still be written, never reused */
 	uint64_t last_ns;      /* last completion, or first command after idle */
 	struct nvq_stats s;

@@ -1106,7 +1106,14 @@ _Static_assert(sizeof(struct nvq_done) == sizeof(struct dev_nvme_cpl) &&
 static int vfio_poll(struct dev_nvme_qpair *q, struct dev_nvme_cpl *cpl, unsigned max,
 		     unsigned wait)
 {
-	return nvq_poll(&q->q, (struct nvq_done *)cpl, max, wait);
+	uint64_t before = q->q.s.timeouts;
+	int n = nvq_poll(&q->q, (struct nvq_done *)cpl, max, wait);
+
+	if (q->q.s.timeouts != before)
+		ACCEL_WARN("storage: controller %s: no completion on I/O queue %u for %llu ms "
+			   "(CAP.TO); its I/O fails with EIO from now on", q->d->c->bdf, q->qid,
+			   (unsigned long long)(q->d->c->to_ns / 1000000));
+	return n;
 }
 
 const struct dev_nvme_transport_ops dev_nvme_vfio_ops = {

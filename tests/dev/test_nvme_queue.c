@@ -490,6 +490,21 @@ static void test_qp_timeout_fails_io(void **state)
 	tq_free(t);
 }
 
+static void test_qp_flush_timeout_is_longer(void **state)
+{
+	struct tq *t = tq_new(8, 4, PG, 4);
+	struct nvq_done d[4];
+
+	(void)state;
+	m.stopped = 1;
+	assert_int_equal(nvq_submit(&t->q, NVQ_OP_FLUSH, NULL, 0, 0, 1), 0);
+	assert_int_equal(nvq_poll(&t->q, d, 4, 1), 1);
+	assert_int_equal(d[0].res, -EIO);
+	/* a cache write-back may take long: four timeouts, not one */
+	assert_true(m.clock_ns >= 200000000 && m.clock_ns <= 210000000);
+	tq_free(t);
+}
+
 static void test_qp_dead_controller(void **state)
 {
 	struct tq *t = tq_new(8, 4, PG, 4);
@@ -522,6 +537,7 @@ int main(void)
 		cmocka_unit_test(test_qp_flush),
 		cmocka_unit_test(test_qp_error_status_is_eio),
 		cmocka_unit_test(test_qp_timeout_fails_io),
+		cmocka_unit_test(test_qp_flush_timeout_is_longer),
 		cmocka_unit_test(test_qp_dead_controller),
 	};
 
