@@ -82,6 +82,12 @@ struct ctrl {
 	struct dma amem;       /* ASQ, ACQ, a data page */
 	uint16_t acid;
 	uint8_t qid_used[MAX_QID + 1];
+	/* each qid's rings and bounce pool, mapped on first use and kept until
+	 * the controller is closed: unmapping one queue's IOVA range while the
+	 * others run made QEMU 7.2's intel-iommu fail the others' DMA (the
+	 * controller went fatal, CSTS.CFS); re-pinning per thread is waste
+	 * anyway */
+	struct dma qmem[MAX_QID + 1];
 	volatile int dead;
 	int err_said;
 	const struct dev_nvme_conf *conf;
@@ -99,7 +105,7 @@ struct dev_nvme_qpair {
 	struct nvq_qp q;
 	struct vfio_dev *d;
 	uint16_t qid;
-	struct dma mem;
+	struct dma *mem;           /* c->qmem[qid] */
 	struct nvq_slot slot[QP_SLOTS];
 };
 
@@ -562,8 +568,11 @@ static void ctrl_free(struct ctrl *c)
 {
 	if (c->bar && !c->forked && !c->dead)
 		ctrl_shutdown(c);
-	if (!c->forked)
+	if (!c->forked) {
 		dma_free(c, &c->amem);
+		for (unsigned i = 0; i <= MAX_QID; i++)
+			dma_free(c, &c->qmem[i]);
+	}
 	if (c->bar)
 		munmap((void *)c->bar, c->bar_len);
 	if (c->device >= 0)
@@ -955,9 +964,9 @@ static void on_error(void *arg, uint16_t status, uint8_t opc)
 /* Create I/O CQ then SQ (§5.3, §5.4), physically contiguous, polled. */
 static int create_queues(struct ctrl *c, struct dev_nvme_qpair *q, uint16_t size)
 {
-	struct nvq_sqe cq = { .opc = NVQ_ADM_CREATE_CQ, .prp1 = q->mem.page[1],
+	struct nvq_sqe cq = { .opc = NVQ_ADM_CREATE_CQ, .prp1 = q->mem->page[1],
 			      .cdw10 = (uint32_t)(size - 1) << 16 | q->qid, .cdw11 = 1 };
-	struct nvq_sqe sq = { .opc = NVQ_ADM_CREATE_SQ, .prp1 = q->mem.page[0],
+	struct nvq_sqe sq = { .opc = NVQ_ADM_CREATE_SQ, .prp1 = q->mem->page[0],
 			      .cdw10 = (uint32_t)(size - 1) << 16 | q->qid,
 			      .cdw11 = (uint32_t)q->qid << 16 | 1 };
 	struct nvq_sqe del = { .opc = NVQ_ADM_DELETE_CQ, .cdw10 = q->qid };
@@ -974,7 +983,7 @@ static void qp_layout(struct vfio_dev *d, struct dev_nvme_qpair *q, uint16_t siz
 		      uint32_t slot_bytes)
 {
 	struct ctrl *c = d->c;
-	char *va = q->mem.va;
+	char *va = q->mem->va;
 	uint32_t db = REG_DB + 2u * q->qid * c->stride;
 
 	nvq_ring_init(&q->q.r, va, va + NVQ_PAGE, size, (volatile uint32_t *)(c->bar + db),
@@ -983,9 +992,9 @@ static void qp_layout(struct vfio_dev *d, struct dev_nvme_qpair *q, uint16_t siz
 		size_t list = 2 + i, data = 2 + QP_SLOTS + (size_t)i * (slot_bytes / NVQ_PAGE);
 
 		q->slot[i].list = (uint64_t *)(va + list * NVQ_PAGE);
-		q->slot[i].list_iova = q->mem.page[list];
+		q->slot[i].list_iova = q->mem->page[list];
 		q->slot[i].va = va + data * NVQ_PAGE;
-		q->slot[i].page = &q->mem.page[data];
+		q->slot[i].page = &q->mem->page[data];
 	}
 	q->q.slot = q->slot;
 	q->q.nsid = d->nsid;
@@ -1017,14 +1026,16 @@ static int vfio_qpair_create(struct dev_nvme_dev *base, struct dev_nvme_qpair **
 			rc = 0;
 			break;
 		}
-	if (rc == 0)
-		rc = dma_alloc(c, &q->mem,
-			       (2 + QP_SLOTS) * NVQ_PAGE + (size_t)QP_SLOTS * slot_bytes,
-			       IOVA_BASE + q->qid * QP_SPAN);
+	if (rc == 0) {
+		q->mem = &c->qmem[q->qid];
+		if (!q->mem->va)
+			rc = dma_alloc(c, q->mem,
+				       (2 + QP_SLOTS) * NVQ_PAGE + (size_t)QP_SLOTS * slot_bytes,
+				       IOVA_BASE + q->qid * QP_SPAN);
+	}
 	if (rc == 0) {
 		qp_layout(d, q, size, slot_bytes);
-		if ((rc = create_queues(c, q, size)) < 0)
-			dma_free(c, &q->mem);
+		rc = create_queues(c, q, size);
 	}
 	if (rc == 0)
 		c->qid_used[q->qid] = 1;
@@ -1053,10 +1064,8 @@ static void vfio_qpair_destroy(struct dev_nvme_qpair *q)
 	pthread_mutex_lock(&c->lock);
 	if (!c->dead && !q->q.broken)
 		ok = admin(c, &sq, NULL, NULL) == 0 && admin(c, &cq, NULL, NULL) == 0;
-	/* Memory the controller may still write (a queue that timed out, a
-	 * controller gone) is left mapped: better leaked than reused. */
-	if (ok || c->dead)
-		dma_free(c, &q->mem);
+	/* The memory stays mapped for the qid's next queue; a qid whose queue
+	 * timed out is never reused (the controller may still write it). */
 	if (ok)
 		c->qid_used[q->qid] = 0;
 	pthread_mutex_unlock(&c->lock);
@@ -1070,8 +1079,11 @@ static int to_lba(struct dev_nvme_qpair *q, uint32_t len, uint64_t off, uint64_t
 	struct vfio_dev *d = q->d;
 	uint32_t mask = (1u << d->lba_shift) - 1;
 
-	if ((off | len) & mask || off + len > d->base.info.bytes)
+	if ((off | len) & mask || off + len > d->base.info.bytes) {
+		ACCEL_DEBUG("storage: controller %s: %u bytes at %llu are not blocks of %s",
+			    d->c->bdf, len, (unsigned long long)off, d->base.info.node);
 		return -EINVAL;
+	}
 	*lba = d->part_lba + (off >> d->lba_shift);
 	return 0;
 }
@@ -1082,7 +1094,10 @@ static int vfio_read(struct dev_nvme_qpair *q, void *buf, uint32_t len, uint64_t
 	uint64_t lba;
 	int rc = to_lba(q, len, off, &lba);
 
-	return rc < 0 ? rc : nvq_submit(&q->q, NVQ_OP_READ, buf, len, lba, tag);
+	if (rc == 0 && (rc = nvq_submit(&q->q, NVQ_OP_READ, buf, len, lba, tag)) < 0)
+		ACCEL_DEBUG("storage: controller %s queue %u: read refused (%d)", q->d->c->bdf,
+			    q->qid, rc);
+	return rc;
 }
 
 static int vfio_write(struct dev_nvme_qpair *q, const void *buf, uint32_t len, uint64_t off,
@@ -1109,10 +1124,19 @@ static int vfio_poll(struct dev_nvme_qpair *q, struct dev_nvme_cpl *cpl, unsigne
 	uint64_t before = q->q.s.timeouts;
 	int n = nvq_poll(&q->q, (struct nvq_done *)cpl, max, wait);
 
+	if (n < (int)wait)
+		ACCEL_DEBUG("storage: controller %s queue %u: poll got %d of %u (queued %u, at "
+			    "the controller %u, broken %d)", q->d->c->bdf, q->qid, n, wait,
+			    q->q.qcount, q->q.inflight, q->q.broken);
+	for (int i = 0; i < n; i++)
+		if (cpl[i].res < 0)
+			ACCEL_DEBUG("storage: controller %s queue %u: a request ended %d",
+				    q->d->c->bdf, q->qid, cpl[i].res);
 	if (q->q.s.timeouts != before)
 		ACCEL_WARN("storage: controller %s: no completion on I/O queue %u for %llu ms "
-			   "(CAP.TO); its I/O fails with EIO from now on", q->d->c->bdf, q->qid,
-			   (unsigned long long)(q->d->c->to_ns / 1000000));
+			   "(CAP.TO; CSTS 0x%x); its I/O fails with EIO from now on", q->d->c->bdf,
+			   q->qid, (unsigned long long)(q->d->c->to_ns / 1000000),
+			   r32(q->d->c, REG_CSTS));
 	return n;
 }
 

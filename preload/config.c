@@ -50,7 +50,7 @@ const struct accel_var accel_vars[] = {
 	{ "ACCEL_NVME", NULL,
 	  "PCI address (e.g. 0000:00:05.0) of a second NVMe controller of the namespace under "
 	  "the files, bound to vfio-pci: the shim drives it with its own queue pairs; unset = "
-	  "the kernel's block device (io_uring)" },
+	  "ACCEL_STORAGE_TRANSPORT" },
 	{ "ACCEL_NVME_UNSAFE_NOIOMMU", "0",
 	  "1 = accept ACCEL_NVME's controller in vfio no-IOMMU mode (it could write anywhere "
 	  "in memory)" },

@@ -15,7 +15,7 @@
 B=$BUILD
 JOB="--name=fio --directory=$GUEST_MNT --bs=4k --size=4m --ioengine=psync --thread"
 JOB="$JOB --numjobs=4 --verify=crc32c --do_verify=1 --group_reporting --verify_state_save=0"
-SHIM="env ACCEL_LOG=info ACCEL_STATS=1 ACCEL_NVME=$GUEST_B_ADDR ACCEL_STORAGE=$GUEST_MNT/fio.* LD_PRELOAD=$B/libaccel.so"
+SHIM="env ACCEL_LOG=${VFIO_LOG:-info} ACCEL_STATS=1 ACCEL_NVME=$GUEST_B_ADDR ACCEL_STORAGE=$GUEST_MNT/fio.* LD_PRELOAD=$B/libaccel.so"
 P=$B/tests/fileio
 
 stat_of() {
