@@ -11,7 +11,9 @@
 #    bytes come from the kernel;
 #  - a second process while the first holds B: its files stay on the
 #    kernel, one line names the owner's PID; a forked child reads through
-#    the kernel and the parent's device reads go on after it.
+#    the kernel and the parent's device reads go on after it;
+#  - kill -9 of a writer that acknowledges each block after fdatasync:
+#    every acknowledged block is on the namespace (the kernel reads it).
 B=$BUILD
 JOB="--name=fio --directory=$GUEST_MNT --bs=4k --size=4m --ioengine=psync --thread"
 JOB="$JOB --numjobs=4 --verify=crc32c --do_verify=1 --group_reporting --verify_state_save=0"
@@ -129,3 +131,33 @@ echo "$out" | grep -q "libaccel\[$owner\] storage: files 1 (kept on the kernel 0
 	fail "second process: the owner ($owner) did not read from the device"
 echo "$out" | grep -q 'second-same-bytes' || fail "second process: bytes differ"
 echo "$out" | grep -q 'first-same-bytes' || fail "owner: bytes differ after the child and the second process"
+
+# crash: kill -9 of a writer that acknowledges each block after its
+# fdatasync (a FLUSH on B, then the kernel's); after the kill and a cache
+# drop, the kernel (controller A) reads every acknowledged block back
+mark=$(lines)
+out=$(GUEST_TIMEOUT=100 guest_run "
+cd $GUEST_MNT && $P fio.crash w:0:16777216:z s >/dev/null || exit 1
+for round in 1 2 3 4 5; do
+	$SHIM $P fio.crash a:4096:\$round > /tmp/ack.out 2>/tmp/ack.err &
+	w=\$!
+	sleep \$((round % 3 + 1))
+	kill -9 \$w; wait \$w 2>/dev/null
+	n=\$(grep -c '^ack' /tmp/ack.out)
+	sync; echo 3 > /proc/sys/vm/drop_caches
+	if [ \"\$n\" -gt 0 ]; then
+		$P fio.crash r:0:\$((n * 4096)):\$round >/tmp/ack.k || { echo \"round \$round: \$(cat /tmp/ack.k) acked \$n\"; exit 1; }
+	fi
+	echo \"round \$round acked \$n\"
+done" 2>&1)
+echo "$out" | sed 's/^/   /'
+[ "$(echo "$out" | awk '$1 == "round" && $3 == "acked" && $4 > 0 && $4 < 4096' | wc -l)" -ge 3 ] ||
+	fail "crash: fewer than 3 rounds killed after an acknowledgement and before the end"
+echo "$out" | grep -q '^round [0-9]: ' && fail "crash: an acknowledged block was not on the namespace"
+sleep 0.5
+acked=$(echo "$out" | sed -n 's/^round [0-9] acked \([0-9]*\)$/\1/p' | awk '{s += $1} END {print s}')
+# the shim's Flush: cid 16 (the first request after 16 slots), on its SQ 1
+flushes=$(tail -n +"$((mark + 1))" "$GUEST_TRACE" | grep -c "cid 16 nsid 0x1 sqid 1 opc 0x0 ")
+note "crash: $acked blocks acknowledged, $flushes Flush commands on B's queue"
+[ "$flushes" -ge "$acked" ] || fail "crash: fewer Flush commands on B ($flushes) than acknowledgements ($acked)"
+true
