@@ -55,7 +55,8 @@ STACK_SRC := stack/stack.c stack/wire.c stack/arp.c stack/ipv4.c stack/icmp.c \
 	stack/tcp_wire.c stack/ipv4_frag.c stack/timer.c stack/tcp_isn.c \
 	stack/tcp_subr.c stack/tcp_input.c stack/tcp_output.c stack/tcp_timer.c \
 	stack/tcp_usrreq.c stack/tcp_cc.c stack/tcp_loss.c
-DEV_SRC := dev/net_dpdk.c dev/impair.c dev/nvme.c dev/nvme_uring.c dev/nvme_passthru.c
+DEV_SRC := dev/net_dpdk.c dev/impair.c dev/nvme.c dev/nvme_uring.c dev/nvme_passthru.c \
+	dev/nvme_queue.c dev/nvme_vfio.c
 STORAGE_SRC := storage/policy.c storage/extmap.c storage/ctx.c storage/io.c
 SOCKETS_SRC := sockets/netif.c sockets/wait.c sockets/sock.c sockets/epoll.c \
 	sockets/stats.c sockets/flows.c sockets/progress.c
@@ -76,7 +77,8 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 	$(BUILD)/tests/test_common_guard \
 	$(BUILD)/tests/test_preload_usermem $(BUILD)/tests/test_preload_files \
 	$(BUILD)/tests/test_storage_extmap $(BUILD)/tests/test_storage_policy \
-	$(BUILD)/tests/test_storage_io $(BUILD)/tests/test_dev_nvme_passthru
+	$(BUILD)/tests/test_storage_io $(BUILD)/tests/test_dev_nvme_passthru \
+	$(BUILD)/tests/test_dev_nvme_queue
 TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 	$(BUILD)/tests/callmix $(BUILD)/tests/sockdiff $(BUILD)/tests/sockthreads \
 	$(BUILD)/tests/stackmix $(BUILD)/tests/selfconn \
@@ -192,11 +194,18 @@ $(BUILD)/tests/test_storage_io: tests/storage/test_io.c $(STORAGE_SRC) storage/s
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(STORAGE_SRC) $(COMMON_SRC) -lcmocka -ldl -lpthread
 
+# The NVMe queue pair against an in-memory controller (no vfio, no device).
+$(BUILD)/tests/test_dev_nvme_queue: tests/dev/test_nvme_queue.c dev/nvme_queue.c \
+		dev/nvme_queue.h $(COMMON_SRC)
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< dev/nvme_queue.c $(COMMON_SRC) -lcmocka -ldl -lpthread
+
 # The passthru transport's command building (no device).
 $(BUILD)/tests/test_dev_nvme_passthru: tests/dev/test_nvme_passthru.c dev/nvme_passthru.c \
 		dev/nvme_passthru.h dev/nvme.c dev/nvme.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< dev/nvme_passthru.c dev/nvme.c dev/nvme_uring.c \
+		dev/nvme_vfio.c dev/nvme_queue.c \
 		$(COMMON_SRC) -lcmocka -luring -ldl -lpthread
 
 $(BUILD)/tests/lib%.so: tests/progs/%.c

@@ -15,10 +15,12 @@
 
 extern const struct dev_nvme_transport_ops dev_nvme_uring_ops;
 extern const struct dev_nvme_transport_ops dev_nvme_passthru_ops;
+extern const struct dev_nvme_transport_ops dev_nvme_vfio_ops;
 
 static const struct dev_nvme_transport_ops *const transports[] = {
 	&dev_nvme_uring_ops,
 	&dev_nvme_passthru_ops,
+	&dev_nvme_vfio_ops,
 };
 
 const struct dev_nvme_transport_ops *dev_nvme_transport(const char *name)

@@ -8,6 +8,9 @@
  * node, O_DIRECT; any Linux). "passthru" (NVMe commands built by the
  * shim, sent through IORING_OP_URING_CMD on the namespace's /dev/ngXnY;
  * nvme_passthru.c) for NVMe namespaces the kernel keeps.
+ * "vfio" (nvme_vfio.h: a second controller of the namespace, bound to
+ * vfio-pci, driven from user space with queue pairs of its own; conf.pci
+ * names it).
  *
  * A device is named by the dev_t a file system reports as st_dev. The
  * transport proves it reaches that same device (the node it opened has
@@ -39,6 +42,9 @@ struct dev_nvme_conf {
 	/* moves a descriptor the transport keeps for itself out of the
 	 * program's numbers (returns the new one, the old closed), or NULL */
 	int (*own_fd)(int fd);
+	unsigned queues;     /* queue pairs the caller may make (vfio asks for them) */
+	const char *pci;     /* vfio: the controller's PCI address, e.g. 0000:00:05.0 */
+	int unsafe_noiommu;  /* vfio: 1 = accept a group without an IOMMU */
 };
 
 struct dev_nvme_info {
@@ -46,6 +52,7 @@ struct dev_nvme_info {
 	uint32_t lba_size;    /* logical block size: the I/O alignment */
 	uint64_t bytes;       /* size of the device */
 	uint64_t part_start;  /* where the device starts on its disk, bytes */
+	unsigned max_qpairs;  /* the most the transport can make, 0 = no limit */
 	uint32_t max_cmd;     /* the largest command, bytes; 0 = no limit of its own */
 	int nvme_cmds;        /* 1: each command is an NVMe command the shim built */
 };

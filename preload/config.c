@@ -50,6 +50,13 @@ const struct accel_var accel_vars[] = {
 	  "passthru = NVMe commands through io_uring on /dev/ngXnY" },
 	{ "ACCEL_STORAGE_POLL", "0",
 	  "1 = a kernel thread polls each storage queue (io_uring SQPOLL; costs a core)" },
+	{ "ACCEL_NVME", NULL,
+	  "PCI address (e.g. 0000:00:05.0) of a second NVMe controller of the namespace under "
+	  "the files, bound to vfio-pci: the shim drives it with its own queue pairs; unset = "
+	  "ACCEL_STORAGE_TRANSPORT" },
+	{ "ACCEL_NVME_UNSAFE_NOIOMMU", "0",
+	  "1 = accept ACCEL_NVME's controller in vfio no-IOMMU mode (it could write anywhere "
+	  "in memory)" },
 	{ NULL, NULL, NULL },
 };
 
@@ -241,6 +248,30 @@ static void parse_storage(struct parser *p, struct accel_config *c)
 	snprintf(c->storage, sizeof(c->storage), "%s", v);
 }
 
+/* ACCEL_NVME: a PCI address in sysfs' form, DDDD:BB:DD.F (hex, function
+ * 0-7), as /sys/bus/pci/devices names it. */
+static void parse_nvme(struct parser *p, struct accel_config *c)
+{
+	const char *v = value_of(p, "ACCEL_NVME");
+	unsigned dom, bus, dev, fn;
+	char end;
+
+	c->nvme[0] = '\0';
+	if (!v)
+		return;
+	if (strlen(v) != 12 || sscanf(v, "%4x:%2x:%2x.%1x%c", &dom, &bus, &dev, &fn, &end) != 4 ||
+	    dev > 0x1f || fn > 7 || v[4] != ':' || v[7] != ':' || v[10] != '.') {
+		refuse(p, "ACCEL_NVME", v, "a PCI address as sysfs names it, e.g. 0000:00:05.0");
+		return;
+	}
+	for (const char *s = v; *s; s++)
+		if (isxdigit((unsigned char)*s) && isupper((unsigned char)*s)) {
+			refuse(p, "ACCEL_NVME", v, "lower-case hex, as in /sys/bus/pci/devices");
+			return;
+		}
+	snprintf(c->nvme, sizeof(c->nvme), "%s", v);
+}
+
 static void parse_transport(struct parser *p, struct accel_config *c)
 {
 	static const char *const names[] = { "auto", "uring", "passthru" };
@@ -306,6 +337,9 @@ int accel_config_parse(struct accel_config *c, accel_getenv_fn get, void *arg,
 	c->storage_depth = parse_uint(&p, "ACCEL_STORAGE_DEPTH", 1, 4096);
 	c->storage_poll = parse_bool(&p, "ACCEL_STORAGE_POLL");
 	parse_transport(&p, c);
+
+	parse_nvme(&p, c);
+	c->nvme_unsafe_noiommu = parse_bool(&p, "ACCEL_NVME_UNSAFE_NOIOMMU");
 	return p.failed ? -EINVAL : 0;
 }
 

@@ -32,6 +32,8 @@ struct accel_config {
 	unsigned storage_depth; /* ACCEL_STORAGE_DEPTH */
 	int storage_poll;       /* ACCEL_STORAGE_POLL */
 	char storage_transport[16]; /* ACCEL_STORAGE_TRANSPORT: auto, uring, passthru */
+	char nvme[16];          /* ACCEL_NVME: PCI address, "" = none (io_uring) */
+	int nvme_unsafe_noiommu;/* ACCEL_NVME_UNSAFE_NOIOMMU */
 };
 
 struct accel_var {

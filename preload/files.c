@@ -264,8 +264,12 @@ static void lease_take(int fd, struct st_inode *ino, unsigned gen, int flags)
 
 void files_init(const struct accel_config *cfg)
 {
-	struct st_conf sc = { cfg->storage_transport, cfg->storage_queues, cfg->storage_depth,
-			      cfg->storage_poll, fdres_hide };
+	struct st_conf sc = {
+		.transport = cfg->nvme[0] ? "vfio" : cfg->storage_transport,
+		.queues = cfg->storage_queues, .depth = cfg->storage_depth,
+		.poll = cfg->storage_poll, .own_fd = fdres_hide,
+		.pci = cfg->nvme, .unsafe_noiommu = cfg->nvme_unsafe_noiommu,
+	};
 	unsigned n;
 	void *p;
 

@@ -82,7 +82,11 @@ static int auto_passthru(dev_t id, const struct dev_nvme_conf *nc, struct dev_nv
  * transport refused it (said once: later files get why = ""). */
 static struct st_dev *dev_get(struct st_ctx *c, dev_t id, char *why, size_t whylen)
 {
-	struct dev_nvme_conf nc = { c->conf.depth, c->conf.poll, c->conf.own_fd };
+	struct dev_nvme_conf nc = {
+		.depth = c->conf.depth, .poll = c->conf.poll, .own_fd = c->conf.own_fd,
+		.queues = c->conf.queues, .pci = c->conf.pci,
+		.unsafe_noiommu = c->conf.unsafe_noiommu,
+	};
 	struct st_dev *sd;
 
 	for (unsigned i = 0; i < c->ndevs; i++) {
@@ -329,8 +333,20 @@ void st_thread_destroy(struct st_thread *t)
 	free(t);
 }
 
+/* How many queue pairs of sd threads may own: ACCEL_STORAGE_QUEUES, or
+ * fewer when the transport can make fewer (one is then left for the
+ * shared pair). */
+static unsigned owned_cap(const struct st_ctx *c, const struct st_dev *sd)
+{
+	unsigned max = sd->d->info.max_qpairs;
+
+	if (!max || max > c->conf.queues)
+		return c->conf.queues;
+	return max - 1;
+}
+
 /* The thread's queue pair on sd: its own while there are fewer than
- * ACCEL_STORAGE_QUEUES, else the device's shared one under its lock. */
+ * owned_cap, else the device's shared one under its lock. */
 int st_thread_queue(struct st_thread *t, struct st_dev *sd, struct st_tq **out)
 {
 	struct st_tq *q = &t->q[sd->index];
@@ -342,7 +358,7 @@ int st_thread_queue(struct st_thread *t, struct st_dev *sd, struct st_tq **out)
 		return 0;
 	}
 	pthread_mutex_lock(&c->lock);
-	if (sd->qpairs < c->conf.queues) {
+	if (sd->qpairs < owned_cap(c, sd)) {
 		if ((rc = dev_nvme_qpair_create(sd->d, &q->qp)) == 0) {
 			uint64_t free_slots = ~sd->slots & ~(1ull << ST_SLOT_SHARED);
 

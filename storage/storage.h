@@ -177,11 +177,13 @@ struct st_stats {
 /* ---- the context, inodes, threads ------------------------------------- */
 
 struct st_conf {
-	const char *transport;  /* "auto" (storage/README.md), "uring", "passthru" */
+	const char *transport;  /* "auto" (storage/README.md), "uring", "passthru", "vfio" */
 	unsigned queues;        /* at most this many queue pairs per device */
 	unsigned depth;         /* entries per queue pair */
 	int poll;               /* SQPOLL */
 	int (*own_fd)(int fd);  /* the shim's descriptors out of the program's */
+	const char *pci;        /* vfio: the controller (ACCEL_NVME) */
+	int unsafe_noiommu;     /* vfio: ACCEL_NVME_UNSAFE_NOIOMMU */
 };
 
 struct st_ctx;

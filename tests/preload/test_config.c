@@ -399,6 +399,31 @@ static void test_storage_transport(void **state)
 	}
 }
 
+/* ---- ACCEL_NVME ------------------------------------------------------------------ */
+
+static void test_nvme_address(void **state)
+{
+	static const char *const good[] = { "0000:00:05.0", "0000:af:1f.7", "10de:01:00.1" };
+	static const char *const bad[] = { "00:05.0", "0000:00:05", "0000:00:20.0",
+					   "0000:00:05.8", "0000:00:05.0 ", "0000:AF:00.0",
+					   "0000-00-05.0", "/dev/nvme1", "0000:00:05.00" };
+	struct run r;
+
+	parse_vars(&r, NULL);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.c.nvme, "");
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		parse_vars(&r, "ACCEL_NVME", good[i], NULL);
+		assert_int_equal(r.rc, 0);
+		assert_string_equal(r.c.nvme, good[i]);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		parse_vars(&r, "ACCEL_NVME", bad[i], NULL);
+		assert_refused_value(&r, "ACCEL_NVME", bad[i]);
+		assert_string_equal(r.c.nvme, "");
+	}
+}
+
 /* ---- booleans ------------------------------------------------------------------ */
 
 static const struct {
@@ -409,6 +434,7 @@ static const struct {
 	{ "ACCEL_STRICT", offsetof(struct accel_config, strict) },
 	{ "ACCEL_STATS", offsetof(struct accel_config, stats) },
 	{ "ACCEL_STORAGE_POLL", offsetof(struct accel_config, storage_poll) },
+	{ "ACCEL_NVME_UNSAFE_NOIOMMU", offsetof(struct accel_config, nvme_unsafe_noiommu) },
 };
 
 static int bool_field(const struct accel_config *c, size_t off)
@@ -1073,6 +1099,7 @@ int main(void)
 		cmocka_unit_test(test_profile_search_order),
 		cmocka_unit_test(test_effective_precedence),
 		cmocka_unit_test(test_storage_transport),
+		cmocka_unit_test(test_nvme_address),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

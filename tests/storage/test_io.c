@@ -177,7 +177,7 @@ static unsigned char pat(uint64_t pos)
 
 static int setup(void **state)
 {
-	static const struct st_conf conf = { "mock", 4, 8, 0, NULL };
+	static const struct st_conf conf = { .transport = "mock", .queues = 4, .depth = 8 };
 	struct fx *f = calloc(1, sizeof(*f));
 	unsigned char *b = malloc(16 * BLK);
 	char why[192];
