@@ -46,7 +46,7 @@ STACK_SRC := stack/stack.c stack/wire.c stack/arp.c stack/ipv4.c stack/icmp.c \
 DEV_SRC := dev/net_dpdk.c dev/impair.c dev/nvme.c dev/nvme_uring.c
 STORAGE_SRC := storage/policy.c storage/extmap.c storage/ctx.c storage/io.c
 SOCKETS_SRC := sockets/netif.c sockets/wait.c sockets/sock.c sockets/epoll.c \
-	sockets/stats.c sockets/flows.c
+	sockets/stats.c sockets/flows.c sockets/spin.c
 PRELOAD_SRC := preload/config.c preload/fdtable.c preload/fdreserve.c preload/runtime.c \
 	preload/interpose.c preload/sigguard.c preload/usermem.c preload/signals.c \
 	preload/files.c

@@ -29,6 +29,12 @@ static uint64_t now_ns(void)
 	return sk_now();
 }
 
+/* From start to now on that clock (a look's time may be a moment older). */
+static uint64_t since(uint64_t start, uint64_t now)
+{
+	return now > start ? now - start : 0;
+}
+
 static uint64_t deadline_of(int64_t timeout_ns)
 {
 	return timeout_ns < 0 ? NO_DEADLINE : now_ns() + (uint64_t)timeout_ns;
@@ -57,8 +63,11 @@ static uint64_t idle_slice(struct sk_thread *t, uint64_t now)
 		return backup;
 	if (cur == t || (!cur && __atomic_compare_exchange_n(&sk_slicer, &cur, t, 0,
 							     __ATOMIC_ACQ_REL,
-							     __ATOMIC_ACQUIRE)))
-		return t->s->idle_poll_ns;
+							     __ATOMIC_ACQUIRE))) {
+		uint64_t rx = __atomic_load_n(&t->s->rx_at, __ATOMIC_RELAXED);
+
+		return sk_idle_slice_len(t->s->idle_poll_ns, now > rx ? now - rx : 0);
+	}
 	return backup;
 }
 
@@ -237,8 +246,9 @@ static void kernel_asked(struct sk_thread *t, int epfd, int k)
 static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 			 int maxevents, uint64_t deadline, const sigset_t *sigmask)
 {
-	uint64_t spin_until = now_ns() + t->s->spin_ns;
+	uint64_t start = now_ns(), spin_until = start + sk_spin_budget(&t->spin);
 	unsigned sigs = accel_sig_seq;
+	int slept = 0;
 
 	if (maxevents <= 0)
 		return -EINVAL;
@@ -262,14 +272,14 @@ static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 			}
 			kernel_asked(t, epfd, k);
 		}
-		if (n + k)
-			return merge(ev, n, k);
-		if (expired)
-			return 0;
+		if (n + k || expired) {
+			sk_spin_learn(&t->spin, since(start, now), slept, n + k != 0);
+			return n + k ? merge(ev, n, k) : 0;
+		}
 		if (now < spin_until) {
 			if (accel_sig_seq != sigs)
 				return -EINTR; /* a handler ran in the spin */
-			continue; /* ACCEL_SPIN_US: poll a while before sleeping */
+			continue; /* poll a while before sleeping (spin.h) */
 		}
 		if (accel_real.epoll_ctl(t->wait_epfd, EPOLL_CTL_ADD, epfd, &add) < 0 &&
 		    errno != EEXIST)
@@ -277,12 +287,15 @@ static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 		n = ep_look(t, epfd, ev, maxevents, 1, NULL);
 		if (n != 0) {
 			sk_wake_ack(t);
+			if (n > 0)
+				sk_spin_learn(&t->spin, since(start, polled_at(t)), slept, 1);
 			return n < 0 ? -ESHUTDOWN : n;
 		}
 		r = accel_real.epoll_pwait(t->wait_epfd, woke, 4,
 					   ns_to_ms(sk_sleep_len(t, deadline)),
 					   sk_sleep_mask(t, sigmask));
 		sk_wake_ack(t);
+		slept = 1;
 		if (r < 0)
 			return -errno;
 	}
@@ -434,9 +447,10 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 	struct timespec zero = { 0, 0 }, ts;
 	struct pollfd *buf = poll_buf(t, nfds + SK_SLEEP_FDS);
 	short *rev = buf ? t->prev : NULL;
-	uint64_t spin_until = now_ns() + t->s->spin_ns, asked_at = 0;
+	uint64_t start = now_ns(), asked_at = 0;
+	uint64_t spin_until = start + sk_spin_budget(&t->spin);
 	unsigned sigs = accel_sig_seq;
-	int r = -ENOMEM;
+	int r = -ENOMEM, slept = 0;
 
 	if (!buf || !rev)
 		goto out;
@@ -468,6 +482,8 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 				goto out;
 			}
 		}
+		if (n || k || expired)
+			sk_spin_learn(&t->spin, since(start, now), slept, n || k);
 		if (n || k) {
 			r = 0;
 			for (nfds_t i = 0; i < nfds; i++) {
@@ -487,7 +503,7 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 				r = -EINTR; /* a handler ran in the spin */
 				goto out;
 			}
-			continue; /* ACCEL_SPIN_US */
+			continue; /* poll a while before sleeping (spin.h) */
 		}
 		n = poll_look(t, fds, nfds, rev, 1);
 		if (n != 0) {
@@ -499,6 +515,7 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 				     sk_ns_to_ts(sk_sleep_len(t, deadline), &ts),
 				     sk_sleep_mask(t, sigmask));
 		sk_wake_ack(t);
+		slept = 1;
 		if (r < 0) {
 			r = -errno;
 			goto out;
