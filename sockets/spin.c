@@ -32,12 +32,9 @@ void sk_spin_learn(struct sk_spin *sp, uint64_t took_ns, int slept, int got)
 	sp->budget_ns = b;
 }
 
-uint64_t sk_idle_slice_len(uint64_t base_ns, uint64_t idle_ns)
+unsigned sk_idle_stretch(uint64_t base_ns, uint64_t idle_ns)
 {
-	uint64_t k;
+	uint64_t k = base_ns ? idle_ns / base_ns / SK_IDLE_STRETCH + 1 : 1;
 
-	if (!base_ns)
-		return 0;
-	k = idle_ns / base_ns / SK_IDLE_STRETCH;
-	return base_ns * (k + 1 >= SK_IDLE_SLICE_MAX ? SK_IDLE_SLICE_MAX : k + 1);
+	return k >= SK_IDLE_SLICE_MAX ? SK_IDLE_SLICE_MAX : (unsigned)k;
 }

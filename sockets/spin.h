@@ -59,19 +59,21 @@ static inline uint64_t sk_spin_budget(const struct sk_spin *sp)
 void sk_spin_learn(struct sk_spin *sp, uint64_t took_ns, int slept, int got);
 
 /*
- * The sleep slice of the one thread that polls a port with no receive
- * interrupt for the sleepers (wait.c, idle_slice): base_ns
- * (ACCEL_IDLE_POLL_US) while frames came in the last SK_IDLE_STRETCH
- * slices, then one base longer for each SK_IDLE_STRETCH slices more with
- * none, up to SK_IDLE_SLICE_MAX times the base. Each wake-up of a
- * sleeping thread costs tens of microseconds on a virtual machine, so an
- * idle server at 1000 slices a second cost 4-6 % of a core; stretched, it
- * costs under 1 %. The first frame after a long silence waits at most
- * that one longer slice; the slice is back at base as soon as it came.
- * idle_ns: how long since the stack last received a frame.
+ * How many times longer than usual a sleeping thread's slices last on a
+ * port with no receive interrupt (wait.c, idle_slice: the one thread that
+ * polls for the sleepers, on ACCEL_IDLE_POLL_US, and the others' backup):
+ * 1 while frames came in the last SK_IDLE_STRETCH slices of base_ns,
+ * then one more for each SK_IDLE_STRETCH slices with none, up to
+ * SK_IDLE_SLICE_MAX. A wake-up of a sleeping thread costs about 60 us of
+ * CPU here (a virtual machine: mostly the switch itself), so an idle
+ * memcached -t 4 at a thousand slices a second cost 4-6 % of a core;
+ * stretched, about 1 %. The first frame after a silence of half a second
+ * or more waits at most one longer slice (8 ms at the default); the
+ * slices are back to base as soon as it came. idle_ns: how long since the
+ * stack last received a frame.
  */
 #define SK_IDLE_STRETCH 64u
 #define SK_IDLE_SLICE_MAX 8u
-uint64_t sk_idle_slice_len(uint64_t base_ns, uint64_t idle_ns);
+unsigned sk_idle_stretch(uint64_t base_ns, uint64_t idle_ns);
 
 #endif

@@ -54,8 +54,10 @@ static uint64_t polled_at(const struct sk_thread *t)
 static uint64_t idle_slice(struct sk_thread *t, uint64_t now)
 {
 	struct sk_thread *cur = __atomic_load_n(&sk_slicer, __ATOMIC_ACQUIRE);
-	uint64_t backup = SK_IDLE_BACKUP_NS > t->s->idle_poll_ns ? SK_IDLE_BACKUP_NS :
-			  t->s->idle_poll_ns;
+	uint64_t rx = __atomic_load_n(&t->s->rx_at, __ATOMIC_RELAXED);
+	unsigned k = sk_idle_stretch(t->s->idle_poll_ns, now > rx ? now - rx : 0);
+	uint64_t backup = k * (SK_IDLE_BACKUP_NS > t->s->idle_poll_ns ? SK_IDLE_BACKUP_NS :
+			       t->s->idle_poll_ns);
 
 	if (__atomic_load_n(&t->s->polled_by, __ATOMIC_RELAXED) != t &&
 	    now < __atomic_load_n(&t->s->polled_at, __ATOMIC_RELAXED) +
@@ -63,11 +65,8 @@ static uint64_t idle_slice(struct sk_thread *t, uint64_t now)
 		return backup;
 	if (cur == t || (!cur && __atomic_compare_exchange_n(&sk_slicer, &cur, t, 0,
 							     __ATOMIC_ACQ_REL,
-							     __ATOMIC_ACQUIRE))) {
-		uint64_t rx = __atomic_load_n(&t->s->rx_at, __ATOMIC_RELAXED);
-
-		return sk_idle_slice_len(t->s->idle_poll_ns, now > rx ? now - rx : 0);
-	}
+							     __ATOMIC_ACQUIRE)))
+		return k * t->s->idle_poll_ns;
 	return backup;
 }
 

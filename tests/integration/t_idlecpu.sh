@@ -29,7 +29,7 @@ s = socket.create_connection(("10.77.0.1", 11211))
 s.sendall(b"version\r\n"); print(s.recv(100).decode().strip(), flush=True)
 time.sleep(60)' > "$LOGDIR/idlecpu.client.log" 2>&1 &
 cp=$!
-for _ in $(seq 50); do grep -q VERSION "$LOGDIR/idlecpu.client.log" && break; sleep 0.1; done
+for _ in $(seq 100); do grep -q VERSION "$LOGDIR/idlecpu.client.log" && break; sleep 0.1; done
 grep -q VERSION "$LOGDIR/idlecpu.client.log" || { cat "$LOGDIR/idlecpu.client.log"; fail "idle client did not connect"; }
 a=$(cpu_ticks $sp)
 sleep 10
