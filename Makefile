@@ -60,7 +60,8 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 	$(BUILD)/tests/test_stack_ipv4_frag $(BUILD)/tests/test_stack_timer \
 	$(BUILD)/tests/test_stack_tcp_isn $(BUILD)/tests/test_stack_tcp \
 	$(BUILD)/tests/test_stack_tcp_timer \
-	$(BUILD)/tests/test_sockets_flows $(BUILD)/tests/test_common_guard \
+	$(BUILD)/tests/test_sockets_flows $(BUILD)/tests/test_sockets_spin \
+	$(BUILD)/tests/test_common_guard \
 	$(BUILD)/tests/test_preload_usermem \
 	$(BUILD)/tests/test_storage_extmap $(BUILD)/tests/test_storage_policy \
 	$(BUILD)/tests/test_storage_io
@@ -134,7 +135,7 @@ $(BUILD)/tests/test_preload_%: tests/preload/test_%.c $(PRELOAD_SRC) $(COMMON_SR
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< preload/$*.c $(COMMON_SRC) -lcmocka -ldl
 
-$(BUILD)/tests/test_sockets_%: tests/sockets/test_%.c sockets/%.c sockets/sock_impl.h \
+$(BUILD)/tests/test_sockets_%: tests/sockets/test_%.c sockets/%.c sockets/sock_impl.h sockets/spin.h \
 		sockets/sockets_impl.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< sockets/$*.c -lcmocka -lpthread

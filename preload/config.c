@@ -279,8 +279,12 @@ int accel_config_parse(struct accel_config *c, accel_getenv_fn get, void *arg,
 	c->link_wait_ms = parse_uint(&p, "ACCEL_LINK_WAIT_MS", 0, 60000);
 	c->link_wait_set = is_set(&p, "ACCEL_LINK_WAIT_MS");
 	c->idle_poll_us = parse_uint(&p, "ACCEL_IDLE_POLL_US", 10, 1000000);
-	c->spin_set = is_set(&p, "ACCEL_SPIN_US");
-	c->spin_us = c->spin_set ? parse_uint(&p, "ACCEL_SPIN_US", 0, 100000) : 0;
+	if (is_set(&p, "ACCEL_SPIN_US")) { /* (a refused value: as unset) */
+		int failed = p.failed;
+
+		c->spin_us = parse_uint(&p, "ACCEL_SPIN_US", 0, 100000);
+		c->spin_set = p.failed == failed;
+	}
 	parse_text(&p, "ACCEL_IMPAIR_TX", c->impair_tx, sizeof(c->impair_tx));
 	parse_text(&p, "ACCEL_IMPAIR_RX", c->impair_rx, sizeof(c->impair_rx));
 	parse_storage(&p, c);
