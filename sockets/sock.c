@@ -391,6 +391,7 @@ static int wait_sock(struct sk_thread *t, struct sk_stack *S, int fd, unsigned e
 	n = sk_sleep_fds(t, p);
 	if (kfd >= 0)
 		p[n++] = (struct pollfd){ .fd = kfd, .events = POLLIN };
+	start = sk_now(); /* (the sleep's, for sk_spin_learn) */
 	sk_unlock(S);
 	r = accel_real.ppoll(p, (nfds_t)n, sk_ns_to_ts(sk_sleep_len(t, UINT64_MAX), &ts),
 			     sk_sleep_mask(t, NULL));

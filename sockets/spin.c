@@ -16,7 +16,8 @@ static uint64_t grown(uint64_t b)
 
 static uint64_t shrunk(uint64_t b)
 {
-	return b / 2 <= SK_SPIN_MIN_NS ? SK_SPIN_MIN_NS : b / 2;
+	b -= b / 4;
+	return b <= SK_SPIN_MIN_NS ? SK_SPIN_MIN_NS : b;
 }
 
 void sk_spin_learn(struct sk_spin *sp, uint64_t took_ns, int slept, int got)

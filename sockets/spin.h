@@ -12,17 +12,19 @@
  * waits for comes within it, or within a moment of it. So
  *  - an event within the spin, in its second half: the budget doubles
  *    (the next gap may be a little longer; keep a margin);
- *  - an event after the thread slept, no later than SK_SPIN_MAX_NS after
- *    the call began: a longer spin would have caught it without the
+ *  - an event after the thread slept, no more than SK_SPIN_MAX_NS after
+ *    it went to sleep: a longer spin would have caught it without the
  *    sleep and its wake-up: the budget doubles;
- *  - a sleep that ended later than that, or the call's time up after a
- *    sleep that long: no spin up to the cap would have helped: the budget
- *    halves;
+ *  - a sleep that lasted longer than that, with an event at its end or
+ *    the call's time up: no spin up to the cap would have helped: the
+ *    budget shrinks by a quarter (a loaded machine preempts a thread now
+ *    and then: one long sleep must not undo what the load taught);
  * always within SK_SPIN_MIN_NS .. SK_SPIN_MAX_NS. An event early in the
  * spin, or a short timeout, leaves it as it is. Under load the waits keep
  * finding work within a spin or just after one, and the budget climbs to
  * about twice the gaps between requests; an idle thread's few waits end
- * long after, and it falls to a few microseconds.
+ * long after, and it falls to a few microseconds (from the cap in about
+ * 25 such waits).
  */
 #ifndef ACCEL_SOCKETS_SPIN_H
 #define ACCEL_SOCKETS_SPIN_H
@@ -53,9 +55,11 @@ static inline uint64_t sk_spin_budget(const struct sk_spin *sp)
 	return sp->budget_ns;
 }
 
-/* One wait's outcome: took_ns from the call's start to its return, whether
- * it slept in the kernel on the way, and whether it returned an event (0:
- * its time was up, or a signal). */
+/* One wait's outcome: whether it slept in the kernel on the way; took_ns
+ * from the call's start to its return if it did not, from when it went to
+ * sleep (the first time) if it did, so that time the thread spent spinning
+ * or preempted before it slept does not count as a long sleep; and
+ * whether it returned an event (0: its time was up, or a signal). */
 void sk_spin_learn(struct sk_spin *sp, uint64_t took_ns, int slept, int got);
 
 /*

@@ -35,6 +35,14 @@ static uint64_t since(uint64_t start, uint64_t now)
 	return now > start ? now - start : 0;
 }
 
+/* Tells the thread's spin (spin.h) how a wait that began at start ended
+ * at now: asleep_at is when it first went to sleep, 0 if it did not. */
+static void spin_learn(struct sk_thread *t, uint64_t start, uint64_t asleep_at,
+		       uint64_t now, int got)
+{
+	sk_spin_learn(&t->spin, since(asleep_at ? asleep_at : start, now), asleep_at != 0, got);
+}
+
 static uint64_t deadline_of(int64_t timeout_ns)
 {
 	return timeout_ns < 0 ? NO_DEADLINE : now_ns() + (uint64_t)timeout_ns;
@@ -247,7 +255,7 @@ static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 {
 	uint64_t start = now_ns(), spin_until = start + sk_spin_budget(&t->spin);
 	unsigned sigs = accel_sig_seq;
-	int slept = 0;
+	uint64_t asleep_at = 0;
 
 	if (maxevents <= 0)
 		return -EINVAL;
@@ -272,7 +280,7 @@ static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 			kernel_asked(t, epfd, k);
 		}
 		if (n + k || expired) {
-			sk_spin_learn(&t->spin, since(start, now), slept, n + k != 0);
+			spin_learn(t, start, asleep_at, now, n + k != 0);
 			return n + k ? merge(ev, n, k) : 0;
 		}
 		if (now < spin_until) {
@@ -287,14 +295,14 @@ static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 		if (n != 0) {
 			sk_wake_ack(t);
 			if (n > 0)
-				sk_spin_learn(&t->spin, since(start, polled_at(t)), slept, 1);
+				spin_learn(t, start, asleep_at, polled_at(t), 1);
 			return n < 0 ? -ESHUTDOWN : n;
 		}
 		r = accel_real.epoll_pwait(t->wait_epfd, woke, 4,
 					   ns_to_ms(sk_sleep_len(t, deadline)),
 					   sk_sleep_mask(t, sigmask));
 		sk_wake_ack(t);
-		slept = 1;
+		asleep_at = asleep_at ? asleep_at : now;
 		if (r < 0)
 			return -errno;
 	}
@@ -446,10 +454,10 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 	struct timespec zero = { 0, 0 }, ts;
 	struct pollfd *buf = poll_buf(t, nfds + SK_SLEEP_FDS);
 	short *rev = buf ? t->prev : NULL;
-	uint64_t start = now_ns(), asked_at = 0;
+	uint64_t start = now_ns(), asked_at = 0, asleep_at = 0;
 	uint64_t spin_until = start + sk_spin_budget(&t->spin);
 	unsigned sigs = accel_sig_seq;
-	int r = -ENOMEM, slept = 0;
+	int r = -ENOMEM;
 
 	if (!buf || !rev)
 		goto out;
@@ -482,7 +490,7 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 			}
 		}
 		if (n || k || expired)
-			sk_spin_learn(&t->spin, since(start, now), slept, n || k);
+			spin_learn(t, start, asleep_at, now, n || k);
 		if (n || k) {
 			r = 0;
 			for (nfds_t i = 0; i < nfds; i++) {
@@ -514,7 +522,7 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 				     sk_ns_to_ts(sk_sleep_len(t, deadline), &ts),
 				     sk_sleep_mask(t, sigmask));
 		sk_wake_ack(t);
-		slept = 1;
+		asleep_at = asleep_at ? asleep_at : now;
 		if (r < 0) {
 			r = -errno;
 			goto out;
