@@ -16,7 +16,7 @@ static uint64_t grown(uint64_t b)
 
 static uint64_t shrunk(uint64_t b)
 {
-	b -= b / 4;
+	b -= b / 8;
 	return b <= SK_SPIN_MIN_NS ? SK_SPIN_MIN_NS : b;
 }
 
