@@ -310,7 +310,8 @@ static int memif_vdev(char **argv, int argc, size_t *off)
 			a = argv[++i];
 		else
 			continue;
-		if (strncmp(a + *off, "net_memif", 9) == 0 || strncmp(a + *off, "eth_memif", 9) == 0)
+		if (strncmp(a + *off, "net_memif", 9) == 0 ||
+		    strncmp(a + *off, "eth_memif", 9) == 0)
 			return i;
 	}
 	return -1;
