@@ -5,8 +5,10 @@
 # load), then idle with the client's end still connected (link up): its
 # five threads together use under 2 % of a core over 10 s (utime+stime
 # from /proc/PID/stat). memif has no receive interrupt: one sleeping
-# thread polls the port on a slice (ACCEL_IDLE_POLL_US); the spins before
-# sleeping must fall back to a few microseconds once nothing comes.
+# thread polls the port on a slice (ACCEL_IDLE_POLL_US, stretched while
+# nothing comes); the spins before sleeping fall back to a few
+# microseconds once nothing comes. The server, started first, says at warn
+# level that it waits for its client.
 . "$(dirname "$0")/lib.sh"
 ns_setup
 SOCK="/tmp/accel-idlecpu-$$.sock"
@@ -17,6 +19,9 @@ $NSX env ACCEL_DPDK_ARGS="$ARGS,role=server" ACCEL_IP=10.77.0.1/24 "$ACCEL" \
 	memcached -u root -t 4 -U 0 -p 11211 > "$LOGDIR/idlecpu.memcached.log" 2>&1 &
 sp=$!
 wait_tcp 127.0.0.1 11211 || fail "memcached did not listen"
+# (a memif server does not wait for its client: it says so and serves)
+grep -q "warning: port 0: memif server waiting for its client" "$LOGDIR/idlecpu.memcached.log" ||
+	{ cat "$LOGDIR/idlecpu.memcached.log"; fail "the memif server did not say it waits"; }
 # The load, and then a client that stays connected through its port (a
 # shell under the shim holding a connection open, idle).
 out=$(in_ns env ACCEL_DPDK_ARGS="$ARGS,role=client" ACCEL_IP=10.77.0.2/24 timeout 30 \
