@@ -27,6 +27,7 @@ OUT=build/bench
 # DPDK's zero-copy mode from the shim itself (dev/net_dpdk.c).
 SPIN=${SPIN:-1000}
 TUNED_QUICK=${TUNED_QUICK:-mc_get memaslap}
+# (WORKLOADS=... runs only those, e.g. WORKLOADS=memaslap)
 LOAD=build/accel-load
 mkdir -p $OUT
 NS="accel-bench-$$"
@@ -146,7 +147,7 @@ measure() { # $1 = workload, $2 = path
 		'BEGIN { printf "%.3f", n ? u / hz * 1e6 / n : 0 }')"
 }
 
-WORKLOADS="echo mc_get mc_zipf redis_get redis_set memaslap redis_bench"
+WORKLOADS=${WORKLOADS:-echo mc_get mc_zipf redis_get redis_set memaslap redis_bench}
 declare -A DESC=(
 	[echo]="echo ping-pong 16 B, 32 conns"
 	[mc_get]="memcached -t 1 GET, 1000 keys 8 B, 32 conns"
@@ -170,13 +171,19 @@ for w in $WORKLOADS; do
 	for path in $paths; do
 		: > $OUT/m.$path
 		: > $OUT/c2c.$path
-		for rep in $(seq "$REPS"); do
+	done
+	# the paths in turn, repetition by repetition: the machine's drift
+	# (others' load comes and goes) falls on each of them alike
+	for rep in $(seq "$REPS"); do
+		for path in $paths; do
 			# how far apart the host has put the two cores now (c2c.c)
 			c2c=$(build/bench/c2c 0 1 1) || c2c=0
 			echo "$c2c" >> $OUT/c2c.$path
 			echo "   [$w] $path run $rep/$REPS ($SECS s; cores $c2c ns apart)" >&2
 			measure "$w" "$path" >> $OUT/m.$path || { fail=1; echo "0 0 0" >> $OUT/m.$path; }
 		done
+	done
+	for path in $paths; do
 		R[$path.rps]=$(awk '{ print $1 }' $OUT/m.$path | median)
 		R[$path.p99]=$(awk '{ print $2 }' $OUT/m.$path | median)
 		R[$path.user]=$(awk '{ print $3 }' $OUT/m.$path | median)
