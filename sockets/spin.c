@@ -26,7 +26,7 @@ void sk_spin_learn(struct sk_spin *sp, uint64_t took_ns, int slept, int got)
 
 	if (sp->fixed)
 		return;
-	if (slept && took_ns > SK_SPIN_MAX_NS)
+	if (slept && took_ns > SK_SPIN_NEAR_NS)
 		b = shrunk(b); /* nothing a spin could have caught */
 	else if (got && (slept || took_ns > b / 2))
 		b = grown(b); /* caught late in the spin, or just missed */

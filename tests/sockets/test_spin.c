@@ -93,8 +93,24 @@ static void test_idle_falls_to_floor(void **state)
 			assert_int_equal(sk_spin_budget(&sp), SK_SPIN_MAX_NS - SK_SPIN_MAX_NS / 8);
 	}
 	assert_int_equal(sk_spin_budget(&sp), SK_SPIN_MIN_NS);
-	sk_spin_learn(&sp, 5 * MS, 1, 0);
+	sk_spin_learn(&sp, SK_SPIN_NEAR_NS + 1, 1, 0);
 	assert_int_equal(sk_spin_budget(&sp), SK_SPIN_MIN_NS);
+}
+
+/* A sleep found its event at the end of a memif slice or two: a near
+ * miss, the budget grows; a sleep past SK_SPIN_NEAR_NS: it shrinks. */
+static void test_near_miss_window(void **state)
+{
+	struct sk_spin sp = fresh();
+	uint64_t b = sk_spin_budget(&sp);
+
+	(void)state;
+	sk_spin_learn(&sp, SK_SPIN_MAX_NS + 1 * MS, 1, 1);
+	assert_int_equal(sk_spin_budget(&sp), 2 * b);
+	sk_spin_learn(&sp, SK_SPIN_NEAR_NS, 1, 1);
+	assert_int_equal(sk_spin_budget(&sp), 4 * b);
+	sk_spin_learn(&sp, SK_SPIN_NEAR_NS + 1, 1, 1);
+	assert_true(sk_spin_budget(&sp) < 4 * b);
 }
 
 /* A short timeout, reached in the spin or after a short sleep, says
@@ -188,6 +204,7 @@ int main(void)
 		cmocka_unit_test(test_grows_to_catch_the_gaps),
 		cmocka_unit_test(test_late_hit_grows_early_hit_keeps),
 		cmocka_unit_test(test_idle_falls_to_floor),
+		cmocka_unit_test(test_near_miss_window),
 		cmocka_unit_test(test_short_timeout_keeps),
 		cmocka_unit_test(test_capped),
 		cmocka_unit_test(test_random_stays_in_bounds),
