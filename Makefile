@@ -59,7 +59,7 @@ DEV_SRC := dev/net_dpdk.c dev/impair.c dev/nvme.c dev/nvme_uring.c dev/nvme_pass
 	dev/nvme_queue.c dev/nvme_vfio.c
 STORAGE_SRC := storage/policy.c storage/extmap.c storage/ctx.c storage/io.c
 SOCKETS_SRC := sockets/netif.c sockets/wait.c sockets/sock.c sockets/epoll.c \
-	sockets/stats.c sockets/flows.c sockets/progress.c
+	sockets/stats.c sockets/flows.c sockets/progress.c sockets/spin.c
 PRELOAD_SRC := preload/config.c preload/fdtable.c preload/fdreserve.c preload/runtime.c \
 	preload/interpose.c preload/sigguard.c preload/usermem.c preload/signals.c \
 	preload/files.c
@@ -74,7 +74,7 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 	$(BUILD)/tests/test_stack_tcp_isn $(BUILD)/tests/test_stack_tcp \
 	$(BUILD)/tests/test_stack_tcp_timer \
 	$(BUILD)/tests/test_sockets_flows $(BUILD)/tests/test_sockets_progress \
-	$(BUILD)/tests/test_common_guard \
+	$(BUILD)/tests/test_sockets_spin $(BUILD)/tests/test_common_guard \
 	$(BUILD)/tests/test_preload_usermem $(BUILD)/tests/test_preload_files \
 	$(BUILD)/tests/test_storage_extmap $(BUILD)/tests/test_storage_policy \
 	$(BUILD)/tests/test_storage_io $(BUILD)/tests/test_dev_nvme_passthru \
@@ -173,7 +173,7 @@ $(BUILD)/tests/test_preload_%: tests/preload/test_%.c $(PRELOAD_SRC) $(COMMON_SR
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< preload/$*.c $(COMMON_SRC) -lcmocka -ldl
 
-$(BUILD)/tests/test_sockets_%: tests/sockets/test_%.c sockets/%.c sockets/sock_impl.h \
+$(BUILD)/tests/test_sockets_%: tests/sockets/test_%.c sockets/%.c sockets/sock_impl.h sockets/spin.h \
 		sockets/sockets_impl.h
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< sockets/$*.c -lcmocka -lpthread

@@ -31,9 +31,9 @@ trap cleanup EXIT
 ip netns add "$NS" && ip -n "$NS" link set lo up || exit 1
 X="ip netns exec $NS"
 SRV_ENV=(ACCEL_DPDK_ARGS="--no-huge -m 512 --no-pci --vdev=net_memif0,role=server,socket=$SOCK"
-	 ACCEL_IP=10.77.0.1/24 ACCEL_SPIN_US=1000 ACCEL_LINK_WAIT_MS=0)
+	 ACCEL_IP=10.77.0.1/24) # the shim's defaults, as a user runs it (README)
 CLI_ENV=(ACCEL_DPDK_ARGS="--no-huge -m 512 --no-pci --vdev=net_memif0,role=client,socket=$SOCK"
-	 ACCEL_IP=10.77.0.2/24 ACCEL_SPIN_US=1000)
+	 ACCEL_IP=10.77.0.2/24)
 ticks() { awk '{ print $14 + $15 }' /proc/$1/stat; }
 
 run() { # $1 = kernel|bypass

@@ -37,6 +37,9 @@ struct dev_net_conf {
 	unsigned queues;          /* queue pairs wanted (clamped to the port) */
 	unsigned mbufs;           /* mbufs in the pool (raised to the minimum) */
 	unsigned link_wait_ms;    /* how long to wait for link up at start */
+	/* link_wait_ms is the user's, not the default: a memif server waits
+	 * for its client only then (net_dpdk.c, link_wait) */
+	int link_wait_set;
 	int log_level;            /* ACCEL_LOG_* for DPDK's own messages */
 	/* Impairment specs (dev/impair.h) for each queue's transmit and
 	 * receive side; NULL or "" for none. */

@@ -85,6 +85,7 @@ static struct {
 	struct dev_net_info info;
 	struct impair_conf impair_tx, impair_rx;
 	struct dev_netq q[DEV_MAX_QUEUES];
+	int memif_server;         /* the port is a memif server end (eal_argv) */
 } net;
 
 /* A descriptor the device layer keeps: where the caller wants it. */
@@ -319,11 +320,86 @@ static void lcores_arg(const cpu_set_t *cpus, char *out, size_t len)
 	snprintf(out + n, len - n, ")");
 }
 
+/* Whether the comma-separated device arguments dev (after the name)
+ * hold key; its value into val (room for len). */
+static int dev_kv(const char *dev, const char *key, char *val, size_t len)
+{
+	size_t klen = strlen(key);
+
+	for (const char *s = strchr(dev, ','); s; s = strchr(s, ',')) {
+		s++;
+		if (strncmp(s, key, klen) == 0 && s[klen] == '=') {
+			const char *e = strchr(s + klen + 1, ',');
+			size_t n = e ? (size_t)(e - s - klen - 1) : strlen(s + klen + 1);
+
+			snprintf(val, len, "%.*s", (int)n, s + klen + 1);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The index in argv of the first memif device's arguments ("--vdev=net_memif0,..."
+ * or "--vdev" then "net_memif0,..."), with *off where its name starts;
+ * -1 when there is none. */
+static int memif_vdev(char **argv, int argc, size_t *off)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		*off = 0;
+		if (strncmp(a, "--vdev=", 7) == 0)
+			*off = 7;
+		else if (strcmp(a, "--vdev") == 0 && i + 1 < argc)
+			a = argv[++i];
+		else
+			continue;
+		if (strncmp(a + *off, "net_memif", 9) == 0 ||
+		    strncmp(a + *off, "eth_memif", 9) == 0)
+			return i;
+	}
+	return -1;
+}
+
+/*
+ * A memif client end maps the server's rings and hands their buffers to
+ * the stack without a copy (zero-copy=yes), unless the user said
+ * otherwise: it costs the client less per frame than the copy, and it is
+ * what two hosts' NICs would do. DPDK's memif takes it only with the
+ * memory in one file per segment list (--single-file-segments), added
+ * too. A server end is remembered for link_wait. zc holds the rewritten
+ * device argument (room for zclen).
+ */
+static int memif_defaults(char **argv, int argc, char *zc, size_t zclen)
+{
+	static const char *const sfs_opts[] = { "--single-file-segments", NULL };
+	char role[16] = "server", zcv[8] = "no";
+	size_t off;
+	int i = memif_vdev(argv, argc, &off);
+
+	if (i < 0)
+		return argc;
+	dev_kv(argv[i] + off, "role", role, sizeof(role));
+	if (strcmp(role, "client") != 0) {
+		net.memif_server = 1;
+		return argc;
+	}
+	if (!dev_kv(argv[i] + off, "zero-copy", zcv, sizeof(zcv)) &&
+	    (size_t)snprintf(zc, zclen, "%s,zero-copy=yes", argv[i]) < zclen) {
+		argv[i] = zc;
+		snprintf(zcv, sizeof(zcv), "yes");
+	}
+	if (strcmp(zcv, "yes") == 0 && !has_arg(argv, argc, sfs_opts))
+		argv[argc++] = "--single-file-segments";
+	return argc;
+}
+
 /* Splits args into argv (in place in buf); adds the options a guest
  * process needs unless the user set them. Returns argc. */
 static int eal_argv(const char *args, char *buf, size_t buflen, char **argv,
 		    const cpu_set_t *cpus, char *lcores, size_t lcores_len)
 {
+	static char zc[1100]; /* (an argument of buf's, grown) */
 	static const char *const cpu_opts[] = { "-l", "-c", "--lcores", NULL };
 	static const char *const tel_opts[] = { "--telemetry", "--no-telemetry", NULL };
 	static const char *const shconf_opts[] = { "--in-memory", "--no-shconf",
@@ -334,8 +410,9 @@ static int eal_argv(const char *args, char *buf, size_t buflen, char **argv,
 	argv[argc++] = "libaccel";
 	snprintf(buf, buflen, "%s", args ? args : "");
 	for (char *tok = strtok_r(buf, " \t\n", &save);
-	     tok && argc < DEV_MAX_EAL_ARGS - 4; tok = strtok_r(NULL, " \t\n", &save))
+	     tok && argc < DEV_MAX_EAL_ARGS - 5; tok = strtok_r(NULL, " \t\n", &save))
 		argv[argc++] = tok;
+	argc = memif_defaults(argv, argc, zc, sizeof(zc));
 	if (!has_arg(argv, argc, cpu_opts)) {
 		lcores_arg(cpus, lcores, lcores_len);
 		argv[argc++] = lcores;
@@ -427,10 +504,26 @@ static int port_setup(uint16_t port, unsigned nq, int rx_intr, uint64_t rx_off,
 	return rte_eth_dev_start(port);
 }
 
-static void link_wait(uint16_t port, unsigned ms)
+/* Waits up to ms for link up. A memif server's link comes up when its
+ * client connects, which may be long after the server starts (it has to
+ * be there first): unless the user set the wait, the server says so and
+ * goes on at once, the link coming up whenever the client connects. */
+static void link_wait(uint16_t port, unsigned ms, int ms_set)
 {
 	struct rte_eth_link link;
-	uint64_t end = dev_now_ns() + (uint64_t)ms * 1000000ull;
+	uint64_t end;
+
+	if (net.memif_server && !ms_set) {
+		memset(&link, 0, sizeof(link));
+		rte_eth_link_get_nowait(port, &link);
+		net.info.link_up = link.link_status == RTE_ETH_LINK_UP;
+		if (!net.info.link_up)
+			ACCEL_WARN("port %u: memif server waiting for its client; serving "
+				   "meanwhile, the link comes up when the client connects",
+				   port);
+		return;
+	}
+	end = dev_now_ns() + (uint64_t)ms * 1000000ull;
 
 	for (;;) {
 		memset(&link, 0, sizeof(link));
@@ -583,7 +676,7 @@ static int port_start(const struct dev_net_conf *conf)
 			}
 		}
 	}
-	link_wait(port, conf->link_wait_ms);
+	link_wait(port, conf->link_wait_ms, conf->link_wait_set);
 	return 0;
 }
 

@@ -22,11 +22,16 @@ const struct accel_var accel_vars[] = {
 	{ "ACCEL_QUEUES", "1",
 	  "queue pairs on the port, each with its own stack; threads are spread over them (1-16)" },
 	{ "ACCEL_MBUFS", "8192", "packet buffers in the pool (raised to what the queues need)" },
-	{ "ACCEL_LINK_WAIT_MS", "2000", "how long start-up waits for link up (0-60000)" },
-	{ "ACCEL_SPIN_US", "100",
-	  "how long a waiting thread polls the port before it sleeps in the kernel (0-100000)" },
+	{ "ACCEL_LINK_WAIT_MS", "2000",
+	  "how long start-up waits for link up (0-60000); a memif server does not wait "
+	  "for its client unless this is set" },
+	{ "ACCEL_SPIN_US", NULL,
+	  "how long a waiting thread polls the port before it sleeps in the kernel, fixed "
+	  "(0-100000); unset = each thread learns it from its waits: up to 2 ms under load, "
+	  "a few us when idle" },
 	{ "ACCEL_IDLE_POLL_US", "1000",
-	  "sleep slice of an idle thread when the port has no rx interrupt (10-1000000)" },
+	  "sleep slice of an idle thread when the port has no rx interrupt, stretched up to "
+	  "8 times while no frame comes (10-1000000)" },
 	{ "ACCEL_PROGRESS_MS", "2",
 	  "a stack the program has not polled for this long (busy in its own code) gets a turn "
 	  "from the shim's thread: handshakes, ACKs, timers (0 = no such thread; 0-1000)" },
@@ -92,6 +97,14 @@ static const char *value_of(struct parser *p, const char *name)
 	return v && *v ? v : var_default(name);
 }
 
+/* Whether the user gave the variable a value (an empty one is unset). */
+static int is_set(struct parser *p, const char *name)
+{
+	const char *v = p->get(name, p->arg);
+
+	return v && *v;
+}
+
 static void refuse(struct parser *p, const char *name, const char *value,
 		   const char *expected)
 {
@@ -136,7 +149,7 @@ static unsigned parse_uint(struct parser *p, const char *name, unsigned lo,
 		snprintf(expected, sizeof(expected), "a whole number from %u to %u",
 			 lo, hi);
 		refuse(p, name, v, expected);
-		return (unsigned)strtoul(var_default(name), NULL, 10);
+		return var_default(name) ? (unsigned)strtoul(var_default(name), NULL, 10) : lo;
 	}
 	return (unsigned)n;
 }
@@ -328,8 +341,14 @@ int accel_config_parse(struct accel_config *c, accel_getenv_fn get, void *arg,
 	c->mbufs = parse_uint(&p, "ACCEL_MBUFS", 1024, 1048576);
 	c->link_wait_ms = parse_uint(&p, "ACCEL_LINK_WAIT_MS", 0, 60000);
 	c->progress_ms = parse_uint(&p, "ACCEL_PROGRESS_MS", 0, 1000);
+	c->link_wait_set = is_set(&p, "ACCEL_LINK_WAIT_MS");
 	c->idle_poll_us = parse_uint(&p, "ACCEL_IDLE_POLL_US", 10, 1000000);
-	c->spin_us = parse_uint(&p, "ACCEL_SPIN_US", 0, 100000);
+	if (is_set(&p, "ACCEL_SPIN_US")) { /* (a refused value: as unset) */
+		int failed = p.failed;
+
+		c->spin_us = parse_uint(&p, "ACCEL_SPIN_US", 0, 100000);
+		c->spin_set = p.failed == failed;
+	}
 	parse_text(&p, "ACCEL_IMPAIR_TX", c->impair_tx, sizeof(c->impair_tx));
 	parse_text(&p, "ACCEL_IMPAIR_RX", c->impair_rx, sizeof(c->impair_rx));
 	parse_storage(&p, c);

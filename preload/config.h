@@ -22,9 +22,11 @@ struct accel_config {
 	unsigned queues;        /* ACCEL_QUEUES */
 	unsigned mbufs;         /* ACCEL_MBUFS */
 	unsigned link_wait_ms;  /* ACCEL_LINK_WAIT_MS */
+	int link_wait_set;      /* ... given by the user (not the default) */
 	unsigned idle_poll_us;  /* ACCEL_IDLE_POLL_US */
-	unsigned spin_us;       /* ACCEL_SPIN_US */
 	unsigned progress_ms;   /* ACCEL_PROGRESS_MS, 0 = no progress thread */
+	unsigned spin_us;       /* ACCEL_SPIN_US, when spin_set */
+	int spin_set;           /* 0: unset, the spin is learnt (sockets/spin.h) */
 	char impair_tx[128];    /* ACCEL_IMPAIR_TX, "" = none */
 	char impair_rx[128];    /* ACCEL_IMPAIR_RX */
 	char storage[1024];     /* ACCEL_STORAGE: colon-separated globs, "" = none */

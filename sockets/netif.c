@@ -243,6 +243,7 @@ int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen)
 		.queues = conf->queues,
 		.mbufs = conf->mbufs,
 		.link_wait_ms = conf->link_wait_ms,
+		.link_wait_set = conf->link_wait_set,
 		.log_level = conf->log_level,
 		.impair_tx = conf->impair_tx,
 		.impair_rx = conf->impair_rx,
@@ -652,6 +653,7 @@ struct sk_thread *sk_thread_create(const struct sk_net_conf *conf)
 		return NULL;
 	dev_thread_register();
 	t->s = stack_for_new_thread();
+	sk_spin_init(&t->spin, t->s->spin_ns);
 	t->notify_fd = kept(conf, accel_real.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
 	t->wait_epfd = t->notify_fd < 0 ? -1 : wait_set_create(conf, t);
 	if (t->wait_epfd < 0) {
@@ -730,6 +732,8 @@ unsigned sk_poll_stack(struct sk_thread *t, struct sk_stack *S)
 	unsigned n = stack_poll(S->st);
 
 	t->look_at = stack_clock(S->st);
+	if (n)
+		__atomic_store_n(&S->rx_at, t->look_at, __ATOMIC_RELAXED);
 	__atomic_store_n(&S->polled_at, t->look_at, __ATOMIC_RELAXED);
 	__atomic_store_n(&S->polled_by, t, __ATOMIC_RELAXED);
 	return n;

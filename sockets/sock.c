@@ -421,15 +421,18 @@ static int wait_sock(struct sk_thread *t, struct sk_stack *S, int fd, unsigned e
 	struct sk_sock *s = sk_get_on(fd, S);
 	struct pollfd p[SK_SLEEP_FDS + 1];
 	struct timespec ts;
+	uint64_t start = sk_now(), until = start + sk_spin_budget(&t->spin);
 	int n, r;
 
 	if (!s)
 		return 0;
-	/* ACCEL_SPIN_US: poll a while, letting other threads in between */
-	for (uint64_t until = sk_now() + S->spin_ns; sk_now() < until;) {
+	/* poll a while (spin.h), letting other threads in between */
+	while (sk_now() < until) {
 		sk_poll_stack(t, S);
-		if (!s->c || (stack_tcp_events(s->c) & ev))
+		if (!s->c || (stack_tcp_events(s->c) & ev)) {
+			sk_spin_learn(&t->spin, sk_now() - start, 0, 1);
 			return 0;
+		}
 		sk_unlock(S);
 		if (sk_lock(S) < 0) {
 			sk_sleep_unmask(t);
@@ -444,11 +447,13 @@ static int wait_sock(struct sk_thread *t, struct sk_stack *S, int fd, unsigned e
 	if (!s->c || (stack_tcp_events(s->c) & ev)) {
 		s->waiter = NULL;
 		sk_wake_ack(t);
+		sk_spin_learn(&t->spin, sk_now() - start, 0, 1);
 		return 0;
 	}
 	n = sk_sleep_fds(t, p);
 	if (kfd >= 0)
 		p[n++] = (struct pollfd){ .fd = kfd, .events = POLLIN };
+	start = sk_now(); /* (the sleep's, for sk_spin_learn) */
 	sk_unlock(S);
 	r = accel_real.ppoll(p, (nfds_t)n, sk_ns_to_ts(sk_sleep_len(t, UINT64_MAX), &ts),
 			     sk_sleep_mask(t, NULL));
@@ -458,8 +463,14 @@ static int wait_sock(struct sk_thread *t, struct sk_stack *S, int fd, unsigned e
 		sk_sleep_unmask(t);
 		return -ESHUTDOWN;
 	}
-	if (sk_get_on(fd, S) == s)
+	if (sk_get_on(fd, S) == s) {
 		s->waiter = NULL;
+		sk_poll_stack(t, S);
+		/* (the caller waits again if this was not it) */
+		sk_spin_learn(&t->spin, sk_now() - start, 1,
+			      !s->c || (stack_tcp_events(s->c) & ev));
+		return r;
+	}
 	sk_poll_stack(t, S);
 	return r;
 }

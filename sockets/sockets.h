@@ -31,6 +31,7 @@
 #include <sys/uio.h>
 
 #include "../stack/stack.h"
+#include "spin.h"
 
 /* A timeout in nanoseconds; SK_FOREVER blocks until something happens. */
 #define SK_FOREVER (-1LL)
@@ -42,6 +43,7 @@ struct sk_net_conf {
 	/* the process's port (sk_net_start) */
 	const char *eal_args;     /* DPDK EAL arguments */
 	unsigned queues, mbufs, link_wait_ms;
+	int link_wait_set;        /* ACCEL_LINK_WAIT_MS given (dev.h) */
 	int log_level;            /* for DPDK's own messages */
 	const char *impair_tx, *impair_rx; /* dev/impair.h specs, or NULL */
 	/* each thread's stack (sk_thread_create) */
@@ -49,7 +51,8 @@ struct sk_net_conf {
 	uint8_t prefix_len;
 	uint32_t gateway;     /* host byte order, 0 = none */
 	uint64_t idle_poll_ns;/* sleep slice when the port has no interrupts */
-	uint64_t spin_ns;     /* polling before a wait for bypass sockets sleeps */
+	uint64_t spin_ns;     /* polling before a wait for bypass sockets sleeps,
+			       * or SK_SPIN_ADAPTIVE: learnt per thread (spin.h) */
 	/* a stack no thread polled for this long gets a turn from the shim's
 	 * own progress thread (0: no such thread), which runs thread_init
 	 * first (may be NULL) */

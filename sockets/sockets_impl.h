@@ -29,7 +29,7 @@ struct sk_stack {
 	int kicked;             /* kick_fd was written, not yet drained */
 	uint32_t ip, mask, gateway; /* the port's address (host order) */
 	uint64_t idle_poll_ns;
-	uint64_t spin_ns;
+	uint64_t spin_ns;       /* ACCEL_SPIN_US, or SK_SPIN_ADAPTIVE (spin.h) */
 	unsigned unlocks;       /* sk_unlock looks at the clock every 64th */
 	/* the lock's lone user, who takes it without the mutex (netif.c),
 	 * and whether it is inside */
@@ -45,6 +45,7 @@ struct sk_stack {
 	 * its lock once a second; seq is odd while they are */
 	uint64_t socks_at;
 	unsigned socks_seq;
+	uint64_t rx_at;            /* the last poll that received frames */
 };
 
 struct sk_thread {
@@ -66,6 +67,7 @@ struct sk_thread {
 	 * blocked between sleeps (sk_sleep_mask) */
 	sigset_t sig_old;
 	uint8_t sig_blocked;
+	struct sk_spin spin;    /* how long its waits poll before sleeping */
 };
 
 /* The process's stacks, one per device queue (ACCEL_QUEUES); sockets

@@ -29,6 +29,20 @@ static uint64_t now_ns(void)
 	return sk_now();
 }
 
+/* From start to now on that clock (a look's time may be a moment older). */
+static uint64_t since(uint64_t start, uint64_t now)
+{
+	return now > start ? now - start : 0;
+}
+
+/* Tells the thread's spin (spin.h) how a wait that began at start ended
+ * at now: asleep_at is when it first went to sleep, 0 if it did not. */
+static void spin_learn(struct sk_thread *t, uint64_t start, uint64_t asleep_at,
+		       uint64_t now, int got)
+{
+	sk_spin_learn(&t->spin, since(asleep_at ? asleep_at : start, now), asleep_at != 0, got);
+}
+
 static uint64_t deadline_of(int64_t timeout_ns)
 {
 	return timeout_ns < 0 ? NO_DEADLINE : now_ns() + (uint64_t)timeout_ns;
@@ -48,8 +62,10 @@ static uint64_t polled_at(const struct sk_thread *t)
 static uint64_t idle_slice(struct sk_thread *t, uint64_t now)
 {
 	struct sk_thread *cur = __atomic_load_n(&sk_slicer, __ATOMIC_ACQUIRE);
-	uint64_t backup = SK_IDLE_BACKUP_NS > t->s->idle_poll_ns ? SK_IDLE_BACKUP_NS :
-			  t->s->idle_poll_ns;
+	uint64_t rx = __atomic_load_n(&t->s->rx_at, __ATOMIC_RELAXED);
+	unsigned k = sk_idle_stretch(t->s->idle_poll_ns, now > rx ? now - rx : 0);
+	uint64_t backup = k * (SK_IDLE_BACKUP_NS > t->s->idle_poll_ns ? SK_IDLE_BACKUP_NS :
+			       t->s->idle_poll_ns);
 
 	if (__atomic_load_n(&t->s->polled_by, __ATOMIC_RELAXED) != t &&
 	    now < __atomic_load_n(&t->s->polled_at, __ATOMIC_RELAXED) +
@@ -58,7 +74,7 @@ static uint64_t idle_slice(struct sk_thread *t, uint64_t now)
 	if (cur == t || (!cur && __atomic_compare_exchange_n(&sk_slicer, &cur, t, 0,
 							     __ATOMIC_ACQ_REL,
 							     __ATOMIC_ACQUIRE)))
-		return t->s->idle_poll_ns;
+		return k * t->s->idle_poll_ns;
 	return backup;
 }
 
@@ -237,8 +253,9 @@ static void kernel_asked(struct sk_thread *t, int epfd, int k)
 static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 			 int maxevents, uint64_t deadline, const sigset_t *sigmask)
 {
-	uint64_t spin_until = now_ns() + t->s->spin_ns;
+	uint64_t start = now_ns(), spin_until = start + sk_spin_budget(&t->spin);
 	unsigned sigs = accel_sig_seq;
+	uint64_t asleep_at = 0;
 
 	if (maxevents <= 0)
 		return -EINVAL;
@@ -262,14 +279,14 @@ static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 			}
 			kernel_asked(t, epfd, k);
 		}
-		if (n + k)
-			return merge(ev, n, k);
-		if (expired)
-			return 0;
+		if (n + k || expired) {
+			spin_learn(t, start, asleep_at, now, n + k != 0);
+			return n + k ? merge(ev, n, k) : 0;
+		}
 		if (now < spin_until) {
 			if (accel_sig_seq != sigs)
 				return -EINTR; /* a handler ran in the spin */
-			continue; /* ACCEL_SPIN_US: poll a while before sleeping */
+			continue; /* poll a while before sleeping (spin.h) */
 		}
 		if (accel_real.epoll_ctl(t->wait_epfd, EPOLL_CTL_ADD, epfd, &add) < 0 &&
 		    errno != EEXIST)
@@ -277,12 +294,15 @@ static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 		n = ep_look(t, epfd, ev, maxevents, 1, NULL);
 		if (n != 0) {
 			sk_wake_ack(t);
+			if (n > 0)
+				spin_learn(t, start, asleep_at, polled_at(t), 1);
 			return n < 0 ? -ESHUTDOWN : n;
 		}
 		r = accel_real.epoll_pwait(t->wait_epfd, woke, 4,
 					   ns_to_ms(sk_sleep_len(t, deadline)),
 					   sk_sleep_mask(t, sigmask));
 		sk_wake_ack(t);
+		asleep_at = asleep_at ? asleep_at : now;
 		if (r < 0)
 			return -errno;
 	}
@@ -434,7 +454,8 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 	struct timespec zero = { 0, 0 }, ts;
 	struct pollfd *buf = poll_buf(t, nfds + SK_SLEEP_FDS);
 	short *rev = buf ? t->prev : NULL;
-	uint64_t spin_until = now_ns() + t->s->spin_ns, asked_at = 0;
+	uint64_t start = now_ns(), asked_at = 0, asleep_at = 0;
+	uint64_t spin_until = start + sk_spin_budget(&t->spin);
 	unsigned sigs = accel_sig_seq;
 	int r = -ENOMEM;
 
@@ -468,6 +489,8 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 				goto out;
 			}
 		}
+		if (n || k || expired)
+			spin_learn(t, start, asleep_at, now, n || k);
 		if (n || k) {
 			r = 0;
 			for (nfds_t i = 0; i < nfds; i++) {
@@ -487,7 +510,7 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 				r = -EINTR; /* a handler ran in the spin */
 				goto out;
 			}
-			continue; /* ACCEL_SPIN_US */
+			continue; /* poll a while before sleeping (spin.h) */
 		}
 		n = poll_look(t, fds, nfds, rev, 1);
 		if (n != 0) {
@@ -499,6 +522,7 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 				     sk_ns_to_ts(sk_sleep_len(t, deadline), &ts),
 				     sk_sleep_mask(t, sigmask));
 		sk_wake_ack(t);
+		asleep_at = asleep_at ? asleep_at : now;
 		if (r < 0) {
 			r = -errno;
 			goto out;

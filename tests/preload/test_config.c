@@ -131,6 +131,8 @@ static void assert_defaults(const struct accel_config *c)
 	assert_int_equal(c->link_wait_ms, 2000);
 	assert_int_equal(c->idle_poll_us, 1000);
 	assert_int_equal(c->progress_ms, 2);
+	assert_int_equal(c->spin_set, 0); /* learnt (sockets/spin.h) */
+	assert_int_equal(c->link_wait_set, 0);
 	assert_string_equal(c->dpdk_args, table_default("ACCEL_DPDK_ARGS"));
 }
 
@@ -166,6 +168,37 @@ static void test_defaults_match_table(void **state)
 	assert_string_equal(table_default("ACCEL_LOG"), "warn");
 	assert_null(table_default("ACCEL_IP"));
 	assert_null(table_default("ACCEL_GW"));
+	assert_null(table_default("ACCEL_SPIN_US"));
+}
+
+/* ACCEL_SPIN_US: unset, the spin is learnt; set, it is fixed at the value
+ * (0 included); out of range or malformed, refused, and learnt as unset. */
+static void test_spin_unset_or_fixed(void **state)
+{
+	static const char *const bad[] = { "100001", "-1", "abc", "1e3", " 5" };
+	struct run r;
+
+	parse_vars(&r, "ACCEL_SPIN_US", "1000", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.c.spin_set, 1);
+	assert_int_equal(r.c.spin_us, 1000);
+	parse_vars(&r, "ACCEL_SPIN_US", "0", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.c.spin_set, 1);
+	assert_int_equal(r.c.spin_us, 0);
+	parse_vars(&r, "ACCEL_SPIN_US", "100000", NULL);
+	assert_int_equal(r.c.spin_us, 100000);
+	parse_vars(&r, "ACCEL_SPIN_US", "", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.c.spin_set, 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		parse_vars(&r, "ACCEL_SPIN_US", bad[i], NULL);
+		assert_refused_value(&r, "ACCEL_SPIN_US", bad[i]);
+		assert_int_equal(r.c.spin_set, 0);
+	}
+	parse_vars(&r, "ACCEL_LINK_WAIT_MS", "2000", NULL);
+	assert_int_equal(r.c.link_wait_set, 1);
+	assert_int_equal(r.c.link_wait_ms, 2000);
 }
 
 /* value_of: an empty value is the same as an unset one. */
@@ -1060,6 +1093,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults_when_nothing_set),
 		cmocka_unit_test(test_defaults_match_table),
+		cmocka_unit_test(test_spin_unset_or_fixed),
 		cmocka_unit_test(test_empty_values_are_defaults),
 		cmocka_unit_test(test_parser_reads_exactly_the_table),
 		cmocka_unit_test(test_ip_with_prefix),

@@ -1,0 +1,91 @@
+/*
+ * spin.h - how long a waiting thread polls its stack before it sleeps in
+ * the kernel, learnt per thread from what its waits saw; and how long an
+ * idle thread's sleep slice lasts on a port with no receive interrupt.
+ * Every waiting call asks sk_spin_budget before it spins and tells
+ * sk_spin_learn how the wait ended. Pure functions of their arguments:
+ * tests/sockets/test_spin.c drives them with made-up waits.
+ *
+ * The rule (adaptive polling, as NVMeDirect's adaptive period and
+ * io_uring's hybrid poll, where Onload's EF_POLL_USEC and libvma's idle
+ * spin are fixed by hand): a spin is worth its cost when what the thread
+ * waits for comes within it, or within a moment of it. So
+ *  - an event within the spin, in its second half: the budget doubles
+ *    (the next gap may be a little longer; keep a margin);
+ *  - an event after the thread slept, no more than SK_SPIN_NEAR_NS after
+ *    it went to sleep: a longer spin would have caught it without the
+ *    sleep and its wake-up: the budget doubles;
+ *  - a sleep that lasted longer than that, with an event at its end or
+ *    the call's time up: no spin up to the cap would have helped: the
+ *    budget shrinks by an eighth (a loaded machine preempts a thread now
+ *    and then, and the peer with it: one long sleep must not undo what
+ *    the load taught; by a quarter, memcached under memaslap slept about
+ *    twice as often as with a fixed 1 ms);
+ * always within SK_SPIN_MIN_NS .. SK_SPIN_MAX_NS. An event early in the
+ * spin, or a short timeout, leaves it as it is. Under load the waits keep
+ * finding work within a spin or just after one, and the budget climbs to
+ * about twice the gaps between requests; an idle thread's few waits end
+ * long after, and it falls to a few microseconds (from the cap in about
+ * 50 such waits).
+ */
+#ifndef ACCEL_SOCKETS_SPIN_H
+#define ACCEL_SOCKETS_SPIN_H
+
+#include <stdint.h>
+
+/* The bounds of a learnt budget, and where a thread starts. The cap: two
+ * of memif's default idle slices (ACCEL_IDLE_POLL_US, 1 ms): a gap longer
+ * than that costs a sleep whatever the spin; 1 ms fixed (ACCEL_SPIN_US)
+ * was the best figure measured with memcached and memaslap over memif. */
+#define SK_SPIN_MIN_NS 2000ull
+#define SK_SPIN_MAX_NS 2000000ull
+#define SK_SPIN_START_NS 50000ull
+/* A sleep that ended with an event no later than this is a near miss: on
+ * memif the event is found only at the next slice's end, so it is the cap
+ * and two slices more (one late by the scheduler). A near miss counted as
+ * a long sleep shrank the budget at every first-slice wake-up: redis SET
+ * fell to a tenth of its speed with a fixed 1 ms spin. */
+#define SK_SPIN_NEAR_NS (SK_SPIN_MAX_NS + 2000000ull)
+
+/* sk_net_conf.spin_ns when ACCEL_SPIN_US is unset: learn it. */
+#define SK_SPIN_ADAPTIVE UINT64_MAX
+
+struct sk_spin {
+	uint64_t budget_ns;
+	uint8_t fixed;        /* ACCEL_SPIN_US was set: never changes */
+};
+
+/* fixed_ns: the user's ACCEL_SPIN_US in ns, or SK_SPIN_ADAPTIVE. */
+void sk_spin_init(struct sk_spin *sp, uint64_t fixed_ns);
+
+static inline uint64_t sk_spin_budget(const struct sk_spin *sp)
+{
+	return sp->budget_ns;
+}
+
+/* One wait's outcome: whether it slept in the kernel on the way; took_ns
+ * from the call's start to its return if it did not, from when it went to
+ * sleep (the first time) if it did, so that time the thread spent spinning
+ * or preempted before it slept does not count as a long sleep; and
+ * whether it returned an event (0: its time was up, or a signal). */
+void sk_spin_learn(struct sk_spin *sp, uint64_t took_ns, int slept, int got);
+
+/*
+ * How many times longer than usual a sleeping thread's slices last on a
+ * port with no receive interrupt (wait.c, idle_slice: the one thread that
+ * polls for the sleepers, on ACCEL_IDLE_POLL_US, and the others' backup):
+ * 1 while frames came in the last SK_IDLE_STRETCH slices of base_ns,
+ * then one more for each SK_IDLE_STRETCH slices with none, up to
+ * SK_IDLE_SLICE_MAX. A wake-up of a sleeping thread costs about 60 us of
+ * CPU here (a virtual machine: mostly the switch itself), so an idle
+ * memcached -t 4 at a thousand slices a second cost 4-6 % of a core;
+ * stretched, about 1 %. The first frame after a silence of half a second
+ * or more waits at most one longer slice (8 ms at the default); the
+ * slices are back to base as soon as it came. idle_ns: how long since the
+ * stack last received a frame.
+ */
+#define SK_IDLE_STRETCH 64u
+#define SK_IDLE_SLICE_MAX 8u
+unsigned sk_idle_stretch(uint64_t base_ns, uint64_t idle_ns);
+
+#endif

@@ -1,0 +1,216 @@
+/*
+ * test_spin.c - the waits' spin budget (sockets/spin.c) fed made-up waits:
+ * it climbs while events come late in the spin or just after a sleep,
+ * falls while sleeps last longer than any spin could cover (a single one
+ * by an eighth only), never leaves
+ * its bounds whatever comes, stays put on early events and short
+ * timeouts, and never moves when ACCEL_SPIN_US fixed it; and the idle
+ * slice's stretch.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "../../sockets/spin.h"
+
+#define US 1000ull
+#define MS 1000000ull
+
+static struct sk_spin fresh(void)
+{
+	struct sk_spin sp;
+
+	sk_spin_init(&sp, SK_SPIN_ADAPTIVE);
+	return sp;
+}
+
+static void test_starts_adaptive(void **state)
+{
+	struct sk_spin sp = fresh();
+
+	(void)state;
+	assert_false(sp.fixed);
+	assert_int_equal(sk_spin_budget(&sp), SK_SPIN_START_NS);
+}
+
+/* A stream of requests 150 us apart, the thread starting from the floor:
+ * each sleep that ends with an event within the cap doubles the budget,
+ * until the spin catches them; then it stays. */
+static void test_grows_to_catch_the_gaps(void **state)
+{
+	struct sk_spin sp = fresh();
+	int sleeps = 0;
+
+	(void)state;
+	sp.budget_ns = SK_SPIN_MIN_NS;
+	for (int i = 0; i < 100; i++) {
+		uint64_t b = sk_spin_budget(&sp);
+
+		if (b >= 150 * US) {
+			sk_spin_learn(&sp, 150 * US, 0, 1); /* caught in the spin */
+		} else {
+			sleeps++; /* missed: slept, found on the next 1 ms slice */
+			sk_spin_learn(&sp, b + 1 * MS, 1, 1);
+			assert_true(sk_spin_budget(&sp) > b);
+		}
+	}
+	assert_true(sleeps <= 8);
+	assert_true(sk_spin_budget(&sp) >= 150 * US);
+	assert_true(sk_spin_budget(&sp) <= SK_SPIN_MAX_NS);
+}
+
+/* An event in the second half of the spin: a margin is added; in the
+ * first half: nothing changes. */
+static void test_late_hit_grows_early_hit_keeps(void **state)
+{
+	struct sk_spin sp = fresh();
+	uint64_t b = sk_spin_budget(&sp);
+
+	(void)state;
+	sk_spin_learn(&sp, b / 4, 0, 1);
+	assert_int_equal(sk_spin_budget(&sp), b);
+	sk_spin_learn(&sp, b * 3 / 4, 0, 1);
+	assert_int_equal(sk_spin_budget(&sp), 2 * b);
+}
+
+/* An idle thread: each wait sleeps long (or times out long after); the
+ * budget shrinks down to the floor and stays there. */
+static void test_idle_falls_to_floor(void **state)
+{
+	struct sk_spin sp = fresh();
+
+	(void)state;
+	sp.budget_ns = SK_SPIN_MAX_NS;
+	for (int i = 0; i < 60; i++) { /* (spin.h: about 50 from the cap) */
+		uint64_t b = sk_spin_budget(&sp);
+
+		sk_spin_learn(&sp, 1000 * MS, 1, i & 1); /* an event a second later, or none */
+		assert_true(sk_spin_budget(&sp) <= b);
+		if (i == 0)
+			assert_int_equal(sk_spin_budget(&sp), SK_SPIN_MAX_NS - SK_SPIN_MAX_NS / 8);
+	}
+	assert_int_equal(sk_spin_budget(&sp), SK_SPIN_MIN_NS);
+	sk_spin_learn(&sp, SK_SPIN_NEAR_NS + 1, 1, 0);
+	assert_int_equal(sk_spin_budget(&sp), SK_SPIN_MIN_NS);
+}
+
+/* A sleep found its event at the end of a memif slice or two: a near
+ * miss, the budget grows; a sleep past SK_SPIN_NEAR_NS: it shrinks. */
+static void test_near_miss_window(void **state)
+{
+	struct sk_spin sp = fresh();
+	uint64_t b = sk_spin_budget(&sp);
+
+	(void)state;
+	sk_spin_learn(&sp, SK_SPIN_MAX_NS + 1 * MS, 1, 1);
+	assert_int_equal(sk_spin_budget(&sp), 2 * b);
+	sk_spin_learn(&sp, SK_SPIN_NEAR_NS, 1, 1);
+	assert_int_equal(sk_spin_budget(&sp), 4 * b);
+	sk_spin_learn(&sp, SK_SPIN_NEAR_NS + 1, 1, 1);
+	assert_true(sk_spin_budget(&sp) < 4 * b);
+}
+
+/* A short timeout, reached in the spin or after a short sleep, says
+ * nothing about the gaps: no change. */
+static void test_short_timeout_keeps(void **state)
+{
+	struct sk_spin sp = fresh();
+	uint64_t b = sk_spin_budget(&sp);
+
+	(void)state;
+	sk_spin_learn(&sp, b / 2, 0, 0);
+	sk_spin_learn(&sp, b + 500 * US, 1, 0);
+	sk_spin_learn(&sp, 0, 0, 0);
+	assert_int_equal(sk_spin_budget(&sp), b);
+}
+
+/* Under a steady load the budget climbs to the cap and stops there. */
+static void test_capped(void **state)
+{
+	struct sk_spin sp = fresh();
+
+	(void)state;
+	for (int i = 0; i < 64; i++) {
+		sk_spin_learn(&sp, sk_spin_budget(&sp), 0, 1);
+		assert_true(sk_spin_budget(&sp) <= SK_SPIN_MAX_NS);
+	}
+	assert_int_equal(sk_spin_budget(&sp), SK_SPIN_MAX_NS);
+}
+
+/* Whatever comes, the budget stays within its bounds. */
+static void test_random_stays_in_bounds(void **state)
+{
+	struct sk_spin sp = fresh();
+
+	(void)state;
+	srandom(11);
+	for (int i = 0; i < 100000; i++) {
+		uint64_t took = (uint64_t)random() % (10 * MS);
+
+		sk_spin_learn(&sp, random() % 3 ? took : took / 1000, (int)(random() & 1),
+			      (int)(random() & 1));
+		assert_true(sk_spin_budget(&sp) >= SK_SPIN_MIN_NS);
+		assert_true(sk_spin_budget(&sp) <= SK_SPIN_MAX_NS);
+	}
+}
+
+/* ACCEL_SPIN_US set (0 included): the budget is that, always. */
+static void test_fixed_never_moves(void **state)
+{
+	uint64_t vals[] = { 0, 100 * US, 1 * MS, 100 * MS };
+
+	(void)state;
+	for (size_t v = 0; v < sizeof(vals) / sizeof(vals[0]); v++) {
+		struct sk_spin sp;
+
+		sk_spin_init(&sp, vals[v]);
+		assert_true(sp.fixed);
+		for (int i = 0; i < 50; i++) {
+			sk_spin_learn(&sp, 10 * US, 1, 1);
+			sk_spin_learn(&sp, 5000 * MS, 1, 0);
+			sk_spin_learn(&sp, vals[v], 0, 1);
+		}
+		assert_int_equal(sk_spin_budget(&sp), vals[v]);
+	}
+}
+
+/* The idle slice: base while frames came lately, then one base more per
+ * SK_IDLE_STRETCH slices of silence, up to SK_IDLE_SLICE_MAX. */
+static void test_idle_stretch(void **state)
+{
+	(void)state;
+	assert_int_equal(sk_idle_stretch(1 * MS, 0), 1);
+	assert_int_equal(sk_idle_stretch(1 * MS, (SK_IDLE_STRETCH - 1) * MS), 1);
+	assert_int_equal(sk_idle_stretch(1 * MS, SK_IDLE_STRETCH * MS), 2);
+	assert_int_equal(sk_idle_stretch(1 * MS, 3 * SK_IDLE_STRETCH * MS), 4);
+	assert_int_equal(sk_idle_stretch(1 * MS, 100000 * MS), SK_IDLE_SLICE_MAX);
+	assert_int_equal(sk_idle_stretch(1 * MS, UINT64_MAX), SK_IDLE_SLICE_MAX);
+	assert_int_equal(sk_idle_stretch(0, 5 * MS), 1);
+	for (uint64_t idle = 0; idle < 2000 * MS; idle += 7 * MS) {
+		unsigned k = sk_idle_stretch(1 * MS, idle);
+
+		assert_true(k >= 1 && k <= SK_IDLE_SLICE_MAX);
+		assert_true(sk_idle_stretch(1 * MS, idle + 7 * MS) >= k);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_starts_adaptive),
+		cmocka_unit_test(test_grows_to_catch_the_gaps),
+		cmocka_unit_test(test_late_hit_grows_early_hit_keeps),
+		cmocka_unit_test(test_idle_falls_to_floor),
+		cmocka_unit_test(test_near_miss_window),
+		cmocka_unit_test(test_short_timeout_keeps),
+		cmocka_unit_test(test_capped),
+		cmocka_unit_test(test_random_stays_in_bounds),
+		cmocka_unit_test(test_fixed_never_moves),
+		cmocka_unit_test(test_idle_stretch),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
