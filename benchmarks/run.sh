@@ -61,3 +61,7 @@ echo
 # The storage path: fio randread on the kernel and under the shim
 # (benchmarks/storage.sh, a loop device: CPU per I/O is the figure).
 benchmarks/storage.sh
+echo
+# The NVMe transports (passthru, vfio) against the kernel, in the test
+# guest on QEMU's NVMe model (benchmarks/storage-guest.sh: ratios only).
+benchmarks/storage-guest.sh
