@@ -31,8 +31,7 @@ const struct dev_nvme_transport_ops *dev_nvme_transport(const char *name)
 	return NULL;
 }
 
-/* The first line of a small sysfs file, trailing newline cut. */
-static int sysfs_read(const char *path, char *buf, size_t len)
+int dev_nvme_sysfs_read(const char *path, char *buf, size_t len)
 {
 	int fd = accel_real.open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
@@ -54,7 +53,7 @@ static int sysfs_u64(const char *dir, const char *name, uint64_t *v)
 	int rc;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if ((rc = sysfs_read(path, buf, sizeof(buf))) < 0)
+	if ((rc = dev_nvme_sysfs_read(path, buf, sizeof(buf))) < 0)
 		return rc;
 	*v = strtoull(buf, NULL, 10);
 	return 0;

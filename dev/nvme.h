@@ -182,6 +182,8 @@ static inline void dev_nvme_qpair_destroy(struct dev_nvme_dev *d,
  * (queue/logical_block_size, the whole disk's for a partition). Used by
  * every transport; exposed for tests.
  */
+/* The first line of a small sysfs file, its newline cut: 0 or -errno. */
+int dev_nvme_sysfs_read(const char *path, char *buf, size_t len);
 int dev_nvme_sysfs(dev_t dev, struct dev_nvme_info *info, char *why, size_t whylen);
 
 #endif

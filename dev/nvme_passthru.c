@@ -146,26 +146,10 @@ int dev_nvme_pt_identify(const uint8_t *id, struct dev_nvme_pt_idns *out)
 
 /* ---- sysfs ------------------------------------------------------------ */
 
-static int read_line(const char *path, char *buf, size_t len)
-{
-	int fd = accel_real.open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -errno;
-	n = accel_real.read(fd, buf, len - 1);
-	accel_real.close(fd);
-	if (n < 0)
-		return -errno;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return 0;
-}
-
 static int read_u64(const char *path, uint64_t *v)
 {
 	char buf[32];
-	int rc = read_line(path, buf, sizeof(buf));
+	int rc = dev_nvme_sysfs_read(path, buf, sizeof(buf));
 
 	if (rc == 0)
 		*v = strtoull(buf, NULL, 10);
@@ -204,13 +188,13 @@ static int ids_match(const char *disk, const struct dev_nvme_pt_idns *id, char *
 	uint8_t v[16];
 
 	snprintf(path, sizeof(path), "/sys/block/%s/eui", disk);
-	if (read_line(path, buf, sizeof(buf)) == 0 &&
+	if (dev_nvme_sysfs_read(path, buf, sizeof(buf)) == 0 &&
 	    (dev_nvme_pt_hex(buf, v, 8) < 0 || memcmp(v, id->eui64, 8))) {
 		snprintf(why, whylen, "%s: EUI64 %s in sysfs is not the namespace's", disk, buf);
 		return -ENODEV;
 	}
 	snprintf(path, sizeof(path), "/sys/block/%s/nguid", disk);
-	if (read_line(path, buf, sizeof(buf)) == 0 && memcmp(id->nguid, zero, 16) &&
+	if (dev_nvme_sysfs_read(path, buf, sizeof(buf)) == 0 && memcmp(id->nguid, zero, 16) &&
 	    (dev_nvme_pt_hex(buf, v, 16) < 0 || memcmp(v, id->nguid, 16))) {
 		snprintf(why, whylen, "%s: NGUID %s in sysfs is not the namespace's", disk, buf);
 		return -ENODEV;
@@ -287,7 +271,7 @@ static int char_side(struct pt_dev *d, unsigned x, unsigned y, char *why, size_t
 
 	snprintf(node, sizeof(node), "/dev/ng%un%u", x, y);
 	snprintf(path, sizeof(path), "/sys/class/nvme-generic/ng%un%u/dev", x, y);
-	if (read_line(path, buf, sizeof(buf)) < 0 || sscanf(buf, "%u:%u", &maj, &min) != 2) {
+	if (dev_nvme_sysfs_read(path, buf, sizeof(buf)) < 0 || sscanf(buf, "%u:%u", &maj, &min) != 2) {
 		snprintf(why, whylen, "nvme%un%u has no generic char device ng%un%u "
 			 "(kernel before 5.13?)", x, y, x, y);
 		return -EMEDIUMTYPE;
