@@ -33,8 +33,23 @@ mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=512000 hostroo
 mount -t proc proc /host/proc
 mount -t sysfs sysfs /host/sys
 mount -o bind /dev /host/dev
+# the host directories the tests need (the tree, its build) that the
+# guest's own /tmp and /run would hide: kept aside, put back on top
+keep=$(arg accel.keep | tr ',' ' ')
+i=0
+for d in $keep; do
+	mkdir -p /keep/$i && mount -o bind /host"$d" /keep/$i ||
+		echo "accel-guest: cannot keep $d"
+	i=$((i + 1))
+done
 mount -t tmpfs -o mode=1777 tmpfs /host/tmp
 mount -t tmpfs tmpfs /host/run
+i=0
+for d in $keep; do
+	mkdir -p /host"$d" && mount -o bind /keep/$i /host"$d" ||
+		echo "accel-guest: cannot put back $d"
+	i=$((i + 1))
+done
 mkdir -p /host/dev/shm /host/dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /host/dev/shm
 mount -t devpts devpts /host/dev/pts

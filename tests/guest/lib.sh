@@ -139,7 +139,7 @@ guest_cleanup() {
 }
 
 guest_boot() {
-	local drive start now i
+	local drive start now i keep d
 	guest_build || return 1
 	GUEST_DIR="$GUEST_CACHE/run-$GUEST_NAME-$$"
 	rm -rf "$GUEST_DIR"
@@ -155,13 +155,20 @@ guest_boot() {
 	: "${GUEST_TRACE:=$BUILD/guest-$GUEST_NAME.trace}"
 	rm -f "$GUEST_TRACE"
 	drive="${GUEST_DRIVE:-file=$GUEST_IMG,if=none,id=nvm0,format=raw}"
+	# the tree and its build where the guest's own /tmp or /run would hide
+	# them (a clone under /tmp): init.sh puts them back (no spaces or commas)
+	keep=""
+	for d in "$GUEST_TOP" "$(cd "$BUILD" && pwd)"; do
+		case $d in "$GUEST_TOP"/*) continue;; esac # (inside the tree)
+		case $d in /tmp/* | /run/*) keep="$keep${keep:+,}$d";; esac
+	done
 	start=$(date +%s%N)
 	# shellcheck disable=SC2086
 	qemu-system-x86_64 -machine q35,accel=tcg -cpu max -smp "$GUEST_CPUS" \
 		-m "$GUEST_MEM" -nodefaults -display none -no-reboot -net none \
 		-device intel-iommu,intremap=on \
 		-kernel "${GUEST_KERNEL:-$GUEST_CACHE/vmlinux}" -initrd "$GUEST_CACHE/initrd.cpio" \
-		-append "console=ttyS0 loglevel=4 panic=-1 intel_iommu=on iommu=pt accel.pollq=$GUEST_POLLQ accel.b=$GUEST_B_ADDR accel.bdrv=$GUEST_B_DRIVER" \
+		-append "console=ttyS0 loglevel=4 panic=-1 intel_iommu=on iommu=pt accel.pollq=$GUEST_POLLQ accel.b=$GUEST_B_ADDR accel.bdrv=$GUEST_B_DRIVER${keep:+ accel.keep=$keep}" \
 		-serial "file:$GUEST_DIR/console.log" \
 		-serial "unix:$GUEST_SOCKS/ch.sock,server=on,wait=off" \
 		-monitor "unix:$GUEST_SOCKS/mon.sock,server=on,wait=off" \
