@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../common/log.h"
 #include "config.h"
 
 #define LIBNAME "libaccel.so.0"
@@ -190,6 +191,26 @@ static int preload(const char *lib)
 	return setenv("LD_PRELOAD", both, 1);
 }
 
+/*
+ * A user who ran `accel prog` without ACCEL_IP gets a program on the
+ * kernel only: said here, once, on the launcher's stderr before the
+ * program starts. The library says it at info level only, so a program
+ * that finds LD_PRELOAD in its environment (a test harness's client, a
+ * script's tools) writes nothing on its stderr it would not have written.
+ * Bad settings are the library's to report (every one, in one line).
+ */
+static void no_ip_warning(void)
+{
+	static struct accel_config c;
+	char err[1024];
+
+	if (accel_config_parse(&c, env_get, NULL, err, sizeof(err)) < 0 || c.disable ||
+	    c.has_ip || c.storage[0] || c.log_level < ACCEL_LOG_WARN)
+		return;
+	fprintf(stderr, "accel: warning: no ACCEL_IP: running on the kernel only "
+		"(ACCEL_IP=address/prefix gives the program the DPDK port)\n");
+}
+
 int main(int argc, char **argv)
 {
 	static struct accel_profile prof;
@@ -254,6 +275,7 @@ int main(int argc, char **argv)
 		perror("accel: setenv");
 		return 127;
 	}
+	no_ip_warning();
 	fflush(stdout);
 	execvp(argv[first], argv + first);
 	fprintf(stderr, "accel: cannot run %s: %s\n", argv[first], strerror(errno));

@@ -457,8 +457,10 @@ static void load_config(void)
 	if (accel_files_on)
 		sg_install(); /* (a bad buffer of a bounced copy: EFAULT) */
 	if (accel_cfg.disable || !accel_cfg.has_ip) {
+		/* (the launcher warns its user; a program that only inherited
+		 * LD_PRELOAD keeps its stderr its own) */
 		if (!accel_cfg.disable && !accel_cfg.storage[0])
-			say_once(ACCEL_LOG_WARN, "no ACCEL_IP: running on the kernel only "
+			say_once(ACCEL_LOG_INFO, "no ACCEL_IP: running on the kernel only "
 				 "(ACCEL_IP=address/prefix gives the program the DPDK port)");
 		ACCEL_DEBUG("%s: pass-through", accel_cfg.disable ?
 			    "ACCEL_DISABLE=1" : "no ACCEL_IP");
