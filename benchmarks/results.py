@@ -105,6 +105,15 @@ def chart(out, res):
                 k["p99_us"]["median"], k["p99_us"]["min"], k["p99_us"]["max"],
                 b["p99_us"]["median"], b["p99_us"]["min"], b["p99_us"]["max"]))
     n = len(ws)
+
+    def top(key, paths):
+        # the y range to the highest bar's spread, which autoscale leaves out
+        v = [w[key] for w in ws] if not paths else \
+            [w["runs"][p][key]["max"] for w in ws for p in paths if p in w["runs"]]
+        return max(v + [0]) * 1.15 or 1
+
+    ytop = (max([w["ratio_max"] for w in ws] + [0]) * 1.15 or 1,
+            top("rps", ("kernel", "bypass")), top("p99_us", ("kernel", "bypass")))
     reps = res["repetitions"]
     spread = "median of %d runs of %g s, bars min-max" % (reps, res["seconds"]) if reps > 1 \
         else "one run of %g s" % res["seconds"]
@@ -121,12 +130,13 @@ set key outside right top vertical
 set bmargin 5
 set title "bypass / kernel throughput"
 set ylabel "ratio"
-set yrange [0:*]
+set yrange [0:{y0}]
 plot "{dat}" using 1:3:xtic(2) with boxes lc rgb "#3b7d3b" title "ratio", \\
      "" using 1:3:4:5 with yerrorbars lc rgb "black" pt 0 ps 0 notitle, \\
      "" using 1:3:(sprintf("%.2fx", $3)) with labels offset 0,0.8 notitle
 set title "requests per second"
 set ylabel "requests/s"
+set yrange [0:{y1}]
 set format y "%.0s%c"
 plot "{dat}" using ($1-0.18):6:xtic(2) with boxes lc rgb "#999999" title "kernel", \\
      "" using ($1-0.18):6:7:8 with yerrorbars lc rgb "black" pt 0 ps 0 notitle, \\
@@ -134,13 +144,14 @@ plot "{dat}" using ($1-0.18):6:xtic(2) with boxes lc rgb "#999999" title "kernel
      "" using ($1+0.18):9:10:11 with yerrorbars lc rgb "black" pt 0 ps 0 notitle
 set title "p99 latency (accel-load workloads; memaslap and redis-benchmark report none)"
 set ylabel "p99, us"
+set yrange [0:{y2}]
 set format y "%g"
 plot "{dat}" using ($1-0.18):12:xtic(2) with boxes lc rgb "#999999" title "kernel", \\
      "" using ($1-0.18):12:13:14 with yerrorbars lc rgb "black" pt 0 ps 0 notitle, \\
      "" using ($1+0.18):15 with boxes lc rgb "#2060b0" title "bypass", \\
      "" using ($1+0.18):15:16:17 with yerrorbars lc rgb "black" pt 0 ps 0 notitle
 unset multiplot
-""".format(png=os.path.join(out, "results.png"), dat=dat, n=n, spread=spread)
+""".format(png=os.path.join(out, "results.png"), dat=dat, n=n, spread=spread, y0=ytop[0], y1=ytop[1], y2=ytop[2])
     try:
         p = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
     except OSError as e:
