@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.." || exit 1
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then SECS=${SECS:-3}; REPS=${REPS:-1}; else SECS=${SECS:-10}; REPS=${REPS:-3}; fi
 OUT=build/bench
-# The tuned pass's setting (README, Settings). The memif client's end gets
+# The tuned pass's setting (README, Configuration). The memif client's end gets
 # DPDK's zero-copy mode from the shim itself (dev/net_dpdk.c).
 SPIN=${SPIN:-1000}
 TUNED_QUICK=${TUNED_QUICK:-mc_get memaslap}
