@@ -239,7 +239,7 @@ $(BUILD)/bench/stacklink: benchmarks/stacklink.c $(STACK_SRC)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(STACK_SRC)
 
-# ---- fuzzing (tests/fuzz/, README "Fuzzing") ----------------------------
+# ---- fuzzing (tests/fuzz/, docs/tests.md "Fuzzing") ----------------------
 # libFuzzer targets under ASan and UBSan, built with Debian's clang; a
 # second build with clang's source-based coverage for fuzz-cov.
 FUZZ_CC := clang
@@ -287,7 +287,7 @@ unit-san:
 	@$(MAKE) --no-print-directory SANITIZE=$(SAN_UNIT) unit
 
 # The integration tests that pass with the sanitized shim and tools
-# (README.md, Tests, says why waitmix, preload_early and threads do not).
+# (docs/tests.md says why waitmix, preload_early and threads do not).
 SAN_INTEGRATION := callmix config fdlimit forkexec handoff memcached_tap \
 	memif_apps preload_early redis selfconn stackmix tcp_conns tcp_interop waitmix
 ifeq ($(SANITIZE),)

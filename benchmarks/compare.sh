@@ -23,7 +23,7 @@ cd "$(dirname "$0")/.." || exit 1
 QUICK=${QUICK:-0}
 if [ "$QUICK" = 1 ]; then SECS=${SECS:-3}; REPS=${REPS:-1}; else SECS=${SECS:-10}; REPS=${REPS:-3}; fi
 OUT=build/bench
-# The tuned pass's setting (README, Settings). The memif client's end gets
+# The tuned pass's setting (README, Configuration). The memif client's end gets
 # DPDK's zero-copy mode from the shim itself (dev/net_dpdk.c).
 SPIN=${SPIN:-1000}
 TUNED_QUICK=${TUNED_QUICK:-mc_get memaslap}
@@ -130,18 +130,24 @@ measure() { # $1 = workload, $2 = path
 		--rate "$RATE" --seconds "$SECS" --json)
 		echo "$out" > $OUT/fixed.$path.json ;;
 	memaslap) out=$(client "$path" memcaslap -s "$h:11211" -t "${SECS}s" -T 1 -c 32 2>&1 |
-		sed -n 's/.*Ops: \([0-9]*\) TPS: \([0-9]*\).*/{"rps": \2, "requests": \1, "p99_us": 0}/p') ;;
+		sed -n 's/.*Ops: \([0-9]*\) TPS: \([0-9]*\).*/\2 0 \1/p' | tail -1) ;;
 	redis_bench) out=$(client "$path" redis-benchmark -h "$h" -p 6379 -c 32 \
 		-n $((SECS * 40000)) -t get -q 2>&1 | tr '\r' '\n' |
-		sed -n 's/^GET: \([0-9.]*\) requests per second.*/{"rps": \1, "requests": 0, "p99_us": 0}/p' |
+		sed -n 's/^GET: \([0-9.]*\) requests per second.*/\1 0 0/p' |
 		tail -1) ;;
 	esac
 	u1=$(utime $sp)
 	server_stop
-	rps=$(echo "$out" | sed -n 's/.*"rps": \([0-9.]*\).*/\1/p')
-	p99=$(echo "$out" | sed -n 's/.*"p99_us": \([0-9.]*\).*/\1/p')
-	req=$(echo "$out" | sed -n 's/.*"requests": \([0-9]*\).*/\1/p')
-	[ -z "$rps" ] && { echo "compare: $w ($path) gave no result: $out" >&2; return 1; }
+	# accel-load's JSON read by python's json; the other clients' lines
+	# were turned into "rps p99_us requests" above
+	case $w in
+	memaslap|redis_bench) ;;
+	*) out=$(printf '%s' "$out" | python3 -c 'import json, sys
+d = json.load(sys.stdin)
+print(d["rps"], d.get("p99_us", 0), int(d.get("requests", 0)))' 2>/dev/null) ;;
+	esac
+	read -r rps p99 req <<< "$out"
+	[ -z "$rps" ] && { echo "compare: $w ($path) gave no result" >&2; return 1; }
 	[ "${req:-0}" -gt 0 ] || req=$(awk -v r="$rps" -v s="$SECS" 'BEGIN { printf "%d", r * s }')
 	echo "$rps ${p99:-0} $(awk -v u=$((u1 - u0)) -v hz="$(getconf CLK_TCK)" -v n="$req" \
 		'BEGIN { printf "%.3f", n ? u / hz * 1e6 / n : 0 }')"
@@ -159,8 +165,6 @@ declare -A DESC=(
 )
 fail=0
 : > $OUT/c2c.all
-json="{\"quick\": $QUICK, \"seconds\": $SECS, \"repetitions\": $REPS, \"workloads\": ["
-first=1
 : > $OUT/results.dat
 printf "%-44s %12s %12s %7s %12s %8s %9s %9s %10s %8s\n" workload "kernel/s" "bypass/s" \
 	ratio "tuned/s" "of tuned" "k p99 us" "b p99 us" "ceiling/s" "of ceil" > $OUT/results.txt
@@ -169,8 +173,8 @@ for w in $WORKLOADS; do
 	paths="kernel bypass tuned"
 	[ "$QUICK" = 1 ] && [[ " $TUNED_QUICK " != *" $w "* ]] && paths="kernel bypass"
 	for path in $paths; do
-		: > $OUT/m.$path
-		: > $OUT/c2c.$path
+		: > $OUT/m.$w.$path
+		: > $OUT/c2c.$w.$path
 	done
 	# the paths in turn, repetition by repetition: the machine's drift
 	# (others' load comes and goes) falls on each of them alike
@@ -178,28 +182,28 @@ for w in $WORKLOADS; do
 		for path in $paths; do
 			# how far apart the host has put the two cores now (c2c.c)
 			c2c=$(build/bench/c2c 0 1 1) || c2c=0
-			echo "$c2c" >> $OUT/c2c.$path
+			echo "$c2c" >> $OUT/c2c.$w.$path
 			echo "   [$w] $path run $rep/$REPS ($SECS s; cores $c2c ns apart)" >&2
-			measure "$w" "$path" >> $OUT/m.$path || { fail=1; echo "0 0 0" >> $OUT/m.$path; }
+			measure "$w" "$path" >> $OUT/m.$w.$path || { fail=1; echo "0 0 0" >> $OUT/m.$w.$path; }
 		done
 	done
 	for path in $paths; do
-		R[$path.rps]=$(awk '{ print $1 }' $OUT/m.$path | median)
-		R[$path.p99]=$(awk '{ print $2 }' $OUT/m.$path | median)
-		R[$path.user]=$(awk '{ print $3 }' $OUT/m.$path | median)
-		R[$path.c2c]=$(median < $OUT/c2c.$path)
+		R[$path.rps]=$(awk '{ print $1 }' $OUT/m.$w.$path | median)
+		R[$path.p99]=$(awk '{ print $2 }' $OUT/m.$w.$path | median)
+		R[$path.user]=$(awk '{ print $3 }' $OUT/m.$w.$path | median)
+		R[$path.c2c]=$(median < $OUT/c2c.$w.$path)
 		R[$path.c2c]=${R[$path.c2c]:-0}
-		cat $OUT/c2c.$path >> $OUT/c2c.all
+		cat $OUT/c2c.$w.$path >> $OUT/c2c.all
 	done
 	ratio=$(awk -v b="${R[bypass.rps]}" -v k="${R[kernel.rps]}" 'BEGIN { printf "%.2f", k ? b / k : 0 }')
 	ceil=$(awk -v u="${R[kernel.user]}" 'BEGIN { printf "%.0f", (u > 0 ? 1e6 / u : 0) }')
 	ofceil=$(awk -v b="${R[bypass.rps]}" -v c="$ceil" 'BEGIN { printf "%.0f%%", c ? 100 * b / c : 0 }')
-	tuned=- oftuned=- tuned_json=null oftuned_json=null
+	echo "${DESC[$w]}" > $OUT/desc.$w
+	tuned=- oftuned=- oftuned_json=null
 	if [ -n "${R[tuned.rps]}" ]; then
 		tuned=$(printf "%.0f" "${R[tuned.rps]}")
 		oftuned=$(awk -v b="${R[bypass.rps]}" -v t="${R[tuned.rps]}" \
 			'BEGIN { printf "%.0f%%", t ? 100 * b / t : 0 }')
-		tuned_json=${R[tuned.rps]}
 		oftuned_json=$(awk -v b="${R[bypass.rps]}" -v t="${R[tuned.rps]}" \
 			'BEGIN { printf "%.3f", t ? b / t : 0 }')
 	fi
@@ -207,9 +211,6 @@ for w in $WORKLOADS; do
 		"${R[kernel.rps]}" "${R[bypass.rps]}" "$ratio" "$tuned" "$oftuned" "${R[kernel.p99]}" \
 		"${R[bypass.p99]}" "$ceil" "$ofceil" | tee -a $OUT/results.txt
 	echo "\"$w\" ${R[kernel.rps]} ${R[bypass.rps]}" >> $OUT/results.dat
-	[ $first = 1 ] || json="$json, "
-	first=0
-	json="$json{\"name\": \"$w\", \"description\": \"${DESC[$w]}\", \"kernel_rps\": ${R[kernel.rps]}, \"bypass_rps\": ${R[bypass.rps]}, \"ratio\": $ratio, \"tuned_rps\": $tuned_json, \"default_of_tuned\": $oftuned_json, \"kernel_p99_us\": ${R[kernel.p99]}, \"bypass_p99_us\": ${R[bypass.p99]}, \"kernel_server_user_us_per_request\": ${R[kernel.user]}, \"ceiling_rps\": $ceil, \"kernel_c2c_ns\": ${R[kernel.c2c]}, \"bypass_c2c_ns\": ${R[bypass.c2c]}}"
 	awk -v r="$ratio" 'BEGIN { exit !(r < 1) }' && { echo "   SLOWER: $w" >&2; fail=1; }
 	awk -v r="$oftuned_json" 'BEGIN { exit !(r != "null" && r < 0.95) }' &&
 		echo "   DEFAULTS BELOW 95 % OF TUNED: $w" >&2
@@ -220,35 +221,22 @@ done
 RATE=$(awk -v r="$(sed -n 's/^"mc_get" \([0-9.]*\) .*/\1/p' $OUT/results.dat)" \
 	'BEGIN { printf "%d", r / 2 }')
 fixed=""
-json_end="]}"
 if [ "${RATE:-0}" -gt 0 ]; then
 	for path in kernel bypass; do
 		echo "   [fixed load] $path at $RATE requests/s ($SECS s)" >&2
 		measure mc_fixed "$path" > /dev/null || fail=1
 	done
-	pct() { sed -n "s/.*\"$2\": \([0-9.]*\).*/\1/p" $OUT/fixed.$1.json; }
+	pct() { python3 -c 'import json, sys
+print(json.load(open(sys.argv[1])).get(sys.argv[2], "-"))' $OUT/fixed.$1.json "$2" 2>/dev/null || echo -; }
 	fixed=$(printf "memcached GET at %s requests/s (50 %% of the kernel's peak): p50/p99/p99.9 us kernel %s / %s / %s, bypass %s / %s / %s" \
 		"$RATE" "$(pct kernel p50_us)" "$(pct kernel p99_us)" "$(pct kernel p999_us)" \
 		"$(pct bypass p50_us)" "$(pct bypass p99_us)" "$(pct bypass p999_us)")
-	json_end="], \"fixed_load\": {\"rate\": $RATE, \"kernel\": $(cat $OUT/fixed.kernel.json), \"bypass\": $(cat $OUT/fixed.bypass.json)}}"
 fi
 c2c_range=$(sort -g $OUT/c2c.all | awk '{ v[NR] = $1 } END { if (NR) printf "%s / %s / %s", v[1], v[int((NR + 1) / 2)], v[NR] }')
 [ -n "$c2c_range" ] && echo "CPU 0 <-> CPU 1 cache-line round trip before the runs, min / median / max ns: $c2c_range" \
 	>> $OUT/results.txt
-echo "$json$json_end" > $OUT/results.json
-gnuplot <<EOF 2>/dev/null || echo "   (no chart: gnuplot failed)"
-set terminal pngcairo size 1000,500 noenhanced
-set output "$OUT/results.png"
-set title "kernel vs bypass, requests per second (median of $REPS, $SECS s runs)"
-set style data histograms
-set style histogram clustered gap 1
-set style fill solid 0.8 border -1
-set xtics rotate by -25 scale 0
-set ylabel "requests/s"
-set grid ytics
-set key outside top center horizontal
-plot "$OUT/results.dat" using 2:xtic(1) title "kernel (loopback)", "" using 3 title "bypass (memif)"
-EOF
+python3 benchmarks/results.py $OUT "$QUICK" "$SECS" "$REPS" "$SPIN" "${RATE:-0}" $WORKLOADS ||
+	echo "   (results.py failed: no results.json)" >&2
 echo
 cat $OUT/results.txt
 echo "bypass: the shim's defaults; tuned: the same with ACCEL_SPIN_US=$SPIN at both ends$([ "$QUICK" = 1 ] && echo " (QUICK: only $TUNED_QUICK)")"

@@ -231,7 +231,7 @@ static int lease_signal(void)
  * None can be had while anyone has the file open for writing: a
  * read-only open then means another writer, and the file is the
  * kernel's; a writable open of ours is that writer (and others are not
- * seen: README). */
+ * seen: docs/storage.md). */
 static void lease_take(int fd, struct st_inode *ino, unsigned gen, int flags)
 {
 	char self[32];
