@@ -653,7 +653,7 @@ struct sk_thread *sk_thread_create(const struct sk_net_conf *conf)
 		return NULL;
 	dev_thread_register();
 	t->s = stack_for_new_thread();
-	sk_spin_init(&t->spin, t->s->spin_ns);
+	sk_spin_init(&t->spin, t->s->spin_ns, t->s->wake_fd >= 0);
 	t->notify_fd = kept(conf, accel_real.eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
 	t->wait_epfd = t->notify_fd < 0 ? -1 : wait_set_create(conf, t);
 	if (t->wait_epfd < 0) {

@@ -3,8 +3,9 @@
  */
 #include "spin.h"
 
-void sk_spin_init(struct sk_spin *sp, uint64_t fixed_ns)
+void sk_spin_init(struct sk_spin *sp, uint64_t fixed_ns, int woken)
 {
+	sp->near_ns = woken ? SK_SPIN_NEAR_WAKE_NS : SK_SPIN_NEAR_NS;
 	sp->fixed = fixed_ns != SK_SPIN_ADAPTIVE;
 	sp->budget_ns = sp->fixed ? fixed_ns : SK_SPIN_START_NS;
 }
@@ -26,7 +27,7 @@ void sk_spin_learn(struct sk_spin *sp, uint64_t took_ns, int slept, int got)
 
 	if (sp->fixed)
 		return;
-	if (slept && took_ns > SK_SPIN_NEAR_NS)
+	if (slept && took_ns > sp->near_ns)
 		b = shrunk(b); /* nothing a spin could have caught */
 	else if (got && (slept || took_ns > b / 2))
 		b = grown(b); /* caught late in the spin, or just missed */

@@ -23,7 +23,7 @@ static struct sk_spin fresh(void)
 {
 	struct sk_spin sp;
 
-	sk_spin_init(&sp, SK_SPIN_ADAPTIVE);
+	sk_spin_init(&sp, SK_SPIN_ADAPTIVE, 0);
 	return sp;
 }
 
@@ -113,6 +113,29 @@ static void test_near_miss_window(void **state)
 	assert_true(sk_spin_budget(&sp) < 4 * b);
 }
 
+/* On a queue that wakes its sleepers at once (an interrupt), a sleep
+ * longer than SK_SPIN_NEAR_WAKE_NS is no near miss: it shrinks the
+ * budget where on memif it would grow it. */
+static void test_near_miss_with_wakeups(void **state)
+{
+	struct sk_spin sp, memif;
+
+	(void)state;
+	sk_spin_init(&sp, SK_SPIN_ADAPTIVE, 1);
+	sk_spin_init(&memif, SK_SPIN_ADAPTIVE, 0);
+	for (int i = 0; i < 20; i++) { /* a message every 1-3 ms */
+		sk_spin_learn(&sp, (1 + i % 3) * MS, 1, 1);
+		sk_spin_learn(&memif, (1 + i % 3) * MS, 1, 1);
+	}
+	assert_int_equal(sk_spin_budget(&memif), SK_SPIN_MAX_NS);
+	assert_true(sk_spin_budget(&sp) < SK_SPIN_START_NS);
+	sk_spin_learn(&sp, SK_SPIN_NEAR_WAKE_NS, 1, 1); /* just missed: grows */
+	assert_true(sk_spin_budget(&sp) >= SK_SPIN_MIN_NS);
+	for (int i = 0; i < 30; i++) /* requests a few us apart: caught late */
+		sk_spin_learn(&sp, sk_spin_budget(&sp) * 3 / 4, 0, 1);
+	assert_int_equal(sk_spin_budget(&sp), SK_SPIN_MAX_NS);
+}
+
 /* A short timeout, reached in the spin or after a short sleep, says
  * nothing about the gaps: no change. */
 static void test_short_timeout_keeps(void **state)
@@ -166,7 +189,7 @@ static void test_fixed_never_moves(void **state)
 	for (size_t v = 0; v < sizeof(vals) / sizeof(vals[0]); v++) {
 		struct sk_spin sp;
 
-		sk_spin_init(&sp, vals[v]);
+		sk_spin_init(&sp, vals[v], 0);
 		assert_true(sp.fixed);
 		for (int i = 0; i < 50; i++) {
 			sk_spin_learn(&sp, 10 * US, 1, 1);
@@ -205,6 +228,7 @@ int main(void)
 		cmocka_unit_test(test_late_hit_grows_early_hit_keeps),
 		cmocka_unit_test(test_idle_falls_to_floor),
 		cmocka_unit_test(test_near_miss_window),
+		cmocka_unit_test(test_near_miss_with_wakeups),
 		cmocka_unit_test(test_short_timeout_keeps),
 		cmocka_unit_test(test_capped),
 		cmocka_unit_test(test_random_stays_in_bounds),
