@@ -421,13 +421,13 @@ static int wait_sock(struct sk_thread *t, struct sk_stack *S, int fd, unsigned e
 	struct sk_sock *s = sk_get_on(fd, S);
 	struct pollfd p[SK_SLEEP_FDS + 1];
 	struct timespec ts;
-	uint64_t start = sk_now(), until = start + sk_spin_budget(&t->spin);
+	uint64_t start = sk_now(), until = start + sk_spin_budget(&t->spin, start), now;
 	int n, r;
 
 	if (!s)
 		return 0;
 	/* poll a while (spin.h), letting other threads in between */
-	while (sk_now() < until) {
+	while ((now = sk_now()) < until && !sk_spin_cut(&t->spin, now)) {
 		sk_poll_stack(t, S);
 		if (!s->c || (stack_tcp_events(s->c) & ev)) {
 			sk_spin_learn(&t->spin, sk_now() - start, 0, 1);

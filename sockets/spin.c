@@ -8,6 +8,8 @@ void sk_spin_init(struct sk_spin *sp, uint64_t fixed_ns, int woken)
 	sp->near_ns = woken ? SK_SPIN_NEAR_WAKE_NS : SK_SPIN_NEAR_NS;
 	sp->fixed = fixed_ns != SK_SPIN_ADAPTIVE;
 	sp->budget_ns = sp->fixed ? fixed_ns : SK_SPIN_START_NS;
+	sp->looked_at = 0;
+	sp->preempted = 0;
 }
 
 static uint64_t grown(uint64_t b)
@@ -27,7 +29,10 @@ void sk_spin_learn(struct sk_spin *sp, uint64_t took_ns, int slept, int got)
 
 	if (sp->fixed)
 		return;
-	if (slept && took_ns > sp->near_ns)
+	if (sp->preempted) {
+		sp->preempted = 0;
+		b = b / 2 <= SK_SPIN_MIN_NS ? SK_SPIN_MIN_NS : b / 2;
+	} else if (slept && took_ns > sp->near_ns)
 		b = shrunk(b); /* nothing a spin could have caught */
 	else if (got && (slept || took_ns > b / 2))
 		b = grown(b); /* caught late in the spin, or just missed */

@@ -59,22 +59,54 @@
 /* sk_net_conf.spin_ns when ACCEL_SPIN_US is unset: learn it. */
 #define SK_SPIN_ADAPTIVE UINT64_MAX
 
+/*
+ * A spin that was preempted ends there. Two looks of one spin more than
+ * SK_SPIN_PREEMPT_NS apart mean the thread lost its CPU between them (a
+ * look takes microseconds; the scheduler's slices are milliseconds): more
+ * threads want to run than there are cores, and a spinning thread takes
+ * the time of the one that would answer it (six redis-server nodes of a
+ * cluster on two cores: each message's next hop waited out its
+ * neighbours' spins). The spin stops and the budget halves, so a thread
+ * that keeps being preempted sleeps almost at once, as with
+ * ACCEL_SPIN_US=0; the growth rules bring it back when the cores are free.
+ */
+#define SK_SPIN_PREEMPT_NS 500000ull
+
 struct sk_spin {
 	uint64_t budget_ns;
 	uint64_t near_ns;     /* SK_SPIN_NEAR_NS or SK_SPIN_NEAR_WAKE_NS */
+	uint64_t looked_at;   /* the spin's last look */
 	uint8_t fixed;        /* ACCEL_SPIN_US was set: never changes */
+	uint8_t preempted;    /* this wait's spin was cut short */
 };
 
 /* fixed_ns: the user's ACCEL_SPIN_US in ns, or SK_SPIN_ADAPTIVE; woken:
  * the thread's queue wakes its sleepers by interrupt (a wake fd). */
 void sk_spin_init(struct sk_spin *sp, uint64_t fixed_ns, int woken);
 
-static inline uint64_t sk_spin_budget(const struct sk_spin *sp)
+/* A wait begins its spin at now: how long it may spin. */
+static inline uint64_t sk_spin_budget(struct sk_spin *sp, uint64_t now)
 {
+	sp->looked_at = now;
+	sp->preempted = 0;
 	return sp->budget_ns;
 }
 
-/* One wait's outcome: whether it slept in the kernel on the way; took_ns
+/* Each look of the spin, at now: 1 when the spin must end here, because
+ * the thread was preempted since the last one (SK_SPIN_PREEMPT_NS). */
+static inline int sk_spin_cut(struct sk_spin *sp, uint64_t now)
+{
+	uint64_t last = sp->looked_at;
+
+	sp->looked_at = now;
+	if (sp->fixed || now < last + SK_SPIN_PREEMPT_NS)
+		return 0;
+	sp->preempted = 1;
+	return 1;
+}
+
+/* One wait's outcome (a spin that sk_spin_cut ended halves the budget,
+ * whatever came of it): whether it slept in the kernel on the way; took_ns
  * from the call's start to its return if it did not, from when it went to
  * sleep (the first time) if it did, so that time the thread spent spinning
  * or preempted before it slept does not count as a long sleep; and

@@ -253,7 +253,7 @@ static void kernel_asked(struct sk_thread *t, int epfd, int k)
 static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 			 int maxevents, uint64_t deadline, const sigset_t *sigmask)
 {
-	uint64_t start = now_ns(), spin_until = start + sk_spin_budget(&t->spin);
+	uint64_t start = now_ns(), spin_until = start + sk_spin_budget(&t->spin, start);
 	unsigned sigs = accel_sig_seq;
 	uint64_t asleep_at = 0;
 
@@ -283,6 +283,8 @@ static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
 			spin_learn(t, start, asleep_at, now, n + k != 0);
 			return n + k ? merge(ev, n, k) : 0;
 		}
+		if (now < spin_until && sk_spin_cut(&t->spin, now))
+			spin_until = 0; /* preempted: sleep now (spin.h) */
 		if (now < spin_until) {
 			if (accel_sig_seq != sigs)
 				return -EINTR; /* a handler ran in the spin */
@@ -455,7 +457,7 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 	struct pollfd *buf = poll_buf(t, nfds + SK_SLEEP_FDS);
 	short *rev = buf ? t->prev : NULL;
 	uint64_t start = now_ns(), asked_at = 0, asleep_at = 0;
-	uint64_t spin_until = start + sk_spin_budget(&t->spin);
+	uint64_t spin_until = start + sk_spin_budget(&t->spin, start);
 	unsigned sigs = accel_sig_seq;
 	int r = -ENOMEM;
 
@@ -505,6 +507,8 @@ static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 			r = 0;
 			goto out;
 		}
+		if (now < spin_until && sk_spin_cut(&t->spin, now))
+			spin_until = 0; /* preempted: sleep now (spin.h) */
 		if (now < spin_until) {
 			if (accel_sig_seq != sigs) {
 				r = -EINTR; /* a handler ran in the spin */

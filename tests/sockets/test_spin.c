@@ -33,7 +33,7 @@ static void test_starts_adaptive(void **state)
 
 	(void)state;
 	assert_false(sp.fixed);
-	assert_int_equal(sk_spin_budget(&sp), SK_SPIN_START_NS);
+	assert_int_equal(sk_spin_budget(&sp, 0), SK_SPIN_START_NS);
 }
 
 /* A stream of requests 150 us apart, the thread starting from the floor:
@@ -47,19 +47,19 @@ static void test_grows_to_catch_the_gaps(void **state)
 	(void)state;
 	sp.budget_ns = SK_SPIN_MIN_NS;
 	for (int i = 0; i < 100; i++) {
-		uint64_t b = sk_spin_budget(&sp);
+		uint64_t b = sk_spin_budget(&sp, 0);
 
 		if (b >= 150 * US) {
 			sk_spin_learn(&sp, 150 * US, 0, 1); /* caught in the spin */
 		} else {
 			sleeps++; /* missed: slept, found on the next 1 ms slice */
 			sk_spin_learn(&sp, b + 1 * MS, 1, 1);
-			assert_true(sk_spin_budget(&sp) > b);
+			assert_true(sk_spin_budget(&sp, 0) > b);
 		}
 	}
 	assert_true(sleeps <= 8);
-	assert_true(sk_spin_budget(&sp) >= 150 * US);
-	assert_true(sk_spin_budget(&sp) <= SK_SPIN_MAX_NS);
+	assert_true(sk_spin_budget(&sp, 0) >= 150 * US);
+	assert_true(sk_spin_budget(&sp, 0) <= SK_SPIN_MAX_NS);
 }
 
 /* An event in the second half of the spin: a margin is added; in the
@@ -67,13 +67,13 @@ static void test_grows_to_catch_the_gaps(void **state)
 static void test_late_hit_grows_early_hit_keeps(void **state)
 {
 	struct sk_spin sp = fresh();
-	uint64_t b = sk_spin_budget(&sp);
+	uint64_t b = sk_spin_budget(&sp, 0);
 
 	(void)state;
 	sk_spin_learn(&sp, b / 4, 0, 1);
-	assert_int_equal(sk_spin_budget(&sp), b);
+	assert_int_equal(sk_spin_budget(&sp, 0), b);
 	sk_spin_learn(&sp, b * 3 / 4, 0, 1);
-	assert_int_equal(sk_spin_budget(&sp), 2 * b);
+	assert_int_equal(sk_spin_budget(&sp, 0), 2 * b);
 }
 
 /* An idle thread: each wait sleeps long (or times out long after); the
@@ -85,16 +85,16 @@ static void test_idle_falls_to_floor(void **state)
 	(void)state;
 	sp.budget_ns = SK_SPIN_MAX_NS;
 	for (int i = 0; i < 60; i++) { /* (spin.h: about 50 from the cap) */
-		uint64_t b = sk_spin_budget(&sp);
+		uint64_t b = sk_spin_budget(&sp, 0);
 
 		sk_spin_learn(&sp, 1000 * MS, 1, i & 1); /* an event a second later, or none */
-		assert_true(sk_spin_budget(&sp) <= b);
+		assert_true(sk_spin_budget(&sp, 0) <= b);
 		if (i == 0)
-			assert_int_equal(sk_spin_budget(&sp), SK_SPIN_MAX_NS - SK_SPIN_MAX_NS / 8);
+			assert_int_equal(sk_spin_budget(&sp, 0), SK_SPIN_MAX_NS - SK_SPIN_MAX_NS / 8);
 	}
-	assert_int_equal(sk_spin_budget(&sp), SK_SPIN_MIN_NS);
+	assert_int_equal(sk_spin_budget(&sp, 0), SK_SPIN_MIN_NS);
 	sk_spin_learn(&sp, SK_SPIN_NEAR_NS + 1, 1, 0);
-	assert_int_equal(sk_spin_budget(&sp), SK_SPIN_MIN_NS);
+	assert_int_equal(sk_spin_budget(&sp, 0), SK_SPIN_MIN_NS);
 }
 
 /* A sleep found its event at the end of a memif slice or two: a near
@@ -102,15 +102,15 @@ static void test_idle_falls_to_floor(void **state)
 static void test_near_miss_window(void **state)
 {
 	struct sk_spin sp = fresh();
-	uint64_t b = sk_spin_budget(&sp);
+	uint64_t b = sk_spin_budget(&sp, 0);
 
 	(void)state;
 	sk_spin_learn(&sp, SK_SPIN_MAX_NS + 1 * MS, 1, 1);
-	assert_int_equal(sk_spin_budget(&sp), 2 * b);
+	assert_int_equal(sk_spin_budget(&sp, 0), 2 * b);
 	sk_spin_learn(&sp, SK_SPIN_NEAR_NS, 1, 1);
-	assert_int_equal(sk_spin_budget(&sp), 4 * b);
+	assert_int_equal(sk_spin_budget(&sp, 0), 4 * b);
 	sk_spin_learn(&sp, SK_SPIN_NEAR_NS + 1, 1, 1);
-	assert_true(sk_spin_budget(&sp) < 4 * b);
+	assert_true(sk_spin_budget(&sp, 0) < 4 * b);
 }
 
 /* On a queue that wakes its sleepers at once (an interrupt), a sleep
@@ -127,13 +127,13 @@ static void test_near_miss_with_wakeups(void **state)
 		sk_spin_learn(&sp, (1 + i % 3) * MS, 1, 1);
 		sk_spin_learn(&memif, (1 + i % 3) * MS, 1, 1);
 	}
-	assert_int_equal(sk_spin_budget(&memif), SK_SPIN_MAX_NS);
-	assert_true(sk_spin_budget(&sp) < SK_SPIN_START_NS);
+	assert_int_equal(sk_spin_budget(&memif, 0), SK_SPIN_MAX_NS);
+	assert_true(sk_spin_budget(&sp, 0) < SK_SPIN_START_NS);
 	sk_spin_learn(&sp, SK_SPIN_NEAR_WAKE_NS, 1, 1); /* just missed: grows */
-	assert_true(sk_spin_budget(&sp) >= SK_SPIN_MIN_NS);
+	assert_true(sk_spin_budget(&sp, 0) >= SK_SPIN_MIN_NS);
 	for (int i = 0; i < 30; i++) /* requests a few us apart: caught late */
-		sk_spin_learn(&sp, sk_spin_budget(&sp) * 3 / 4, 0, 1);
-	assert_int_equal(sk_spin_budget(&sp), SK_SPIN_MAX_NS);
+		sk_spin_learn(&sp, sk_spin_budget(&sp, 0) * 3 / 4, 0, 1);
+	assert_int_equal(sk_spin_budget(&sp, 0), SK_SPIN_MAX_NS);
 }
 
 /* A short timeout, reached in the spin or after a short sleep, says
@@ -141,13 +141,13 @@ static void test_near_miss_with_wakeups(void **state)
 static void test_short_timeout_keeps(void **state)
 {
 	struct sk_spin sp = fresh();
-	uint64_t b = sk_spin_budget(&sp);
+	uint64_t b = sk_spin_budget(&sp, 0);
 
 	(void)state;
 	sk_spin_learn(&sp, b / 2, 0, 0);
 	sk_spin_learn(&sp, b + 500 * US, 1, 0);
 	sk_spin_learn(&sp, 0, 0, 0);
-	assert_int_equal(sk_spin_budget(&sp), b);
+	assert_int_equal(sk_spin_budget(&sp, 0), b);
 }
 
 /* Under a steady load the budget climbs to the cap and stops there. */
@@ -157,10 +157,10 @@ static void test_capped(void **state)
 
 	(void)state;
 	for (int i = 0; i < 64; i++) {
-		sk_spin_learn(&sp, sk_spin_budget(&sp), 0, 1);
-		assert_true(sk_spin_budget(&sp) <= SK_SPIN_MAX_NS);
+		sk_spin_learn(&sp, sk_spin_budget(&sp, 0), 0, 1);
+		assert_true(sk_spin_budget(&sp, 0) <= SK_SPIN_MAX_NS);
 	}
-	assert_int_equal(sk_spin_budget(&sp), SK_SPIN_MAX_NS);
+	assert_int_equal(sk_spin_budget(&sp, 0), SK_SPIN_MAX_NS);
 }
 
 /* Whatever comes, the budget stays within its bounds. */
@@ -175,8 +175,8 @@ static void test_random_stays_in_bounds(void **state)
 
 		sk_spin_learn(&sp, random() % 3 ? took : took / 1000, (int)(random() & 1),
 			      (int)(random() & 1));
-		assert_true(sk_spin_budget(&sp) >= SK_SPIN_MIN_NS);
-		assert_true(sk_spin_budget(&sp) <= SK_SPIN_MAX_NS);
+		assert_true(sk_spin_budget(&sp, 0) >= SK_SPIN_MIN_NS);
+		assert_true(sk_spin_budget(&sp, 0) <= SK_SPIN_MAX_NS);
 	}
 }
 
@@ -196,12 +196,51 @@ static void test_fixed_never_moves(void **state)
 			sk_spin_learn(&sp, 5000 * MS, 1, 0);
 			sk_spin_learn(&sp, vals[v], 0, 1);
 		}
-		assert_int_equal(sk_spin_budget(&sp), vals[v]);
+		assert_int_equal(sk_spin_budget(&sp, 0), vals[v]);
 	}
 }
 
 /* The idle slice: base while frames came lately, then one base more per
  * SK_IDLE_STRETCH slices of silence, up to SK_IDLE_SLICE_MAX. */
+/* A spin whose looks come far apart (the thread was preempted) ends at
+ * once and halves the budget, down to the floor; looks a few us apart
+ * never cut it; a fixed spin is never cut. */
+static void test_preempted_spin_is_cut(void **state)
+{
+	struct sk_spin sp;
+	uint64_t t = 1000 * MS, b;
+
+	(void)state;
+	sk_spin_init(&sp, SK_SPIN_ADAPTIVE, 0);
+	for (int i = 0; i < 20; i++) /* load: the budget at the cap */
+		sk_spin_learn(&sp, 1 * MS, 1, 1);
+	b = sk_spin_budget(&sp, t);
+	assert_int_equal(b, SK_SPIN_MAX_NS);
+	for (uint64_t at = t; at < t + b; at += 3 * US)
+		assert_false(sk_spin_cut(&sp, at));
+	sk_spin_learn(&sp, b / 4, 0, 1); /* caught early in the spin: kept */
+	assert_int_equal(sk_spin_budget(&sp, t), SK_SPIN_MAX_NS);
+	assert_false(sk_spin_cut(&sp, t + SK_SPIN_PREEMPT_NS - 1));
+	assert_true(sk_spin_cut(&sp, t + 2 * SK_SPIN_PREEMPT_NS));
+	sk_spin_learn(&sp, 3 * MS, 1, 1); /* a near miss, but preempted: halves */
+	assert_int_equal(sk_spin_budget(&sp, t), SK_SPIN_MAX_NS / 2);
+	for (int i = 0; i < 40; i++) {
+		t += 10 * MS;
+		sk_spin_budget(&sp, t);
+		assert_true(sk_spin_cut(&sp, t + 1 * MS));
+		sk_spin_learn(&sp, 1 * MS, 0, 1);
+	}
+	assert_int_equal(sk_spin_budget(&sp, t), SK_SPIN_MIN_NS);
+	sk_spin_learn(&sp, SK_SPIN_MIN_NS, 0, 1); /* not preempted: grows back */
+	assert_true(sk_spin_budget(&sp, t) > SK_SPIN_MIN_NS);
+
+	sk_spin_init(&sp, 1 * MS, 0);
+	sk_spin_budget(&sp, t);
+	assert_false(sk_spin_cut(&sp, t + 100 * MS));
+	sk_spin_learn(&sp, 1 * MS, 0, 1);
+	assert_int_equal(sk_spin_budget(&sp, t), 1 * MS);
+}
+
 static void test_idle_stretch(void **state)
 {
 	(void)state;
@@ -224,6 +263,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_starts_adaptive),
+		cmocka_unit_test(test_preempted_spin_is_cut),
 		cmocka_unit_test(test_grows_to_catch_the_gaps),
 		cmocka_unit_test(test_late_hit_grows_early_hit_keeps),
 		cmocka_unit_test(test_idle_falls_to_floor),
