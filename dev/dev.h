@@ -45,6 +45,10 @@ struct dev_net_conf {
 	 * receive side; NULL or "" for none. */
 	const char *impair_tx, *impair_rx;
 	int no_csum_offload;      /* leave checksums to software even if offered */
+	/* A file to write every frame the port sends and receives to, as
+	 * pcapng, each cut to pcap_snaplen bytes; NULL or "" for none. */
+	const char *pcap;
+	unsigned pcap_snaplen;
 	/* Called with each descriptor the device layer keeps open for itself
 	 * (the port's lock, the queues' wake sets); returns the number to
 	 * keep it under, the old one closed (the shim moves them out of the

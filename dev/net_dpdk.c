@@ -47,6 +47,7 @@
 #include "../common/real.h"
 #include "../common/sigasync.h"
 #include "../common/statsdir.h"
+#include "capture.h"
 #include "dev.h"
 #include "impair.h"
 
@@ -795,6 +796,14 @@ int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 		rc = port_start(conf);
 	}
 	host_restore(&h);
+	if (rc == 0 && conf->pcap && *conf->pcap) {
+		rc = cap_open(conf->pcap, conf->pcap_snaplen, net.info.port_id,
+			      net.own_fd, start_why, sizeof(start_why));
+		if (rc < 0) {
+			rte_eth_dev_stop(net.info.port_id);
+			rte_eth_dev_close(net.info.port_id);
+		}
+	}
 	if (rc < 0 && start_why[0])
 		snprintf(why, whylen, "%s", start_why);
 	else if (rc < 0)
@@ -857,6 +866,7 @@ void dev_net_close(void)
 		       dev_now_ns() < end)
 			sched_yield();
 	net.opened = 0;
+	cap_close();
 	rte_eth_dev_stop(net.info.port_id);
 	rte_eth_dev_close(net.info.port_id);
 	if (net.lock_path[0])
@@ -983,6 +993,29 @@ void dev_netq_leave(struct dev_netq *q)
 	__atomic_store_n(&q->active, 0, __ATOMIC_RELEASE);
 }
 
+/* The port's own receive and transmit: every frame that crosses it goes
+ * through these two, so the capture sees what the port's counters count. */
+static uint16_t port_rx(struct dev_netq *q, void **pkts, uint16_t n)
+{
+	uint16_t got = rte_eth_rx_burst(net.info.port_id, q->qid, (struct rte_mbuf **)pkts, n);
+
+	if (__builtin_expect(cap_on, 0))
+		cap_rx(q->qid, (struct rte_mbuf **)pkts, got);
+	return got;
+}
+
+static uint16_t port_tx(struct dev_netq *q, void **pkts, uint16_t n)
+{
+	uint16_t sent;
+
+	if (__builtin_expect(!cap_on, 1))
+		return rte_eth_tx_burst(net.info.port_id, q->qid, (struct rte_mbuf **)pkts, n);
+	cap_tx_hold((struct rte_mbuf **)pkts, n);
+	sent = rte_eth_tx_burst(net.info.port_id, q->qid, (struct rte_mbuf **)pkts, n);
+	cap_tx_done(q->qid, (struct rte_mbuf **)pkts, n, sent);
+	return sent;
+}
+
 static void *mbuf_dup(void *pkt)
 {
 	return rte_pktmbuf_copy(pkt, net.pool, 0, UINT32_MAX);
@@ -997,8 +1030,7 @@ static void mbuf_drop(void *pkt)
  * as on a congested wire. */
 static void impaired_send(struct dev_netq *q, void **pkts, unsigned n)
 {
-	unsigned sent = rte_eth_tx_burst(net.info.port_id, q->qid,
-					 (struct rte_mbuf **)pkts, (uint16_t)n);
+	unsigned sent = port_tx(q, pkts, (uint16_t)n);
 
 	for (unsigned i = sent; i < n; i++)
 		rte_pktmbuf_free(pkts[i]);
@@ -1018,9 +1050,8 @@ uint16_t dev_netq_rx(struct dev_netq *q, void **pkts, uint16_t n)
 			impaired_send(q, out, k);
 	}
 	if (!q->irx)
-		return rte_eth_rx_burst(net.info.port_id, q->qid, (struct rte_mbuf **)pkts, n);
-	got = rte_eth_rx_burst(net.info.port_id, q->qid, (struct rte_mbuf **)in,
-			       n < 64 ? n : 64);
+		return port_rx(q, pkts, n);
+	got = port_rx(q, in, n < 64 ? n : 64);
 	return (uint16_t)impair_apply(q->irx, dev_now_ns(), in, got, pkts, n,
 				      mbuf_dup, mbuf_drop);
 }
@@ -1062,7 +1093,7 @@ uint16_t dev_netq_tx(struct dev_netq *q, void **pkts, uint16_t n)
 	unsigned k;
 
 	if (!q->itx)
-		return rte_eth_tx_burst(net.info.port_id, q->qid, (struct rte_mbuf **)pkts, n);
+		return port_tx(q, pkts, n);
 	if (n > 64)
 		n = 64;
 	k = impair_apply(q->itx, dev_now_ns(), pkts, n, out, 256, mbuf_dup, mbuf_drop);

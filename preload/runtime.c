@@ -164,6 +164,8 @@ static struct sk_net_conf net_conf(void)
 						SK_SPIN_ADAPTIVE,
 		.impair_tx = accel_cfg.impair_tx,
 		.impair_rx = accel_cfg.impair_rx,
+		.pcap = accel_cfg.pcap,
+		.pcap_snaplen = accel_cfg.pcap_snaplen,
 		.own_fd = rt_own_fd,
 	};
 }

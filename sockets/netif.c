@@ -247,6 +247,8 @@ int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen)
 		.log_level = conf->log_level,
 		.impair_tx = conf->impair_tx,
 		.impair_rx = conf->impair_rx,
+		.pcap = conf->pcap,
+		.pcap_snaplen = conf->pcap_snaplen,
 		.own_fd = conf->own_fd,
 	};
 

@@ -46,6 +46,8 @@ struct sk_net_conf {
 	int link_wait_set;        /* ACCEL_LINK_WAIT_MS given (dev.h) */
 	int log_level;            /* for DPDK's own messages */
 	const char *impair_tx, *impair_rx; /* dev/impair.h specs, or NULL */
+	const char *pcap;         /* capture file (dev.h), or NULL / "" for none */
+	unsigned pcap_snaplen;
 	/* each thread's stack (sk_thread_create) */
 	uint32_t ip;          /* host byte order */
 	uint8_t prefix_len;
