@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -40,6 +41,29 @@ static struct {
 	uint64_t frames, lost;    /* written; not copied or not written */
 	char path[256];           /* for the closing line */
 } cap = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* The wall clock in the form of an Enhanced Packet Block's timestamp
+ * (pcapng, section 4.3: nanoseconds, as the interface blocks DPDK writes
+ * say, if_tsresol 9). rte_pcapng's own conversion from the TSC is not
+ * used: it sets its base inside the first copy, after that copy's
+ * cycles were read, and a TSC read a little behind its base (an earlier
+ * read, another CPU's TSC) throws it 2^64 cycles ahead, to the year 2251. */
+static uint64_t cap_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void cap_stamp(struct rte_mbuf *c, uint64_t ns)
+{
+	uint32_t *epb = rte_pktmbuf_mtod(c, uint32_t *);
+
+	/* (block type, length, interface, then the timestamp's two words) */
+	epb[3] = (uint32_t)(ns >> 32);
+	epb[4] = (uint32_t)ns;
+}
 
 int cap_open(const char *path, unsigned snaplen, uint16_t port,
 	     int (*own_fd)(int fd), char *why, size_t whylen)
@@ -96,16 +120,16 @@ static void cap_write(uint16_t qid, struct rte_mbuf **m, unsigned n,
 		      enum rte_pcapng_direction dir)
 {
 	struct rte_mbuf *copy[CAP_CHUNK];
-	uint64_t now = rte_get_tsc_cycles();
+	uint64_t now = cap_now_ns();
 
 	while (n) {
 		unsigned k = n < CAP_CHUNK ? n : CAP_CHUNK, got = 0;
 
 		for (unsigned i = 0; i < k; i++) {
 			copy[got] = rte_pcapng_copy(cap.port, qid, m[i], cap.pool,
-						    cap.snaplen, now, dir);
+						    cap.snaplen, rte_get_tsc_cycles(), dir);
 			if (copy[got])
-				got++;
+				cap_stamp(copy[got++], now);
 		}
 		cap.lost += k - got;
 		if (got && rte_pcapng_write_packets(cap.file, copy, (uint16_t)got) < 0)

@@ -4,6 +4,7 @@
 # through the port, then:
 #  - tshark reads the file: the clients' handshakes (SYN, SYN-ACK) and the
 #    memcached commands (set, get) are in it, both directions;
+#  - frames carry the wall clock's time, in order;
 #  - the file holds exactly as many frames as the port's counters on the
 #    exit line (port_rx_pkts + port_tx_pkts, ACCEL_STATS=1) say it moved;
 #  - ACCEL_PCAP_SNAPLEN cuts each frame (no frame longer than it in the
@@ -50,6 +51,13 @@ tshark -r "$PCAP" -T fields -e frame.number > /dev/null 2>"$LOGDIR/pcap.tshark.e
 	fail "tshark cannot read the file: $(head -3 "$LOGDIR/pcap.tshark.err")"
 note "capture: $frames frames; port: rx $rx + tx $tx"
 [ "$frames" -eq $((rx + tx)) ] || fail "$frames frames in the file, the port moved $((rx + tx))"
+# timestamps are the wall clock's (not the TSC's, nor a wrapped one)
+first=$(tshark -r "$PCAP" -c 1 -T fields -e frame.time_epoch 2>/dev/null | cut -d. -f1)
+last=$(tshark -r "$PCAP" -T fields -e frame.time_epoch 2>/dev/null | tail -1 | cut -d. -f1)
+now=$(date +%s)
+note "first frame at $(date -u -d "@$first" +%T), last $((last - first)) s later, now $(date -u +%T)"
+[ "$first" -gt $((now - 120)) ] && [ "$last" -le "$now" ] && [ "$last" -ge "$first" ] ||
+	fail "frame times $first..$last are not the wall clock's ($now)"
 # (the shim's tap port hands the kernel frames with checksums left to it)
 syn=$(tshark -r "$PCAP" -Y "tcp.flags.syn==1 && tcp.flags.ack==0 && tcp.dstport==11211" 2>/dev/null | wc -l)
 synack=$(tshark -r "$PCAP" -Y "tcp.flags.syn==1 && tcp.flags.ack==1 && tcp.srcport==11211" 2>/dev/null | wc -l)
