@@ -95,6 +95,17 @@ struct dev_port_stats {
 };
 int dev_net_port_stats(struct dev_port_stats *out);
 
+/* The port's extended counters (rte_eth_xstats) that dev_net_port_stats
+ * does not already give under its names (DPDK's rx_good_packets is
+ * port_rx_pkts): per queue, and the driver's own. Each named "port_" and
+ * DPDK's name. Fills up to max; returns how many (0: none, or no port).
+ * Not thread-safe against itself. */
+struct dev_port_xstat {
+	char name[64];
+	uint64_t value;
+};
+unsigned dev_net_port_xstats(struct dev_port_xstat *out, unsigned max);
+
 /* True for threads DPDK created itself (its interrupt thread): they must
  * never claim a queue. */
 int dev_thread_is_internal(void);

@@ -897,6 +897,53 @@ int dev_net_port_stats(struct dev_port_stats *out)
 	return 0;
 }
 
+/* DPDK's generic counters, which rte_eth_xstats repeats first: already in
+ * dev_port_stats, under its names (one name per counter). */
+static const char *const xstats_basic[] = {
+	"rx_good_packets", "tx_good_packets", "rx_good_bytes", "tx_good_bytes",
+	"rx_missed_errors", "rx_errors", "tx_errors", "rx_mbuf_allocation_errors",
+};
+
+static int xstat_is_basic(const char *name)
+{
+	for (size_t i = 0; i < sizeof(xstats_basic) / sizeof(xstats_basic[0]); i++)
+		if (!strcmp(name, xstats_basic[i]))
+			return 1;
+	return 0;
+}
+
+unsigned dev_net_port_xstats(struct dev_port_xstat *out, unsigned max)
+{
+	enum { XMAX = 256 };
+	static struct rte_eth_xstat_name names[XMAX];
+	static struct rte_eth_xstat vals[XMAX];
+	int nn, nv;
+	unsigned k = 0;
+
+	if (!__atomic_load_n(&net.opened, __ATOMIC_ACQUIRE))
+		return 0;
+	nn = rte_eth_xstats_get_names(net.info.port_id, names, XMAX);
+	nv = rte_eth_xstats_get(net.info.port_id, vals, XMAX);
+	if (nn <= 0 || nv <= 0 || nn > XMAX || nv > XMAX)
+		return 0;
+	for (int i = 0; i < nv && k < max; i++) {
+		const char *name;
+
+		if (vals[i].id >= (uint64_t)nn)
+			continue;
+		name = names[vals[i].id].name;
+		if (xstat_is_basic(name))
+			continue;
+		snprintf(out[k].name, sizeof(out[k].name), "port_%s", name);
+		/* (a name is one word in the counters file) */
+		for (char *c = out[k].name; *c; c++)
+			if (*c == ' ' || *c == '=' || *c == '\n')
+				*c = '_';
+		out[k++].value = vals[i].value;
+	}
+	return k;
+}
+
 const struct dev_net_info *dev_net_info(void)
 {
 	return __atomic_load_n(&net.opened, __ATOMIC_ACQUIRE) ? &net.info : NULL;

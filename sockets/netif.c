@@ -878,6 +878,18 @@ int sk_net_stats(struct stack_stats *out)
 	return (int)sk_nstacks;
 }
 
+size_t sk_net_stack_line(unsigned i, char *buf, size_t len)
+{
+	size_t n;
+
+	if (!__atomic_load_n(&stacks_up, __ATOMIC_ACQUIRE) || i >= sk_nstacks ||
+	    sk_lock(&sk_stacks[i]) < 0)
+		return 0;
+	n = sk_stack_line(&sk_stacks[i], stack_stats(sk_stacks[i].st), buf, len);
+	sk_unlock(&sk_stacks[i]);
+	return n;
+}
+
 int sk_net_stack_stats(unsigned i, struct stack_stats *out)
 {
 	if (!__atomic_load_n(&stacks_up, __ATOMIC_ACQUIRE) || i >= sk_nstacks ||
