@@ -9,6 +9,8 @@
 #    exit line (port_rx_pkts + port_tx_pkts, ACCEL_STATS=1) say it moved;
 #  - ACCEL_PCAP_SNAPLEN cuts each frame (no frame longer than it in the
 #    file, the original length kept);
+#  - a server killed with SIGKILL leaves a file that reads, its last
+#    reply in it (each burst is written as it passes);
 #  - a file that cannot be created is refused with one line naming
 #    ACCEL_PCAP, and the program still runs (on the kernel).
 . "$(dirname "$0")/lib.sh"
@@ -88,6 +90,28 @@ read -r n maxcap maxlen <<< "$stats"
 note "snaplen 64: $n frames (port: $((rx + tx))), longest kept $maxcap of $maxlen bytes"
 [ "$n" -eq $((rx + tx)) ] || fail "snaplen capture: $n frames, the port moved $((rx + tx))"
 [ "$maxcap" -le 64 ] && [ "$maxlen" -gt 1000 ] || fail "frames not cut at 64 bytes ($maxcap/$maxlen)"
+
+# ---- killed: every burst is in the file already ----------------------------
+rm -f "$PCAP"
+$NSX env ACCEL_DPDK_ARGS="$TAP_ARGS" ACCEL_IP=10.88.0.2/24 ACCEL_PCAP="$PCAP" \
+	"$ACCEL" memcached -u root -t 1 -U 0 -p 11211 > "$log" 2>&1 &
+mc=$!
+tap_up acc0 10.88.0.1/24
+wait_tcp 10.88.0.2 11211 || fail "memcached did not listen: $(tail -3 "$log")"
+in_ns python3 -c "
+import socket
+s = socket.create_connection(('10.88.0.2', 11211))
+s.sendall(b'set killed 0 0 2\r\nok\r\n')
+assert s.recv(100) == b'STORED\r\n'
+" || fail "set before the kill"
+kill -KILL "$mc"
+wait "$mc" 2>/dev/null
+"$BUILD/accel-stat" > /dev/null 2>&1 # (removes what the killed one left)
+in_ns ip link del acc0 2>/dev/null
+n=$(tshark -r "$PCAP" 2>/dev/null | wc -l)
+tshark -r "$PCAP" -Y 'tcp.payload contains "STORED"' 2>/dev/null | grep -q . ||
+	fail "after kill -9 the capture lacks the last reply ($n frames)"
+note "killed with SIGKILL: the file reads, $n frames, the last reply in it"
 
 # ---- a file that cannot be written ----------------------------------------
 out=$(in_ns env ACCEL_DPDK_ARGS="$TAP_ARGS" ACCEL_IP=10.88.0.2/24 \
