@@ -45,6 +45,10 @@ struct dev_net_conf {
 	 * receive side; NULL or "" for none. */
 	const char *impair_tx, *impair_rx;
 	int no_csum_offload;      /* leave checksums to software even if offered */
+	/* A file to write every frame the port sends and receives to, as
+	 * pcapng, each cut to pcap_snaplen bytes; NULL or "" for none. */
+	const char *pcap;
+	unsigned pcap_snaplen;
 	/* Called with each descriptor the device layer keeps open for itself
 	 * (the port's lock, the queues' wake sets); returns the number to
 	 * keep it under, the old one closed (the shim moves them out of the
@@ -90,6 +94,17 @@ struct dev_port_stats {
 	uint64_t pool_in_use, pool_free;
 };
 int dev_net_port_stats(struct dev_port_stats *out);
+
+/* The port's extended counters (rte_eth_xstats) that dev_net_port_stats
+ * does not already give under its names (DPDK's rx_good_packets is
+ * port_rx_pkts): per queue, and the driver's own. Each named "port_" and
+ * DPDK's name. Fills up to max; returns how many (0: none, or no port).
+ * Not thread-safe against itself. */
+struct dev_port_xstat {
+	char name[64];
+	uint64_t value;
+};
+unsigned dev_net_port_xstats(struct dev_port_xstat *out, unsigned max);
 
 /* True for threads DPDK created itself (its interrupt thread): they must
  * never claim a queue. */

@@ -47,6 +47,7 @@
 #include "../common/real.h"
 #include "../common/sigasync.h"
 #include "../common/statsdir.h"
+#include "capture.h"
 #include "dev.h"
 #include "impair.h"
 
@@ -795,6 +796,14 @@ int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 		rc = port_start(conf);
 	}
 	host_restore(&h);
+	if (rc == 0 && conf->pcap && *conf->pcap) {
+		rc = cap_open(conf->pcap, conf->pcap_snaplen, net.info.port_id,
+			      net.own_fd, start_why, sizeof(start_why));
+		if (rc < 0) {
+			rte_eth_dev_stop(net.info.port_id);
+			rte_eth_dev_close(net.info.port_id);
+		}
+	}
 	if (rc < 0 && start_why[0])
 		snprintf(why, whylen, "%s", start_why);
 	else if (rc < 0)
@@ -857,6 +866,7 @@ void dev_net_close(void)
 		       dev_now_ns() < end)
 			sched_yield();
 	net.opened = 0;
+	cap_close();
 	rte_eth_dev_stop(net.info.port_id);
 	rte_eth_dev_close(net.info.port_id);
 	if (net.lock_path[0])
@@ -885,6 +895,53 @@ int dev_net_port_stats(struct dev_port_stats *out)
 	out->pool_in_use = rte_mempool_in_use_count(net.pool);
 	out->pool_free = rte_mempool_avail_count(net.pool);
 	return 0;
+}
+
+/* DPDK's generic counters, which rte_eth_xstats repeats first: already in
+ * dev_port_stats, under its names (one name per counter). */
+static const char *const xstats_basic[] = {
+	"rx_good_packets", "tx_good_packets", "rx_good_bytes", "tx_good_bytes",
+	"rx_missed_errors", "rx_errors", "tx_errors", "rx_mbuf_allocation_errors",
+};
+
+static int xstat_is_basic(const char *name)
+{
+	for (size_t i = 0; i < sizeof(xstats_basic) / sizeof(xstats_basic[0]); i++)
+		if (!strcmp(name, xstats_basic[i]))
+			return 1;
+	return 0;
+}
+
+unsigned dev_net_port_xstats(struct dev_port_xstat *out, unsigned max)
+{
+	enum { XMAX = 256 };
+	static struct rte_eth_xstat_name names[XMAX];
+	static struct rte_eth_xstat vals[XMAX];
+	int nn, nv;
+	unsigned k = 0;
+
+	if (!__atomic_load_n(&net.opened, __ATOMIC_ACQUIRE))
+		return 0;
+	nn = rte_eth_xstats_get_names(net.info.port_id, names, XMAX);
+	nv = rte_eth_xstats_get(net.info.port_id, vals, XMAX);
+	if (nn <= 0 || nv <= 0 || nn > XMAX || nv > XMAX)
+		return 0;
+	for (int i = 0; i < nv && k < max; i++) {
+		const char *name;
+
+		if (vals[i].id >= (uint64_t)nn)
+			continue;
+		name = names[vals[i].id].name;
+		if (xstat_is_basic(name))
+			continue;
+		snprintf(out[k].name, sizeof(out[k].name), "port_%s", name);
+		/* (a name is one word in the counters file) */
+		for (char *c = out[k].name; *c; c++)
+			if (*c == ' ' || *c == '=' || *c == '\n')
+				*c = '_';
+		out[k++].value = vals[i].value;
+	}
+	return k;
 }
 
 const struct dev_net_info *dev_net_info(void)
@@ -983,6 +1040,29 @@ void dev_netq_leave(struct dev_netq *q)
 	__atomic_store_n(&q->active, 0, __ATOMIC_RELEASE);
 }
 
+/* The port's own receive and transmit: every frame that crosses it goes
+ * through these two, so the capture sees what the port's counters count. */
+static uint16_t port_rx(struct dev_netq *q, void **pkts, uint16_t n)
+{
+	uint16_t got = rte_eth_rx_burst(net.info.port_id, q->qid, (struct rte_mbuf **)pkts, n);
+
+	if (__builtin_expect(cap_on, 0))
+		cap_rx(q->qid, (struct rte_mbuf **)pkts, got);
+	return got;
+}
+
+static uint16_t port_tx(struct dev_netq *q, void **pkts, uint16_t n)
+{
+	uint16_t sent;
+
+	if (__builtin_expect(!cap_on, 1))
+		return rte_eth_tx_burst(net.info.port_id, q->qid, (struct rte_mbuf **)pkts, n);
+	cap_tx_hold((struct rte_mbuf **)pkts, n);
+	sent = rte_eth_tx_burst(net.info.port_id, q->qid, (struct rte_mbuf **)pkts, n);
+	cap_tx_done(q->qid, (struct rte_mbuf **)pkts, n, sent);
+	return sent;
+}
+
 static void *mbuf_dup(void *pkt)
 {
 	return rte_pktmbuf_copy(pkt, net.pool, 0, UINT32_MAX);
@@ -997,8 +1077,7 @@ static void mbuf_drop(void *pkt)
  * as on a congested wire. */
 static void impaired_send(struct dev_netq *q, void **pkts, unsigned n)
 {
-	unsigned sent = rte_eth_tx_burst(net.info.port_id, q->qid,
-					 (struct rte_mbuf **)pkts, (uint16_t)n);
+	unsigned sent = port_tx(q, pkts, (uint16_t)n);
 
 	for (unsigned i = sent; i < n; i++)
 		rte_pktmbuf_free(pkts[i]);
@@ -1018,9 +1097,8 @@ uint16_t dev_netq_rx(struct dev_netq *q, void **pkts, uint16_t n)
 			impaired_send(q, out, k);
 	}
 	if (!q->irx)
-		return rte_eth_rx_burst(net.info.port_id, q->qid, (struct rte_mbuf **)pkts, n);
-	got = rte_eth_rx_burst(net.info.port_id, q->qid, (struct rte_mbuf **)in,
-			       n < 64 ? n : 64);
+		return port_rx(q, pkts, n);
+	got = port_rx(q, in, n < 64 ? n : 64);
 	return (uint16_t)impair_apply(q->irx, dev_now_ns(), in, got, pkts, n,
 				      mbuf_dup, mbuf_drop);
 }
@@ -1062,7 +1140,7 @@ uint16_t dev_netq_tx(struct dev_netq *q, void **pkts, uint16_t n)
 	unsigned k;
 
 	if (!q->itx)
-		return rte_eth_tx_burst(net.info.port_id, q->qid, (struct rte_mbuf **)pkts, n);
+		return port_tx(q, pkts, n);
 	if (n > 64)
 		n = 64;
 	k = impair_apply(q->itx, dev_now_ns(), pkts, n, out, 256, mbuf_dup, mbuf_drop);

@@ -43,6 +43,12 @@ const struct accel_var accel_vars[] = {
 	{ "ACCEL_IMPAIR_TX", NULL,
 	  "tests: impair what the port sends, as netem would: loss=%,dup=%,reorder=%,delay=us,jitter=us,seed=n" },
 	{ "ACCEL_IMPAIR_RX", NULL, "tests: the same for what the port receives" },
+	{ "ACCEL_PCAP", NULL,
+	  "file to write every frame the port sends and receives to, as pcapng (tshark, "
+	  "Wireshark read it); unset = no capture" },
+	{ "ACCEL_PCAP_SNAPLEN", "65535",
+	  "bytes of each frame ACCEL_PCAP keeps; the rest is cut off, its length kept "
+	  "(64-65535)" },
 	{ "ACCEL_STORAGE", NULL,
 	  "files whose pread/pwrite go to the device under their file system: colon-separated "
 	  "absolute globs, e.g. '/data/*:/srv/cache/*'; unset = none" },
@@ -351,6 +357,8 @@ int accel_config_parse(struct accel_config *c, accel_getenv_fn get, void *arg,
 	}
 	parse_text(&p, "ACCEL_IMPAIR_TX", c->impair_tx, sizeof(c->impair_tx));
 	parse_text(&p, "ACCEL_IMPAIR_RX", c->impair_rx, sizeof(c->impair_rx));
+	parse_text(&p, "ACCEL_PCAP", c->pcap, sizeof(c->pcap));
+	c->pcap_snaplen = parse_uint(&p, "ACCEL_PCAP_SNAPLEN", 64, 65535);
 	parse_storage(&p, c);
 	c->storage_queues = parse_uint(&p, "ACCEL_STORAGE_QUEUES", 1, 256);
 	c->storage_depth = parse_uint(&p, "ACCEL_STORAGE_DEPTH", 1, 4096);

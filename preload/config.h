@@ -29,6 +29,8 @@ struct accel_config {
 	int spin_set;           /* 0: unset, the spin is learnt (sockets/spin.h) */
 	char impair_tx[128];    /* ACCEL_IMPAIR_TX, "" = none */
 	char impair_rx[128];    /* ACCEL_IMPAIR_RX */
+	char pcap[1024];        /* ACCEL_PCAP: capture file, "" = no capture */
+	unsigned pcap_snaplen;  /* ACCEL_PCAP_SNAPLEN */
 	char storage[1024];     /* ACCEL_STORAGE: colon-separated globs, "" = none */
 	unsigned storage_queues;/* ACCEL_STORAGE_QUEUES */
 	unsigned storage_depth; /* ACCEL_STORAGE_DEPTH */

@@ -100,18 +100,14 @@ static void stats_print(void)
 				buf[k] = ' ';
 		fprintf(stderr, "libaccel[%d] counters: %s\n", (int)getpid(), buf);
 	}
-	for (int i = 0; n > 1 && i < n; i++) {
-		struct stack_stats st;
+	/* each stack's own, as accel-stat shows them (one name per counter) */
+	for (int i = 0; i < n; i++) {
+		char line[600];
+		size_t k = sk_net_stack_line((unsigned)i, line, sizeof(line));
 
-		if (sk_net_stack_stats((unsigned)i, &st) < 0)
+		if (!k)
 			break;
-		fprintf(stderr,
-			"libaccel[%d] stats: stack %d rx %llu tx %llu pkts, tcp segs in %llu "
-			"out %llu, connections moved in %llu out %llu, steered away %llu\n",
-			(int)getpid(), i, (unsigned long long)st.rx_pkts,
-			(unsigned long long)st.tx_pkts, (unsigned long long)st.tcp_segs_in,
-			(unsigned long long)st.tcp_segs_out, (unsigned long long)st.tcp_moved_in,
-			(unsigned long long)st.tcp_moved_out, (unsigned long long)st.tcp_steered);
+		fprintf(stderr, "libaccel[%d] %.*s", (int)getpid(), (int)k, line);
 	}
 	for (int r = 0; r < STACK_DROP_MAX; r++)
 		if (sum.drops[r])
@@ -164,6 +160,8 @@ static struct sk_net_conf net_conf(void)
 						SK_SPIN_ADAPTIVE,
 		.impair_tx = accel_cfg.impair_tx,
 		.impair_rx = accel_cfg.impair_rx,
+		.pcap = accel_cfg.pcap,
+		.pcap_snaplen = accel_cfg.pcap_snaplen,
 		.own_fd = rt_own_fd,
 	};
 }

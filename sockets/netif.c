@@ -247,6 +247,8 @@ int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen)
 		.log_level = conf->log_level,
 		.impair_tx = conf->impair_tx,
 		.impair_rx = conf->impair_rx,
+		.pcap = conf->pcap,
+		.pcap_snaplen = conf->pcap_snaplen,
 		.own_fd = conf->own_fd,
 	};
 
@@ -874,6 +876,18 @@ int sk_net_stats(struct stack_stats *out)
 	sk_stats_sum(out);
 	sk_unlock_all();
 	return (int)sk_nstacks;
+}
+
+size_t sk_net_stack_line(unsigned i, char *buf, size_t len)
+{
+	size_t n;
+
+	if (!__atomic_load_n(&stacks_up, __ATOMIC_ACQUIRE) || i >= sk_nstacks ||
+	    sk_lock(&sk_stacks[i]) < 0)
+		return 0;
+	n = sk_stack_line(&sk_stacks[i], stack_stats(sk_stacks[i].st), buf, len);
+	sk_unlock(&sk_stacks[i]);
+	return n;
 }
 
 int sk_net_stack_stats(unsigned i, struct stack_stats *out)

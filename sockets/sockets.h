@@ -46,6 +46,8 @@ struct sk_net_conf {
 	int link_wait_set;        /* ACCEL_LINK_WAIT_MS given (dev.h) */
 	int log_level;            /* for DPDK's own messages */
 	const char *impair_tx, *impair_rx; /* dev/impair.h specs, or NULL */
+	const char *pcap;         /* capture file (dev.h), or NULL / "" for none */
+	unsigned pcap_snaplen;
 	/* each thread's stack (sk_thread_create) */
 	uint32_t ip;          /* host byte order */
 	uint8_t prefix_len;
@@ -127,6 +129,9 @@ int sk_service(struct sk_thread *t);
 int sk_net_stats(struct stack_stats *out);
 /* Stack i's own counters (i < sk_net_stats's count): 0, or -ENOENT. */
 int sk_net_stack_stats(unsigned i, struct stack_stats *out);
+/* Stack i's line as the counters file has it ("stack stack=I queue=Q
+ * threads=T rx_pkts=N ...", newline-ended); its length, 0 if none. */
+size_t sk_net_stack_line(unsigned i, char *buf, size_t len);
 
 /* The counters file accel-stat reads, /run/libaccel/PID.stats: rewritten
  * by the first caller after a second has passed on sk_now()'s clock (one

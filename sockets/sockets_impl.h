@@ -150,6 +150,11 @@ void sk_socks_die(unsigned held, uint64_t until);
 /* One "sock ..." line per socket at home on S (locked), for the counters
  * file (stats.c); stops when buf is full. Returns the bytes written. */
 size_t sk_socks_format(const struct sk_stack *S, char *buf, size_t len);
+/* S's "stack stack=I queue=Q threads=T name=value ..." line with its
+ * counters s, under the names of the process's (stats.c). Returns its
+ * length, or 0 if it does not fit. */
+size_t sk_stack_line(const struct sk_stack *S, const struct stack_stats *s, char *buf,
+		     size_t len);
 /* S (locked) renders its sockets for the counters file when a second has
  * passed since it last did (stats.c). */
 void sk_stats_stack(struct sk_stack *S, uint64_t now);

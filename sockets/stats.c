@@ -39,6 +39,29 @@ void sk_note_kernel_connect(void)
 static char sock_lines[SK_MAX_THREADS][SK_SOCK_LINES_BYTES];
 static size_t sock_len[SK_MAX_THREADS];
 
+size_t sk_stack_line(const struct sk_stack *S, const struct stack_stats *s, char *buf,
+		     size_t len)
+{
+	int n = snprintf(buf, len,
+			 "stack stack=%u queue=%u threads=%d rx_pkts=%llu rx_bytes=%llu "
+			 "tx_pkts=%llu tx_bytes=%llu tcp_segs_in=%llu tcp_segs_out=%llu "
+			 "tcp_retransmits=%llu tcp_rtos=%llu tcp_active_opens=%llu "
+			 "tcp_passive_opens=%llu tcp_rsts_out=%llu tcp_moved_in=%llu "
+			 "tcp_moved_out=%llu tcp_steered=%llu\n",
+			 S->idx, S->q ? dev_netq_id(S->q) : S->idx,
+			 __atomic_load_n(&S->nthreads, __ATOMIC_RELAXED),
+			 (unsigned long long)s->rx_pkts, (unsigned long long)s->rx_bytes,
+			 (unsigned long long)s->tx_pkts, (unsigned long long)s->tx_bytes,
+			 (unsigned long long)s->tcp_segs_in, (unsigned long long)s->tcp_segs_out,
+			 (unsigned long long)s->tcp_retransmits, (unsigned long long)s->tcp_rtos,
+			 (unsigned long long)s->tcp_active_opens,
+			 (unsigned long long)s->tcp_passive_opens,
+			 (unsigned long long)s->tcp_rsts_out, (unsigned long long)s->tcp_moved_in,
+			 (unsigned long long)s->tcp_moved_out, (unsigned long long)s->tcp_steered);
+
+	return n > 0 && (size_t)n < len ? (size_t)n : 0;
+}
+
 void sk_stats_stack(struct sk_stack *S, uint64_t now)
 {
 	unsigned i = S->idx;
@@ -88,6 +111,10 @@ static void put(char *buf, size_t len, size_t *n, const char *name, uint64_t v)
 		*n += (size_t)k;
 }
 
+/* (by the publisher, or the exit line, one at a time) */
+#define SK_XSTATS_MAX 128
+static struct dev_port_xstat xs[SK_XSTATS_MAX];
+
 static size_t port_lines(char *buf, size_t len)
 {
 	struct dev_port_stats p;
@@ -105,6 +132,8 @@ static size_t port_lines(char *buf, size_t len)
 	put(buf, len, &n, "port_rx_nombuf", p.rx_nombuf);
 	put(buf, len, &n, "mbufs_in_use", p.pool_in_use);
 	put(buf, len, &n, "mbufs_free", p.pool_free);
+	for (unsigned k = 0, nx = dev_net_port_xstats(xs, SK_XSTATS_MAX); k < nx; k++)
+		put(buf, len, &n, xs[k].name, xs[k].value);
 	return n < len ? n : len;
 }
 
@@ -179,7 +208,9 @@ void sk_stats_sum(struct stack_stats *out)
 /* By any thread that runs a stack; one a second gets to write. */
 void sk_stats_publish(uint64_t now)
 {
+	static struct stack_stats each[SK_MAX_THREADS];
 	struct stack_stats sum;
+	unsigned nst;
 	char *buf = pub_buf, tmp[80];
 	const size_t cap = sizeof(pub_buf);
 	uint64_t due = __atomic_load_n(&next_publish, __ATOMIC_RELAXED);
@@ -198,15 +229,25 @@ void sk_stats_publish(uint64_t now)
 		snprintf(path, sizeof(path), "%s/%d.stats", dir, (int)getpid());
 	}
 	/* (a storage-only process has no stack: no network lines) */
-	if (__atomic_load_n(&sk_nstacks, __ATOMIC_ACQUIRE)) {
-		sk_stats_sum(&sum);
-		n = sk_stats_format(&sum, buf, 8192);
+	/* (each stack's counters copied once: its line and the sum agree) */
+	nst = __atomic_load_n(&sk_nstacks, __ATOMIC_ACQUIRE);
+	memset(&sum, 0, sizeof(sum));
+	for (unsigned i = 0; i < nst; i++) {
+		const uint64_t *a = (const uint64_t *)&each[i];
+
+		each[i] = *stack_stats(sk_stacks[i].st);
+		for (size_t k = 0; k < sizeof(sum) / sizeof(uint64_t); k++)
+			((uint64_t *)&sum)[k] += a[k];
 	}
+	if (nst)
+		n = sk_stats_format(&sum, buf, 8192);
+	for (unsigned i = 0; i < nst && n < 8192; i++)
+		n += sk_stack_line(&sk_stacks[i], &each[i], buf + n, 8192 - n);
 	if (more && n < 8192)
 		n += more(buf + n, 8192 - n);
 	if (n > 8192)
 		n = 8192;
-	for (unsigned i = 0; i < __atomic_load_n(&sk_nstacks, __ATOMIC_ACQUIRE); i++)
+	for (unsigned i = 0; i < nst; i++)
 		n += copy_sock_lines(i, buf + n, cap - n);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	fd = accel_real.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -4,13 +4,17 @@
  *
  *   accel-stat                 list the processes that publish counters
  *   accel-stat PID             print PID's counters (one "name value" a line:
- *                              the stacks', the port's port_* and mbufs_*,
- *                              storage_*; the names of the exit line)
+ *                              the stacks', the port's port_* (rte_eth_stats,
+ *                              then xstats: per queue, the driver's own) and
+ *                              mbufs_*, storage_*; the names of the exit
+ *                              line), then a row per stack: its queue,
+ *                              threads and own counters
  *   accel-stat PID SECS        (or --watch SECS) every SECS seconds, with the change
  *   accel-stat --sockets PID   each bypass socket as `ss -tni` shows it
  *   accel-stat --json ...      the same as one JSON object a sample:
  *       {"pid": N, "counters": {"name": value, ...},
  *        ["interval_s": S, "rates": {"name": per second, ...},]
+ *        "stacks": [{"stack", "queue", "threads", "rx_pkts", ...}, ...],
  *        ["sockets": [{"fd", "stack", "state", "local", "remote", "recv_q",
  *          "send_q", "bytes_received", "bytes_acked", "cwnd", "mss",
  *          "srtt_us", "rttvar_us", "retransmits"}, ...]]}
@@ -86,11 +90,15 @@ struct sockline {
 	char text[400];
 };
 
+#define MAXSTACKS 64
+
 struct snapshot {
 	struct counter c[MAXC];
 	int n;
 	struct sockline *s; /* MAXS of them */
 	int ns;
+	struct sockline st[MAXSTACKS]; /* "stack k=v ..." lines, text after "stack " */
+	int nst;
 };
 
 static int load(long pid, struct snapshot *sn)
@@ -98,7 +106,7 @@ static int load(long pid, struct snapshot *sn)
 	FILE *f = open_stats(pid);
 	char line[400];
 
-	sn->n = sn->ns = 0;
+	sn->n = sn->ns = sn->nst = 0;
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
@@ -106,6 +114,10 @@ static int load(long pid, struct snapshot *sn)
 		if (!strncmp(line, "sock ", 5)) {
 			if (sn->ns < MAXS)
 				snprintf(sn->s[sn->ns++].text, sizeof(sn->s[0].text), "%s", line + 5);
+		} else if (!strncmp(line, "stack ", 6)) {
+			if (sn->nst < MAXSTACKS)
+				snprintf(sn->st[sn->nst++].text, sizeof(sn->st[0].text), "%s",
+					 line + 6);
 		} else if (sn->n < MAXC &&
 			   sscanf(line, "%47s %llu", sn->c[sn->n].name, &sn->c[sn->n].v) == 2) {
 			sn->n++;
@@ -162,6 +174,12 @@ static void print_json(long pid, const struct snapshot *sn, const struct snapsho
 			       (double)(long long)(sn->c[i].v - prev_of(b, sn->c[i].name)) / secs);
 		printf("}");
 	}
+	printf(", \"stacks\": [");
+	for (int i = 0; i < sn->nst; i++) {
+		printf("%s", i ? ", " : "");
+		json_socket(sn->st[i].text);
+	}
+	printf("]");
 	if (sockets) {
 		printf(", \"sockets\": [");
 		for (int i = 0; i < sn->ns; i++) {
@@ -218,6 +236,29 @@ static void print_sockets(const struct snapshot *sn)
 	}
 }
 
+/* one row a stack: its queue, threads and own counters (the names of the
+ * process's) */
+static void print_stacks(const struct snapshot *sn)
+{
+	static const char *const cols[] = { "stack", "queue", "threads", "rx_pkts", "tx_pkts",
+					    "tcp_segs_in", "tcp_segs_out", "tcp_retransmits",
+					    "tcp_moved_in", "tcp_moved_out", "tcp_steered" };
+	const size_t nc = sizeof(cols) / sizeof(cols[0]);
+	char v[64];
+
+	if (!sn->nst)
+		return;
+	printf("\n");
+	for (size_t k = 0; k < nc; k++)
+		printf(k < 3 ? "%-8s" : "%16s", cols[k]);
+	printf("\n");
+	for (int i = 0; i < sn->nst; i++) {
+		for (size_t k = 0; k < nc; k++)
+			printf(k < 3 ? "%-8s" : "%16s", field(sn->st[i].text, cols[k], v, sizeof(v)));
+		printf("\n");
+	}
+}
+
 static void print_text(const struct snapshot *sn, const struct snapshot *b, unsigned secs)
 {
 	for (int i = 0; i < sn->n; i++) {
@@ -227,6 +268,7 @@ static void print_text(const struct snapshot *sn, const struct snapshot *b, unsi
 		else
 			printf("%-24s %14llu\n", sn->c[i].name, sn->c[i].v);
 	}
+	print_stacks(sn);
 }
 
 static int usage(void)

@@ -169,6 +169,29 @@ static void test_defaults_match_table(void **state)
 	assert_null(table_default("ACCEL_IP"));
 	assert_null(table_default("ACCEL_GW"));
 	assert_null(table_default("ACCEL_SPIN_US"));
+	assert_null(table_default("ACCEL_PCAP"));
+	assert_string_equal(r.c.pcap, "");
+	assert_int_equal(r.c.pcap_snaplen, table_default_uint("ACCEL_PCAP_SNAPLEN"));
+}
+
+/* ACCEL_PCAP: a path kept as given; one too long for the buffer refused,
+ * named, and capture left off. */
+static void test_pcap_path(void **state)
+{
+	static char longer[1100];
+	struct run r;
+
+	(void)state;
+	parse_vars(&r, "ACCEL_PCAP", "/tmp/x.pcapng", "ACCEL_PCAP_SNAPLEN", "128", NULL);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.c.pcap, "/tmp/x.pcapng");
+	assert_int_equal(r.c.pcap_snaplen, 128);
+	memset(longer, 'a', sizeof(longer) - 1);
+	longer[0] = '/';
+	parse_vars(&r, "ACCEL_PCAP", longer, NULL);
+	assert_int_equal(r.rc, -EINVAL);
+	assert_non_null(strstr(r.err, "ACCEL_PCAP='...'"));
+	assert_string_equal(r.c.pcap, "");
 }
 
 /* ACCEL_SPIN_US: unset, the spin is learnt; set, it is fixed at the value
@@ -558,6 +581,7 @@ static const struct {
 	{ "ACCEL_STORAGE_QUEUES", offsetof(struct accel_config, storage_queues), 1, 256 },
 	{ "ACCEL_STORAGE_DEPTH", offsetof(struct accel_config, storage_depth), 1, 4096 },
 	{ "ACCEL_PROGRESS_MS", offsetof(struct accel_config, progress_ms), 0, 1000 },
+	{ "ACCEL_PCAP_SNAPLEN", offsetof(struct accel_config, pcap_snaplen), 64, 65535 },
 };
 
 static unsigned num_field(const struct accel_config *c, size_t off)
@@ -1093,6 +1117,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults_when_nothing_set),
 		cmocka_unit_test(test_defaults_match_table),
+		cmocka_unit_test(test_pcap_path),
 		cmocka_unit_test(test_spin_unset_or_fixed),
 		cmocka_unit_test(test_empty_values_are_defaults),
 		cmocka_unit_test(test_parser_reads_exactly_the_table),
