@@ -290,6 +290,7 @@ void tcp_rtt_sample(struct stack_tcp *c, uint64_t rtt_ns);
 
 /* tcp_cc.c: NewReno's window growth and reduction (RFC 5681) */
 void tcp_cc_init(struct stack_tcp *c);
+void tcp_cc_established(struct stack_tcp *c);
 void tcp_cc_ack(struct stack_tcp *c, uint32_t acked);
 void tcp_cc_enter_recovery(struct stack_tcp *c);
 void tcp_cc_exit_recovery(struct stack_tcp *c);

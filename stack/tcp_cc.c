@@ -16,8 +16,21 @@ static uint32_t half_flight(const struct stack_tcp *c)
 
 void tcp_cc_init(struct stack_tcp *c)
 {
-	c->cwnd = TCP_INIT_CWND_SEGS * (uint32_t)c->mss;
+	uint32_t mss = c->mss, bytes = 2 * mss > 14600 ? 2 * mss : 14600;
+
+	/* RFC 6928 2: min(10*MSS, max(2*MSS, 14600)) */
+	c->cwnd = TCP_INIT_CWND_SEGS * mss < bytes ? TCP_INIT_CWND_SEGS * mss : bytes;
 	c->ssthresh = 0x7fffffff; /* RFC 5681 3.1: arbitrarily high */
+}
+
+void tcp_cc_established(struct stack_tcp *c)
+{
+	/* The window counts in the MSS the SYNs agreed, not the 536 that
+	 * stood until then. RFC 5681 3.1: after a lost SYN or SYN-ACK the
+	 * initial window is one segment. */
+	tcp_cc_init(c);
+	if (c->retries)
+		c->cwnd = c->mss;
 }
 
 void tcp_cc_ack(struct stack_tcp *c, uint32_t acked)

@@ -153,6 +153,7 @@ static void become_established(struct stack_tcp *c, const struct tcp_seg *s)
 	c->snd_wl2 = s->ack;
 	if (c->retries == 0) /* Karn: the SYN was sent once, so time it */
 		tcp_rtt_sample(c, c->st->now - c->rtt_start);
+	tcp_cc_established(c);
 	c->retries = 0;
 	tw_cancel(&c->st->tw, &c->t_rexmt);
 	if (tcp_bufs_alloc(c) < 0) {

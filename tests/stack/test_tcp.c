@@ -474,6 +474,32 @@ static void test_handshake_active_passive(void **state)
 	finish(l);
 }
 
+/* RFC 6928: both ends start with min(10*MSS, max(2*MSS, 14600)) in the
+ * MSS the SYNs agreed (not the 536 that stands before them), and the
+ * client's first flight is that many segments. */
+static void test_initial_window(void **state)
+{
+	struct tcplink *l = lk_new(state, 11, MS);
+	static uint8_t buf[64 * 1024];
+	struct stack_tcp_info ia, ib;
+	struct seg_count c = { .dir = LINK_A, .data = true };
+	uint64_t from;
+	struct pair p;
+
+	pair_open(l, &p);
+	stack_tcp_info(p.a, &ia);
+	stack_tcp_info(p.b, &ib);
+	assert_true(ia.mss > 536 && ia.mss <= MSS);
+	assert_int_equal(ia.cwnd, 10 * ia.mss < 14600 ? 10 * ia.mss : 14600);
+	assert_int_equal(ib.cwnd, 10 * ib.mss < 14600 ? 10 * ib.mss : 14600);
+	from = l->nlog;
+	assert_true(stack_tcp_send(p.a, buf, sizeof(buf)) > 0);
+	link_run_for(l, MS / 2); /* less than one round trip: no ACK yet */
+	each_seg(l, from, count_fn, &c);
+	assert_int_equal(c.n, 10);
+	finish(l);
+}
+
 struct simopen {
 	struct stack_tcp *a, *b;
 };
@@ -2551,6 +2577,7 @@ int main(void)
 {
 #define T(f) cmocka_unit_test_teardown(f, teardown)
 	const struct CMUnitTest tests[] = {
+		T(test_initial_window),
 		T(test_handshake_active_passive),
 		T(test_simultaneous_open),
 		T(test_simultaneous_open_shutdown),
