@@ -157,6 +157,11 @@ struct stack_tcp {
 
 	/* congestion (RFC 5681, RFC 6937; tcp_cc.c) */
 	uint32_t cwnd, ssthresh;
+	/* RFC 7661 as Linux keeps it: in the window that ends when SND.UNA
+	 * passes use_seq, the largest flight, and whether the window ever
+	 * held data back. An ACK grows the window only if it was used. */
+	uint32_t use_flight, use_seq;
+	uint8_t use_limited;
 	uint32_t retransmits;           /* segments sent again (stack_tcp_info) */
 	uint32_t recover;               /* SND.MAX when recovery or loss began */
 	uint8_t ca_state;               /* enum tcp_ca_state */
@@ -291,6 +296,7 @@ void tcp_rtt_sample(struct stack_tcp *c, uint64_t rtt_ns);
 /* tcp_cc.c: NewReno's window growth and reduction (RFC 5681) */
 void tcp_cc_init(struct stack_tcp *c);
 void tcp_cc_established(struct stack_tcp *c);
+void tcp_cc_sent(struct stack_tcp *c, int cwnd_limited);
 void tcp_cc_ack(struct stack_tcp *c, uint32_t acked);
 void tcp_cc_enter_recovery(struct stack_tcp *c);
 void tcp_cc_exit_recovery(struct stack_tcp *c);

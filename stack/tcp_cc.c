@@ -33,8 +33,34 @@ void tcp_cc_established(struct stack_tcp *c)
 		c->cwnd = c->mss;
 }
 
+/* After a transmit round: what the window's use was (RFC 7661 4). */
+void tcp_cc_sent(struct stack_tcp *c, int cwnd_limited)
+{
+	uint32_t flight = tcp_flight(c);
+
+	if (tcp_seq_ge(c->snd_una, c->use_seq) || cwnd_limited ||
+	    (!c->use_limited && flight > c->use_flight)) {
+		c->use_limited = (uint8_t)cwnd_limited;
+		c->use_flight = flight;
+		c->use_seq = c->snd_nxt;
+	}
+}
+
+/* Whether the window was used: in slow start, if it is less than twice
+ * the largest flight (so it can double what was acknowledged); beyond
+ * it, if it held data back. An application that sends less than the
+ * window allows does not grow it (RFC 7661 4.3). */
+static int cwnd_used(const struct stack_tcp *c)
+{
+	if (c->cwnd < c->ssthresh)
+		return c->cwnd < 2 * c->use_flight;
+	return c->use_limited;
+}
+
 void tcp_cc_ack(struct stack_tcp *c, uint32_t acked)
 {
+	if (!cwnd_used(c))
+		return;
 	if (c->cwnd < c->ssthresh) /* slow start, L = 2 (RFC 3465 2.2) */
 		c->cwnd += acked < 2u * c->mss ? acked : 2u * c->mss;
 	else /* congestion avoidance: one MSS per window (RFC 5681 (3)) */

@@ -322,7 +322,7 @@ static int worth_sending(const struct stack_tcp *c, uint32_t len, uint32_t avail
 
 void tcp_output(struct stack_tcp *c)
 {
-	int sent = 0;
+	int sent = 0, cwnd_limited = 0;
 
 	if (c->state < TCP_ESTABLISHED || c->state == TCP_TIME_WAIT) {
 		if (c->ack_now && c->state >= TCP_SYN_RECEIVED)
@@ -347,8 +347,13 @@ void tcp_output(struct stack_tcp *c)
 		uint32_t room = usable_window(c);
 		uint8_t flags = WIRE_TCP_ACK;
 
-		if (len > room)
+		if (len > room) {
+			uint32_t pipe = tcp_pipe(c);
+
 			len = room;
+			/* held back by the congestion window, not the peer's */
+			cwnd_limited |= c->cwnd < pipe + (avail < c->mss ? avail : c->mss);
+		}
 		if (len == avail && fin_may_send(c, c->snd_nxt + len) &&
 		    (room > len || c->snd_wnd == 0 || avail == 0))
 			flags |= WIRE_TCP_FIN;
@@ -383,5 +388,6 @@ void tcp_output(struct stack_tcp *c)
 	}
 	if (!sent && c->ack_now)
 		tcp_send_ack(c);
+	tcp_cc_sent(c, cwnd_limited);
 	tcp_rexmt_arm(c);
 }

@@ -500,6 +500,32 @@ static void test_initial_window(void **state)
 	finish(l);
 }
 
+/* RFC 7661: a sender that never fills its window (one short request per
+ * round trip) does not grow it; one that does, does. */
+static void test_cwnd_app_limited(void **state)
+{
+	struct tcplink *l = lk_new(state, 12, MS);
+	static uint8_t buf[256 * 1024];
+	struct stack_tcp_info i0, i;
+	struct pair p;
+
+	pair_open(l, &p);
+	stack_tcp_info(p.a, &i0);
+	for (int k = 0; k < 200; k++) {
+		assert_int_equal(stack_tcp_send(p.a, buf, 100), 100);
+		link_run_for(l, 5 * MS);
+		while (stack_tcp_recv(p.b, buf, sizeof(buf), 0) > 0)
+			;
+	}
+	stack_tcp_info(p.a, &i);
+	assert_int_equal(i.cwnd, i0.cwnd);
+	assert_true(stack_tcp_send(p.a, buf, sizeof(buf)) > 0);
+	link_run_for(l, 5 * MS);
+	stack_tcp_info(p.a, &i);
+	assert_true(i.cwnd > i0.cwnd);
+	finish(l);
+}
+
 struct simopen {
 	struct stack_tcp *a, *b;
 };
@@ -2578,6 +2604,7 @@ int main(void)
 #define T(f) cmocka_unit_test_teardown(f, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_initial_window),
+		T(test_cwnd_app_limited),
 		T(test_handshake_active_passive),
 		T(test_simultaneous_open),
 		T(test_simultaneous_open_shutdown),
