@@ -1256,14 +1256,19 @@ int sk_ioctl(struct sk_thread *t, int fd, unsigned long req, int *out)
 	struct sk_sock *s;
 	int r = 0;
 
-	(void)t;
 	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
 		return -EBADF;
 	if (req == FIONREAD) {
-		if (s->kind == SK_LISTEN)
+		if (s->kind == SK_LISTEN) {
 			r = -EINVAL;
-		else
+		} else {
+			/* frames the port holds have arrived, as far as the
+			 * program can tell: one look at the queue first, as
+			 * recv takes before it says EAGAIN */
+			if (s->c && !stack_tcp_readable(s->c))
+				sk_poll_stack(t, S);
 			*out = s->c ? (int)stack_tcp_readable(s->c) : 0;
+		}
 	} else if (req == TIOCOUTQ) {
 		if (s->kind == SK_LISTEN)
 			r = -EINVAL;
