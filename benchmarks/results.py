@@ -88,6 +88,23 @@ def workload(out, w):
     return r
 
 
+
+def side_by_side(dat, title, ylabel, ytop, fmt, col):
+    """A gnuplot panel of kernel and bypass boxes with error bars: the
+    kernel's median, low and high in columns col..col+2, the bypass's in
+    the next three."""
+    return """set title "{t}"
+set ylabel "{y}"
+set yrange [0:{top}]
+set format y "{f}"
+plot "{d}" using ($1-0.18):{k}:xtic(2) with boxes lc rgb "#999999" title "kernel", \\
+     "" using ($1-0.18):{k}:{k1}:{k2} with yerrorbars lc rgb "black" pt 0 ps 0 notitle, \\
+     "" using ($1+0.18):{b} with boxes lc rgb "#2060b0" title "bypass", \\
+     "" using ($1+0.18):{b}:{b1}:{b2} with yerrorbars lc rgb "black" pt 0 ps 0 notitle
+""".format(t=title, y=ylabel, top=ytop, f=fmt, d=dat, k=col, k1=col + 1, k2=col + 2,
+           b=col + 3, b1=col + 4, b2=col + 5)
+
+
 def chart(out, res):
     ws = res["workloads"]
     dat = os.path.join(out, "results.chart.dat")
@@ -134,24 +151,11 @@ set yrange [0:{y0}]
 plot "{dat}" using 1:3:xtic(2) with boxes lc rgb "#3b7d3b" title "ratio", \\
      "" using 1:3:4:5 with yerrorbars lc rgb "black" pt 0 ps 0 notitle, \\
      "" using 1:3:(sprintf("%.2fx", $3)) with labels offset 0,0.8 notitle
-set title "requests per second"
-set ylabel "requests/s"
-set yrange [0:{y1}]
-set format y "%.0s%c"
-plot "{dat}" using ($1-0.18):6:xtic(2) with boxes lc rgb "#999999" title "kernel", \\
-     "" using ($1-0.18):6:7:8 with yerrorbars lc rgb "black" pt 0 ps 0 notitle, \\
-     "" using ($1+0.18):9 with boxes lc rgb "#2060b0" title "bypass", \\
-     "" using ($1+0.18):9:10:11 with yerrorbars lc rgb "black" pt 0 ps 0 notitle
-set title "p99 latency (accel-load workloads; memaslap and redis-benchmark report none)"
-set ylabel "p99, us"
-set yrange [0:{y2}]
-set format y "%g"
-plot "{dat}" using ($1-0.18):12:xtic(2) with boxes lc rgb "#999999" title "kernel", \\
-     "" using ($1-0.18):12:13:14 with yerrorbars lc rgb "black" pt 0 ps 0 notitle, \\
-     "" using ($1+0.18):15 with boxes lc rgb "#2060b0" title "bypass", \\
-     "" using ($1+0.18):15:16:17 with yerrorbars lc rgb "black" pt 0 ps 0 notitle
-unset multiplot
-""".format(png=os.path.join(out, "results.png"), dat=dat, n=n, spread=spread, y0=ytop[0], y1=ytop[1], y2=ytop[2])
+{panels}unset multiplot
+""".format(png=os.path.join(out, "results.png"), dat=dat, n=n, spread=spread, y0=ytop[0],
+           panels=side_by_side(dat, "requests per second", "requests/s", ytop[1], "%.0s%c", 6)
+           + side_by_side(dat, "p99 latency (accel-load workloads; memaslap and redis-benchmark"
+                          " report none)", "p99, us", ytop[2], "%g", 12))
     try:
         p = subprocess.run(["gnuplot"], input=script, text=True, capture_output=True)
     except OSError as e:
