@@ -206,33 +206,31 @@ static const char *field(const char *text, const char *key, char *out, size_t le
 	return out;
 }
 
-/* as `ss -tni` lays it out: one row a socket */
+/* as `ss -tni` lays it out: one row a socket; a negative width pads on
+ * the right */
 static void print_sockets(const struct snapshot *sn)
 {
-	static const char *const cols[] = { "state", "recv_q", "send_q", "local", "remote",
-					    "fd", "stack", "cwnd", "srtt_us", "rttvar_us",
-					    "retransmits", "bytes_received", "bytes_acked" };
+	static const struct {
+		const char *key, *head;
+		int width;
+	} cols[] = {
+		{ "state", "State", -12 }, { "recv_q", "Recv-Q", 8 }, { "send_q", "Send-Q", 8 },
+		{ "local", "Local", -21 }, { "remote", "Peer", -21 }, { "fd", "fd", 5 },
+		{ "stack", "stack", 5 }, { "cwnd", "cwnd", 6 }, { "srtt_us", "srtt_us", 8 },
+		{ "rttvar_us", "rttvar_us", 9 }, { "retransmits", "retrans", 7 },
+		{ "bytes_received", "bytes_received", 14 }, { "bytes_acked", "bytes_acked", 14 },
+	};
+	const int n = (int)(sizeof(cols) / sizeof(cols[0]));
 	char v[64];
 
-	printf("%-12s %8s %8s %-21s %-21s %5s %5s %6s %8s %9s %7s %14s %14s\n", "State",
-	       "Recv-Q", "Send-Q", "Local", "Peer", "fd", "stack", "cwnd", "srtt_us",
-	       "rttvar_us", "retrans", "bytes_received", "bytes_acked");
+	for (int c = 0; c < n; c++)
+		printf("%s%*s", c ? " " : "", cols[c].width, cols[c].head);
+	printf("\n");
 	for (int i = 0; i < sn->ns; i++) {
-		const char *t = sn->s[i].text;
-
-		printf("%-12s", field(t, cols[0], v, sizeof(v)));
-		printf(" %8s", field(t, cols[1], v, sizeof(v)));
-		printf(" %8s", field(t, cols[2], v, sizeof(v)));
-		printf(" %-21s", field(t, cols[3], v, sizeof(v)));
-		printf(" %-21s", field(t, cols[4], v, sizeof(v)));
-		printf(" %5s", field(t, cols[5], v, sizeof(v)));
-		printf(" %5s", field(t, cols[6], v, sizeof(v)));
-		printf(" %6s", field(t, cols[7], v, sizeof(v)));
-		printf(" %8s", field(t, cols[8], v, sizeof(v)));
-		printf(" %9s", field(t, cols[9], v, sizeof(v)));
-		printf(" %7s", field(t, cols[10], v, sizeof(v)));
-		printf(" %14s", field(t, cols[11], v, sizeof(v)));
-		printf(" %14s\n", field(t, cols[12], v, sizeof(v)));
+		for (int c = 0; c < n; c++)
+			printf("%s%*s", c ? " " : "", cols[c].width,
+			       field(sn->s[i].text, cols[c].key, v, sizeof(v)));
+		printf("\n");
 	}
 }
 
