@@ -83,10 +83,20 @@ linux_client() {
 	check "stack->linux" "$(hash_of "$LOGDIR/interop.srv" tx)" "$out"
 }
 
+# Waits until the Linux peer listens (it says "ready"): a SYN that comes
+# before would be refused, and the stack client would end at once.
+peer_ready() {
+	for _ in $(seq 100); do
+		grep -q '^ready' "$LOGDIR/interop.peer" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	fail "$label: the Linux peer did not start listening"
+}
+
 linux_server() {
 	$NSX timeout "$BOUND" python3 "$PEER" server-recv 5001 > "$LOGDIR/interop.peer" 2>&1 &
 	pp=$!
-	sleep 0.3
+	peer_ready
 	stack_bg "$LOGDIR/interop.cli" --connect 10.88.0.1:5001 --mode send --bytes "$BYTES"
 	tap_up acc0 10.88.0.1/24
 	wait $pp || fail "$label stack client->linux server did not finish in $BOUND s"
@@ -94,7 +104,7 @@ linux_server() {
 	check "stack(c)->linux(s)" "$(hash_of "$LOGDIR/interop.cli" tx)" "$(cat "$LOGDIR/interop.peer")"
 	$NSX timeout "$BOUND" python3 "$PEER" server-send 5002 "$BYTES" > "$LOGDIR/interop.peer" 2>&1 &
 	pp=$!
-	sleep 0.3
+	peer_ready
 	stack_bg "$LOGDIR/interop.cli" --connect 10.88.0.1:5002 --mode recv
 	tap_up acc0 10.88.0.1/24
 	wait $pp || fail "$label linux server->stack client did not finish in $BOUND s"
