@@ -969,9 +969,36 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 	return accel_real.sendto(fd, buf, n, flags, addr, len);
 }
 
+/*
+ * A send of DPDK's interrupt thread to a peer that is gone: reported sent
+ * in full (and never a SIGPIPE at the program, as a stream socket's EPIPE
+ * would raise). The thread sends the memif control messages, and DPDK 22.11's memif
+ * server, when it cannot send its hello (the client left while it
+ * connected), closes the control socket but leaves the socket's interrupt
+ * callback registered: the thread's next rebuild of its epoll set panics
+ * on the closed number (EBADF), or, when the number is given out again
+ * (the reserve hands out its lowest free one), runs the callback on the
+ * freed channel. The thread learns of the departure anyway: the socket's
+ * hangup wakes it, and the callback's read of the end takes DPDK's own
+ * way out, which unregisters the callback before it closes the socket.
+ */
+static ssize_t intr_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	ssize_t r = accel_real.sendmsg(fd, msg, flags | MSG_NOSIGNAL);
+	size_t n = 0;
+
+	if (r >= 0 || (errno != EPIPE && errno != ECONNRESET))
+		return r;
+	for (size_t i = 0; i < msg->msg_iovlen; i++)
+		n += msg->msg_iov[i].iov_len;
+	return (ssize_t)n;
+}
+
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	FD_GUARD(fd);
+	if (unlikely(rt_internal_caller()) && sk_thread_is_internal())
+		return intr_sendmsg(fd, msg, flags);
 	if (is_bypass(fd)) {
 		struct msghdr m;
 		int e = um_msg_in(msg, &m);
