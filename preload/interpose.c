@@ -1521,14 +1521,28 @@ static int epoll_made(int epfd)
 	return epfd;
 }
 
+/* DPDK's interrupt thread makes a new epoll set each time its sources
+ * change, and aborts the program when it cannot (rte_panic "Cannot create
+ * epoll instance"): when the program holds every number under its limit
+ * (memcached at its -c), the set is made in the reserve. */
+static int intr_epoll_fd(int fd, int (*make)(int), int arg)
+{
+	if (unlikely(fd < 0) && errno == EMFILE && rt_internal_caller() &&
+	    sk_thread_is_internal())
+		return fdres_make(make, arg);
+	return fd;
+}
+
 EXPORT int epoll_create(int size)
 {
-	return epoll_made(opened(accel_real.epoll_create(size)));
+	return epoll_made(opened(intr_epoll_fd(accel_real.epoll_create(size),
+					       accel_real.epoll_create, size)));
 }
 
 EXPORT int epoll_create1(int flags)
 {
-	return epoll_made(opened(accel_real.epoll_create1(flags)));
+	return epoll_made(opened(intr_epoll_fd(accel_real.epoll_create1(flags),
+					       accel_real.epoll_create1, flags)));
 }
 
 /* A bypass socket joins the set as an item of the socket layer; a dual

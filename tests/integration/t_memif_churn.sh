@@ -11,7 +11,10 @@
 #  - the control sockets went: the server holds no more descriptors than
 #    before them (give or take a few);
 #  - a real client under the shim (memaslap over the memif pair) then
-#    connects and is served: no errors.
+#    connects and is served: no errors;
+#  - a memif server program whose descriptors fill its limit when the
+#    interrupt thread must make its epoll set anew (memif_fdfull.py) lives
+#    on (DPDK aborted it: rte_panic "Cannot create epoll instance").
 . "$(dirname "$0")/lib.sh"
 ns_setup
 SOCK="/tmp/accel-memif-churn-$$.sock"
@@ -55,4 +58,15 @@ echo "$out" | grep -q "active" || { echo "$out"; fail "memaslap did not connect 
 kill -0 $mc 2>/dev/null || fail "memcached died after the clients"
 kill -TERM $mc
 wait $mc
+
+# A memif server that holds every number under its limit when the
+# interrupt thread must make a new epoll set (memif_fdfull.py): DPDK aborted
+# the program (rte_panic "Cannot create epoll instance"); the set is made
+# in the shim's reserve.
+out=$(in_ns env "${SRV[@]}" timeout 60 "$ACCEL" python3 "$(dirname "$0")/memif_fdfull.py" \
+	"$SOCK" 2>&1)
+rc=$?
+note "a server at its descriptor limit: $(echo "$out" | grep -v '^libaccel' | tail -1)"
+[ $rc -eq 0 ] && echo "$out" | grep -q "^alive" ||
+	{ echo "$out" | tail -5; fail "the server at its descriptor limit (exit status $rc)"; }
 exit 0
