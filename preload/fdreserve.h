@@ -40,7 +40,7 @@ int fdres_hide(int fd);
  * the call, so that the descriptor it makes lands in the reserve: for a
  * descriptor the shim's side cannot do without when the program holds
  * every number under its limit (make failed with EMFILE). The new
- * descriptor, or -1 with make's errno (EMFILE with no reserve). */
+ * descriptor, or -errno: make's, or -EMFILE with no reserve. */
 int fdres_make(int (*make)(int), int arg);
 
 /* RLIMIT_NOFILE of the calling process as the program sees it: prlimit's

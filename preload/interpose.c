@@ -1529,7 +1529,7 @@ static int intr_epoll_fd(int fd, int (*make)(int), int arg)
 {
 	if (unlikely(fd < 0) && errno == EMFILE && rt_internal_caller() &&
 	    sk_thread_is_internal())
-		return fdres_make(make, arg);
+		return set_errno(fdres_make(make, arg));
 	return fd;
 }
 
