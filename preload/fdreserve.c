@@ -103,6 +103,29 @@ int fdres_hide(int fd)
 	return nfd;
 }
 
+int fdres_make(int (*make)(int), int arg)
+{
+	struct rlimit k, wide;
+	int fd = -EMFILE;
+
+	if (!fdres_active())
+		return fd;
+	pthread_mutex_lock(&res.lock);
+	if (kernel_prlimit(NULL, &k) == 0 && k.rlim_cur < k.rlim_max) {
+		wide = k;
+		wide.rlim_cur = k.rlim_max;
+		if (kernel_prlimit(&wide, NULL) == 0) {
+			fd = make(arg);
+			fd = fd < 0 ? -errno : fd;
+			kernel_prlimit(&k, NULL);
+		}
+	}
+	if (fd >= 0)
+		res.moved++;
+	pthread_mutex_unlock(&res.lock);
+	return fd;
+}
+
 int fdres_prlimit(const struct rlimit *new, struct rlimit *old)
 {
 	rlim_t top = fdtable_kernel_max();

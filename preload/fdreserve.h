@@ -36,6 +36,13 @@ void fdres_start(void);
  * cannot move. Thread-safe. */
 int fdres_hide(int fd);
 
+/* make(arg) again with the soft limit raised to the kernel's hard one for
+ * the call, so that the descriptor it makes lands in the reserve: for a
+ * descriptor the shim's side cannot do without when the program holds
+ * every number under its limit (make failed with EMFILE). The new
+ * descriptor, or -errno: make's, or -EMFILE with no reserve. */
+int fdres_make(int (*make)(int), int arg);
+
 /* RLIMIT_NOFILE of the calling process as the program sees it: prlimit's
  * contract (new and old may be NULL), 0 or -errno. */
 int fdres_prlimit(const struct rlimit *new, struct rlimit *old);

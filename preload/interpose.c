@@ -969,9 +969,36 @@ EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 	return accel_real.sendto(fd, buf, n, flags, addr, len);
 }
 
+/*
+ * A send of DPDK's interrupt thread to a peer that is gone: reported sent
+ * in full (and never a SIGPIPE at the program, as a stream socket's EPIPE
+ * would raise). The thread sends the memif control messages, and DPDK 22.11's memif
+ * server, when it cannot send its hello (the client left while it
+ * connected), closes the control socket but leaves the socket's interrupt
+ * callback registered: the thread's next rebuild of its epoll set panics
+ * on the closed number (EBADF), or, when the number is given out again
+ * (the reserve hands out its lowest free one), runs the callback on the
+ * freed channel. The thread learns of the departure anyway: the socket's
+ * hangup wakes it, and the callback's read of the end takes DPDK's own
+ * way out, which unregisters the callback before it closes the socket.
+ */
+static ssize_t intr_sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	ssize_t r = accel_real.sendmsg(fd, msg, flags | MSG_NOSIGNAL);
+	size_t n = 0;
+
+	if (r >= 0 || (errno != EPIPE && errno != ECONNRESET))
+		return r;
+	for (size_t i = 0; i < msg->msg_iovlen; i++)
+		n += msg->msg_iov[i].iov_len;
+	return (ssize_t)n;
+}
+
 EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	FD_GUARD(fd);
+	if (unlikely(rt_internal_caller()) && sk_thread_is_internal())
+		return intr_sendmsg(fd, msg, flags);
 	if (is_bypass(fd)) {
 		struct msghdr m;
 		int e = um_msg_in(msg, &m);
@@ -1494,14 +1521,28 @@ static int epoll_made(int epfd)
 	return epfd;
 }
 
+/* DPDK's interrupt thread makes a new epoll set each time its sources
+ * change, and aborts the program when it cannot (rte_panic "Cannot create
+ * epoll instance"): when the program holds every number under its limit
+ * (memcached at its -c), the set is made in the reserve. */
+static int intr_epoll_fd(int fd, int (*make)(int), int arg)
+{
+	if (unlikely(fd < 0) && errno == EMFILE && rt_internal_caller() &&
+	    sk_thread_is_internal())
+		return set_errno(fdres_make(make, arg));
+	return fd;
+}
+
 EXPORT int epoll_create(int size)
 {
-	return epoll_made(opened(accel_real.epoll_create(size)));
+	return epoll_made(opened(intr_epoll_fd(accel_real.epoll_create(size),
+					       accel_real.epoll_create, size)));
 }
 
 EXPORT int epoll_create1(int flags)
 {
-	return epoll_made(opened(accel_real.epoll_create1(flags)));
+	return epoll_made(opened(intr_epoll_fd(accel_real.epoll_create1(flags),
+					       accel_real.epoll_create1, flags)));
 }
 
 /* A bypass socket joins the set as an item of the socket layer; a dual
