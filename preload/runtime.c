@@ -391,9 +391,17 @@ void rt_net_start(void)
 			usleep(1000);
 		return;
 	}
+	/* DPDK's start raises the soft descriptor limit to the hard one
+	 * ("Setting maximum number of open files"): the program keeps the
+	 * limit it set (the shim's own descriptors go to the reserve). */
+	struct rlimit lim;
+	int have_lim = fdres_prlimit(NULL, &lim) == 0;
+
 	accel_tls.depth++;
 	rc = sk_net_start(&nc, why, sizeof(why));
 	accel_tls.depth--;
+	if (have_lim)
+		fdres_prlimit(&lim, NULL);
 	if (rc < 0) {
 		char line[700];
 

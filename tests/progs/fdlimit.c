@@ -142,7 +142,20 @@ int main(void)
 	int lfd, fd;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	lfd = listener();
+	{
+		/* a limit set before the first socket (which starts the
+		 * shim's port) is the limit after it */
+		struct rlimit was, r;
+
+		getrlimit(RLIMIT_NOFILE, &was);
+		r = was;
+		r.rlim_cur = was.rlim_cur > 1000 ? 1000 : was.rlim_cur;
+		setrlimit(RLIMIT_NOFILE, &r);
+		lfd = listener();
+		getrlimit(RLIMIT_NOFILE, &r);
+		printf("soft limit after the first socket: %lu\n", (unsigned long)r.rlim_cur);
+		setrlimit(RLIMIT_NOFILE, &was);
+	}
 	printf("listener fd %d\n", lfd);
 	for (int i = 0; i < 3; i++)
 		wait_in_thread(lfd);
