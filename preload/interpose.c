@@ -4,7 +4,11 @@
  * Each wrapper looks its descriptor up in the fd table and sends what is
  * not the shim's business straight to the C library, so results and errno
  * are the kernel's own. What the shim adds:
- *  - the first AF_INET socket starts the DPDK port (runtime.c);
+ *  - the DPDK port starts where the process first needs the data path
+ *    (runtime.c): a connect through it, a bind to its address, or an
+ *    accept, epoll_ctl or poll on a wildcard listener made before it
+ *    started (FD_PENDING: a prefork master never starts it, each worker
+ *    starts its own, docs/DESIGN.md);
  *  - TCP sockets bound to the port's address or the wildcard, and those
  *    connected to an address the port reaches, are bypass sockets served
  *    by the userspace stack (sockets/sock.c), under the same descriptor;
@@ -22,7 +26,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <poll.h>
@@ -36,6 +42,7 @@
 #include <unistd.h>
 
 #include "../common/guard.h"
+#include "../common/log.h"
 #include "../common/real.h"
 #include "fdreserve.h"
 #include "fdtable.h"
@@ -335,16 +342,30 @@ static int accept_first(int fd, int flags)
 
 /* ---- sockets ------------------------------------------------------------ */
 
+/* The port may start later (a socket is no use of the data path yet). */
+static int port_may_serve(void)
+{
+	int s = rt_state();
+
+	return s == RT_UP || s == RT_READY || s == RT_STARTING;
+}
+
+/* The port, started now if it is not yet; its thread's stack or NULL. */
+static struct sk_thread *port_thread(void)
+{
+	int s = rt_state();
+
+	if ((s == RT_READY || s == RT_STARTING) && !accel_tls.depth)
+		rt_net_start();
+	return rt_thread();
+}
+
 EXPORT int socket(int domain, int type, int protocol)
 {
-	int fd;
+	int fd = opened(accel_real.socket(domain, type, protocol));
 
-	if (domain == AF_INET && (rt_state() == RT_READY || rt_state() == RT_STARTING) &&
-	    !accel_tls.depth)
-		rt_net_start();
-	fd = opened(accel_real.socket(domain, type, protocol));
 	if (fd >= 0 && domain == AF_INET && (type & 0xf) == SOCK_STREAM &&
-	    (protocol == 0 || protocol == IPPROTO_TCP) && rt_state() == RT_UP &&
+	    (protocol == 0 || protocol == IPPROTO_TCP) && port_may_serve() &&
 	    !rt_internal_caller())
 		fdtable_set(&accel_fds, fd, FD_INET); /* may become a bypass socket */
 	return fd;
@@ -462,8 +483,12 @@ EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 	FD_GUARD(fd);
 	if (k == FD_BYPASS && !rt_internal_caller())
 		return set_errno((t = bypass_thread()) ? bind_again(t, addr, len) : -EBADF);
-	if (k != FD_INET || rt_internal_caller() || !(t = rt_thread()) ||
-	    !inet_addr_of(addr, len, &ip, &port))
+	if (k == FD_PENDING && !rt_internal_caller())
+		return set_errno(-EINVAL); /* bound and listening already */
+	/* the wildcard waits in the kernel while the port is not started
+	 * (listen makes it FD_PENDING); the port's own address needs it now */
+	if (k != FD_INET || rt_internal_caller() || !inet_addr_of(addr, len, &ip, &port) ||
+	    (rt_state() != RT_UP && ip != accel_cfg.ip) || !(t = port_thread()))
 		return accel_real.bind(fd, addr, len);
 	if (ip == sk_port_ip(t))
 		r = bind_port_ip(t, fd, ip, port);
@@ -487,6 +512,101 @@ static int never_bound(int fd)
 	       a.sin_family == AF_INET && a.sin_port == 0;
 }
 
+/*
+ * A listener made before the port started (a prefork master's) stays the
+ * kernel's, marked FD_PENDING when it listens on the wildcard, with its
+ * backlog kept for the stack's half. The first accept, epoll_ctl ADD or
+ * poll of it in a process starts that process's port and makes it a dual
+ * listener there (pending_start): the master, which only forks, never
+ * starts DPDK; each worker listens on its own queue with the same address
+ * and port, and the kernel half (the one socket they all share) keeps
+ * 127.0.0.1 working in all of them. The table is copied by fork, so a
+ * child knows its inherited listeners.
+ */
+static uint16_t *pending_backlog;
+static int pending_live;     /* FD_PENDING entries: 0 lets poll skip the scan */
+static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void pending_set(int fd, int backlog)
+{
+	if (!pending_backlog) {
+		void *m = mmap(NULL, (size_t)accel_fds.size * sizeof(uint16_t),
+			       PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+		if (m == MAP_FAILED)
+			return; /* (it stays a kernel listener) */
+		pending_backlog = m;
+	}
+	if (backlog < 0 || backlog > 4096)
+		backlog = 4096; /* Linux's somaxconn, as sk_listen takes it */
+	pending_backlog[fd] = (uint16_t)backlog;
+	if (fdtable_kind(&accel_fds, fd) != FD_PENDING)
+		__atomic_add_fetch(&pending_live, 1, __ATOMIC_RELAXED);
+	fdtable_set(&accel_fds, fd, FD_PENDING);
+}
+
+static void pending_clear(int fd, enum fd_kind now)
+{
+	__atomic_sub_fetch(&pending_live, 1, __ATOMIC_RELAXED);
+	fdtable_set(&accel_fds, fd, now);
+}
+
+static int pending_listen(int fd, int backlog)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+
+	if (accel_real.listen(fd, backlog) < 0)
+		return -1;
+	if (accel_real.getsockname(fd, (struct sockaddr *)&a, &len) == 0 &&
+	    a.sin_family == AF_INET && a.sin_addr.s_addr == htonl(INADDR_ANY))
+		pending_set(fd, backlog);
+	return 0;
+}
+
+static int pending_relisten(int fd, int backlog)
+{
+	if (accel_real.listen(fd, backlog) < 0)
+		return -1;
+	pending_set(fd, backlog);
+	return 0;
+}
+
+/* This process needs fd's data path: its port starts, the listener joins
+ * its stack. Where it cannot (no port, no queue, a child of a process
+ * whose port runs) it stays what it is, the kernel's listener. */
+static void pending_start(int fd)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	struct sk_thread *t;
+	int r = -1;
+
+	pthread_mutex_lock(&pending_lock);
+	if (fdtable_kind(&accel_fds, fd) != FD_PENDING) {
+		pthread_mutex_unlock(&pending_lock);
+		return;
+	}
+	if ((t = port_thread()) &&
+	    accel_real.getsockname(fd, (struct sockaddr *)&a, &len) == 0) {
+		r = SK_CALL(sk_bind(t, fd, INADDR_ANY, ntohs(a.sin_port), 1));
+		if (r == 0 && (r = SK_CALL(sk_listen(t, fd, pending_backlog[fd]))) < 0)
+			SK_VOID(sk_close(t, fd));
+	}
+	pending_clear(fd, r == 0 ? FD_BYPASS : FD_KERNEL);
+	pthread_mutex_unlock(&pending_lock);
+	if (r != 0)
+		ACCEL_DEBUG("listener %d stays the kernel's (%s)", fd,
+			    t ? strerror(-r) : "no stack in this process");
+}
+
+static inline void pending_check(int fd)
+{
+	if (unlikely(fdtable_kind(&accel_fds, fd) == FD_PENDING) && !rt_internal_caller())
+		pending_start(fd);
+}
+
 /* listen on a socket never bound binds it first, to the wildcard and an
  * ephemeral port (Linux: inet_csk_listen_start's get_port(0)), so here it
  * becomes a dual listener as bind(INADDR_ANY, 0) would make it. */
@@ -497,6 +617,11 @@ EXPORT int listen(int fd, int backlog)
 	int r;
 
 	FD_GUARD(fd);
+	if (fdtable_kind(&accel_fds, fd) == FD_INET && !rt_internal_caller() &&
+	    rt_state() != RT_UP)
+		return pending_listen(fd, backlog);
+	if (fdtable_kind(&accel_fds, fd) == FD_PENDING && !rt_internal_caller())
+		return pending_relisten(fd, backlog);
 	if (fdtable_kind(&accel_fds, fd) == FD_INET && !rt_internal_caller() &&
 	    (t = rt_thread()) && never_bound(fd)) {
 		r = bind_dual(t, fd, (struct sockaddr *)&any, sizeof(any), 0);
@@ -540,6 +665,7 @@ static int bypass_accept(int fd, struct sockaddr *addr, socklen_t *len, int flag
 EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
 	FD_GUARD(fd);
+	pending_check(fd);
 	if (is_bypass(fd))
 		return bypass_accept(fd, addr, len, flags);
 	if (accept_first(fd, flags) < 0)
@@ -550,6 +676,7 @@ EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
 	FD_GUARD(fd);
+	pending_check(fd);
 	if (is_bypass(fd))
 		return bypass_accept(fd, addr, len, 0);
 	if (accept_first(fd, 0) < 0)
@@ -640,8 +767,10 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	int r, again;
 
 	FD_GUARD(fd);
+	/* (loopback is the kernel's: no port started for it) */
 	if ((k != FD_INET && k != FD_BYPASS) || rt_internal_caller() ||
-	    !inet_addr_of(addr, len, &ip, &port) || !(t = rt_thread()))
+	    !inet_addr_of(addr, len, &ip, &port) ||
+	    (rt_state() != RT_UP && (ip >> 24) == 127) || !(t = port_thread()))
 		return accel_real.connect(fd, addr, len);
 	if (k == FD_INET && !sk_route(t, ip)) {
 		sk_note_kernel_connect();
@@ -1205,6 +1334,8 @@ static void forget(int fd)
 
 	if (likely(k == FD_KERNEL))
 		return;
+	if (k == FD_PENDING)
+		pending_clear(fd, FD_KERNEL);
 	fdtable_set(&accel_fds, fd, FD_KERNEL);
 	if (k == FD_BYPASS) {
 		if ((t = bypass_thread()))
@@ -1338,6 +1469,8 @@ static int dup_follow(int oldfd, int newfd)
 		forget(newfd); /* dup2 over one of ours closed it */
 	if (k == FD_INET) {
 		fdtable_set(&accel_fds, newfd, FD_INET);
+	} else if (k == FD_PENDING) {
+		pending_set(newfd, pending_backlog[oldfd]);
 	} else if (k == FD_BYPASS && (t = bypass_thread())) {
 		SK_CALL(sk_dup(t, oldfd, newfd));
 		fdtable_set(&accel_fds, newfd, FD_BYPASS);
@@ -1513,6 +1646,8 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 
 	FD_GUARD(epfd);
 	FD_GUARD(fd);
+	if (op == EPOLL_CTL_ADD)
+		pending_check(fd);
 	if (!is_bypass(fd) || !(t = bypass_thread())) {
 		int r = accel_real.epoll_ctl(epfd, op, fd, ev);
 
@@ -1641,10 +1776,24 @@ static int poll_common(struct pollfd *fds, nfds_t n, int64_t timeout_ns,
 	return set_errno(r);
 }
 
+/* A poll over a listener made before the port started is its first use
+ * of the data path (the scan only while there are such). */
+static void pending_poll(uintptr_t addr, nfds_t n)
+{
+	const struct pollfd *fds = (const struct pollfd *)addr;
+
+	if (likely(!__atomic_load_n(&pending_live, __ATOMIC_RELAXED)) ||
+	    !readable(fds, n * sizeof(*fds)))
+		return;
+	for (nfds_t i = 0; i < n; i++)
+		pending_check(fds[i].fd);
+}
+
 EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
 	int r;
 
+	pending_poll((uintptr_t)fds, n); /* (glibc says poll only writes fds) */
 	if (!rt_thread() || (r = poll_common(fds, n, ms_to_ns(timeout), NULL)) == -2)
 		return accel_real.poll(fds, n, timeout);
 	return r;
@@ -1663,6 +1812,7 @@ EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 	int64_t ns;
 	int r;
 
+	pending_poll((uintptr_t)fds, n); /* (glibc says poll only writes fds) */
 	if (!rt_thread() || !readable(timeout, sizeof(*timeout)) ||
 	    (ns = ts_to_ns(timeout)) == -2 || (r = poll_common(fds, n, ns, mask)) == -2)
 		return accel_real.ppoll(fds, n, timeout, mask);

@@ -140,10 +140,13 @@ static void progress_thread_init(void)
 	accel_tls.tried = 1;
 }
 
+static char tree_id[48];
+
 /* The network settings from ACCEL_*, for the port and for each stack. */
 static struct sk_net_conf net_conf(void)
 {
 	return (struct sk_net_conf){
+		.share_group = tree_id, /* (a prefork server's workers share a tap) */
 		.eal_args = accel_cfg.dpdk_args,
 		.queues = accel_cfg.queues,
 		.mbufs = accel_cfg.mbufs,
@@ -230,7 +233,6 @@ int rt_own_fd(int fd)
 #define TREE_VAR "LIBACCEL_TREE"
 #define SAID_PREFIX "said-"
 
-static char tree_id[48];
 static int tree_root;
 static const char *said_dir;
 
