@@ -833,17 +833,54 @@ static int lock_others(uint64_t h, unsigned mine, const char *group, char *pid,
 	return seen;
 }
 
-static int port_lock(const char *args, const char *group, char *why, size_t whylen)
+/* The port's name in the lock files: its arguments and network namespace. */
+static uint64_t port_hash(const char *args)
 {
-	char ns[64] = "", path[112], pid[24] = "", ifname[IF_NAMESIZE], line[96];
+	char ns[64] = "";
 	ssize_t n = readlink("/proc/self/ns/net", ns, sizeof(ns) - 1);
-	uint64_t h = fnv1a(args ? args : "", 0xcbf29ce484222325ull);
-	unsigned slots = 1, slot;
-	int fd = -1, rc = 1, others = 0, len;
 
 	if (n > 0)
 		ns[n] = '\0';
-	h = fnv1a(ns, h);
+	return fnv1a(ns, fnv1a(args ? args : "", 0xcbf29ce484222325ull));
+}
+
+/*
+ * The processes of a group start their ports one at a time: a joiner
+ * reads the MAC the first gave the interface (tap_join_args), so the
+ * first must have made it. A file beside the slots' (its holder's flock
+ * says a start is under way; one that died let go); waited for up to
+ * DEV_START_WAIT_MS. Returns the descriptor to close when started, or -1.
+ */
+#define DEV_START_WAIT_MS 10000
+
+static int start_lock(uint64_t h)
+{
+	char path[112];
+	uint64_t end = dev_now_ns() + DEV_START_WAIT_MS * 1000000ull;
+	int fd = -1;
+
+	snprintf(path, sizeof(path), "%s/accel-port-%016llx-start.lock", lock_dirs[0],
+		 (unsigned long long)h);
+	mkdir(lock_dirs[0], 01777);
+	while (dev_now_ns() < end) {
+		fd = accel_real.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+		if (fd < 0)
+			return -1;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && lock_current(fd, path))
+			return fd;
+		accel_real.close(fd);
+		usleep(5000);
+	}
+	return -1; /* (started without: a joiner may take a MAC of its own) */
+}
+
+static int port_lock(const char *args, const char *group, char *why, size_t whylen)
+{
+	char path[112], pid[24] = "", ifname[IF_NAMESIZE], line[96];
+	uint64_t h = port_hash(args);
+	unsigned slots = 1, slot;
+	int fd = -1, rc = 1, others = 0, len;
+
 	if (group && group[0] && tap_named(args, ifname, sizeof(ifname)))
 		slots = DEV_SHARE_SLOTS;
 	mkdir(lock_dirs[0], 01777);
@@ -950,7 +987,7 @@ int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 	static char joined_args[300];
 	struct dev_net_conf c = *conf;
 	struct host_state h;
-	int rc;
+	int rc, starting = -1;
 
 	snprintf(why, whylen, "the port did not start");
 	net.own_fd = conf->own_fd;
@@ -964,9 +1001,15 @@ int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 			return -EINVAL;
 		}
 	}
+	if (conf->share_group && conf->share_group[0] &&
+	    tap_named(conf->eal_args, joined_args, sizeof(joined_args)))
+		starting = start_lock(port_hash(conf->eal_args));
 	rc = port_lock(conf->eal_args, conf->share_group, why, whylen);
-	if (rc < 0)
+	if (rc < 0) {
+		if (starting >= 0)
+			accel_real.close(starting);
 		return rc;
+	}
 	if (c.eal_args)
 		c.eal_args = tap_join_args(c.eal_args, joined_args, sizeof(joined_args));
 	conf = &c;
@@ -979,6 +1022,8 @@ int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 		rc = port_start(conf);
 	}
 	host_restore(&h);
+	if (starting >= 0)
+		accel_real.close(starting); /* (the next of the group may start) */
 	if (rc == 0 && conf->pcap && *conf->pcap) {
 		rc = cap_open(conf->pcap, conf->pcap_snaplen, net.info.port_id,
 			      net.own_fd, start_why, sizeof(start_why));

@@ -29,6 +29,7 @@
 #include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <poll.h>
@@ -521,9 +522,12 @@ static int never_bound(int fd)
  * starts DPDK; each worker listens on its own queue with the same address
  * and port, and the kernel half (the one socket they all share) keeps
  * 127.0.0.1 working in all of them. The table is copied by fork, so a
- * child knows its inherited listeners.
+ * child knows its inherited listeners. O_NONBLOCK is kept here too, as
+ * the program set it: the kernel's flag is the shared file's, and the
+ * first worker's stack half makes it non-blocking for all of them.
  */
-static uint16_t *pending_backlog;
+#define PENDING_NONBLOCK 0x8000u
+static uint16_t *pending_backlog; /* backlog, | PENDING_NONBLOCK */
 static int pending_live;     /* FD_PENDING entries: 0 lets poll skip the scan */
 static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -540,6 +544,10 @@ static void pending_set(int fd, int backlog)
 	}
 	if (backlog < 0 || backlog > 4096)
 		backlog = 4096; /* Linux's somaxconn, as sk_listen takes it */
+	if (fdtable_kind(&accel_fds, fd) == FD_PENDING)
+		backlog |= pending_backlog[fd] & PENDING_NONBLOCK;
+	else if (accel_real.fcntl(fd, F_GETFL) & O_NONBLOCK)
+		backlog |= PENDING_NONBLOCK;
 	pending_backlog[fd] = (uint16_t)backlog;
 	if (fdtable_kind(&accel_fds, fd) != FD_PENDING)
 		__atomic_add_fetch(&pending_live, 1, __ATOMIC_RELAXED);
@@ -581,6 +589,7 @@ static void pending_start(int fd)
 	struct sockaddr_in a;
 	socklen_t len = sizeof(a);
 	struct sk_thread *t;
+	struct stat st;
 	int r = -1;
 
 	pthread_mutex_lock(&pending_lock);
@@ -588,17 +597,34 @@ static void pending_start(int fd)
 		pthread_mutex_unlock(&pending_lock);
 		return;
 	}
+	if (rt_state() == RT_READY && !accel_tls.depth && fstat(fd, &st) == 0)
+		rt_net_start_group((unsigned long)st.st_ino);
 	if ((t = port_thread()) &&
 	    accel_real.getsockname(fd, (struct sockaddr *)&a, &len) == 0) {
+		unsigned b = pending_backlog[fd];
+
 		r = SK_CALL(sk_bind(t, fd, INADDR_ANY, ntohs(a.sin_port), 1));
-		if (r == 0 && (r = SK_CALL(sk_listen(t, fd, pending_backlog[fd]))) < 0)
+		if (r == 0 && (r = SK_CALL(sk_listen(t, fd, (int)(b & ~PENDING_NONBLOCK)))) < 0)
 			SK_VOID(sk_close(t, fd));
+		if (r == 0)
+			SK_CALL(sk_nonblock(t, fd, !!(b & PENDING_NONBLOCK)));
 	}
 	pending_clear(fd, r == 0 ? FD_BYPASS : FD_KERNEL);
 	pthread_mutex_unlock(&pending_lock);
 	if (r != 0)
 		ACCEL_DEBUG("listener %d stays the kernel's (%s)", fd,
 			    t ? strerror(-r) : "no stack in this process");
+}
+
+/* The program's O_NONBLOCK of a pending listener: set (0, 1), or read
+ * (-1). */
+static int pending_nonblock(int fd, int set)
+{
+	if (set > 0)
+		pending_backlog[fd] |= PENDING_NONBLOCK;
+	else if (set == 0)
+		pending_backlog[fd] &= (uint16_t)~PENDING_NONBLOCK;
+	return !!(pending_backlog[fd] & PENDING_NONBLOCK);
 }
 
 static inline void pending_check(int fd)
@@ -1470,7 +1496,8 @@ static int dup_follow(int oldfd, int newfd)
 	if (k == FD_INET) {
 		fdtable_set(&accel_fds, newfd, FD_INET);
 	} else if (k == FD_PENDING) {
-		pending_set(newfd, pending_backlog[oldfd]);
+		pending_set(newfd, pending_backlog[oldfd] & ~PENDING_NONBLOCK);
+		pending_nonblock(newfd, pending_nonblock(oldfd, -1));
 	} else if (k == FD_BYPASS && (t = bypass_thread())) {
 		SK_CALL(sk_dup(t, oldfd, newfd));
 		fdtable_set(&accel_fds, newfd, FD_BYPASS);
@@ -1532,6 +1559,14 @@ static int fcntl_call(int fd, int cmd, va_list ap)
 		return accel_real.fcntl(fd, cmd, arg);
 	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
 		return dup_follow(fd, accel_real.fcntl(fd, cmd, arg));
+	if (fdtable_kind(&accel_fds, fd) == FD_PENDING && (cmd == F_GETFL || cmd == F_SETFL)) {
+		r = accel_real.fcntl(fd, cmd, arg);
+		if (r >= 0 && cmd == F_GETFL)
+			r = (r & ~O_NONBLOCK) | (pending_nonblock(fd, -1) ? O_NONBLOCK : 0);
+		else if (r == 0)
+			pending_nonblock(fd, !!((int)(intptr_t)arg & O_NONBLOCK));
+		return r;
+	}
 	if (!is_bypass(fd) || !(t = bypass_thread()))
 		return accel_real.fcntl(fd, cmd, arg);
 	if (cmd == F_GETFL) {
@@ -1582,6 +1617,16 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
 	arg = va_arg(ap, void *);
 	va_end(ap);
 	FD_GUARD(fd);
+	if (fdtable_kind(&accel_fds, fd) == FD_PENDING && req == FIONBIO &&
+	    !rt_internal_caller() && arg) {
+		int on;
+
+		if (accel_real.ioctl(fd, req, arg) < 0)
+			return -1;
+		if (accel_copy_in(&on, arg, sizeof(on)) == 0)
+			pending_nonblock(fd, on != 0);
+		return 0;
+	}
 	if (is_bypass(fd)) {
 		struct sk_thread *t = bypass_thread();
 		int r, v = 0;
