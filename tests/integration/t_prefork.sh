@@ -94,14 +94,14 @@ busy=0
 for w in $workers; do
 	st=$(in_ns "$BUILD/accel-stat" "$w" 2>&1)
 	echo "$st" > "$LOGDIR/prefork.stat.$w"
-	n=$(echo "$st" | grep -c '^stack ')
-	[ "$n" = 1 ] || fail "nginx worker $w: $n stacks in accel-stat (want 1): $(echo "$st" | head -5)"
-	acc=$(echo "$st" | awk '/^stack /{for(i=1;i<=NF;i++) if($i ~ /^accepted=/) {split($i,a,"="); print a[2]}}')
-	note "nginx worker $w: 1 stack, accepted ${acc:-?}"
+	n=$(echo "$st" | awk '$1 == "stacks" {print $2}')
+	[ "$n" = 1 ] || fail "nginx worker $w: '$n' stacks in accel-stat (want 1): $(echo "$st" | head -5)"
+	acc=$(echo "$st" | awk '$1 == "bypass_accepts" {print $2}')
+	note "nginx worker $w: 1 stack, $acc connections accepted through the port"
 	[ "${acc:-0}" -gt 0 ] && busy=$((busy + 1))
 done
 [ "$busy" = 2 ] || fail "nginx: $busy of 2 workers served through the port"
-in_ns "$BUILD/accel-stat" "$ng" 2>&1 | grep -q '^stack ' && fail "nginx: the master has a stack"
+in_ns "$BUILD/accel-stat" "$ng" 2>&1 | grep -q '^stacks' && fail "nginx: the master has a stack"
 kill -TERM $ng
 wait $ng 2>/dev/null
 exit 0
