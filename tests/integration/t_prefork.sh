@@ -50,6 +50,15 @@ served=$(sort -u "$LOGDIR/prefork.pids" | wc -l)
 [ "$served" -ge 2 ] || fail "python: one child served all ($(sort -u "$LOGDIR/prefork.pids"))"
 note "python: $served children served through the port"
 fetch_all "python, 127.0.0.1" http://127.0.0.1:8080/ 3
+# one child leaving (its port closed, the tap taken down as the PMD stops)
+# leaves the tap up and the others serving
+gone=$(pgrep -P $py | head -1)
+kill -TERM "$gone"
+for _ in $(seq 50); do kill -0 "$gone" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$gone" 2>/dev/null && fail "python: child $gone did not exit"
+in_ns ip link show acc0 | grep -q "[<,]UP[,>]" || fail "python: the tap went down with child $gone"
+fetch_all "python, 2 children after one left" http://10.88.0.2:8080/ 10
+grep -qx "X-Pid: $gone" "$LOGDIR/prefork.pids" && fail "python: the gone child $gone served"
 kill -TERM $(pgrep -P $py) $py 2>/dev/null
 wait $py 2>/dev/null
 # (a worker's exit puts the tap up again for the others: the next test's
@@ -102,6 +111,17 @@ for w in $workers; do
 done
 [ "$busy" = 2 ] || fail "nginx: $busy of 2 workers served through the port"
 in_ns "$BUILD/accel-stat" "$ng" 2>&1 | grep -q '^stacks' && fail "nginx: the master has a stack"
+# a worker killed outright: the master starts another, which takes a queue
+# (the freed slot) and serves with the one that stayed
+old=$(echo $workers | cut -d' ' -f1)
+kill -KILL "$old"
+wait_ports "$dir/error.log" 3 || fail "nginx: the new worker did not start its port"
+new=$(pgrep -P $ng | grep -vx "$(echo $workers | tr ' ' '\n' | grep -vx "$old")" | grep -vx "$old")
+[ -n "$new" ] || fail "nginx: no new worker"
+fetch_all "nginx, a new worker and the old one" http://10.88.0.2:8081/blob 20
+n=$(in_ns "$BUILD/accel-stat" "$new" 2>&1 | awk '$1 == "stacks" {print $2}')
+[ "$n" = 1 ] || fail "nginx: the new worker $new has '$n' stacks"
+note "nginx: worker $old killed (-9), worker $new took a queue and serves"
 kill -TERM $ng
 wait $ng 2>/dev/null
 exit 0
