@@ -118,9 +118,12 @@ kill -KILL "$old"
 wait_ports "$dir/error.log" 3 || fail "nginx: the new worker did not start its port"
 new=$(pgrep -P $ng | grep -vx "$(echo $workers | tr ' ' '\n' | grep -vx "$old")" | grep -vx "$old")
 [ -n "$new" ] || fail "nginx: no new worker"
-fetch_all "nginx, a new worker and the old one" http://10.88.0.2:8081/blob 20
-n=$(in_ns "$BUILD/accel-stat" "$new" 2>&1 | awk '$1 == "stacks" {print $2}')
+fetch_all "nginx, a new worker and the old one" http://10.88.0.2:8081/blob 10
+st=$(in_ns "$BUILD/accel-stat" "$new" 2>&1)
+n=$(echo "$st" | awk '$1 == "stacks" {print $2}')
 [ "$n" = 1 ] || fail "nginx: the new worker $new has '$n' stacks"
+acc=$(echo "$st" | awk '$1 == "bypass_accepts" {print $2}')
+[ "${acc:-0}" -gt 0 ] || fail "nginx: the new worker $new accepted nothing through the port"
 note "nginx: worker $old killed (-9), worker $new took a queue and serves"
 kill -TERM $ng
 wait $ng 2>/dev/null
