@@ -6,7 +6,7 @@
  * are the kernel's own. What the shim adds:
  *  - the DPDK port starts where the process first needs the data path
  *    (runtime.c): a connect through it, a bind to its address, or an
- *    accept, epoll_ctl or poll on a wildcard listener made before it
+ *    accept, epoll_ctl, poll or select on a wildcard listener made before it
  *    started (FD_PENDING: a prefork master never starts it, each worker
  *    starts its own, docs/DESIGN.md);
  *  - TCP sockets bound to the port's address or the wildcard, and those
@@ -516,8 +516,8 @@ static int never_bound(int fd)
 /*
  * A listener made before the port started (a prefork master's) stays the
  * kernel's, marked FD_PENDING when it listens on the wildcard, with its
- * backlog kept for the stack's half. The first accept, epoll_ctl ADD or
- * poll of it in a process starts that process's port and makes it a dual
+ * backlog kept for the stack's half. The first accept, epoll_ctl ADD,
+ * poll or select of it in a process starts that process's port and makes it a dual
  * listener there (pending_start): the master, which only forks, never
  * starts DPDK; each worker listens on its own queue with the same address
  * and port, and the kernel half (the one socket they all share) keeps
@@ -1907,12 +1907,24 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The same for a select's read set. */
+static void pending_select(int nfds, const fd_set *r)
+{
+	if (likely(!__atomic_load_n(&pending_live, __ATOMIC_RELAXED)) || !r ||
+	    nfds < 0 || nfds > FD_SETSIZE || !readable(r, (size_t)(nfds + 63) / 64 * 8))
+		return;
+	for (int fd = 0; fd < nfds; fd++)
+		if (FD_ISSET(fd, r))
+			pending_check(fd);
+}
+
 EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 {
 	struct timeval t;
 	int64_t ns, start;
 	int rc;
 
+	pending_select(nfds, r);
 	if (!rt_thread() || nfds < 0 || nfds > FD_SETSIZE ||
 	    (tv && accel_copy_in(&t, tv, sizeof(t)) < 0) ||
 	    (tv && (t.tv_sec < 0 || t.tv_usec < 0 || t.tv_usec >= 1000000)))
@@ -1941,6 +1953,7 @@ EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e,
 	int64_t ns;
 	int rc;
 
+	pending_select(nfds, r);
 	if (!rt_thread() || nfds < 0 || nfds > FD_SETSIZE || !readable(timeout, sizeof(*timeout)) ||
 	    (ns = ts_to_ns(timeout)) == -2 || (rc = select_common(nfds, r, w, e, ns, mask)) == -2)
 		return accel_real.pselect(nfds, r, w, e, timeout, mask);

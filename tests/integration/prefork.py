@@ -1,8 +1,10 @@
 # prefork.py PORT KIDS FILE - a server that listens, then forks KIDS
-# children that accept on the inherited listener (blocking accept, as
-# Python's socket does) and answer each request with FILE over HTTP/1.0,
-# naming the child that served in X-Pid. The parent only waits.
+# children that accept on the inherited listener and answer each request
+# with FILE over HTTP/1.0, naming the child that served in X-Pid. The
+# first child and every other one after it accept at once (a blocking
+# accept), the others wait in select first. The parent only waits.
 import os
+import select
 import socket
 import sys
 
@@ -13,8 +15,10 @@ s.bind(('0.0.0.0', port))
 s.listen(64)
 
 
-def serve():
+def serve(selects):
     while True:
+        if selects:
+            select.select([s], [], [])
         c, _ = s.accept()
         req = b''
         while b'\r\n\r\n' not in req:
@@ -27,10 +31,10 @@ def serve():
         c.close()
 
 
-for _ in range(kids):
+for k in range(kids):
     if os.fork() == 0:
         try:
-            serve()
+            serve(k % 2 == 1)
         finally:
             os._exit(1)
 print('parent %d forked %d' % (os.getpid(), kids), flush=True)
