@@ -784,7 +784,7 @@ static int lock_try(uint64_t h, unsigned slot, const char *group, int *fdp,
 		    char *path, size_t plen, char *pid, size_t pidlen)
 {
 	for (int tries = 0; tries < 8; tries++) {
-		char g[64];
+		char g[96];
 		int fd = -1;
 
 		for (size_t i = 0; i < 2 && fd < 0; i++) {
@@ -815,7 +815,7 @@ static int lock_others(uint64_t h, unsigned mine, const char *group, char *pid,
 	int seen = 0;
 
 	for (unsigned slot = 0; slot < DEV_SHARE_SLOTS && seen < 2; slot++) {
-		char path[112], g[64];
+		char path[112], g[96];
 		int fd = -1;
 
 		for (size_t i = 0; i < 2 && fd < 0 && slot != mine; i++) {
@@ -876,7 +876,7 @@ static int start_lock(uint64_t h)
 
 static int port_lock(const char *args, const char *group, char *why, size_t whylen)
 {
-	char path[112], pid[24] = "", ifname[IF_NAMESIZE], line[96];
+	char path[112], pid[24] = "", ifname[IF_NAMESIZE], line[128];
 	uint64_t h = port_hash(args);
 	unsigned slots = 1, slot;
 	int fd = -1, rc = 1, others = 0, len;
@@ -1045,6 +1045,10 @@ int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 		   net.info.mac[1], net.info.mac[2], net.info.mac[3],
 		   net.info.mac[4], net.info.mac[5], net.info.mtu, net.info.queues,
 		   dev_csum_names(net.info.rx_csum), dev_csum_names(net.info.tx_csum));
+	if (net.tap_name[0])
+		ACCEL_INFO("tap %s: queue slot %u, shared with the processes serving the same "
+			   "listener%s", net.tap_name, net.lock_slot,
+			   net.joined ? " (joined theirs)" : "");
 	net.asym = asym_fence_init();
 	net.owner = getpid();
 	__atomic_store_n(&net.opened, 1, __ATOMIC_RELEASE);
