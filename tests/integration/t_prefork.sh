@@ -9,6 +9,8 @@
 # each worker and none in the parent, 127.0.0.1 (the listener's kernel
 # half) answers too.
 . "$(dirname "$0")/lib.sh"
+command -v nginx >/dev/null || fail "nginx is not installed (make deps: nginx-light)"
+command -v curl >/dev/null || fail "curl is not installed (make deps)"
 ns_setup
 blob="$LOGDIR/prefork.blob"
 head -c 1048576 /dev/urandom > "$blob"
