@@ -527,7 +527,9 @@ static int never_bound(int fd)
  * first worker's stack half makes it non-blocking for all of them.
  */
 #define PENDING_NONBLOCK 0x8000u
-static uint16_t *pending_backlog; /* backlog, | PENDING_NONBLOCK */
+#define PENDING_KERNEL 0x4000u /* its port did not start here: the kernel's */
+#define PENDING_BACKLOG 0x1fffu
+static uint16_t *pending_backlog; /* backlog | PENDING_NONBLOCK | PENDING_KERNEL */
 static int pending_live;     /* FD_PENDING entries: 0 lets poll skip the scan */
 static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -545,7 +547,7 @@ static void pending_set(int fd, int backlog)
 	if (backlog < 0 || backlog > 4096)
 		backlog = 4096; /* Linux's somaxconn, as sk_listen takes it */
 	if (fdtable_kind(&accel_fds, fd) == FD_PENDING)
-		backlog |= pending_backlog[fd] & PENDING_NONBLOCK;
+		backlog |= pending_backlog[fd] & (PENDING_NONBLOCK | PENDING_KERNEL);
 	else if (accel_real.fcntl(fd, F_GETFL) & O_NONBLOCK)
 		backlog |= PENDING_NONBLOCK;
 	pending_backlog[fd] = (uint16_t)backlog;
@@ -593,7 +595,7 @@ static void pending_start(int fd)
 	int r = -1;
 
 	pthread_mutex_lock(&pending_lock);
-	if (fdtable_kind(&accel_fds, fd) != FD_PENDING) {
+	if (fdtable_kind(&accel_fds, fd) != FD_PENDING || (pending_backlog[fd] & PENDING_KERNEL)) {
 		pthread_mutex_unlock(&pending_lock);
 		return;
 	}
@@ -604,12 +606,15 @@ static void pending_start(int fd)
 		unsigned b = pending_backlog[fd];
 
 		r = SK_CALL(sk_bind(t, fd, INADDR_ANY, ntohs(a.sin_port), 1));
-		if (r == 0 && (r = SK_CALL(sk_listen(t, fd, (int)(b & ~PENDING_NONBLOCK)))) < 0)
+		if (r == 0 && (r = SK_CALL(sk_listen(t, fd, (int)(b & PENDING_BACKLOG)))) < 0)
 			SK_VOID(sk_close(t, fd));
 		if (r == 0)
 			SK_CALL(sk_nonblock(t, fd, !!(b & PENDING_NONBLOCK)));
 	}
-	pending_clear(fd, r == 0 ? FD_BYPASS : FD_KERNEL);
+	if (r == 0)
+		pending_clear(fd, FD_BYPASS);
+	else /* (still FD_PENDING, for its program's O_NONBLOCK) */
+		pending_backlog[fd] |= PENDING_KERNEL;
 	pthread_mutex_unlock(&pending_lock);
 	if (r != 0)
 		ACCEL_DEBUG("listener %d stays the kernel's (%s)", fd,
@@ -629,8 +634,34 @@ static int pending_nonblock(int fd, int set)
 
 static inline void pending_check(int fd)
 {
-	if (unlikely(fdtable_kind(&accel_fds, fd) == FD_PENDING) && !rt_internal_caller())
+	if (unlikely(fdtable_kind(&accel_fds, fd) == FD_PENDING) && !rt_internal_caller() &&
+	    !(pending_backlog[fd] & PENDING_KERNEL))
 		pending_start(fd);
+}
+
+/*
+ * accept on a pending listener left the kernel's (no port here: all the
+ * slots taken, a port kind one process has, a child of a process whose
+ * port runs). The shared file may be non-blocking for the sake of the
+ * copies that have a stack; where this program's view is blocking, the
+ * call waits for a connection as the kernel's accept would (a sibling
+ * taking it first: it waits again). -2: not such a listener.
+ */
+static int pending_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	if (likely(fdtable_kind(&accel_fds, fd) != FD_PENDING) || rt_internal_caller())
+		return -2;
+	for (;;) {
+		int r = accel_real.accept4(fd, addr, len, flags);
+
+		if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
+		    pending_nonblock(fd, -1))
+			return r;
+		if (accel_real.poll(&p, 1, -1) < 0)
+			return -1; /* (EINTR: a handler ran) */
+	}
 }
 
 /* listen on a socket never bound binds it first, to the wildcard and an
@@ -690,10 +721,14 @@ static int bypass_accept(int fd, struct sockaddr *addr, socklen_t *len, int flag
 
 EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
+	int r;
+
 	FD_GUARD(fd);
 	pending_check(fd);
 	if (is_bypass(fd))
 		return bypass_accept(fd, addr, len, flags);
+	if ((r = pending_accept(fd, addr, len, flags)) != -2)
+		return r;
 	if (accept_first(fd, flags) < 0)
 		return -1;
 	return opened(accel_real.accept4(fd, addr, len, flags));
@@ -701,10 +736,14 @@ EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 
 EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
+	int r;
+
 	FD_GUARD(fd);
 	pending_check(fd);
 	if (is_bypass(fd))
 		return bypass_accept(fd, addr, len, 0);
+	if ((r = pending_accept(fd, addr, len, 0)) != -2)
+		return r;
 	if (accept_first(fd, 0) < 0)
 		return -1;
 	return opened(accel_real.accept(fd, addr, len));
@@ -1496,8 +1535,8 @@ static int dup_follow(int oldfd, int newfd)
 	if (k == FD_INET) {
 		fdtable_set(&accel_fds, newfd, FD_INET);
 	} else if (k == FD_PENDING) {
-		pending_set(newfd, pending_backlog[oldfd] & ~PENDING_NONBLOCK);
-		pending_nonblock(newfd, pending_nonblock(oldfd, -1));
+		pending_set(newfd, pending_backlog[oldfd] & PENDING_BACKLOG);
+		pending_backlog[newfd] = pending_backlog[oldfd];
 	} else if (k == FD_BYPASS && (t = bypass_thread())) {
 		SK_CALL(sk_dup(t, oldfd, newfd));
 		fdtable_set(&accel_fds, newfd, FD_BYPASS);

@@ -67,6 +67,23 @@ wait $py 2>/dev/null
 #  port is made anew when the last queue closed)
 for _ in $(seq 50); do in_ns ip link show acc0 >/dev/null 2>&1 || break; sleep 0.1; done
 
+# ---- a port one process has (a tap with no iface=): the child that finds
+# it taken keeps the kernel listener, blocking as its program has it -----
+$NSX env ACCEL_DPDK_ARGS="--no-huge -m 256 --no-pci --vdev=net_tap0" ACCEL_IP=10.88.0.2/24 \
+	ACCEL_LOG=info "$ACCEL" python3 "$TOP/tests/integration/prefork.py" 8080 2 "$blob" > "$plog" 2>&1 &
+py=$!
+wait_ports "$plog" 1 || { cat "$plog"; fail "python, one port: no child started it"; }
+for _ in $(seq 50); do grep -q "in use by pid" "$plog" && break; sleep 0.1; done
+grep -q "in use by pid" "$plog" || { cat "$plog"; fail "python, one port: the second child did not find it taken"; }
+fetch_all "python, one port, 127.0.0.1" http://127.0.0.1:8080/ 6
+[ "$(pgrep -P $py | wc -l)" = 2 ] || { cat "$plog"; fail "python, one port: a child died"; }
+[ "$(sort -u "$LOGDIR/prefork.pids" | wc -l)" = 2 ] ||
+	fail "python, one port: one child served all over 127.0.0.1 ($(sort -u "$LOGDIR/prefork.pids"))"
+note "python, one port: both children alive and serving 127.0.0.1"
+kill -TERM $(pgrep -P $py) $py 2>/dev/null
+wait $py 2>/dev/null
+for _ in $(seq 50); do in_ns ip link show dtap0 >/dev/null 2>&1 || break; sleep 0.1; done
+
 # ---- nginx: master_process on, worker_processes 2 ------------------------
 dir="$LOGDIR/prefork-nginx"
 rm -rf "$dir" && mkdir -p "$dir/www"
