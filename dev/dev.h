@@ -54,6 +54,10 @@ struct dev_net_conf {
 	 * keep it under, the old one closed (the shim moves them out of the
 	 * program's way). NULL keeps them as they are. */
 	int (*own_fd)(int fd);
+	/* Processes that name the same group (the shim: its process tree)
+	 * share a tap interface the arguments name (iface=), one queue each;
+	 * NULL or "": the port is this process's alone. */
+	const char *share_group;
 };
 
 struct dev_net_info {

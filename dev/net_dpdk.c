@@ -75,8 +75,12 @@ struct dev_netq {
 
 static struct {
 	int opened;               /* EAL and port are up */
-	int lock_fd;              /* held while this process owns the port */
-	char lock_path[96];       /* its name, removed when we let go */
+	int lock_fd;              /* held while this process has its slot */
+	char lock_path[112];      /* its name, removed when we let go */
+	uint64_t lock_hash;       /* the port's name in the lock files */
+	unsigned lock_slot;       /* this process's queue of a shared tap */
+	int joined;               /* others of the group had the tap already */
+	char tap_name[IF_NAMESIZE]; /* a tap the group may share, or "" */
 	int (*own_fd)(int fd);    /* dev_net_conf.own_fd */
 	int asym;                 /* asymmetric fences work (common/barrier.h) */
 	int stopping;             /* dev_net_close has begun (atomic) */
@@ -694,13 +698,24 @@ static uint64_t fnv1a(const char *s, uint64_t h)
  * A program exec'd by the port's owner inherits LD_PRELOAD and the same
  * ACCEL_DPDK_ARGS. Starting the same device again would not always fail:
  * a second tap opener joins the interface as an extra queue and takes some
- * of its packets. So the owner holds an flock on a file named for the
- * arguments and the network namespace (taps live in one); a later process
- * finds it taken and stays on the kernel.
+ * of its packets. So each process holds an flock on a file named for the
+ * arguments, the network namespace (taps live in one) and its slot; a
+ * later process finds slot 0 taken and stays on the kernel.
  *
- * The owner removes the file at exit, once the port is closed; a start
- * removes those whose owners died without (a signal, kill -9): a file
- * whose flock is free has no owner. (A process dying of a signal leaves
+ * Except the processes of one group (dev_net_conf.share_group: the shim
+ * passes its process tree, a prefork server and its workers) on a tap
+ * the arguments name (iface=): there each process takes the first free
+ * slot and opens the interface as one more queue of it (the tap PMD asks
+ * for IFF_MULTI_QUEUE); the kernel spreads flows over the queues by their
+ * hash and sends a flow's packets to the queue that last wrote one of it
+ * (tun's automq flow table), so each process serves the connections it
+ * accepted or made. The lock is per queue: one process leaving frees its
+ * slot only, and the interface lives while any queue is open. A file's
+ * first line is its holder's pid, the second its group.
+ *
+ * The holder removes its file at exit, once the port is closed; a start
+ * removes those whose holders died without (a signal, kill -9): a file
+ * whose flock is free has no holder. (A process dying of a signal leaves
  * its file: until it is gone its port is still open, and a new owner must
  * not come in that moment.) Removing a lock file
  * races with a process that opened it and is about to lock it, so the lock
@@ -708,6 +723,7 @@ static uint64_t fnv1a(const char *s, uint64_t h)
  * check); otherwise the opener tries again with the new file.
  */
 #define lock_dirs accel_stats_dirs
+#define DEV_SHARE_SLOTS 64 /* processes on one tap (tun allows 256 queues) */
 
 /* fd (locked) is still the file path names. */
 static int lock_current(int fd, const char *path)
@@ -718,59 +734,260 @@ static int lock_current(int fd, const char *path)
 	       a.st_ino == b.st_ino;
 }
 
-static int port_lock(const char *args, char *why, size_t whylen)
+/* The tap interface the arguments name (its iface=), when they name one
+ * device and it is a tap: then processes of a group may share it. */
+static int tap_named(const char *args, char *ifname, size_t len)
 {
-	char ns[64] = "", path[96], pid[16];
+	const char *t = args ? strstr(args, "net_tap") : NULL;
+	char dev[256];
+	size_t n;
+
+	if (!t || strstr(t + 1, "net_") || strstr(args, "-a ") || strstr(args, "--allow"))
+		return 0;
+	n = strcspn(t, " \t\n");
+	snprintf(dev, sizeof(dev), "%.*s", (int)n, t);
+	return dev_kv(dev, "iface", ifname, len) && ifname[0];
+}
+
+static void lock_name(char *path, size_t len, size_t dir, uint64_t h, unsigned slot)
+{
+	if (slot == 0) /* (the name a port alone has always had) */
+		snprintf(path, len, "%s/accel-port-%016llx.lock", lock_dirs[dir],
+			 (unsigned long long)h);
+	else
+		snprintf(path, len, "%s/accel-port-%016llx-q%u.lock", lock_dirs[dir],
+			 (unsigned long long)h, slot);
+}
+
+/* Whose a lock file is: pid and group as its holder wrote them. */
+static void lock_holder(int fd, char *pid, size_t plen, char *group, size_t glen)
+{
+	char buf[128];
+	ssize_t n = accel_real.pread(fd, buf, sizeof(buf) - 1, 0);
+	char *nl;
+
+	buf[n > 0 ? n : 0] = '\0';
+	nl = strchr(buf, '\n');
+	if (nl)
+		*nl = '\0';
+	snprintf(pid, plen, "%.*s", (int)(plen - 1), buf);
+	snprintf(group, glen, "%.*s", (int)(glen - 1), nl ? nl + 1 : "");
+	nl = strchr(group, '\n');
+	if (nl)
+		*nl = '\0';
+}
+
+/* Tries slot's file: 0 (locked, *fdp), 1 (held by group, or by anyone
+ * when group is NULL: *pid its holder's), 2 (held by another group) or a
+ * negative errno. */
+static int lock_try(uint64_t h, unsigned slot, const char *group, int *fdp,
+		    char *path, size_t plen, char *pid, size_t pidlen)
+{
+	for (int tries = 0; tries < 8; tries++) {
+		char g[96];
+		int fd = -1;
+
+		for (size_t i = 0; i < 2 && fd < 0; i++) {
+			lock_name(path, plen, i, h, slot);
+			fd = accel_real.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+		}
+		if (fd < 0)
+			return -errno;
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			lock_holder(fd, pid, pidlen, g, sizeof(g));
+			accel_real.close(fd);
+			return group && g[0] && !strcmp(g, group) ? 1 : 2;
+		}
+		if (lock_current(fd, path)) {
+			*fdp = fd;
+			return 0;
+		}
+		accel_real.close(fd); /* removed under us: the new file decides */
+	}
+	return -EAGAIN;
+}
+
+/* The other slots' holders: 0 none, 1 only group's, 2 another group's
+ * (*pid its holder). */
+static int lock_others(uint64_t h, unsigned mine, const char *group, char *pid,
+		       size_t pidlen)
+{
+	int seen = 0;
+
+	for (unsigned slot = 0; slot < DEV_SHARE_SLOTS && seen < 2; slot++) {
+		char path[112], g[96];
+		int fd = -1;
+
+		for (size_t i = 0; i < 2 && fd < 0 && slot != mine; i++) {
+			lock_name(path, sizeof(path), i, h, slot);
+			fd = accel_real.open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		}
+		if (fd < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			lock_holder(fd, pid, pidlen, g, sizeof(g));
+			seen = strcmp(g, group) ? 2 : 1;
+		}
+		accel_real.close(fd);
+	}
+	return seen;
+}
+
+/* The port's name in the lock files: its arguments and network namespace. */
+static uint64_t port_hash(const char *args)
+{
+	char ns[64] = "";
 	ssize_t n = readlink("/proc/self/ns/net", ns, sizeof(ns) - 1);
-	uint64_t h = fnv1a(args ? args : "", 0xcbf29ce484222325ull);
-	int fd = -1;
 
 	if (n > 0)
 		ns[n] = '\0';
-	h = fnv1a(ns, h);
+	return fnv1a(ns, fnv1a(args ? args : "", 0xcbf29ce484222325ull));
+}
+
+/*
+ * The processes of a group start their ports one at a time: a joiner
+ * reads the MAC the first gave the interface (tap_join_args), so the
+ * first must have made it. A file beside the slots' (its holder's flock
+ * says a start is under way; one that died let go); waited for up to
+ * DEV_START_WAIT_MS. Returns the descriptor to close when started, or -1.
+ */
+#define DEV_START_WAIT_MS 10000
+
+static int start_lock(uint64_t h)
+{
+	char path[112];
+	uint64_t end = dev_now_ns() + DEV_START_WAIT_MS * 1000000ull;
+	int fd = -1;
+
+	snprintf(path, sizeof(path), "%s/accel-port-%016llx-start.lock", lock_dirs[0],
+		 (unsigned long long)h);
 	mkdir(lock_dirs[0], 01777);
-	for (int tries = 0; tries < 8; tries++) {
-		fd = -1;
-		for (size_t i = 0; i < 2 && fd < 0; i++) {
-			snprintf(path, sizeof(path), "%s/accel-port-%016llx.lock",
-				 lock_dirs[i], (unsigned long long)h);
-			fd = accel_real.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
-		}
-		if (fd < 0) {
-			snprintf(why, whylen, "cannot create a port lock file (%s)",
-				 strerror(errno));
-			return -errno;
-		}
-		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-			n = accel_real.pread(fd, pid, sizeof(pid) - 1, 0);
-			pid[n > 0 ? n : 0] = '\0';
-			snprintf(why, whylen, "the port is in use by pid %s (%s)",
-				 pid[0] ? pid : "?", path);
-			accel_real.close(fd);
-			return -EBUSY;
-		}
-		if (lock_current(fd, path))
-			break;
-		accel_real.close(fd); /* removed under us: the new file decides */
-		fd = -1;
+	while (dev_now_ns() < end) {
+		fd = accel_real.open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+		if (fd < 0)
+			return -1;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 && lock_current(fd, path))
+			return fd;
+		accel_real.close(fd);
+		usleep(5000);
 	}
-	if (fd < 0) {
-		snprintf(why, whylen, "the port lock file keeps changing (%s)", path);
+	return -1; /* (started without: a joiner may take a MAC of its own) */
+}
+
+static int port_lock(const char *args, const char *group, char *why, size_t whylen)
+{
+	char path[112], pid[24] = "", ifname[IF_NAMESIZE], line[128];
+	uint64_t h = port_hash(args);
+	unsigned slots = 1, slot;
+	int fd = -1, rc = 1, others = 0, len;
+
+	if (group && group[0] && tap_named(args, ifname, sizeof(ifname)))
+		slots = DEV_SHARE_SLOTS;
+	mkdir(lock_dirs[0], 01777);
+	/* the first free slot past those of my group */
+	for (slot = 0; slot < slots && rc == 1; slot++)
+		rc = lock_try(h, slot, slots > 1 ? group : NULL, &fd, path, sizeof(path),
+			      pid, sizeof(pid));
+	slot--;
+	if (rc == 0 && slots > 1 &&
+	    (others = lock_others(h, slot, group, pid, sizeof(pid))) == 2) {
+		accel_real.close(fd); /* another group has the interface */
+		rc = 2;
+	}
+	if (rc < 0) {
+		snprintf(why, whylen, "cannot create a port lock file (%s)", strerror(-rc));
+		return rc;
+	}
+	if (rc == 1) {
+		snprintf(why, whylen, "the port's %u shared queues are all in use", slots);
 		return -EBUSY;
 	}
-	n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (rc == 2) {
+		snprintf(why, whylen, "the port is in use by pid %s (%s)", pid[0] ? pid : "?",
+			 path);
+		return -EBUSY;
+	}
+	len = snprintf(line, sizeof(line), "%d\n%s\n", (int)getpid(), slots > 1 ? group : "");
 	if (ftruncate(fd, 0) == 0)
-		(void)!accel_real.pwrite(fd, pid, (size_t)n, 0);
+		(void)!accel_real.pwrite(fd, line, (size_t)len, 0);
 	net.lock_fd = own_fd(fd);
+	net.lock_hash = h;
+	net.lock_slot = slot;
+	net.joined = others == 1;
+	if (slots > 1)
+		snprintf(net.tap_name, sizeof(net.tap_name), "%s", ifname);
 	snprintf(net.lock_path, sizeof(net.lock_path), "%s", path);
 	accel_lock_sweep(path);
 	return 0;
 }
 
+/*
+ * A process joining a tap its group has open takes the MAC the others
+ * have: the kernel keeps one neighbour entry for the port's address, and
+ * whichever queue a flow lands on must take frames sent to it. The tap
+ * PMD would make a random one; the kernel side has the port's with bit 2
+ * of the first byte flipped (tap_kernel_mac), so the port's is that
+ * flipped back, given to the PMD as its mac= argument. Returns args, or
+ * buf holding them with the MAC added.
+ */
+static const char *tap_join_args(const char *args, char *buf, size_t len)
+{
+	const char *t = strstr(args, "net_tap");
+	struct ifreq ifr;
+	uint8_t *m;
+	size_t at;
+	int fd, ok;
+
+	if (!t || !net.joined || !net.tap_name[0])
+		return args;
+	at = (size_t)(t - args) + strcspn(t, " \t\n");
+	if (memmem(t, at - (size_t)(t - args), ",mac=", 5))
+		return args; /* (the user's MAC, the same in every process) */
+	fd = accel_real.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return args;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", net.tap_name);
+	ok = accel_real.ioctl(fd, SIOCGIFHWADDR, &ifr) == 0;
+	accel_real.close(fd);
+	if (!ok)
+		return args;
+	m = (uint8_t *)ifr.ifr_hwaddr.sa_data;
+	if ((size_t)snprintf(buf, len, "%.*s,mac=%02x:%02x:%02x:%02x:%02x:%02x%s", (int)at, args,
+			     m[0] ^ 0x04, m[1], m[2], m[3], m[4], m[5], args + at) >= len)
+		return args;
+	return buf;
+}
+
+/* The tap PMD takes the interface down as it stops; while other
+ * processes of the group have queues on it, it goes up again (its
+ * addresses' routes come back with it). */
+static void tap_leave(void)
+{
+	struct ifreq ifr;
+	char pid[24];
+	int fd;
+
+	if (!net.tap_name[0] || !lock_others(net.lock_hash, net.lock_slot, "", pid, sizeof(pid)))
+		return;
+	fd = accel_real.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", net.tap_name);
+	if (accel_real.ioctl(fd, SIOCGIFFLAGS, &ifr) == 0 && !(ifr.ifr_flags & IFF_UP)) {
+		ifr.ifr_flags |= IFF_UP;
+		accel_real.ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	accel_real.close(fd);
+}
+
 int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 {
+	static char joined_args[300];
+	struct dev_net_conf c = *conf;
 	struct host_state h;
-	int rc;
+	int rc, starting = -1;
 
 	snprintf(why, whylen, "the port did not start");
 	net.own_fd = conf->own_fd;
@@ -784,9 +1001,18 @@ int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 			return -EINVAL;
 		}
 	}
-	rc = port_lock(conf->eal_args, why, whylen);
-	if (rc < 0)
+	if (conf->share_group && conf->share_group[0] &&
+	    tap_named(conf->eal_args, joined_args, sizeof(joined_args)))
+		starting = start_lock(port_hash(conf->eal_args));
+	rc = port_lock(conf->eal_args, conf->share_group, why, whylen);
+	if (rc < 0) {
+		if (starting >= 0)
+			accel_real.close(starting);
 		return rc;
+	}
+	if (c.eal_args)
+		c.eal_args = tap_join_args(c.eal_args, joined_args, sizeof(joined_args));
+	conf = &c;
 	/* The port's queues are opened by port_start, and the tap PMD arms
 	 * its signal there: the guard covers both steps. */
 	host_save(&h);
@@ -796,6 +1022,8 @@ int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 		rc = port_start(conf);
 	}
 	host_restore(&h);
+	if (starting >= 0)
+		accel_real.close(starting); /* (the next of the group may start) */
 	if (rc == 0 && conf->pcap && *conf->pcap) {
 		rc = cap_open(conf->pcap, conf->pcap_snaplen, net.info.port_id,
 			      net.own_fd, start_why, sizeof(start_why));
@@ -817,6 +1045,10 @@ int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 		   net.info.mac[1], net.info.mac[2], net.info.mac[3],
 		   net.info.mac[4], net.info.mac[5], net.info.mtu, net.info.queues,
 		   dev_csum_names(net.info.rx_csum), dev_csum_names(net.info.tx_csum));
+	if (net.tap_name[0])
+		ACCEL_INFO("tap %s: queue slot %u, shared with the processes serving the same "
+			   "listener%s", net.tap_name, net.lock_slot,
+			   net.joined ? " (joined theirs)" : "");
 	net.asym = asym_fence_init();
 	net.owner = getpid();
 	__atomic_store_n(&net.opened, 1, __ATOMIC_RELEASE);
@@ -869,6 +1101,7 @@ void dev_net_close(void)
 	cap_close();
 	rte_eth_dev_stop(net.info.port_id);
 	rte_eth_dev_close(net.info.port_id);
+	tap_leave();
 	if (net.lock_path[0])
 		unlink(net.lock_path); /* (before the flock goes: lock_current) */
 	if (getpid() == net.owner)

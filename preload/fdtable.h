@@ -10,7 +10,9 @@
  * not be able to close or overwrite. FD_INET is a kernel TCP/IPv4 socket
  * that may still become a bypass socket (at bind, listen or connect);
  * FD_BYPASS names a bypass socket (sockets/sock.c); FD_EPOLL an epoll set
- * that may hold bypass sockets.
+ * that may hold bypass sockets. FD_PENDING is a kernel listener on the
+ * wildcard made before the port started: it becomes a dual listener where
+ * the process that has it first needs the data path (interpose.c).
  */
 #ifndef ACCEL_PRELOAD_FDTABLE_H
 #define ACCEL_PRELOAD_FDTABLE_H
@@ -23,6 +25,7 @@ enum fd_kind {
 	FD_INET,         /* a kernel TCP socket, not yet bound or connected */
 	FD_BYPASS,       /* a bypass socket's placeholder */
 	FD_EPOLL,        /* an epoll set the program made */
+	FD_PENDING,      /* a wildcard listener waiting for the port to start */
 };
 
 struct fd_table {

@@ -4,7 +4,11 @@
  * Each wrapper looks its descriptor up in the fd table and sends what is
  * not the shim's business straight to the C library, so results and errno
  * are the kernel's own. What the shim adds:
- *  - the first AF_INET socket starts the DPDK port (runtime.c);
+ *  - the DPDK port starts where the process first needs the data path
+ *    (runtime.c): a connect through it, a bind to its address, or an
+ *    accept, epoll_ctl, poll or select on a wildcard listener made before it
+ *    started (FD_PENDING: a prefork master never starts it, each worker
+ *    starts its own, docs/DESIGN.md);
  *  - TCP sockets bound to the port's address or the wildcard, and those
  *    connected to an address the port reaches, are bypass sockets served
  *    by the userspace stack (sockets/sock.c), under the same descriptor;
@@ -22,7 +26,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <poll.h>
@@ -36,6 +43,7 @@
 #include <unistd.h>
 
 #include "../common/guard.h"
+#include "../common/log.h"
 #include "../common/real.h"
 #include "fdreserve.h"
 #include "fdtable.h"
@@ -335,16 +343,30 @@ static int accept_first(int fd, int flags)
 
 /* ---- sockets ------------------------------------------------------------ */
 
+/* The port may start later (a socket is no use of the data path yet). */
+static int port_may_serve(void)
+{
+	int s = rt_state();
+
+	return s == RT_UP || s == RT_READY || s == RT_STARTING;
+}
+
+/* The port, started now if it is not yet; its thread's stack or NULL. */
+static struct sk_thread *port_thread(void)
+{
+	int s = rt_state();
+
+	if ((s == RT_READY || s == RT_STARTING) && !accel_tls.depth)
+		rt_net_start();
+	return rt_thread();
+}
+
 EXPORT int socket(int domain, int type, int protocol)
 {
-	int fd;
+	int fd = opened(accel_real.socket(domain, type, protocol));
 
-	if (domain == AF_INET && (rt_state() == RT_READY || rt_state() == RT_STARTING) &&
-	    !accel_tls.depth)
-		rt_net_start();
-	fd = opened(accel_real.socket(domain, type, protocol));
 	if (fd >= 0 && domain == AF_INET && (type & 0xf) == SOCK_STREAM &&
-	    (protocol == 0 || protocol == IPPROTO_TCP) && rt_state() == RT_UP &&
+	    (protocol == 0 || protocol == IPPROTO_TCP) && port_may_serve() &&
 	    !rt_internal_caller())
 		fdtable_set(&accel_fds, fd, FD_INET); /* may become a bypass socket */
 	return fd;
@@ -462,8 +484,12 @@ EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
 	FD_GUARD(fd);
 	if (k == FD_BYPASS && !rt_internal_caller())
 		return set_errno((t = bypass_thread()) ? bind_again(t, addr, len) : -EBADF);
-	if (k != FD_INET || rt_internal_caller() || !(t = rt_thread()) ||
-	    !inet_addr_of(addr, len, &ip, &port))
+	if (k == FD_PENDING && !rt_internal_caller())
+		return set_errno(-EINVAL); /* bound and listening already */
+	/* the wildcard waits in the kernel while the port is not started
+	 * (listen makes it FD_PENDING); the port's own address needs it now */
+	if (k != FD_INET || rt_internal_caller() || !inet_addr_of(addr, len, &ip, &port) ||
+	    (rt_state() != RT_UP && ip != accel_cfg.ip) || !(t = port_thread()))
 		return accel_real.bind(fd, addr, len);
 	if (ip == sk_port_ip(t))
 		r = bind_port_ip(t, fd, ip, port);
@@ -487,6 +513,157 @@ static int never_bound(int fd)
 	       a.sin_family == AF_INET && a.sin_port == 0;
 }
 
+/*
+ * A listener made before the port started (a prefork master's) stays the
+ * kernel's, marked FD_PENDING when it listens on the wildcard, with its
+ * backlog kept for the stack's half. The first accept, epoll_ctl ADD,
+ * poll or select of it in a process starts that process's port and makes it a dual
+ * listener there (pending_start): the master, which only forks, never
+ * starts DPDK; each worker listens on its own queue with the same address
+ * and port, and the kernel half (the one socket they all share) keeps
+ * 127.0.0.1 working in all of them. The table is copied by fork, so a
+ * child knows its inherited listeners. O_NONBLOCK is kept here too, as
+ * the program set it: the kernel's flag is the shared file's, and the
+ * first worker's stack half makes it non-blocking for all of them.
+ */
+#define PENDING_NONBLOCK 0x8000u
+#define PENDING_KERNEL 0x4000u /* its port did not start here: the kernel's */
+#define PENDING_BACKLOG 0x1fffu
+static uint16_t *pending_backlog; /* backlog | PENDING_NONBLOCK | PENDING_KERNEL */
+static int pending_live;     /* FD_PENDING entries: 0 lets poll skip the scan */
+static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void pending_set(int fd, int backlog)
+{
+	if (!pending_backlog) {
+		void *m = mmap(NULL, (size_t)accel_fds.size * sizeof(uint16_t),
+			       PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+		if (m == MAP_FAILED)
+			return; /* (it stays a kernel listener) */
+		pending_backlog = m;
+	}
+	if (backlog < 0 || backlog > 4096)
+		backlog = 4096; /* Linux's somaxconn, as sk_listen takes it */
+	if (fdtable_kind(&accel_fds, fd) == FD_PENDING)
+		backlog |= pending_backlog[fd] & (PENDING_NONBLOCK | PENDING_KERNEL);
+	else if (accel_real.fcntl(fd, F_GETFL) & O_NONBLOCK)
+		backlog |= PENDING_NONBLOCK;
+	pending_backlog[fd] = (uint16_t)backlog;
+	if (fdtable_kind(&accel_fds, fd) != FD_PENDING)
+		__atomic_add_fetch(&pending_live, 1, __ATOMIC_RELAXED);
+	fdtable_set(&accel_fds, fd, FD_PENDING);
+}
+
+static void pending_clear(int fd, enum fd_kind now)
+{
+	__atomic_sub_fetch(&pending_live, 1, __ATOMIC_RELAXED);
+	fdtable_set(&accel_fds, fd, now);
+}
+
+static int pending_listen(int fd, int backlog)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+
+	if (accel_real.listen(fd, backlog) < 0)
+		return -1;
+	if (accel_real.getsockname(fd, (struct sockaddr *)&a, &len) == 0 &&
+	    a.sin_family == AF_INET && a.sin_addr.s_addr == htonl(INADDR_ANY))
+		pending_set(fd, backlog);
+	return 0;
+}
+
+static int pending_relisten(int fd, int backlog)
+{
+	if (accel_real.listen(fd, backlog) < 0)
+		return -1;
+	pending_set(fd, backlog);
+	return 0;
+}
+
+/* This process needs fd's data path: its port starts, the listener joins
+ * its stack. Where it cannot (no port, no queue, a child of a process
+ * whose port runs) it stays what it is, the kernel's listener. */
+static void pending_start(int fd)
+{
+	struct sockaddr_in a;
+	socklen_t len = sizeof(a);
+	struct sk_thread *t;
+	struct stat st;
+	int r = -1;
+
+	pthread_mutex_lock(&pending_lock);
+	if (fdtable_kind(&accel_fds, fd) != FD_PENDING || (pending_backlog[fd] & PENDING_KERNEL)) {
+		pthread_mutex_unlock(&pending_lock);
+		return;
+	}
+	if (rt_state() == RT_READY && !accel_tls.depth && fstat(fd, &st) == 0)
+		rt_net_start_group((unsigned long)st.st_ino);
+	if ((t = port_thread()) &&
+	    accel_real.getsockname(fd, (struct sockaddr *)&a, &len) == 0) {
+		unsigned b = pending_backlog[fd];
+
+		r = SK_CALL(sk_bind(t, fd, INADDR_ANY, ntohs(a.sin_port), 1));
+		if (r == 0 && (r = SK_CALL(sk_listen(t, fd, (int)(b & PENDING_BACKLOG)))) < 0)
+			SK_VOID(sk_close(t, fd));
+		if (r == 0)
+			SK_CALL(sk_nonblock(t, fd, !!(b & PENDING_NONBLOCK)));
+	}
+	if (r == 0)
+		pending_clear(fd, FD_BYPASS);
+	else /* (still FD_PENDING, for its program's O_NONBLOCK) */
+		pending_backlog[fd] |= PENDING_KERNEL;
+	pthread_mutex_unlock(&pending_lock);
+	if (r != 0)
+		ACCEL_DEBUG("listener %d stays the kernel's (%s)", fd,
+			    t ? strerror(-r) : "no stack in this process");
+}
+
+/* The program's O_NONBLOCK of a pending listener: set (0, 1), or read
+ * (-1). */
+static int pending_nonblock(int fd, int set)
+{
+	if (set > 0)
+		pending_backlog[fd] |= PENDING_NONBLOCK;
+	else if (set == 0)
+		pending_backlog[fd] &= (uint16_t)~PENDING_NONBLOCK;
+	return !!(pending_backlog[fd] & PENDING_NONBLOCK);
+}
+
+static inline void pending_check(int fd)
+{
+	if (unlikely(fdtable_kind(&accel_fds, fd) == FD_PENDING) && !rt_internal_caller() &&
+	    !(pending_backlog[fd] & PENDING_KERNEL))
+		pending_start(fd);
+}
+
+/*
+ * accept on a pending listener left the kernel's (no port here: all the
+ * slots taken, a port kind one process has, a child of a process whose
+ * port runs). The shared file may be non-blocking for the sake of the
+ * copies that have a stack; where this program's view is blocking, the
+ * call waits for a connection as the kernel's accept would (a sibling
+ * taking it first: it waits again). -2: not such a listener.
+ */
+static int pending_accept(int fd, struct sockaddr *addr, socklen_t *len, int flags)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	if (likely(fdtable_kind(&accel_fds, fd) != FD_PENDING) || rt_internal_caller())
+		return -2;
+	for (;;) {
+		int r = accel_real.accept4(fd, addr, len, flags);
+
+		if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
+		    pending_nonblock(fd, -1))
+			return r;
+		if (accel_real.poll(&p, 1, -1) < 0)
+			return -1; /* (EINTR: a handler ran) */
+	}
+}
+
 /* listen on a socket never bound binds it first, to the wildcard and an
  * ephemeral port (Linux: inet_csk_listen_start's get_port(0)), so here it
  * becomes a dual listener as bind(INADDR_ANY, 0) would make it. */
@@ -497,6 +674,11 @@ EXPORT int listen(int fd, int backlog)
 	int r;
 
 	FD_GUARD(fd);
+	if (fdtable_kind(&accel_fds, fd) == FD_INET && !rt_internal_caller() &&
+	    rt_state() != RT_UP)
+		return pending_listen(fd, backlog);
+	if (fdtable_kind(&accel_fds, fd) == FD_PENDING && !rt_internal_caller())
+		return pending_relisten(fd, backlog);
 	if (fdtable_kind(&accel_fds, fd) == FD_INET && !rt_internal_caller() &&
 	    (t = rt_thread()) && never_bound(fd)) {
 		r = bind_dual(t, fd, (struct sockaddr *)&any, sizeof(any), 0);
@@ -539,9 +721,14 @@ static int bypass_accept(int fd, struct sockaddr *addr, socklen_t *len, int flag
 
 EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
+	int r;
+
 	FD_GUARD(fd);
+	pending_check(fd);
 	if (is_bypass(fd))
 		return bypass_accept(fd, addr, len, flags);
+	if ((r = pending_accept(fd, addr, len, flags)) != -2)
+		return r;
 	if (accept_first(fd, flags) < 0)
 		return -1;
 	return opened(accel_real.accept4(fd, addr, len, flags));
@@ -549,9 +736,14 @@ EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 
 EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
+	int r;
+
 	FD_GUARD(fd);
+	pending_check(fd);
 	if (is_bypass(fd))
 		return bypass_accept(fd, addr, len, 0);
+	if ((r = pending_accept(fd, addr, len, 0)) != -2)
+		return r;
 	if (accept_first(fd, 0) < 0)
 		return -1;
 	return opened(accel_real.accept(fd, addr, len));
@@ -640,8 +832,10 @@ EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len)
 	int r, again;
 
 	FD_GUARD(fd);
+	/* (loopback is the kernel's: no port started for it) */
 	if ((k != FD_INET && k != FD_BYPASS) || rt_internal_caller() ||
-	    !inet_addr_of(addr, len, &ip, &port) || !(t = rt_thread()))
+	    !inet_addr_of(addr, len, &ip, &port) ||
+	    (rt_state() != RT_UP && (ip >> 24) == 127) || !(t = port_thread()))
 		return accel_real.connect(fd, addr, len);
 	if (k == FD_INET && !sk_route(t, ip)) {
 		sk_note_kernel_connect();
@@ -1232,6 +1426,8 @@ static void forget(int fd)
 
 	if (likely(k == FD_KERNEL))
 		return;
+	if (k == FD_PENDING)
+		pending_clear(fd, FD_KERNEL);
 	fdtable_set(&accel_fds, fd, FD_KERNEL);
 	if (k == FD_BYPASS) {
 		if ((t = bypass_thread()))
@@ -1365,6 +1561,9 @@ static int dup_follow(int oldfd, int newfd)
 		forget(newfd); /* dup2 over one of ours closed it */
 	if (k == FD_INET) {
 		fdtable_set(&accel_fds, newfd, FD_INET);
+	} else if (k == FD_PENDING) {
+		pending_set(newfd, pending_backlog[oldfd] & PENDING_BACKLOG);
+		pending_backlog[newfd] = pending_backlog[oldfd];
 	} else if (k == FD_BYPASS && (t = bypass_thread())) {
 		SK_CALL(sk_dup(t, oldfd, newfd));
 		fdtable_set(&accel_fds, newfd, FD_BYPASS);
@@ -1426,6 +1625,14 @@ static int fcntl_call(int fd, int cmd, va_list ap)
 		return accel_real.fcntl(fd, cmd, arg);
 	if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)
 		return dup_follow(fd, accel_real.fcntl(fd, cmd, arg));
+	if (fdtable_kind(&accel_fds, fd) == FD_PENDING && (cmd == F_GETFL || cmd == F_SETFL)) {
+		r = accel_real.fcntl(fd, cmd, arg);
+		if (r >= 0 && cmd == F_GETFL)
+			r = (r & ~O_NONBLOCK) | (pending_nonblock(fd, -1) ? O_NONBLOCK : 0);
+		else if (r == 0)
+			pending_nonblock(fd, !!((int)(intptr_t)arg & O_NONBLOCK));
+		return r;
+	}
 	if (!is_bypass(fd) || !(t = bypass_thread()))
 		return accel_real.fcntl(fd, cmd, arg);
 	if (cmd == F_GETFL) {
@@ -1476,6 +1683,16 @@ EXPORT int ioctl(int fd, unsigned long req, ...)
 	arg = va_arg(ap, void *);
 	va_end(ap);
 	FD_GUARD(fd);
+	if (fdtable_kind(&accel_fds, fd) == FD_PENDING && req == FIONBIO &&
+	    !rt_internal_caller() && arg) {
+		int on;
+
+		if (accel_real.ioctl(fd, req, arg) < 0)
+			return -1;
+		if (accel_copy_in(&on, arg, sizeof(on)) == 0)
+			pending_nonblock(fd, on != 0);
+		return 0;
+	}
 	if (is_bypass(fd)) {
 		struct sk_thread *t = bypass_thread();
 		int r, v = 0;
@@ -1554,6 +1771,8 @@ EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev)
 
 	FD_GUARD(epfd);
 	FD_GUARD(fd);
+	if (op == EPOLL_CTL_ADD)
+		pending_check(fd);
 	if (!is_bypass(fd) || !(t = bypass_thread())) {
 		int r = accel_real.epoll_ctl(epfd, op, fd, ev);
 
@@ -1682,10 +1901,24 @@ static int poll_common(struct pollfd *fds, nfds_t n, int64_t timeout_ns,
 	return set_errno(r);
 }
 
+/* A poll over a listener made before the port started is its first use
+ * of the data path (the scan only while there are such). */
+static void pending_poll(uintptr_t addr, nfds_t n)
+{
+	const struct pollfd *fds = (const struct pollfd *)addr;
+
+	if (likely(!__atomic_load_n(&pending_live, __ATOMIC_RELAXED)) ||
+	    !readable(fds, n * sizeof(*fds)))
+		return;
+	for (nfds_t i = 0; i < n; i++)
+		pending_check(fds[i].fd);
+}
+
 EXPORT int poll(struct pollfd *fds, nfds_t n, int timeout)
 {
 	int r;
 
+	pending_poll((uintptr_t)fds, n); /* (glibc says poll only writes fds) */
 	if (!rt_thread() || (r = poll_common(fds, n, ms_to_ns(timeout), NULL)) == -2)
 		return accel_real.poll(fds, n, timeout);
 	return r;
@@ -1704,6 +1937,7 @@ EXPORT int ppoll(struct pollfd *fds, nfds_t n, const struct timespec *timeout,
 	int64_t ns;
 	int r;
 
+	pending_poll((uintptr_t)fds, n); /* (glibc says poll only writes fds) */
 	if (!rt_thread() || !readable(timeout, sizeof(*timeout)) ||
 	    (ns = ts_to_ns(timeout)) == -2 || (r = poll_common(fds, n, ns, mask)) == -2)
 		return accel_real.ppoll(fds, n, timeout, mask);
@@ -1753,12 +1987,24 @@ static int64_t mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The same for a select's read set. */
+static void pending_select(int nfds, const fd_set *r)
+{
+	if (likely(!__atomic_load_n(&pending_live, __ATOMIC_RELAXED)) || !r ||
+	    nfds < 0 || nfds > FD_SETSIZE || !readable(r, (size_t)(nfds + 63) / 64 * 8))
+		return;
+	for (int fd = 0; fd < nfds; fd++)
+		if (FD_ISSET(fd, r))
+			pending_check(fd);
+}
+
 EXPORT int select(int nfds, fd_set *r, fd_set *w, fd_set *e, struct timeval *tv)
 {
 	struct timeval t;
 	int64_t ns, start;
 	int rc;
 
+	pending_select(nfds, r);
 	if (!rt_thread() || nfds < 0 || nfds > FD_SETSIZE ||
 	    (tv && accel_copy_in(&t, tv, sizeof(t)) < 0) ||
 	    (tv && (t.tv_sec < 0 || t.tv_usec < 0 || t.tv_usec >= 1000000)))
@@ -1787,6 +2033,7 @@ EXPORT int pselect(int nfds, fd_set *r, fd_set *w, fd_set *e,
 	int64_t ns;
 	int rc;
 
+	pending_select(nfds, r);
 	if (!rt_thread() || nfds < 0 || nfds > FD_SETSIZE || !readable(timeout, sizeof(*timeout)) ||
 	    (ns = ts_to_ns(timeout)) == -2 || (rc = select_common(nfds, r, w, e, ns, mask)) == -2)
 		return accel_real.pselect(nfds, r, w, e, timeout, mask);

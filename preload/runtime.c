@@ -140,10 +140,14 @@ static void progress_thread_init(void)
 	accel_tls.tried = 1;
 }
 
+static char tree_id[48];
+static char share_group[80]; /* rt_net_start_group's */
+
 /* The network settings from ACCEL_*, for the port and for each stack. */
 static struct sk_net_conf net_conf(void)
 {
 	return (struct sk_net_conf){
+		.share_group = share_group,
 		.eal_args = accel_cfg.dpdk_args,
 		.queues = accel_cfg.queues,
 		.mbufs = accel_cfg.mbufs,
@@ -230,7 +234,6 @@ int rt_own_fd(int fd)
 #define TREE_VAR "LIBACCEL_TREE"
 #define SAID_PREFIX "said-"
 
-static char tree_id[48];
 static int tree_root;
 static const char *said_dir;
 
@@ -374,6 +377,14 @@ static void refuse(const char *why)
 	}
 	snprintf(line, sizeof(line), "%s; running on the kernel only", why);
 	say_once(ACCEL_LOG_ERROR, line);
+}
+
+void rt_net_start_group(unsigned long listener)
+{
+	/* (before the start: the first caller's group is the port's) */
+	if (rt_state() == RT_READY && !share_group[0])
+		snprintf(share_group, sizeof(share_group), "%s:%lu", tree_id, listener);
+	rt_net_start();
 }
 
 void rt_net_start(void)

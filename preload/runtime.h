@@ -35,9 +35,14 @@ static inline int rt_state(void)
 	return __atomic_load_n(&accel_state, __ATOMIC_ACQUIRE);
 }
 
-/* Starts the port if settings allow and it is not started yet (called on
- * the first AF_INET socket). */
+/* Starts the port if settings allow and it is not started yet (called
+ * where the process first needs the data path). */
 void rt_net_start(void);
+
+/* The same for a listener inherited from the process tree's first
+ * process (a prefork server's): the processes serving the same listener
+ * (its inode) share a tap, one queue each (dev_net_conf.share_group). */
+void rt_net_start_group(unsigned long listener);
 
 /* The calling thread's stack, claiming a queue on first call; NULL when
  * the thread has none (no port, no free queue, a DPDK thread, re-entry). */

@@ -250,6 +250,7 @@ int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen)
 		.pcap = conf->pcap,
 		.pcap_snaplen = conf->pcap_snaplen,
 		.own_fd = conf->own_fd,
+		.share_group = conf->share_group,
 	};
 
 	/* RFC 6528: one secret for every stack of the process, so the ISNs

@@ -41,6 +41,7 @@
 
 struct sk_net_conf {
 	/* the process's port (sk_net_start) */
+	const char *share_group;  /* dev_net_conf.share_group */
 	const char *eal_args;     /* DPDK EAL arguments */
 	unsigned queues, mbufs, link_wait_ms;
 	int link_wait_set;        /* ACCEL_LINK_WAIT_MS given (dev.h) */

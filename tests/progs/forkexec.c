@@ -1,7 +1,8 @@
 /*
  * forkexec.c - a program that forks and execs while the shim's port is up.
  *
- * "forkexec parent MS": opens an AF_INET socket (the shim starts its port),
+ * "forkexec parent MS": listens on the wildcard and polls the listener (the
+ * shim starts its port where the data path is first needed),
  * then forks a child that opens an AF_INET socket of its own (it must not
  * touch the parent's port) and runs a shell pipeline through popen, and
  * execs "forkexec exec-child" (a new program inheriting LD_PRELOAD and the
@@ -30,16 +31,33 @@ static int pipeline(void)
 	return strcmp(buf, "ACCEL\n") != 0;
 }
 
+/* A listener on the wildcard, polled once: its first use of the data
+ * path, where the shim asks for the port. */
+static int listen_poll(void)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct pollfd p;
+
+	if (s < 0 || listen(s, 8) < 0)
+		return -1;
+	p = (struct pollfd){ .fd = s, .events = POLLIN };
+	if (poll(&p, 1, 0) < 0)
+		return -1;
+	return s;
+}
+
 static int exec_child(void)
 {
-	/* A fresh program: its first AF_INET socket asks for the port. */
-	int s = socket(AF_INET, SOCK_STREAM, 0);
+	/* A fresh program: a listener of its own asks for the port. */
+	int s = listen_poll();
 	struct sockaddr_in a = { .sin_family = AF_INET };
+	int c = socket(AF_INET, SOCK_STREAM, 0);
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0)
+	if (s < 0 || c < 0 || bind(c, (struct sockaddr *)&a, sizeof(a)) < 0)
 		return 1;
 	printf("exec child: socket works\n");
+	close(c);
 	close(s);
 	return 0;
 }
@@ -57,7 +75,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	ms = atoi(argv[2]);
-	s = socket(AF_INET, SOCK_STREAM, 0);
+	s = listen_poll();
 	if (s < 0)
 		return 1;
 	pid = fork();

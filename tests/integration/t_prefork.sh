@@ -1,0 +1,150 @@
+#!/bin/bash
+# Prefork servers on the tap (issue 19): the process that listens and
+# forks never starts the port; each child that accepts on the inherited
+# listener starts its own port on its own queue of the one tap, the kernel
+# spreading connections over the queues. Python: a parent that listens and
+# forks 3 children that accept (two at once, one after a select). nginx from Debian: master_process on,
+# worker_processes 2. Through the port a 1 MB file comes back intact every
+# time (sha256), several children serve, accel-stat shows one stack in
+# each worker and none in the parent, 127.0.0.1 (the listener's kernel
+# half) answers too.
+. "$(dirname "$0")/lib.sh"
+command -v nginx >/dev/null || fail "nginx is not installed (make deps: nginx-light)"
+command -v curl >/dev/null || fail "curl is not installed (make deps)"
+ns_setup
+blob="$LOGDIR/prefork.blob"
+head -c 1048576 /dev/urandom > "$blob"
+want=$(sha256sum < "$blob" | cut -d' ' -f1)
+ENVS=(env ACCEL_DPDK_ARGS="$TAP_ARGS" ACCEL_IP=10.88.0.2/24 ACCEL_LOG=info)
+
+# $1 pid log, $2 how many "port up" lines; waits for them (each child starts in turn)
+wait_ports() {
+	for _ in $(seq 150); do
+		[ "$(grep -c 'port 0 (net_tap) up' "$1")" -ge "$2" ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# $1 label, $2 url, $3 tries: every body's sha256 is the file's; prints the pids that served
+fetch_all() {
+	ok=0
+	: > "$LOGDIR/prefork.pids"
+	for i in $(seq "$3"); do
+		got=$(in_ns curl -s -m 10 -D "$LOGDIR/prefork.hdr" "$2" | sha256sum | cut -d' ' -f1)
+		[ "$got" = "$want" ] && ok=$((ok + 1))
+		grep -i '^X-Pid:\|^Server:' "$LOGDIR/prefork.hdr" | tr -d '\r' >> "$LOGDIR/prefork.pids"
+	done
+	[ "$ok" = "$3" ] || fail "$1: $ok of $3 intact"
+	note "$1: $ok of $3 intact (sha256)"
+}
+
+# ---- Python: listen, fork 3 children that accept -------------------------
+plog="$LOGDIR/prefork.py.log"
+$NSX "${ENVS[@]}" "$ACCEL" python3 "$TOP/tests/integration/prefork.py" 8080 3 "$blob" \
+	> "$plog" 2>&1 &
+py=$!
+tap_up acc0 10.88.0.1/24
+wait_ports "$plog" 3 || { cat "$plog"; fail "python: 3 children did not start their ports"; }
+grep -q "libaccel\[$py\].*port 0" "$plog" && fail "python: the parent, which only listens, started a port"
+fetch_all "python, 3 children" http://10.88.0.2:8080/ 20
+served=$(sort -u "$LOGDIR/prefork.pids" | wc -l)
+[ "$served" -ge 2 ] || fail "python: one child served all ($(sort -u "$LOGDIR/prefork.pids"))"
+note "python: $served children served through the port"
+fetch_all "python, 127.0.0.1" http://127.0.0.1:8080/ 3
+# one child leaving (its port closed, the tap taken down as the PMD stops)
+# leaves the tap up and the others serving
+gone=$(pgrep -P $py | head -1)
+kill -TERM "$gone"
+for _ in $(seq 50); do kill -0 "$gone" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$gone" 2>/dev/null && fail "python: child $gone did not exit"
+in_ns ip link show acc0 | grep -q "[<,]UP[,>]" || fail "python: the tap went down with child $gone"
+fetch_all "python, 2 children after one left" http://10.88.0.2:8080/ 10
+grep -qx "X-Pid: $gone" "$LOGDIR/prefork.pids" && fail "python: the gone child $gone served"
+kill -TERM $(pgrep -P $py) $py 2>/dev/null
+wait $py 2>/dev/null
+# (a worker's exit puts the tap up again for the others: the next test's
+#  port is made anew when the last queue closed)
+for _ in $(seq 50); do in_ns ip link show acc0 >/dev/null 2>&1 || break; sleep 0.1; done
+
+# ---- a port one process has (a tap with no iface=): the child that finds
+# it taken keeps the kernel listener, blocking as its program has it -----
+$NSX env ACCEL_DPDK_ARGS="--no-huge -m 256 --no-pci --vdev=net_tap0" ACCEL_IP=10.88.0.2/24 \
+	ACCEL_LOG=info "$ACCEL" python3 "$TOP/tests/integration/prefork.py" 8080 2 "$blob" > "$plog" 2>&1 &
+py=$!
+wait_ports "$plog" 1 || { cat "$plog"; fail "python, one port: no child started it"; }
+for _ in $(seq 50); do grep -q "in use by pid" "$plog" && break; sleep 0.1; done
+grep -q "in use by pid" "$plog" || { cat "$plog"; fail "python, one port: the second child did not find it taken"; }
+fetch_all "python, one port, 127.0.0.1" http://127.0.0.1:8080/ 6
+[ "$(pgrep -P $py | wc -l)" = 2 ] || { cat "$plog"; fail "python, one port: a child died"; }
+[ "$(sort -u "$LOGDIR/prefork.pids" | wc -l)" = 2 ] ||
+	fail "python, one port: one child served all over 127.0.0.1 ($(sort -u "$LOGDIR/prefork.pids"))"
+note "python, one port: both children alive and serving 127.0.0.1"
+kill -TERM $(pgrep -P $py) $py 2>/dev/null
+wait $py 2>/dev/null
+for _ in $(seq 50); do in_ns ip link show dtap0 >/dev/null 2>&1 || break; sleep 0.1; done
+
+# ---- nginx: master_process on, worker_processes 2 ------------------------
+dir="$LOGDIR/prefork-nginx"
+rm -rf "$dir" && mkdir -p "$dir/www"
+cp "$blob" "$dir/www/blob"
+cat > "$dir/nginx.conf" <<CONF
+daemon off;
+master_process on;
+worker_processes 2;
+user root;
+pid $dir/nginx.pid;
+error_log $dir/error.log info;
+events { worker_connections 256; }
+http {
+	access_log off;
+	client_body_temp_path $dir/tmp;
+	proxy_temp_path $dir/tmp;
+	fastcgi_temp_path $dir/tmp;
+	uwsgi_temp_path $dir/tmp;
+	scgi_temp_path $dir/tmp;
+	server { listen 8081; root $dir/www; }
+}
+CONF
+nlog="$LOGDIR/prefork.nginx.log"
+$NSX "${ENVS[@]}" "$ACCEL" nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" \
+	> "$nlog" 2>&1 &
+ng=$!
+tap_up acc0 10.88.0.1/24
+# (nginx gives its stderr to its error log)
+wait_ports "$dir/error.log" 2 || { cat "$nlog" "$dir/error.log"; fail "nginx: 2 workers did not start their ports"; }
+grep -q "libaccel\[$ng\].*port 0" "$nlog" "$dir/error.log" && fail "nginx: the master started a port"
+fetch_all "nginx, 2 workers" http://10.88.0.2:8081/blob 20
+fetch_all "nginx, 127.0.0.1" http://127.0.0.1:8081/blob 3
+workers=$(pgrep -P $ng)
+[ "$(echo $workers | wc -w)" = 2 ] || fail "nginx: workers '$workers'"
+busy=0
+for w in $workers; do
+	st=$(in_ns "$BUILD/accel-stat" "$w" 2>&1)
+	echo "$st" > "$LOGDIR/prefork.stat.$w"
+	n=$(echo "$st" | awk '$1 == "stacks" {print $2}')
+	[ "$n" = 1 ] || fail "nginx worker $w: '$n' stacks in accel-stat (want 1): $(echo "$st" | head -5)"
+	acc=$(echo "$st" | awk '$1 == "bypass_accepts" {print $2}')
+	note "nginx worker $w: 1 stack, $acc connections accepted through the port"
+	[ "${acc:-0}" -gt 0 ] && busy=$((busy + 1))
+done
+[ "$busy" = 2 ] || fail "nginx: $busy of 2 workers served through the port"
+in_ns "$BUILD/accel-stat" "$ng" 2>&1 | grep -q '^stacks' && fail "nginx: the master has a stack"
+# a worker killed outright: the master starts another, which takes a queue
+# (the freed slot) and serves with the one that stayed
+old=$(echo $workers | cut -d' ' -f1)
+kill -KILL "$old"
+rm -f "/run/libaccel/$old.stats" "/tmp/$old.stats" # (what -9 leaves; its lock goes at the next start)
+wait_ports "$dir/error.log" 3 || fail "nginx: the new worker did not start its port"
+new=$(pgrep -P $ng | grep -vx "$(echo $workers | tr ' ' '\n' | grep -vx "$old")" | grep -vx "$old")
+[ -n "$new" ] || fail "nginx: no new worker"
+fetch_all "nginx, a new worker and the old one" http://10.88.0.2:8081/blob 10
+st=$(in_ns "$BUILD/accel-stat" "$new" 2>&1)
+n=$(echo "$st" | awk '$1 == "stacks" {print $2}')
+[ "$n" = 1 ] || fail "nginx: the new worker $new has '$n' stacks"
+acc=$(echo "$st" | awk '$1 == "bypass_accepts" {print $2}')
+[ "${acc:-0}" -gt 0 ] || fail "nginx: the new worker $new accepted nothing through the port"
+note "nginx: worker $old killed (-9), worker $new took a queue and serves"
+kill -TERM $ng
+wait $ng 2>/dev/null
+exit 0
