@@ -382,8 +382,17 @@ static int eintr_storm(int n)
 
 int main(int argc, char **argv)
 {
-	/* An AF_INET socket starts the shim's port, as a server's would. */
-	int s = socket(AF_INET, SOCK_STREAM, 0);
+	/* A listener on every address, in an epoll set, starts the shim's
+	 * port, as a server's would (the port starts at the data path). */
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(7790) };
+	struct epoll_event ev = { .events = EPOLLIN };
+	int s = socket(AF_INET, SOCK_STREAM, 0), ep = epoll_create1(0);
+
+	if (bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 4) < 0 ||
+	    epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev) < 0) {
+		perror("waitmix: listener");
+		return 2;
+	}
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc == 4 && !strcmp(argv[1], "sleep"))
