@@ -74,7 +74,8 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 	$(BUILD)/tests/test_stack_tcp_isn $(BUILD)/tests/test_stack_tcp \
 	$(BUILD)/tests/test_stack_tcp_timer \
 	$(BUILD)/tests/test_sockets_flows $(BUILD)/tests/test_sockets_progress \
-	$(BUILD)/tests/test_sockets_spin $(BUILD)/tests/test_common_guard \
+	$(BUILD)/tests/test_sockets_spin $(BUILD)/tests/test_sockets_waits \
+	$(BUILD)/tests/test_common_guard \
 	$(BUILD)/tests/test_preload_usermem $(BUILD)/tests/test_preload_files \
 	$(BUILD)/tests/test_storage_extmap $(BUILD)/tests/test_storage_policy \
 	$(BUILD)/tests/test_storage_io $(BUILD)/tests/test_dev_nvme_passthru \
@@ -180,6 +181,14 @@ $(BUILD)/tests/test_sockets_%: tests/sockets/test_%.c sockets/%.c sockets/sock_i
 	$(CC) $(TEST_CFLAGS) -o $@ $< sockets/$*.c -lcmocka -lpthread
 
 $(BUILD)/tests/test_sockets_progress: sockets/progress.h sockets/solo.h
+
+# The socket layer whole, on the in-memory device (dev/net_mem.c), no DPDK.
+MEMNET_SRC := $(SOCKETS_SRC) $(STACK_SRC) $(COMMON_SRC) dev/dev.c dev/netif.c dev/net_mem.c
+$(BUILD)/tests/test_sockets_waits: tests/sockets/test_waits.c $(MEMNET_SRC) sockets/sockets.h \
+		sockets/sock_impl.h sockets/sockets_impl.h dev/dev.h dev/dev_impl.h dev/netif.h \
+		dev/net_mem.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(MEMNET_SRC) -lcmocka -ldl -lpthread
 
 $(BUILD)/tests/test_common_%: tests/common/test_%.c common/%.c common/%.h
 	@mkdir -p $(dir $@)

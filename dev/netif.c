@@ -112,7 +112,8 @@ int dev_netif_ops(struct stack_ops *ops, void (*handed)(struct dev_netq *to, int
 	if (!info)
 		return -ENODEV;
 	D = dev_net_cur();
-	fanout_handed = handed;
+	if (handed) /* (the process's one: the socket layer's) */
+		fanout_handed = handed;
 	memset(ops, 0, sizeof(*ops));
 	ops->pkt_alloc = D->pkt_alloc;
 	ops->pkt_free = netif_pkt_free;

@@ -21,8 +21,10 @@
  * every other queue, whose stacks' neighbour tables must learn it too (a
  * reply comes back on whichever queue the peer chose): handed(to, 0) is
  * called after each copy went to `to`, handed(to, -ENOBUFS) when to's ring
- * was full and it was dropped. tcp_event, steer and tcp_gone are left
- * NULL for the caller. 0, or -ENODEV when no device is open.
+ * was full and it was dropped (one hook per process: the last non-NULL
+ * one given; NULL for a stack that needs no fan-out, on one queue or on
+ * a test's peer). tcp_event, steer and tcp_gone are left NULL for the
+ * caller. 0, or -ENODEV when no device is open.
  */
 int dev_netif_ops(struct stack_ops *ops, void (*handed)(struct dev_netq *to, int err));
 
