@@ -41,7 +41,7 @@
 #define MS 1000000ll
 /* A wait that must time out waits this long; one that must not may take
  * up to LATE (a loaded machine), and must not be cut short. */
-#define WAIT_NS (20 * MS)
+#define WAIT_NS (10 * MS)
 #define LATE_NS (900 * MS)
 
 static struct sk_net_conf conf = {
@@ -303,6 +303,7 @@ static int suite_setup(void **state)
 static int suite_teardown(void **state)
 {
 	(void)state;
+	sk_net_finish(); /* (the connections close with the peer still there) */
 	__atomic_store_n(&peer.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(peer.th, NULL);
 	sk_thread_destroy(me);
