@@ -620,10 +620,13 @@ struct other {
 	int connected;  /* the thread's own connection echoed */
 };
 
+/* (an sk_thread is never freed: sk_thread_create) */
+static struct sk_thread *volatile other_thread;
+
 static void *other_main(void *arg)
 {
 	struct other *o = arg;
-	struct sk_thread *t = sk_thread_create(&conf);
+	struct sk_thread *t = other_thread = sk_thread_create(&conf);
 	struct sk_counters c0, c1;
 	int fd;
 
