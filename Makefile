@@ -55,7 +55,7 @@ STACK_SRC := stack/stack.c stack/wire.c stack/arp.c stack/ipv4.c stack/icmp.c \
 	stack/tcp_wire.c stack/ipv4_frag.c stack/timer.c stack/tcp_isn.c \
 	stack/tcp_subr.c stack/tcp_input.c stack/tcp_output.c stack/tcp_timer.c \
 	stack/tcp_usrreq.c stack/tcp_cc.c stack/tcp_loss.c
-DEV_SRC := dev/net_dpdk.c dev/capture.c dev/impair.c dev/nvme.c dev/nvme_uring.c dev/nvme_passthru.c \
+DEV_SRC := dev/dev.c dev/netif.c dev/net_dpdk.c dev/capture.c dev/impair.c dev/nvme.c dev/nvme_uring.c dev/nvme_passthru.c \
 	dev/nvme_queue.c dev/nvme_vfio.c
 STORAGE_SRC := storage/policy.c storage/extmap.c storage/ctx.c storage/io.c
 SOCKETS_SRC := sockets/netif.c sockets/wait.c sockets/sock.c sockets/epoll.c \
@@ -74,7 +74,8 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 	$(BUILD)/tests/test_stack_tcp_isn $(BUILD)/tests/test_stack_tcp \
 	$(BUILD)/tests/test_stack_tcp_timer \
 	$(BUILD)/tests/test_sockets_flows $(BUILD)/tests/test_sockets_progress \
-	$(BUILD)/tests/test_sockets_spin $(BUILD)/tests/test_common_guard \
+	$(BUILD)/tests/test_sockets_spin $(BUILD)/tests/test_sockets_waits \
+	$(BUILD)/tests/test_common_guard \
 	$(BUILD)/tests/test_preload_usermem $(BUILD)/tests/test_preload_files \
 	$(BUILD)/tests/test_storage_extmap $(BUILD)/tests/test_storage_policy \
 	$(BUILD)/tests/test_storage_io $(BUILD)/tests/test_dev_nvme_passthru \
@@ -141,9 +142,10 @@ $(BUILD)/man/%: docs/man/%.in $(BUILD)/mkman
 	@mkdir -p $(dir $@)
 	$(BUILD)/mkman < $< > $@.tmp && mv $@.tmp $@
 
-# Tools built on stack/ and dev/ directly, without the preload layer.
+# Tools built on stack/ and dev/ directly, without the preload and socket
+# layers.
 TOOL_OBJ := $(filter-out $(BUILD)/obj/preload/% $(BUILD)/obj/storage/% \
-	$(BUILD)/obj/dev/nvme%,$(SHIM_OBJ))
+	$(BUILD)/obj/sockets/% $(BUILD)/obj/dev/nvme%,$(SHIM_OBJ))
 
 $(BUILD)/obj/tools/%.o: tools/%.c
 	@mkdir -p $(dir $@)
@@ -179,6 +181,14 @@ $(BUILD)/tests/test_sockets_%: tests/sockets/test_%.c sockets/%.c sockets/sock_i
 	$(CC) $(TEST_CFLAGS) -o $@ $< sockets/$*.c -lcmocka -lpthread
 
 $(BUILD)/tests/test_sockets_progress: sockets/progress.h sockets/solo.h
+
+# The socket layer whole, on the in-memory device (dev/net_mem.c), no DPDK.
+MEMNET_SRC := $(SOCKETS_SRC) $(STACK_SRC) $(COMMON_SRC) dev/dev.c dev/netif.c dev/net_mem.c
+$(BUILD)/tests/test_sockets_waits: tests/sockets/test_waits.c $(MEMNET_SRC) sockets/sockets.h \
+		sockets/sock_impl.h sockets/sockets_impl.h dev/dev.h dev/dev_impl.h dev/netif.h \
+		dev/net_mem.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< $(MEMNET_SRC) -lcmocka -ldl -lpthread
 
 $(BUILD)/tests/test_common_%: tests/common/test_%.c common/%.c common/%.h
 	@mkdir -p $(dir $@)

@@ -1,10 +1,12 @@
 /*
- * dev.h - the devices under the stacks: one DPDK port per process, split
- * into queue pairs that threads claim one each.
+ * dev.h - the devices under the stacks: one port per process, split into
+ * queue pairs that threads claim one each. The port is one entry of a
+ * table of devices (dev_impl.h): DPDK's (net_dpdk.c), or the in-memory
+ * device the tests run the socket layer on (net_mem.c).
  *
  * Nothing in this header needs DPDK, so the layers above can include it;
  * only the files in dev/ see rte_*. Packets cross this boundary as opaque pointers
- * (they are rte_mbufs) with accessors.
+ * (rte_mbufs on DPDK) with accessors.
  *
  * Threads: dev_net_open/dev_net_close are called once each, by whichever
  * thread gets there (the caller serialises). A claimed queue belongs to
@@ -32,7 +34,13 @@
 /* "none", "ip", "tcp" or "ip+tcp" for a DEV_CSUM_* set. */
 const char *dev_csum_names(unsigned bits);
 
+/* The devices (dev_impl.h): DPDK's port, and an in-memory one for tests
+ * (net_mem.h), absent from the shim itself. */
+struct dev_net_ops;
+extern const struct dev_net_ops dev_net_dpdk, dev_net_mem;
+
 struct dev_net_conf {
+	const struct dev_net_ops *dev; /* NULL: dev_net_dpdk */
 	const char *eal_args;     /* whitespace-separated EAL arguments */
 	unsigned queues;          /* queue pairs wanted (clamped to the port) */
 	unsigned mbufs;           /* mbufs in the pool (raised to the minimum) */
@@ -71,8 +79,9 @@ struct dev_net_info {
 };
 
 /*
- * Starts the EAL (once per process) and the first port it finds, after
- * taking the port's lock (-EBUSY when another process holds it). Leaves
+ * Opens conf->dev, once per process. DPDK's: starts the EAL and the first
+ * port it finds, after taking the port's lock (-EBUSY when another process
+ * holds it). Leaves
  * the calling thread's CPU affinity, the signal dispositions, stdout and
  * the getopt state as they were. Returns 0, or a negative errno with a
  * short reason in why (DPDK's own lines are logged before it).

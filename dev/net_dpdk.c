@@ -48,7 +48,7 @@
 #include "../common/sigasync.h"
 #include "../common/statsdir.h"
 #include "capture.h"
-#include "dev.h"
+#include "dev_impl.h"
 #include "impair.h"
 
 #define DEV_RX_DESC 1024
@@ -291,7 +291,7 @@ static void clock_calibrate(void)
 	__atomic_store_n(&clk.mult, (uint64_t)((1000000000ull << 32) / hz), __ATOMIC_RELEASE);
 }
 
-uint64_t dev_now_ns(void)
+static uint64_t dpdk_now_ns(void)
 {
 	uint64_t mult = __atomic_load_n(&clk.mult, __ATOMIC_ACQUIRE);
 
@@ -472,13 +472,6 @@ static unsigned csum_bits(uint64_t offloads, uint64_t ip, uint64_t tcp)
 	return ((offloads & ip) ? DEV_CSUM_IP : 0u) | ((offloads & tcp) ? DEV_CSUM_TCP : 0u);
 }
 
-const char *dev_csum_names(unsigned bits)
-{
-	static const char *names[] = { "none", "ip", "tcp", "ip+tcp" };
-
-	return names[bits & 3];
-}
-
 static int port_setup(uint16_t port, unsigned nq, int rx_intr, uint64_t rx_off,
 		      uint64_t tx_off)
 {
@@ -528,12 +521,12 @@ static void link_wait(uint16_t port, unsigned ms, int ms_set)
 				   port);
 		return;
 	}
-	end = dev_now_ns() + (uint64_t)ms * 1000000ull;
+	end = dpdk_now_ns() + (uint64_t)ms * 1000000ull;
 
 	for (;;) {
 		memset(&link, 0, sizeof(link));
 		rte_eth_link_get_nowait(port, &link);
-		if (link.link_status == RTE_ETH_LINK_UP || dev_now_ns() >= end)
+		if (link.link_status == RTE_ETH_LINK_UP || dpdk_now_ns() >= end)
 			break;
 		usleep(10000);
 	}
@@ -982,7 +975,7 @@ static void tap_leave(void)
 	accel_real.close(fd);
 }
 
-int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
+static int dpdk_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 {
 	static char joined_args[300];
 	struct dev_net_conf c = *conf;
@@ -1055,7 +1048,7 @@ int dev_net_open(const struct dev_net_conf *conf, char *why, size_t whylen)
 	return 0;
 }
 
-int dev_asym_fences(void)
+static int dpdk_asym_fences(void)
 {
 	return net.asym;
 }
@@ -1081,7 +1074,7 @@ static void runtime_dir_remove(void)
 	rmdir(dir);
 }
 
-void dev_net_close(void)
+static void dpdk_net_close(void)
 {
 	uint64_t end;
 
@@ -1092,10 +1085,10 @@ void dev_net_close(void)
 	 * active here and is waited for. */
 	if (net.asym)
 		asym_fence_heavy();
-	end = dev_now_ns() + DEV_CLOSE_WAIT_MS * 1000000ull;
+	end = dpdk_now_ns() + DEV_CLOSE_WAIT_MS * 1000000ull;
 	for (unsigned i = 0; i < net.info.queues; i++)
 		while (__atomic_load_n(&net.q[i].active, __ATOMIC_SEQ_CST) &&
-		       dev_now_ns() < end)
+		       dpdk_now_ns() < end)
 			sched_yield();
 	net.opened = 0;
 	cap_close();
@@ -1109,7 +1102,7 @@ void dev_net_close(void)
 	accel_real.close(net.lock_fd); /* the next owner may come */
 }
 
-int dev_net_port_stats(struct dev_port_stats *out)
+static int dpdk_net_port_stats(struct dev_port_stats *out)
 {
 	struct rte_eth_stats e;
 
@@ -1145,7 +1138,7 @@ static int xstat_is_basic(const char *name)
 	return 0;
 }
 
-unsigned dev_net_port_xstats(struct dev_port_xstat *out, unsigned max)
+static unsigned dpdk_net_port_xstats(struct dev_port_xstat *out, unsigned max)
 {
 	enum { XMAX = 256 };
 	static struct rte_eth_xstat_name names[XMAX];
@@ -1177,24 +1170,24 @@ unsigned dev_net_port_xstats(struct dev_port_xstat *out, unsigned max)
 	return k;
 }
 
-const struct dev_net_info *dev_net_info(void)
+static const struct dev_net_info *dpdk_net_info(void)
 {
 	return __atomic_load_n(&net.opened, __ATOMIC_ACQUIRE) ? &net.info : NULL;
 }
 
-int dev_thread_is_internal(void)
+static int dpdk_thread_is_internal(void)
 {
 	return rte_thread_is_intr();
 }
 
-void dev_thread_register(void)
+static void dpdk_thread_register(void)
 {
 	if (rte_lcore_id() == LCORE_ID_ANY && rte_thread_register() < 0)
 		ACCEL_DEBUG("no lcore id for this thread: mbufs without a cache (%s)",
 			    rte_strerror(rte_errno));
 }
 
-void dev_thread_unregister(void)
+static void dpdk_thread_unregister(void)
 {
 	if (rte_lcore_id() != LCORE_ID_ANY && rte_lcore_id() != rte_get_main_lcore())
 		rte_thread_unregister();
@@ -1226,9 +1219,9 @@ static void impair_setup(struct dev_netq *q)
 		impair_init(q->irx, &net.impair_rx);
 }
 
-struct dev_netq *dev_netq_claim(void)
+static struct dev_netq *dpdk_netq_claim(void)
 {
-	if (!dev_net_info() || __atomic_load_n(&net.stopping, __ATOMIC_ACQUIRE))
+	if (!dpdk_net_info() || __atomic_load_n(&net.stopping, __ATOMIC_ACQUIRE))
 		return NULL;
 	for (unsigned i = 0; i < net.info.queues; i++) {
 		int expect = 0;
@@ -1244,13 +1237,13 @@ struct dev_netq *dev_netq_claim(void)
 	return NULL;
 }
 
-void dev_netq_release(struct dev_netq *q)
+static void dpdk_netq_release(struct dev_netq *q)
 {
 	/* The wake fd stays with the queue for its next owner. */
 	__atomic_store_n(&q->owner, 0, __ATOMIC_RELEASE);
 }
 
-int dev_netq_enter(struct dev_netq *q)
+static int dpdk_netq_enter(struct dev_netq *q)
 {
 	/* (a Dekker pair with dev_net_close; its membarrier makes this side's
 	 * fence, so that the call every lock makes costs no locked
@@ -1268,7 +1261,7 @@ int dev_netq_enter(struct dev_netq *q)
 	return 0;
 }
 
-void dev_netq_leave(struct dev_netq *q)
+static void dpdk_netq_leave(struct dev_netq *q)
 {
 	__atomic_store_n(&q->active, 0, __ATOMIC_RELEASE);
 }
@@ -1316,14 +1309,15 @@ static void impaired_send(struct dev_netq *q, void **pkts, unsigned n)
 		rte_pktmbuf_free(pkts[i]);
 }
 
-uint16_t dev_netq_rx(struct dev_netq *q, void **pkts, uint16_t n)
+static uint16_t dpdk_netq_rx(void *ctx, void **pkts, uint16_t n)
 {
+	struct dev_netq *q = ctx;
 	void *in[64];
 	uint16_t got;
 
 	if (q->itx) { /* release delayed transmissions on every poll */
 		void *out[64];
-		unsigned k = impair_apply(q->itx, dev_now_ns(), NULL, 0, out, 64,
+		unsigned k = impair_apply(q->itx, dpdk_now_ns(), NULL, 0, out, 64,
 					  mbuf_dup, mbuf_drop);
 
 		if (k)
@@ -1332,16 +1326,16 @@ uint16_t dev_netq_rx(struct dev_netq *q, void **pkts, uint16_t n)
 	if (!q->irx)
 		return port_rx(q, pkts, n);
 	got = port_rx(q, in, n < 64 ? n : 64);
-	return (uint16_t)impair_apply(q->irx, dev_now_ns(), in, got, pkts, n,
+	return (uint16_t)impair_apply(q->irx, dpdk_now_ns(), in, got, pkts, n,
 				      mbuf_dup, mbuf_drop);
 }
 
-unsigned dev_netq_id(const struct dev_netq *q)
+static unsigned dpdk_netq_id(const struct dev_netq *q)
 {
 	return q->qid;
 }
 
-int dev_netq_push(struct dev_netq *from, struct dev_netq *to, void *pkt)
+static int dpdk_netq_push(struct dev_netq *from, struct dev_netq *to, void *pkt)
 {
 	struct rte_ring *r = to->pushed[from->qid];
 
@@ -1350,7 +1344,7 @@ int dev_netq_push(struct dev_netq *from, struct dev_netq *to, void *pkt)
 	return 0;
 }
 
-uint16_t dev_netq_rx_pushed(struct dev_netq *q, void **pkts, uint16_t n)
+static uint16_t dpdk_netq_rx_pushed(struct dev_netq *q, void **pkts, uint16_t n)
 {
 	unsigned nq = net.info.queues, got = 0;
 
@@ -1367,8 +1361,9 @@ uint16_t dev_netq_rx_pushed(struct dev_netq *q, void **pkts, uint16_t n)
 	return (uint16_t)got;
 }
 
-uint16_t dev_netq_tx(struct dev_netq *q, void **pkts, uint16_t n)
+static uint16_t dpdk_netq_tx(void *ctx, void **pkts, uint16_t n)
 {
+	struct dev_netq *q = ctx;
 	void *out[256];
 	unsigned k;
 
@@ -1376,13 +1371,13 @@ uint16_t dev_netq_tx(struct dev_netq *q, void **pkts, uint16_t n)
 		return port_tx(q, pkts, n);
 	if (n > 64)
 		n = 64;
-	k = impair_apply(q->itx, dev_now_ns(), pkts, n, out, 256, mbuf_dup, mbuf_drop);
+	k = impair_apply(q->itx, dpdk_now_ns(), pkts, n, out, 256, mbuf_dup, mbuf_drop);
 	if (k)
 		impaired_send(q, out, k);
 	return n;
 }
 
-uint64_t dev_netq_next_due(const struct dev_netq *q)
+static uint64_t dpdk_netq_next_due(const struct dev_netq *q)
 {
 	uint64_t t = UINT64_MAX;
 
@@ -1393,33 +1388,33 @@ uint64_t dev_netq_next_due(const struct dev_netq *q)
 	return t;
 }
 
-void *dev_pkt_copy(void *pkt)
+static void *dpdk_pkt_copy(void *pkt)
 {
 	return mbuf_dup(pkt);
 }
 
-void *dev_netq_pkt_alloc(struct dev_netq *q)
+static void *dpdk_netq_pkt_alloc(void *q)
 {
 	(void)q;
 	return rte_pktmbuf_alloc(net.pool);
 }
 
-void dev_pkt_free(void *pkt)
+static void dpdk_pkt_free(void *pkt)
 {
 	rte_pktmbuf_free(pkt);
 }
 
-uint8_t *dev_pkt_data(void *pkt)
+static uint8_t *dpdk_pkt_data(void *pkt)
 {
 	return rte_pktmbuf_mtod((struct rte_mbuf *)pkt, uint8_t *);
 }
 
-uint16_t dev_pkt_len(void *pkt)
+static uint16_t dpdk_pkt_len(void *pkt)
 {
 	return rte_pktmbuf_data_len((struct rte_mbuf *)pkt);
 }
 
-void dev_pkt_set_len(void *pkt, uint16_t len)
+static void dpdk_pkt_set_len(void *pkt, uint16_t len)
 {
 	struct rte_mbuf *m = pkt;
 
@@ -1427,14 +1422,14 @@ void dev_pkt_set_len(void *pkt, uint16_t len)
 	m->pkt_len = len;
 }
 
-uint16_t dev_pkt_room(void *pkt)
+static uint16_t dpdk_pkt_room(void *pkt)
 {
 	struct rte_mbuf *m = pkt;
 
 	return (uint16_t)(m->buf_len - m->data_off);
 }
 
-uint32_t dev_pkt_rx_flags(void *pkt)
+static uint32_t dpdk_pkt_rx_flags(void *pkt)
 {
 	const struct rte_mbuf *m = pkt;
 	uint32_t f = 0;
@@ -1446,7 +1441,7 @@ uint32_t dev_pkt_rx_flags(void *pkt)
 	return f;
 }
 
-void dev_pkt_tx_csum(void *pkt, uint16_t l2_len, uint16_t l3_len, unsigned flags)
+static void dpdk_pkt_tx_csum(void *pkt, uint16_t l2_len, uint16_t l3_len, unsigned flags)
 {
 	struct rte_mbuf *m = pkt;
 
@@ -1459,18 +1454,18 @@ void dev_pkt_tx_csum(void *pkt, uint16_t l2_len, uint16_t l3_len, unsigned flags
 		m->ol_flags |= RTE_MBUF_F_TX_TCP_CKSUM;
 }
 
-int dev_netq_wake_fd(struct dev_netq *q)
+static int dpdk_netq_wake_fd(struct dev_netq *q)
 {
 	return q->wake_epfd;
 }
 
-void dev_netq_wake_arm(struct dev_netq *q)
+static void dpdk_netq_wake_arm(struct dev_netq *q)
 {
 	if (q->wake_epfd >= 0)
 		rte_eth_dev_rx_intr_enable(net.info.port_id, q->qid);
 }
 
-void dev_netq_wake_ack(struct dev_netq *q)
+static void dpdk_netq_wake_ack(struct dev_netq *q)
 {
 	struct rte_epoll_event ev[4];
 
@@ -1483,3 +1478,39 @@ void dev_netq_wake_ack(struct dev_netq *q)
 }
 
 
+
+const struct dev_net_ops dev_net_dpdk = {
+	.name = "dpdk",
+	.open = dpdk_net_open,
+	.close = dpdk_net_close,
+	.info = dpdk_net_info,
+	.asym_fences = dpdk_asym_fences,
+	.port_stats = dpdk_net_port_stats,
+	.port_xstats = dpdk_net_port_xstats,
+	.thread_is_internal = dpdk_thread_is_internal,
+	.thread_register = dpdk_thread_register,
+	.thread_unregister = dpdk_thread_unregister,
+	.now_ns = dpdk_now_ns,
+	.claim = dpdk_netq_claim,
+	.release = dpdk_netq_release,
+	.enter = dpdk_netq_enter,
+	.leave = dpdk_netq_leave,
+	.id = dpdk_netq_id,
+	.rx = dpdk_netq_rx,
+	.tx = dpdk_netq_tx,
+	.push = dpdk_netq_push,
+	.rx_pushed = dpdk_netq_rx_pushed,
+	.wake_fd = dpdk_netq_wake_fd,
+	.wake_arm = dpdk_netq_wake_arm,
+	.wake_ack = dpdk_netq_wake_ack,
+	.next_due = dpdk_netq_next_due,
+	.pkt_alloc = dpdk_netq_pkt_alloc,
+	.pkt_free = dpdk_pkt_free,
+	.pkt_copy = dpdk_pkt_copy,
+	.pkt_data = dpdk_pkt_data,
+	.pkt_len = dpdk_pkt_len,
+	.pkt_set_len = dpdk_pkt_set_len,
+	.pkt_room = dpdk_pkt_room,
+	.pkt_rx_flags = dpdk_pkt_rx_flags,
+	.pkt_tx_csum = dpdk_pkt_tx_csum,
+};

@@ -1,7 +1,8 @@
 /*
- * netif.c - a thread's network interface: the stack's platform ops
- * implemented on a claimed device queue, and the per-thread context that
- * ties the two together.
+ * netif.c - the process's stacks, one per device queue (the stacks'
+ * platform ops are the device layer's: dev/netif.h), their locks, the
+ * frames steered between them, and the per-thread context that ties a
+ * thread to its stack.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -18,71 +19,11 @@
 #include "../common/log.h"
 #include "../common/real.h"
 #include "../dev/dev.h"
+#include "../dev/netif.h"
 #include "opts.h"
 #include "progress.h"
 #include "sock_impl.h"
 #include "solo.h"
-
-static void *netif_pkt_alloc(void *ctx)
-{
-	return dev_netq_pkt_alloc(ctx);
-}
-
-static void netif_pkt_free(void *ctx, void *pkt)
-{
-	(void)ctx;
-	dev_pkt_free(pkt);
-}
-
-static uint32_t netif_rx_flags(void *pkt)
-{
-	uint32_t f = dev_pkt_rx_flags(pkt);
-
-	return ((f & DEV_RX_IP_CSUM_GOOD) ? STACK_RX_IP_CSUM_GOOD : 0u) |
-	       ((f & DEV_RX_L4_CSUM_GOOD) ? STACK_RX_L4_CSUM_GOOD : 0u);
-}
-
-/* STACK_TX_* and DEV_CSUM_* name the same checksums */
-static unsigned csum_to_dev(unsigned stack_bits)
-{
-	return ((stack_bits & STACK_TX_IP_CSUM) ? DEV_CSUM_IP : 0u) |
-	       ((stack_bits & STACK_TX_TCP_CSUM) ? DEV_CSUM_TCP : 0u);
-}
-
-static unsigned csum_to_stack(unsigned dev_bits)
-{
-	return ((dev_bits & DEV_CSUM_IP) ? STACK_TX_IP_CSUM : 0u) |
-	       ((dev_bits & DEV_CSUM_TCP) ? STACK_TX_TCP_CSUM : 0u);
-}
-
-static void netif_tx_csum(void *pkt, uint16_t l2_len, uint16_t l3_len, unsigned flags)
-{
-	dev_pkt_tx_csum(pkt, l2_len, l3_len, csum_to_dev(flags));
-}
-
-/* The port's checksum offloads for a stack_conf. */
-unsigned sk_netif_tx_csum(void)
-{
-	const struct dev_net_info *info = dev_net_info();
-
-	return info ? csum_to_stack(info->tx_csum) : 0;
-}
-
-static uint16_t netif_rx(void *ctx, void **pkts, uint16_t n)
-{
-	return dev_netq_rx(ctx, pkts, n);
-}
-
-static uint16_t netif_tx(void *ctx, void **pkts, uint16_t n)
-{
-	return dev_netq_tx(ctx, pkts, n);
-}
-
-static uint64_t netif_now(void *ctx)
-{
-	(void)ctx;
-	return dev_now_ns();
-}
 
 _Static_assert(SK_MAX_THREADS == DEV_MAX_QUEUES, "one stack per device queue");
 
@@ -239,6 +180,7 @@ static int progress_turn(struct sk_stack *S)
 int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen)
 {
 	struct dev_net_conf dc = {
+		.dev = conf->dev,
 		.eal_args = conf->eal_args,
 		.queues = conf->queues,
 		.mbufs = conf->mbufs,
@@ -377,20 +319,6 @@ uint64_t sk_now(void)
 	return dev_now_ns();
 }
 
-const struct stack_ops sk_netif_ops = {
-	.pkt_alloc = netif_pkt_alloc,
-	.pkt_free = netif_pkt_free,
-	.pkt_data = dev_pkt_data,
-	.pkt_len = dev_pkt_len,
-	.pkt_set_len = dev_pkt_set_len,
-	.pkt_room = dev_pkt_room,
-	.pkt_rx_flags = netif_rx_flags,
-	.pkt_tx_csum = netif_tx_csum,
-	.rx_burst = netif_rx,
-	.tx_burst = netif_tx,
-	.now_ns = netif_now,
-};
-
 /* ---- several stacks: frames steered between them ------------------------ */
 
 /* S's threads are told that frames were handed to it, if they sleep. */
@@ -404,19 +332,15 @@ static void kick(struct sk_stack *S)
 		(void)!accel_real.write(S->kick_fd, &one, sizeof(one));
 }
 
-/* Hands a frame from stack `from` (locked) to `to`; it is gone either
- * way. */
-static void hand_over(struct sk_stack *from, struct sk_stack *to, void *pkt)
+/* dev_netif_ops's hook and the steering's: a frame was handed to `to`'s
+ * queue (err 0), or found its ring full and was dropped. */
+static void handed(struct dev_netq *to, int err)
 {
-	if (dev_netq_push(from->q, to->q, pkt) < 0) {
-		dev_pkt_free(pkt);
+	if (err < 0)
 		__atomic_add_fetch(&sk_counters.steer_drops, 1, __ATOMIC_RELAXED);
-		return;
-	}
-	kick(to);
+	else
+		kick(by_qid[dev_netq_id(to)]);
 }
-
-#define ETH_HLEN 14
 
 /* ops->steer: the stack that received the frame has no connection for
  * it; flows.c says which stack has. */
@@ -428,39 +352,13 @@ static int netif_steer(void *ctx, void *pkt, uint32_t rip, uint16_t rport, uint1
 
 	if (k < 0 || (unsigned)k >= sk_nstacks || &sk_stacks[k] == from)
 		return 0;
-	hand_over(from, &sk_stacks[k], pkt);
+	handed(sk_stacks[k].q, dev_netq_hand(from->q, sk_stacks[k].q, pkt));
 	return 1;
 }
 
 static void netif_tcp_gone(void *ctx, uint32_t rip, uint16_t rport, uint16_t lport)
 {
 	sk_flow_del(rip, rport, lport, (int)by_qid[dev_netq_id(ctx)]->idx);
-}
-
-/* Receives the frames other stacks handed this one, then the queue's
- * own; an ARP frame from the wire is copied to every other stack, whose
- * neighbour tables must learn it too (a reply comes back on whichever
- * queue the peer chose). */
-static uint16_t multi_rx(void *ctx, void **pkts, uint16_t n)
-{
-	uint16_t k = dev_netq_rx_pushed(ctx, pkts, n);
-	uint16_t w = dev_netq_rx(ctx, pkts + k, (uint16_t)(n - k));
-	struct sk_stack *from = by_qid[dev_netq_id(ctx)];
-
-	for (uint16_t i = k; i < k + w; i++) {
-		const uint8_t *f = dev_pkt_data(pkts[i]);
-
-		if (dev_pkt_len(pkts[i]) < ETH_HLEN || f[12] != 0x08 || f[13] != 0x06)
-			continue;
-		for (unsigned j = 0; j < sk_nstacks; j++) {
-			void *copy;
-
-			if (&sk_stacks[j] == from || !(copy = dev_pkt_copy(pkts[i])))
-				continue;
-			hand_over(from, &sk_stacks[j], copy);
-		}
-	}
-	return (uint16_t)(k + w);
 }
 
 /*
@@ -497,7 +395,7 @@ static int stack_start(struct sk_stack *S, unsigned idx, const struct sk_net_con
 	sc.seed = dev_now_ns() ^ (uint64_t)getpid() << 20 ^ (uint64_t)idx << 40;
 	memcpy(sc.mac, info->mac, STACK_ETH_ALEN);
 	memcpy(sc.isn_key, isn_key, sizeof(sc.isn_key));
-	sc.tx_csum = sk_netif_tx_csum();
+	sc.tx_csum = dev_netif_tx_csum();
 	if (info->queues > 1) {
 		sc.port_stride = (uint16_t)info->queues;
 		sc.port_index = (uint16_t)idx;
@@ -539,10 +437,10 @@ static int stacks_start(const struct sk_net_conf *conf)
 		goto out;
 	stacks_failed = 1; /* (until they all start: one try) */
 	n = info->queues;
-	stack_ops_of = sk_netif_ops;
+	if (dev_netif_ops(&stack_ops_of, n > 1 ? handed : NULL) < 0)
+		goto out;
 	stack_ops_of.tcp_event = sk_sock_event;
 	if (n > 1) {
-		stack_ops_of.rx_burst = multi_rx;
 		stack_ops_of.steer = netif_steer;
 		stack_ops_of.tcp_gone = netif_tcp_gone;
 		if (sk_flows_init(n) < 0)

@@ -39,9 +39,12 @@
 /* At most this many threads have a stack: one per device queue. */
 #define SK_MAX_THREADS 16
 
+struct dev_net_ops;
+
 struct sk_net_conf {
 	/* the process's port (sk_net_start) */
 	const char *share_group;  /* dev_net_conf.share_group */
+	const struct dev_net_ops *dev; /* the device (dev/dev.h); NULL: DPDK's */
 	const char *eal_args;     /* DPDK EAL arguments */
 	unsigned queues, mbufs, link_wait_ms;
 	int link_wait_set;        /* ACCEL_LINK_WAIT_MS given (dev.h) */
@@ -107,12 +110,6 @@ int sk_thread_is_internal(void);
 uint64_t sk_now(void);
 
 struct sk_thread;
-
-/* The stack's platform ops on a claimed dev queue (ctx = struct dev_netq *):
- * for tools that drive a stack directly, without the socket layer. */
-extern const struct stack_ops sk_netif_ops;
-/* The checksums the open port fills on transmit, for stack_conf.tx_csum. */
-unsigned sk_netif_tx_csum(void);
 
 /* Claims a device queue for the calling thread and starts a stack on it.
  * NULL when no queue is free or the stack refuses the configuration. */

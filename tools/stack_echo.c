@@ -1,6 +1,7 @@
 /*
  * stack_echo.c - `stack-echo`: one userspace stack on one DPDK queue, with
- * no preload and no socket layer, for interop tests and benchmarks.
+ * no preload and no socket layer (the device layer's dev/netif.h gives the
+ * stack its ops), for interop tests and benchmarks.
  *
  *   stack-echo --ip A/P --eal ARGS --listen PORT --mode echo|discard|source
  *              [--bytes N] [--count N]
@@ -28,7 +29,7 @@
 #include <arpa/inet.h>
 
 #include "../dev/dev.h"
-#include "../sockets/sockets.h"
+#include "../dev/netif.h"
 #include "sha256.h"
 
 #define CHUNK 65536
@@ -399,7 +400,7 @@ int main(int argc, char **argv)
 	struct dev_net_conf dc = { .queues = 1, .mbufs = 16384, .link_wait_ms = 2000,
 				   .log_level = 2 };
 	struct stack_conf sc = { .mtu = 1500 };
-	struct stack_ops ops = sk_netif_ops;
+	struct stack_ops ops;
 	struct stack_tcp *l = NULL;
 	struct dev_netq *q;
 	char why[192];
@@ -423,7 +424,8 @@ int main(int argc, char **argv)
 	for (int i = 0; i < 16; i++)
 		sc.isn_key[i] = (uint8_t)(xorshift(&sc.seed) >> 32);
 	sc.rcvbuf = sc.sndbuf = 256 * 1024;
-	sc.tx_csum = sk_netif_tx_csum();
+	sc.tx_csum = dev_netif_tx_csum();
+	dev_netif_ops(&ops, NULL);
 	ops.tcp_event = on_event;
 	app.st = stack_create(&sc, &ops, q);
 	if (!app.st)
