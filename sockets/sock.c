@@ -164,6 +164,7 @@ static struct sk_sock *sock_alloc(void)
 {
 	struct sk_stack *home;
 	struct sk_sock *s;
+	uint32_t life;
 
 	live_take();
 	s = spare;
@@ -173,8 +174,10 @@ static struct sk_sock *sock_alloc(void)
 	if (!s)
 		return calloc(1, sizeof(*s));
 	home = s->home;
+	life = s->life;
 	memset(s, 0, sizeof(*s));
 	s->home = home;
+	s->life = life;
 	return s;
 }
 
@@ -238,6 +241,7 @@ static void sock_release(struct sk_sock *s)
 static void sock_free(struct sk_sock *s)
 {
 	sk_thread_wake(s->waiter); /* a call blocked on it looks again */
+	s->life++; /* (and sees that it is not its socket any more: wait.c) */
 	while (s->items)
 		sk_item_remove(s->items);
 	if (s->c) {

@@ -68,6 +68,7 @@ struct sk_sock {
 	uint32_t lip;           /* bound address and port (host order) */
 	uint16_t lport;
 	uint32_t gen;           /* bumped at each readiness change */
+	uint32_t life;          /* bumped when it is freed (and reused) */
 	struct sk_thread *waiter; /* a thread sleeping in a call on it */
 	struct sk_item *items;  /* the epoll sets watching it */
 	struct sk_sock *next, *prev; /* every live socket, for the exit */

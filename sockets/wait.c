@@ -667,7 +667,7 @@ static int ep_ask(struct sk_wait *w, int n)
 	struct ep_wait *e = (struct ep_wait *)w;
 	int k;
 
-	if (!e->kernel || n >= e->max)
+	if (!e->kernel || (n && n >= e->max)) /* (max 0: the kernel's EINVAL) */
 		return 0;
 	k = accel_real.epoll_pwait(e->epfd, e->ev + n, e->max - n, 0, w->sigmask);
 	return k < 0 ? -errno : k;
@@ -982,6 +982,7 @@ struct sock_wait {
 	struct sk_wait w;
 	struct sk_stack *S;
 	struct sk_sock *s;      /* the socket fd named when the call began */
+	uint32_t life;          /* s->life then */
 	int fd, kfd;
 	unsigned ev;
 	uint8_t locked;         /* S is held (as the call came and goes) */
@@ -1008,7 +1009,7 @@ static int sock_look(struct sk_wait *w, int armed)
 		sw->locked = 1;
 	}
 	s = sk_get_on(sw->fd, sw->S);
-	if (s != sw->s) {
+	if (s != sw->s || s->life != sw->life) {
 		/* closed, and perhaps the number given to another socket,
 		 * whose data is not this call's */
 		sw->lost = 1;
@@ -1099,6 +1100,7 @@ int sk_wait_sock(struct sk_thread *t, struct sk_stack *S, int fd, unsigned ev, i
 
 	if (!sw.s)
 		return -EBADF;
+	sw.life = sw.s->life;
 	if (!*until)
 		*until = sock_deadline(fd, opt);
 	sw.w.deadline = *until;
@@ -1107,7 +1109,7 @@ int sk_wait_sock(struct sk_thread *t, struct sk_stack *S, int fd, unsigned ev, i
 		sk_sleep_unmask(t);
 		return -ESHUTDOWN;
 	}
-	if (sw.armed && sk_get_on(fd, S) == sw.s && sw.s->waiter == t)
+	if (sw.armed && sk_get_on(fd, S) == sw.s && sw.s->life == sw.life && sw.s->waiter == t)
 		sw.s->waiter = NULL;
 	return r;
 }
