@@ -998,6 +998,8 @@ static int sock_look(struct sk_wait *w, int armed)
 	struct sock_wait *sw = (struct sock_wait *)w;
 	struct sk_sock *s;
 
+	if (armed) /* (first: whatever this look returns, the loop acks it) */
+		sk_wake_arm(w->t);
 	if (sw->locked && sw->looked) {
 		sk_unlock(sw->S);
 		sw->locked = 0;
@@ -1021,7 +1023,6 @@ static int sock_look(struct sk_wait *w, int armed)
 	if (armed) {
 		s->waiter = w->t;
 		sw->armed = 1;
-		sk_wake_arm(w->t);
 	}
 	sk_poll_stack(w->t, sw->S);
 	if (!s->c || (stack_tcp_events(s->c) & sw->ev)) {
