@@ -11,7 +11,7 @@
  * thread's wake descriptors, no longer than the deadline, the stack's next
  * timer or an idle slice. The kernel's answers come from a non-blocking
  * kernel call on the program's own arguments, so results and errors are
- * the kernel's own. docs/behaviour.md ("Waiting") lists the rules.
+ * the kernel's own. docs/behaviour.md ("The wait engine") lists the rules.
  */
 #include <errno.h>
 #include <limits.h>
