@@ -359,19 +359,21 @@ static int read_first(int fd, enum rd_plan plan, ssize_t probe, ssize_t *r, int 
  * accept waits only on a listening socket and with good flags; elsewhere
  * the kernel refuses at once (ENOTSOCK, EINVAL), and so must we rather
  * than wait for input that may never come. accept has no probe: no flag
- * makes one call of it not wait. Returns the descriptor to accept on
- * (wait_readable), or -1 (EINTR).
+ * makes one call of it not wait. Returns 0 with *rfd the descriptor to
+ * accept on (wait_readable), or -1 (EINTR).
  */
-static int accept_first(int fd, int flags)
+static int accept_first(int fd, int flags, int *rfd)
 {
 	int sock = 0, on = 0;
 	socklen_t len = sizeof(on);
 
+	*rfd = fd;
 	if (!may_wait(fd, &sock) || !sock ||
 	    (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) ||
 	    accel_real.getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0 || !on)
-		return fd;
-	return wait_readable(fd);
+		return 0;
+	*rfd = wait_readable(fd);
+	return *rfd < 0 ? -1 : 0;
 }
 
 /* ---- sockets ------------------------------------------------------------ */
@@ -585,7 +587,7 @@ EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 	FD_GUARD(fd);
 	if (is_bypass(fd))
 		return bypass_accept(fd, addr, len, flags);
-	if ((rfd = accept_first(fd, flags)) < 0)
+	if (accept_first(fd, flags, &rfd) < 0)
 		return -1;
 	return opened((int)read_done(fd, rfd, accel_real.accept4(rfd, addr, len, flags)));
 }
@@ -597,7 +599,7 @@ EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 	FD_GUARD(fd);
 	if (is_bypass(fd))
 		return bypass_accept(fd, addr, len, 0);
-	if ((rfd = accept_first(fd, 0)) < 0)
+	if (accept_first(fd, 0, &rfd) < 0)
 		return -1;
 	return opened((int)read_done(fd, rfd, accel_real.accept(rfd, addr, len)));
 }
