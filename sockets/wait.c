@@ -430,6 +430,7 @@ static int wait_run(struct sk_wait *w)
 
 	for (int first = 1;; first = 0) {
 		int n = w->ops->look(w, 0), k = 0, r, expired, reaped;
+		const sigset_t *mask;
 		uint64_t now;
 
 		if (n < 0)
@@ -473,7 +474,14 @@ static int wait_run(struct sk_wait *w)
 			spin_learn(t, start, asleep_at, now, 1);
 			return w->ops->answer(w, n, k);
 		}
-		r = w->ops->sleep(w, sk_sleep_len(t, w->deadline), sk_sleep_mask(t, w->sigmask));
+		mask = sk_sleep_mask(t, w->sigmask);
+		if (accel_sig_seq != sigs) {
+			/* (a handler ran since the check above, before the
+			 * mask closed: no sleep would see its signal) */
+			sk_wake_ack(t);
+			return -EINTR;
+		}
+		r = w->ops->sleep(w, sk_sleep_len(t, w->deadline), mask);
 		sk_wake_ack(t);
 		asleep_at = asleep_at ? asleep_at : now;
 		if (r < 0)
