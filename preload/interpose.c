@@ -285,60 +285,103 @@ static ssize_t read_probe(int fd, const struct iovec *iov, int cnt)
 	return r;
 }
 
-/* Waits in the shim until fd is readable. Returns 0, or -1 with errno
- * EINTR when the call must report the interruption. */
+/* Whether descriptors a and b name one open file (kcmp(2); where the
+ * kernel has no kcmp, taken as so). */
+static int same_file(int a, int b)
+{
+	pid_t me = getpid();
+	long r = syscall(SYS_kcmp, me, me, 0 /* KCMP_FILE */, a, b);
+
+	return r != 1 && r != 2 && r != 3; /* (0: the same; -1: no kcmp) */
+}
+
+/*
+ * Waits in the shim until fd is readable, holding its file meanwhile (a
+ * duplicate in the reserve), as the kernel's read holds it: another
+ * thread that closes or replaces the number (dup2) changes neither what
+ * the wait waits for nor what is then read. Returns the descriptor the
+ * read goes to: fd, or the duplicate when fd names another file now (the
+ * caller gives it to read_done); -1 with errno EINTR when the call must
+ * report the interruption.
+ */
 static int wait_readable(int fd)
 {
 	struct sk_thread *t = rt_thread();
-	int r;
+	int d = accel_real.fcntl(fd, F_DUPFD_CLOEXEC, 0), w, r;
 
+	w = d < 0 ? fd : (d = fdres_hide(d));
 	for (;;) {
 		sig_watch();
 		accel_tls.depth++;
-		r = sk_wait_fd(t, fd, POLLIN);
+		r = sk_wait_fd(t, w, POLLIN);
 		accel_tls.depth--;
 		if (r != -EINTR)
-			return 0;
+			break;
 		if (!sig_restarts()) { /* (a timeout made the kernel wait: may_wait) */
+			if (d >= 0)
+				accel_real.close(d);
 			errno = EINTR;
 			return -1;
 		}
 	}
+	if (d >= 0 && same_file(fd, d)) {
+		accel_real.close(d);
+		return fd;
+	}
+	return w;
+}
+
+/* After the real call on rfd (wait_readable's): its duplicate closed,
+ * the call's errno kept. */
+static ssize_t read_done(int fd, int rfd, ssize_t r)
+{
+	int e = errno;
+
+	if (rfd != fd)
+		accel_real.close(rfd);
+	errno = e;
+	return r;
 }
 
 /*
  * Runs a read's plan up to the real call, given the probe's result (used
  * by RD_PROBE only). Returns 1 to make the real call, or 0 with the answer
- * in *r: the probe's, or -1 (EINTR) from an interrupted wait.
+ * in *r: the probe's, or -1 (EINTR) from an interrupted wait. *rfd: the
+ * descriptor the real call goes to (wait_readable, read_done).
  */
-static int read_first(int fd, enum rd_plan plan, ssize_t probe, ssize_t *r)
+static int read_first(int fd, enum rd_plan plan, ssize_t probe, ssize_t *r, int *rfd)
 {
+	*rfd = fd;
 	if (plan == RD_KERNEL)
 		return 1;
 	if (plan == RD_PROBE && (probe >= 0 || errno != EAGAIN)) {
 		*r = probe;
 		return 0;
 	}
-	*r = wait_readable(fd);
-	return *r == 0;
+	*rfd = wait_readable(fd);
+	*r = -1;
+	return *rfd >= 0;
 }
 
 /*
  * accept waits only on a listening socket and with good flags; elsewhere
  * the kernel refuses at once (ENOTSOCK, EINVAL), and so must we rather
  * than wait for input that may never come. accept has no probe: no flag
- * makes one call of it not wait. Returns 0, or -1 (EINTR).
+ * makes one call of it not wait. Returns 0 with *rfd the descriptor to
+ * accept on (wait_readable), or -1 (EINTR).
  */
-static int accept_first(int fd, int flags)
+static int accept_first(int fd, int flags, int *rfd)
 {
 	int sock = 0, on = 0;
 	socklen_t len = sizeof(on);
 
+	*rfd = fd;
 	if (!may_wait(fd, &sock) || !sock ||
 	    (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) ||
 	    accel_real.getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0 || !on)
 		return 0;
-	return wait_readable(fd);
+	*rfd = wait_readable(fd);
+	return *rfd < 0 ? -1 : 0;
 }
 
 /* ---- sockets ------------------------------------------------------------ */
@@ -721,7 +764,7 @@ static int bypass_accept(int fd, struct sockaddr *addr, socklen_t *len, int flag
 
 EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 {
-	int r;
+	int r, rfd;
 
 	FD_GUARD(fd);
 	pending_check(fd);
@@ -729,14 +772,14 @@ EXPORT int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags)
 		return bypass_accept(fd, addr, len, flags);
 	if ((r = pending_accept(fd, addr, len, flags)) != -2)
 		return r;
-	if (accept_first(fd, flags) < 0)
+	if (accept_first(fd, flags, &rfd) < 0)
 		return -1;
-	return opened(accel_real.accept4(fd, addr, len, flags));
+	return opened((int)read_done(fd, rfd, accel_real.accept4(rfd, addr, len, flags)));
 }
 
 EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 {
-	int r;
+	int r, rfd;
 
 	FD_GUARD(fd);
 	pending_check(fd);
@@ -744,9 +787,9 @@ EXPORT int accept(int fd, struct sockaddr *addr, socklen_t *len)
 		return bypass_accept(fd, addr, len, 0);
 	if ((r = pending_accept(fd, addr, len, 0)) != -2)
 		return r;
-	if (accept_first(fd, 0) < 0)
+	if (accept_first(fd, 0, &rfd) < 0)
 		return -1;
-	return opened(accel_real.accept(fd, addr, len));
+	return opened((int)read_done(fd, rfd, accel_real.accept(rfd, addr, len)));
 }
 
 /*
@@ -949,15 +992,16 @@ EXPORT ssize_t read(int fd, void *buf, size_t n)
 	struct iovec v = { buf, n };
 	enum rd_plan plan;
 	ssize_t r;
+	int rfd;
 
 	FD_GUARD(fd);
 	if (is_bypass(fd))
 		return bypass_io(fd, &v, 1, 0, 0);
 	plan = read_plan(fd);
 	r = plan == RD_PROBE ? read_probe(fd, &v, 1) : 0;
-	if (!read_first(fd, plan, r, &r))
+	if (!read_first(fd, plan, r, &r, &rfd))
 		return r;
-	return accel_real.read(fd, buf, n);
+	return read_done(fd, rfd, accel_real.read(rfd, buf, n));
 }
 
 EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen)
@@ -971,21 +1015,23 @@ EXPORT ssize_t readv(int fd, const struct iovec *iov, int cnt)
 {
 	enum rd_plan plan;
 	ssize_t r;
+	int rfd;
 
 	FD_GUARD(fd);
 	if (is_bypass(fd))
 		return bypass_uio(fd, iov, cnt, 0, 0);
 	plan = read_plan(fd);
 	r = plan == RD_PROBE ? read_probe(fd, iov, cnt) : 0;
-	if (!read_first(fd, plan, r, &r))
+	if (!read_first(fd, plan, r, &r, &rfd))
 		return r;
-	return accel_real.readv(fd, iov, cnt);
+	return read_done(fd, rfd, accel_real.readv(rfd, iov, cnt));
 }
 
 EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 {
 	enum rd_plan plan;
 	ssize_t r;
+	int rfd;
 
 	FD_GUARD(fd);
 	if (is_bypass(fd)) {
@@ -995,9 +1041,9 @@ EXPORT ssize_t recv(int fd, void *buf, size_t n, int flags)
 	}
 	plan = recv_plan(fd, flags);
 	r = plan == RD_PROBE ? accel_real.recv(fd, buf, n, flags | MSG_DONTWAIT) : 0;
-	if (!read_first(fd, plan, r, &r))
+	if (!read_first(fd, plan, r, &r, &rfd))
 		return r;
-	return accel_real.recv(fd, buf, n, flags);
+	return read_done(fd, rfd, accel_real.recv(rfd, buf, n, flags));
 }
 
 EXPORT ssize_t __recv_chk(int fd, void *buf, size_t n, size_t buflen, int flags)
@@ -1012,6 +1058,7 @@ EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 {
 	enum rd_plan plan;
 	ssize_t r;
+	int rfd;
 
 	FD_GUARD(fd);
 	if (is_bypass(fd)) {
@@ -1029,9 +1076,9 @@ EXPORT ssize_t recvfrom(int fd, void *buf, size_t n, int flags,
 	plan = recv_plan(fd, flags);
 	r = plan == RD_PROBE ?
 	    accel_real.recvfrom(fd, buf, n, flags | MSG_DONTWAIT, addr, len) : 0;
-	if (!read_first(fd, plan, r, &r))
+	if (!read_first(fd, plan, r, &r, &rfd))
 		return r;
-	return accel_real.recvfrom(fd, buf, n, flags, addr, len);
+	return read_done(fd, rfd, accel_real.recvfrom(rfd, buf, n, flags, addr, len));
 }
 
 EXPORT ssize_t __recvfrom_chk(int fd, void *buf, size_t n, size_t buflen,
@@ -1092,15 +1139,16 @@ EXPORT ssize_t recvmsg(int fd, struct msghdr *msg, int flags)
 {
 	enum rd_plan plan;
 	ssize_t r;
+	int rfd;
 
 	FD_GUARD(fd);
 	if (is_bypass(fd))
 		return bypass_recvmsg(fd, msg, flags);
 	plan = recv_plan(fd, flags);
 	r = plan == RD_PROBE ? accel_real.recvmsg(fd, msg, flags | MSG_DONTWAIT) : 0;
-	if (!read_first(fd, plan, r, &r))
+	if (!read_first(fd, plan, r, &r, &rfd))
 		return r;
-	return received(accel_real.recvmsg(fd, msg, flags), msg);
+	return received(read_done(fd, rfd, accel_real.recvmsg(rfd, msg, flags)), msg);
 }
 
 EXPORT int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags,

@@ -164,6 +164,7 @@ static struct sk_sock *sock_alloc(void)
 {
 	struct sk_stack *home;
 	struct sk_sock *s;
+	uint32_t life;
 
 	live_take();
 	s = spare;
@@ -173,8 +174,10 @@ static struct sk_sock *sock_alloc(void)
 	if (!s)
 		return calloc(1, sizeof(*s));
 	home = s->home;
+	life = s->life;
 	memset(s, 0, sizeof(*s));
 	s->home = home;
+	s->life = life;
 	return s;
 }
 
@@ -238,6 +241,7 @@ static void sock_release(struct sk_sock *s)
 static void sock_free(struct sk_sock *s)
 {
 	sk_thread_wake(s->waiter); /* a call blocked on it looks again */
+	s->life++; /* (and sees that it is not its socket any more: wait.c) */
 	while (s->items)
 		sk_item_remove(s->items);
 	if (s->c) {
@@ -405,74 +409,6 @@ static void apply_opts(struct sk_sock *s, int fd)
 	len = sizeof(lg);
 	if (accel_real.getsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, &len) == 0)
 		s->linger0 = lg.l_onoff && !lg.l_linger;
-}
-
-/* ---- waiting for one socket -------------------------------------------- */
-
-/*
- * Sleeps until the socket named fd may have one of ev (STACK_TCP_EV_*), or
- * kfd (if >= 0) is readable, serving its stack S meanwhile. Called and
- * returns with S locked, except on -ESHUTDOWN (the port is closing: the
- * lock could not be taken again); the socket may be gone on return (look
- * it up again, sk_get_on). 0, or -EINTR, -ESHUTDOWN.
- */
-static int wait_sock(struct sk_thread *t, struct sk_stack *S, int fd, unsigned ev, int kfd)
-{
-	struct sk_sock *s = sk_get_on(fd, S);
-	struct pollfd p[SK_SLEEP_FDS + 1];
-	struct timespec ts;
-	uint64_t start = sk_now(), until = start + sk_spin_budget(&t->spin, start), now;
-	int n, r;
-
-	if (!s)
-		return 0;
-	/* poll a while (spin.h), letting other threads in between */
-	while ((now = sk_now()) < until && !sk_spin_cut(&t->spin, now)) {
-		sk_poll_stack(t, S);
-		if (!s->c || (stack_tcp_events(s->c) & ev)) {
-			sk_spin_learn(&t->spin, sk_now() - start, 0, 1);
-			return 0;
-		}
-		sk_unlock(S);
-		if (sk_lock(S) < 0) {
-			sk_sleep_unmask(t);
-			return -ESHUTDOWN;
-		}
-		if (sk_get_on(fd, S) != s)
-			return 0;
-	}
-	s->waiter = t;
-	sk_wake_arm(t);
-	sk_poll_stack(t, S); /* frames that came before the arm raise nothing */
-	if (!s->c || (stack_tcp_events(s->c) & ev)) {
-		s->waiter = NULL;
-		sk_wake_ack(t);
-		sk_spin_learn(&t->spin, sk_now() - start, 0, 1);
-		return 0;
-	}
-	n = sk_sleep_fds(t, p);
-	if (kfd >= 0)
-		p[n++] = (struct pollfd){ .fd = kfd, .events = POLLIN };
-	start = sk_now(); /* (the sleep's, for sk_spin_learn) */
-	sk_unlock(S);
-	r = accel_real.ppoll(p, (nfds_t)n, sk_ns_to_ts(sk_sleep_len(t, UINT64_MAX), &ts),
-			     sk_sleep_mask(t, NULL));
-	r = r < 0 ? -errno : 0;
-	sk_wake_ack(t);
-	if (sk_lock(S) < 0) {
-		sk_sleep_unmask(t);
-		return -ESHUTDOWN;
-	}
-	if (sk_get_on(fd, S) == s) {
-		s->waiter = NULL;
-		sk_poll_stack(t, S);
-		/* (the caller waits again if this was not it) */
-		sk_spin_learn(&t->spin, sk_now() - start, 1,
-			      !s->c || (stack_tcp_events(s->c) & ev));
-		return r;
-	}
-	sk_poll_stack(t, S);
-	return r;
 }
 
 /* ---- calls ------------------------------------------------------------- */
@@ -679,6 +615,7 @@ int sk_accept(struct sk_thread *t, int fd, struct sockaddr *addr, socklen_t *len
 {
 	struct sk_stack *S;
 	struct sk_sock *s;
+	uint64_t until = 0; /* (sk_wait_sock) */
 	int r, polled = 0;
 
 	*kernel = 0;
@@ -715,13 +652,14 @@ int sk_accept(struct sk_thread *t, int fd, struct sockaddr *addr, socklen_t *len
 		}
 		if (s->nonblock)
 			break;
-		r = wait_sock(t, S, fd, STACK_TCP_EV_IN, s->dual ? fd : -1);
+		r = sk_wait_sock(t, S, fd, STACK_TCP_EV_IN, s->dual ? fd : -1, SO_RCVTIMEO,
+				 &until);
 		if (r == -ESHUTDOWN)
 			return r; /* the lock is not held */
 		if (r < 0)
 			break;
 	}
-	sk_sleep_unmask(t); /* (wait_sock blocked them: sockets_impl.h) */
+	sk_sleep_unmask(t); /* (sk_wait_sock blocked them: wait.c) */
 	sk_unlock(S);
 	return r;
 }
@@ -746,6 +684,7 @@ int sk_connect(struct sk_thread *t, int fd, uint32_t ip, uint16_t port)
 {
 	struct sk_stack *S;
 	struct sk_sock *s;
+	uint64_t until = 0; /* (sk_wait_sock) */
 	int r, err;
 
 	if (in_child)
@@ -807,14 +746,17 @@ wait:
 			r = stack_tcp_error(s->c);
 			break;
 		}
-		r = wait_sock(t, S, fd, STACK_TCP_EV_OUT | STACK_TCP_EV_ERR | STACK_TCP_EV_HUP, -1);
+		r = sk_wait_sock(t, S, fd, STACK_TCP_EV_OUT | STACK_TCP_EV_ERR | STACK_TCP_EV_HUP,
+				 -1, SO_SNDTIMEO, &until);
 		if (r == -ESHUTDOWN)
 			return r;
-		if (r < 0)
+		if (r < 0) {
+			r = r == -EAGAIN ? -EINPROGRESS : r; /* (SO_SNDTIMEO, as Linux) */
 			break;
+		}
 	}
 out:
-	sk_sleep_unmask(t); /* (wait_sock blocked them: sockets_impl.h) */
+	sk_sleep_unmask(t); /* (sk_wait_sock blocked them: wait.c) */
 	sk_unlock(S);
 	return r;
 }
@@ -933,6 +875,7 @@ ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 	char none;
 	struct sk_stack *S;
 	struct sk_sock *s;
+	uint64_t until = 0; /* (sk_wait_sock) */
 	ssize_t r = 0;
 
 	if (in_child)
@@ -976,8 +919,8 @@ ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 			r = got ? (ssize_t)got : -EAGAIN;
 			break;
 		}
-		r = wait_sock(t, S, fd, STACK_TCP_EV_IN | STACK_TCP_EV_RDHUP | STACK_TCP_EV_HUP |
-					STACK_TCP_EV_ERR, -1);
+		r = sk_wait_sock(t, S, fd, STACK_TCP_EV_IN | STACK_TCP_EV_RDHUP | STACK_TCP_EV_HUP |
+					   STACK_TCP_EV_ERR, -1, SO_RCVTIMEO, &until);
 		if (r == -ESHUTDOWN)
 			return got ? (ssize_t)got : r;
 		if (r < 0) {
@@ -985,7 +928,7 @@ ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 			break;
 		}
 	}
-	sk_sleep_unmask(t); /* (wait_sock blocked them: sockets_impl.h) */
+	sk_sleep_unmask(t); /* (sk_wait_sock blocked them: wait.c) */
 	sk_unlock(S);
 	return r;
 }
@@ -995,6 +938,7 @@ ssize_t sk_send(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 	size_t want = iov_total(iov, cnt), sent = 0;
 	struct sk_stack *S;
 	struct sk_sock *s;
+	uint64_t until = 0; /* (sk_wait_sock) */
 	ssize_t r = 0;
 
 	if (in_child)
@@ -1038,7 +982,8 @@ ssize_t sk_send(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 			r = sent ? (ssize_t)sent : -EAGAIN;
 			break;
 		}
-		r = wait_sock(t, S, fd, STACK_TCP_EV_OUT | STACK_TCP_EV_ERR | STACK_TCP_EV_HUP, -1);
+		r = sk_wait_sock(t, S, fd, STACK_TCP_EV_OUT | STACK_TCP_EV_ERR | STACK_TCP_EV_HUP,
+				 -1, SO_SNDTIMEO, &until);
 		if (r == -ESHUTDOWN)
 			return sent ? (ssize_t)sent : r;
 		if (r < 0) {
@@ -1046,7 +991,7 @@ ssize_t sk_send(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 			break;
 		}
 	}
-	sk_sleep_unmask(t); /* (wait_sock blocked them: sockets_impl.h) */
+	sk_sleep_unmask(t); /* (sk_wait_sock blocked them: wait.c) */
 	sk_unlock(S);
 	return r;
 }

@@ -68,6 +68,7 @@ struct sk_sock {
 	uint32_t lip;           /* bound address and port (host order) */
 	uint16_t lport;
 	uint32_t gen;           /* bumped at each readiness change */
+	uint32_t life;          /* bumped when it is freed (and reused) */
 	struct sk_thread *waiter; /* a thread sleeping in a call on it */
 	struct sk_item *items;  /* the epoll sets watching it */
 	struct sk_sock *next, *prev; /* every live socket, for the exit */
@@ -95,6 +96,16 @@ void sk_place_all_locked(struct sk_sock *s, struct sk_stack *to);
 /* s is in a set whose members live on several stacks. */
 int sk_sock_in_mixed(const struct sk_sock *s);
 uint32_t sk_sock_epoll_events(const struct sk_sock *s);
+
+/* wait.c: until the socket fd names (on S, held) may have one of ev
+ * (STACK_TCP_EV_*), or kfd (if >= 0) is readable, serving S meanwhile; no
+ * later than *until, which the call's first wait sets from the socket's
+ * opt (SO_RCVTIMEO, SO_SNDTIMEO; 0: none) and the next ones reuse. Returns
+ * with S held, but on -ESHUTDOWN (the port is closing); 0, -EAGAIN (time
+ * up), -EINTR, -EBADF (fd names another socket now, or none: the call
+ * is over), -ESHUTDOWN. */
+int sk_wait_sock(struct sk_thread *t, struct sk_stack *S, int fd, unsigned ev, int kfd,
+		 int opt, uint64_t *until);
 
 /* epoll.c */
 /* Locks what guards ep: its home (*S), or every stack (*S NULL) when it

@@ -181,6 +181,20 @@ int sk_select(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
  * serving the stack meanwhile. 0 when ready; -EINTR on a signal. */
 int sk_wait_fd(struct sk_thread *t, int fd, short events);
 
+/*
+ * Another source of completions for the waits (a storage queue): every
+ * waiting call runs reap(ctx) at each of its looks (from any thread, at
+ * once: reap must be safe so) and sleeps on fd too, which the source
+ * makes readable when it has completions to reap. A look that reaped any
+ * asks the kernel about the call's own descriptors at once, since the
+ * source may have made one of them ready. Returns a slot for
+ * sk_wait_source_del, or -ENOSPC (SK_WAIT_SOURCES), -EINVAL. The source
+ * closes fd after sk_wait_source_del.
+ */
+#define SK_WAIT_SOURCES 2
+int sk_wait_source_add(int fd, unsigned (*reap)(void *ctx), void *ctx);
+void sk_wait_source_del(int slot);
+
 /* ---- bypass sockets (sock.c, epoll.c) -----------------------------------
  * fd is the program's descriptor. Blocking calls wait as the socket's
  * O_NONBLOCK says (sk_nonblock), serving the stack meanwhile.

@@ -106,6 +106,13 @@ void sk_poll_all(struct sk_thread *t);
 #define SK_SLEEP_FDS 3
 int sk_sleep_fds(const struct sk_thread *t, struct pollfd *p);
 
+/* One source of completions besides the stacks (wait.c). */
+struct sk_wait_source {
+	int fd;
+	unsigned (*reap)(void *ctx);
+	void *ctx;
+};
+
 /* flows.c: the stack that serves a 4-tuple (flows.c says how), or -1 for
  * the one that received it; self asks (-1: none), syn: a SYN without ACK,
  * for a listener. */

@@ -1,12 +1,17 @@
 /*
- * wait.c - the waiting calls of a thread that owns a stack.
+ * wait.c - the waiting calls of a thread that owns a stack: one loop
+ * (wait_run) and, for each call, an adapter that says how to look at its
+ * members, ask the kernel, sleep and answer.
  *
- * Each call has the same shape: run the stack, ask the kernel about the
- * program's descriptors without blocking, and if nothing is ready sleep in
- * the kernel on those descriptors plus the queue's wake fd, no longer than
- * the caller's timeout or the stack's next timer. The answer the program
- * gets always comes from a non-blocking kernel call on its own arguments,
- * so results and errors are the kernel's own.
+ * The loop: look at the bypass members (running the stack), ask the
+ * kernel about the call's kernel members without blocking, answer if
+ * anything is ready or the time is up; else spin a while (spin.h), then
+ * arm the wake fd, look once more (frames that came before the arm raise
+ * nothing) and sleep in the kernel on the kernel members plus the
+ * thread's wake descriptors, no longer than the deadline, the stack's next
+ * timer or an idle slice. The kernel's answers come from a non-blocking
+ * kernel call on the program's own arguments, so results and errors are
+ * the kernel's own. docs/behaviour.md ("The wait engine") lists the rules.
  */
 #include <errno.h>
 #include <limits.h>
@@ -14,6 +19,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "../common/real.h"
@@ -22,6 +28,9 @@
 #include "sock_impl.h"
 
 #define NO_DEADLINE UINT64_MAX
+/* A ppoll sleep's own entries: the thread's wake descriptors and the
+ * sources'. */
+#define SK_WAIT_FDS (SK_SLEEP_FDS + SK_WAIT_SOURCES)
 
 /* The stacks' own clock: deadlines here are compared with theirs. */
 static uint64_t now_ns(void)
@@ -156,22 +165,6 @@ void sk_sleep_unmask(struct sk_thread *t)
 	}
 }
 
-/*
- * Arms the wake fd and takes one more look at the queue, since frames that
- * came in before the arm raised no interrupt. Returns 1 when that look
- * found frames (do not sleep), 0 to go to sleep, -ESHUTDOWN.
- */
-static int sleep_prepare(struct sk_thread *t)
-{
-	int n;
-
-	sk_wake_arm(t);
-	n = sk_service(t);
-	if (n != 0)
-		sk_wake_ack(t);
-	return n < 0 ? n : n > 0;
-}
-
 /* A dual listener is in both halves of a set: one entry, both events. */
 static int merge(struct epoll_event *ev, int n, int k)
 {
@@ -230,128 +223,270 @@ static int ep_look(struct sk_thread *t, int epfd, struct epoll_event *ev, int ma
 	return n;
 }
 
-/* Whether a look at epfd asks the kernel about the set's own members
- * too: when it must (the call's first look found no bypass member ready,
- * or its time is up), else unless the last ask, a moment ago
- * (SK_KERNEL_POLL_NS), found none ready. A kernel fd ready then is
- * reported as before; one that becomes ready while bypass members keep
- * the waits busy, or while the wait spins, waits at most that long. */
-static int kernel_ask_due(struct sk_thread *t, int epfd, int must)
-{
-	return must || t->kq_epfd != epfd || !t->kq_idle ||
-	       polled_at(t) - t->kq_at >= SK_KERNEL_POLL_NS;
-}
+/* ---- other sources of completions ---------------------------------------- */
 
-static void kernel_asked(struct sk_thread *t, int epfd, int k)
-{
-	t->kq_epfd = epfd;
-	t->kq_idle = k == 0;
-	t->kq_at = polled_at(t);
-}
+/* Sources registered (sk_wait_source_add); a slot with reap NULL is free.
+ * src_gen counts the changes, so each thread brings its epoll sleeping
+ * set up to date (src_seen) before it sleeps there. */
+static struct sk_wait_source sources[SK_WAIT_SOURCES];
+static unsigned nsources, src_gen;
+static pthread_mutex_t src_lock = PTHREAD_MUTEX_INITIALIZER;
+static __thread unsigned src_seen;
 
-/* epoll_wait on a set with bypass members. */
-static int ep_wait_mixed(struct sk_thread *t, int epfd, struct epoll_event *ev,
-			 int maxevents, uint64_t deadline, const sigset_t *sigmask)
+int sk_wait_source_add(int fd, unsigned (*reap)(void *ctx), void *ctx)
 {
-	uint64_t start = now_ns(), spin_until = start + sk_spin_budget(&t->spin, start);
-	unsigned sigs = accel_sig_seq;
-	uint64_t asleep_at = 0;
+	int slot = -ENOSPC;
 
-	if (maxevents <= 0)
+	if (fd < 0 || !reap)
 		return -EINVAL;
+	pthread_mutex_lock(&src_lock);
+	for (unsigned i = 0; i < SK_WAIT_SOURCES; i++)
+		if (!__atomic_load_n(&sources[i].reap, __ATOMIC_RELAXED)) {
+			sources[i].fd = fd;
+			sources[i].ctx = ctx;
+			__atomic_store_n(&sources[i].reap, reap, __ATOMIC_RELEASE);
+			if (i >= nsources)
+				__atomic_store_n(&nsources, i + 1, __ATOMIC_RELEASE);
+			__atomic_add_fetch(&src_gen, 1, __ATOMIC_RELEASE);
+			slot = (int)i;
+			break;
+		}
+	pthread_mutex_unlock(&src_lock);
+	return slot;
+}
+
+void sk_wait_source_del(int slot)
+{
+	if (slot < 0 || slot >= SK_WAIT_SOURCES)
+		return;
+	pthread_mutex_lock(&src_lock);
+	__atomic_store_n(&sources[slot].reap, NULL, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&src_gen, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&src_lock);
+}
+
+/* Every source's completions: how many there were. One load when there
+ * is no source. */
+static unsigned sources_reap(void)
+{
+	unsigned n = __atomic_load_n(&nsources, __ATOMIC_ACQUIRE), got = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		unsigned (*reap)(void *) = __atomic_load_n(&sources[i].reap, __ATOMIC_ACQUIRE);
+
+		if (reap)
+			got += reap(sources[i].ctx);
+	}
+	return got;
+}
+
+/* The sources' descriptors for a ppoll sleep, into p (room for
+ * SK_WAIT_SOURCES); returns how many. */
+static int sources_fds(struct pollfd *p)
+{
+	unsigned n = __atomic_load_n(&nsources, __ATOMIC_ACQUIRE);
+	int k = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		if (__atomic_load_n(&sources[i].reap, __ATOMIC_ACQUIRE))
+			p[k++] = (struct pollfd){ .fd = sources[i].fd, .events = POLLIN };
+	return k;
+}
+
+/* The sources' descriptors in t's epoll sleeping set, when they changed
+ * since the thread last looked (a removed source's descriptor leaves the
+ * set as its owner closes it). */
+static void sources_sync(struct sk_thread *t)
+{
+	unsigned gen = __atomic_load_n(&src_gen, __ATOMIC_ACQUIRE);
+
+	if (gen == src_seen)
+		return;
+	src_seen = gen;
+	for (unsigned i = 0; i < __atomic_load_n(&nsources, __ATOMIC_ACQUIRE); i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = sources[i].fd };
+
+		if (__atomic_load_n(&sources[i].reap, __ATOMIC_ACQUIRE))
+			accel_real.epoll_ctl(t->wait_epfd, EPOLL_CTL_ADD, sources[i].fd, &ev);
+	}
+}
+
+/* The thread's wake descriptors and the sources', for a ppoll sleep (room
+ * for SK_WAIT_FDS). */
+static int wait_fds(const struct sk_thread *t, struct pollfd *p)
+{
+	int n = sk_sleep_fds(t, p);
+
+	return n + sources_fds(p + n);
+}
+
+/* ---- the loop ------------------------------------------------------------- */
+
+/* Keys of the kernel asks (kernel_ask_due): a call's kernel members are
+ * asked every SK_KERNEL_POLL_NS at most while nothing of theirs was ready,
+ * per key; KQ_ALWAYS at every look. An epoll set's key is its fd. */
+#define KQ_ALWAYS (-1)
+#define KQ_POLL (-2)
+#define KQ_SOCK(fd) (-16 - (fd))
+
+struct sk_wait;
+
+/* One waiting call, as the loop sees it. Errors are negative errnos. */
+struct sk_wait_ops {
+	/* The bypass members ready (their state kept for answer), or for a
+	 * call with none, whether the look received frames; -ESHUTDOWN when
+	 * the port is gone. armed: the thread is first recorded as the
+	 * members' sleeper and the wake fd armed (sk_wake_arm). */
+	int (*look)(struct sk_wait *w, int armed);
+	/* The kernel's members without blocking, n bypass members being
+	 * ready: how many are ready. NULL: the call has none. */
+	int (*ask)(struct sk_wait *w, int n);
+	/* Before the armed look: what the sleep needs (may be NULL). */
+	int (*prepare)(struct sk_wait *w);
+	/* Sleeps in the kernel at most ns (-1: no limit) with mask. */
+	int (*sleep)(struct sk_wait *w, int64_t ns, const sigset_t *mask);
+	/* The call's result from the last look and ask (both 0: time up). */
+	int (*answer)(struct sk_wait *w, int n, int k);
+	/* The port is gone: the call as the kernel makes it, with the time
+	 * left. NULL: the call fails with -ESHUTDOWN. */
+	int (*gone)(struct sk_wait *w, int64_t left_ns);
+};
+
+struct sk_wait {
+	const struct sk_wait_ops *ops;
+	struct sk_thread *t;
+	uint64_t deadline;        /* on the stacks' clock; NO_DEADLINE */
+	const sigset_t *sigmask;  /* the call's own (ppoll's), or NULL */
+	int kq_key;
+	/* The call has bypass members: it spins and learns (spin.h), and an
+	 * armed look that finds one ends it. Else its looks only run the
+	 * stack, and the clock is read after them (the stack may be another
+	 * thread's just then). */
+	uint8_t bypass;
+	/* The kernel is asked on the first look even when bypass members
+	 * are ready (poll and select report every ready entry at once). */
+	uint8_t ask_first;
+};
+
+/* Whether this look asks the kernel (see KQ_*): when it must (the call's
+ * first look found no bypass member ready, its time is up, a source
+ * completed), else unless the last ask under the same key, a moment ago,
+ * found none ready. A kernel member that becomes ready while bypass
+ * members keep the waits busy, or while the wait spins, waits at most
+ * SK_KERNEL_POLL_NS. */
+static int kernel_ask_due(const struct sk_wait *w, uint64_t now, int must)
+{
+	const struct sk_thread *t = w->t;
+
+	return must || w->kq_key == KQ_ALWAYS || t->kq_epfd != w->kq_key || !t->kq_idle ||
+	       now - t->kq_at >= SK_KERNEL_POLL_NS;
+}
+
+static int kernel_ask(struct sk_wait *w, int n, uint64_t now)
+{
+	int k = w->ops->ask(w, n);
+
+	w->t->kq_epfd = w->kq_key;
+	w->t->kq_idle = k <= 0;
+	w->t->kq_at = now;
+	return k;
+}
+
+static int wait_gone(struct sk_wait *w, int err)
+{
+	if (!w->ops->gone)
+		return err;
+	sk_sleep_unmask(w->t);
+	return w->ops->gone(w, remaining(w->deadline));
+}
+
+/*
+ * The one waiting loop. Its rules, once for every call:
+ *  - time: the deadline is checked at every look; the last look before it
+ *    asks the kernel too; a sleep never outlasts it (sk_sleep_len);
+ *  - spin: a call with bypass members polls for its budget before it
+ *    sleeps, and ends the spin when preempted (spin.h); it tells the spin
+ *    how it ended;
+ *  - EINTR: a handler of the program's that ran on this thread since the
+ *    call began (accel_sig_seq) ends it with EINTR before it sleeps, as
+ *    one would end the kernel's wait; from the first sleep on, the
+ *    program's signals are blocked but inside the sleeps (sk_sleep_mask),
+ *    so a signal ends the sleep with EINTR;
+ *  - kernel members: asked without blocking, by kernel_ask_due's rule,
+ *    and slept on;
+ *  - sleep: to the deadline, the stack's next timer, or an idle slice
+ *    when the port has no interrupt; on the thread's wake descriptors and
+ *    the sources' (sk_wait_source_add) besides the call's own;
+ *  - the progress thread (progress.c) sees the sleep through
+ *    sk_wake_arm/sk_wake_ack, which count the stack's sleepers.
+ * The caller restores the program's signal mask (sk_sleep_unmask).
+ */
+static int wait_run(struct sk_wait *w)
+{
+	struct sk_thread *t = w->t;
+	uint64_t start = now_ns(), asleep_at = 0;
+	uint64_t spin_until = w->bypass ? start + sk_spin_budget(&t->spin, start) : 0;
+	unsigned sigs = accel_sig_seq;
+
 	for (int first = 1;; first = 0) {
-		struct epoll_event add = { .events = EPOLLIN, .data.fd = epfd };
-		struct epoll_event woke[4];
-		int n, k = 0, r, ask, expired;
+		int n = w->ops->look(w, 0), k = 0, r, expired, reaped;
+		const sigset_t *mask;
 		uint64_t now;
 
-		n = ep_look(t, epfd, ev, maxevents, 0, &ask);
 		if (n < 0)
-			return -ESHUTDOWN;
-		now = polled_at(t); /* (the look's time) */
-		expired = deadline != NO_DEADLINE && now >= deadline;
-		if (ask && n < maxevents && kernel_ask_due(t, epfd, expired || (first && !n))) {
-			k = accel_real.epoll_pwait(epfd, ev + n, maxevents - n, 0, sigmask);
+			return wait_gone(w, n);
+		reaped = sources_reap() != 0;
+		now = w->bypass ? polled_at(t) : now_ns(); /* (the look's time) */
+		expired = w->deadline != NO_DEADLINE && now >= w->deadline;
+		if (w->ops->ask &&
+		    kernel_ask_due(w, now, expired || reaped || (first && (!n || w->ask_first)))) {
+			k = kernel_ask(w, n, now);
 			if (k < 0) {
-				if (n == 0)
-					return -errno;
+				if (!n)
+					return k;
 				k = 0;
 			}
-			kernel_asked(t, epfd, k);
 		}
-		if (n + k || expired) {
-			spin_learn(t, start, asleep_at, now, n + k != 0);
-			return n + k ? merge(ev, n, k) : 0;
+		if (n || k || expired) {
+			if (w->bypass)
+				spin_learn(t, start, asleep_at, now, n || k);
+			return w->ops->answer(w, n, k);
 		}
 		if (now < spin_until && sk_spin_cut(&t->spin, now))
 			spin_until = 0; /* preempted: sleep now (spin.h) */
-		if (now < spin_until) {
-			if (accel_sig_seq != sigs)
-				return -EINTR; /* a handler ran in the spin */
+		if (accel_sig_seq != sigs)
+			return -EINTR; /* a handler ran inside the call */
+		if (now < spin_until)
 			continue; /* poll a while before sleeping (spin.h) */
-		}
-		if (accel_real.epoll_ctl(t->wait_epfd, EPOLL_CTL_ADD, epfd, &add) < 0 &&
-		    errno != EEXIST)
-			return -errno;
-		n = ep_look(t, epfd, ev, maxevents, 1, NULL);
+		if (w->ops->prepare && (r = w->ops->prepare(w)) < 0)
+			return wait_gone(w, r);
+		n = w->ops->look(w, 1);
 		if (n != 0) {
 			sk_wake_ack(t);
-			if (n > 0)
-				spin_learn(t, start, asleep_at, polled_at(t), 1);
-			return n < 0 ? -ESHUTDOWN : n;
+			if (n < 0)
+				return wait_gone(w, n);
+			if (!w->bypass)
+				continue; /* frames came: look again before sleeping */
+			now = polled_at(t);
+			if (w->ops->ask && kernel_ask_due(w, now, 0) &&
+			    (k = kernel_ask(w, n, now)) < 0)
+				k = 0;
+			spin_learn(t, start, asleep_at, now, 1);
+			return w->ops->answer(w, n, k);
 		}
-		r = accel_real.epoll_pwait(t->wait_epfd, woke, 4,
-					   ns_to_ms(sk_sleep_len(t, deadline)),
-					   sk_sleep_mask(t, sigmask));
+		mask = sk_sleep_mask(t, w->sigmask);
+		if (accel_sig_seq != sigs) {
+			/* (a handler ran since the check above, before the
+			 * mask closed: no sleep would see its signal) */
+			sk_wake_ack(t);
+			return -EINTR;
+		}
+		r = w->ops->sleep(w, sk_sleep_len(t, w->deadline), mask);
 		sk_wake_ack(t);
 		asleep_at = asleep_at ? asleep_at : now;
 		if (r < 0)
-			return -errno;
+			return r;
 	}
-}
-
-static int epoll_wait_sliced(struct sk_thread *t, int epfd, struct epoll_event *ev,
-			     int maxevents, int64_t timeout_ns, const sigset_t *sigmask)
-{
-	uint64_t deadline = deadline_of(timeout_ns);
-
-	if (__atomic_load_n(&sk_nsocks, __ATOMIC_RELAXED) && sk_ep_has_items(epfd))
-		return ep_wait_mixed(t, epfd, ev, maxevents, deadline, sigmask);
-
-	for (;;) {
-		struct epoll_event add = { .events = EPOLLIN, .data.fd = epfd };
-		struct epoll_event woke[4];
-		int n, r;
-
-		if (sk_service(t) < 0)
-			break;
-		n = accel_real.epoll_pwait(epfd, ev, maxevents, 0, sigmask);
-		if (n != 0)
-			return n < 0 ? -errno : n;
-		if (remaining(deadline) == 0)
-			return 0;
-		/* Re-adding costs a syscall only when about to sleep, and is
-		 * always right even if the program reused the fd number. */
-		if (accel_real.epoll_ctl(t->wait_epfd, EPOLL_CTL_ADD, epfd, &add) < 0 &&
-		    errno != EEXIST)
-			break;
-		r = sleep_prepare(t);
-		if (r < 0)
-			break;
-		if (r > 0)
-			continue;
-		r = accel_real.epoll_pwait(t->wait_epfd, woke, 4,
-					   ns_to_ms(sk_sleep_len(t, deadline)),
-					   sk_sleep_mask(t, sigmask));
-		sk_wake_ack(t);
-		if (r < 0)
-			return -errno;
-	}
-	/* The port is gone (or the set cannot nest): wait as the kernel would. */
-	sk_sleep_unmask(t);
-	int n = accel_real.epoll_pwait(epfd, ev, maxevents,
-				       ns_to_ms(remaining(deadline)), sigmask);
-	return n < 0 ? -errno : n;
 }
 
 /* The thread's poll buffers, grown to n entries: pbuf, and prev (the
@@ -448,136 +583,6 @@ static int poll_has_bypass(const struct pollfd *fds, nfds_t nfds)
 	return 0;
 }
 
-/* poll with bypass entries: theirs from the stack, the others' (and a
- * dual listener's kernel half) from the kernel. */
-static int poll_mixed(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
-		      uint64_t deadline, const sigset_t *sigmask)
-{
-	struct timespec zero = { 0, 0 }, ts;
-	struct pollfd *buf = poll_buf(t, nfds + SK_SLEEP_FDS);
-	short *rev = buf ? t->prev : NULL;
-	uint64_t start = now_ns(), asked_at = 0, asleep_at = 0;
-	uint64_t spin_until = start + sk_spin_budget(&t->spin, start);
-	unsigned sigs = accel_sig_seq;
-	int r = -ENOMEM;
-
-	if (!buf || !rev)
-		goto out;
-	for (int first = 1;; first = 0) {
-		int n = poll_look(t, fds, nfds, rev, 0), k = 0, extra = 0;
-		uint64_t now = polled_at(t); /* (the look's time) */
-		int expired = deadline != NO_DEADLINE && now >= deadline;
-
-		if (n < 0) {
-			r = -ESHUTDOWN;
-			goto out;
-		}
-		/* the kernel's entries: the bypass-only ones hidden (fd -1) */
-		for (nfds_t i = 0; i < nfds; i++) {
-			struct sk_sock *s = fds[i].fd >= 0 ? sk_get(fds[i].fd) : NULL;
-
-			buf[i] = fds[i];
-			buf[i].revents = 0;
-			if (s && !s->dual)
-				buf[i].fd = -1;
-		}
-		/* asked on the first and the last look, and every
-		 * SK_KERNEL_POLL_NS of the spin between (as epoll's) */
-		if (first || expired || now - asked_at >= SK_KERNEL_POLL_NS) {
-			asked_at = now;
-			k = accel_real.ppoll(buf, nfds, &zero, sigmask);
-			if (k < 0) {
-				r = -errno;
-				goto out;
-			}
-		}
-		if (n || k || expired)
-			spin_learn(t, start, asleep_at, now, n || k);
-		if (n || k) {
-			r = 0;
-			for (nfds_t i = 0; i < nfds; i++) {
-				fds[i].revents = (short)(buf[i].revents | rev[i]);
-				r += fds[i].revents != 0;
-			}
-			goto out;
-		}
-		if (expired) {
-			for (nfds_t i = 0; i < nfds; i++)
-				fds[i].revents = 0;
-			r = 0;
-			goto out;
-		}
-		if (now < spin_until && sk_spin_cut(&t->spin, now))
-			spin_until = 0; /* preempted: sleep now (spin.h) */
-		if (now < spin_until) {
-			if (accel_sig_seq != sigs) {
-				r = -EINTR; /* a handler ran in the spin */
-				goto out;
-			}
-			continue; /* poll a while before sleeping (spin.h) */
-		}
-		n = poll_look(t, fds, nfds, rev, 1);
-		if (n != 0) {
-			sk_wake_ack(t);
-			continue;
-		}
-		extra = sk_sleep_fds(t, buf + nfds);
-		r = accel_real.ppoll(buf, nfds + (nfds_t)extra,
-				     sk_ns_to_ts(sk_sleep_len(t, deadline), &ts),
-				     sk_sleep_mask(t, sigmask));
-		sk_wake_ack(t);
-		asleep_at = asleep_at ? asleep_at : now;
-		if (r < 0) {
-			r = -errno;
-			goto out;
-		}
-	}
-out:
-	return r;
-}
-
-static int poll_sliced(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
-		       int64_t timeout_ns, const sigset_t *sigmask)
-{
-	uint64_t deadline = deadline_of(timeout_ns);
-	struct timespec zero = { 0, 0 }, ts;
-	struct pollfd *buf;
-	int n, r, extra;
-
-	if (poll_has_bypass(fds, nfds))
-		return poll_mixed(t, fds, nfds, deadline, sigmask);
-
-	for (;;) {
-		if (sk_service(t) < 0)
-			break;
-		n = accel_real.ppoll(fds, nfds, &zero, sigmask);
-		if (n != 0)
-			return n < 0 ? -errno : n;
-		if (remaining(deadline) == 0)
-			return 0;
-		buf = poll_buf(t, nfds + SK_SLEEP_FDS);
-		if (!buf)
-			break;
-		if (nfds) /* poll(NULL, 0, ms) sleeps: no entries to copy */
-			memcpy(buf, fds, nfds * sizeof(*fds));
-		extra = sk_sleep_fds(t, buf + nfds);
-		r = sleep_prepare(t);
-		if (r < 0)
-			break;
-		if (r > 0)
-			continue;
-		r = accel_real.ppoll(buf, nfds + (nfds_t)extra,
-				     sk_ns_to_ts(sk_sleep_len(t, deadline), &ts),
-				     sk_sleep_mask(t, sigmask));
-		sk_wake_ack(t);
-		if (r < 0)
-			return -errno;
-	}
-	sk_sleep_unmask(t); /* (the port is gone: as the kernel would) */
-	n = accel_real.ppoll(fds, nfds, sk_ns_to_ts(remaining(deadline), &ts), sigmask);
-	return n < 0 ? -errno : n;
-}
-
 /* Copies the first nfds bits of a set; the program's sets may be smaller
  * than a whole fd_set when nfds is small. */
 static void set_copy(fd_set *dst, const fd_set *src, int nfds)
@@ -606,6 +611,334 @@ static nfds_t sets_to_poll(int nfds, const fd_set *r, const fd_set *w, const fd_
 	return n;
 }
 
+static int select_has_bypass(int nfds, fd_set *r, fd_set *w, fd_set *e)
+{
+	if (!__atomic_load_n(&sk_nsocks, __ATOMIC_RELAXED))
+		return 0;
+	for (int fd = 0; fd < nfds; fd++)
+		if (((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) ||
+		     (e && FD_ISSET(fd, e))) && sk_get(fd))
+			return 1;
+	return 0;
+}
+
+/* The program's select sets as a poll set, plus the queue's wake fd, for
+ * the sleep (the shim's descriptors lie above FD_SETSIZE: fdreserve.h).
+ * Only for waking: the answer comes from the kernel's select after it. */
+static struct pollfd *select_sleep_set(struct sk_thread *t, int nfds, const fd_set *r,
+				       const fd_set *w, const fd_set *e, nfds_t *n)
+{
+	struct pollfd *p = poll_buf(t, (size_t)nfds + SK_WAIT_FDS);
+
+	*n = 0;
+	if (!p)
+		return NULL;
+	*n = sets_to_poll(nfds, r, w, e, p);
+	*n += (nfds_t)wait_fds(t, p + *n);
+	return p;
+}
+
+/* ---- epoll_wait ------------------------------------------------------------ */
+
+struct ep_wait {
+	struct sk_wait w;
+	int epfd;
+	struct epoll_event *ev;
+	int max;
+	int kernel;      /* the set may have kernel members (ep_look) */
+};
+
+/* A look that only runs the thread's stack (a call with no bypass
+ * member): armed, whether it received frames. */
+static int stack_look(struct sk_wait *w, int armed)
+{
+	int n;
+
+	if (armed)
+		sk_wake_arm(w->t);
+	n = sk_service(w->t);
+	if (n < 0)
+		return -ESHUTDOWN;
+	return armed ? n : 0;
+}
+
+static int ep_look_mixed(struct sk_wait *w, int armed)
+{
+	struct ep_wait *e = (struct ep_wait *)w;
+	int n = ep_look(w->t, e->epfd, e->ev, e->max, armed, &e->kernel);
+
+	return n < 0 ? -ESHUTDOWN : n;
+}
+
+static int ep_ask(struct sk_wait *w, int n)
+{
+	struct ep_wait *e = (struct ep_wait *)w;
+	int k;
+
+	if (!e->kernel || (n && n >= e->max)) /* (max 0: the kernel's EINVAL) */
+		return 0;
+	k = accel_real.epoll_pwait(e->epfd, e->ev + n, e->max - n, 0, w->sigmask);
+	return k < 0 ? -errno : k;
+}
+
+/* Adding costs a system call only when about to sleep, and is always
+ * right even if the program reused the fd number. */
+static int ep_prepare(struct sk_wait *w)
+{
+	struct ep_wait *e = (struct ep_wait *)w;
+	struct epoll_event add = { .events = EPOLLIN, .data.fd = e->epfd };
+
+	sources_sync(w->t);
+	if (accel_real.epoll_ctl(w->t->wait_epfd, EPOLL_CTL_ADD, e->epfd, &add) < 0 &&
+	    errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int ep_sleep(struct sk_wait *w, int64_t ns, const sigset_t *mask)
+{
+	struct epoll_event woke[4];
+	int r = accel_real.epoll_pwait(w->t->wait_epfd, woke, 4, ns_to_ms(ns), mask);
+
+	return r < 0 ? -errno : r;
+}
+
+static int ep_answer_mixed(struct sk_wait *w, int n, int k)
+{
+	struct ep_wait *e = (struct ep_wait *)w;
+
+	return n + k ? merge(e->ev, n, k) : 0;
+}
+
+static int kernel_answer(struct sk_wait *w, int n, int k)
+{
+	(void)w;
+	(void)n;
+	return k;
+}
+
+/* The port is gone, or the set cannot nest: wait as the kernel would. */
+static int ep_gone(struct sk_wait *w, int64_t left_ns)
+{
+	struct ep_wait *e = (struct ep_wait *)w;
+	int n = accel_real.epoll_pwait(e->epfd, e->ev, e->max, ns_to_ms(left_ns), w->sigmask);
+
+	return n < 0 ? -errno : n;
+}
+
+static const struct sk_wait_ops ep_mixed_ops = {
+	.look = ep_look_mixed, .ask = ep_ask, .prepare = ep_prepare,
+	.sleep = ep_sleep, .answer = ep_answer_mixed,
+};
+
+static const struct sk_wait_ops ep_kernel_ops = {
+	.look = stack_look, .ask = ep_ask, .prepare = ep_prepare,
+	.sleep = ep_sleep, .answer = kernel_answer, .gone = ep_gone,
+};
+
+/* ---- poll ------------------------------------------------------------------ */
+
+struct poll_wait {
+	struct sk_wait w;
+	struct pollfd *fds;
+	nfds_t nfds;
+	struct pollfd *buf;     /* the kernel's entries, then the sleep's */
+	short *rev;             /* the bypass entries' revents */
+	int asked;              /* buf has this look's kernel answer */
+};
+
+static int poll_look_mixed(struct sk_wait *w, int armed)
+{
+	struct poll_wait *p = (struct poll_wait *)w;
+	int n = poll_look(w->t, p->fds, p->nfds, p->rev, armed);
+
+	p->asked = 0;
+	return n < 0 ? -ESHUTDOWN : n;
+}
+
+/* The kernel's entries, the bypass-only ones hidden (fd -1): a dual
+ * listener's kernel half is asked too. */
+static int poll_ask_mixed(struct sk_wait *w, int n)
+{
+	struct poll_wait *p = (struct poll_wait *)w;
+	struct timespec zero = { 0, 0 };
+	int k;
+
+	(void)n;
+	for (nfds_t i = 0; i < p->nfds; i++) {
+		struct sk_sock *s = p->fds[i].fd >= 0 ? sk_get(p->fds[i].fd) : NULL;
+
+		p->buf[i] = p->fds[i];
+		p->buf[i].revents = 0;
+		if (s && !s->dual)
+			p->buf[i].fd = -1;
+	}
+	k = accel_real.ppoll(p->buf, p->nfds, &zero, w->sigmask);
+	if (k < 0)
+		return -errno;
+	p->asked = 1;
+	return k;
+}
+
+static int poll_ask_kernel(struct sk_wait *w, int n)
+{
+	struct poll_wait *p = (struct poll_wait *)w;
+	struct timespec zero = { 0, 0 };
+	int k = accel_real.ppoll(p->fds, p->nfds, &zero, w->sigmask);
+
+	(void)n;
+	return k < 0 ? -errno : k;
+}
+
+/* poll(NULL, 0, ms) sleeps: no entries to copy. */
+static int poll_prepare_kernel(struct sk_wait *w)
+{
+	struct poll_wait *p = (struct poll_wait *)w;
+
+	if (p->nfds)
+		memcpy(p->buf, p->fds, p->nfds * sizeof(*p->fds));
+	return 0;
+}
+
+/* The sleep on buf's first nfds entries (the program's, or their kernel
+ * half) and the thread's wake descriptors. */
+static int poll_sleep(struct sk_wait *w, int64_t ns, const sigset_t *mask)
+{
+	struct poll_wait *p = (struct poll_wait *)w;
+	struct timespec ts;
+	int extra = wait_fds(w->t, p->buf + p->nfds);
+	int r = accel_real.ppoll(p->buf, p->nfds + (nfds_t)extra, sk_ns_to_ts(ns, &ts), mask);
+
+	return r < 0 ? -errno : r;
+}
+
+static int poll_answer_mixed(struct sk_wait *w, int n, int k)
+{
+	struct poll_wait *p = (struct poll_wait *)w;
+	int r = 0;
+
+	(void)n;
+	(void)k;
+	for (nfds_t i = 0; i < p->nfds; i++) {
+		p->fds[i].revents = (short)((p->asked ? p->buf[i].revents : 0) | p->rev[i]);
+		r += p->fds[i].revents != 0;
+	}
+	return r;
+}
+
+static int poll_gone(struct sk_wait *w, int64_t left_ns)
+{
+	struct poll_wait *p = (struct poll_wait *)w;
+	struct timespec ts;
+	int n = accel_real.ppoll(p->fds, p->nfds, sk_ns_to_ts(left_ns, &ts), w->sigmask);
+
+	return n < 0 ? -errno : n;
+}
+
+static const struct sk_wait_ops poll_mixed_ops = {
+	.look = poll_look_mixed, .ask = poll_ask_mixed,
+	.sleep = poll_sleep, .answer = poll_answer_mixed,
+};
+
+static const struct sk_wait_ops poll_kernel_ops = {
+	.look = stack_look, .ask = poll_ask_kernel, .prepare = poll_prepare_kernel,
+	.sleep = poll_sleep, .answer = kernel_answer, .gone = poll_gone,
+};
+
+static int poll_run(struct sk_thread *t, struct pollfd *fds, nfds_t nfds, uint64_t deadline,
+		    const sigset_t *sigmask, int bypass)
+{
+	struct poll_wait p = {
+		.w = { .ops = bypass ? &poll_mixed_ops : &poll_kernel_ops, .t = t,
+		       .deadline = deadline, .sigmask = sigmask,
+		       .kq_key = bypass ? KQ_POLL : KQ_ALWAYS, .bypass = (uint8_t)bypass,
+		       .ask_first = 1 },
+		.fds = fds, .nfds = nfds,
+	};
+
+	p.buf = poll_buf(t, nfds + SK_WAIT_FDS);
+	p.rev = p.buf ? t->prev : NULL;
+	if (!p.buf)
+		return bypass ? -ENOMEM : wait_gone(&p.w, -ENOMEM);
+	return wait_run(&p.w);
+}
+
+/* ---- select ---------------------------------------------------------------- */
+
+struct sel_wait {
+	struct sk_wait w;
+	int nfds;
+	fd_set *r, *wr, *e;      /* the program's */
+	fd_set r0, w0, e0;       /* as they came in */
+	struct pollfd *p;        /* the sleep's set */
+	nfds_t np;
+};
+
+static void sets_restore(struct sel_wait *s)
+{
+	set_copy(s->r, &s->r0, s->nfds);
+	set_copy(s->wr, &s->w0, s->nfds);
+	set_copy(s->e, &s->e0, s->nfds);
+}
+
+/* A zero-timeout pselect that found nothing cleared the program's sets:
+ * they come back for the next look. */
+static int sel_ask(struct sk_wait *w, int n)
+{
+	struct sel_wait *s = (struct sel_wait *)w;
+	struct timespec zero = { 0, 0 };
+	int k = accel_real.pselect(s->nfds, s->r, s->wr, s->e, &zero, w->sigmask);
+
+	(void)n;
+	if (k < 0)
+		return -errno;
+	if (k == 0)
+		sets_restore(s);
+	return k;
+}
+
+static int sel_sleep(struct sk_wait *w, int64_t ns, const sigset_t *mask)
+{
+	struct sel_wait *s = (struct sel_wait *)w;
+	struct timespec ts;
+	int r = accel_real.ppoll(s->p, s->np, sk_ns_to_ts(ns, &ts), mask);
+
+	return r < 0 ? -errno : r;
+}
+
+/* Time up: all sets empty, as the kernel leaves them. */
+static int sel_answer(struct sk_wait *w, int n, int k)
+{
+	struct sel_wait *s = (struct sel_wait *)w;
+	size_t bytes = ((size_t)s->nfds + 63) / 64 * 8;
+
+	(void)n;
+	if (!k) {
+		if (s->r)
+			memset(s->r, 0, bytes);
+		if (s->wr)
+			memset(s->wr, 0, bytes);
+		if (s->e)
+			memset(s->e, 0, bytes);
+	}
+	return k;
+}
+
+static int sel_gone(struct sk_wait *w, int64_t left_ns)
+{
+	struct sel_wait *s = (struct sel_wait *)w;
+	struct timespec ts;
+	int n = accel_real.pselect(s->nfds, s->r, s->wr, s->e, sk_ns_to_ts(left_ns, &ts),
+				   w->sigmask);
+
+	return n < 0 ? -errno : n;
+}
+
+static const struct sk_wait_ops sel_kernel_ops = {
+	.look = stack_look, .ask = sel_ask,
+	.sleep = sel_sleep, .answer = sel_answer, .gone = sel_gone,
+};
+
 /* select with bypass descriptors, as a poll. */
 static int select_mixed(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
 			fd_set *efds, uint64_t deadline, const sigset_t *sigmask)
@@ -616,7 +949,7 @@ static int select_mixed(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfd
 	if (!p)
 		return -ENOMEM;
 	n = (int)sets_to_poll(nfds, rfds, wfds, efds, p);
-	r = poll_mixed(t, p, (nfds_t)n, deadline, sigmask);
+	r = poll_run(t, p, (nfds_t)n, deadline, sigmask, 1);
 	if (r >= 0) {
 		if (rfds)
 			FD_ZERO(rfds);
@@ -651,91 +984,159 @@ static int select_mixed(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfd
 	return r;
 }
 
-static int select_has_bypass(int nfds, fd_set *r, fd_set *w, fd_set *e)
+/* ---- one socket's blocking call ------------------------------------------- */
+
+struct sock_wait {
+	struct sk_wait w;
+	struct sk_stack *S;
+	struct sk_sock *s;      /* the socket fd named when the call began */
+	uint32_t life;          /* s->life then */
+	int fd, kfd;
+	unsigned ev;
+	uint8_t locked;         /* S is held (as the call came and goes) */
+	uint8_t looked;
+	uint8_t armed;          /* s->waiter was set by this wait */
+	uint8_t lost;           /* fd names another socket now, or none */
+};
+
+/* One look at the socket, S held; between two looks S is let go a moment
+ * so that the stack's other threads get in. */
+static int sock_look(struct sk_wait *w, int armed)
 {
-	if (!__atomic_load_n(&sk_nsocks, __ATOMIC_RELAXED))
-		return 0;
-	for (int fd = 0; fd < nfds; fd++)
-		if (((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) ||
-		     (e && FD_ISSET(fd, e))) && sk_get(fd))
-			return 1;
+	struct sock_wait *sw = (struct sock_wait *)w;
+	struct sk_sock *s;
+
+	if (armed) /* (first: whatever this look returns, the loop acks it) */
+		sk_wake_arm(w->t);
+	if (sw->locked && sw->looked) {
+		sk_unlock(sw->S);
+		sw->locked = 0;
+	}
+	sw->looked = 1;
+	if (!sw->locked) {
+		if (sk_lock(sw->S) < 0)
+			return -ESHUTDOWN;
+		sw->locked = 1;
+	}
+	s = sk_get_on(sw->fd, sw->S);
+	if (s != sw->s || s->life != sw->life) {
+		/* closed, and perhaps the number given to another socket,
+		 * whose data is not this call's */
+		sw->lost = 1;
+		return 1;
+	}
+	if (sw->armed && s->waiter == w->t)
+		s->waiter = NULL;
+	sw->armed = 0;
+	if (armed) {
+		s->waiter = w->t;
+		sw->armed = 1;
+	}
+	sk_poll_stack(w->t, sw->S);
+	if (!s->c || (stack_tcp_events(s->c) & sw->ev)) {
+		if (sw->armed && s->waiter == w->t)
+			s->waiter = NULL;
+		sw->armed = 0;
+		return 1;
+	}
 	return 0;
 }
 
-/* The program's select sets as a poll set, plus the queue's wake fd, for
- * the sleep (the shim's descriptors lie above FD_SETSIZE: fdreserve.h).
- * Only for waking: the answer comes from the kernel's select after it. */
-static struct pollfd *select_sleep_set(struct sk_thread *t, int nfds, const fd_set *r,
-				       const fd_set *w, const fd_set *e, nfds_t *n)
+/* A dual listener's kernel half. */
+static int sock_ask(struct sk_wait *w, int n)
 {
-	struct pollfd *p = poll_buf(t, (size_t)nfds + SK_SLEEP_FDS);
+	struct sock_wait *sw = (struct sock_wait *)w;
+	struct pollfd p = { .fd = sw->kfd, .events = POLLIN };
+	int k;
 
-	*n = 0;
-	if (!p)
-		return NULL;
-	*n = sets_to_poll(nfds, r, w, e, p);
-	*n += (nfds_t)sk_sleep_fds(t, p + *n);
-	return p;
+	(void)n;
+	if (sw->kfd < 0)
+		return 0;
+	k = accel_real.poll(&p, 1, 0);
+	return k < 0 ? -errno : k;
 }
 
-static int select_sliced(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
-			 fd_set *efds, int64_t timeout_ns, const sigset_t *sigmask)
+static int sock_sleep(struct sk_wait *w, int64_t ns, const sigset_t *mask)
 {
-	uint64_t deadline = deadline_of(timeout_ns);
+	struct sock_wait *sw = (struct sock_wait *)w;
+	struct pollfd p[SK_WAIT_FDS + 1];
+	struct timespec ts;
+	int n = wait_fds(w->t, p), r;
 
-	if (nfds > 0 && nfds <= FD_SETSIZE && select_has_bypass(nfds, rfds, wfds, efds))
-		return select_mixed(t, nfds, rfds, wfds, efds, deadline, sigmask);
-	struct timespec zero = { 0, 0 }, ts;
-	fd_set r0, w0, e0;
-	struct pollfd *p;
-	nfds_t np;
-	int n, r;
+	if (sw->kfd >= 0)
+		p[n++] = (struct pollfd){ .fd = sw->kfd, .events = POLLIN };
+	sk_unlock(sw->S);
+	sw->locked = 0;
+	r = accel_real.ppoll(p, (nfds_t)n, sk_ns_to_ts(ns, &ts), mask);
+	return r < 0 ? -errno : 0;
+}
 
-	if (nfds < 0 || nfds > FD_SETSIZE)
-		return -EINVAL; /* the caller hands such sets to the kernel */
-	set_copy(&r0, rfds, nfds);
-	set_copy(&w0, wfds, nfds);
-	set_copy(&e0, efds, nfds);
-	/* (the sets do not change from one sleep to the next) */
-	p = select_sleep_set(t, nfds, rfds ? &r0 : NULL, wfds ? &w0 : NULL,
-			     efds ? &e0 : NULL, &np);
-	if (!p)
-		return -ENOMEM;
-	for (;;) {
-		if (sk_service(t) < 0)
-			break;
-		n = accel_real.pselect(nfds, rfds, wfds, efds, &zero, sigmask);
-		if (n != 0)
-			return n < 0 ? -errno : n;
-		if (remaining(deadline) == 0)
-			return 0; /* as the kernel leaves them: all sets empty */
-		/* the zero-timeout pselect cleared the program's sets */
-		set_copy(rfds, &r0, nfds);
-		set_copy(wfds, &w0, nfds);
-		set_copy(efds, &e0, nfds);
-		r = sleep_prepare(t);
-		if (r < 0)
-			break;
-		if (r > 0)
-			continue;
-		r = accel_real.ppoll(p, np, sk_ns_to_ts(sk_sleep_len(t, deadline), &ts),
-				     sk_sleep_mask(t, sigmask));
-		sk_wake_ack(t);
-		if (r < 0)
-			return -errno;
+/* Time up (SO_RCVTIMEO, SO_SNDTIMEO): EAGAIN, as the kernel's. */
+static int sock_answer(struct sk_wait *w, int n, int k)
+{
+	struct sock_wait *sw = (struct sock_wait *)w;
+
+	if (sw->lost)
+		return -EBADF;
+	return n || k ? 0 : -EAGAIN;
+}
+
+static const struct sk_wait_ops sock_ops = {
+	.look = sock_look, .ask = sock_ask, .sleep = sock_sleep, .answer = sock_answer,
+};
+
+/* When a call on fd that waits must end: opt (SO_RCVTIMEO, SO_SNDTIMEO)
+ * as the kernel holds it for the descriptor, from now; NO_DEADLINE. */
+static uint64_t sock_deadline(int fd, int opt)
+{
+	struct timeval tv = { 0, 0 };
+	socklen_t len = sizeof(tv);
+
+	if (opt <= 0 || accel_real.getsockopt(fd, SOL_SOCKET, opt, &tv, &len) < 0 ||
+	    (tv.tv_sec <= 0 && tv.tv_usec <= 0))
+		return NO_DEADLINE;
+	return now_ns() + (uint64_t)tv.tv_sec * 1000000000ull + (uint64_t)tv.tv_usec * 1000ull;
+}
+
+int sk_wait_sock(struct sk_thread *t, struct sk_stack *S, int fd, unsigned ev, int kfd,
+		 int opt, uint64_t *until)
+{
+	struct sock_wait sw = {
+		.w = { .ops = &sock_ops, .t = t, .kq_key = KQ_SOCK(fd), .bypass = 1 },
+		.S = S, .s = sk_get_on(fd, S), .fd = fd, .kfd = kfd, .ev = ev, .locked = 1,
+	};
+	int r;
+
+	if (!sw.s)
+		return -EBADF;
+	sw.life = sw.s->life;
+	if (!*until)
+		*until = sock_deadline(fd, opt);
+	sw.w.deadline = *until;
+	r = wait_run(&sw.w);
+	if (r == -ESHUTDOWN || (!sw.locked && sk_lock(S) < 0)) {
+		sk_sleep_unmask(t);
+		return -ESHUTDOWN;
 	}
-	sk_sleep_unmask(t); /* (the port is gone: as the kernel would) */
-	n = accel_real.pselect(nfds, rfds, wfds, efds,
-			       sk_ns_to_ts(remaining(deadline), &ts), sigmask);
-	return n < 0 ? -errno : n;
+	if (sw.armed && sk_get_on(fd, S) == sw.s && sw.s->life == sw.life && sw.s->waiter == t)
+		sw.s->waiter = NULL;
+	return r;
 }
 
-/* The waiting calls: whichever way they return, the program's mask is
- * back (sk_sleep_mask). */
+/* ---- the calls ------------------------------------------------------------- */
+
+/* Whichever way they return, the program's mask is back (sk_sleep_mask). */
 int sk_epoll_wait(struct sk_thread *t, int epfd, struct epoll_event *ev,
 		  int maxevents, int64_t timeout_ns, const sigset_t *sigmask)
 {
-	int r = epoll_wait_sliced(t, epfd, ev, maxevents, timeout_ns, sigmask);
+	int mixed = __atomic_load_n(&sk_nsocks, __ATOMIC_RELAXED) && sk_ep_has_items(epfd);
+	struct ep_wait e = {
+		.w = { .ops = mixed ? &ep_mixed_ops : &ep_kernel_ops, .t = t,
+		       .deadline = deadline_of(timeout_ns), .sigmask = sigmask,
+		       .kq_key = mixed ? epfd : KQ_ALWAYS, .bypass = (uint8_t)mixed },
+		.epfd = epfd, .ev = ev, .max = maxevents, .kernel = 1,
+	};
+	int r = mixed && maxevents <= 0 ? -EINVAL : wait_run(&e.w);
 
 	sk_sleep_unmask(t);
 	return r;
@@ -744,16 +1145,41 @@ int sk_epoll_wait(struct sk_thread *t, int epfd, struct epoll_event *ev,
 int sk_poll(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 	    int64_t timeout_ns, const sigset_t *sigmask)
 {
-	int r = poll_sliced(t, fds, nfds, timeout_ns, sigmask);
+	int r = poll_run(t, fds, nfds, deadline_of(timeout_ns), sigmask,
+			 poll_has_bypass(fds, nfds));
 
 	sk_sleep_unmask(t);
 	return r;
 }
 
+static int select_run(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
+		      fd_set *efds, int64_t timeout_ns, const sigset_t *sigmask)
+{
+	struct sel_wait s = {
+		.w = { .ops = &sel_kernel_ops, .t = t, .deadline = deadline_of(timeout_ns),
+		       .sigmask = sigmask, .kq_key = KQ_ALWAYS },
+		.nfds = nfds, .r = rfds, .wr = wfds, .e = efds,
+	};
+
+	if (nfds > 0 && nfds <= FD_SETSIZE && select_has_bypass(nfds, rfds, wfds, efds))
+		return select_mixed(t, nfds, rfds, wfds, efds, s.w.deadline, sigmask);
+	if (nfds < 0 || nfds > FD_SETSIZE)
+		return -EINVAL; /* the caller hands such sets to the kernel */
+	set_copy(&s.r0, rfds, nfds);
+	set_copy(&s.w0, wfds, nfds);
+	set_copy(&s.e0, efds, nfds);
+	/* (the sets do not change from one sleep to the next) */
+	s.p = select_sleep_set(t, nfds, rfds ? &s.r0 : NULL, wfds ? &s.w0 : NULL,
+			       efds ? &s.e0 : NULL, &s.np);
+	if (!s.p)
+		return -ENOMEM;
+	return wait_run(&s.w);
+}
+
 int sk_select(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
 	      fd_set *efds, int64_t timeout_ns, const sigset_t *sigmask)
 {
-	int r = select_sliced(t, nfds, rfds, wfds, efds, timeout_ns, sigmask);
+	int r = select_run(t, nfds, rfds, wfds, efds, timeout_ns, sigmask);
 
 	sk_sleep_unmask(t);
 	return r;

@@ -404,6 +404,127 @@ static void test_full_send_buffer(void **state)
 	close(fd);
 }
 
+static long long ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+/* SO_RCVTIMEO and SO_SNDTIMEO end a blocking call with EAGAIN (connect:
+ * EINPROGRESS) once their time is up: recv from a peer that sends
+ * nothing, accept on a listener nobody dials (the wildcard: both paths
+ * under the shim), send to a peer that never reads. Within a loose
+ * window: never before the time, and not much after it. */
+static void test_socket_timeouts(void **state)
+{
+	struct timeval tv = { 0, 200000 };
+	struct sockaddr_in any = addr_of("0.0.0.0", 0);
+	static char chunk[65536];
+	int fd = dial(P_SILENT), l = tcp(0), c;
+	struct timespec t0;
+	long long ms, total = 0;
+	char buf[8];
+	ssize_t r;
+
+	(void)state;
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	errno = 0;
+	r = recv(fd, buf, sizeof(buf), 0);
+	ms = ms_since(&t0);
+	trace("recv with SO_RCVTIMEO 200 ms, nothing sent: %zd %s in time %d", r, ename(errno),
+	      ms >= 190 && ms < 3000);
+	assert_int_equal(r, -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_true(ms >= 190 && ms < 3000);
+	errno = 0;
+	r = read(fd, buf, sizeof(buf));
+	trace("read, the same: %zd %s", r, ename(errno));
+	assert_int_equal(errno, EAGAIN);
+
+	assert_int_equal(bind(l, (struct sockaddr *)&any, sizeof(any)), 0);
+	assert_int_equal(listen(l, 4), 0);
+	tv.tv_usec = 100000;
+	assert_int_equal(setsockopt(l, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	errno = 0;
+	c = accept(l, NULL, NULL);
+	ms = ms_since(&t0);
+	trace("accept with SO_RCVTIMEO 100 ms, nobody dials: %d %s in time %d", c, ename(errno),
+	      ms >= 90 && ms < 3000);
+	assert_int_equal(errno, EAGAIN);
+	assert_true(ms >= 90 && ms < 3000);
+	close(l);
+
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)), 0);
+	for (int i = 0; i < 2000; i++) {
+		r = send(fd, chunk, sizeof(chunk), 0);
+		if (r < (ssize_t)sizeof(chunk))
+			break;
+		total += r;
+	}
+	/* the last send filled the buffer (partly) or found it full; the
+	 * next ones wait their time and find it full */
+	for (int i = 0; i < 20; i++) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		errno = 0;
+		r = send(fd, chunk, sizeof(chunk), 0);
+		ms = ms_since(&t0);
+		if (r < 0)
+			break;
+	}
+	trace("send with SO_SNDTIMEO 100 ms to a peer that never reads: %zd %s in time %d", r,
+	      ename(errno), ms >= 90 && ms < 3000);
+	assert_int_equal(r, -1);
+	assert_int_equal(errno, EAGAIN);
+	assert_true(total > 0 && ms >= 90 && ms < 3000);
+	close(fd);
+}
+
+/* A blocking recv whose descriptor another thread replaces meanwhile
+ * (dup2 of a new connection over it, whose data is in) never returns the
+ * new connection's data: Linux's recv goes on with the socket it began on
+ * (here: until its SO_RCVTIMEO); the shim's ends when its socket is gone. */
+struct reuse_arg {
+	int fd;
+	ssize_t r;
+	char buf[16];
+};
+
+static void *reuse_reader(void *p)
+{
+	struct reuse_arg *a = p;
+
+	a->r = recv(a->fd, a->buf, sizeof(a->buf), 0);
+	return NULL;
+}
+
+static void test_recv_fd_reused(void **state)
+{
+	struct timeval tv = { 1, 0 };
+	struct reuse_arg a = { .fd = dial(P_SILENT) };
+	struct pollfd p = { .fd = dial(P_HELLO), .events = POLLIN };
+	pthread_t th;
+	char buf[8];
+
+	(void)state;
+	assert_int_equal(poll(&p, 1, 5000), 1); /* (the greeting is in) */
+	assert_int_equal(setsockopt(a.fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(pthread_create(&th, NULL, reuse_reader, &a), 0);
+	usleep(200000);
+	assert_int_equal(dup2(p.fd, a.fd), a.fd);
+	pthread_join(th, NULL);
+	trace("recv on a descriptor replaced meanwhile: the new connection's data %d",
+	      a.r > 0 && !memcmp(a.buf, "hello", 5));
+	assert_true(a.r < 0);
+	read_n(a.fd, buf, 6);
+	assert_memory_equal(buf, "hello\n", 6);
+	close(a.fd);
+	close(p.fd);
+}
+
 static void test_epoll_modes(void **state)
 {
 	int fd = dial(P_ECHO), ep = epoll_create1(0), pfd[2];
@@ -1128,6 +1249,8 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_shutdown_and_eof),
 		cmocka_unit_test(test_reset),
 		cmocka_unit_test(test_full_send_buffer),
+		cmocka_unit_test(test_socket_timeouts),
+		cmocka_unit_test(test_recv_fd_reused),
 		cmocka_unit_test(test_epoll_modes),
 		cmocka_unit_test(test_epoll_no_starvation),
 		cmocka_unit_test(test_poll_select),

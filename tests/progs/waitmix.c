@@ -283,6 +283,45 @@ static void check_blocking_read(void)
 	close(p[1]);
 }
 
+/* Another thread replaces the descriptor (dup2 of a pipe with data in it)
+ * while a blocking read waits on it: the kernel's read goes on with the
+ * pipe it began on and reads what comes there. */
+struct swap {
+	int target, with, wfd;
+};
+
+static void *swapper(void *arg)
+{
+	struct swap *w = arg;
+
+	usleep(50000);
+	dup2(w->with, w->target);
+	usleep(50000);
+	(void)!write(w->wfd, "o", 1);
+	return NULL;
+}
+
+static void check_read_replaced(void)
+{
+	struct swap w;
+	pthread_t th;
+	int a[2], b[2], r;
+	char c = 0;
+
+	if (pipe(a) < 0 || pipe(b) < 0 || write(b[1], "n", 1) != 1)
+		exit(2);
+	w = (struct swap){ a[0], b[0], a[1] };
+	pthread_create(&th, NULL, swapper, &w);
+	r = (int)read(a[0], &c, 1);
+	report("read-fd-replaced", r, c == 'o' ? "from-the-old-pipe" :
+				      c == 'n' ? "from-the-new-pipe" : "?");
+	pthread_join(th, NULL);
+	close(a[0]);
+	close(a[1]);
+	close(b[0]);
+	close(b[1]);
+}
+
 static int sleep_in(const char *call, int ms)
 {
 	int p[2], ep;
@@ -408,6 +447,7 @@ int main(int argc, char **argv)
 	check_select();
 	check_signals();
 	check_blocking_read();
+	check_read_replaced();
 	close(s);
 	return 0;
 }
