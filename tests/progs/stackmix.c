@@ -199,6 +199,10 @@ int main(int argc, char **argv)
 	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (lfd < 0 || bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 16) < 0)
 		DIE("listen on %d", LISTEN_PORT);
+	/* main's first look at its listener, before the worker exists: under
+	 * the shim the port starts here and main takes the first stack, the
+	 * listener's, so the worker's accepted connections move to its own */
+	poll(&(struct pollfd){ .fd = lfd, .events = POLLIN }, 1, 0);
 	if (pthread_create(&th, NULL, worker, NULL))
 		DIE("pthread_create");
 	pthread_mutex_lock(&mu);
