@@ -84,10 +84,13 @@
  * So at a wait's first look and then every SK_SPIN_ROOM_LOOK_NS of its
  * spin the host's runnable threads are counted (/proc/loadavg's running
  * count, the reader itself among them, one read about 14 us here): more
- * than there are online CPUs and the spin ends (the budget stays: it
- * says how far apart the thread's events come, not how busy the host
- * is). Outside a spin a count is used for SK_SPIN_ROOM_NS, so a busy
- * thread reads at most a thousand times a second (about 1 % of a core).
+ * than there are online CPUs and the spin ends at its second look (the
+ * first always runs: a spin of one look is what a wait did at the
+ * smallest budget, and the stack's periodic work, the counters file
+ * among it, rides on those looks); the budget stays: it says how far
+ * apart the thread's events come, not how busy the host is. A wait's
+ * first look uses a count up to SK_SPIN_ROOM_NS old, so a busy thread
+ * reads at most a thousand times a second (about 1 % of a core).
  * On a queue with no interrupt (memif) a sleeper finds its frame only at
  * the end of an idle slice (1 ms), so a spin there is kept: the
  * preemption rule above ends it when the cores are short.
@@ -135,7 +138,8 @@ int sk_spin_crowded(struct sk_spin *sp, uint64_t now, uint64_t age_ns);
 
 /* Each look of the spin, at now: 1 when the spin must end here, because
  * the thread was preempted since the last one (SK_SPIN_PREEMPT_NS), or on
- * a queue with an interrupt because no core is free (SK_SPIN_ROOM_NS). */
+ * a queue with an interrupt because no core is free (from the second
+ * look: SK_SPIN_ROOM_NS). */
 static inline int sk_spin_cut(struct sk_spin *sp, uint64_t now)
 {
 	uint64_t last = sp->looked_at;
@@ -149,8 +153,13 @@ static inline int sk_spin_cut(struct sk_spin *sp, uint64_t now)
 		sp->preempted = 1;
 		return 1;
 	}
-	return sp->woken &&
-	       sk_spin_crowded(sp, now, first ? SK_SPIN_ROOM_NS : SK_SPIN_ROOM_LOOK_NS);
+	if (!sp->woken)
+		return 0;
+	if (first) { /* (one look always: it also runs the stack's own turns) */
+		sk_spin_crowded(sp, now, SK_SPIN_ROOM_NS);
+		return 0;
+	}
+	return sk_spin_crowded(sp, now, SK_SPIN_ROOM_LOOK_NS);
 }
 
 /* One wait's outcome (a spin that sk_spin_cut ended as preempted halves the budget,

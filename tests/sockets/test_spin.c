@@ -265,24 +265,28 @@ static void test_crowded_host_ends_spin(void **state)
 	assert_true(sk_spin_cut(&sp, t + 4 * US));
 	sk_spin_learn(&sp, 10 * US, 1, 1);
 	assert_true(sk_spin_budget(&sp, t + 20 * US) >= b); /* not halved */
-	/* the crowded count holds for a wait's first look... */
-	assert_true(sk_spin_cut(&sp, t + 30 * US));
+	/* a wait's first look runs whatever the count; the second ends it */
+	assert_false(sk_spin_cut(&sp, t + 21 * US));
+	assert_true(sk_spin_cut(&sp, t + 22 * US));
 	sk_spin_budget(&sp, t + 40 * US);
 	sk_spin_room(&sp, t + 40 * US, 1);
 	assert_false(sk_spin_cut(&sp, t + 41 * US));
+	assert_false(sk_spin_cut(&sp, t + 42 * US));
 	sk_spin_room(&sp, t + 42 * US, sp.ncpu + 5);
 	assert_true(sk_spin_cut(&sp, t + 43 * US));
 
-	/* ...and ages: a count older than the windows is taken again (the
-	 * real one, whatever it says, is a count: it ends the spin exactly
-	 * when it is over the CPUs) */
+	/* the count ages: at a wait's first look one older than
+	 * SK_SPIN_ROOM_NS is taken again, in the spin one older than
+	 * SK_SPIN_ROOM_LOOK_NS */
 	sk_spin_budget(&sp, t + SK_SPIN_ROOM_NS);
 	sk_spin_room(&sp, t, sp.ncpu + 5);
 	sk_spin_cut(&sp, t + SK_SPIN_ROOM_NS + 1 * US);
 	assert_int_equal(sp.room_at, t + SK_SPIN_ROOM_NS + 1 * US);
 	sk_spin_room(&sp, t, sp.ncpu + 5);
-	sk_spin_budget(&sp, t + 100 * US);
-	assert_true(sk_spin_cut(&sp, t + 101 * US)); /* first look: kept */
+	sk_spin_budget(&sp, t + 40 * US);
+	assert_false(sk_spin_cut(&sp, t + 41 * US));
+	assert_int_equal(sp.room_at, t); /* kept */
+	assert_true(sk_spin_cut(&sp, t + 42 * US));
 	assert_int_equal(sp.room_at, t);
 	sk_spin_cut(&sp, t + SK_SPIN_ROOM_LOOK_NS);
 	assert_int_equal(sp.room_at, t + SK_SPIN_ROOM_LOOK_NS);
@@ -291,6 +295,7 @@ static void test_crowded_host_ends_spin(void **state)
 		sk_spin_room(o, t, o->ncpu + 5);
 		sk_spin_budget(o, t);
 		assert_false(sk_spin_cut(o, t + 1 * US));
+		assert_false(sk_spin_cut(o, t + 2 * US));
 		assert_false(sk_spin_cut(o, t + 4 * SK_SPIN_ROOM_LOOK_NS));
 		assert_int_equal(o->room_at, t); /* never counted */
 	}
