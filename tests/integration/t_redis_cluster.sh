@@ -12,7 +12,7 @@
 #    as a replica;
 #  - a cluster-bus message (PUBLISH on one node to a subscriber on
 #    another) against the same on six kernel nodes on the same bridge
-#    (veths from namespaces of their own), measured in turns: within 10x
+#    (veths from namespaces of their own), measured in turns: within 3x
 #    (the issue asks 2x: see below);
 #  - the peer's MAC changes (the bridge's, where the clients are) while a
 #    connection to node 1 is served: node 1 asks again and the connection
@@ -120,15 +120,15 @@ note "PUBLISH on node 1 to a subscriber on node 2 (median, p10, p90 us of 50, 5 
 note "  shim:   $(tr '\n' '/' < "$DIR/lat.shim")"
 note "  kernel: $(tr '\n' '/' < "$DIR/lat.kern")"
 note "  median of the turns' medians: shim $lat_shim us, kernel $lat_kern us"
-# The issue's 2x is not met with the defaults (4-5x measured: about 1 ms
-# against 0.23 ms): each node spins ACCEL_SPIN_US (100 us) after a wake-up
-# before it sleeps, and with twelve servers and the clients on two cores
-# that spin takes the core the next hop's process needs. The same run with
-# ACCEL_SPIN_US=0: shim 333 us, kernel 247 us (1.35x). 10x still catches
-# the tail held for a delayed ACK (40 ms, 170x) that Nagle without
-# Minshall's variant caused.
-[ "$lat_shim" -le $((10 * lat_kern)) ] ||
-	fail "a cluster-bus message takes $lat_shim us on the shim, over 10x the kernel's $lat_kern us"
+# The issue asks 2x. Measured here (2 cores, loaded by others) the shim's
+# median is 1.4-1.95x the kernel's since a spin on a tap runs only while a
+# core is free for it (sockets/spin.h); before that rule 4-9x (about 1-2 ms
+# against 0.2 ms: each node spun after every cluster-bus message and took
+# the core the next hop needed). One turn's median swings to 2 ms when
+# the machine is busy, so the gate is 3x: it fails the old behaviour, not
+# a noisy run.
+[ "$lat_shim" -le $((3 * lat_kern)) ] ||
+	fail "a cluster-bus message takes $lat_shim us on the shim, over 3x the kernel's $lat_kern us"
 
 # A live MAC change of the nodes' peer: the Linux side of the bridge
 # (10.88.0.1, where the clients run) takes a new MAC while a connection to
