@@ -179,7 +179,7 @@ def latency(pub_addr, sub_addr, n):
 
 
 def steady(addr, secs):
-    c = Conn(addr, timeout=30)
+    c = Conn(addr, timeout=60)
     end = time.monotonic() + float(secs)
     last = time.monotonic()
     n, gap = 0, 0.0

@@ -145,7 +145,7 @@ arp_out() { # node 1's ARP requests sent so far
 }
 old_mac=$(in_ns cat /sys/class/net/$CL_BR/address)
 new_mac=$(printf "02:16:%02x:%02x:00:01" $(($$ & 255)) $((($$ >> 8) & 255)))
-in_ns timeout 60 python3 "$PY" steady "$(addr 1)" 4 > "$DIR/steady.out" 2>&1 &
+in_ns timeout 90 python3 "$PY" steady "$(addr 1)" 4 > "$DIR/steady.out" 2>&1 &
 sp=$!
 sleep 2
 n1_mac=$(in_ns ip neigh show "$(cl_ip 1)" dev $CL_BR | awk '{ print $3 }')
