@@ -2,8 +2,9 @@
 # Clusters on one machine (tests/integration/cluster_lib.sh's topology:
 # taps or veths joined by a Linux bridge), kernel nodes against shimmed
 # nodes in one run:
-#  - Redis Cluster of six nodes (three masters, three replicas):
-#    redis-benchmark --cluster, on the kernel from the bridge's side
+#  - Redis Cluster of six nodes (three masters, three replicas): the
+#    latency of a cluster-bus message (PUBLISH to a subscriber on another
+#    node), then redis-benchmark --cluster, on the kernel from the bridge's side
 #    against kernel nodes, and under the shim (its own tap) against
 #    shimmed nodes;
 #  - a memcached pool of three nodes behind nutcracker (ketama), memaslap
@@ -15,7 +16,7 @@
 #   make bench-cluster      (N=requests, SECS=memaslap seconds)
 set -e
 cd "$(dirname "$0")/.."
-export TESTS_BUILD="$PWD/build"
+export TESTS_BUILD="${TESTS_BUILD:-$PWD/build}"
 # shellcheck source=../tests/integration/lib.sh
 . tests/integration/lib.sh
 # shellcheck source=../tests/integration/cluster_lib.sh
@@ -71,6 +72,19 @@ for n in $NODES; do
 done
 create "${K[@]}"
 create "${S[@]}"
+# a cluster-bus message: PUBLISH on node 1 to a subscriber on node 2,
+# kernel nodes and shimmed nodes in turns (the issue's ping-pong figure)
+: > "$DIR/lat.k"
+: > "$DIR/lat.s"
+for _ in 1 2 3 4 5; do
+	in_ns timeout 60 python3 tests/integration/rcluster.py latency "${K[0]}" "${K[1]}" 50 >> "$DIR/lat.k"
+	in_ns timeout 60 python3 tests/integration/rcluster.py latency "${S[0]}" "${S[1]}" 50 >> "$DIR/lat.s"
+done
+lk=$(cut -d' ' -f1 "$DIR/lat.k" | sort -n | sed -n 3p)
+ls=$(cut -d' ' -f1 "$DIR/lat.s" | sort -n | sed -n 3p)
+echo "PUBLISH on node 1 to a subscriber on node 2 (cluster bus), median of 5 turns' medians of 50:"
+echo "  kernel nodes: ${lk} us (turns: $(cut -d' ' -f1 "$DIR/lat.k" | tr '\n' ' '))"
+echo "  shimmed nodes: ${ls} us (turns: $(cut -d' ' -f1 "$DIR/lat.s" | tr '\n' ' ')), $(awk -v s="$ls" -v k="$lk" 'BEGIN { printf "%.2f", k ? s / k : 0 }')x"
 echo "Redis Cluster, 6 nodes, redis-benchmark --cluster -n $N -c 50:"
 rbench "  kernel nodes, kernel client:" in_ns redis-benchmark --cluster -h "$(cl_kip 1)" -p 7001
 rbench "  shimmed nodes, shimmed client:" cl_run 7 redis-benchmark --cluster -h "$(cl_ip 1)" -p 7001

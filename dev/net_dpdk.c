@@ -60,6 +60,9 @@
 #define DEV_MAX_EAL_ARGS 64
 /* How long close waits for a thread still inside a queue. */
 #define DEV_CLOSE_WAIT_MS 500
+/* A DPDK runtime directory whose config is younger than this is never
+ * swept (runtime_dir_orphaned): its process may not have locked it yet. */
+#define DEV_RUNTIME_DIR_GRACE_S 2
 
 struct dev_netq {
 	uint16_t qid;
@@ -435,6 +438,80 @@ static int eal_argv(const char *args, char *buf, size_t buflen, char **argv,
 	return argc;
 }
 
+/* ---- leftovers of EALs killed ---------------------------------------------- */
+
+/* Removes dir's files and dir (a DPDK runtime directory holds files only). */
+static void dir_remove(const char *dir)
+{
+	char path[PATH_MAX];
+	struct dirent *d;
+	DIR *dp;
+
+	if (!(dp = opendir(dir)))
+		return;
+	while ((d = readdir(dp)))
+		if (strcmp(d->d_name, ".") && strcmp(d->d_name, "..") &&
+		    snprintf(path, sizeof(path), "%s/%s", dir, d->d_name) < (int)sizeof(path))
+			unlink(path);
+	closedir(dp);
+	rmdir(dir);
+}
+
+/* Whether the EAL whose runtime directory is dir is gone: a primary
+ * process holds a write lock on its config file for as long as it lives
+ * (DPDK's own test of a live primary, rte_eal_primary_proc_alive), and the
+ * lock goes with the process, however it died. A directory with no config
+ * yet, or one made in the last seconds (a process between making it and
+ * locking it), is left. */
+static int runtime_dir_orphaned(const char *dir)
+{
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	char path[PATH_MAX];
+	struct stat st;
+	int fd, gone;
+
+	if (snprintf(path, sizeof(path), "%s/config", dir) >= (int)sizeof(path) ||
+	    lstat(path, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    st.st_mtime + DEV_RUNTIME_DIR_GRACE_S > time(NULL))
+		return 0;
+	fd = accel_real.open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
+	gone = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type == F_UNLCK;
+	accel_real.close(fd);
+	return gone;
+}
+
+/* Removes the runtime directories of EALs that are gone (a shimmed
+ * program killed with kill -9 leaves its /run/dpdk/<prefix>), before this
+ * process's EAL starts (its own config is not locked yet, and closing a
+ * config file it had locked would drop the lock). Where the EAL puts them:
+ * /run/dpdk for root, else $XDG_RUNTIME_DIR/dpdk or /tmp/dpdk. */
+static void runtime_dirs_sweep(void)
+{
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	char base[PATH_MAX - 300], dir[PATH_MAX];
+	struct dirent *d;
+	DIR *dp;
+
+	if (geteuid() == 0)
+		snprintf(base, sizeof(base), "/run/dpdk");
+	else
+		snprintf(base, sizeof(base), "%s/dpdk", xdg && *xdg ? xdg : "/tmp");
+	if (!(dp = opendir(base)))
+		return;
+	while ((d = readdir(dp))) {
+		if (d->d_name[0] == '.' ||
+		    snprintf(dir, sizeof(dir), "%s/%s", base, d->d_name) >= (int)sizeof(dir))
+			continue;
+		if (runtime_dir_orphaned(dir)) {
+			ACCEL_INFO("removing %s: the DPDK process that made it is gone", dir);
+			dir_remove(dir);
+		}
+	}
+	closedir(dp);
+}
+
 static int eal_start(const struct dev_net_conf *conf, const cpu_set_t *cpus)
 {
 	char buf[1024], lcores[512];
@@ -444,6 +521,7 @@ static int eal_start(const struct dev_net_conf *conf, const cpu_set_t *cpus)
 	argc = eal_argv(conf->eal_args, buf, sizeof(buf), argv, cpus,
 			lcores, sizeof(lcores));
 	dpdk_log_route(conf->log_level);
+	runtime_dirs_sweep();
 	eal_starting = 1;
 	rc = rte_eal_init(argc, argv);
 	err = rte_errno;
@@ -1056,22 +1134,13 @@ static int dpdk_asym_fences(void)
 /* With a --file-prefix of the user's, the EAL keeps its shared config,
  * memory maps and multi-process socket in /run/dpdk/<prefix> and leaves
  * them there at exit; the owner removes them as it closes the port (a
- * process killed leaves them, as DPDK itself does). */
+ * process killed leaves them, as DPDK itself does: runtime_dirs_sweep). */
 static void runtime_dir_remove(void)
 {
 	const char *dir = rte_eal_get_runtime_dir();
-	char path[PATH_MAX];
-	struct dirent *d;
-	DIR *dp;
 
-	if (!net.shconf || !dir || !*dir || !(dp = opendir(dir)))
-		return;
-	while ((d = readdir(dp)))
-		if (strcmp(d->d_name, ".") && strcmp(d->d_name, "..") &&
-		    snprintf(path, sizeof(path), "%s/%s", dir, d->d_name) < (int)sizeof(path))
-			unlink(path);
-	closedir(dp);
-	rmdir(dir);
+	if (net.shconf && dir && *dir)
+		dir_remove(dir);
 }
 
 static void dpdk_net_close(void)

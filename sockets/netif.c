@@ -637,6 +637,10 @@ unsigned sk_poll_stack(struct sk_thread *t, struct sk_stack *S)
 		__atomic_store_n(&S->rx_at, t->look_at, __ATOMIC_RELAXED);
 	__atomic_store_n(&S->polled_at, t->look_at, __ATOMIC_RELAXED);
 	__atomic_store_n(&S->polled_by, t, __ATOMIC_RELAXED);
+	/* (two compares but once a second: the counters file of a thread
+	 * that sleeps at once, with no spin to run the stack's turns) */
+	sk_stats_stack(S, t->look_at);
+	sk_stats_publish(t->look_at);
 	return n;
 }
 

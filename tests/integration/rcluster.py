@@ -11,6 +11,10 @@
                                 subscriber on the second (a cluster-bus
                                 message between them): prints the median
                                 in microseconds.
+  steady HOST:PORT SECONDS      PING on one connection every 20 ms for
+                                SECONDS: prints the replies and the
+                                longest gap between two in ms; fails if
+                                the connection fails.
 """
 import socket
 import sys
@@ -174,6 +178,21 @@ def latency(pub_addr, sub_addr, n):
     print(q(0.5), q(0.1), q(0.9))
 
 
+def steady(addr, secs):
+    c = Conn(addr, timeout=60)
+    end = time.monotonic() + float(secs)
+    last = time.monotonic()
+    n, gap = 0, 0.0
+    while time.monotonic() < end:
+        assert c.call("PING") == "PONG"
+        now = time.monotonic()
+        gap = max(gap, now - last)
+        last = now
+        n += 1
+        time.sleep(0.02)
+    print(n, int(gap * 1000))
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1]
     if cmd == "write":
@@ -182,5 +201,7 @@ if __name__ == "__main__":
         sys.exit(check(*sys.argv[2:4]))
     elif cmd == "latency":
         latency(*sys.argv[2:5])
+    elif cmd == "steady":
+        steady(*sys.argv[2:4])
     else:
-        sys.exit("usage: rcluster.py write|check|latency ...")
+        sys.exit("usage: rcluster.py write|check|latency|steady ...")

@@ -12,8 +12,11 @@
 #    as a replica;
 #  - a cluster-bus message (PUBLISH on one node to a subscriber on
 #    another) against the same on six kernel nodes on the same bridge
-#    (veths from namespaces of their own), measured in turns: within 10x
-#    (the issue asks 2x: not met, see below).
+#    (veths from namespaces of their own), measured in turns: within 3x
+#    (the issue asks 2x: see below);
+#  - the peer's MAC changes (the bridge's, where the clients are) while a
+#    connection to node 1 is served: node 1 asks again and the connection
+#    goes on; the cluster stays ok.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster_lib.sh"
 DIR=$(mktemp -d)
@@ -117,15 +120,51 @@ note "PUBLISH on node 1 to a subscriber on node 2 (median, p10, p90 us of 50, 5 
 note "  shim:   $(tr '\n' '/' < "$DIR/lat.shim")"
 note "  kernel: $(tr '\n' '/' < "$DIR/lat.kern")"
 note "  median of the turns' medians: shim $lat_shim us, kernel $lat_kern us"
-# The issue's 2x is not met with the defaults (4-5x measured: about 1 ms
-# against 0.23 ms): each node spins ACCEL_SPIN_US (100 us) after a wake-up
-# before it sleeps, and with twelve servers and the clients on two cores
-# that spin takes the core the next hop's process needs. The same run with
-# ACCEL_SPIN_US=0: shim 333 us, kernel 247 us (1.35x). 10x still catches
-# the tail held for a delayed ACK (40 ms, 170x) that Nagle without
-# Minshall's variant caused.
-[ "$lat_shim" -le $((10 * lat_kern)) ] ||
-	fail "a cluster-bus message takes $lat_shim us on the shim, over 10x the kernel's $lat_kern us"
+# The issue asks 2x. Measured here (2 cores, loaded by others) the shim's
+# median is 1.4-1.95x the kernel's since a spin on a tap runs only while a
+# core is free for it (sockets/spin.h); before that rule 4-9x (about 1-2 ms
+# against 0.2 ms: each node spun after every cluster-bus message and took
+# the core the next hop needed). One turn's median swings to 2 ms when
+# the machine is busy, so the gate is 3x: it fails the old behaviour, not
+# a noisy run.
+[ "$lat_shim" -le $((3 * lat_kern)) ] ||
+	fail "a cluster-bus message takes $lat_shim us on the shim, over 3x the kernel's $lat_kern us"
+
+# A live MAC change of the nodes' peer: the Linux side of the bridge
+# (10.88.0.1, where the clients run) takes a new MAC while a connection to
+# node 1 is served and the cluster runs. Linux would ask for node 1 again
+# at once (it flushes its neighbours on a MAC change), and node 1 learn the
+# new MAC from that request; so that node 1 has to find it itself, Linux
+# sends no ARP request meanwhile (nftables) and keeps node 1's MAC as a
+# permanent entry: node 1's frames to the old MAC go nowhere until its
+# neighbour entry is doubted (timeouts in a row), asked again and the
+# connection's MAC looked up again; the connection must go on.
+arp_out() { # node 1's ARP requests sent so far
+	awk '$1 == "arp_requests_out" { print $2; exit }' \
+		"/run/libaccel/${CL_PID[1]}.stats" "/tmp/${CL_PID[1]}.stats" 2>/dev/null
+}
+old_mac=$(in_ns cat /sys/class/net/$CL_BR/address)
+new_mac=$(printf "02:16:%02x:%02x:00:01" $(($$ & 255)) $((($$ >> 8) & 255)))
+in_ns timeout 90 python3 "$PY" steady "$(addr 1)" 4 > "$DIR/steady.out" 2>&1 &
+sp=$!
+sleep 2
+n1_mac=$(in_ns ip neigh show "$(cl_ip 1)" dev $CL_BR | awk '{ print $3 }')
+[ -n "$n1_mac" ] || fail "no neighbour entry for node 1"
+arp0=$(arp_out)
+echo 'table arp bus16mac { chain out { type filter hook output priority 0; arp operation request drop; }; }' |
+	in_ns nft -f - || fail "nft: cannot hold Linux's ARP requests"
+in_ns ip link set dev $CL_BR address "$new_mac" || fail "cannot change $CL_BR's MAC"
+in_ns ip neigh replace "$(cl_ip 1)" lladdr "$n1_mac" dev $CL_BR nud permanent
+wait $sp || { cat "$DIR/steady.out"; fail "the connection to node 1 failed after the peer's MAC changed"; }
+read -r pings gap < "$DIR/steady.out"
+in_ns nft delete table arp bus16mac
+in_ns ip neigh del "$(cl_ip 1)" dev $CL_BR
+sleep 1.2 # (node 1's counters file, rewritten once a second)
+arp1=$(arp_out)
+[ -n "$arp0" ] && [ "${arp1:-0}" -gt "$arp0" ] ||
+	fail "node 1 sent no ARP request after the peer's MAC changed ($arp0 -> $arp1)"
+t=$(wait_ok 20 "${ADDRS[@]}") || fail "cluster_state is not ok on every node after the MAC change"
+note "the bridge's MAC $old_mac -> $new_mac during a connection to node 1 (Linux asking nothing): $pings PINGs answered, longest gap $gap ms; node 1 asked again ($arp0 -> $arp1 ARP requests); cluster ok ${t} s later"
 
 # writes acknowledged by a replica, a master killed in the middle
 victim=$(rcli "$(addr 1)" cluster nodes | awk '/master/ && !/myself/ { print $2; exit }')

@@ -12,9 +12,11 @@
 #  - redis-server, `redis-cli DEBUG SEGFAULT`: redis's crash handler
 #    writes its report and re-raises SIGSEGV; the client sees the
 #    connection end within 1 s, the status is SIGSEGV's;
-#  - kill -9 of a server leaves its stats file and lock file; the next
-#    start, and accel-stat, remove those of processes that are gone, and
-#    the next start on the same port works.
+#  - kill -9 of a server leaves its stats file and lock file, and with a
+#    --file-prefix its DPDK runtime directory (/run/dpdk/<prefix>); the
+#    next start, and accel-stat, remove those of processes that are gone
+#    (the directory: its config file locked by nobody), not those of a
+#    live one, and the next start on the same port works.
 . "$(dirname "$0")/lib.sh"
 ns_setup
 ulimit -c 0
@@ -106,22 +108,41 @@ note "redis: $(tr '\n' ';' < "$OUT.redis.shim")"
 # kill -9: nothing in the process runs, so its counters file and port
 # lock file stay; the next start on the same port works, and it (or
 # accel-stat) removes what belongs to processes that are gone.
-$NSX "${SHIM[@]}" python3 "$PEER" server 10.88.0.2 7000 plain "$DIR/ready.k9" \
-	> "$OUT.kill9.srv" 2>&1 &
+PFX="accel-sigexit-$$"
+RUNDIR=/run/dpdk/$PFX
+trap 'ns_cleanup; rm -rf "$DIR" "$RUNDIR" "$RUNDIR-live"; [ -n "$lpid" ] && kill -KILL "$lpid" 2>/dev/null' EXIT
+$NSX env ACCEL_DPDK_ARGS="$TAP_ARGS --file-prefix $PFX" ACCEL_IP=10.88.0.2/24 "$ACCEL" \
+	python3 "$PEER" server 10.88.0.2 7000 plain "$DIR/ready.k9" > "$OUT.kill9.srv" 2>&1 &
 kpid=$!
 tap_up acc0 10.88.0.1/24
 wait_file "$DIR/ready.k9" || fail "server (kill -9) did not start"
+# a live process with a runtime directory of its own (no port of its
+# own: its EAL has only the null device), which the sweep must leave
+$NSX env ACCEL_DPDK_ARGS="--no-huge -m 64 --no-pci --vdev=net_null0 --file-prefix $PFX-live" \
+	ACCEL_IP=10.99.0.2/24 "$ACCEL" python3 -c "import socket, time
+s = socket.socket(); open('$DIR/ready.live', 'w'); time.sleep(60)" \
+	> "$OUT.live.srv" 2>&1 &
+lpid=$!
+wait_file "$DIR/ready.live" || fail "the live EAL did not start"
 in_ns bash -c "exec 3<>/dev/tcp/10.88.0.2/7000; sleep 1.5" # (the stack runs: a publish)
+[ -e "$RUNDIR/config" ] && [ -e "$RUNDIR-live/config" ] ||
+	fail "no runtime directory $RUNDIR or $RUNDIR-live while they ran"
 stats=$(ls /run/libaccel/$kpid.stats /tmp/$kpid.stats 2>/dev/null)
 lock=$(grep -lx "$kpid" /run/libaccel/accel-port-*.lock /tmp/accel-port-*.lock 2>/dev/null)
 [ -n "$stats" ] && [ -n "$lock" ] || fail "no stats file ($stats) or lock file ($lock) while it ran"
 kill -KILL "$kpid"
 wait "$kpid" 2>/dev/null
-[ -e "$stats" ] && [ -e "$lock" ] || fail "kill -9 left no files: the check below proves nothing"
+[ -e "$stats" ] && [ -e "$lock" ] && [ -d "$RUNDIR" ] ||
+	fail "kill -9 left no files: the check below proves nothing"
 python_case shim plain SIGTERM > "$OUT.shim.after9"
 diff -u "$OUT.kernel.plain.SIGTERM" "$OUT.shim.after9" || fail "the start after kill -9 did not work as before"
 [ -e "$stats" ] && fail "the next start left the killed server's $stats"
+[ -e "$RUNDIR" ] && fail "the next start left the killed server's $RUNDIR"
+[ -e "$RUNDIR-live/config" ] || fail "the next start removed a live process's $RUNDIR-live"
+kill -KILL "$lpid"
+wait "$lpid" 2>/dev/null
+lpid=
 "$BUILD/accel-stat" > /dev/null 2>&1
 left=$(ls /run/libaccel/$kpid.* /tmp/$kpid.* 2>/dev/null; grep -lx "$kpid" /run/libaccel/accel-port-*.lock /tmp/accel-port-*.lock 2>/dev/null)
 [ -z "$left" ] || fail "left after kill -9, a new start and accel-stat: $left"
-note "kill -9: stats and lock file stayed; the next start worked and removed them"
+note "kill -9: stats file, lock file and DPDK runtime directory stayed; the next start worked and removed them (a live one's kept)"

@@ -241,6 +241,80 @@ static void test_preempted_spin_is_cut(void **state)
 	assert_int_equal(sk_spin_budget(&sp, t), 1 * MS);
 }
 
+/* On a queue with an interrupt the spin runs only while the host has a
+ * core for it: more runnable threads than CPUs end it at the next look
+ * (the budget kept), a count that says a core is free lets it run; the
+ * count is taken again at a wait's first look once SK_SPIN_ROOM_NS old,
+ * in a spin once SK_SPIN_ROOM_LOOK_NS old. memif's spin and a fixed one
+ * never ask. */
+static void test_crowded_host_ends_spin(void **state)
+{
+	struct sk_spin sp, memif, fixed;
+	uint64_t t = 1000 * MS, b;
+
+	(void)state;
+	sk_spin_init(&sp, SK_SPIN_ADAPTIVE, 1);
+	sk_spin_init(&memif, SK_SPIN_ADAPTIVE, 0);
+	sk_spin_init(&fixed, 1 * MS, 1);
+	assert_true(sp.ncpu >= 1);
+	sk_spin_room(&sp, t, sp.ncpu); /* every core busy, one of them ours */
+	b = sk_spin_budget(&sp, t);
+	assert_false(sk_spin_cut(&sp, t + 1 * US));
+	assert_false(sk_spin_cut(&sp, t + 2 * US));
+	sk_spin_room(&sp, t + 3 * US, sp.ncpu + 1); /* one more wants a core */
+	assert_true(sk_spin_cut(&sp, t + 4 * US));
+	sk_spin_learn(&sp, 10 * US, 1, 1);
+	assert_true(sk_spin_budget(&sp, t + 20 * US) >= b); /* not halved */
+	/* a wait's first look runs whatever the count; the second ends it */
+	assert_false(sk_spin_cut(&sp, t + 21 * US));
+	assert_true(sk_spin_cut(&sp, t + 22 * US));
+	sk_spin_budget(&sp, t + 40 * US);
+	sk_spin_room(&sp, t + 40 * US, 1);
+	assert_false(sk_spin_cut(&sp, t + 41 * US));
+	assert_false(sk_spin_cut(&sp, t + 42 * US));
+	sk_spin_room(&sp, t + 42 * US, sp.ncpu + 5);
+	assert_true(sk_spin_cut(&sp, t + 43 * US));
+
+	/* the count ages: at a wait's first look one older than
+	 * SK_SPIN_ROOM_NS is taken again, in the spin one older than
+	 * SK_SPIN_ROOM_LOOK_NS */
+	sk_spin_budget(&sp, t + SK_SPIN_ROOM_NS);
+	sk_spin_room(&sp, t, sp.ncpu + 5);
+	sk_spin_cut(&sp, t + SK_SPIN_ROOM_NS + 1 * US);
+	assert_int_equal(sp.room_at, t + SK_SPIN_ROOM_NS + 1 * US);
+	sk_spin_room(&sp, t, sp.ncpu + 5);
+	sk_spin_budget(&sp, t + 40 * US);
+	assert_false(sk_spin_cut(&sp, t + 41 * US));
+	assert_int_equal(sp.room_at, t); /* kept */
+	assert_true(sk_spin_cut(&sp, t + 42 * US));
+	assert_int_equal(sp.room_at, t);
+	sk_spin_cut(&sp, t + SK_SPIN_ROOM_LOOK_NS);
+	assert_int_equal(sp.room_at, t + SK_SPIN_ROOM_LOOK_NS);
+
+	for (struct sk_spin *o = &memif; o; o = o == &memif ? &fixed : NULL) {
+		sk_spin_room(o, t, o->ncpu + 5);
+		sk_spin_budget(o, t);
+		assert_false(sk_spin_cut(o, t + 1 * US));
+		assert_false(sk_spin_cut(o, t + 2 * US));
+		assert_false(sk_spin_cut(o, t + 4 * SK_SPIN_ROOM_LOOK_NS));
+		assert_int_equal(o->room_at, t); /* never counted */
+	}
+}
+
+/* /proc/loadavg's fourth field, "R/T": R. */
+static void test_parse_running(void **state)
+{
+	(void)state;
+	assert_int_equal(sk_spin_parse_running("10.30 5.64 2.91 5/153 26499\n"), 5);
+	assert_int_equal(sk_spin_parse_running("0.00 0.01 0.05 1/80 7"), 1);
+	assert_int_equal(sk_spin_parse_running("1.0 1.0 1.0 123/4567 1"), 123);
+	assert_int_equal(sk_spin_parse_running(""), 0);
+	assert_int_equal(sk_spin_parse_running("1.0 1.0 1.0"), 0);
+	assert_int_equal(sk_spin_parse_running("1.0 1.0 1.0 x/2 1"), 0);
+	assert_int_equal(sk_spin_parse_running("1.0 1.0 1.0 12"), 0);
+	assert_int_equal(sk_spin_parse_running("1.0 1.0 1.0 99999999999/2 1"), 0);
+}
+
 static void test_idle_stretch(void **state)
 {
 	(void)state;
@@ -264,6 +338,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_starts_adaptive),
 		cmocka_unit_test(test_preempted_spin_is_cut),
+		cmocka_unit_test(test_crowded_host_ends_spin),
+		cmocka_unit_test(test_parse_running),
 		cmocka_unit_test(test_grows_to_catch_the_gaps),
 		cmocka_unit_test(test_late_hit_grows_early_hit_keeps),
 		cmocka_unit_test(test_idle_falls_to_floor),
