@@ -6,6 +6,8 @@
 #    kernel reads back what the shim wrote (the files' pages dropped
 #    from its cache). QEMU's trace shows the four I/O queues the shim
 #    created on B (at the shim's bus addresses) and the commands on each;
+#  - the namespace found on B by its UUID (Identify CNS 03h), and one
+#    whose UUID B does not have refused;
 #  - a namespace that does not match (the disk's ids in sysfs replaced
 #    in a private mount namespace) is refused with one line, the file's
 #    bytes come from the kernel;
@@ -80,6 +82,39 @@ echo "$out" | grep -q "fio.ref stays on the kernel: controller $GUEST_B_ADDR has
 	fail "mismatch: no refusal line"
 echo "$out" | grep -q 'kept on the kernel 1), queue pairs 0' || fail "mismatch: the file was not kept on the kernel"
 echo "$out" | grep -q 'same-bytes' || fail "mismatch: bytes differ"
+
+# the UUID path (Identify CNS 03h, the Namespace Identification
+# Descriptor list): the guest's kernel shows no id of QEMU's namespace in
+# sysfs (no nguid, eui or uuid above), so the disk's sysfs directory is
+# replaced, in a private mount namespace, by one that links to its
+# entries and adds a uuid: the UUID lib.sh gave the namespace is found
+# on B (and the bytes come from B), one that no namespace has is refused
+out=$(guest_run <<EOF 2>&1
+ns=\$(ls /sys/block | grep -E '^nvme[0-9]+n[0-9]+\$' | head -n1)
+d=\$(realpath /sys/dev/block/\$(cat /sys/block/\$ns/dev))
+test -e \$d/uuid && echo sysfs-uuid: \$(cat \$d/uuid)
+# ids.sh UUID DIR CMD...: DIR as a directory of links to its entries
+# and a uuid file of UUID, then CMD
+cat >/tmp/ids.sh <<'IDS'
+mkdir -p /tmp/real /tmp/ids && mount -t tmpfs tmpfs /tmp/ids && mount --bind "\$2" /tmp/real || exit 1
+for f in /tmp/real/*; do [ "\${f##*/}" = uuid ] || ln -s "\$f" /tmp/ids/; done
+echo "\$1" >/tmp/ids/uuid && mount --bind /tmp/ids "\$2" || exit 1
+shift 2
+exec "\$@"
+IDS
+for u in $GUEST_NS_UUID 00112233-4455-6677-8899-aabbccddeeff; do
+	unshare -m sh /tmp/ids.sh \$u \$d $SHIM $P $GUEST_MNT/fio.ref r:0:65536:7 && echo same-bytes-\$u
+done
+EOF
+)
+echo "$out" | sed 's/^/   /'
+u=$(echo "$GUEST_NS_UUID" | tr -d -)
+echo "$out" | grep -q "is namespace 1 of controller $GUEST_B_ADDR (UUID $u)" || fail "uuid: B's namespace not found by its UUID"
+echo "$out" | grep -q "files 1 (kept on the kernel 0), queue pairs 1, device reads [1-9]" || fail "uuid: no device reads on B"
+echo "$out" | grep -q "same-bytes-$GUEST_NS_UUID" || fail "uuid: bytes differ"
+echo "$out" | grep -q "fio.ref stays on the kernel: controller $GUEST_B_ADDR has no namespace with UUID 00112233445566778899aabbccddeeff (that of nvme[0-9]*n[0-9]*, under the file)" ||
+	fail "uuid: a UUID no namespace has was not refused"
+echo "$out" | grep -q 'same-bytes-00112233' || fail "uuid mismatch: bytes differ"
 
 # a second process while this one holds B; a forked child; then the
 # parent's device reads again

@@ -24,7 +24,9 @@
 # Knobs (set before guest_boot): GUEST_MEM (MiB, 768), GUEST_CPUS (1),
 # GUEST_POLLQ (nvme poll queues on A, 1), GUEST_B_DRIVER (vfio-pci; nvme
 # = the kernel takes B too; none), GUEST_IMG_MB (namespace size, 1024),
-# GUEST_LBA (namespace logical block size, 512), GUEST_EIO_BLOCK (a 4 KiB
+# GUEST_LBA (namespace logical block size, 512), GUEST_NS_UUID (the
+# namespace's UUID, in its Namespace Identification Descriptor list; the
+# guest's kernel shows no UUID of QEMU's namespaces in sysfs), GUEST_EIO_BLOCK (a 4 KiB
 # block of the namespace: QEMU's blkdebug driver under it fails reads of
 # its third 512-byte sector with errno 5, and the monitor's "qemu-io nvm0
 # break ..." can hold requests; unset: a plain raw drive), GUEST_DRIVE (a
@@ -47,6 +49,7 @@ GUEST_DEBS="${ACCEL_GUEST_DEBS:-/var/cache/libaccel-guest}"
 : "${GUEST_B_DRIVER:=vfio-pci}"
 : "${GUEST_IMG_MB:=1024}"
 : "${GUEST_LBA:=512}"
+: "${GUEST_NS_UUID:=5eed0015-0000-4000-8000-00000000acce}"
 GUEST_A_ADDR=0000:00:04.0
 GUEST_B_ADDR=0000:00:05.0
 GUEST_MNT=/tmp/nvme
@@ -182,7 +185,7 @@ guest_boot() {
 		-device nvme-subsys,id=nvmesub,nqn=nqn.2026-12.io.libaccel:guest \
 		-device nvme,id=nvmeA,serial=accel0,subsys=nvmesub,bus=pcie.0,addr=0x4 \
 		-device nvme,id=nvmeB,serial=accel0,subsys=nvmesub,bus=pcie.0,addr=0x5 \
-		-device nvme-ns,drive=nvm0,nsid=1,shared=on,logical_block_size="$GUEST_LBA",physical_block_size="$GUEST_LBA" \
+		-device nvme-ns,drive=nvm0,nsid=1,shared=on,logical_block_size="$GUEST_LBA",physical_block_size="$GUEST_LBA",uuid="$GUEST_NS_UUID" \
 		-D "$GUEST_TRACE" -trace pci_nvme_io_cmd -trace pci_nvme_create_sq \
 		$GUEST_QEMU_EXTRA >"$GUEST_DIR/qemu.out" 2>&1 &
 	GUEST_PID=$!
@@ -289,7 +292,7 @@ guest_fio() {
 		fail "fio $name: $(echo "$GUEST_OUT" | grep -iE 'err|verify' | head -3)"
 	}
 	echo "$GUEST_OUT" | grep -q "err= 0" || fail "fio $name: not verified"
-	note "fio $name: $(echo "$GUEST_OUT" | grep -o 'IOPS=[^,]*' | tr '\n' ' ')($((($(date +%s%N) - t0) / 1000000)) ms)"
+	note "fio $name: $(echo "$GUEST_OUT" | grep -o 'IOPS=[^,]*' | tr '\n' ' ')cpu $(echo "$GUEST_OUT" | grep -o 'usr=[^,]*, sys=[^,]*' | tr '\n' ' ')($((($(date +%s%N) - t0) / 1000000)) ms)"
 }
 
 # guest_uncache 'FILE...' (guest paths, globs): their written pages to the
