@@ -1,7 +1,7 @@
 # g_passthru.sh - the passthru transport (issue 15, item 4, the passthru
 # bullet) on controller A's namespace: fio psync randwrite and randread,
-# --verify=crc32c, 4 threads, under the shim on ext4 and on the kernel,
-# same files. The shim's counters show NVMe commands it built itself, the
+# --verify=crc32c, 4 threads of 2 MiB each, under the shim on ext4 and
+# on the kernel, same files. The shim's counters show NVMe commands it built itself, the
 # exit line says /dev/ngXnY with IOPOLL, and QEMU's trace shows those
 # commands on a queue the kernel's own I/O never used (the nvme driver's
 # poll queue): the device really was reached through passthrough. Then the
@@ -9,67 +9,36 @@
 # refused when passthru is asked for, uring under auto) and a file on a
 # loop device (not NVMe).
 B=$BUILD
-JOB="--name=fio --directory=$GUEST_MNT --bs=4k --size=4m --ioengine=psync --thread"
-JOB="$JOB --numjobs=4 --verify=crc32c --do_verify=1 --group_reporting --verify_state_save=0"
 SHIM="env ACCEL_LOG=info ACCEL_STATS=1 ACCEL_STORAGE=$GUEST_MNT/fio.* LD_PRELOAD=$B/libaccel.so"
 
-# stat NAME OUT: the number after NAME in the storage exit line of OUT
-# ("device writes": the writes after "device reads N (B bytes)").
-stat_of() {
-	local l
-	l=$(echo "$2" | grep -o "storage: files.*" | tail -1)
-	case $1 in
-	"device writes") echo "$l" | sed -n 's/.*device reads [0-9]* ([0-9]* bytes) writes \([0-9]*\).*/\1/p';;
-	"kernel writes") echo "$l" | sed -n 's/.*kernel reads [0-9]* ([0-9]* bytes) writes \([0-9]*\).*/\1/p';;
-	*) echo "$l" | grep -o "$1 [0-9]*" | head -1 | awk '{print $NF}';;
-	esac
-}
-
-# window: the trace's pci_nvme_io_cmd lines since line $1, "sqid opc" each.
-window() {
-	tail -n +"$(($1 + 1))" "$GUEST_TRACE" | grep pci_nvme_io_cmd |
-		sed -n 's/.* sqid \([0-9]*\) opc \(0x[0-9a-f]*\).*/\1 \2/p'
-}
-
-lines() {
-	wc -l <"$GUEST_TRACE"
-}
-
-# fiorun NAME RW [prefix]: runs fio in the guest; sets OUT (its output).
-fiorun() {
-	local name=$1 rw=$2 t0
-	shift 2
-	t0=$(date +%s%N)
-	OUT=$(guest_run "cd /tmp && $* fio $JOB --rw=$rw $EXTRA 2>&1; echo fio-rc=\$?")
-	echo "$OUT" | grep -q '^fio-rc=0$' || fail "fio $name: $(echo "$OUT" | grep -iE 'err|verify' | head -3)"
-	echo "$OUT" | grep -q "err= 0" || fail "fio $name: not verified"
-	note "fio $name: $(echo "$OUT" | grep -o 'IOPS=[^,]*' | tr '\n' ' ')($((($(date +%s%N) - t0) / 1000000)) ms)"
-}
-
-EXTRA=""
-fiorun kernel-write randwrite
-mark=$(lines)
-fiorun kernel-read randread
-ksq=$(window "$mark" | awk '{print $1}' | sort -u | tr '\n' ' ')
-note "kernel I/O on sqid $ksq"
+guest_fio kernel-write randwrite
 
 # shim-write: overwrites of written blocks go to the device; end_fsync
 # makes the FLUSH
-mark=$(lines)
-EXTRA="--end_fsync=1"
-fiorun shim-write randwrite "$SHIM"
-EXTRA=""
-echo "$OUT" | grep -a 'libaccel' | sed 's/^/   /'
-echo "$OUT" | grep -q "through /dev/ng[0-9]*n[0-9]*, namespace [0-9]*, .*polled (IOPOLL)" ||
+mark=$(guest_trace_lines)
+GUEST_FIO_EXTRA=--end_fsync=1 guest_fio shim-write randwrite "$SHIM"
+echo "$GUEST_OUT" | grep -a 'libaccel' | sed 's/^/   /'
+echo "$GUEST_OUT" | grep -q "through /dev/ng[0-9]*n[0-9]*, namespace [0-9]*, .*polled (IOPOLL)" ||
 	fail "shim-write: no 'through /dev/ngXnY ... polled (IOPOLL)' line"
-cmds=$(stat_of "nvme commands" "$OUT")
-[ "$(stat_of "device writes" "$OUT")" = 4096 ] || fail "shim-write: device writes != 4096"
-[ "$(stat_of "kernel reads" "$OUT")" = 0 ] || fail "shim-write: kernel reads"
-[ "${cmds:-0}" -ge 8192 ] || fail "shim-write: nvme commands $cmds < 8192 (writes + verify reads)"
-[ "$(stat_of flushes "$OUT")" -ge 1 ] || fail "shim-write: no flush"
+cmds=$(guest_stat "nvme commands" "$GUEST_OUT")
+[ "$(guest_stat "device writes" "$GUEST_OUT")" = 2048 ] || fail "shim-write: device writes != 2048"
+[ "$(guest_stat "kernel reads" "$GUEST_OUT")" = 0 ] || fail "shim-write: kernel reads"
+[ "${cmds:-0}" -ge 4096 ] || fail "shim-write: nvme commands $cmds < 4096 (writes + verify reads)"
+[ "$(guest_stat flushes "$GUEST_OUT")" -ge 1 ] || fail "shim-write: no flush"
+flushes=$(guest_stat flushes "$GUEST_OUT")
 sleep 0.5 # (QEMU's log line buffer)
-w=$(window "$mark")
-flushes=$(stat_of flushes "$OUT")
+w=$(guest_io_cmds "$mark")
+
+# what the shim wrote, read by the kernel from the namespace (its pages
+# dropped from the cache): the queues this I/O goes on are the kernel's
+guest_uncache "$GUEST_MNT/fio.*" || fail "uncache"
+mark=$(guest_trace_lines)
+guest_fio kernel-read-after randread
+sleep 0.5
+ksq=$(guest_io_cmds "$mark" | awk '{print $1}' | sort -u | tr '\n' ' ')
+note "kernel I/O on sqid $ksq"
+[ -n "$ksq" ] || fail "kernel-read-after: no command in the trace (read from the cache?)"
+
 polled=$(echo "$w" | awk -v k=" $ksq" 'index(k, " " $1 " ") == 0' | wc -l)
 # (on IOPOLL a Flush is the synchronous ioctl, on an interrupt queue:
 # nvme_passthru.c says why)
@@ -79,24 +48,20 @@ note "trace: $polled reads+writes on queues the kernel's I/O did not use, $flush
 	fail "trace: $polled commands on other queues < $((cmds - flushes)) the shim sent"
 [ "$flush" -ge "$flushes" ] || fail "trace: fewer FLUSH commands than the shim's"
 
-# what the shim wrote, read by the kernel from the namespace (caches dropped)
-guest_run 'sync; echo 3 > /proc/sys/vm/drop_caches' || fail "drop caches"
-fiorun kernel-read-after randread
-
-mark=$(lines)
-fiorun shim-read randread "$SHIM"
-cmds=$(stat_of "nvme commands" "$OUT")
-[ "$(stat_of "device reads" "$OUT")" = 4096 ] || fail "shim-read: device reads != 4096"
-[ "${cmds:-0}" -ge 4096 ] || fail "shim-read: nvme commands $cmds < 4096"
+mark=$(guest_trace_lines)
+guest_fio shim-read randread "$SHIM"
+cmds=$(guest_stat "nvme commands" "$GUEST_OUT")
+[ "$(guest_stat "device reads" "$GUEST_OUT")" = 2048 ] || fail "shim-read: device reads != 2048"
+[ "${cmds:-0}" -ge 2048 ] || fail "shim-read: nvme commands $cmds < 2048"
 sleep 0.5
-polled=$(window "$mark" | awk -v k=" $ksq" 'index(k, " " $1 " ") == 0' | wc -l)
+polled=$(guest_io_cmds "$mark" | awk -v k=" $ksq" 'index(k, " " $1 " ") == 0' | wc -l)
 note "trace: $polled reads on the shim's queue, shim counted $cmds"
 [ "$polled" -ge "$cmds" ] || fail "trace: $polled commands on other queues < $cmds"
 
 # the rule: uring when named; no NVMe commands then
-fiorun shim-read-uring randread "$SHIM ACCEL_STORAGE_TRANSPORT=uring"
-[ "$(stat_of "device reads" "$OUT")" = 4096 ] || fail "uring: device reads != 4096"
-[ "$(stat_of "nvme commands" "$OUT")" = 0 ] || fail "uring: nvme commands counted"
+guest_fio shim-read-uring randread "$SHIM ACCEL_STORAGE_TRANSPORT=uring"
+[ "$(guest_stat "device reads" "$GUEST_OUT")" = 2048 ] || fail "uring: device reads != 2048"
+[ "$(guest_stat "nvme commands" "$GUEST_OUT")" = 0 ] || fail "uring: nvme commands counted"
 
 # a namespace whose ng node is not the one sysfs names (here /dev/null
 # bound over it): passthru refuses with one line, the file stays on the

@@ -3,9 +3,11 @@
 # controller A and the ext4 on the shared namespace:
 #  - fio psync randwrite and randread, --verify=crc32c, 4 threads, under
 #    the shim with ACCEL_NVME=B on the files the kernel laid out; the
-#    kernel reads back what the shim wrote (caches dropped). QEMU's trace
-#    shows the four I/O queues the shim created on B (at the shim's bus
-#    addresses) and the commands on each;
+#    kernel reads back what the shim wrote (the files' pages dropped
+#    from its cache). QEMU's trace shows the four I/O queues the shim
+#    created on B (at the shim's bus addresses) and the commands on each;
+#  - the namespace found on B by its UUID (Identify CNS 03h), and one
+#    whose UUID B does not have refused;
 #  - a namespace that does not match (the disk's ids in sysfs replaced
 #    in a private mount namespace) is refused with one line, the file's
 #    bytes come from the kernel;
@@ -15,58 +17,21 @@
 #  - kill -9 of a writer that acknowledges each block after fdatasync:
 #    every acknowledged block is on the namespace (the kernel reads it).
 B=$BUILD
-JOB="--name=fio --directory=$GUEST_MNT --bs=4k --size=2m --ioengine=psync --thread"
-JOB="$JOB --numjobs=4 --verify=crc32c --do_verify=1 --group_reporting --verify_state_save=0"
 SHIM="env ACCEL_LOG=${VFIO_LOG:-info} ACCEL_STATS=1 ACCEL_NVME=$GUEST_B_ADDR ACCEL_STORAGE=$GUEST_MNT/fio.* LD_PRELOAD=$B/libaccel.so"
 P=$B/tests/fileio
 
-stat_of() {
-	local l
-	l=$(echo "$2" | grep -o "storage: files.*" | tail -1)
-	case $1 in
-	"device writes") echo "$l" | sed -n 's/.*device reads [0-9]* ([0-9]* bytes) writes \([0-9]*\).*/\1/p';;
-	*) echo "$l" | grep -o "$1 [0-9]*" | head -1 | awk '{print $NF}';;
-	esac
-}
+guest_fio kernel-write randwrite
 
-lines() {
-	wc -l <"$GUEST_TRACE"
-}
-
-# per_sq FROM: "sqid count" of pci_nvme_io_cmd lines after line FROM
-per_sq() {
-	tail -n +"$(($1 + 1))" "$GUEST_TRACE" | grep pci_nvme_io_cmd |
-		sed -n 's/.* sqid \([0-9]*\) opc.*/\1/p' | sort -n | uniq -c | awk '{print $2, $1}'
-}
-
-fiorun() {
-	local name=$1 rw=$2 t0
-	shift 2
-	t0=$(date +%s%N)
-	OUT=$(guest_run "cd /tmp && $* fio $JOB --rw=$rw $EXTRA 2>&1; echo fio-rc=\$?")
-	echo "$OUT" | grep -q '^fio-rc=0$' || {
-		echo "$OUT" | grep -a libaccel | sed 's/^/   | /'
-		fail "fio $name: $(echo "$OUT" | grep -iE 'err|verify' | head -3)"
-	}
-	echo "$OUT" | grep -q "err= 0" || fail "fio $name: not verified"
-	note "fio $name: $(echo "$OUT" | grep -o 'IOPS=[^,]*' | tr '\n' ' ')($((($(date +%s%N) - t0) / 1000000)) ms)"
-}
-
-EXTRA=""
-fiorun kernel-write randwrite
-
-mark=$(lines)
-EXTRA="--end_fsync=1"
-fiorun shim-write randwrite "$SHIM"
-EXTRA=""
-echo "$OUT" | grep -a 'libaccel' | sed 's/^/   /'
-echo "$OUT" | grep -q "is namespace 1 of controller $GUEST_B_ADDR (.*), [0-9]* I/O queues granted" ||
+mark=$(guest_trace_lines)
+GUEST_FIO_EXTRA=--end_fsync=1 guest_fio shim-write randwrite "$SHIM"
+echo "$GUEST_OUT" | grep -a 'libaccel' | sed 's/^/   /'
+echo "$GUEST_OUT" | grep -q "is namespace 1 of controller $GUEST_B_ADDR (.*), [0-9]* I/O queues granted" ||
 	fail "shim-write: no 'namespace 1 of controller' line"
-[ "$(stat_of "device writes" "$OUT")" = 2048 ] || fail "shim-write: device writes != 2048"
-[ "$(stat_of "kernel reads" "$OUT")" = 0 ] || fail "shim-write: kernel reads"
-[ "$(stat_of "queue pairs" "$OUT")" = 4 ] || fail "shim-write: queue pairs != 4"
-[ "$(stat_of flushes "$OUT")" -ge 1 ] || fail "shim-write: no flush"
-[ "$(stat_of errors "$OUT")" = 0 ] || fail "shim-write: errors"
+[ "$(guest_stat "device writes" "$GUEST_OUT")" = 2048 ] || fail "shim-write: device writes != 2048"
+[ "$(guest_stat "kernel reads" "$GUEST_OUT")" = 0 ] || fail "shim-write: kernel reads"
+[ "$(guest_stat "queue pairs" "$GUEST_OUT")" = 4 ] || fail "shim-write: queue pairs != 4"
+[ "$(guest_stat flushes "$GUEST_OUT")" -ge 1 ] || fail "shim-write: no flush"
+[ "$(guest_stat errors "$GUEST_OUT")" = 0 ] || fail "shim-write: errors"
 sleep 0.5 # (QEMU's log line buffer)
 # the shim's SQs: qid n at bus address 0x40000000 + n * 16 MiB (nvme_vfio.c)
 created=$(tail -n +"$((mark + 1))" "$GUEST_TRACE" | grep pci_nvme_create_sq |
@@ -76,7 +41,7 @@ for q in 1 2 3 4; do
 	echo "$created" | grep -q "^$(printf '%x' $((0x40000000 + q * 0x1000000))) $q\$" ||
 		fail "trace: no SQ $q at the shim's address"
 done
-sq=$(per_sq "$mark")
+sq=$(guest_per_sq "$mark")
 note "commands per sqid: $(echo "$sq" | tr '\n' ';')"
 for q in 1 2 3 4; do
 	n=$(echo "$sq" | awk -v q=$q '$1 == q {print $2}')
@@ -87,13 +52,13 @@ done
 total=$(echo "$sq" | awk '{s += $2} END {print s}')
 [ "$total" -ge 4096 ] || fail "trace: $total commands < 4096"
 
-guest_run 'sync; echo 3 > /proc/sys/vm/drop_caches' || fail "drop caches"
-fiorun kernel-read-after randread
+guest_uncache "$GUEST_MNT/fio.*" || fail "uncache"
+guest_fio kernel-read-after randread
 
-mark=$(lines)
-fiorun shim-read randread "$SHIM"
-[ "$(stat_of "device reads" "$OUT")" = 2048 ] || fail "shim-read: device reads != 2048"
-[ "$(stat_of "queue pairs" "$OUT")" = 4 ] || fail "shim-read: queue pairs != 4"
+mark=$(guest_trace_lines)
+guest_fio shim-read randread "$SHIM"
+[ "$(guest_stat "device reads" "$GUEST_OUT")" = 2048 ] || fail "shim-read: device reads != 2048"
+[ "$(guest_stat "queue pairs" "$GUEST_OUT")" = 4 ] || fail "shim-read: queue pairs != 4"
 
 # a namespace that is not the file's: the disk's EUI64 in sysfs replaced
 out=$(guest_run "
@@ -118,6 +83,39 @@ echo "$out" | grep -q "fio.ref stays on the kernel: controller $GUEST_B_ADDR has
 echo "$out" | grep -q 'kept on the kernel 1), queue pairs 0' || fail "mismatch: the file was not kept on the kernel"
 echo "$out" | grep -q 'same-bytes' || fail "mismatch: bytes differ"
 
+# the UUID path (Identify CNS 03h, the Namespace Identification
+# Descriptor list): the guest's kernel shows no id of QEMU's namespace in
+# sysfs (no nguid, eui or uuid above), so the disk's sysfs directory is
+# replaced, in a private mount namespace, by one that links to its
+# entries and adds a uuid: the UUID lib.sh gave the namespace is found
+# on B (and the bytes come from B), one that no namespace has is refused
+out=$(guest_run <<EOF 2>&1
+ns=\$(ls /sys/block | grep -E '^nvme[0-9]+n[0-9]+\$' | head -n1)
+d=\$(realpath /sys/dev/block/\$(cat /sys/block/\$ns/dev))
+test -e \$d/uuid && echo sysfs-uuid: \$(cat \$d/uuid)
+# ids.sh UUID DIR CMD...: DIR as a directory of links to its entries
+# and a uuid file of UUID, then CMD
+cat >/tmp/ids.sh <<'IDS'
+mkdir -p /tmp/real /tmp/ids && mount -t tmpfs tmpfs /tmp/ids && mount --bind "\$2" /tmp/real || exit 1
+for f in /tmp/real/*; do [ "\${f##*/}" = uuid ] || ln -s "\$f" /tmp/ids/; done
+echo "\$1" >/tmp/ids/uuid && mount --bind /tmp/ids "\$2" || exit 1
+shift 2
+exec "\$@"
+IDS
+for u in $GUEST_NS_UUID 00112233-4455-6677-8899-aabbccddeeff; do
+	unshare -m sh /tmp/ids.sh \$u \$d $SHIM $P $GUEST_MNT/fio.ref r:0:65536:7 && echo same-bytes-\$u
+done
+EOF
+)
+echo "$out" | sed 's/^/   /'
+u=$(echo "$GUEST_NS_UUID" | tr -d -)
+echo "$out" | grep -q "is namespace 1 of controller $GUEST_B_ADDR (UUID $u)" || fail "uuid: B's namespace not found by its UUID"
+echo "$out" | grep -q "files 1 (kept on the kernel 0), queue pairs 1, device reads [1-9]" || fail "uuid: no device reads on B"
+echo "$out" | grep -q "same-bytes-$GUEST_NS_UUID" || fail "uuid: bytes differ"
+echo "$out" | grep -q "fio.ref stays on the kernel: controller $GUEST_B_ADDR has no namespace with UUID 00112233445566778899aabbccddeeff (that of nvme[0-9]*n[0-9]*, under the file)" ||
+	fail "uuid: a UUID no namespace has was not refused"
+echo "$out" | grep -q 'same-bytes-00112233' || fail "uuid mismatch: bytes differ"
+
 # a second process while this one holds B; a forked child; then the
 # parent's device reads again
 out=$(guest_run "
@@ -133,9 +131,10 @@ echo "$out" | grep -q 'second-same-bytes' || fail "second process: bytes differ"
 echo "$out" | grep -q 'first-same-bytes' || fail "owner: bytes differ after the child and the second process"
 
 # crash: kill -9 of a writer that acknowledges each block after its
-# fdatasync (a FLUSH on B, then the kernel's); after the kill and a cache
-# drop, the kernel (controller A) reads every acknowledged block back
-mark=$(lines)
+# fdatasync (a FLUSH on B, then the kernel's); after the kill and the
+# file's pages dropped from the cache, the kernel (controller A) reads
+# every acknowledged block back
+mark=$(guest_trace_lines)
 out=$(GUEST_TIMEOUT=100 guest_run "
 cd $GUEST_MNT && $P fio.crash w:0:16777216:z s >/dev/null || exit 1
 for round in 1 2 3 4; do
@@ -144,7 +143,7 @@ for round in 1 2 3 4; do
 	sleep \$((round % 3 + 1))
 	kill -9 \$w; wait \$w 2>/dev/null
 	n=\$(grep -c '^ack' /tmp/ack.out)
-	sync; echo 3 > /proc/sys/vm/drop_caches
+	sync; dd if=fio.crash iflag=nocache count=0 status=none
 	if [ \"\$n\" -gt 0 ]; then
 		$P fio.crash r:0:\$((n * 4096)):\$round >/tmp/ack.k || { echo \"round \$round: \$(cat /tmp/ack.k) acked \$n\"; exit 1; }
 	fi

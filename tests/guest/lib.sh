@@ -24,9 +24,13 @@
 # Knobs (set before guest_boot): GUEST_MEM (MiB, 768), GUEST_CPUS (1),
 # GUEST_POLLQ (nvme poll queues on A, 1), GUEST_B_DRIVER (vfio-pci; nvme
 # = the kernel takes B too; none), GUEST_IMG_MB (namespace size, 1024),
-# GUEST_LBA (namespace logical block size, 512), GUEST_DRIVE (a -drive
-# option string replacing the plain raw one, e.g. a blkdebug chain; id
-# must be nvm0), GUEST_QEMU_EXTRA (more QEMU arguments), GUEST_TRACE (the
+# GUEST_LBA (namespace logical block size, 512), GUEST_NS_UUID (the
+# namespace's UUID, in its Namespace Identification Descriptor list; the
+# guest's kernel shows no UUID of QEMU's namespaces in sysfs), GUEST_EIO_BLOCK (a 4 KiB
+# block of the namespace: QEMU's blkdebug driver under it fails reads of
+# its third 512-byte sector with errno 5, and the monitor's "qemu-io nvm0
+# break ..." can hold requests; unset: a plain raw drive), GUEST_DRIVE (a
+# -drive option string replacing either, id must be nvm0), GUEST_QEMU_EXTRA (more QEMU arguments), GUEST_TRACE (the
 # QEMU trace log, default $BUILD/guest-$GUEST_NAME.trace), GUEST_NAME,
 # GUEST_KERNEL (another kernel image, e.g. the bzImage, to compare).
 # After guest_boot: GUEST_DIR (this run's files: console.log, nvme.img,
@@ -45,6 +49,7 @@ GUEST_DEBS="${ACCEL_GUEST_DEBS:-/var/cache/libaccel-guest}"
 : "${GUEST_B_DRIVER:=vfio-pci}"
 : "${GUEST_IMG_MB:=1024}"
 : "${GUEST_LBA:=512}"
+: "${GUEST_NS_UUID:=5eed0015-0000-4000-8000-00000000acce}"
 GUEST_A_ADDR=0000:00:04.0
 GUEST_B_ADDR=0000:00:05.0
 GUEST_MNT=/tmp/nvme
@@ -154,7 +159,10 @@ guest_boot() {
 		return 1
 	: "${GUEST_TRACE:=$BUILD/guest-$GUEST_NAME.trace}"
 	rm -f "$GUEST_TRACE"
-	drive="${GUEST_DRIVE:-file=$GUEST_IMG,if=none,id=nvm0,format=raw}"
+	drive="file=$GUEST_IMG,if=none,id=nvm0,format=raw"
+	[ -n "$GUEST_EIO_BLOCK" ] &&
+		drive="if=none,id=nvm0,format=raw,file.driver=blkdebug,file.image.driver=file,file.image.filename=$GUEST_IMG,file.inject-error.0.event=read_aio,file.inject-error.0.errno=5,file.inject-error.0.sector=$((GUEST_EIO_BLOCK * 8 + 2)),file.inject-error.0.once=off,file.inject-error.0.iotype=read"
+	drive=${GUEST_DRIVE:-$drive}
 	# the tree and its build where the guest's own /tmp or /run would hide
 	# them (a clone under /tmp): init.sh puts them back (no spaces or commas)
 	keep=""
@@ -177,7 +185,7 @@ guest_boot() {
 		-device nvme-subsys,id=nvmesub,nqn=nqn.2026-12.io.libaccel:guest \
 		-device nvme,id=nvmeA,serial=accel0,subsys=nvmesub,bus=pcie.0,addr=0x4 \
 		-device nvme,id=nvmeB,serial=accel0,subsys=nvmesub,bus=pcie.0,addr=0x5 \
-		-device nvme-ns,drive=nvm0,nsid=1,shared=on,logical_block_size="$GUEST_LBA",physical_block_size="$GUEST_LBA" \
+		-device nvme-ns,drive=nvm0,nsid=1,shared=on,logical_block_size="$GUEST_LBA",physical_block_size="$GUEST_LBA",uuid="$GUEST_NS_UUID" \
 		-D "$GUEST_TRACE" -trace pci_nvme_io_cmd -trace pci_nvme_create_sq \
 		$GUEST_QEMU_EXTRA >"$GUEST_DIR/qemu.out" 2>&1 &
 	GUEST_PID=$!
@@ -232,4 +240,66 @@ guest_stop() {
 		sleep 0.1
 	done
 	guest_cleanup
+}
+
+# The parts' helpers (run.sh's parts: they use its fail and note).
+
+# guest_trace_lines: the lines of QEMU's trace log so far (a mark for
+# guest_io_cmds and guest_per_sq).
+guest_trace_lines() {
+	wc -l <"$GUEST_TRACE"
+}
+
+# guest_io_cmds MARK: "sqid opc" of each pci_nvme_io_cmd line after line
+# MARK of the trace.
+guest_io_cmds() {
+	tail -n +"$(($1 + 1))" "$GUEST_TRACE" | grep pci_nvme_io_cmd |
+		sed -n 's/.* sqid \([0-9]*\) opc \(0x[0-9a-f]*\).*/\1 \2/p'
+}
+
+# guest_per_sq MARK: "sqid count" of those commands, by sqid.
+guest_per_sq() {
+	guest_io_cmds "$1" | awk '{print $1}' | sort -n | uniq -c | awk '{print $2, $1}'
+}
+
+# guest_stat NAME OUT: the number after NAME in the shim's storage exit
+# line in OUT ("device writes" and "kernel writes": the writes after
+# "device reads N (B bytes)" and "kernel reads N (B bytes)").
+guest_stat() {
+	local l
+	l=$(echo "$2" | grep -o "storage: files.*" | tail -1)
+	case $1 in
+	"device writes" | "kernel writes")
+		echo "$l" | sed -n "s/.*${1% *} reads [0-9]* ([0-9]* bytes) writes \([0-9]*\).*/\1/p";;
+	*) echo "$l" | grep -o "$1 [0-9]*" | head -1 | awk '{print $NF}';;
+	esac
+}
+
+# guest_fio NAME RW [PREFIX...]: fio $GUEST_FIO --rw=RW $GUEST_FIO_EXTRA
+# in the guest's /tmp, after PREFIX (e.g. env ... LD_PRELOAD=...); fails
+# unless fio ends with 0 and verified; sets GUEST_OUT (its output).
+# GUEST_FIO: psync, 4 threads of 2 MiB each (fio.N.0 under $GUEST_MNT),
+# 4 KiB blocks, every block checked with crc32c (512 writes or reads and
+# 512 verify reads a thread for a randwrite).
+: "${GUEST_FIO:=--name=fio --directory=$GUEST_MNT --bs=4k --size=2m --ioengine=psync --thread --numjobs=4 --verify=crc32c --do_verify=1 --group_reporting --verify_state_save=0}"
+guest_fio() {
+	local name=$1 rw=$2 t0
+	shift 2
+	t0=$(date +%s%N)
+	GUEST_OUT=$(guest_run "cd /tmp && $* fio $GUEST_FIO --rw=$rw $GUEST_FIO_EXTRA 2>&1; echo fio-rc=\$?")
+	echo "$GUEST_OUT" | grep -q '^fio-rc=0$' || {
+		echo "$GUEST_OUT" | grep -a libaccel | sed 's/^/   | /'
+		fail "fio $name: $(echo "$GUEST_OUT" | grep -iE 'err|verify' | head -3)"
+	}
+	echo "$GUEST_OUT" | grep -q "err= 0" || fail "fio $name: not verified"
+	note "fio $name: $(echo "$GUEST_OUT" | grep -o 'IOPS=[^,]*' | tr '\n' ' ')cpu $(echo "$GUEST_OUT" | grep -o 'usr=[^,]*, sys=[^,]*' | tr '\n' ' ')($((($(date +%s%N) - t0) / 1000000)) ms)"
+}
+
+# guest_uncache 'FILE...' (guest paths, globs): their written pages to the
+# namespace (sync), then out of the guest's page cache (fadvise DONTNEED,
+# dd's nocache), so the kernel's next reads come from the device. Only
+# those files: a drop_caches would also drop the 9p pages of the host
+# programs the guest runs, each reloaded under TCG afterwards.
+guest_uncache() {
+	guest_run "sync && for f in $*; do dd if=\$f iflag=nocache count=0 status=none || exit 1; done"
 }
