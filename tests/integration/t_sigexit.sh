@@ -119,8 +119,10 @@ wait_file "$DIR/ready.k9" || fail "server (kill -9) did not start"
 # a live process with a runtime directory of its own (no port of its
 # own: its EAL has only the null device), which the sweep must leave
 $NSX env ACCEL_DPDK_ARGS="--no-huge -m 64 --no-pci --vdev=net_null0 --file-prefix $PFX-live" \
-	ACCEL_IP=10.99.0.2/24 "$ACCEL" python3 -c "import socket, time
-s = socket.socket(); open('$DIR/ready.live', 'w'); time.sleep(60)" \
+	ACCEL_IP=10.99.0.2/24 "$ACCEL" python3 -c "import select, socket, time
+s = socket.socket(); s.bind(('0.0.0.0', 7100)); s.listen()
+select.select([s], [], [], 0)  # (its port starts at the data path)
+open('$DIR/ready.live', 'w'); time.sleep(60)" \
 	> "$OUT.live.srv" 2>&1 &
 lpid=$!
 wait_file "$DIR/ready.live" || fail "the live EAL did not start"
