@@ -87,8 +87,14 @@ int main(int argc, char **argv)
 	};
 	struct epoll_event ev = { .events = EPOLLIN };
 	int n = argc > 1 ? atoi(argv[1]) : 200000;
-	/* An AF_INET socket starts the shim's port when one is configured. */
-	int s = socket(AF_INET, SOCK_STREAM, 0);
+	/* A wildcard listener in an epoll set starts the shim's port when one
+	 * is configured (the port starts at the data path). */
+	int s = socket(AF_INET, SOCK_STREAM, 0), lep = epoll_create1(0);
+	struct sockaddr_in la = { .sin_family = AF_INET };
+
+	if (bind(s, (struct sockaddr *)&la, sizeof(la)) < 0 || listen(s, 1) < 0 ||
+	    epoll_ctl(lep, EPOLL_CTL_ADD, s, &ev) < 0)
+		return 1;
 
 	if (pipe(fds) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, sp) < 0)
 		return 1;

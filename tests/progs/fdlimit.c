@@ -143,8 +143,8 @@ int main(void)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	{
-		/* a limit set before the first socket (which starts the
-		 * shim's port) is the limit after it */
+		/* a limit set before the port starts (the waits on the
+		 * listener below start it) is the limit after it */
 		struct rlimit was, r;
 
 		getrlimit(RLIMIT_NOFILE, &was);
@@ -152,13 +152,13 @@ int main(void)
 		r.rlim_cur = was.rlim_cur > 1000 ? 1000 : was.rlim_cur;
 		setrlimit(RLIMIT_NOFILE, &r);
 		lfd = listener();
+		for (int i = 0; i < 3; i++)
+			wait_in_thread(lfd);
 		getrlimit(RLIMIT_NOFILE, &r);
-		printf("soft limit after the first socket: %lu\n", (unsigned long)r.rlim_cur);
+		printf("soft limit after the port's start: %lu\n", (unsigned long)r.rlim_cur);
 		setrlimit(RLIMIT_NOFILE, &was);
 	}
 	printf("listener fd %d\n", lfd);
-	for (int i = 0; i < 3; i++)
-		wait_in_thread(lfd);
 	fd = open("/dev/null", O_RDONLY);
 	printf("next fd %d\n", fd);
 	close(fd);
