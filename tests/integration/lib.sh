@@ -71,6 +71,14 @@ tap_up() {
 	in_ns ip link set "$1" up
 }
 
+# The environment of one end of a memif pair, one NAME=VALUE a line (for
+# mapfile): $1 = role (server|client), $2 = address/prefix, $3 = the
+# control socket's path, $4 = DPDK's memory in MB (256).
+memif_env() {
+	echo "ACCEL_DPDK_ARGS=--no-huge -m ${4:-256} --no-pci --vdev=net_memif0,role=$1,socket=$3"
+	echo "ACCEL_IP=$2"
+}
+
 # Waits until a TCP port answers in the namespace.
 wait_tcp() {
 	for _ in $(seq 100); do

@@ -13,12 +13,8 @@
 ns_setup
 SOCK="/tmp/accel-memif-test-$$.sock"
 trap 'ns_cleanup; rm -f "$SOCK"' EXIT
-memif() { # $1 = role, $2 = address
-	echo "ACCEL_DPDK_ARGS=--no-huge -m 512 --no-pci --vdev=net_memif0,role=$1,socket=$SOCK"
-	echo "ACCEL_IP=$2"
-}
-mapfile -t SRV < <(memif server 10.77.0.1/24)
-mapfile -t CLI < <(memif client 10.77.0.2/24)
+mapfile -t SRV < <(memif_env server 10.77.0.1/24 "$SOCK" 512)
+mapfile -t CLI < <(memif_env client 10.77.0.2/24 "$SOCK" 512)
 
 server_stop() {
 	kill -TERM $sp

@@ -19,12 +19,8 @@
 ns_setup
 SOCK="/tmp/accel-memif-churn-$$.sock"
 trap 'ns_cleanup; rm -f "$SOCK"' EXIT
-memif() { # $1 = role, $2 = address
-	echo "ACCEL_DPDK_ARGS=--no-huge -m 256 --no-pci --vdev=net_memif0,role=$1,socket=$SOCK"
-	echo "ACCEL_IP=$2"
-}
-mapfile -t SRV < <(memif server 10.77.0.1/24)
-mapfile -t CLI < <(memif client 10.77.0.2/24)
+mapfile -t SRV < <(memif_env server 10.77.0.1/24 "$SOCK")
+mapfile -t CLI < <(memif_env client 10.77.0.2/24 "$SOCK")
 log="$LOGDIR/memif_churn.memcached.log"
 
 $NSX env "${SRV[@]}" ACCEL_LOG=info "$ACCEL" memcached -u root -t 2 -U 0 -p 11211 \
