@@ -79,6 +79,17 @@ memif_env() {
 	echo "ACCEL_IP=$2"
 }
 
+# Waits up to 10 s until file $1 has a line matching $2 (grep -E): a
+# program's port starts at its first use of the data path, a moment after
+# its listener answers on 127.0.0.1.
+wait_log() {
+	for _ in $(seq 100); do
+		grep -Eq "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # Waits until a TCP port answers in the namespace.
 wait_tcp() {
 	for _ in $(seq 100); do

@@ -20,7 +20,7 @@ $NSX env ACCEL_DPDK_ARGS="$ARGS,role=server" ACCEL_IP=10.77.0.1/24 "$ACCEL" \
 sp=$!
 wait_tcp 127.0.0.1 11211 || fail "memcached did not listen"
 # (a memif server does not wait for its client: it says so and serves)
-grep -q "warning: port 0: memif server waiting for its client" "$LOGDIR/idlecpu.memcached.log" ||
+wait_log "$LOGDIR/idlecpu.memcached.log" "warning: port 0: memif server waiting for its client" ||
 	{ cat "$LOGDIR/idlecpu.memcached.log"; fail "the memif server did not say it waits"; }
 # The load, and then a client that stays connected through its port (a
 # shell under the shim holding a connection open, idle).

@@ -28,8 +28,7 @@ $NSX env "${SRV[@]}" ACCEL_LOG=info "$ACCEL" memcached -u root -t 2 -U 0 -p 1121
 mc=$!
 wait_tcp 127.0.0.1 11211 || fail "memcached did not listen"
 # (its port starts at its first wait on the listener: count after that)
-for _ in $(seq 100); do grep -q "port 0 (net_memif) up" "$log" && break; sleep 0.1; done
-grep -q "port 0 (net_memif) up" "$log" || { cat "$log"; fail "memcached's port did not start"; }
+wait_log "$log" "port 0 \(net_memif\) up" || { cat "$log"; fail "memcached's port did not start"; }
 sleep 0.2
 before=$(ls /proc/$mc/fd | wc -l)
 # (DPDK 22.11's memif socket is abstract: in the namespace, under its path)
