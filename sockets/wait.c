@@ -220,6 +220,10 @@ static int ep_look(struct sk_thread *t, int epfd, struct epoll_event *ev, int ma
 		sk_unlock(S);
 	else
 		sk_unlock_all();
+	/* (a set homed on another stack: this thread's own still needs its
+	 * turn, as in sock_look) */
+	if (S && S != t->s && sk_service(t) < 0)
+		return -1;
 	return n;
 }
 
@@ -1014,6 +1018,12 @@ static int sock_look(struct sk_wait *w, int armed)
 	}
 	sw->looked = 1;
 	if (!sw->locked) {
+		/* A socket that lives on another stack: this thread is still
+		 * its own stack's sleeper (sk_wake_arm), so the progress
+		 * thread leaves that stack to it; its frames, and those
+		 * that the port hashes there for S, wait on this turn. */
+		if (sw->S != w->t->s && sk_service(w->t) < 0)
+			return -ESHUTDOWN;
 		if (sk_lock(sw->S) < 0)
 			return -ESHUTDOWN;
 		sw->locked = 1;
