@@ -66,6 +66,10 @@ struct dev_net_conf {
 	 * share a tap interface the arguments name (iface=), one queue each;
 	 * NULL or "": the port is this process's alone. */
 	const char *share_group;
+	/* 1 while another process of the group may still start a queue (the
+	 * shim: this process's parent holds the listener): the last member
+	 * to leave keeps the tap for it. NULL: never. */
+	int (*group_lives)(void);
 };
 
 struct dev_net_info {
@@ -95,6 +99,10 @@ int dev_asym_fences(void);
 /* Stops and closes the port; waits (bounded) for threads inside
  * dev_netq_enter/leave to leave. Safe to call when open failed. */
 void dev_net_close(void);
+
+/* A process that never opened the port exits: a tap the group kept for it
+ * (dev_net_conf.group_lives) goes now unless a member has come back. */
+void dev_net_group_exit(const char *eal_args);
 
 const struct dev_net_info *dev_net_info(void);
 

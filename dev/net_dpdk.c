@@ -22,6 +22,7 @@
 #include <dirent.h>
 #include <limits.h>
 #include <net/if.h>
+#include <linux/if_tun.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
@@ -83,6 +84,7 @@ static struct {
 	uint64_t lock_hash;       /* the port's name in the lock files */
 	unsigned lock_slot;       /* this process's queue of a shared tap */
 	int joined;               /* others of the group had the tap already */
+	int (*group_lives)(void); /* dev_net_conf.group_lives */
 	char tap_name[IF_NAMESIZE]; /* a tap the group may share, or "" */
 	int (*own_fd)(int fd);    /* dev_net_conf.own_fd */
 	int asym;                 /* asymmetric fences work (common/barrier.h) */
@@ -1001,6 +1003,8 @@ static int port_lock(const char *args, const char *group, char *why, size_t whyl
  * flipped back, given to the PMD as its mac= argument. Returns args, or
  * buf holding them with the MAC added.
  */
+static int kept_for(uint64_t h);
+
 static const char *tap_join_args(const char *args, char *buf, size_t len)
 {
 	const char *t = strstr(args, "net_tap");
@@ -1009,7 +1013,7 @@ static const char *tap_join_args(const char *args, char *buf, size_t len)
 	size_t at;
 	int fd, ok;
 
-	if (!t || !net.joined || !net.tap_name[0])
+	if (!t || !net.tap_name[0] || (!net.joined && !kept_for(net.lock_hash)))
 		return args;
 	at = (size_t)(t - args) + strcspn(t, " \t\n");
 	if (memmem(t, at - (size_t)(t - args), ",mac=", 5))
@@ -1030,16 +1034,180 @@ static const char *tap_join_args(const char *args, char *buf, size_t len)
 	return buf;
 }
 
-/* The tap PMD takes the interface down as it stops; while other
- * processes of the group have queues on it, it goes up again (its
- * addresses' routes come back with it). */
-static void tap_leave(void)
+/*
+ * A tap the group keeps between its members. The kernel deletes a tap
+ * when its last queue closes, with the addresses and routes the host gave
+ * it; but a prefork server replaces its workers (nginx -s reload starts
+ * new ones and the old ones leave, often before the first new one has
+ * started its port), so a member that leaves last while its group lives
+ * on (the shim: its parent still holds the listener) makes the tap
+ * persistent, and notes so in a file beside the slots', with the pid of
+ * the process the group lives in. The member that leaves last when the
+ * group is over, that process's exit (dev_net_group_exit) or the next
+ * start after it died lets the tap go again. A tap that was persistent
+ * before (the user's own, ip tuntap add) is never touched.
+ */
+static void kept_name(char *path, size_t len, uint64_t h)
+{
+	snprintf(path, len, "%s/accel-port-%016llx-kept", lock_dirs[0], (unsigned long long)h);
+}
+
+/* The pid the tap was kept for, 0 when it was not. */
+static int kept_for(uint64_t h)
+{
+	char path[112], buf[24] = "";
+	int fd, pid;
+	ssize_t n;
+
+	kept_name(path, sizeof(path), h);
+	fd = accel_real.open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
+	n = accel_real.read(fd, buf, sizeof(buf) - 1);
+	accel_real.close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	pid = atoi(buf);
+	return pid > 0 ? pid : 0;
+}
+
+/* IFF_PERSIST on the interface named (its tun_flags in sysfs). */
+static int tap_persistent(const char *name)
+{
+	char path[96], buf[32];
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/tun_flags", name);
+	int fd = accel_real.open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return 0;
+	n = accel_real.read(fd, buf, sizeof(buf) - 1);
+	accel_real.close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	return n > 0 && (strtoul(buf, NULL, 16) & IFF_PERSIST);
+}
+
+/* Sets IFF_PERSIST through one of this process's queues of the tap (the
+ * PMD's descriptors, found among ours): no queue is added, not even for
+ * a moment. */
+static int tap_persist_own(const char *name, int on)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int rc = -ENOENT;
+
+	if (!d)
+		return -errno;
+	while (rc != 0 && (e = readdir(d))) {
+		char link[32], path[300];
+		struct ifreq ifr;
+		int fd = atoi(e->d_name);
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", e->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0 || fd == dirfd(d))
+			continue;
+		link[n] = '\0';
+		memset(&ifr, 0, sizeof(ifr));
+		if (strcmp(link, "/dev/net/tun") || accel_real.ioctl(fd, TUNGETIFF, &ifr) < 0 ||
+		    strcmp(ifr.ifr_name, name))
+			continue;
+		rc = accel_real.ioctl(fd, TUNSETPERSIST, on) < 0 ? -errno : 0;
+	}
+	closedir(d);
+	return rc;
+}
+
+/* The same from a process with no queue of it: one is attached for the
+ * moment it takes (no member has one then: nothing is taken from it). */
+static int tap_unpersist(const char *name)
 {
 	struct ifreq ifr;
-	char pid[24];
+	int fd = accel_real.open("/dev/net/tun", O_RDWR | O_CLOEXEC), rc;
+
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_MULTI_QUEUE;
+	rc = accel_real.ioctl(fd, TUNSETIFF, &ifr) < 0 || accel_real.ioctl(fd, TUNSETPERSIST, 0) < 0
+		     ? -errno
+		     : 0;
+	accel_real.close(fd); /* (the interface goes with it) */
+	return rc;
+}
+
+/* A leaving member's say: 1 when the tap stays for the group. */
+static int tap_keep(int others)
+{
+	char path[112], line[24];
+	int kept = kept_for(net.lock_hash), fd, len;
+
+	kept_name(path, sizeof(path), net.lock_hash);
+	if (net.group_lives && net.group_lives()) {
+		if (kept || (!kept && tap_persistent(net.tap_name)))
+			return 1; /* (kept already, or the user's: persistent) */
+		if (tap_persist_own(net.tap_name, 1) < 0)
+			return others;
+		fd = accel_real.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+				     0644);
+		if (fd >= 0) {
+			len = snprintf(line, sizeof(line), "%d\n", (int)getppid());
+			(void)!accel_real.write(fd, line, (size_t)len);
+			accel_real.close(fd);
+		}
+		ACCEL_INFO("tap %s: kept for the group (pid %d) until a member comes back",
+			   net.tap_name, (int)getppid());
+		return 1;
+	}
+	if (others)
+		return 1;
+	if (kept) {
+		tap_persist_own(net.tap_name, 0);
+		unlink(path);
+	}
+	return 0;
+}
+
+/* The process the tap was kept for exits, or it died (a start): the
+ * tap goes unless a member has come back. */
+static void tap_release(uint64_t h, const char *name, int pid)
+{
+	char path[112], who[24];
+
+	if (lock_others(h, DEV_SHARE_SLOTS, "", who, sizeof(who)))
+		return;
+	kept_name(path, sizeof(path), h);
+	if (kept_for(h) != pid)
+		return;
+	if (tap_unpersist(name) == 0)
+		ACCEL_INFO("tap %s: no longer kept (pid %d %s)", name, pid,
+			   pid == (int)getpid() ? "exits" : "is gone");
+	unlink(path);
+}
+
+void dev_net_group_exit(const char *eal_args)
+{
+	char ifname[IF_NAMESIZE];
+	uint64_t h;
+
+	if (!tap_named(eal_args, ifname, sizeof(ifname)))
+		return;
+	h = port_hash(eal_args);
+	if (kept_for(h) == (int)getpid())
+		tap_release(h, ifname, (int)getpid());
+}
+
+/* The tap PMD takes the interface down as it stops; while other
+ * processes of the group have queues on it, or it is kept for the group,
+ * it goes up again (its addresses' routes come back with it). */
+static void tap_leave(int keep)
+{
+	struct ifreq ifr;
 	int fd;
 
-	if (!net.tap_name[0] || !lock_others(net.lock_hash, net.lock_slot, "", pid, sizeof(pid)))
+	if (!net.tap_name[0] || !keep)
 		return;
 	fd = accel_real.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -1072,9 +1240,17 @@ static int dpdk_net_open(const struct dev_net_conf *conf, char *why, size_t whyl
 			return -EINVAL;
 		}
 	}
+	net.group_lives = conf->group_lives;
 	if (conf->share_group && conf->share_group[0] &&
-	    tap_named(conf->eal_args, joined_args, sizeof(joined_args)))
-		starting = start_lock(port_hash(conf->eal_args));
+	    tap_named(conf->eal_args, joined_args, sizeof(joined_args))) {
+		uint64_t h = port_hash(conf->eal_args);
+		int kept;
+
+		starting = start_lock(h);
+		kept = kept_for(h);
+		if (kept && kill(kept, 0) < 0 && errno == ESRCH)
+			tap_release(h, joined_args, kept); /* (kept for one that died) */
+	}
 	rc = port_lock(conf->eal_args, conf->share_group, why, whylen);
 	if (rc < 0) {
 		if (starting >= 0)
@@ -1146,6 +1322,7 @@ static void runtime_dir_remove(void)
 static void dpdk_net_close(void)
 {
 	uint64_t end;
+	int keep = 0, leaving = -1;
 
 	if (!__atomic_load_n(&net.opened, __ATOMIC_ACQUIRE))
 		return;
@@ -1161,14 +1338,24 @@ static void dpdk_net_close(void)
 			sched_yield();
 	net.opened = 0;
 	cap_close();
+	/* Members leave one at a time, as they start (start_lock): two that
+	 * left at once would each see the other and neither keep the tap. */
+	if (net.tap_name[0]) {
+		char pid[24];
+
+		leaving = start_lock(net.lock_hash);
+		keep = tap_keep(lock_others(net.lock_hash, net.lock_slot, "", pid, sizeof(pid)));
+	}
 	rte_eth_dev_stop(net.info.port_id);
 	rte_eth_dev_close(net.info.port_id);
-	tap_leave();
+	tap_leave(keep);
 	if (net.lock_path[0])
 		unlink(net.lock_path); /* (before the flock goes: lock_current) */
 	if (getpid() == net.owner)
 		runtime_dir_remove();
 	accel_real.close(net.lock_fd); /* the next owner may come */
+	if (leaving >= 0)
+		accel_real.close(leaving);
 }
 
 static int dpdk_net_port_stats(struct dev_port_stats *out)

@@ -142,12 +142,14 @@ static void progress_thread_init(void)
 
 static char tree_id[48];
 static char share_group[80]; /* rt_net_start_group's */
+static int group_lives(void);
 
 /* The network settings from ACCEL_*, for the port and for each stack. */
 static struct sk_net_conf net_conf(void)
 {
 	return (struct sk_net_conf){
 		.share_group = share_group,
+		.group_lives = group_lives,
 		.eal_args = accel_cfg.dpdk_args,
 		.queues = accel_cfg.queues,
 		.mbufs = accel_cfg.mbufs,
@@ -379,6 +381,38 @@ static void refuse(const char *why)
 	say_once(ACCEL_LOG_ERROR, line);
 }
 
+/* The group lives on while this process's parent holds the listener
+ * that made it (share_group's "tree:inode"): a prefork master that forks
+ * new workers (nginx -s reload) or replaces one that died. */
+static int group_lives(void)
+{
+	const char *ino = strrchr(share_group, ':');
+	char dir[40], want[48], path[300], link[48];
+	pid_t pp = getppid();
+	struct dirent *e;
+	int found = 0;
+	DIR *d;
+
+	if (!ino || pp <= 1)
+		return 0;
+	snprintf(want, sizeof(want), "socket:[%s]", ino + 1);
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pp);
+	if (!(d = opendir(dir)))
+		return 0;
+	while (!found && (e = readdir(d))) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n > 0) {
+			link[n] = '\0';
+			found = !strcmp(link, want);
+		}
+	}
+	closedir(d);
+	return found;
+}
+
 void rt_net_start_group(unsigned long listener)
 {
 	/* (before the start: the first caller's group is the port's) */
@@ -501,8 +535,11 @@ __attribute__((destructor)) static void accel_unload(void)
 {
 	if (tree_root && getpid() == atoi(tree_id))
 		said_sweep(1);
-	if (rt_state() != RT_UP)
+	if (rt_state() != RT_UP) {
+		if (rt_state() == RT_READY && accel_cfg.dpdk_args[0])
+			sk_net_group_exit(accel_cfg.dpdk_args);
 		return;
+	}
 	accel_tls.depth++;
 	sk_net_finish(); /* (the exit's FINs and resets count too) */
 	if (accel_cfg.stats)

@@ -193,6 +193,7 @@ int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen)
 		.pcap_snaplen = conf->pcap_snaplen,
 		.own_fd = conf->own_fd,
 		.share_group = conf->share_group,
+		.group_lives = conf->group_lives,
 	};
 
 	/* RFC 6528: one secret for every stack of the process, so the ISNs
@@ -297,6 +298,11 @@ void sk_net_die_later(int sig, void (*die)(int sig))
 {
 	die_fn = die;
 	die_sig = sig;
+}
+
+void sk_net_group_exit(const char *eal_args)
+{
+	dev_net_group_exit(eal_args);
 }
 
 void sk_net_stop(void)

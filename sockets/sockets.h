@@ -44,6 +44,7 @@ struct dev_net_ops;
 struct sk_net_conf {
 	/* the process's port (sk_net_start) */
 	const char *share_group;  /* dev_net_conf.share_group */
+	int (*group_lives)(void); /* dev_net_conf.group_lives */
 	const struct dev_net_ops *dev; /* the device (dev/dev.h); NULL: DPDK's */
 	const char *eal_args;     /* DPDK EAL arguments */
 	unsigned queues, mbufs, link_wait_ms;
@@ -79,6 +80,8 @@ int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen);
  * safe when it never started. */
 void sk_net_finish(void);
 void sk_net_stop(void);
+/* At exit of a process whose port never started (dev_net_group_exit). */
+void sk_net_group_exit(const char *eal_args);
 
 /*
  * A signal is about to end the process (preload/signals.c: its

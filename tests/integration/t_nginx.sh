@@ -1,0 +1,113 @@
+#!/bin/bash
+# nginx from Debian under the shim (issue 19): master_process on with 4
+# workers on the shared tap, each its own stack on its own queue; wrk
+# through the port for 10 s with no socket errors; nginx -s reload (new
+# workers start, the old ones drain and leave) while a client fetches in a
+# loop, none of its fetches failing.
+. "$(dirname "$0")/lib.sh"
+command -v nginx >/dev/null || fail "nginx is not installed (make deps: nginx-light)"
+command -v curl >/dev/null || fail "curl is not installed (make deps)"
+command -v wrk >/dev/null || fail "wrk is not installed (make deps)"
+ns_setup
+WORKERS=${WORKERS:-4}
+dir="$LOGDIR/nginx"
+rm -rf "$dir" && mkdir -p "$dir/www" "$dir/tmp"
+head -c 1048576 /dev/urandom > "$dir/www/blob"
+want=$(sha256sum < "$dir/www/blob" | cut -d' ' -f1)
+echo small > "$dir/www/small"
+cat > "$dir/nginx.conf" <<CONF
+daemon off;
+master_process on;
+worker_processes $WORKERS;
+user root;
+pid $dir/nginx.pid;
+error_log $dir/error.log info;
+events { worker_connections 512; }
+http {
+	access_log off;
+	client_body_temp_path $dir/tmp;
+	proxy_temp_path $dir/tmp;
+	fastcgi_temp_path $dir/tmp;
+	uwsgi_temp_path $dir/tmp;
+	scgi_temp_path $dir/tmp;
+	server { listen 8081; root $dir/www; }
+}
+CONF
+nlog="$LOGDIR/nginx.log"
+$NSX env ACCEL_DPDK_ARGS="$TAP_ARGS" ACCEL_IP=10.88.0.2/24 ACCEL_LOG=info \
+	"$ACCEL" nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" > "$nlog" 2>&1 &
+ng=$!
+tap_up acc0 10.88.0.1/24
+ports_up() { grep -c 'port 0 (net_tap) up' "$dir/error.log"; }
+for _ in $(seq 300); do [ "$(ports_up)" -ge "$WORKERS" ] && break; sleep 0.1; done
+[ "$(ports_up)" -ge "$WORKERS" ] || { tail -20 "$dir/error.log"; fail "nginx: $WORKERS workers did not start their ports ($(ports_up))"; }
+note "nginx: $WORKERS workers started their ports"
+ok=0
+for i in $(seq 20); do
+	got=$(in_ns curl -s -m 10 http://10.88.0.2:8081/blob | sha256sum | cut -d' ' -f1)
+	[ "$got" = "$want" ] && ok=$((ok + 1))
+done
+[ "$ok" = 20 ] || fail "nginx, $WORKERS workers: $ok of 20 intact"
+note "nginx, $WORKERS workers: 20 of 20 intact (sha256)"
+in_ns wrk -t 2 -c 32 -d 10s http://10.88.0.2:8081/small > "$LOGDIR/nginx.wrk" 2>&1
+cat "$LOGDIR/nginx.wrk"
+grep -q "Socket errors\|Non-2xx" "$LOGDIR/nginx.wrk" && fail "wrk: $(grep 'Socket errors\|Non-2xx' "$LOGDIR/nginx.wrk")"
+reqs=$(awk '/requests in/ {print $1}' "$LOGDIR/nginx.wrk")
+[ "${reqs:-0}" -gt 0 ] || fail "wrk: no requests ($(cat "$LOGDIR/nginx.wrk"))"
+accepts_of() { # bypass connections worker $1 has accepted
+	in_ns "$BUILD/accel-stat" "$1" 2>&1 | awk '$1 == "bypass_accepts" {print $2}'
+}
+workers=$(pgrep -P $ng)
+[ "$(echo $workers | wc -w)" = "$WORKERS" ] || fail "nginx: workers '$workers'"
+for w in $workers; do
+	n=$(in_ns "$BUILD/accel-stat" "$w" 2>&1 | awk '$1 == "stacks" {print $2}')
+	a=$(accepts_of "$w")
+	[ "$n" = 1 ] || fail "nginx worker $w: '$n' stacks in accel-stat (want 1)"
+	note "nginx worker $w: 1 stack, $a connections accepted through the port"
+done
+note "wrk, 10 s, 32 connections: $reqs requests, no socket errors"
+
+# ---- reload while a client fetches in a loop ------------------------------
+loop_log="$LOGDIR/nginx.loop"
+: > "$loop_log"
+( while [ ! -e "$dir/stop" ]; do
+	if got=$(in_ns curl -s -S -m 5 http://10.88.0.2:8081/small 2>&1); then
+		[ "$got" = small ] && echo ok || echo "bad: $got"
+	else
+		echo "error: $got"
+	fi
+done >> "$loop_log" ) &
+loop=$!
+sleep 1
+for round in 1 2; do
+	old=$(pgrep -P $ng | sort)
+	before=$(ports_up)
+	nginx -p "$dir" -c "$dir/nginx.conf" -s reload 2>> "$LOGDIR/nginx.reload" || fail "nginx -s reload failed"
+	for _ in $(seq 300); do
+		now=$(pgrep -P $ng | sort)
+		[ "$(ports_up)" -ge $((before + WORKERS)) ] && [ -z "$(comm -12 <(echo "$old") <(echo "$now"))" ] && break
+		sleep 0.1
+	done
+	[ "$(ports_up)" -ge $((before + WORKERS)) ] || fail "reload $round: new workers did not start their ports"
+	[ -n "$(comm -12 <(echo "$old") <(echo "$(pgrep -P $ng | sort)"))" ] && fail "reload $round: old workers still there"
+	note "reload $round: $WORKERS new workers on the port, the old ones gone"
+	sleep 2
+done
+touch "$dir/stop"
+wait $loop
+n_ok=$(grep -c '^ok$' "$loop_log")
+n_bad=$(grep -vc '^ok$' "$loop_log")
+[ "$n_bad" = 0 ] || fail "reload: $n_bad of $((n_ok + n_bad)) fetches failed: $(grep -v '^ok$' "$loop_log" | sort | uniq -c | head -5)"
+[ "$n_ok" -ge 20 ] || fail "reload: only $n_ok fetches"
+note "reload twice: $n_ok fetches over it, none failed"
+grep -q "kept for the group" "$dir/error.log" ||
+	note "(the old workers left after a new one had started: the tap was not kept this time)"
+# nginx stops: the tap kept between workers goes with the master
+kill -TERM $ng
+wait $ng 2>/dev/null
+for _ in $(seq 50); do in_ns ip link show acc0 >/dev/null 2>&1 || break; sleep 0.1; done
+in_ns ip link show acc0 >/dev/null 2>&1 && fail "nginx stopped: acc0 is still there ($(in_ns cat /sys/class/net/acc0/tun_flags))"
+left=$(find /run/libaccel /tmp -maxdepth 1 -name 'accel-port-*-kept' -newer "$dir/nginx.conf" 2>/dev/null)
+[ -z "$left" ] || fail "nginx stopped: a kept-tap note is left: $left"
+note "nginx stopped: the tap and its note are gone"
+exit 0
