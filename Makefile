@@ -88,7 +88,7 @@ TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 BENCH_PROGS := $(BUILD)/bench/callcost $(BUILD)/bench/kecho $(BUILD)/bench/stacklink \
 	$(BUILD)/bench/jitter $(BUILD)/bench/c2c $(BUILD)/bench/guardcost
 
-.PHONY: all deps check unit unit-san integration integration-san demo bench bench-cluster \
+.PHONY: all deps check unit unit-san integration integration-san demo bench bench-nginx bench-cluster \
 	install uninstall man clean fuzz fuzz-build fuzz-check fuzz-cov check-nvme
 all: $(BUILD)/libaccel.so $(BUILD)/accel $(BUILD)/stack-echo $(BUILD)/accel-stat \
 	$(BUILD)/accel-load man
@@ -342,6 +342,11 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all $(BENCH_PROGS)
 	@benchmarks/run.sh
+
+# nginx master + 2 workers with wrk, kernel against the shim on the shared tap
+bench-nginx: deps
+	@$(MAKE) --no-print-directory all
+	@benchmarks/nginx.sh
 
 # Redis Cluster and a memcached pool, kernel nodes against shimmed ones
 bench-cluster: deps
