@@ -86,6 +86,8 @@ static struct {
 	int joined;               /* others of the group had the tap already */
 	int (*group_lives)(void); /* dev_net_conf.group_lives */
 	char tap_name[IF_NAMESIZE]; /* a tap the group may share, or "" */
+	char xdp_name[IF_NAMESIZE]; /* a netdev the group shares by af_xdp, or "" */
+	unsigned xdp_queues;      /* its receive queues, one a member */
 	int (*own_fd)(int fd);    /* dev_net_conf.own_fd */
 	int asym;                 /* asymmetric fences work (common/barrier.h) */
 	int stopping;             /* dev_net_close has begun (atomic) */
@@ -822,6 +824,49 @@ static int tap_named(const char *args, char *ifname, size_t len)
 	return dev_kv(dev, "iface", ifname, len) && ifname[0];
 }
 
+/* The netdev the arguments' one net_af_xdp device names (iface=), when it
+ * names no queues of its own (start_queue=, queue_count=): then processes
+ * of a group may share the netdev, one queue each. Returns the netdev's
+ * receive queues (sysfs), 0 when not so. */
+static unsigned xdp_named(const char *args, char *ifname, size_t len)
+{
+	const char *t = args ? strstr(args, "net_af_xdp") : NULL;
+	char dev[256], v[16], path[96];
+	unsigned n = 0;
+	struct dirent *e;
+	DIR *d;
+
+	if (!t || strstr(t + 1, "net_") || strstr(args, "-a ") || strstr(args, "--allow"))
+		return 0;
+	snprintf(dev, sizeof(dev), "%.*s", (int)strcspn(t, " \t\n"), t);
+	if (!dev_kv(dev, "iface", ifname, len) || !ifname[0] ||
+	    dev_kv(dev, "start_queue", v, sizeof(v)) || dev_kv(dev, "queue_count", v, sizeof(v)))
+		return 0;
+	snprintf(path, sizeof(path), "/sys/class/net/%s/queues", ifname);
+	if (!(d = opendir(path)))
+		return 0;
+	while ((e = readdir(d)))
+		n += !strncmp(e->d_name, "rx-", 3);
+	closedir(d);
+	return n;
+}
+
+/* The arguments with this process's queue of a shared netdev added to its
+ * net_af_xdp device (slot k: start_queue=k, queue_count=1). */
+static const char *xdp_queue_args(const char *args, char *buf, size_t len, unsigned slot)
+{
+	const char *t = strstr(args, "net_af_xdp");
+	size_t at;
+
+	if (!t)
+		return args;
+	at = (size_t)(t - args) + strcspn(t, " \t\n");
+	if ((size_t)snprintf(buf, len, "%.*s,start_queue=%u,queue_count=1%s", (int)at, args, slot,
+			     args + at) >= len)
+		return args;
+	return buf;
+}
+
 static void lock_name(char *path, size_t len, size_t dir, uint64_t h, unsigned slot)
 {
 	if (slot == 0) /* (the name a port alone has always had) */
@@ -925,6 +970,7 @@ static uint64_t port_hash(const char *args)
  * DEV_START_WAIT_MS. Returns the descriptor to close when started, or -1.
  */
 #define DEV_START_WAIT_MS 10000
+#define DEV_SLOT_WAIT_MS 5000 /* for a queue of the group's to come free */
 
 static int start_lock(uint64_t h)
 {
@@ -951,11 +997,13 @@ static int port_lock(const char *args, const char *group, char *why, size_t whyl
 {
 	char path[112], pid[24] = "", ifname[IF_NAMESIZE], line[128];
 	uint64_t h = port_hash(args);
-	unsigned slots = 1, slot;
+	unsigned slots = 1, slot, xdp = 0;
 	int fd = -1, rc = 1, others = 0, len;
 
 	if (group && group[0] && tap_named(args, ifname, sizeof(ifname)))
 		slots = DEV_SHARE_SLOTS;
+	else if (group && group[0] && (xdp = xdp_named(args, ifname, sizeof(ifname))) > 1)
+		slots = xdp < DEV_SHARE_SLOTS ? xdp : DEV_SHARE_SLOTS;
 	mkdir(lock_dirs[0], 01777);
 	/* the first free slot past those of my group */
 	for (slot = 0; slot < slots && rc == 1; slot++)
@@ -973,7 +1021,7 @@ static int port_lock(const char *args, const char *group, char *why, size_t whyl
 	}
 	if (rc == 1) {
 		snprintf(why, whylen, "the port's %u shared queues are all in use", slots);
-		return -EBUSY;
+		return -EXFULL; /* (dpdk_net_open waits, then says -EBUSY) */
 	}
 	if (rc == 2) {
 		snprintf(why, whylen, "the port is in use by pid %s (%s)", pid[0] ? pid : "?",
@@ -987,8 +1035,12 @@ static int port_lock(const char *args, const char *group, char *why, size_t whyl
 	net.lock_hash = h;
 	net.lock_slot = slot;
 	net.joined = others == 1;
-	if (slots > 1)
+	if (slots > 1 && !xdp)
 		snprintf(net.tap_name, sizeof(net.tap_name), "%s", ifname);
+	if (slots > 1 && xdp) {
+		snprintf(net.xdp_name, sizeof(net.xdp_name), "%s", ifname);
+		net.xdp_queues = slots;
+	}
 	snprintf(net.lock_path, sizeof(net.lock_path), "%s", path);
 	accel_lock_sweep(path);
 	return 0;
@@ -1241,23 +1293,38 @@ static int dpdk_net_open(const struct dev_net_conf *conf, char *why, size_t whyl
 		}
 	}
 	net.group_lives = conf->group_lives;
-	if (conf->share_group && conf->share_group[0] &&
-	    tap_named(conf->eal_args, joined_args, sizeof(joined_args))) {
-		uint64_t h = port_hash(conf->eal_args);
-		int kept;
+	/* Every queue held by the group: its members are being replaced
+	 * (nginx -s reload starts the new workers before the old ones have
+	 * left), so wait a while for one to go, out of the start lock (a
+	 * member leaves under it). */
+	for (uint64_t until = dev_now_ns() + DEV_SLOT_WAIT_MS * 1000000ull;;) {
+		if (conf->share_group && conf->share_group[0] &&
+		    xdp_named(conf->eal_args, joined_args, sizeof(joined_args)) > 1)
+			starting = start_lock(port_hash(conf->eal_args));
+		else if (conf->share_group && conf->share_group[0] &&
+			 tap_named(conf->eal_args, joined_args, sizeof(joined_args))) {
+			uint64_t h = port_hash(conf->eal_args);
+			int kept;
 
-		starting = start_lock(h);
-		kept = kept_for(h);
-		if (kept && kill(kept, 0) < 0 && errno == ESRCH)
-			tap_release(h, joined_args, kept); /* (kept for one that died) */
-	}
-	rc = port_lock(conf->eal_args, conf->share_group, why, whylen);
-	if (rc < 0) {
+			starting = start_lock(h);
+			kept = kept_for(h);
+			if (kept && kill(kept, 0) < 0 && errno == ESRCH)
+				tap_release(h, joined_args, kept); /* (kept for one that died) */
+		}
+		rc = port_lock(conf->eal_args, conf->share_group, why, whylen);
+		if (rc >= 0)
+			break;
 		if (starting >= 0)
 			accel_real.close(starting);
-		return rc;
+		starting = -1;
+		if (rc != -EXFULL || dev_now_ns() >= until)
+			return rc == -EXFULL ? -EBUSY : rc;
+		usleep(20000);
 	}
-	if (c.eal_args)
+	if (c.eal_args && net.xdp_name[0])
+		c.eal_args = xdp_queue_args(c.eal_args, joined_args, sizeof(joined_args),
+					    net.lock_slot);
+	else if (c.eal_args)
 		c.eal_args = tap_join_args(c.eal_args, joined_args, sizeof(joined_args));
 	conf = &c;
 	/* The port's queues are opened by port_start, and the tap PMD arms
@@ -1296,6 +1363,9 @@ static int dpdk_net_open(const struct dev_net_conf *conf, char *why, size_t whyl
 		ACCEL_INFO("tap %s: queue slot %u, shared with the processes serving the same "
 			   "listener%s", net.tap_name, net.lock_slot,
 			   net.joined ? " (joined theirs)" : "");
+	if (net.xdp_name[0])
+		ACCEL_INFO("af_xdp %s: queue %u of %u, shared with the processes serving the "
+			   "same listener", net.xdp_name, net.lock_slot, net.xdp_queues);
 	net.asym = asym_fence_init();
 	net.owner = getpid();
 	__atomic_store_n(&net.opened, 1, __ATOMIC_RELEASE);

@@ -6,7 +6,7 @@ PKGS="build-essential pkg-config libdpdk-dev dpdk libnuma-dev libcmocka-dev
 liburing-dev memcached redis-server redis-tools libmemcached-tools fio
 iproute2 iputils-ping procps psmisc python3 gnuplot-nox nftables tcl8.6 dpkg-dev
 e2fsprogs mount clang-14 llvm-14 libclang-rt-14-dev debhelper man-db nutcracker
-qemu-system-x86 busybox-static kmod cpio xz-utils tshark nginx-light curl wrk"
+qemu-system-x86 busybox-static kmod cpio xz-utils tshark nginx-light curl wrk ethtool"
 
 # The test guest's kernel (tests/guest/lib.sh): linux-image-amd64's
 # package, fetched with apt-get download, not installed on this host (its
