@@ -72,8 +72,10 @@ static void rdy_unlink(struct sk_item *it)
 	ep->nrdy--;
 }
 
-/* Under s's home lock: a mixed set's list is not ours to touch. */
-void sk_items_changed(struct sk_sock *s)
+/* The socket's readiness may have changed: its items go on their sets'
+ * ready lists, and the threads sleeping on those sets wake. Under s's
+ * home lock: a mixed set's list is not ours to touch. */
+static void items_changed(struct sk_sock *s)
 {
 	for (struct sk_item *it = s->items; it; it = it->s_next) {
 		if (!it->ep->mixed)
@@ -82,7 +84,7 @@ void sk_items_changed(struct sk_sock *s)
 	}
 }
 
-void sk_item_remove(struct sk_item *it)
+static void item_remove(struct sk_item *it)
 {
 	struct sk_item **pp;
 
@@ -98,6 +100,28 @@ void sk_item_remove(struct sk_item *it)
 	if (*pp)
 		*pp = it->s_next;
 	free(it);
+}
+
+/* The stack says a connection's readiness changed (under the lock): a
+ * call blocked on it and the sets that watch it look again. */
+void sk_sock_event(void *ctx, struct stack_tcp *c, void *user, unsigned events)
+{
+	struct sk_sock *s = user;
+
+	(void)ctx;
+	(void)c;
+	(void)events;
+	if (!s)
+		return;
+	s->gen++;
+	sk_thread_wake(s->waiter);
+	items_changed(s);
+}
+
+void sk_sock_unwatch(struct sk_sock *s)
+{
+	while (s->items)
+		item_remove(s->items);
 }
 
 static pthread_mutex_t ep_spare_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -155,7 +179,7 @@ static void ep_close_locked(int epfd)
 	if (!ep)
 		return;
 	while (ep->items)
-		sk_item_remove(ep->items);
+		item_remove(ep->items);
 	__atomic_store_n(&sk_eps[epfd], NULL, __ATOMIC_RELEASE);
 	ep_spare_put(ep);
 }
@@ -315,7 +339,7 @@ static int ctl_locked(struct sk_ep *ep, int epfd, int op, int fd, struct sk_sock
 	case EPOLL_CTL_DEL:
 		if (!it)
 			return -ENOENT;
-		sk_item_remove(it);
+		item_remove(it);
 		return 0;
 	default:
 		return -EINVAL;

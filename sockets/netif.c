@@ -2,7 +2,9 @@
  * netif.c - the process's stacks, one per device queue (the stacks'
  * platform ops are the device layer's: dev/netif.h), their locks, the
  * frames steered between them, and the per-thread context that ties a
- * thread to its stack.
+ * thread to its stack and lets it sleep. The lowest file of sockets/ but
+ * for the helpers (stats.c, flows.c, spin.c, progress.c): what it needs of
+ * the sockets above it comes through sk_hooks.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -18,6 +20,7 @@
 #include "../common/barrier.h"
 #include "../common/log.h"
 #include "../common/real.h"
+#include "../common/sigasync.h"
 #include "../dev/dev.h"
 #include "../dev/netif.h"
 #include "opts.h"
@@ -35,6 +38,7 @@ struct sk_stack sk_stacks[SK_MAX_THREADS];
 unsigned sk_nstacks;
 int sk_orphans;
 static int stacks_up, stacks_failed;
+static int in_child; /* a forked child: the stacks are the parent's */
 static struct sk_stack *by_qid[DEV_MAX_QUEUES];
 
 /*
@@ -177,7 +181,7 @@ static int progress_turn(struct sk_stack *S)
 	return ran;
 }
 
-int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen)
+int sk_netif_open(const struct sk_net_conf *conf, char *why, size_t whylen)
 {
 	struct dev_net_conf dc = {
 		.dev = conf->dev,
@@ -210,7 +214,7 @@ void sk_net_finish(void)
 
 	if (__atomic_load_n(&stacks_up, __ATOMIC_ACQUIRE) && !sk_in_child() &&
 	    !__atomic_exchange_n(&finished, 1, __ATOMIC_ACQ_REL) && sk_lock_all() == 0) {
-		sk_socks_exit();
+		sk_hooks.socks_exit(); /* (sock.c) */
 		for (unsigned i = 0; i < sk_nstacks; i++)
 			stack_flush(sk_stacks[i].st);
 		sk_unlock_all();
@@ -276,7 +280,7 @@ int sk_net_die(int crash)
 			held |= 1u << i;
 			stack_dying(sk_stacks[i].st);
 		}
-	sk_socks_die(held, start + SK_DIE_LOCK_NS);
+	sk_hooks.socks_die(held, start + SK_DIE_LOCK_NS); /* (sock.c) */
 	do {
 		closing = 0;
 		for (unsigned i = 0; i < sk_nstacks; i++)
@@ -307,6 +311,16 @@ void sk_net_stop(void)
 	if (!sk_in_child())
 		sk_stats_unpublish();
 	dev_net_close();
+}
+
+void sk_fork_child(void)
+{
+	in_child = 1;
+}
+
+int sk_in_child(void)
+{
+	return in_child;
 }
 
 int sk_thread_is_internal(void)
@@ -439,7 +453,7 @@ static int stacks_start(const struct sk_net_conf *conf)
 	n = info->queues;
 	if (dev_netif_ops(&stack_ops_of, n > 1 ? handed : NULL) < 0)
 		goto out;
-	stack_ops_of.tcp_event = sk_sock_event;
+	stack_ops_of.tcp_event = sk_hooks.tcp_event;
 	if (n > 1) {
 		stack_ops_of.steer = netif_steer;
 		stack_ops_of.tcp_gone = netif_tcp_gone;
@@ -748,6 +762,38 @@ void sk_wake_ack(struct sk_thread *t)
 		poll_stale(t, sk_now(), 1);
 	}
 	errno = saved;
+}
+
+/*
+ * A waiting call sleeps in slices (to the stack's next timer, or an idle
+ * slice) and runs the stack between them. A signal that came between two
+ * slices would be handled there, in user space, and the next slice would
+ * sleep on: the call would not return EINTR where the kernel's returns
+ * it. So from its first sleep on, a call keeps the program's signals
+ * blocked, and every slice sleeps with the mask the program waits under
+ * (its sigmask, or its own mask), which lets them in only while asleep: a
+ * signal ends the slice with EINTR, as it ends the kernel's wait. Faults
+ * stay deliverable. Two system calls per sleeping call, none per spin.
+ */
+const sigset_t *sk_sleep_mask(struct sk_thread *t, const sigset_t *sigmask)
+{
+	sigset_t all;
+
+	if (!t->sig_blocked) {
+		sig_async_set(&all);
+		if (pthread_sigmask(SIG_BLOCK, &all, &t->sig_old) != 0)
+			return sigmask;
+		t->sig_blocked = 1;
+	}
+	return sigmask ? sigmask : &t->sig_old;
+}
+
+void sk_sleep_unmask(struct sk_thread *t)
+{
+	if (t->sig_blocked) {
+		t->sig_blocked = 0;
+		pthread_sigmask(SIG_SETMASK, &t->sig_old, NULL);
+	}
 }
 
 void sk_thread_wake(struct sk_thread *t)

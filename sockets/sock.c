@@ -39,7 +39,6 @@ struct sk_sock **sk_socks;
 struct sk_ep **sk_eps;
 unsigned sk_nfds;
 int sk_nsocks;              /* bypass sockets alive: 0 lets waits skip us */
-static int in_child;        /* a forked child: the stack is the parent's */
 /* every live socket (for the exit), and the freed ones for reuse */
 static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sk_sock *live, *spare;
@@ -138,21 +137,6 @@ uint32_t sk_sock_epoll_events(const struct sk_sock *s)
 	return r;
 }
 
-/* The stack says a connection's readiness changed (under the lock). */
-void sk_sock_event(void *ctx, struct stack_tcp *c, void *user, unsigned events)
-{
-	struct sk_sock *s = user;
-
-	(void)ctx;
-	(void)c;
-	(void)events;
-	if (!s)
-		return;
-	s->gen++;
-	sk_thread_wake(s->waiter);
-	sk_items_changed(s);
-}
-
 /* ---- lifetime ----------------------------------------------------------- */
 
 /* A socket object, fresh or reused (sockets are never freed: a thread may
@@ -242,8 +226,7 @@ static void sock_free(struct sk_sock *s)
 {
 	sk_thread_wake(s->waiter); /* a call blocked on it looks again */
 	s->life++; /* (and sees that it is not its socket any more: wait.c) */
-	while (s->items)
-		sk_item_remove(s->items);
+	sk_hooks.sock_unwatch(s); /* (epoll.c) */
 	if (s->c) {
 		if (s->kind == SK_LISTEN && sk_nstacks > 1)
 			sk_flow_listen(s->lport, -1);
@@ -478,7 +461,7 @@ static int port_taken(uint16_t port, int reuseaddr, int reuse_port)
 int sk_port_free(struct sk_thread *t, int fd, uint16_t port)
 {
 	(void)t;
-	if (in_child)
+	if (sk_in_child())
 		return -EBADF;
 	return port && port_taken(port, opt_on(fd, SO_REUSEADDR), reuseport(fd)) ?
 	       -EADDRINUSE : 0;
@@ -489,7 +472,7 @@ int sk_bind(struct sk_thread *t, int fd, uint32_t ip, uint16_t port, int dual)
 	struct sk_sock *s = NULL;
 	int r = -EINVAL; /* bound already (Linux: inet_num is set) */
 
-	if (in_child || sk_lock(t->s) < 0)
+	if (sk_in_child() || sk_lock(t->s) < 0)
 		return -EBADF;
 	if (!sk_get(fd) && (dual || (r = sk_port_free(t, fd, port)) == 0)) {
 		s = sock_new(fd, SK_BOUND, t->s);
@@ -514,7 +497,7 @@ int sk_listen(struct sk_thread *t, int fd, int backlog)
 	int r;
 
 	(void)t;
-	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
+	if (sk_in_child() || sk_lock_sock(fd, &S, &s) < 0)
 		return -EBADF;
 	r = 0;
 	if (s->kind == SK_LISTEN) { /* a new backlog only */
@@ -621,7 +604,7 @@ int sk_accept(struct sk_thread *t, int fd, struct sockaddr *addr, socklen_t *len
 	*kernel = 0;
 	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
 		return -EINVAL;
-	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
+	if (sk_in_child() || sk_lock_sock(fd, &S, &s) < 0)
 		return -EBADF;
 	for (;;) {
 		s = sk_get_on(fd, S);
@@ -652,8 +635,8 @@ int sk_accept(struct sk_thread *t, int fd, struct sockaddr *addr, socklen_t *len
 		}
 		if (s->nonblock)
 			break;
-		r = sk_wait_sock(t, S, fd, STACK_TCP_EV_IN, s->dual ? fd : -1, SO_RCVTIMEO,
-				 &until);
+		r = sk_hooks.wait_sock(t, S, fd, STACK_TCP_EV_IN, s->dual ? fd : -1,
+				       SO_RCVTIMEO, &until);
 		if (r == -ESHUTDOWN)
 			return r; /* the lock is not held */
 		if (r < 0)
@@ -687,7 +670,7 @@ int sk_connect(struct sk_thread *t, int fd, uint32_t ip, uint16_t port)
 	uint64_t until = 0; /* (sk_wait_sock) */
 	int r, err;
 
-	if (in_child)
+	if (sk_in_child())
 		return -EBADF;
 	r = sk_lock_sock(fd, &S, &s);
 	if (r == -ESHUTDOWN)
@@ -746,8 +729,9 @@ wait:
 			r = stack_tcp_error(s->c);
 			break;
 		}
-		r = sk_wait_sock(t, S, fd, STACK_TCP_EV_OUT | STACK_TCP_EV_ERR | STACK_TCP_EV_HUP,
-				 -1, SO_SNDTIMEO, &until);
+		r = sk_hooks.wait_sock(t, S, fd,
+				       STACK_TCP_EV_OUT | STACK_TCP_EV_ERR | STACK_TCP_EV_HUP, -1,
+				       SO_SNDTIMEO, &until);
 		if (r == -ESHUTDOWN)
 			return r;
 		if (r < 0) {
@@ -878,7 +862,7 @@ ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 	uint64_t until = 0; /* (sk_wait_sock) */
 	ssize_t r = 0;
 
-	if (in_child)
+	if (sk_in_child())
 		return -EBADF;
 	r = sk_lock_sock(fd, &S, &s);
 	if (r < 0)
@@ -919,8 +903,9 @@ ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 			r = got ? (ssize_t)got : -EAGAIN;
 			break;
 		}
-		r = sk_wait_sock(t, S, fd, STACK_TCP_EV_IN | STACK_TCP_EV_RDHUP | STACK_TCP_EV_HUP |
-					   STACK_TCP_EV_ERR, -1, SO_RCVTIMEO, &until);
+		r = sk_hooks.wait_sock(t, S, fd,
+				       STACK_TCP_EV_IN | STACK_TCP_EV_RDHUP | STACK_TCP_EV_HUP |
+				       STACK_TCP_EV_ERR, -1, SO_RCVTIMEO, &until);
 		if (r == -ESHUTDOWN)
 			return got ? (ssize_t)got : r;
 		if (r < 0) {
@@ -941,7 +926,7 @@ ssize_t sk_send(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 	uint64_t until = 0; /* (sk_wait_sock) */
 	ssize_t r = 0;
 
-	if (in_child)
+	if (sk_in_child())
 		return -EBADF;
 	r = sk_lock_sock(fd, &S, &s);
 	if (r < 0)
@@ -982,8 +967,9 @@ ssize_t sk_send(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 			r = sent ? (ssize_t)sent : -EAGAIN;
 			break;
 		}
-		r = sk_wait_sock(t, S, fd, STACK_TCP_EV_OUT | STACK_TCP_EV_ERR | STACK_TCP_EV_HUP,
-				 -1, SO_SNDTIMEO, &until);
+		r = sk_hooks.wait_sock(t, S, fd,
+				       STACK_TCP_EV_OUT | STACK_TCP_EV_ERR | STACK_TCP_EV_HUP, -1,
+				       SO_SNDTIMEO, &until);
 		if (r == -ESHUTDOWN)
 			return sent ? (ssize_t)sent : r;
 		if (r < 0) {
@@ -1003,7 +989,7 @@ int sk_shutdown(struct sk_thread *t, int fd, int how)
 	int r;
 
 	(void)t;
-	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
+	if (sk_in_child() || sk_lock_sock(fd, &S, &s) < 0)
 		return -EBADF;
 	if (how < SHUT_RD || how > SHUT_RDWR)
 		r = -EINVAL;
@@ -1038,7 +1024,7 @@ void sk_close(struct sk_thread *t, int fd)
 	(void)t;
 	if ((unsigned)fd >= sk_nfds)
 		return;
-	if (in_child) { /* the parent's: never touch its stack */
+	if (sk_in_child()) { /* the parent's: never touch its stack */
 		fd_set_sock(fd, NULL);
 		return;
 	}
@@ -1061,7 +1047,7 @@ int sk_dup(struct sk_thread *t, int oldfd, int newfd)
 	struct sk_stack *S;
 	struct sk_sock *s;
 
-	if (in_child || (unsigned)newfd >= sk_nfds)
+	if (sk_in_child() || (unsigned)newfd >= sk_nfds)
 		return -EBADF;
 	sk_close(t, newfd); /* (the kernel closed newfd's placeholder) */
 	if (sk_lock_sock(oldfd, &S, &s) < 0)
@@ -1079,7 +1065,7 @@ int sk_nonblock(struct sk_thread *t, int fd, int set)
 	int r;
 
 	(void)t;
-	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
+	if (sk_in_child() || sk_lock_sock(fd, &S, &s) < 0)
 		return -EBADF;
 	if (set >= 0)
 		s->nonblock = (uint8_t)!!set;
@@ -1100,7 +1086,7 @@ int sk_getsockopt(struct sk_thread *t, int fd, int level, int name, void *val,
 	int r = 1, v = 0;
 
 	(void)t;
-	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
+	if (sk_in_child() || sk_lock_sock(fd, &S, &s) < 0)
 		return -EBADF;
 	if (level == SOL_SOCKET && name == SO_ERROR) {
 		v = s->c && s->kind == SK_CONN ? -stack_tcp_error(s->c) : 0;
@@ -1127,7 +1113,7 @@ void sk_setsockopt(struct sk_thread *t, int fd, int level, int name, const void 
 	int v = 0;
 
 	(void)t;
-	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
+	if (sk_in_child() || sk_lock_sock(fd, &S, &s) < 0)
 		return;
 	if (val && len >= sizeof(int))
 		memcpy(&v, val, sizeof(v));
@@ -1169,7 +1155,7 @@ int sk_name(struct sk_thread *t, int fd, int peer, struct sockaddr *addr, sockle
 	int r = 0;
 
 	(void)t;
-	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
+	if (sk_in_child() || sk_lock_sock(fd, &S, &s) < 0)
 		return -EBADF;
 	if (s->dual && s->kind != SK_CONN)
 		r = 1; /* the kernel listener's own answer */
@@ -1201,7 +1187,7 @@ int sk_ioctl(struct sk_thread *t, int fd, unsigned long req, int *out)
 	struct sk_sock *s;
 	int r = 0;
 
-	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
+	if (sk_in_child() || sk_lock_sock(fd, &S, &s) < 0)
 		return -EBADF;
 	if (req == FIONREAD) {
 		if (s->kind == SK_LISTEN) {
@@ -1224,16 +1210,6 @@ int sk_ioctl(struct sk_thread *t, int fd, unsigned long req, int *out)
 	}
 	sk_unlock(S);
 	return r;
-}
-
-void sk_fork_child(void)
-{
-	in_child = 1;
-}
-
-int sk_in_child(void)
-{
-	return in_child;
 }
 
 /* A forked child closing a bypass descriptor: forget it, touch nothing. */

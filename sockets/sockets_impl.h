@@ -70,6 +70,37 @@ struct sk_thread {
 	struct sk_spin spin;    /* how long its waits poll before sleeping */
 };
 
+struct sk_sock;
+
+/*
+ * The files of sockets/ call one way, down: wait.c (the waiting calls)
+ * on epoll.c (the program's epoll sets), on sock.c (bypass sockets), on
+ * netif.c (the stacks, their locks, a thread's sleep), on stats.c,
+ * flows.c, spin.c and progress.c; proc.c, the start, on all of them. Where
+ * a lower file needs a higher one it calls a hook, set once by
+ * sk_net_start (proc.c) before any stack exists.
+ */
+struct sk_hooks {
+	/* epoll.c: the stacks' readiness callback (stack_ops.tcp_event): the
+	 * socket's waiter and its sets' wake */
+	void (*tcp_event)(void *ctx, struct stack_tcp *c, void *user, unsigned events);
+	/* epoll.c: a socket being freed leaves the sets that watch it */
+	void (*sock_unwatch)(struct sk_sock *s);
+	/* wait.c: a blocking call of sock.c waits on its socket (sk_wait_sock) */
+	int (*wait_sock)(struct sk_thread *t, struct sk_stack *S, int fd, unsigned ev, int kfd,
+			 int opt, uint64_t *until);
+	/* sock.c: netif.c's closing at exit and at a fatal signal
+	 * (sk_socks_exit, sk_socks_die) */
+	void (*socks_exit)(void);
+	void (*socks_die)(unsigned held, uint64_t until);
+	/* sock.c: a stack's "sock" lines for the counters file (stats.c) */
+	size_t (*socks_format)(const struct sk_stack *S, char *buf, size_t len);
+};
+extern struct sk_hooks sk_hooks;
+
+/* netif.c's part of sk_net_start: the ISN secret, then the port. */
+int sk_netif_open(const struct sk_net_conf *conf, char *why, size_t whylen);
+
 /* The process's stacks, one per device queue (ACCEL_QUEUES); sockets
  * live on one of them (their home) and move at most once, to the stack of
  * the first thread that uses them (sock.c). */
@@ -137,7 +168,7 @@ struct timespec *sk_ns_to_ts(int64_t ns, struct timespec *ts);
 void sk_wake_ack(struct sk_thread *t);
 /* The mask a waiting call sleeps with (sigmask, or the program's own),
  * after blocking the program's signals for the rest of the call; and the
- * program's mask back, when the call returns. wait.c says why. */
+ * program's mask back, when the call returns. netif.c says why. */
 const sigset_t *sk_sleep_mask(struct sk_thread *t, const sigset_t *sigmask);
 void sk_sleep_unmask(struct sk_thread *t);
 /* Wakes t if it sleeps (any thread, under the stack's lock). */
@@ -172,7 +203,5 @@ void sk_stats_stack(struct sk_stack *S, uint64_t now);
 extern __thread unsigned sk_busy __attribute__((tls_model("initial-exec")));
 void sk_busy_leave(void);
 
-/* The stack's readiness callback (sock.c). */
-void sk_sock_event(void *ctx, struct stack_tcp *c, void *user, unsigned events);
 
 #endif

@@ -34,8 +34,9 @@ void sk_note_kernel_connect(void)
 	__atomic_add_fetch(&sk_counters.kernel_connects, 1, __ATOMIC_RELAXED);
 }
 
-/* Each stack's "sock" lines (sk_socks_format), read by the publisher
- * under a sequence count: a torn copy is taken again, or left out. */
+/* Each stack's "sock" lines (sk_hooks.socks_format), read by the
+ * publisher under a sequence count: a torn copy is taken again, or left
+ * out. */
 static char sock_lines[SK_MAX_THREADS][SK_SOCK_LINES_BYTES];
 static size_t sock_len[SK_MAX_THREADS];
 
@@ -70,7 +71,7 @@ void sk_stats_stack(struct sk_stack *S, uint64_t now)
 		return;
 	S->socks_at = now + SK_STATS_PUBLISH_NS;
 	__atomic_add_fetch(&S->socks_seq, 1, __ATOMIC_ACQ_REL);
-	sock_len[i] = sk_socks_format(S, sock_lines[i], sizeof(sock_lines[i]));
+	sock_len[i] = sk_hooks.socks_format(S, sock_lines[i], sizeof(sock_lines[i]));
 	__atomic_add_fetch(&S->socks_seq, 1, __ATOMIC_ACQ_REL);
 }
 

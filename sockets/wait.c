@@ -133,38 +133,6 @@ static int64_t remaining(uint64_t deadline)
 	return deadline > now ? (int64_t)(deadline - now) : 0;
 }
 
-/*
- * A waiting call sleeps in slices (to the stack's next timer, or an idle
- * slice) and runs the stack between them. A signal that came between two
- * slices would be handled there, in user space, and the next slice would
- * sleep on: the call would not return EINTR where the kernel's returns
- * it. So from its first sleep on, a call keeps the program's signals
- * blocked, and every slice sleeps with the mask the program waits under
- * (its sigmask, or its own mask), which lets them in only while asleep: a
- * signal ends the slice with EINTR, as it ends the kernel's wait. Faults
- * stay deliverable. Two system calls per sleeping call, none per spin.
- */
-const sigset_t *sk_sleep_mask(struct sk_thread *t, const sigset_t *sigmask)
-{
-	sigset_t all;
-
-	if (!t->sig_blocked) {
-		sig_async_set(&all);
-		if (pthread_sigmask(SIG_BLOCK, &all, &t->sig_old) != 0)
-			return sigmask;
-		t->sig_blocked = 1;
-	}
-	return sigmask ? sigmask : &t->sig_old;
-}
-
-void sk_sleep_unmask(struct sk_thread *t)
-{
-	if (t->sig_blocked) {
-		t->sig_blocked = 0;
-		pthread_sigmask(SIG_SETMASK, &t->sig_old, NULL);
-	}
-}
-
 /* A dual listener is in both halves of a set: one entry, both events. */
 static int merge(struct epoll_event *ev, int n, int k)
 {
