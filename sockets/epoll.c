@@ -124,21 +124,20 @@ void sk_sock_unwatch(struct sk_sock *s)
 		item_remove(s->items);
 }
 
-static pthread_mutex_t ep_spare_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sk_ep *ep_spare; /* sets are never freed, as sockets */
 
 /* ep goes back to the spares (reused by ep_get). */
 static void ep_spare_put(struct sk_ep *ep)
 {
-	pthread_mutex_lock(&ep_spare_lock);
-	ep->free_next = ep_spare;
-	ep_spare = ep;
-	pthread_mutex_unlock(&ep_spare_lock);
+	pthread_mutex_lock(&sk_proc->ep_spare_lock);
+	ep->free_next = sk_proc->ep_spare;
+	sk_proc->ep_spare = ep;
+	pthread_mutex_unlock(&sk_proc->ep_spare_lock);
 }
 
 static struct sk_ep *ep_lookup(int epfd)
 {
-	return (unsigned)epfd < sk_nfds ? __atomic_load_n(&sk_eps[epfd], __ATOMIC_ACQUIRE) : NULL;
+	return (unsigned)epfd < sk_proc->nfds ?
+	       __atomic_load_n(&sk_proc->eps[epfd], __ATOMIC_ACQUIRE) : NULL;
 }
 
 /* Locks what guards ep: its home's lock (*S), or every lock (*S NULL)
@@ -180,7 +179,7 @@ static void ep_close_locked(int epfd)
 		return;
 	while (ep->items)
 		item_remove(ep->items);
-	__atomic_store_n(&sk_eps[epfd], NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&sk_proc->eps[epfd], NULL, __ATOMIC_RELEASE);
 	ep_spare_put(ep);
 }
 
@@ -192,18 +191,18 @@ static struct sk_ep *ep_get(int epfd)
 
 	if (ep)
 		return ep;
-	pthread_mutex_lock(&ep_spare_lock);
-	ep = ep_spare;
+	pthread_mutex_lock(&sk_proc->ep_spare_lock);
+	ep = sk_proc->ep_spare;
 	if (ep)
-		ep_spare = ep->free_next;
-	pthread_mutex_unlock(&ep_spare_lock);
+		sk_proc->ep_spare = ep->free_next;
+	pthread_mutex_unlock(&sk_proc->ep_spare_lock);
 	if (ep)
 		memset(ep, 0, sizeof(*ep));
 	else if (!(ep = calloc(1, sizeof(*ep))))
 		return NULL;
 	ep->epfd = epfd;
 	ep->kernel_members = -1;
-	if (!__atomic_compare_exchange_n(&sk_eps[epfd], &none, ep, 0, __ATOMIC_ACQ_REL,
+	if (!__atomic_compare_exchange_n(&sk_proc->eps[epfd], &none, ep, 0, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE)) {
 		ep_spare_put(ep); /* another thread's came first */
 		ep = none;
@@ -224,7 +223,7 @@ static void ep_forget(int epfd)
 		return;
 	}
 	if (sk_in_child() || sk_lock_ep(ep, &S) < 0) {
-		__atomic_store_n(&sk_eps[epfd], NULL, __ATOMIC_RELEASE);
+		__atomic_store_n(&sk_proc->eps[epfd], NULL, __ATOMIC_RELEASE);
 		return;
 	}
 	if (ep_lookup(epfd) == ep)
@@ -238,7 +237,7 @@ void sk_epoll_created(struct sk_thread *t, int epfd)
 	struct sk_ep *ep;
 
 	(void)t;
-	if (sk_in_child() || (unsigned)epfd >= sk_nfds)
+	if (sk_in_child() || (unsigned)epfd >= sk_proc->nfds)
 		return;
 	ep_forget(epfd);
 	ep = ep_get(epfd);
@@ -253,7 +252,7 @@ void sk_epoll_kernel_member(struct sk_thread *t, int epfd, int delta)
 	struct sk_ep *ep;
 
 	(void)t;
-	if (sk_in_child() || (unsigned)epfd >= sk_nfds)
+	if (sk_in_child() || (unsigned)epfd >= sk_proc->nfds)
 		return;
 	ep = ep_get(epfd);
 	if (ep && __atomic_load_n(&ep->kernel_members, __ATOMIC_ACQUIRE) >= 0)
@@ -353,7 +352,7 @@ int sk_epoll_ctl(struct sk_thread *t, int epfd, int op, int fd, struct epoll_eve
 	struct sk_ep *ep;
 	int r;
 
-	if (sk_in_child() || (unsigned)epfd >= sk_nfds)
+	if (sk_in_child() || (unsigned)epfd >= sk_proc->nfds)
 		return -EBADF;
 	if (epfd == fd)
 		return -EINVAL;

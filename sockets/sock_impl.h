@@ -75,13 +75,6 @@ struct sk_sock {
 	int fd;                 /* the first descriptor naming it (accel-stat) */
 };
 
-extern struct sk_counters sk_counters;
-
-extern struct sk_sock **sk_socks; /* (atomic entries) */
-extern struct sk_ep **sk_eps;
-extern unsigned sk_nfds;
-extern int sk_nsocks;
-
 struct sk_sock *sk_get(int fd);
 /* fd's socket if it lives on S (whose lock the caller holds). */
 struct sk_sock *sk_get_on(int fd, const struct sk_stack *S);
@@ -112,9 +105,9 @@ int sk_wait_sock(struct sk_thread *t, struct sk_stack *S, int fd, unsigned ev, i
  * is mixed or has no home. 0 or -ESHUTDOWN. */
 int sk_lock_ep(struct sk_ep *ep, struct sk_stack **S);
 void sk_unlock_ep(struct sk_stack *S);
-/* The stacks' readiness callback (sk_hooks.tcp_event). */
+/* The stacks' readiness callback (sk_proc->hooks.tcp_event). */
 void sk_sock_event(void *ctx, struct stack_tcp *c, void *user, unsigned events);
-/* s is being freed: it leaves every set (sk_hooks.sock_unwatch). */
+/* s is being freed: it leaves every set (sk_proc->hooks.sock_unwatch). */
 void sk_sock_unwatch(struct sk_sock *s);
 /* Appends the ready bypass members of ep to ev (up to max); returns how
  * many, applying edge-trigger and one-shot rules. */
