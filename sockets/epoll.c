@@ -137,7 +137,7 @@ static void ep_spare_put(struct sk_ep *ep)
 static struct sk_ep *ep_lookup(int epfd)
 {
 	return (unsigned)epfd < sk_proc->nfds ?
-	       __atomic_load_n(&sk_proc->eps[epfd], __ATOMIC_ACQUIRE) : NULL;
+	       __atomic_load_n(&sk_proc->fds[epfd].ep, __ATOMIC_ACQUIRE) : NULL;
 }
 
 /* Locks what guards ep: its home's lock (*S), or every lock (*S NULL)
@@ -179,7 +179,7 @@ static void ep_close_locked(int epfd)
 		return;
 	while (ep->items)
 		item_remove(ep->items);
-	__atomic_store_n(&sk_proc->eps[epfd], NULL, __ATOMIC_RELEASE);
+	__atomic_store_n(&sk_proc->fds[epfd].ep, NULL, __ATOMIC_RELEASE);
 	ep_spare_put(ep);
 }
 
@@ -202,7 +202,7 @@ static struct sk_ep *ep_get(int epfd)
 		return NULL;
 	ep->epfd = epfd;
 	ep->kernel_members = -1;
-	if (!__atomic_compare_exchange_n(&sk_proc->eps[epfd], &none, ep, 0, __ATOMIC_ACQ_REL,
+	if (!__atomic_compare_exchange_n(&sk_proc->fds[epfd].ep, &none, ep, 0, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE)) {
 		ep_spare_put(ep); /* another thread's came first */
 		ep = none;
@@ -223,7 +223,7 @@ static void ep_forget(int epfd)
 		return;
 	}
 	if (sk_in_child() || sk_lock_ep(ep, &S) < 0) {
-		__atomic_store_n(&sk_proc->eps[epfd], NULL, __ATOMIC_RELEASE);
+		__atomic_store_n(&sk_proc->fds[epfd].ep, NULL, __ATOMIC_RELEASE);
 		return;
 	}
 	if (ep_lookup(epfd) == ep)

@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include "../common/guard.h"
@@ -49,17 +48,11 @@ static void live_give(void)
 	sk_busy_leave();
 }
 
-int sk_fds_init(unsigned size)
+int sk_fds_init(struct sk_fd *fds, unsigned size)
 {
-	void *a = mmap(NULL, (size_t)size * sizeof(void *), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	void *b = mmap(NULL, (size_t)size * sizeof(void *), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-	if (a == MAP_FAILED || b == MAP_FAILED)
-		return -ENOMEM;
-	sk_proc->socks = a;
-	sk_proc->eps = b;
+	if (!fds)
+		return -EINVAL;
+	sk_proc->fds = fds;
 	sk_proc->nfds = size;
 	return 0;
 }
@@ -67,12 +60,12 @@ int sk_fds_init(unsigned size)
 struct sk_sock *sk_get(int fd)
 {
 	return (unsigned)fd < sk_proc->nfds ?
-	       __atomic_load_n(&sk_proc->socks[fd], __ATOMIC_ACQUIRE) : NULL;
+	       __atomic_load_n(&sk_proc->fds[fd].sock, __ATOMIC_ACQUIRE) : NULL;
 }
 
 static void fd_set_sock(int fd, struct sk_sock *s)
 {
-	__atomic_store_n(&sk_proc->socks[fd], s, __ATOMIC_RELEASE);
+	__atomic_store_n(&sk_proc->fds[fd].sock, s, __ATOMIC_RELEASE);
 }
 
 struct sk_sock *sk_get_on(int fd, const struct sk_stack *S)

@@ -2,10 +2,11 @@
  * sock_impl.h - bypass sockets and the epoll sets that watch them, for
  * sock.c, epoll.c, wait.c and proc.c. A socket is guarded by its home
  * stack's lock; an epoll set by its home's, or by every stack's lock when
- * its members live on several (mixed). The fd maps are read without a lock:
- * the objects they point to are never given back to malloc, and a user
- * checks, once it holds the home's lock, that the fd still names the
- * object and the object is still at home there.
+ * its members live on several (mixed). The descriptor table's entries
+ * (struct sk_fd) are read without a lock: the objects they point to are
+ * never given back to malloc, and a user checks, once it holds the home's
+ * lock, that the fd still names the object and the object is still at
+ * home there.
  */
 #ifndef ACCEL_SOCK_IMPL_H
 #define ACCEL_SOCK_IMPL_H

@@ -140,11 +140,11 @@ struct sk_proc {
 	int in_child;                   /* a forked child: the stacks are the parent's */
 	int finished;                   /* sk_net_finish ran */
 	int dying;                      /* sk_net_die: 0, 1 closing, 2 done */
-	/* sock.c. The fd maps, as large as the kernel's descriptor limit
-	 * (sock_impl.h says how they are read); the live sockets, for the
-	 * exit, and the freed ones for reuse, under live_lock. */
-	struct sk_sock **socks;         /* (atomic entries) */
-	struct sk_ep **eps;
+	/* sock.c. The process's descriptor table, where the sockets and the
+	 * epoll sets are found by fd (sk_fds_init; sock_impl.h says how they
+	 * are read); the live sockets, for the exit, and the freed ones for
+	 * reuse, under live_lock. */
+	struct sk_fd *fds;
 	unsigned nfds;
 	int nsocks;                     /* bypass sockets alive: 0 lets waits skip us */
 	pthread_mutex_t live_lock;

@@ -161,13 +161,13 @@ static int merge(struct epoll_event *ev, int n, int k)
 static int ep_look(struct sk_thread *t, int epfd, struct epoll_event *ev, int max,
 		   int sleep, int *ask_kernel)
 {
-	struct sk_ep *ep = sk_proc->eps[epfd];
+	struct sk_ep *ep = sk_proc->fds[epfd].ep;
 	struct sk_stack *S = t->s;
 	int n = 0;
 
 	if (ep ? sk_lock_ep(ep, &S) < 0 : sk_lock(S) < 0)
 		return -1;
-	if (ep && __atomic_load_n(&sk_proc->eps[epfd], __ATOMIC_ACQUIRE) != ep)
+	if (ep && __atomic_load_n(&sk_proc->fds[epfd].ep, __ATOMIC_ACQUIRE) != ep)
 		ep = NULL; /* (closed meanwhile) */
 	if (sleep) {
 		if (ep)
