@@ -58,7 +58,7 @@ STACK_SRC := stack/stack.c stack/wire.c stack/arp.c stack/ipv4.c stack/icmp.c \
 DEV_SRC := dev/dev.c dev/netif.c dev/net_dpdk.c dev/capture.c dev/impair.c dev/nvme.c dev/nvme_uring.c dev/nvme_passthru.c \
 	dev/nvme_queue.c dev/nvme_vfio.c
 STORAGE_SRC := storage/policy.c storage/extmap.c storage/ctx.c storage/io.c
-SOCKETS_SRC := sockets/netif.c sockets/wait.c sockets/sock.c sockets/epoll.c \
+SOCKETS_SRC := sockets/netif.c sockets/wait.c sockets/sock.c sockets/epoll.c sockets/proc.c \
 	sockets/stats.c sockets/flows.c sockets/progress.c sockets/spin.c
 PRELOAD_SRC := preload/config.c preload/fdtable.c preload/fdreserve.c preload/runtime.c \
 	preload/interpose.c preload/sigguard.c preload/usermem.c preload/signals.c \

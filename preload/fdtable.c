@@ -15,12 +15,12 @@ struct fd_table accel_fds;
 int fdtable_init(struct fd_table *t, unsigned size)
 {
 	/* Reserved, never committed up front: pages appear as fds are used. */
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	void *p = mmap(NULL, (size_t)size * sizeof(*t->ent), PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
 	if (p == MAP_FAILED)
 		return -errno;
-	t->kind = p;
+	t->ent = p;
 	__atomic_store_n(&t->size, size, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -30,9 +30,9 @@ void fdtable_fini(struct fd_table *t)
 	unsigned size = t->size;
 
 	t->size = 0;
-	if (t->kind)
-		munmap(t->kind, size);
-	t->kind = NULL;
+	if (t->ent)
+		munmap(t->ent, (size_t)size * sizeof(*t->ent));
+	t->ent = NULL;
 }
 
 int fdtable_next(const struct fd_table *t, unsigned lo, unsigned hi)
@@ -40,7 +40,7 @@ int fdtable_next(const struct fd_table *t, unsigned lo, unsigned hi)
 	if (hi >= t->size)
 		hi = t->size ? t->size - 1 : 0;
 	for (unsigned fd = lo; fd <= hi && fd < t->size; fd++)
-		if (t->kind[fd] != FD_KERNEL)
+		if (t->ent[fd].kind != FD_KERNEL)
 			return (int)fd;
 	return -1;
 }

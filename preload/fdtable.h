@@ -3,7 +3,10 @@
  *
  * An array indexed by fd, as large as the kernel's own limit (nr_open) but
  * mapped lazily, so a lookup is one bounds check and one load, with no
- * lock. A descriptor with no entry is the kernel's and goes to libc.
+ * lock. A descriptor with no entry is the kernel's and goes to libc. Each
+ * entry (struct sk_fd, sockets/sockets.h) holds this layer's kind and the
+ * socket layer's objects for the fd, its bypass socket or epoll set
+ * (sk_fds_init): one table for both.
  *
  * Kinds: FD_SHIM marks the shim's own descriptors (its wait sets, the DPDK
  * port's queues and sockets), which the program never opened and so must
@@ -19,6 +22,8 @@
 
 #include <stdint.h>
 
+#include "../sockets/sockets.h"
+
 enum fd_kind {
 	FD_KERNEL = 0,   /* not ours: straight to libc */
 	FD_SHIM,         /* the shim's own */
@@ -29,7 +34,7 @@ enum fd_kind {
 };
 
 struct fd_table {
-	uint8_t *kind;   /* enum fd_kind per fd */
+	struct sk_fd *ent; /* one per fd */
 	unsigned size;
 };
 
@@ -43,13 +48,13 @@ static inline enum fd_kind fdtable_kind(const struct fd_table *t, int fd)
 {
 	if ((unsigned)fd >= t->size)
 		return FD_KERNEL;
-	return (enum fd_kind)__atomic_load_n(&t->kind[fd], __ATOMIC_ACQUIRE);
+	return (enum fd_kind)__atomic_load_n(&t->ent[fd].kind, __ATOMIC_ACQUIRE);
 }
 
 static inline void fdtable_set(struct fd_table *t, int fd, enum fd_kind k)
 {
 	if ((unsigned)fd < t->size)
-		__atomic_store_n(&t->kind[fd], (uint8_t)k, __ATOMIC_RELEASE);
+		__atomic_store_n(&t->ent[fd].kind, (uint8_t)k, __ATOMIC_RELEASE);
 }
 
 /* The first fd in [lo, hi] with an entry (any kind but FD_KERNEL), or -1. */

@@ -519,7 +519,7 @@ static void load_config(void)
 	}
 	unsigned nfds = fdtable_kernel_max();
 
-	if (fdtable_init(&accel_fds, nfds) < 0 || sk_fds_init(nfds) < 0 ||
+	if (fdtable_init(&accel_fds, nfds) < 0 || sk_fds_init(accel_fds.ent, nfds) < 0 ||
 	    pthread_key_create(&thread_key, thread_exit) != 0 ||
 	    pthread_atfork(NULL, NULL, at_fork_child) != 0) {
 		refuse("cannot set up (out of memory?)");

@@ -72,8 +72,10 @@ static void rdy_unlink(struct sk_item *it)
 	ep->nrdy--;
 }
 
-/* Under s's home lock: a mixed set's list is not ours to touch. */
-void sk_items_changed(struct sk_sock *s)
+/* The socket's readiness may have changed: its items go on their sets'
+ * ready lists, and the threads sleeping on those sets wake. Under s's
+ * home lock: a mixed set's list is not ours to touch. */
+static void items_changed(struct sk_sock *s)
 {
 	for (struct sk_item *it = s->items; it; it = it->s_next) {
 		if (!it->ep->mixed)
@@ -82,7 +84,7 @@ void sk_items_changed(struct sk_sock *s)
 	}
 }
 
-void sk_item_remove(struct sk_item *it)
+static void item_remove(struct sk_item *it)
 {
 	struct sk_item **pp;
 
@@ -100,21 +102,42 @@ void sk_item_remove(struct sk_item *it)
 	free(it);
 }
 
-static pthread_mutex_t ep_spare_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sk_ep *ep_spare; /* sets are never freed, as sockets */
+/* The stack says a connection's readiness changed (under the lock): a
+ * call blocked on it and the sets that watch it look again. */
+void sk_sock_event(void *ctx, struct stack_tcp *c, void *user, unsigned events)
+{
+	struct sk_sock *s = user;
+
+	(void)ctx;
+	(void)c;
+	(void)events;
+	if (!s)
+		return;
+	s->gen++;
+	sk_thread_wake(s->waiter);
+	items_changed(s);
+}
+
+void sk_sock_unwatch(struct sk_sock *s)
+{
+	while (s->items)
+		item_remove(s->items);
+}
+
 
 /* ep goes back to the spares (reused by ep_get). */
 static void ep_spare_put(struct sk_ep *ep)
 {
-	pthread_mutex_lock(&ep_spare_lock);
-	ep->free_next = ep_spare;
-	ep_spare = ep;
-	pthread_mutex_unlock(&ep_spare_lock);
+	pthread_mutex_lock(&sk_proc->ep_spare_lock);
+	ep->free_next = sk_proc->ep_spare;
+	sk_proc->ep_spare = ep;
+	pthread_mutex_unlock(&sk_proc->ep_spare_lock);
 }
 
 static struct sk_ep *ep_lookup(int epfd)
 {
-	return (unsigned)epfd < sk_nfds ? __atomic_load_n(&sk_eps[epfd], __ATOMIC_ACQUIRE) : NULL;
+	return (unsigned)epfd < sk_proc->nfds ?
+	       __atomic_load_n(&sk_proc->fds[epfd].ep, __ATOMIC_ACQUIRE) : NULL;
 }
 
 /* Locks what guards ep: its home's lock (*S), or every lock (*S NULL)
@@ -155,8 +178,8 @@ static void ep_close_locked(int epfd)
 	if (!ep)
 		return;
 	while (ep->items)
-		sk_item_remove(ep->items);
-	__atomic_store_n(&sk_eps[epfd], NULL, __ATOMIC_RELEASE);
+		item_remove(ep->items);
+	__atomic_store_n(&sk_proc->fds[epfd].ep, NULL, __ATOMIC_RELEASE);
 	ep_spare_put(ep);
 }
 
@@ -168,18 +191,18 @@ static struct sk_ep *ep_get(int epfd)
 
 	if (ep)
 		return ep;
-	pthread_mutex_lock(&ep_spare_lock);
-	ep = ep_spare;
+	pthread_mutex_lock(&sk_proc->ep_spare_lock);
+	ep = sk_proc->ep_spare;
 	if (ep)
-		ep_spare = ep->free_next;
-	pthread_mutex_unlock(&ep_spare_lock);
+		sk_proc->ep_spare = ep->free_next;
+	pthread_mutex_unlock(&sk_proc->ep_spare_lock);
 	if (ep)
 		memset(ep, 0, sizeof(*ep));
 	else if (!(ep = calloc(1, sizeof(*ep))))
 		return NULL;
 	ep->epfd = epfd;
 	ep->kernel_members = -1;
-	if (!__atomic_compare_exchange_n(&sk_eps[epfd], &none, ep, 0, __ATOMIC_ACQ_REL,
+	if (!__atomic_compare_exchange_n(&sk_proc->fds[epfd].ep, &none, ep, 0, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE)) {
 		ep_spare_put(ep); /* another thread's came first */
 		ep = none;
@@ -200,7 +223,7 @@ static void ep_forget(int epfd)
 		return;
 	}
 	if (sk_in_child() || sk_lock_ep(ep, &S) < 0) {
-		__atomic_store_n(&sk_eps[epfd], NULL, __ATOMIC_RELEASE);
+		__atomic_store_n(&sk_proc->fds[epfd].ep, NULL, __ATOMIC_RELEASE);
 		return;
 	}
 	if (ep_lookup(epfd) == ep)
@@ -214,7 +237,7 @@ void sk_epoll_created(struct sk_thread *t, int epfd)
 	struct sk_ep *ep;
 
 	(void)t;
-	if (sk_in_child() || (unsigned)epfd >= sk_nfds)
+	if (sk_in_child() || (unsigned)epfd >= sk_proc->nfds)
 		return;
 	ep_forget(epfd);
 	ep = ep_get(epfd);
@@ -229,7 +252,7 @@ void sk_epoll_kernel_member(struct sk_thread *t, int epfd, int delta)
 	struct sk_ep *ep;
 
 	(void)t;
-	if (sk_in_child() || (unsigned)epfd >= sk_nfds)
+	if (sk_in_child() || (unsigned)epfd >= sk_proc->nfds)
 		return;
 	ep = ep_get(epfd);
 	if (ep && __atomic_load_n(&ep->kernel_members, __ATOMIC_ACQUIRE) >= 0)
@@ -315,7 +338,7 @@ static int ctl_locked(struct sk_ep *ep, int epfd, int op, int fd, struct sk_sock
 	case EPOLL_CTL_DEL:
 		if (!it)
 			return -ENOENT;
-		sk_item_remove(it);
+		item_remove(it);
 		return 0;
 	default:
 		return -EINVAL;
@@ -329,7 +352,7 @@ int sk_epoll_ctl(struct sk_thread *t, int epfd, int op, int fd, struct epoll_eve
 	struct sk_ep *ep;
 	int r;
 
-	if (sk_in_child() || (unsigned)epfd >= sk_nfds)
+	if (sk_in_child() || (unsigned)epfd >= sk_proc->nfds)
 		return -EBADF;
 	if (epfd == fd)
 		return -EINVAL;

@@ -30,24 +30,17 @@
 #define FLOW_SLOTS (1u << 16)
 #define FLOW_MAX (FLOW_SLOTS / 4 * 3)
 
-struct flow {
+struct sk_flow {
 	uint64_t key;   /* 0: empty */
 	uint64_t stack; /* index */
 };
 
-static struct flow *table;
-static unsigned used;
-static unsigned seq;   /* odd while a writer is inside */
-static pthread_mutex_t wlock = PTHREAD_MUTEX_INITIALIZER;
-static uint8_t listen_port[65536]; /* stack index + 1; 0 none */
-static unsigned nstacks;
-
 int sk_flows_init(unsigned stacks)
 {
-	table = calloc(FLOW_SLOTS, sizeof(*table));
-	if (!table)
+	sk_proc->flow_table = calloc(FLOW_SLOTS, sizeof(struct sk_flow));
+	if (!sk_proc->flow_table)
 		return -ENOMEM;
-	nstacks = stacks;
+	sk_proc->flow_nstacks = stacks;
 	return 0;
 }
 
@@ -64,6 +57,8 @@ static unsigned slot_of(uint64_t key)
 
 static int lookup(uint64_t key)
 {
+	const struct sk_flow *table = sk_proc->flow_table;
+
 	for (unsigned i = slot_of(key);; i = (i + 1) & (FLOW_SLOTS - 1)) {
 		uint64_t k = __atomic_load_n(&table[i].key, __ATOMIC_RELAXED);
 
@@ -76,25 +71,25 @@ static int lookup(uint64_t key)
 
 static void write_begin(void)
 {
-	pthread_mutex_lock(&wlock);
-	__atomic_store_n(&seq, seq + 1, __ATOMIC_RELAXED);
+	pthread_mutex_lock(&sk_proc->flow_wlock);
+	__atomic_store_n(&sk_proc->flow_seq, sk_proc->flow_seq + 1, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 }
 
 static void write_end(void)
 {
-	__atomic_store_n(&seq, seq + 1, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&wlock);
+	__atomic_store_n(&sk_proc->flow_seq, sk_proc->flow_seq + 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&sk_proc->flow_wlock);
 }
 
 int sk_flow_get(uint32_t rip, uint16_t rport, uint16_t lport)
 {
 	uint64_t key = key_of(rip, rport, lport);
 
-	if (!table)
+	if (!sk_proc->flow_table)
 		return -1;
 	for (unsigned spins = 0;; spins++) {
-		unsigned s0 = __atomic_load_n(&seq, __ATOMIC_ACQUIRE);
+		unsigned s0 = __atomic_load_n(&sk_proc->flow_seq, __ATOMIC_ACQUIRE);
 		int r;
 
 		if (s0 & 1) {
@@ -104,7 +99,7 @@ int sk_flow_get(uint32_t rip, uint16_t rport, uint16_t lport)
 		}
 		r = lookup(key);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&seq, __ATOMIC_RELAXED) == s0)
+		if (__atomic_load_n(&sk_proc->flow_seq, __ATOMIC_RELAXED) == s0)
 			return r;
 	}
 }
@@ -112,6 +107,7 @@ int sk_flow_get(uint32_t rip, uint16_t rport, uint16_t lport)
 int sk_flow_set(uint32_t rip, uint16_t rport, uint16_t lport, unsigned stack)
 {
 	uint64_t key = key_of(rip, rport, lport);
+	struct sk_flow *table = sk_proc->flow_table;
 	unsigned i;
 	int r = 0;
 
@@ -122,12 +118,12 @@ int sk_flow_set(uint32_t rip, uint16_t rport, uint16_t lport, unsigned stack)
 		;
 	if (table[i].key == key) {
 		__atomic_store_n(&table[i].stack, stack, __ATOMIC_RELAXED);
-	} else if (used >= FLOW_MAX) {
+	} else if (sk_proc->flow_used >= FLOW_MAX) {
 		r = -ENOSPC;
 	} else {
 		__atomic_store_n(&table[i].stack, stack, __ATOMIC_RELAXED);
 		__atomic_store_n(&table[i].key, key, __ATOMIC_RELAXED);
-		used++;
+		sk_proc->flow_used++;
 	}
 	write_end();
 	return r;
@@ -136,6 +132,7 @@ int sk_flow_set(uint32_t rip, uint16_t rport, uint16_t lport, unsigned stack)
 void sk_flow_del(uint32_t rip, uint16_t rport, uint16_t lport, int stack)
 {
 	uint64_t key = key_of(rip, rport, lport);
+	struct sk_flow *table = sk_proc->flow_table;
 	unsigned i, j;
 
 	if (!table)
@@ -156,14 +153,14 @@ void sk_flow_del(uint32_t rip, uint16_t rport, uint16_t lport, int stack)
 			i = j;
 		}
 		__atomic_store_n(&table[i].key, 0, __ATOMIC_RELAXED);
-		used--;
+		sk_proc->flow_used--;
 	}
 	write_end();
 }
 
 void sk_flow_listen(uint16_t port, int stack)
 {
-	__atomic_store_n(&listen_port[port], (uint8_t)(stack + 1), __ATOMIC_RELEASE);
+	__atomic_store_n(&sk_proc->listen_port[port], (uint8_t)(stack + 1), __ATOMIC_RELEASE);
 }
 
 int sk_flow_target(uint32_t rip, uint16_t rport, uint16_t lport, int syn, int self)
@@ -175,10 +172,10 @@ int sk_flow_target(uint32_t rip, uint16_t rport, uint16_t lport, int syn, int se
 	 * to us, where it is gone, goes to the listener) */
 	if (k >= 0 && !(syn && k == self))
 		return k;
-	k = (int)__atomic_load_n(&listen_port[lport], __ATOMIC_ACQUIRE) - 1;
+	k = (int)__atomic_load_n(&sk_proc->listen_port[lport], __ATOMIC_ACQUIRE) - 1;
 	if (k >= 0)
 		return k;
-	if (nstacks > 1 && lport >= STACK_TCP_EPH_LO && lport <= STACK_TCP_EPH_HI)
-		return (int)(lport % nstacks);
+	if (sk_proc->flow_nstacks > 1 && lport >= STACK_TCP_EPH_LO && lport <= STACK_TCP_EPH_HI)
+		return (int)(lport % sk_proc->flow_nstacks);
 	return -1;
 }

@@ -2,7 +2,9 @@
  * netif.c - the process's stacks, one per device queue (the stacks'
  * platform ops are the device layer's: dev/netif.h), their locks, the
  * frames steered between them, and the per-thread context that ties a
- * thread to its stack.
+ * thread to its stack and lets it sleep. The lowest file of sockets/ but
+ * for the helpers (stats.c, flows.c, spin.c, progress.c): what it needs of
+ * the sockets above it comes through sk_proc->hooks.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -18,6 +20,7 @@
 #include "../common/barrier.h"
 #include "../common/log.h"
 #include "../common/real.h"
+#include "../common/sigasync.h"
 #include "../dev/dev.h"
 #include "../dev/netif.h"
 #include "opts.h"
@@ -26,16 +29,6 @@
 #include "solo.h"
 
 _Static_assert(SK_MAX_THREADS == DEV_MAX_QUEUES, "one stack per device queue");
-
-static uint8_t isn_key[16];
-
-/* The process's stacks: sk_nstacks of them, made with the first thread
- * (stacks_start), one per device queue. */
-struct sk_stack sk_stacks[SK_MAX_THREADS];
-unsigned sk_nstacks;
-int sk_orphans;
-static int stacks_up, stacks_failed;
-static struct sk_stack *by_qid[DEV_MAX_QUEUES];
 
 /*
  * A stack's lock. A thread that took the mutex SK_SOLO_STREAK times in
@@ -147,9 +140,6 @@ static void solo_leave(struct sk_stack *s, struct sk_thread *t)
 	pthread_mutex_unlock(&s->lock);
 }
 
-/* The shim's progress thread (progress.c), started with the stacks. */
-static struct sk_progress progress;
-
 /* progress.turn: S once, if no thread of the program has it. Takes the
  * mutex by trylock and borrows the stack from its lone user for the turn
  * (solo_borrow), so the lone user keeps taking it lock-free afterwards;
@@ -168,7 +158,7 @@ static int progress_turn(struct sk_stack *S)
 			stack_loop_run(S->st);
 			stack_flush(S->st);
 			dev_netq_leave(S->q);
-			__atomic_add_fetch(&sk_counters.progress_turns, 1, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&sk_proc->counters.progress_turns, 1, __ATOMIC_RELAXED);
 			ran = 1;
 		}
 		solo_restore(S, prev);
@@ -177,7 +167,7 @@ static int progress_turn(struct sk_stack *S)
 	return ran;
 }
 
-int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen)
+int sk_netif_open(const struct sk_net_conf *conf, char *why, size_t whylen)
 {
 	struct dev_net_conf dc = {
 		.dev = conf->dev,
@@ -198,7 +188,8 @@ int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen)
 
 	/* RFC 6528: one secret for every stack of the process, so the ISNs
 	 * of a 4-tuple keep rising whichever thread serves it. */
-	if (getrandom(isn_key, sizeof(isn_key), 0) != (ssize_t)sizeof(isn_key)) {
+	if (getrandom(sk_proc->isn_key, sizeof(sk_proc->isn_key), 0) !=
+	    (ssize_t)sizeof(sk_proc->isn_key)) {
 		snprintf(why, whylen, "no random bytes for the ISN secret");
 		return -EIO;
 	}
@@ -207,13 +198,11 @@ int sk_net_start(const struct sk_net_conf *conf, char *why, size_t whylen)
 
 void sk_net_finish(void)
 {
-	static int finished;
-
-	if (__atomic_load_n(&stacks_up, __ATOMIC_ACQUIRE) && !sk_in_child() &&
-	    !__atomic_exchange_n(&finished, 1, __ATOMIC_ACQ_REL) && sk_lock_all() == 0) {
-		sk_socks_exit();
-		for (unsigned i = 0; i < sk_nstacks; i++)
-			stack_flush(sk_stacks[i].st);
+	if (__atomic_load_n(&sk_proc->stacks_up, __ATOMIC_ACQUIRE) && !sk_in_child() &&
+	    !__atomic_exchange_n(&sk_proc->finished, 1, __ATOMIC_ACQ_REL) && sk_lock_all() == 0) {
+		sk_proc->hooks.socks_exit(); /* (sock.c) */
+		for (unsigned i = 0; i < sk_proc->nstacks; i++)
+			stack_flush(sk_proc->stacks[i].st);
 		sk_unlock_all();
 	}
 }
@@ -255,42 +244,41 @@ static int die_take(struct sk_stack *s, uint64_t until)
 
 int sk_net_die(int crash)
 {
-	static int state; /* 0, 1 closing, 2 done */
 	uint64_t start, until;
 	unsigned held = 0, closing;
 	int expect = 0;
 
-	if (!__atomic_load_n(&stacks_up, __ATOMIC_ACQUIRE) || sk_in_child())
+	if (!__atomic_load_n(&sk_proc->stacks_up, __ATOMIC_ACQUIRE) || sk_in_child())
 		return 0;
 	if (sk_busy)
 		return crash ? 0 : -EBUSY;
 	start = sk_now();
 	until = start + SK_DIE_LOCK_NS + SK_EXIT_DRAIN_NS;
-	if (!__atomic_compare_exchange_n(&state, &expect, 1, 0, __ATOMIC_ACQ_REL,
+	if (!__atomic_compare_exchange_n(&sk_proc->dying, &expect, 1, 0, __ATOMIC_ACQ_REL,
 					 __ATOMIC_ACQUIRE)) {
-		while (__atomic_load_n(&state, __ATOMIC_ACQUIRE) == 1 && sk_now() < until)
+		while (__atomic_load_n(&sk_proc->dying, __ATOMIC_ACQUIRE) == 1 && sk_now() < until)
 			sched_yield();
 		return 0;
 	}
-	for (unsigned i = 0; i < sk_nstacks; i++)
-		if (die_take(&sk_stacks[i], start + SK_DIE_LOCK_NS) == 0) {
+	for (unsigned i = 0; i < sk_proc->nstacks; i++)
+		if (die_take(&sk_proc->stacks[i], start + SK_DIE_LOCK_NS) == 0) {
 			held |= 1u << i;
-			stack_dying(sk_stacks[i].st);
+			stack_dying(sk_proc->stacks[i].st);
 		}
-	sk_socks_die(held, start + SK_DIE_LOCK_NS);
+	sk_proc->hooks.socks_die(held, start + SK_DIE_LOCK_NS); /* (sock.c) */
 	do {
 		closing = 0;
-		for (unsigned i = 0; i < sk_nstacks; i++)
+		for (unsigned i = 0; i < sk_proc->nstacks; i++)
 			if (held & (1u << i)) {
-				stack_poll(sk_stacks[i].st);
-				closing += stack_tcp_closing(sk_stacks[i].st);
+				stack_poll(sk_proc->stacks[i].st);
+				closing += stack_tcp_closing(sk_proc->stacks[i].st);
 			}
 	} while (closing && sk_now() < until);
-	for (unsigned i = sk_nstacks; i--;)
+	for (unsigned i = sk_proc->nstacks; i--;)
 		if (held & (1u << i))
-			sk_unlock(&sk_stacks[i]);
+			sk_unlock(&sk_proc->stacks[i]);
 	sk_stats_unpublish();
-	__atomic_store_n(&state, 2, __ATOMIC_RELEASE);
+	__atomic_store_n(&sk_proc->dying, 2, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -308,11 +296,21 @@ void sk_net_group_exit(const char *eal_args)
 void sk_net_stop(void)
 {
 	if (!sk_in_child())
-		sk_progress_stop(&progress);
+		sk_progress_stop(&sk_proc->progress);
 	sk_net_finish();
 	if (!sk_in_child())
 		sk_stats_unpublish();
 	dev_net_close();
+}
+
+void sk_fork_child(void)
+{
+	sk_proc->in_child = 1;
+}
+
+int sk_in_child(void)
+{
+	return sk_proc->in_child;
 }
 
 int sk_thread_is_internal(void)
@@ -343,9 +341,9 @@ static void kick(struct sk_stack *S)
 static void handed(struct dev_netq *to, int err)
 {
 	if (err < 0)
-		__atomic_add_fetch(&sk_counters.steer_drops, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&sk_proc->counters.steer_drops, 1, __ATOMIC_RELAXED);
 	else
-		kick(by_qid[dev_netq_id(to)]);
+		kick(sk_proc->by_qid[dev_netq_id(to)]);
 }
 
 /* ops->steer: the stack that received the frame has no connection for
@@ -353,18 +351,18 @@ static void handed(struct dev_netq *to, int err)
 static int netif_steer(void *ctx, void *pkt, uint32_t rip, uint16_t rport, uint16_t lport,
 		       int syn)
 {
-	struct sk_stack *from = by_qid[dev_netq_id(ctx)];
+	struct sk_stack *from = sk_proc->by_qid[dev_netq_id(ctx)];
 	int k = sk_flow_target(rip, rport, lport, syn, (int)from->idx);
 
-	if (k < 0 || (unsigned)k >= sk_nstacks || &sk_stacks[k] == from)
+	if (k < 0 || (unsigned)k >= sk_proc->nstacks || &sk_proc->stacks[k] == from)
 		return 0;
-	handed(sk_stacks[k].q, dev_netq_hand(from->q, sk_stacks[k].q, pkt));
+	handed(sk_proc->stacks[k].q, dev_netq_hand(from->q, sk_proc->stacks[k].q, pkt));
 	return 1;
 }
 
 static void netif_tcp_gone(void *ctx, uint32_t rip, uint16_t rport, uint16_t lport)
 {
-	sk_flow_del(rip, rport, lport, (int)by_qid[dev_netq_id(ctx)]->idx);
+	sk_flow_del(rip, rport, lport, (int)sk_proc->by_qid[dev_netq_id(ctx)]->idx);
 }
 
 /*
@@ -375,9 +373,6 @@ static void netif_tcp_gone(void *ctx, uint32_t rip, uint16_t rport, uint16_t lpo
  * own sleeping set and a notify eventfd through which the thread that ran
  * a stack wakes it when one of its sockets changed.
  */
-static pthread_mutex_t stacks_create = PTHREAD_MUTEX_INITIALIZER;
-
-static struct stack_ops stack_ops_of;
 
 /* A descriptor the shim keeps for itself, where conf->own_fd wants it. */
 static int kept(const struct sk_net_conf *conf, int fd)
@@ -400,7 +395,7 @@ static int stack_start(struct sk_stack *S, unsigned idx, const struct sk_net_con
 	sc.mtu = info->mtu;
 	sc.seed = dev_now_ns() ^ (uint64_t)getpid() << 20 ^ (uint64_t)idx << 40;
 	memcpy(sc.mac, info->mac, STACK_ETH_ALEN);
-	memcpy(sc.isn_key, isn_key, sizeof(sc.isn_key));
+	memcpy(sc.isn_key, sk_proc->isn_key, sizeof(sc.isn_key));
 	sc.tx_csum = dev_netif_tx_csum();
 	if (info->queues > 1) {
 		sc.port_stride = (uint16_t)info->queues;
@@ -421,9 +416,9 @@ static int stack_start(struct sk_stack *S, unsigned idx, const struct sk_net_con
 	}
 	S->idle_poll_ns = conf->idle_poll_ns;
 	S->spin_ns = conf->spin_ns;
-	by_qid[dev_netq_id(S->q)] = S;
+	sk_proc->by_qid[dev_netq_id(S->q)] = S;
 	if (dev_netq_enter(S->q) == 0) {
-		S->st = stack_create(&sc, &stack_ops_of, S->q);
+		S->st = stack_create(&sc, &sk_proc->stack_ops, S->q);
 		dev_netq_leave(S->q);
 	}
 	return S->st ? 0 : -ENOMEM;
@@ -434,33 +429,33 @@ static int stacks_start(const struct sk_net_conf *conf)
 	const struct dev_net_info *info = dev_net_info();
 	unsigned n;
 
-	if (__atomic_load_n(&stacks_up, __ATOMIC_ACQUIRE))
+	if (__atomic_load_n(&sk_proc->stacks_up, __ATOMIC_ACQUIRE))
 		return 0;
 	if (!info)
 		return -ENODEV;
-	pthread_mutex_lock(&stacks_create);
-	if (stacks_up || stacks_failed)
+	pthread_mutex_lock(&sk_proc->stacks_create);
+	if (sk_proc->stacks_up || sk_proc->stacks_failed)
 		goto out;
-	stacks_failed = 1; /* (until they all start: one try) */
+	sk_proc->stacks_failed = 1; /* (until they all start: one try) */
 	n = info->queues;
-	if (dev_netif_ops(&stack_ops_of, n > 1 ? handed : NULL) < 0)
+	if (dev_netif_ops(&sk_proc->stack_ops, n > 1 ? handed : NULL) < 0)
 		goto out;
-	stack_ops_of.tcp_event = sk_sock_event;
+	sk_proc->stack_ops.tcp_event = sk_proc->hooks.tcp_event;
 	if (n > 1) {
-		stack_ops_of.steer = netif_steer;
-		stack_ops_of.tcp_gone = netif_tcp_gone;
+		sk_proc->stack_ops.steer = netif_steer;
+		sk_proc->stack_ops.tcp_gone = netif_tcp_gone;
 		if (sk_flows_init(n) < 0)
 			goto out;
 	}
 	for (unsigned i = 0; i < n; i++)
-		if (stack_start(&sk_stacks[i], i, conf, info) < 0)
+		if (stack_start(&sk_proc->stacks[i], i, conf, info) < 0)
 			goto out; /* (no thread gets a stack: all stays in the kernel) */
-	sk_nstacks = n;
-	sk_orphans = (int)n;
-	stacks_failed = 0;
-	__atomic_store_n(&stacks_up, 1, __ATOMIC_RELEASE);
-	progress = (struct sk_progress){
-		.stacks = sk_stacks,
+	sk_proc->nstacks = n;
+	sk_proc->orphans = (int)n;
+	sk_proc->stacks_failed = 0;
+	__atomic_store_n(&sk_proc->stacks_up, 1, __ATOMIC_RELEASE);
+	sk_proc->progress = (struct sk_progress){
+		.stacks = sk_proc->stacks,
 		.n = n,
 		.period_ns = conf->progress_ns,
 		.now = sk_now,
@@ -468,13 +463,13 @@ static int stacks_start(const struct sk_net_conf *conf)
 		.thread_init = conf->thread_init,
 	};
 	for (unsigned i = 0; i < n; i++)
-		if (sk_stacks[i].wake_fd < 0)
-			progress.park_ns = SK_PROGRESS_PARK_NS;
-	if (sk_progress_start(&progress) < 0)
+		if (sk_proc->stacks[i].wake_fd < 0)
+			sk_proc->progress.park_ns = SK_PROGRESS_PARK_NS;
+	if (sk_progress_start(&sk_proc->progress) < 0)
 		ACCEL_WARN("no progress thread: a busy program's connections wait for it");
 out:
-	pthread_mutex_unlock(&stacks_create);
-	return stacks_up ? 0 : -EBUSY;
+	pthread_mutex_unlock(&sk_proc->stacks_create);
+	return sk_proc->stacks_up ? 0 : -EBUSY;
 }
 
 int sk_sleep_fds(const struct sk_thread *t, struct pollfd *p)
@@ -510,15 +505,13 @@ static int wait_set_create(const struct sk_net_conf *conf, const struct sk_threa
 	return epfd;
 }
 
-struct sk_thread *sk_slicer;
-
 /* t no longer polls for the sleepers (it woke, or it ends): the next
  * thread to sleep takes the idle slice. */
 static void slicer_leave(struct sk_thread *t)
 {
 	struct sk_thread *me = t;
 
-	__atomic_compare_exchange_n(&sk_slicer, &me, NULL, 0, __ATOMIC_ACQ_REL,
+	__atomic_compare_exchange_n(&sk_proc->slicer, &me, NULL, 0, __ATOMIC_ACQ_REL,
 				    __ATOMIC_RELAXED);
 }
 
@@ -527,24 +520,24 @@ static void slicer_leave(struct sk_thread *t)
  * queues enough. */
 static struct sk_stack *stack_for_new_thread(void)
 {
-	struct sk_stack *best = &sk_stacks[0];
+	struct sk_stack *best = &sk_proc->stacks[0];
 
-	pthread_mutex_lock(&stacks_create);
-	for (unsigned i = 1; i < sk_nstacks; i++)
-		if (sk_stacks[i].nthreads < best->nthreads)
-			best = &sk_stacks[i];
+	pthread_mutex_lock(&sk_proc->stacks_create);
+	for (unsigned i = 1; i < sk_proc->nstacks; i++)
+		if (sk_proc->stacks[i].nthreads < best->nthreads)
+			best = &sk_proc->stacks[i];
 	if (__atomic_add_fetch(&best->nthreads, 1, __ATOMIC_RELAXED) == 1)
-		__atomic_sub_fetch(&sk_orphans, 1, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&stacks_create);
+		__atomic_sub_fetch(&sk_proc->orphans, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&sk_proc->stacks_create);
 	return best;
 }
 
 static void stack_thread_gone(struct sk_stack *S)
 {
-	pthread_mutex_lock(&stacks_create);
+	pthread_mutex_lock(&sk_proc->stacks_create);
 	if (__atomic_sub_fetch(&S->nthreads, 1, __ATOMIC_RELAXED) == 0)
-		__atomic_add_fetch(&sk_orphans, 1, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&stacks_create);
+		__atomic_add_fetch(&sk_proc->orphans, 1, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&sk_proc->stacks_create);
 }
 
 struct sk_thread *sk_thread_create(const struct sk_net_conf *conf)
@@ -572,7 +565,7 @@ struct sk_thread *sk_thread_create(const struct sk_net_conf *conf)
 	}
 	self = t; /* (it becomes the lone user by SK_SOLO_STREAK) */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST); /* (nthreads rose: progress.h) */
-	sk_progress_kick(&progress);
+	sk_progress_kick(&sk_proc->progress);
 	return t;
 }
 
@@ -619,10 +612,10 @@ void sk_unlock(struct sk_stack *s)
 
 int sk_lock_all(void)
 {
-	for (unsigned i = 0; i < sk_nstacks; i++)
-		if (sk_lock(&sk_stacks[i]) < 0) {
+	for (unsigned i = 0; i < sk_proc->nstacks; i++)
+		if (sk_lock(&sk_proc->stacks[i]) < 0) {
 			while (i--)
-				sk_unlock(&sk_stacks[i]);
+				sk_unlock(&sk_proc->stacks[i]);
 			return -ESHUTDOWN;
 		}
 	return 0;
@@ -630,8 +623,8 @@ int sk_lock_all(void)
 
 void sk_unlock_all(void)
 {
-	for (unsigned i = sk_nstacks; i--;)
-		sk_unlock(&sk_stacks[i]);
+	for (unsigned i = sk_proc->nstacks; i--;)
+		sk_unlock(&sk_proc->stacks[i]);
 }
 
 unsigned sk_poll_stack(struct sk_thread *t, struct sk_stack *S)
@@ -652,14 +645,14 @@ unsigned sk_poll_stack(struct sk_thread *t, struct sk_stack *S)
 
 void sk_poll_all(struct sk_thread *t)
 {
-	for (unsigned i = 0; i < sk_nstacks; i++)
-		sk_poll_stack(t, &sk_stacks[i]);
+	for (unsigned i = 0; i < sk_proc->nstacks; i++)
+		sk_poll_stack(t, &sk_proc->stacks[i]);
 }
 
 /* Whether t should poll S, another stack: one no thread was given (more
  * queues than threads) still receives what the port hashes to its queue,
  * and on a port with no receive interrupt a stack whose threads all sleep
- * is polled by the one thread that slices (sk_slicer), after each sleep.
+ * is polled by the one thread that slices (sk_proc->slicer), after each sleep.
  * (The slicer slices when there are such stacks, interrupts or not: a
  * sleeping thread waits on its own queue's interrupt only, or a busy
  * queue would keep waking the threads that cannot empty it.) */
@@ -677,11 +670,11 @@ static int stale(const struct sk_thread *t, const struct sk_stack *S, uint64_t n
  * SK_ORPHAN_POLL_NS each, and after every sleep. */
 static void poll_stale(struct sk_thread *t, uint64_t now, int woke)
 {
-	if (sk_nstacks < 2 || (!woke && now - t->helped_at < SK_ORPHAN_POLL_NS))
+	if (sk_proc->nstacks < 2 || (!woke && now - t->helped_at < SK_ORPHAN_POLL_NS))
 		return;
 	t->helped_at = now;
-	for (unsigned i = 0; i < sk_nstacks; i++) {
-		struct sk_stack *S = &sk_stacks[i];
+	for (unsigned i = 0; i < sk_proc->nstacks; i++) {
+		struct sk_stack *S = &sk_proc->stacks[i];
 
 		if (!stale(t, S, now, woke) || sk_trylock(S) < 0)
 			continue;
@@ -743,7 +736,7 @@ void sk_wake_ack(struct sk_thread *t)
 	 * SK_PROGRESS_PARK_NS instead.) */
 	__atomic_store_n(&t->s->woke_at, sk_now(), __ATOMIC_RELAXED);
 	if (!__atomic_sub_fetch(&t->s->sleepers, 1, __ATOMIC_SEQ_CST) && t->s->wake_fd >= 0)
-		sk_progress_kick(&progress); /* (the stack's last sleeper woke) */
+		sk_progress_kick(&sk_proc->progress); /* (the stack's last sleeper woke) */
 	if (t->s->kick_fd >= 0) {
 		/* drained before cleared: a kick after the clear writes again,
 		 * one before it is seen by the poll that follows every wake */
@@ -754,6 +747,38 @@ void sk_wake_ack(struct sk_thread *t)
 		poll_stale(t, sk_now(), 1);
 	}
 	errno = saved;
+}
+
+/*
+ * A waiting call sleeps in slices (to the stack's next timer, or an idle
+ * slice) and runs the stack between them. A signal that came between two
+ * slices would be handled there, in user space, and the next slice would
+ * sleep on: the call would not return EINTR where the kernel's returns
+ * it. So from its first sleep on, a call keeps the program's signals
+ * blocked, and every slice sleeps with the mask the program waits under
+ * (its sigmask, or its own mask), which lets them in only while asleep: a
+ * signal ends the slice with EINTR, as it ends the kernel's wait. Faults
+ * stay deliverable. Two system calls per sleeping call, none per spin.
+ */
+const sigset_t *sk_sleep_mask(struct sk_thread *t, const sigset_t *sigmask)
+{
+	sigset_t all;
+
+	if (!t->sig_blocked) {
+		sig_async_set(&all);
+		if (pthread_sigmask(SIG_BLOCK, &all, &t->sig_old) != 0)
+			return sigmask;
+		t->sig_blocked = 1;
+	}
+	return sigmask ? sigmask : &t->sig_old;
+}
+
+void sk_sleep_unmask(struct sk_thread *t)
+{
+	if (t->sig_blocked) {
+		t->sig_blocked = 0;
+		pthread_sigmask(SIG_SETMASK, &t->sig_old, NULL);
+	}
 }
 
 void sk_thread_wake(struct sk_thread *t)
@@ -780,31 +805,31 @@ void sk_thread_fds(const struct sk_thread *t, int fds[2])
 int sk_net_stats(struct stack_stats *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (!__atomic_load_n(&stacks_up, __ATOMIC_ACQUIRE) || sk_lock_all() < 0)
+	if (!__atomic_load_n(&sk_proc->stacks_up, __ATOMIC_ACQUIRE) || sk_lock_all() < 0)
 		return 0;
 	sk_stats_sum(out);
 	sk_unlock_all();
-	return (int)sk_nstacks;
+	return (int)sk_proc->nstacks;
 }
 
 size_t sk_net_stack_line(unsigned i, char *buf, size_t len)
 {
 	size_t n;
 
-	if (!__atomic_load_n(&stacks_up, __ATOMIC_ACQUIRE) || i >= sk_nstacks ||
-	    sk_lock(&sk_stacks[i]) < 0)
+	if (!__atomic_load_n(&sk_proc->stacks_up, __ATOMIC_ACQUIRE) || i >= sk_proc->nstacks ||
+	    sk_lock(&sk_proc->stacks[i]) < 0)
 		return 0;
-	n = sk_stack_line(&sk_stacks[i], stack_stats(sk_stacks[i].st), buf, len);
-	sk_unlock(&sk_stacks[i]);
+	n = sk_stack_line(&sk_proc->stacks[i], stack_stats(sk_proc->stacks[i].st), buf, len);
+	sk_unlock(&sk_proc->stacks[i]);
 	return n;
 }
 
 int sk_net_stack_stats(unsigned i, struct stack_stats *out)
 {
-	if (!__atomic_load_n(&stacks_up, __ATOMIC_ACQUIRE) || i >= sk_nstacks ||
-	    sk_lock(&sk_stacks[i]) < 0)
+	if (!__atomic_load_n(&sk_proc->stacks_up, __ATOMIC_ACQUIRE) || i >= sk_proc->nstacks ||
+	    sk_lock(&sk_proc->stacks[i]) < 0)
 		return -ENOENT;
-	*out = *stack_stats(sk_stacks[i].st);
-	sk_unlock(&sk_stacks[i]);
+	*out = *stack_stats(sk_proc->stacks[i].st);
+	sk_unlock(&sk_proc->stacks[i]);
 	return 0;
 }

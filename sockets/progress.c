@@ -32,6 +32,7 @@
 #include <time.h>
 
 #include "progress.h"
+#include "sockets_impl.h"
 
 uint64_t sk_progress_due(const struct sk_stack *S, uint64_t last_turn, uint64_t period)
 {

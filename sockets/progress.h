@@ -12,7 +12,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "sockets_impl.h"
+#include "sockets.h"
+
+struct sk_stack;
 
 /* No turn is due (sk_progress_due). */
 #define SK_PROGRESS_NONE UINT64_MAX

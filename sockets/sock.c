@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include "../common/guard.h"
@@ -35,52 +34,38 @@
 #include "opts.h"
 #include "sock_impl.h"
 
-struct sk_sock **sk_socks;
-struct sk_ep **sk_eps;
-unsigned sk_nfds;
-int sk_nsocks;              /* bypass sockets alive: 0 lets waits skip us */
-static int in_child;        /* a forked child: the stack is the parent's */
-/* every live socket (for the exit), and the freed ones for reuse */
-static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct sk_sock *live, *spare;
-
 /* The socket list's lock counts in sk_busy: a fatal signal never runs
  * the exit's closing on a list this thread is changing. */
 static void live_take(void)
 {
-	pthread_mutex_lock(&live_lock);
+	pthread_mutex_lock(&sk_proc->live_lock);
 	sk_busy++;
 }
 
 static void live_give(void)
 {
-	pthread_mutex_unlock(&live_lock);
+	pthread_mutex_unlock(&sk_proc->live_lock);
 	sk_busy_leave();
 }
 
-int sk_fds_init(unsigned size)
+int sk_fds_init(struct sk_fd *fds, unsigned size)
 {
-	void *a = mmap(NULL, (size_t)size * sizeof(void *), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	void *b = mmap(NULL, (size_t)size * sizeof(void *), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-
-	if (a == MAP_FAILED || b == MAP_FAILED)
-		return -ENOMEM;
-	sk_socks = a;
-	sk_eps = b;
-	sk_nfds = size;
+	if (!fds)
+		return -EINVAL;
+	sk_proc->fds = fds;
+	sk_proc->nfds = size;
 	return 0;
 }
 
 struct sk_sock *sk_get(int fd)
 {
-	return (unsigned)fd < sk_nfds ? __atomic_load_n(&sk_socks[fd], __ATOMIC_ACQUIRE) : NULL;
+	return (unsigned)fd < sk_proc->nfds ?
+	       __atomic_load_n(&sk_proc->fds[fd].sock, __ATOMIC_ACQUIRE) : NULL;
 }
 
 static void fd_set_sock(int fd, struct sk_sock *s)
 {
-	__atomic_store_n(&sk_socks[fd], s, __ATOMIC_RELEASE);
+	__atomic_store_n(&sk_proc->fds[fd].sock, s, __ATOMIC_RELEASE);
 }
 
 struct sk_sock *sk_get_on(int fd, const struct sk_stack *S)
@@ -138,21 +123,6 @@ uint32_t sk_sock_epoll_events(const struct sk_sock *s)
 	return r;
 }
 
-/* The stack says a connection's readiness changed (under the lock). */
-void sk_sock_event(void *ctx, struct stack_tcp *c, void *user, unsigned events)
-{
-	struct sk_sock *s = user;
-
-	(void)ctx;
-	(void)c;
-	(void)events;
-	if (!s)
-		return;
-	s->gen++;
-	sk_thread_wake(s->waiter);
-	sk_items_changed(s);
-}
-
 /* ---- lifetime ----------------------------------------------------------- */
 
 /* A socket object, fresh or reused (sockets are never freed: a thread may
@@ -167,9 +137,9 @@ static struct sk_sock *sock_alloc(void)
 	uint32_t life;
 
 	live_take();
-	s = spare;
+	s = sk_proc->spare;
 	if (s)
-		spare = s->next;
+		sk_proc->spare = s->next;
 	live_give();
 	if (!s)
 		return calloc(1, sizeof(*s));
@@ -185,8 +155,8 @@ static struct sk_sock *sock_alloc(void)
 static void sock_spare(struct sk_sock *s)
 {
 	live_take();
-	s->next = spare;
-	spare = s;
+	s->next = sk_proc->spare;
+	sk_proc->spare = s;
 	live_give();
 }
 
@@ -194,12 +164,12 @@ static void live_add(struct sk_sock *s)
 {
 	live_take();
 	s->prev = NULL;
-	s->next = live;
-	if (live)
-		live->prev = s;
-	live = s;
+	s->next = sk_proc->live;
+	if (sk_proc->live)
+		sk_proc->live->prev = s;
+	sk_proc->live = s;
 	live_give();
-	__atomic_add_fetch(&sk_nsocks, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&sk_proc->nsocks, 1, __ATOMIC_RELAXED);
 }
 
 /* A new socket for fd at home on S (locked). */
@@ -242,10 +212,9 @@ static void sock_free(struct sk_sock *s)
 {
 	sk_thread_wake(s->waiter); /* a call blocked on it looks again */
 	s->life++; /* (and sees that it is not its socket any more: wait.c) */
-	while (s->items)
-		sk_item_remove(s->items);
+	sk_proc->hooks.sock_unwatch(s); /* (epoll.c) */
 	if (s->c) {
-		if (s->kind == SK_LISTEN && sk_nstacks > 1)
+		if (s->kind == SK_LISTEN && sk_proc->nstacks > 1)
 			sk_flow_listen(s->lport, -1);
 		sock_release(s);
 	}
@@ -253,13 +222,13 @@ static void sock_free(struct sk_sock *s)
 	if (s->prev)
 		s->prev->next = s->next;
 	else
-		live = s->next;
+		sk_proc->live = s->next;
 	if (s->next)
 		s->next->prev = s->prev;
-	s->next = spare;
-	spare = s;
+	s->next = sk_proc->spare;
+	sk_proc->spare = s;
 	live_give();
-	__atomic_sub_fetch(&sk_nsocks, 1, __ATOMIC_RELAXED);
+	__atomic_sub_fetch(&sk_proc->nsocks, 1, __ATOMIC_RELAXED);
 }
 
 /* The process is exiting: as the kernel does for a dying process's
@@ -273,15 +242,15 @@ void sk_socks_exit(void)
 	unsigned closing;
 
 	live_take();
-	for (struct sk_sock *s = live; s; s = s->next)
+	for (struct sk_sock *s = sk_proc->live; s; s = s->next)
 		if (s->c)
 			sock_release(s);
 	live_give();
 	do {
 		closing = 0;
-		for (unsigned i = 0; i < sk_nstacks; i++) {
-			stack_poll(sk_stacks[i].st);
-			closing += stack_tcp_closing(sk_stacks[i].st);
+		for (unsigned i = 0; i < sk_proc->nstacks; i++) {
+			stack_poll(sk_proc->stacks[i].st);
+			closing += stack_tcp_closing(sk_proc->stacks[i].st);
 		}
 	} while (closing && sk_now() < until);
 }
@@ -310,7 +279,7 @@ size_t sk_socks_format(const struct sk_stack *S, char *buf, size_t len)
 	size_t n = 0, k = 1;
 
 	live_take();
-	for (struct sk_sock *s = live; s && k; s = s->next)
+	for (struct sk_sock *s = sk_proc->live; s && k; s = s->next)
 		if (s->c && __atomic_load_n(&s->home, __ATOMIC_RELAXED) == S) {
 			k = sock_line(s, S->idx, buf + n, len - n);
 			n += k;
@@ -321,15 +290,15 @@ size_t sk_socks_format(const struct sk_stack *S, char *buf, size_t len)
 
 void sk_socks_die(unsigned held, uint64_t until)
 {
-	while (pthread_mutex_trylock(&live_lock) != 0) {
+	while (pthread_mutex_trylock(&sk_proc->live_lock) != 0) {
 		if (sk_now() >= until)
 			return;
 		sched_yield();
 	}
-	for (struct sk_sock *s = live; s; s = s->next)
+	for (struct sk_sock *s = sk_proc->live; s; s = s->next)
 		if (s->c && (held & (1u << __atomic_load_n(&s->home, __ATOMIC_RELAXED)->idx)))
 			sock_release(s);
-	pthread_mutex_unlock(&live_lock);
+	pthread_mutex_unlock(&sk_proc->live_lock);
 }
 
 /* Moves s's connection from S to `to`, both locked: 0, or < 0 and it
@@ -346,7 +315,7 @@ static int move_to(struct sk_sock *s, struct sk_stack *to)
 		sk_flow_del(rip, rport, lport, (int)to->idx);
 		return -EEXIST;
 	}
-	__atomic_add_fetch(&sk_counters.handoffs, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&sk_proc->counters.handoffs, 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->home, to, __ATOMIC_RELEASE);
 	return 0;
 }
@@ -465,7 +434,7 @@ static int port_taken(uint16_t port, int reuseaddr, int reuse_port)
 	int taken = 0;
 
 	live_take();
-	for (struct sk_sock *s = live; s && !taken; s = s->next) {
+	for (struct sk_sock *s = sk_proc->live; s && !taken; s = s->next) {
 		if (s->lport != port || s->kind == SK_CONN)
 			continue;
 		taken = !(reuseaddr && s->reuseaddr && s->kind != SK_LISTEN) &&
@@ -478,7 +447,7 @@ static int port_taken(uint16_t port, int reuseaddr, int reuse_port)
 int sk_port_free(struct sk_thread *t, int fd, uint16_t port)
 {
 	(void)t;
-	if (in_child)
+	if (sk_in_child())
 		return -EBADF;
 	return port && port_taken(port, opt_on(fd, SO_REUSEADDR), reuseport(fd)) ?
 	       -EADDRINUSE : 0;
@@ -489,7 +458,7 @@ int sk_bind(struct sk_thread *t, int fd, uint32_t ip, uint16_t port, int dual)
 	struct sk_sock *s = NULL;
 	int r = -EINVAL; /* bound already (Linux: inet_num is set) */
 
-	if (in_child || sk_lock(t->s) < 0)
+	if (sk_in_child() || sk_lock(t->s) < 0)
 		return -EBADF;
 	if (!sk_get(fd) && (dual || (r = sk_port_free(t, fd, port)) == 0)) {
 		s = sock_new(fd, SK_BOUND, t->s);
@@ -514,7 +483,7 @@ int sk_listen(struct sk_thread *t, int fd, int backlog)
 	int r;
 
 	(void)t;
-	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
+	if (sk_in_child() || sk_lock_sock(fd, &S, &s) < 0)
 		return -EBADF;
 	r = 0;
 	if (s->kind == SK_LISTEN) { /* a new backlog only */
@@ -537,7 +506,7 @@ int sk_listen(struct sk_thread *t, int fd, int backlog)
 	if (r < 0)
 		goto out;
 	s->kind = SK_LISTEN;
-	if (sk_nstacks > 1) /* a SYN that reaches another stack comes here */
+	if (sk_proc->nstacks > 1) /* a SYN that reaches another stack comes here */
 		sk_flow_listen(s->lport, (int)S->idx);
 	apply_opts(s, fd);
 	if (s->dual) /* the kernel half is polled, never waited on */
@@ -579,7 +548,7 @@ static int accept_stack(struct sk_stack *S, struct sk_sock *l, struct sockaddr *
 		return -EAGAIN;
 	}
 	nfd = accel_real.socket(AF_INET, SOCK_STREAM | (flags & SOCK_CLOEXEC), 0);
-	if (nfd < 0 || (unsigned)nfd >= sk_nfds) {
+	if (nfd < 0 || (unsigned)nfd >= sk_proc->nfds) {
 		int e = nfd < 0 ? errno : EMFILE;
 
 		if (nfd >= 0)
@@ -604,7 +573,7 @@ static int accept_stack(struct sk_stack *S, struct sk_sock *l, struct sockaddr *
 	s->fd = nfd;
 	live_add(s);
 	fd_set_sock(nfd, s);
-	__atomic_add_fetch(&sk_counters.bypass_accepts, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&sk_proc->counters.bypass_accepts, 1, __ATOMIC_RELAXED);
 	stack_tcp_endpoints(c, &lip, &lport, &rip, &rport);
 	fill_addr(addr, len, rip, rport);
 	return nfd;
@@ -621,7 +590,7 @@ int sk_accept(struct sk_thread *t, int fd, struct sockaddr *addr, socklen_t *len
 	*kernel = 0;
 	if (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC))
 		return -EINVAL;
-	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
+	if (sk_in_child() || sk_lock_sock(fd, &S, &s) < 0)
 		return -EBADF;
 	for (;;) {
 		s = sk_get_on(fd, S);
@@ -640,7 +609,7 @@ int sk_accept(struct sk_thread *t, int fd, struct sockaddr *addr, socklen_t *len
 				r = r >= 0 ? r : -errno;
 				*kernel = 1;
 				if (r >= 0)
-					__atomic_add_fetch(&sk_counters.kernel_accepts, 1,
+					__atomic_add_fetch(&sk_proc->counters.kernel_accepts, 1,
 							   __ATOMIC_RELAXED);
 				break;
 			}
@@ -652,8 +621,8 @@ int sk_accept(struct sk_thread *t, int fd, struct sockaddr *addr, socklen_t *len
 		}
 		if (s->nonblock)
 			break;
-		r = sk_wait_sock(t, S, fd, STACK_TCP_EV_IN, s->dual ? fd : -1, SO_RCVTIMEO,
-				 &until);
+		r = sk_proc->hooks.wait_sock(t, S, fd, STACK_TCP_EV_IN, s->dual ? fd : -1,
+				       SO_RCVTIMEO, &until);
 		if (r == -ESHUTDOWN)
 			return r; /* the lock is not held */
 		if (r < 0)
@@ -671,7 +640,7 @@ static void connect_route(struct sk_stack *S, struct stack_tcp *c)
 	uint32_t lip, rip;
 	uint16_t lport, rport;
 
-	if (sk_nstacks < 2)
+	if (sk_proc->nstacks < 2)
 		return;
 	stack_tcp_endpoints(c, &lip, &lport, &rip, &rport);
 	if (sk_flow_target(rip, rport, lport, 0, -1) == (int)S->idx)
@@ -687,7 +656,7 @@ int sk_connect(struct sk_thread *t, int fd, uint32_t ip, uint16_t port)
 	uint64_t until = 0; /* (sk_wait_sock) */
 	int r, err;
 
-	if (in_child)
+	if (sk_in_child())
 		return -EBADF;
 	r = sk_lock_sock(fd, &S, &s);
 	if (r == -ESHUTDOWN)
@@ -729,7 +698,7 @@ int sk_connect(struct sk_thread *t, int fd, uint32_t ip, uint16_t port)
 	s->dual = 0;
 	s->placed = 1; /* (its stack is the connecting thread's, or the binder's) */
 	connect_route(S, s->c);
-	__atomic_add_fetch(&sk_counters.bypass_connects, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&sk_proc->counters.bypass_connects, 1, __ATOMIC_RELAXED);
 	apply_opts(s, fd);
 	r = -EINPROGRESS;
 	if (s->nonblock)
@@ -746,8 +715,9 @@ wait:
 			r = stack_tcp_error(s->c);
 			break;
 		}
-		r = sk_wait_sock(t, S, fd, STACK_TCP_EV_OUT | STACK_TCP_EV_ERR | STACK_TCP_EV_HUP,
-				 -1, SO_SNDTIMEO, &until);
+		r = sk_proc->hooks.wait_sock(t, S, fd,
+				       STACK_TCP_EV_OUT | STACK_TCP_EV_ERR | STACK_TCP_EV_HUP, -1,
+				       SO_SNDTIMEO, &until);
 		if (r == -ESHUTDOWN)
 			return r;
 		if (r < 0) {
@@ -878,7 +848,7 @@ ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 	uint64_t until = 0; /* (sk_wait_sock) */
 	ssize_t r = 0;
 
-	if (in_child)
+	if (sk_in_child())
 		return -EBADF;
 	r = sk_lock_sock(fd, &S, &s);
 	if (r < 0)
@@ -919,8 +889,9 @@ ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 			r = got ? (ssize_t)got : -EAGAIN;
 			break;
 		}
-		r = sk_wait_sock(t, S, fd, STACK_TCP_EV_IN | STACK_TCP_EV_RDHUP | STACK_TCP_EV_HUP |
-					   STACK_TCP_EV_ERR, -1, SO_RCVTIMEO, &until);
+		r = sk_proc->hooks.wait_sock(t, S, fd,
+				       STACK_TCP_EV_IN | STACK_TCP_EV_RDHUP | STACK_TCP_EV_HUP |
+				       STACK_TCP_EV_ERR, -1, SO_RCVTIMEO, &until);
 		if (r == -ESHUTDOWN)
 			return got ? (ssize_t)got : r;
 		if (r < 0) {
@@ -941,7 +912,7 @@ ssize_t sk_send(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 	uint64_t until = 0; /* (sk_wait_sock) */
 	ssize_t r = 0;
 
-	if (in_child)
+	if (sk_in_child())
 		return -EBADF;
 	r = sk_lock_sock(fd, &S, &s);
 	if (r < 0)
@@ -982,8 +953,9 @@ ssize_t sk_send(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 			r = sent ? (ssize_t)sent : -EAGAIN;
 			break;
 		}
-		r = sk_wait_sock(t, S, fd, STACK_TCP_EV_OUT | STACK_TCP_EV_ERR | STACK_TCP_EV_HUP,
-				 -1, SO_SNDTIMEO, &until);
+		r = sk_proc->hooks.wait_sock(t, S, fd,
+				       STACK_TCP_EV_OUT | STACK_TCP_EV_ERR | STACK_TCP_EV_HUP, -1,
+				       SO_SNDTIMEO, &until);
 		if (r == -ESHUTDOWN)
 			return sent ? (ssize_t)sent : r;
 		if (r < 0) {
@@ -1003,7 +975,7 @@ int sk_shutdown(struct sk_thread *t, int fd, int how)
 	int r;
 
 	(void)t;
-	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
+	if (sk_in_child() || sk_lock_sock(fd, &S, &s) < 0)
 		return -EBADF;
 	if (how < SHUT_RD || how > SHUT_RDWR)
 		r = -EINVAL;
@@ -1036,9 +1008,9 @@ void sk_close(struct sk_thread *t, int fd)
 	int r;
 
 	(void)t;
-	if ((unsigned)fd >= sk_nfds)
+	if ((unsigned)fd >= sk_proc->nfds)
 		return;
-	if (in_child) { /* the parent's: never touch its stack */
+	if (sk_in_child()) { /* the parent's: never touch its stack */
 		fd_set_sock(fd, NULL);
 		return;
 	}
@@ -1061,7 +1033,7 @@ int sk_dup(struct sk_thread *t, int oldfd, int newfd)
 	struct sk_stack *S;
 	struct sk_sock *s;
 
-	if (in_child || (unsigned)newfd >= sk_nfds)
+	if (sk_in_child() || (unsigned)newfd >= sk_proc->nfds)
 		return -EBADF;
 	sk_close(t, newfd); /* (the kernel closed newfd's placeholder) */
 	if (sk_lock_sock(oldfd, &S, &s) < 0)
@@ -1079,7 +1051,7 @@ int sk_nonblock(struct sk_thread *t, int fd, int set)
 	int r;
 
 	(void)t;
-	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
+	if (sk_in_child() || sk_lock_sock(fd, &S, &s) < 0)
 		return -EBADF;
 	if (set >= 0)
 		s->nonblock = (uint8_t)!!set;
@@ -1100,7 +1072,7 @@ int sk_getsockopt(struct sk_thread *t, int fd, int level, int name, void *val,
 	int r = 1, v = 0;
 
 	(void)t;
-	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
+	if (sk_in_child() || sk_lock_sock(fd, &S, &s) < 0)
 		return -EBADF;
 	if (level == SOL_SOCKET && name == SO_ERROR) {
 		v = s->c && s->kind == SK_CONN ? -stack_tcp_error(s->c) : 0;
@@ -1127,7 +1099,7 @@ void sk_setsockopt(struct sk_thread *t, int fd, int level, int name, const void 
 	int v = 0;
 
 	(void)t;
-	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
+	if (sk_in_child() || sk_lock_sock(fd, &S, &s) < 0)
 		return;
 	if (val && len >= sizeof(int))
 		memcpy(&v, val, sizeof(v));
@@ -1169,7 +1141,7 @@ int sk_name(struct sk_thread *t, int fd, int peer, struct sockaddr *addr, sockle
 	int r = 0;
 
 	(void)t;
-	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
+	if (sk_in_child() || sk_lock_sock(fd, &S, &s) < 0)
 		return -EBADF;
 	if (s->dual && s->kind != SK_CONN)
 		r = 1; /* the kernel listener's own answer */
@@ -1201,7 +1173,7 @@ int sk_ioctl(struct sk_thread *t, int fd, unsigned long req, int *out)
 	struct sk_sock *s;
 	int r = 0;
 
-	if (in_child || sk_lock_sock(fd, &S, &s) < 0)
+	if (sk_in_child() || sk_lock_sock(fd, &S, &s) < 0)
 		return -EBADF;
 	if (req == FIONREAD) {
 		if (s->kind == SK_LISTEN) {
@@ -1226,19 +1198,9 @@ int sk_ioctl(struct sk_thread *t, int fd, unsigned long req, int *out)
 	return r;
 }
 
-void sk_fork_child(void)
-{
-	in_child = 1;
-}
-
-int sk_in_child(void)
-{
-	return in_child;
-}
-
 /* A forked child closing a bypass descriptor: forget it, touch nothing. */
 void sk_close_child(int fd)
 {
-	if ((unsigned)fd < sk_nfds)
+	if ((unsigned)fd < sk_proc->nfds)
 		fd_set_sock(fd, NULL);
 }

@@ -1,11 +1,12 @@
 /*
  * sock_impl.h - bypass sockets and the epoll sets that watch them, for
- * sock.c, epoll.c and wait.c. A socket is guarded by its home stack's
- * lock; an epoll set by its home's, or by every stack's lock when its
- * members live on several (mixed). The fd maps are read without a lock:
- * the objects they point to are never given back to malloc, and a user
- * checks, once it holds the home's lock, that the fd still names the
- * object and the object is still at home there.
+ * sock.c, epoll.c, wait.c and proc.c. A socket is guarded by its home
+ * stack's lock; an epoll set by its home's, or by every stack's lock when
+ * its members live on several (mixed). The descriptor table's entries
+ * (struct sk_fd) are read without a lock: the objects they point to are
+ * never given back to malloc, and a user checks, once it holds the home's
+ * lock, that the fd still names the object and the object is still at
+ * home there.
  */
 #ifndef ACCEL_SOCK_IMPL_H
 #define ACCEL_SOCK_IMPL_H
@@ -75,13 +76,6 @@ struct sk_sock {
 	int fd;                 /* the first descriptor naming it (accel-stat) */
 };
 
-extern struct sk_counters sk_counters;
-
-extern struct sk_sock **sk_socks; /* (atomic entries) */
-extern struct sk_ep **sk_eps;
-extern unsigned sk_nfds;
-extern int sk_nsocks;
-
 struct sk_sock *sk_get(int fd);
 /* fd's socket if it lives on S (whose lock the caller holds). */
 struct sk_sock *sk_get_on(int fd, const struct sk_stack *S);
@@ -112,10 +106,10 @@ int sk_wait_sock(struct sk_thread *t, struct sk_stack *S, int fd, unsigned ev, i
  * is mixed or has no home. 0 or -ESHUTDOWN. */
 int sk_lock_ep(struct sk_ep *ep, struct sk_stack **S);
 void sk_unlock_ep(struct sk_stack *S);
-void sk_item_remove(struct sk_item *it);
-/* The socket's readiness may have changed: its items go on their sets'
- * ready lists, and the threads sleeping on those sets wake. */
-void sk_items_changed(struct sk_sock *s);
+/* The stacks' readiness callback (sk_proc->hooks.tcp_event). */
+void sk_sock_event(void *ctx, struct stack_tcp *c, void *user, unsigned events);
+/* s is being freed: it leaves every set (sk_proc->hooks.sock_unwatch). */
+void sk_sock_unwatch(struct sk_sock *s);
 /* Appends the ready bypass members of ep to ev (up to max); returns how
  * many, applying edge-trigger and one-shot rules. */
 int sk_ep_collect(struct sk_ep *ep, struct epoll_event *ev, int max);

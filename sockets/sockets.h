@@ -203,8 +203,23 @@ void sk_wait_source_del(int slot);
  * O_NONBLOCK says (sk_nonblock), serving the stack meanwhile.
  */
 
-/* The fd map, as large as the kernel's descriptor limit (mapped lazily). */
-int sk_fds_init(unsigned size);
+struct sk_sock;
+struct sk_ep;
+
+/* One entry of the process's descriptor table (preload/fdtable.h), an
+ * array indexed by fd as large as the kernel's descriptor limit: the
+ * preload layer's kind of the descriptor, and the socket layer's objects
+ * for it, so one lookup finds both. The socket layer's are read without a
+ * lock (sock_impl.h says how). */
+struct sk_fd {
+	uint8_t kind;          /* enum fd_kind (preload/fdtable.h; atomic) */
+	struct sk_sock *sock;  /* its bypass socket (atomic) */
+	struct sk_ep *ep;      /* its epoll set, if it holds bypass sockets (atomic) */
+};
+
+/* The socket layer keeps its objects in fds, the table of size entries
+ * (zeroed: none yet), for the rest of the process: 0, or -EINVAL. */
+int sk_fds_init(struct sk_fd *fds, unsigned size);
 /* 1 when a connect to ip (host order) goes through the port. */
 int sk_route(struct sk_thread *t, uint32_t ip);
 uint32_t sk_port_ip(struct sk_thread *t);

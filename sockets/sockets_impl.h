@@ -8,6 +8,9 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "../dev/dev.h"
+#include "opts.h"
+#include "progress.h"
 #include "sockets.h"
 
 struct dev_netq;
@@ -18,7 +21,7 @@ struct sk_stack {
 	pthread_mutex_t lock;
 	struct stack *st;
 	struct dev_netq *q;
-	unsigned idx;           /* in sk_stacks, the order locks are taken in */
+	unsigned idx;           /* in sk_proc->stacks, the order locks are taken in */
 	int wake_fd;            /* readable when the queue has packets; -1 none */
 	int nthreads;           /* threads given this stack (sk_thread_create) */
 	/* Frames other stacks hand this one (netif.c): readable when they
@@ -70,17 +73,116 @@ struct sk_thread {
 	struct sk_spin spin;    /* how long its waits poll before sleeping */
 };
 
-/* The process's stacks, one per device queue (ACCEL_QUEUES); sockets
- * live on one of them (their home) and move at most once, to the stack of
- * the first thread that uses them (sock.c). */
-extern struct sk_stack sk_stacks[SK_MAX_THREADS];
-extern unsigned sk_nstacks;
-/* How many of them no thread was given (atomic). */
-extern int sk_orphans;
+struct sk_sock;
 
-/* With no wake fd: the one sleeping thread of the process that polls on
- * the idle slice (SK_IDLE_BACKUP_NS), every stack, or NULL. */
-extern struct sk_thread *sk_slicer;
+/*
+ * The files of sockets/ call one way, down: wait.c (the waiting calls)
+ * on epoll.c (the program's epoll sets), on sock.c (bypass sockets), on
+ * netif.c (the stacks, their locks, a thread's sleep), on stats.c,
+ * flows.c, spin.c and progress.c; proc.c, the start, on all of them. Where
+ * a lower file needs a higher one it calls a hook, set once by
+ * sk_net_start (proc.c) before any stack exists.
+ */
+struct sk_hooks {
+	/* epoll.c: the stacks' readiness callback (stack_ops.tcp_event): the
+	 * socket's waiter and its sets' wake */
+	void (*tcp_event)(void *ctx, struct stack_tcp *c, void *user, unsigned events);
+	/* epoll.c: a socket being freed leaves the sets that watch it */
+	void (*sock_unwatch)(struct sk_sock *s);
+	/* wait.c: a blocking call of sock.c waits on its socket (sk_wait_sock) */
+	int (*wait_sock)(struct sk_thread *t, struct sk_stack *S, int fd, unsigned ev, int kfd,
+			 int opt, uint64_t *until);
+	/* sock.c: netif.c's closing at exit and at a fatal signal
+	 * (sk_socks_exit, sk_socks_die) */
+	void (*socks_exit)(void);
+	void (*socks_die)(unsigned held, uint64_t until);
+	/* sock.c: a stack's "sock" lines for the counters file (stats.c) */
+	size_t (*socks_format)(const struct sk_stack *S, char *buf, size_t len);
+};
+
+/* netif.c's part of sk_net_start: the ISN secret, then the port. */
+int sk_netif_open(const struct sk_net_conf *conf, char *why, size_t whylen);
+
+/* One source of completions besides the stacks (wait.c). */
+struct sk_wait_source {
+	int fd;
+	unsigned (*reap)(void *ctx);
+	void *ctx;
+};
+
+struct sk_ep;
+struct sk_flow;
+
+/*
+ * The socket layer's process-wide state: one object (proc.c), reached
+ * through sk_proc, in groups by the file that keeps it. What a thread
+ * keeps for itself is in its struct sk_thread, or thread-local where a
+ * signal handler reads it (netif.c, wait.c).
+ */
+struct sk_proc {
+	struct sk_hooks hooks;          /* (sk_net_start) */
+	/* netif.c. The stacks, one per device queue (ACCEL_QUEUES), made
+	 * with the first thread (stacks_start); sockets live on one of them
+	 * (their home) and move at most once, to the stack of the first
+	 * thread that uses them (sock.c). */
+	struct sk_stack stacks[SK_MAX_THREADS];
+	unsigned nstacks;
+	int orphans;                    /* stacks no thread was given (atomic) */
+	int stacks_up, stacks_failed;
+	pthread_mutex_t stacks_create;  /* the start, and threads joining stacks */
+	struct stack_ops stack_ops;     /* every stack's (dev/netif.h, hooks) */
+	struct sk_stack *by_qid[SK_MAX_THREADS]; /* by device queue id */
+	uint8_t isn_key[16];            /* RFC 6528's secret, every stack's */
+	struct sk_progress progress;    /* the progress thread (progress.c) */
+	/* With no wake fd: the one sleeping thread of the process that
+	 * polls on the idle slice (SK_IDLE_BACKUP_NS), every stack, or NULL. */
+	struct sk_thread *slicer;
+	int in_child;                   /* a forked child: the stacks are the parent's */
+	int finished;                   /* sk_net_finish ran */
+	int dying;                      /* sk_net_die: 0, 1 closing, 2 done */
+	/* sock.c. The process's descriptor table, where the sockets and the
+	 * epoll sets are found by fd (sk_fds_init; sock_impl.h says how they
+	 * are read); the live sockets, for the exit, and the freed ones for
+	 * reuse, under live_lock. */
+	struct sk_fd *fds;
+	unsigned nfds;
+	int nsocks;                     /* bypass sockets alive: 0 lets waits skip us */
+	pthread_mutex_t live_lock;
+	struct sk_sock *live, *spare;
+	/* epoll.c: the freed sets, for reuse (sets are never freed, as sockets) */
+	pthread_mutex_t ep_spare_lock;
+	struct sk_ep *ep_spare;
+	/* wait.c: the sources registered (sk_wait_source_add); a slot with
+	 * reap NULL is free. src_gen counts the changes, so each thread brings
+	 * its epoll sleeping set up to date before it sleeps there. */
+	struct sk_wait_source sources[SK_WAIT_SOURCES];
+	unsigned nsources, src_gen;
+	pthread_mutex_t src_lock;
+	/* flows.c (it says how they are read and written) */
+	struct sk_flow *flow_table;
+	unsigned flow_used;
+	unsigned flow_seq;              /* odd while a writer is inside */
+	pthread_mutex_t flow_wlock;
+	uint8_t listen_port[65536];     /* stack index + 1; 0 none */
+	unsigned flow_nstacks;
+	/* stats.c */
+	struct sk_counters counters;
+	/* each stack's "sock" lines (hooks.socks_format), read by the
+	 * publisher under a sequence count: a torn copy is taken again, or
+	 * left out */
+	char sock_lines[SK_MAX_THREADS][SK_SOCK_LINES_BYTES];
+	size_t sock_len[SK_MAX_THREADS];
+	char stats_path[64];
+	uint64_t next_publish;
+	size_t (*stats_source)(char *buf, size_t len);
+	/* the publisher's (one at a time: next_publish's compare-and-swap) */
+	char pub_buf[8192 + SK_MAX_THREADS * SK_SOCK_LINES_BYTES];
+	struct stack_stats pub_each[SK_MAX_THREADS];
+	/* by the publisher, or the exit line, one at a time */
+#define SK_XSTATS_MAX 128
+	struct dev_port_xstat xstats[SK_XSTATS_MAX];
+};
+extern struct sk_proc *const sk_proc;
 
 /* Runs S once (under its lock), noting who polled it when: a thread about
  * to sleep need not poll on the idle slice while another one keeps
@@ -106,12 +208,6 @@ void sk_poll_all(struct sk_thread *t);
 #define SK_SLEEP_FDS 3
 int sk_sleep_fds(const struct sk_thread *t, struct pollfd *p);
 
-/* One source of completions besides the stacks (wait.c). */
-struct sk_wait_source {
-	int fd;
-	unsigned (*reap)(void *ctx);
-	void *ctx;
-};
 
 /* flows.c: the stack that serves a 4-tuple (flows.c says how), or -1 for
  * the one that received it; self asks (-1: none), syn: a SYN without ACK,
@@ -137,7 +233,7 @@ struct timespec *sk_ns_to_ts(int64_t ns, struct timespec *ts);
 void sk_wake_ack(struct sk_thread *t);
 /* The mask a waiting call sleeps with (sigmask, or the program's own),
  * after blocking the program's signals for the rest of the call; and the
- * program's mask back, when the call returns. wait.c says why. */
+ * program's mask back, when the call returns. netif.c says why. */
 const sigset_t *sk_sleep_mask(struct sk_thread *t, const sigset_t *sigmask);
 void sk_sleep_unmask(struct sk_thread *t);
 /* Wakes t if it sleeps (any thread, under the stack's lock). */
@@ -172,7 +268,5 @@ void sk_stats_stack(struct sk_stack *S, uint64_t now);
 extern __thread unsigned sk_busy __attribute__((tls_model("initial-exec")));
 void sk_busy_leave(void);
 
-/* The stack's readiness callback (sock.c). */
-void sk_sock_event(void *ctx, struct stack_tcp *c, void *user, unsigned events);
 
 #endif

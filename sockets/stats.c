@@ -18,11 +18,9 @@
 #include "opts.h"
 #include "sock_impl.h"
 
-struct sk_counters sk_counters;
-
 void sk_net_counters(struct sk_counters *out)
 {
-	const uint64_t *in = (const uint64_t *)&sk_counters;
+	const uint64_t *in = (const uint64_t *)&sk_proc->counters;
 	uint64_t *o = (uint64_t *)out;
 
 	for (size_t k = 0; k < sizeof(*out) / sizeof(uint64_t); k++)
@@ -31,13 +29,8 @@ void sk_net_counters(struct sk_counters *out)
 
 void sk_note_kernel_connect(void)
 {
-	__atomic_add_fetch(&sk_counters.kernel_connects, 1, __ATOMIC_RELAXED);
+	__atomic_add_fetch(&sk_proc->counters.kernel_connects, 1, __ATOMIC_RELAXED);
 }
-
-/* Each stack's "sock" lines (sk_socks_format), read by the publisher
- * under a sequence count: a torn copy is taken again, or left out. */
-static char sock_lines[SK_MAX_THREADS][SK_SOCK_LINES_BYTES];
-static size_t sock_len[SK_MAX_THREADS];
 
 size_t sk_stack_line(const struct sk_stack *S, const struct stack_stats *s, char *buf,
 		     size_t len)
@@ -70,35 +63,30 @@ void sk_stats_stack(struct sk_stack *S, uint64_t now)
 		return;
 	S->socks_at = now + SK_STATS_PUBLISH_NS;
 	__atomic_add_fetch(&S->socks_seq, 1, __ATOMIC_ACQ_REL);
-	sock_len[i] = sk_socks_format(S, sock_lines[i], sizeof(sock_lines[i]));
+	sk_proc->sock_len[i] = sk_proc->hooks.socks_format(S, sk_proc->sock_lines[i],
+							   sizeof(sk_proc->sock_lines[i]));
 	__atomic_add_fetch(&S->socks_seq, 1, __ATOMIC_ACQ_REL);
 }
 
 static size_t copy_sock_lines(unsigned i, char *buf, size_t len)
 {
 	for (int tries = 0; tries < 3; tries++) {
-		unsigned seq = __atomic_load_n(&sk_stacks[i].socks_seq, __ATOMIC_ACQUIRE);
-		size_t n = sock_len[i];
+		unsigned seq = __atomic_load_n(&sk_proc->stacks[i].socks_seq, __ATOMIC_ACQUIRE);
+		size_t n = sk_proc->sock_len[i];
 
 		if ((seq & 1) || n > len)
 			continue;
-		memcpy(buf, sock_lines[i], n);
+		memcpy(buf, sk_proc->sock_lines[i], n);
 		__atomic_thread_fence(__ATOMIC_ACQUIRE);
-		if (__atomic_load_n(&sk_stacks[i].socks_seq, __ATOMIC_RELAXED) == seq)
+		if (__atomic_load_n(&sk_proc->stacks[i].socks_seq, __ATOMIC_RELAXED) == seq)
 			return n;
 	}
 	return 0;
 }
 
-static char path[64];
-/* (one publisher at a time: next_publish's compare-and-swap) */
-static char pub_buf[8192 + SK_MAX_THREADS * SK_SOCK_LINES_BYTES];
-static uint64_t next_publish;
-static size_t (*source)(char *buf, size_t len);
-
 void sk_stats_source(size_t (*fn)(char *buf, size_t len))
 {
-	__atomic_store_n(&source, fn, __ATOMIC_RELEASE);
+	__atomic_store_n(&sk_proc->stats_source, fn, __ATOMIC_RELEASE);
 }
 
 /* One "name value" line at buf + *n, as much as fits in len. */
@@ -110,10 +98,6 @@ static void put(char *buf, size_t len, size_t *n, const char *name, uint64_t v)
 	if (k > 0)
 		*n += (size_t)k;
 }
-
-/* (by the publisher, or the exit line, one at a time) */
-#define SK_XSTATS_MAX 128
-static struct dev_port_xstat xs[SK_XSTATS_MAX];
 
 static size_t port_lines(char *buf, size_t len)
 {
@@ -132,8 +116,8 @@ static size_t port_lines(char *buf, size_t len)
 	put(buf, len, &n, "port_rx_nombuf", p.rx_nombuf);
 	put(buf, len, &n, "mbufs_in_use", p.pool_in_use);
 	put(buf, len, &n, "mbufs_free", p.pool_free);
-	for (unsigned k = 0, nx = dev_net_port_xstats(xs, SK_XSTATS_MAX); k < nx; k++)
-		put(buf, len, &n, xs[k].name, xs[k].value);
+	for (unsigned k = 0, nx = dev_net_port_xstats(sk_proc->xstats, SK_XSTATS_MAX); k < nx; k++)
+		put(buf, len, &n, sk_proc->xstats[k].name, sk_proc->xstats[k].value);
 	return n < len ? n : len;
 }
 
@@ -167,11 +151,12 @@ size_t sk_stats_format(const struct stack_stats *s, char *buf, size_t len)
 	put(buf, len, &n, "tcp_moved_out", s->tcp_moved_out);
 	put(buf, len, &n, "tcp_steered", s->tcp_steered);
 	put(buf, len, &n, "loop_pkts", s->loop_pkts);
-	put(buf, len, &n, "stacks", sk_nstacks);
+	put(buf, len, &n, "stacks", sk_proc->nstacks);
 	put(buf, len, &n, "handoffs", c.handoffs);
 	put(buf, len, &n, "steer_drops", c.steer_drops);
 	put(buf, len, &n, "progress_turns", c.progress_turns);
-	put(buf, len, &n, "bypass_sockets", (uint64_t)__atomic_load_n(&sk_nsocks, __ATOMIC_RELAXED));
+	put(buf, len, &n, "bypass_sockets",
+	    (uint64_t)__atomic_load_n(&sk_proc->nsocks, __ATOMIC_RELAXED));
 	put(buf, len, &n, "bypass_accepts", c.bypass_accepts);
 	put(buf, len, &n, "bypass_connects", c.bypass_connects);
 	put(buf, len, &n, "kernel_accepts", c.kernel_accepts);
@@ -196,8 +181,8 @@ _Static_assert(sizeof(struct sk_counters) % sizeof(uint64_t) == 0, "sk_counters:
 void sk_stats_sum(struct stack_stats *out)
 {
 	memset(out, 0, sizeof(*out));
-	for (unsigned i = 0; i < sk_nstacks; i++) {
-		const uint64_t *a = (const uint64_t *)stack_stats(sk_stacks[i].st);
+	for (unsigned i = 0; i < sk_proc->nstacks; i++) {
+		const uint64_t *a = (const uint64_t *)stack_stats(sk_proc->stacks[i].st);
 		uint64_t *sum = (uint64_t *)out;
 
 		for (size_t k = 0; k < sizeof(*out) / sizeof(uint64_t); k++)
@@ -208,60 +193,60 @@ void sk_stats_sum(struct stack_stats *out)
 /* By any thread that runs a stack; one a second gets to write. */
 void sk_stats_publish(uint64_t now)
 {
-	static struct stack_stats each[SK_MAX_THREADS];
 	struct stack_stats sum;
 	unsigned nst;
-	char *buf = pub_buf, tmp[80];
-	const size_t cap = sizeof(pub_buf);
-	uint64_t due = __atomic_load_n(&next_publish, __ATOMIC_RELAXED);
-	size_t (*more)(char *, size_t) = __atomic_load_n(&source, __ATOMIC_ACQUIRE);
+	char *buf = sk_proc->pub_buf, tmp[80];
+	const size_t cap = sizeof(sk_proc->pub_buf);
+	uint64_t due = __atomic_load_n(&sk_proc->next_publish, __ATOMIC_RELAXED);
+	size_t (*more)(char *, size_t) = __atomic_load_n(&sk_proc->stats_source, __ATOMIC_ACQUIRE);
 	size_t n = 0;
 	int fd;
 
-	if (now < due || !__atomic_compare_exchange_n(&next_publish, &due,
+	if (now < due || !__atomic_compare_exchange_n(&sk_proc->next_publish, &due,
 						      now + SK_STATS_PUBLISH_NS, 0,
 						      __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 		return;
-	if (!path[0]) {
+	if (!sk_proc->stats_path[0]) {
 		accel_stats_sweep(); /* (once: those of processes gone) */
 		const char *dir = access("/run/libaccel", W_OK) == 0 ? "/run/libaccel" : "/tmp";
 
-		snprintf(path, sizeof(path), "%s/%d.stats", dir, (int)getpid());
+		snprintf(sk_proc->stats_path, sizeof(sk_proc->stats_path), "%s/%d.stats", dir,
+			 (int)getpid());
 	}
 	/* (a storage-only process has no stack: no network lines) */
 	/* (each stack's counters copied once: its line and the sum agree) */
-	nst = __atomic_load_n(&sk_nstacks, __ATOMIC_ACQUIRE);
+	nst = __atomic_load_n(&sk_proc->nstacks, __ATOMIC_ACQUIRE);
 	memset(&sum, 0, sizeof(sum));
 	for (unsigned i = 0; i < nst; i++) {
-		const uint64_t *a = (const uint64_t *)&each[i];
+		const uint64_t *a = (const uint64_t *)&sk_proc->pub_each[i];
 
-		each[i] = *stack_stats(sk_stacks[i].st);
+		sk_proc->pub_each[i] = *stack_stats(sk_proc->stacks[i].st);
 		for (size_t k = 0; k < sizeof(sum) / sizeof(uint64_t); k++)
 			((uint64_t *)&sum)[k] += a[k];
 	}
 	if (nst)
 		n = sk_stats_format(&sum, buf, 8192);
 	for (unsigned i = 0; i < nst && n < 8192; i++)
-		n += sk_stack_line(&sk_stacks[i], &each[i], buf + n, 8192 - n);
+		n += sk_stack_line(&sk_proc->stacks[i], &sk_proc->pub_each[i], buf + n, 8192 - n);
 	if (more && n < 8192)
 		n += more(buf + n, 8192 - n);
 	if (n > 8192)
 		n = 8192;
 	for (unsigned i = 0; i < nst; i++)
 		n += copy_sock_lines(i, buf + n, cap - n);
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", sk_proc->stats_path);
 	fd = accel_real.open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return;
 	if (accel_real.write(fd, buf, n) >= 0)
-		rename(tmp, path);
+		rename(tmp, sk_proc->stats_path);
 	accel_real.close(fd);
 }
 
 void sk_stats_unpublish(void)
 {
 	/* (no thread still doing I/O at exit writes it again) */
-	__atomic_store_n(&next_publish, UINT64_MAX, __ATOMIC_RELAXED);
-	if (path[0])
-		unlink(path);
+	__atomic_store_n(&sk_proc->next_publish, UINT64_MAX, __ATOMIC_RELAXED);
+	if (sk_proc->stats_path[0])
+		unlink(sk_proc->stats_path);
 }

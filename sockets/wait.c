@@ -70,7 +70,7 @@ static uint64_t polled_at(const struct sk_thread *t)
  * accepting thread sleeps while its worker serves). */
 static uint64_t idle_slice(struct sk_thread *t, uint64_t now)
 {
-	struct sk_thread *cur = __atomic_load_n(&sk_slicer, __ATOMIC_ACQUIRE);
+	struct sk_thread *cur = __atomic_load_n(&sk_proc->slicer, __ATOMIC_ACQUIRE);
 	uint64_t rx = __atomic_load_n(&t->s->rx_at, __ATOMIC_RELAXED);
 	unsigned k = sk_idle_stretch(t->s->idle_poll_ns, now > rx ? now - rx : 0);
 	uint64_t backup = k * (SK_IDLE_BACKUP_NS > t->s->idle_poll_ns ? SK_IDLE_BACKUP_NS :
@@ -80,7 +80,7 @@ static uint64_t idle_slice(struct sk_thread *t, uint64_t now)
 	    now < __atomic_load_n(&t->s->polled_at, __ATOMIC_RELAXED) +
 		  t->s->idle_poll_ns / 4) /* (it may be after now) */
 		return backup;
-	if (cur == t || (!cur && __atomic_compare_exchange_n(&sk_slicer, &cur, t, 0,
+	if (cur == t || (!cur && __atomic_compare_exchange_n(&sk_proc->slicer, &cur, t, 0,
 							     __ATOMIC_ACQ_REL,
 							     __ATOMIC_ACQUIRE)))
 		return k * t->s->idle_poll_ns;
@@ -96,7 +96,7 @@ int64_t sk_sleep_len(struct sk_thread *t, uint64_t deadline)
 
 	if (timer < until)
 		until = timer;
-	if (t->s->wake_fd < 0 || __atomic_load_n(&sk_orphans, __ATOMIC_RELAXED)) {
+	if (t->s->wake_fd < 0 || __atomic_load_n(&sk_proc->orphans, __ATOMIC_RELAXED)) {
 		uint64_t slice = idle_slice(t, now);
 
 		if (now + slice < until)
@@ -133,38 +133,6 @@ static int64_t remaining(uint64_t deadline)
 	return deadline > now ? (int64_t)(deadline - now) : 0;
 }
 
-/*
- * A waiting call sleeps in slices (to the stack's next timer, or an idle
- * slice) and runs the stack between them. A signal that came between two
- * slices would be handled there, in user space, and the next slice would
- * sleep on: the call would not return EINTR where the kernel's returns
- * it. So from its first sleep on, a call keeps the program's signals
- * blocked, and every slice sleeps with the mask the program waits under
- * (its sigmask, or its own mask), which lets them in only while asleep: a
- * signal ends the slice with EINTR, as it ends the kernel's wait. Faults
- * stay deliverable. Two system calls per sleeping call, none per spin.
- */
-const sigset_t *sk_sleep_mask(struct sk_thread *t, const sigset_t *sigmask)
-{
-	sigset_t all;
-
-	if (!t->sig_blocked) {
-		sig_async_set(&all);
-		if (pthread_sigmask(SIG_BLOCK, &all, &t->sig_old) != 0)
-			return sigmask;
-		t->sig_blocked = 1;
-	}
-	return sigmask ? sigmask : &t->sig_old;
-}
-
-void sk_sleep_unmask(struct sk_thread *t)
-{
-	if (t->sig_blocked) {
-		t->sig_blocked = 0;
-		pthread_sigmask(SIG_SETMASK, &t->sig_old, NULL);
-	}
-}
-
 /* A dual listener is in both halves of a set: one entry, both events. */
 static int merge(struct epoll_event *ev, int n, int k)
 {
@@ -193,13 +161,13 @@ static int merge(struct epoll_event *ev, int n, int k)
 static int ep_look(struct sk_thread *t, int epfd, struct epoll_event *ev, int max,
 		   int sleep, int *ask_kernel)
 {
-	struct sk_ep *ep = sk_eps[epfd];
+	struct sk_ep *ep = sk_proc->fds[epfd].ep;
 	struct sk_stack *S = t->s;
 	int n = 0;
 
 	if (ep ? sk_lock_ep(ep, &S) < 0 : sk_lock(S) < 0)
 		return -1;
-	if (ep && __atomic_load_n(&sk_eps[epfd], __ATOMIC_ACQUIRE) != ep)
+	if (ep && __atomic_load_n(&sk_proc->fds[epfd].ep, __ATOMIC_ACQUIRE) != ep)
 		ep = NULL; /* (closed meanwhile) */
 	if (sleep) {
 		if (ep)
@@ -229,12 +197,8 @@ static int ep_look(struct sk_thread *t, int epfd, struct epoll_event *ev, int ma
 
 /* ---- other sources of completions ---------------------------------------- */
 
-/* Sources registered (sk_wait_source_add); a slot with reap NULL is free.
- * src_gen counts the changes, so each thread brings its epoll sleeping
- * set up to date (src_seen) before it sleeps there. */
-static struct sk_wait_source sources[SK_WAIT_SOURCES];
-static unsigned nsources, src_gen;
-static pthread_mutex_t src_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The sources (sk_proc->sources) as this thread's epoll sleeping set
+ * has them: sk_proc->src_gen when it last brought them up to date. */
 static __thread unsigned src_seen;
 
 int sk_wait_source_add(int fd, unsigned (*reap)(void *ctx), void *ctx)
@@ -243,19 +207,19 @@ int sk_wait_source_add(int fd, unsigned (*reap)(void *ctx), void *ctx)
 
 	if (fd < 0 || !reap)
 		return -EINVAL;
-	pthread_mutex_lock(&src_lock);
+	pthread_mutex_lock(&sk_proc->src_lock);
 	for (unsigned i = 0; i < SK_WAIT_SOURCES; i++)
-		if (!__atomic_load_n(&sources[i].reap, __ATOMIC_RELAXED)) {
-			sources[i].fd = fd;
-			sources[i].ctx = ctx;
-			__atomic_store_n(&sources[i].reap, reap, __ATOMIC_RELEASE);
-			if (i >= nsources)
-				__atomic_store_n(&nsources, i + 1, __ATOMIC_RELEASE);
-			__atomic_add_fetch(&src_gen, 1, __ATOMIC_RELEASE);
+		if (!__atomic_load_n(&sk_proc->sources[i].reap, __ATOMIC_RELAXED)) {
+			sk_proc->sources[i].fd = fd;
+			sk_proc->sources[i].ctx = ctx;
+			__atomic_store_n(&sk_proc->sources[i].reap, reap, __ATOMIC_RELEASE);
+			if (i >= sk_proc->nsources)
+				__atomic_store_n(&sk_proc->nsources, i + 1, __ATOMIC_RELEASE);
+			__atomic_add_fetch(&sk_proc->src_gen, 1, __ATOMIC_RELEASE);
 			slot = (int)i;
 			break;
 		}
-	pthread_mutex_unlock(&src_lock);
+	pthread_mutex_unlock(&sk_proc->src_lock);
 	return slot;
 }
 
@@ -263,23 +227,24 @@ void sk_wait_source_del(int slot)
 {
 	if (slot < 0 || slot >= SK_WAIT_SOURCES)
 		return;
-	pthread_mutex_lock(&src_lock);
-	__atomic_store_n(&sources[slot].reap, NULL, __ATOMIC_RELEASE);
-	__atomic_add_fetch(&src_gen, 1, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&src_lock);
+	pthread_mutex_lock(&sk_proc->src_lock);
+	__atomic_store_n(&sk_proc->sources[slot].reap, NULL, __ATOMIC_RELEASE);
+	__atomic_add_fetch(&sk_proc->src_gen, 1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&sk_proc->src_lock);
 }
 
 /* Every source's completions: how many there were. One load when there
  * is no source. */
 static unsigned sources_reap(void)
 {
-	unsigned n = __atomic_load_n(&nsources, __ATOMIC_ACQUIRE), got = 0;
+	unsigned n = __atomic_load_n(&sk_proc->nsources, __ATOMIC_ACQUIRE), got = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		unsigned (*reap)(void *) = __atomic_load_n(&sources[i].reap, __ATOMIC_ACQUIRE);
+		unsigned (*reap)(void *) =
+			__atomic_load_n(&sk_proc->sources[i].reap, __ATOMIC_ACQUIRE);
 
 		if (reap)
-			got += reap(sources[i].ctx);
+			got += reap(sk_proc->sources[i].ctx);
 	}
 	return got;
 }
@@ -288,12 +253,12 @@ static unsigned sources_reap(void)
  * SK_WAIT_SOURCES); returns how many. */
 static int sources_fds(struct pollfd *p)
 {
-	unsigned n = __atomic_load_n(&nsources, __ATOMIC_ACQUIRE);
+	unsigned n = __atomic_load_n(&sk_proc->nsources, __ATOMIC_ACQUIRE);
 	int k = 0;
 
 	for (unsigned i = 0; i < n; i++)
-		if (__atomic_load_n(&sources[i].reap, __ATOMIC_ACQUIRE))
-			p[k++] = (struct pollfd){ .fd = sources[i].fd, .events = POLLIN };
+		if (__atomic_load_n(&sk_proc->sources[i].reap, __ATOMIC_ACQUIRE))
+			p[k++] = (struct pollfd){ .fd = sk_proc->sources[i].fd, .events = POLLIN };
 	return k;
 }
 
@@ -302,16 +267,17 @@ static int sources_fds(struct pollfd *p)
  * set as its owner closes it). */
 static void sources_sync(struct sk_thread *t)
 {
-	unsigned gen = __atomic_load_n(&src_gen, __ATOMIC_ACQUIRE);
+	unsigned gen = __atomic_load_n(&sk_proc->src_gen, __ATOMIC_ACQUIRE);
 
 	if (gen == src_seen)
 		return;
 	src_seen = gen;
-	for (unsigned i = 0; i < __atomic_load_n(&nsources, __ATOMIC_ACQUIRE); i++) {
-		struct epoll_event ev = { .events = EPOLLIN, .data.fd = sources[i].fd };
+	for (unsigned i = 0; i < __atomic_load_n(&sk_proc->nsources, __ATOMIC_ACQUIRE); i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.fd = sk_proc->sources[i].fd };
 
-		if (__atomic_load_n(&sources[i].reap, __ATOMIC_ACQUIRE))
-			accel_real.epoll_ctl(t->wait_epfd, EPOLL_CTL_ADD, sources[i].fd, &ev);
+		if (__atomic_load_n(&sk_proc->sources[i].reap, __ATOMIC_ACQUIRE))
+			accel_real.epoll_ctl(t->wait_epfd, EPOLL_CTL_ADD, sk_proc->sources[i].fd,
+					     &ev);
 	}
 }
 
@@ -533,7 +499,7 @@ static int poll_all_on(const struct pollfd *fds, nfds_t nfds, const struct sk_st
 static int poll_look(struct sk_thread *t, const struct pollfd *fds, nfds_t nfds,
 		     short *rev, int sleep)
 {
-	int ready = 0, one = sk_nstacks < 2 || poll_all_on(fds, nfds, t->s);
+	int ready = 0, one = sk_proc->nstacks < 2 || poll_all_on(fds, nfds, t->s);
 
 	if (one ? sk_lock(t->s) < 0 : sk_lock_all() < 0)
 		return -1;
@@ -579,7 +545,7 @@ static int poll_look(struct sk_thread *t, const struct pollfd *fds, nfds_t nfds,
 /* Whether any entry names a bypass socket. */
 static int poll_has_bypass(const struct pollfd *fds, nfds_t nfds)
 {
-	if (!__atomic_load_n(&sk_nsocks, __ATOMIC_RELAXED))
+	if (!__atomic_load_n(&sk_proc->nsocks, __ATOMIC_RELAXED))
 		return 0;
 	for (nfds_t i = 0; i < nfds; i++)
 		if (fds[i].fd >= 0 && sk_get(fds[i].fd))
@@ -617,7 +583,7 @@ static nfds_t sets_to_poll(int nfds, const fd_set *r, const fd_set *w, const fd_
 
 static int select_has_bypass(int nfds, fd_set *r, fd_set *w, fd_set *e)
 {
-	if (!__atomic_load_n(&sk_nsocks, __ATOMIC_RELAXED))
+	if (!__atomic_load_n(&sk_proc->nsocks, __ATOMIC_RELAXED))
 		return 0;
 	for (int fd = 0; fd < nfds; fd++)
 		if (((r && FD_ISSET(fd, r)) || (w && FD_ISSET(fd, w)) ||
@@ -1139,7 +1105,7 @@ int sk_wait_sock(struct sk_thread *t, struct sk_stack *S, int fd, unsigned ev, i
 int sk_epoll_wait(struct sk_thread *t, int epfd, struct epoll_event *ev,
 		  int maxevents, int64_t timeout_ns, const sigset_t *sigmask)
 {
-	int mixed = __atomic_load_n(&sk_nsocks, __ATOMIC_RELAXED) && sk_ep_has_items(epfd);
+	int mixed = __atomic_load_n(&sk_proc->nsocks, __ATOMIC_RELAXED) && sk_ep_has_items(epfd);
 	struct ep_wait e = {
 		.w = { .ops = mixed ? &ep_mixed_ops : &ep_kernel_ops, .t = t,
 		       .deadline = deadline_of(timeout_ns), .sigmask = sigmask,

@@ -52,7 +52,7 @@ static void test_init_all_kernel(void **state)
 	struct fd_table *t = *state;
 
 	assert_int_equal(t->size, SMALL);
-	assert_non_null(t->kind);
+	assert_non_null(t->ent);
 	for (unsigned fd = 0; fd < SMALL; fd++)
 		assert_int_equal(fdtable_kind(t, (int)fd), FD_KERNEL);
 	assert_int_equal(fdtable_next(t, 0, SMALL - 1), -1);
@@ -146,14 +146,14 @@ static void test_fini(void **state)
 	assert_int_equal(fdtable_kind(&t, 5), FD_SHIM);
 	fdtable_fini(&t);
 	assert_int_equal(t.size, 0);
-	assert_null(t.kind);
+	assert_null(t.ent);
 	assert_int_equal(fdtable_kind(&t, 5), FD_KERNEL);
 	assert_int_equal(fdtable_kind(&t, 0), FD_KERNEL);
 	assert_int_equal(fdtable_kind(&t, -1), FD_KERNEL);
 	fdtable_set(&t, 5, FD_SHIM); /* no table, nothing to write */
 	assert_int_equal(fdtable_next(&t, 0, UINT_MAX), -1);
 	fdtable_fini(&t); /* twice is harmless */
-	assert_null(t.kind);
+	assert_null(t.ent);
 
 	/* And it can be set up again, fresh. */
 	assert_int_equal(fdtable_init(&t, SMALL), 0);
@@ -224,7 +224,8 @@ static void test_kernel_max_reads_the_file(void **state)
 	accel_real.open = saved;
 }
 
-/* As the shim sizes it: a megabyte of reserve, only the used pages real. */
+/* As the shim sizes it: a million entries of reserve, only the used pages
+ * real. */
 static void test_large_table(void **state)
 {
 	struct fd_table t = { 0 };

@@ -19,6 +19,11 @@
 
 #define PEER 0x0a580001u /* 10.88.0.1 */
 
+/* flows.c keeps its table in the socket layer's process object, which
+ * proc.c (not linked here: flows.c is tested alone) makes. */
+static struct sk_proc proc = { .flow_wlock = PTHREAD_MUTEX_INITIALIZER };
+struct sk_proc *const sk_proc = &proc;
+
 /* libc's generator, seeded: the same run every time */
 static uint64_t next_rand(void)
 {

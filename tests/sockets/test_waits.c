@@ -308,6 +308,7 @@ static int suite_setup(void **state)
 {
 	struct sigaction sa = { .sa_handler = on_signal }; /* (no SA_RESTART) */
 	struct rlimit rl;
+	unsigned nfds;
 	char why[160];
 
 	(void)state;
@@ -315,7 +316,8 @@ static int suite_setup(void **state)
 	accel_real_resolve();
 	sigaction(SIGUSR1, &sa, NULL);
 	getrlimit(RLIMIT_NOFILE, &rl);
-	if (sk_fds_init((unsigned)(rl.rlim_cur < 65536 ? rl.rlim_cur : 65536)) < 0 ||
+	nfds = (unsigned)(rl.rlim_cur < 65536 ? rl.rlim_cur : 65536);
+	if (sk_fds_init(calloc(nfds, sizeof(struct sk_fd)), nfds) < 0 ||
 	    sk_net_start(&conf, why, sizeof(why)) < 0)
 		return -1;
 	peer_start();
