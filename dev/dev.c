@@ -54,6 +54,12 @@ void dev_net_close(void)
 		cur->close();
 }
 
+void dev_net_group_exit(const char *eal_args)
+{
+	if (&dev_net_dpdk && dev_net_dpdk.group_exit)
+		dev_net_dpdk.group_exit(eal_args);
+}
+
 const struct dev_net_info *dev_net_info(void)
 {
 	return cur ? cur->info() : NULL;

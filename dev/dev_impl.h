@@ -19,6 +19,8 @@ struct dev_net_ops {
 	/* the port */
 	int (*open)(const struct dev_net_conf *conf, char *why, size_t whylen);
 	void (*close)(void);
+	/* dev_net_group_exit, in a process that never opened it; NULL: none */
+	void (*group_exit)(const char *eal_args);
 	const struct dev_net_info *(*info)(void);
 	int (*asym_fences)(void);
 	int (*port_stats)(struct dev_port_stats *out);

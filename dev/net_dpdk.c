@@ -1239,7 +1239,7 @@ static void tap_release(uint64_t h, const char *name, int pid)
 	unlink(path);
 }
 
-void dev_net_group_exit(const char *eal_args)
+static void dpdk_net_group_exit(const char *eal_args)
 {
 	char ifname[IF_NAMESIZE];
 	uint64_t h;
@@ -1809,6 +1809,7 @@ const struct dev_net_ops dev_net_dpdk = {
 	.name = "dpdk",
 	.open = dpdk_net_open,
 	.close = dpdk_net_close,
+	.group_exit = dpdk_net_group_exit,
 	.info = dpdk_net_info,
 	.asym_fences = dpdk_asym_fences,
 	.port_stats = dpdk_net_port_stats,
