@@ -140,7 +140,10 @@ cd $GUEST_MNT && $P fio.crash w:0:16777216:z s >/dev/null || exit 1
 for round in 1 2 3 4; do
 	$SHIM $P fio.crash a:4096:\$round > /tmp/ack.out 2>/tmp/ack.err &
 	w=\$!
-	sleep \$((round % 3 + 1))
+	# (killed once it has acknowledged a share of the blocks, between two
+	#  acknowledgements: a time in seconds let a fast guest finish first)
+	t=\$((round * 700 + 137))
+	while [ \$(grep -c '^ack' /tmp/ack.out) -lt \$t ] && kill -0 \$w 2>/dev/null; do sleep 0.01; done
 	kill -9 \$w; wait \$w 2>/dev/null
 	n=\$(grep -c '^ack' /tmp/ack.out)
 	sync; dd if=fio.crash iflag=nocache count=0 status=none
