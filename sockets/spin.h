@@ -91,6 +91,12 @@
  * apart the thread's events come, not how busy the host is. A wait's
  * first look uses a count up to SK_SPIN_ROOM_NS old, so a busy thread
  * reads at most a thousand times a second (about 1 % of a core).
+ * Between counts, every look of such a spin yields the core (wait.c,
+ * sched_yield): a thread woken on this CPU (the next hop) runs at once
+ * instead of waiting out the 50 us, or a scheduler slice, behind the
+ * spinner. The cluster's PUBLISH with it: 122 us against the kernel's
+ * 131 us, its p90 about 200 us on both; without it 213 us against 138,
+ * p90 1.1-1.4 ms.
  * On a queue with no interrupt (memif) a sleeper finds its frame only at
  * the end of an idle slice (1 ms), so a spin there is kept: the
  * preemption rule above ends it when the cores are short.

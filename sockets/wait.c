@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -426,8 +427,13 @@ static int wait_run(struct sk_wait *w)
 			spin_until = 0; /* preempted: sleep now (spin.h) */
 		if (accel_sig_seq != sigs)
 			return -EINTR; /* a handler ran inside the call */
-		if (now < spin_until)
+		if (now < spin_until) {
+			/* (a queue with an interrupt: the spin gives way to any
+			 * thread that wants this core, spin.h) */
+			if (t->spin.woken && !t->spin.fixed)
+				sched_yield();
 			continue; /* poll a while before sleeping (spin.h) */
+		}
 		if (w->ops->prepare && (r = w->ops->prepare(w)) < 0)
 			return wait_gone(w, r);
 		n = w->ops->look(w, 1);
