@@ -128,9 +128,22 @@ touch "$dir/stop"
 wait $loop
 n_ok=$(grep -c '^ok$' "$loop_log")
 n_bad=$(grep -vc '^ok$' "$loop_log")
-[ "$n_bad" = 0 ] || fail "reload: $n_bad of $((n_ok + n_bad)) fetches failed: $(grep -v '^ok$' "$loop_log" | sort | uniq -c | head -5)"
+# A connection that reaches an old worker in the moment it closes its
+# copy of the listener is refused or reset: that worker's stack holds it
+# and nobody else can take it (on the kernel the workers share one
+# listening socket; here each has its own, as with SO_REUSEPORT). Seen
+# in a clean-clone CI: 2 of 607 and 1 of 416 fetches. More than 2 % is a
+# failure (a tap lost over a reload failed 452 of 554), and the service
+# must be whole again after the reloads.
 [ "$n_ok" -ge 20 ] || fail "reload: only $n_ok fetches"
-note "reload twice: $n_ok fetches over it, none failed"
+[ $((n_bad * 50)) -le $((n_ok + n_bad)) ] ||
+	fail "reload: $n_bad of $((n_ok + n_bad)) fetches failed: $(grep -v '^ok$' "$loop_log" | sort | uniq -c | head -5)"
+for i in $(seq 20); do
+	[ "$($CLI curl -s -m 5 http://10.88.0.2:8081/small)" = small ] || fail "after the reloads: fetch $i of 20 failed"
+done
+why=""
+[ "$n_bad" -gt 0 ] && why=" ($n_bad refused or reset by an old worker as it closed its listener)"
+note "reload twice: $n_ok of $((n_ok + n_bad)) fetches over it served$why, then 20 of 20"
 [ "$PORT" = tap ] && ! grep -q "kept for the group" "$dir/error.log" &&
 	note "(the old workers left after a new one had started: the tap was not kept this time)"
 # nginx stops: the tap kept between workers goes with the master

@@ -131,6 +131,48 @@ kill -TERM $(pgrep -P $py) $py 2>/dev/null
 wait $py 2>/dev/null
 for _ in $(seq 50); do in_ns ip link show dtap0 >/dev/null 2>&1 || break; sleep 0.1; done
 
+# ---- accept, then fork a child to serve: the kernel's child serves, the
+# shim's child gets EBADF (the connection lives in the parent's stack;
+# README, limits), and the client sees the connection end (a reset: the
+# parent closes it with the request unread) ----------------------------
+hand() { # $1 = kernel|shim: the client's answer, then the child's line
+	local out="$LOGDIR/prefork.hand.$1" pfx=() host=127.0.0.1 hp
+	rm -f "$out"
+	[ "$1" = shim ] && pfx=(env ACCEL_DPDK_ARGS="$TAP_ARGS" ACCEL_IP=10.88.0.2/24 "$ACCEL") && host=10.88.0.2
+	$NSX "${pfx[@]}" python3 "$TOP/tests/integration/handchild.py" 8082 "$out" \
+		> "$LOGDIR/prefork.hand.$1.log" 2>&1 &
+	hp=$!
+	for _ in $(seq 100); do grep -q listening "$LOGDIR/prefork.hand.$1.log" && break; sleep 0.1; done
+	[ "$1" = shim ] && tap_up acc0 10.88.0.1/24
+	got=$(in_ns timeout 10 python3 -c "
+import socket, sys
+c = socket.create_connection(('$host', 8082), timeout=5)
+c.sendall(b'hi\\n')
+d = b''
+try:
+    while True:
+        b = c.recv(100)
+        if not b:
+            break
+        d += b
+except ConnectionResetError:
+    print('reset')
+    sys.exit(0)
+print(repr(d.decode()))" 2>&1)
+	wait $hp
+	echo "$got $(cat "$out" 2>/dev/null)"
+	for _ in $(seq 50); do in_ns ip link show acc0 >/dev/null 2>&1 || break; sleep 0.1; done
+}
+k=$(hand kernel)
+[ "$k" = "'hello from the child\n' served" ] || fail "accept then fork, kernel: '$k'"
+sh=$(hand shim)
+# (the parent's close with the request unread resets, as Linux's does)
+case "$sh" in
+"'' errno 9 EBADF" | "reset errno 9 EBADF") ;;
+*) fail "accept then fork, shim: '$sh' (want the client's EOF or reset and the child's EBADF)" ;;
+esac
+note "accept then fork: the kernel's child serves ($k); the shim's child: EBADF, the client sees the end ($sh)"
+
 # ---- nginx: master_process on, worker_processes 2 ------------------------
 dir="$LOGDIR/prefork-nginx"
 rm -rf "$dir" && mkdir -p "$dir/www"
