@@ -27,24 +27,7 @@ ip netns add "$NS" || fail "cannot create network namespace $NS"
 in_ns ip link set lo up
 mkdir -p "$DIR/www" "$DIR/tmp"
 head -c 4096 /dev/urandom > "$DIR/www/4k"
-cat > "$DIR/nginx.conf" <<CONF
-daemon off;
-master_process on;
-worker_processes 2;
-user root;
-pid $DIR/nginx.pid;
-error_log $DIR/error.log notice;
-events { worker_connections 1024; }
-http {
-	access_log off;
-	client_body_temp_path $DIR/tmp;
-	proxy_temp_path $DIR/tmp;
-	fastcgi_temp_path $DIR/tmp;
-	uwsgi_temp_path $DIR/tmp;
-	scgi_temp_path $DIR/tmp;
-	server { listen 8081; root $DIR/www; }
-}
-CONF
+nginx_conf "$DIR" 2 notice 1024
 
 up() { # $1 = url: waits until it answers
 	for _ in $(seq 100); do

@@ -177,3 +177,28 @@ nft_loss_check() { # $1 = label
 	[ "${to:-0}" -gt 0 ] && [ "${from:-0}" -gt 0 ] ||
 		fail "$1: a loss rule dropped nothing (to the stack ${to:-none}, from it ${from:-none})"
 }
+
+# nginx_conf DIR WORKERS [LEVEL] [CONNS]: DIR/nginx.conf for Debian's nginx
+# in the foreground, master_process on with WORKERS workers, serving DIR/www
+# on port 8081, logs and temporary files under DIR.
+nginx_conf() {
+	mkdir -p "$1/www" "$1/tmp"
+	cat > "$1/nginx.conf" <<CONF
+daemon off;
+master_process on;
+worker_processes $2;
+user root;
+pid $1/nginx.pid;
+error_log $1/error.log ${3:-info};
+events { worker_connections ${4:-512}; }
+http {
+	access_log off;
+	client_body_temp_path $1/tmp;
+	proxy_temp_path $1/tmp;
+	fastcgi_temp_path $1/tmp;
+	uwsgi_temp_path $1/tmp;
+	scgi_temp_path $1/tmp;
+	server { listen 8081; root $1/www; }
+}
+CONF
+}

@@ -45,24 +45,7 @@ rm -rf "$dir" && mkdir -p "$dir/www" "$dir/tmp"
 head -c 1048576 /dev/urandom > "$dir/www/blob"
 want=$(sha256sum < "$dir/www/blob" | cut -d' ' -f1)
 echo small > "$dir/www/small"
-cat > "$dir/nginx.conf" <<CONF
-daemon off;
-master_process on;
-worker_processes $WORKERS;
-user root;
-pid $dir/nginx.pid;
-error_log $dir/error.log info;
-events { worker_connections 512; }
-http {
-	access_log off;
-	client_body_temp_path $dir/tmp;
-	proxy_temp_path $dir/tmp;
-	fastcgi_temp_path $dir/tmp;
-	uwsgi_temp_path $dir/tmp;
-	scgi_temp_path $dir/tmp;
-	server { listen 8081; root $dir/www; }
-}
-CONF
+nginx_conf "$dir" "$WORKERS"
 nlog="$LOGDIR/nginx.log"
 $NSX env ACCEL_DPDK_ARGS="$ARGS" ACCEL_IP=10.88.0.2/24 ACCEL_LOG=info \
 	"$ACCEL" nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" > "$nlog" 2>&1 &

@@ -178,24 +178,7 @@ dir="$LOGDIR/prefork-nginx"
 rm -rf "$dir" && mkdir -p "$dir/www"
 cp "$blob" "$dir/www/blob"
 echo small > "$dir/www/small"
-cat > "$dir/nginx.conf" <<CONF
-daemon off;
-master_process on;
-worker_processes 2;
-user root;
-pid $dir/nginx.pid;
-error_log $dir/error.log info;
-events { worker_connections 256; }
-http {
-	access_log off;
-	client_body_temp_path $dir/tmp;
-	proxy_temp_path $dir/tmp;
-	fastcgi_temp_path $dir/tmp;
-	uwsgi_temp_path $dir/tmp;
-	scgi_temp_path $dir/tmp;
-	server { listen 8081; root $dir/www; }
-}
-CONF
+nginx_conf "$dir" 2 info 256
 nlog="$LOGDIR/prefork.nginx.log"
 $NSX "${ENVS[@]}" "$ACCEL" nginx -p "$dir" -e "$dir/error.log" -c "$dir/nginx.conf" \
 	> "$nlog" 2>&1 &
