@@ -1126,11 +1126,11 @@ static int kept_for(uint64_t h)
 static int tap_persistent(const char *name)
 {
 	char path[96], buf[32];
+	ssize_t n;
+	int fd;
 
 	snprintf(path, sizeof(path), "/sys/class/net/%s/tun_flags", name);
-	int fd = accel_real.open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n;
-
+	fd = accel_real.open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
 	n = accel_real.read(fd, buf, sizeof(buf) - 1);
@@ -1198,7 +1198,7 @@ static int tap_keep(int others)
 
 	kept_name(path, sizeof(path), net.lock_hash);
 	if (net.group_lives && net.group_lives()) {
-		if (kept || (!kept && tap_persistent(net.tap_name)))
+		if (kept || tap_persistent(net.tap_name))
 			return 1; /* (kept already, or the user's: persistent) */
 		if (tap_persist_own(net.tap_name, 1) < 0)
 			return others;
