@@ -613,8 +613,10 @@ static int pending_listen(int fd, int backlog)
 	if (accel_real.listen(fd, backlog) < 0)
 		return -1;
 	if (accel_real.getsockname(fd, (struct sockaddr *)&a, &len) == 0 &&
-	    a.sin_family == AF_INET && a.sin_addr.s_addr == htonl(INADDR_ANY))
+	    a.sin_family == AF_INET && a.sin_addr.s_addr == htonl(INADDR_ANY)) {
 		pending_set(fd, backlog);
+		sk_quiet_port(ntohs(a.sin_port));
+	}
 	return 0;
 }
 

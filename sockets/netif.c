@@ -188,6 +188,8 @@ int sk_netif_open(const struct sk_net_conf *conf, char *why, size_t whylen)
 
 	/* RFC 6528: one secret for every stack of the process, so the ISNs
 	 * of a 4-tuple keep rising whichever thread serves it. */
+	if (conf->share_group && conf->share_group[0])
+		sk_proc->group_lives = conf->group_lives;
 	if (getrandom(sk_proc->isn_key, sizeof(sk_proc->isn_key), 0) !=
 	    (ssize_t)sizeof(sk_proc->isn_key)) {
 		snprintf(why, whylen, "no random bytes for the ISN secret");
@@ -401,6 +403,7 @@ static int stack_start(struct sk_stack *S, unsigned idx, const struct sk_net_con
 		sc.port_stride = (uint16_t)info->queues;
 		sc.port_index = (uint16_t)idx;
 	}
+	sc.quiet_ports = sk_proc->quiet_ports;
 	pthread_mutex_init(&S->lock, NULL);
 	S->idx = idx;
 	S->ip = conf->ip;

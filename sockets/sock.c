@@ -207,6 +207,32 @@ static void sock_release(struct sk_sock *s)
 	s->c = NULL;
 }
 
+/*
+ * A prefork worker's copy of its group's listener closed (nginx's old
+ * workers on a reload) while the group lives on: its queue still gets a
+ * share of the new flows until the worker leaves, and the kernel would
+ * hand them to a worker that listens (they share one socket there). So
+ * the port goes quiet: a SYN to it is dropped rather than refused, the
+ * peer sends it again a second later, and by then the worker has left
+ * or the flow lands where a listener is (stack_conf.quiet_ports). A
+ * listener made on the port again ends it.
+ */
+static void quiet_port(uint16_t port, int on)
+{
+	uint8_t bit = (uint8_t)(1u << (port & 7));
+
+	if (on)
+		__atomic_or_fetch(&sk_proc->quiet_ports[port >> 3], bit, __ATOMIC_RELAXED);
+	else if (__atomic_load_n(&sk_proc->quiet_ports[port >> 3], __ATOMIC_RELAXED) & bit)
+		__atomic_and_fetch(&sk_proc->quiet_ports[port >> 3], (uint8_t)~bit,
+				   __ATOMIC_RELAXED);
+}
+
+void sk_quiet_port(uint16_t port)
+{
+	quiet_port(port, 1);
+}
+
 /* Under the home's lock (every lock if it is in a mixed set). */
 static void sock_free(struct sk_sock *s)
 {
@@ -214,6 +240,9 @@ static void sock_free(struct sk_sock *s)
 	s->life++; /* (and sees that it is not its socket any more: wait.c) */
 	sk_proc->hooks.sock_unwatch(s); /* (epoll.c) */
 	if (s->c) {
+		if (s->kind == SK_LISTEN && s->dual && sk_proc->group_lives && !sk_proc->dying &&
+		    sk_proc->group_lives())
+			quiet_port(s->lport, 1);
 		if (s->kind == SK_LISTEN && sk_proc->nstacks > 1)
 			sk_flow_listen(s->lport, -1);
 		sock_release(s);
@@ -506,6 +535,7 @@ int sk_listen(struct sk_thread *t, int fd, int backlog)
 	if (r < 0)
 		goto out;
 	s->kind = SK_LISTEN;
+	quiet_port(s->lport, 0);
 	if (sk_proc->nstacks > 1) /* a SYN that reaches another stack comes here */
 		sk_flow_listen(s->lport, (int)S->idx);
 	apply_opts(s, fd);

@@ -281,5 +281,12 @@ int sk_ep_has_items(int epfd);
 void sk_fork_child(void);
 int sk_in_child(void);
 void sk_close_child(int fd);
+/* A listener on port made before the port started (a prefork master's,
+ * copied into its workers by fork): until this process listens there
+ * itself, a SYN to the port that reaches its stack is dropped, not
+ * refused (stack_conf.quiet_ports), so the peer's retry finds the
+ * listener: a worker's queue gets flows from the moment its port starts,
+ * a moment before its copy of the listener joins the stack. */
+void sk_quiet_port(uint16_t port);
 
 #endif

@@ -101,6 +101,13 @@ struct stack_conf {
 	 * ephemeral ports p with p % port_stride == port_index, so the
 	 * process knows a reply's stack from its port. 0 = any port. */
 	uint16_t port_stride, port_index;
+	/* Ports whose listener left while others serve it (a bit per port,
+	 * 8 KiB, the caller's; NULL = none): a SYN to one that finds no
+	 * listener here is dropped, not refused, so the peer tries again
+	 * (a prefork worker that stops listening on a reload: its queue
+	 * still gets new flows until it leaves, and the retry reaches the
+	 * workers that listen). Read without a lock, a byte at a time. */
+	const uint8_t *quiet_ports;
 };
 
 /* Why a frame was dropped; each has a counter and a name. */
@@ -127,6 +134,7 @@ enum stack_drop {
 	STACK_DROP_TCP_MALFORMED, /* header, options or flags (RFC 9293 3.1) */
 	STACK_DROP_TCP_CSUM,
 	STACK_DROP_TCP_NO_CONN,   /* no connection or listener: RST sent */
+	STACK_DROP_TCP_QUIET,     /* a SYN to a quiet port (stack_conf): no RST */
 	STACK_DROP_TCP_WINDOW,    /* not acceptable (RFC 9293 3.10.7.4) */
 	STACK_DROP_TCP_PAWS,      /* old timestamp (RFC 7323 5) */
 	STACK_DROP_TCP_BACKLOG,   /* listener's queues full: SYN dropped */

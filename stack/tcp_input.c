@@ -39,6 +39,13 @@ static int steered(struct stack *st, void *pkt, uint32_t rip, uint16_t rport,
 static void closed_input(struct stack *st, uint32_t rip, uint16_t rport,
 			 uint16_t lport, const struct tcp_seg *s)
 {
+	const uint8_t *quiet = st->conf.quiet_ports;
+
+	if (quiet && (s->flags & (WIRE_TCP_SYN | WIRE_TCP_ACK)) == WIRE_TCP_SYN &&
+	    (__atomic_load_n(&quiet[lport >> 3], __ATOMIC_RELAXED) >> (lport & 7) & 1)) {
+		st->stats.drops[STACK_DROP_TCP_QUIET]++;
+		return;
+	}
 	st->stats.drops[STACK_DROP_TCP_NO_CONN]++;
 	if (s->flags & WIRE_TCP_RST)
 		return;

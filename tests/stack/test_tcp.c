@@ -615,6 +615,40 @@ static void test_connect_refused(void **state)
 	finish(l);
 }
 
+/* A quiet port (stack_conf.quiet_ports: a prefork worker's closed copy
+ * of its group's listener): a SYN to it is dropped and counted, not
+ * refused, so A's connect goes on retrying and completes once B listens
+ * there again; another closed port of B's still refuses. */
+static void test_quiet_port(void **state)
+{
+	struct tcplink *l = lk_new(state, 3, MS);
+	static uint8_t quiet[65536 / 8];
+	struct stack_tcp *a, *r, *lst, *got = NULL;
+
+	memset(quiet, 0, sizeof(quiet));
+	quiet[PORT >> 3] = (uint8_t)(1u << (PORT & 7));
+	((struct stack *)B(l))->conf.quiet_ports = quiet;
+	assert_int_equal(stack_tcp_connect(A(l), LINK_IP_B, PORT, 0, NULL, &a), 0);
+	assert_int_equal(stack_tcp_connect(A(l), LINK_IP_B, PORT + 1, 0, NULL, &r), 0);
+	link_run_for(l, 2 * SEC); /* the first SYN and its retry at 1 s */
+	assert_int_equal(stack_tcp_error(r), -ECONNREFUSED);
+	assert_false(stack_tcp_events(a) & (STACK_TCP_EV_ERR | STACK_TCP_EV_OUT));
+	assert_string_equal(stack_tcp_state(a), "SYN-SENT");
+	assert_int_equal(count_segs(l, 0, LINK_B, WIRE_TCP_RST, 0), 1); /* r's */
+	assert_true(stack_stats(B(l))->drops[STACK_DROP_TCP_QUIET] >= 2);
+	assert_int_equal(stack_stats(B(l))->drops[STACK_DROP_TCP_NO_CONN], 1);
+	assert_int_equal(stack_tcp_listen(B(l), PORT, 4, NULL, &lst), 0);
+	quiet[PORT >> 3] = 0; /* (the socket layer's listen clears it) */
+	link_run_for(l, 4 * SEC); /* the retry at 3 s finds the listener */
+	assert_true(stack_tcp_events(a) & STACK_TCP_EV_OUT);
+	assert_int_equal(stack_tcp_accept(lst, NULL, &got), 0);
+	stack_tcp_close(got);
+	stack_tcp_close(lst);
+	stack_tcp_close(a);
+	stack_tcp_close(r);
+	finish(l);
+}
+
 /* Times, in order, of segments from dir since record from that have the
  * flags want and, unless any_seq, sequence number seq. */
 struct seg_sel {
@@ -2609,6 +2643,7 @@ int main(void)
 		T(test_simultaneous_open),
 		T(test_simultaneous_open_shutdown),
 		T(test_connect_refused),
+		T(test_quiet_port),
 		T(test_syn_retries_timeout),
 		T(test_backlog_full),
 		T(test_move),
