@@ -186,10 +186,10 @@ int sk_netif_open(const struct sk_net_conf *conf, char *why, size_t whylen)
 		.group_lives = conf->group_lives,
 	};
 
-	/* RFC 6528: one secret for every stack of the process, so the ISNs
-	 * of a 4-tuple keep rising whichever thread serves it. */
 	if (conf->share_group && conf->share_group[0])
 		sk_proc->group_lives = conf->group_lives;
+	/* RFC 6528: one secret for every stack of the process, so the ISNs
+	 * of a 4-tuple keep rising whichever thread serves it. */
 	if (getrandom(sk_proc->isn_key, sizeof(sk_proc->isn_key), 0) !=
 	    (ssize_t)sizeof(sk_proc->isn_key)) {
 		snprintf(why, whylen, "no random bytes for the ISN secret");

@@ -165,7 +165,8 @@ struct sk_proc {
 	pthread_mutex_t flow_wlock;
 	uint8_t listen_port[65536];     /* stack index + 1; 0 none */
 	unsigned flow_nstacks;
-	/* sock.c: the ports of listeners a member of a prefork group closed
+	/* sock.c: the ports of pending listeners this process does not
+	 * listen on yet, and of those a member of a prefork group closed
 	 * while the group lives on (stack_conf.quiet_ports), a bit each;
 	 * group_lives is the port's (sk_net_conf), NULL outside a group */
 	uint8_t quiet_ports[65536 / 8];
