@@ -75,8 +75,15 @@ def workload(out, w):
     r["ratio_max"] = round(b["rps"]["max"] / k["rps"]["min"], 3) if kr and k["rps"]["min"] else 0
     t = per.get("tuned")
     r["tuned_rps"] = t["rps"]["median"] if t else None
-    r["default_of_tuned"] = (round(br / t["rps"]["median"], 3)
-                             if t and t["rps"]["median"] else None)
+    # the default's share of the tuned figure: the median of each
+    # repetition's own ratio (its default run over its tuned run, taken a
+    # few seconds apart, compare.sh), with the lowest and highest
+    pairs = []
+    if t and b:
+        pairs = sorted(x / y if y else 0 for x, y in zip(b["rps"]["runs"], t["rps"]["runs"]))
+    r["default_of_tuned"] = round(median(pairs), 3) if pairs else None
+    r["default_of_tuned_min"] = round(pairs[0], 3) if pairs else None
+    r["default_of_tuned_max"] = round(pairs[-1], 3) if pairs else None
     r["kernel_p99_us"] = k["p99_us"]["median"] if k else 0
     r["bypass_p99_us"] = b["p99_us"]["median"] if b else 0
     ku = k["user_us"] if k else 0

@@ -3,7 +3,7 @@
 # Kernel vs bypass on the embedded default (a memif pair, no hugepages, one
 # core each for server and client), same binaries, clients and settings,
 # one after the other in one run: benchmarks/compare.sh.
-#   make demo           median of 3 runs of 10 s per workload and path
+#   make demo           median of 7 runs of 4 s per workload and path
 #   make demo QUICK=1   one 3 s run each (under 3 minutes; what CI runs),
 #                       failing if bypass is slower than the kernel anywhere
 # Then the storage rows: fio randread on the kernel and under the shim on
