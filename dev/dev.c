@@ -169,6 +169,34 @@ void *dev_netq_pkt_alloc(struct dev_netq *q)
 	return cur->pkt_alloc(q);
 }
 
+int dev_net_share_fd(void)
+{
+	return cur && cur->share_fd ? cur->share_fd() : -1;
+}
+
+void dev_net_share_own(uint16_t port, int on)
+{
+	if (cur && cur->share_own)
+		cur->share_own(port, on);
+}
+
+int dev_net_share_taken(uint16_t port)
+{
+	return cur && cur->share_taken ? cur->share_taken(port) : 0;
+}
+
+int dev_net_share_forward(void *pkt, uint16_t lport, uint32_t rip, uint16_t rport)
+{
+	return cur && cur->share_forward ? cur->share_forward(pkt, lport, rip, rport) : 0;
+}
+
+void dev_net_share_counts(uint64_t *out, uint64_t *in)
+{
+	*out = *in = 0;
+	if (cur && cur->share_counts)
+		cur->share_counts(out, in);
+}
+
 int dev_netq_wake_fd(struct dev_netq *q)
 {
 	return cur->wake_fd(q);

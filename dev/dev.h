@@ -106,6 +106,25 @@ void dev_net_group_exit(const char *eal_args);
 
 const struct dev_net_info *dev_net_info(void);
 
+/*
+ * A port several processes share, one queue each (a tap named by iface=:
+ * a prefork group, or unrelated servers with ACCEL_PORT_SHARE): frames
+ * handed between them (net_share.h). dev_net_share_fd: a FIFO the
+ * sleepers of the process's first queue poll for POLLIN, -1 when the port
+ * is not shared (then the others do nothing). dev_net_share_own: this
+ * process serves local TCP port p (a listener, a connection's port), or
+ * no more. dev_net_share_taken: another live process serves p.
+ * dev_net_share_forward: a frame for local port lport from rip:rport that
+ * this process has no connection for: 1 when it was handed to the process
+ * that serves the port (and freed here), 0 when this one must answer it.
+ * dev_net_share_counts: frames handed out and taken in.
+ */
+int dev_net_share_fd(void);
+void dev_net_share_own(uint16_t port, int on);
+int dev_net_share_taken(uint16_t port);
+int dev_net_share_forward(void *pkt, uint16_t lport, uint32_t rip, uint16_t rport);
+void dev_net_share_counts(uint64_t *out, uint64_t *in);
+
 /* The port's own counters (rte_eth_stats_get) and the packet pool's
  * buffers, for the counters file: any thread, once a second, never on
  * the data path. 0, or -ENODEV when the port is not open. */

@@ -43,6 +43,13 @@ struct dev_net_ops {
 	void (*wake_arm)(struct dev_netq *q);
 	void (*wake_ack)(struct dev_netq *q);
 	uint64_t (*next_due)(const struct dev_netq *q);
+	/* the processes sharing the port (dev.h, dev_net_share_*); NULL:
+	 * the port is this process's alone */
+	int (*share_fd)(void);
+	void (*share_own)(uint16_t port, int on);
+	int (*share_taken)(uint16_t port);
+	int (*share_forward)(void *pkt, uint16_t lport, uint32_t rip, uint16_t rport);
+	void (*share_counts)(uint64_t *out, uint64_t *in);
 	/* packets */
 	void *(*pkt_alloc)(void *q);
 	void (*pkt_free)(void *pkt);

@@ -51,6 +51,7 @@
 #include "capture.h"
 #include "dev_impl.h"
 #include "impair.h"
+#include "net_share.h"
 
 #define DEV_RX_DESC 1024
 #define DEV_TX_DESC 1024
@@ -88,6 +89,8 @@ static struct {
 	char tap_name[IF_NAMESIZE]; /* a tap the group may share, or "" */
 	char xdp_name[IF_NAMESIZE]; /* a netdev the group shares by af_xdp, or "" */
 	unsigned xdp_queues;      /* its receive queues, one a member */
+	struct share *share;      /* frames handed between the tap's processes */
+	uint64_t share_out, share_in; /* frames handed out, taken in (atomic) */
 	int (*own_fd)(int fd);    /* dev_net_conf.own_fd */
 	int asym;                 /* asymmetric fences work (common/barrier.h) */
 	int stopping;             /* dev_net_close has begun (atomic) */
@@ -1366,6 +1369,16 @@ static int dpdk_net_open(const struct dev_net_conf *conf, char *why, size_t whyl
 	if (net.xdp_name[0])
 		ACCEL_INFO("af_xdp %s: queue %u of %u, shared with the processes serving the "
 			   "same listener", net.xdp_name, net.lock_slot, net.xdp_queues);
+	if (net.tap_name[0] && net.info.queues == 1) {
+		char path[128];
+
+		snprintf(path, sizeof(path), "%s/accel-port-%016llx.share", lock_dirs[0],
+			 (unsigned long long)net.lock_hash);
+		net.share = share_open(path, net.lock_slot, net.own_fd);
+		if (!net.share)
+			ACCEL_WARN("tap %s: no shared region (%s): a frame for another process's "
+				   "port is refused", net.tap_name, path);
+	}
 	net.asym = asym_fence_init();
 	net.owner = getpid();
 	__atomic_store_n(&net.opened, 1, __ATOMIC_RELEASE);
@@ -1408,6 +1421,10 @@ static void dpdk_net_close(void)
 			sched_yield();
 	net.opened = 0;
 	cap_close();
+	if (net.share && getpid() == net.owner) {
+		share_close(net.share);
+		net.share = NULL;
+	}
 	/* Members leave one at a time, as they start (start_lock): two that
 	 * left at once would each see the other and neither keep the tap. */
 	if (net.tap_name[0]) {
@@ -1635,11 +1652,47 @@ static void impaired_send(struct dev_netq *q, void **pkts, unsigned n)
 		rte_pktmbuf_free(pkts[i]);
 }
 
+/* The frames other processes of the port handed this one (net_share.h),
+ * as packets of its pool: the first queue's only. */
+static uint16_t share_rx(void **pkts, uint16_t n)
+{
+	uint8_t buf[SHARE_FRAME];
+	uint16_t k = 0;
+
+	while (k < n && share_pending(net.share)) {
+		size_t len = share_take(net.share, buf, sizeof(buf));
+		struct rte_mbuf *m;
+		char *d;
+
+		if (!len)
+			continue; /* (a kick only, or an entry that was no frame) */
+		m = rte_pktmbuf_alloc(net.pool);
+		if (!m)
+			break;
+		d = rte_pktmbuf_append(m, (uint16_t)len);
+		if (!d) {
+			rte_pktmbuf_free(m);
+			continue;
+		}
+		memcpy(d, buf, len);
+		pkts[k++] = m;
+	}
+	if (k)
+		__atomic_add_fetch(&net.share_in, k, __ATOMIC_RELAXED);
+	return k;
+}
+
 static uint16_t dpdk_netq_rx(void *ctx, void **pkts, uint16_t n)
 {
 	struct dev_netq *q = ctx;
 	void *in[64];
 	uint16_t got;
+
+	if (net.share && q->qid == 0 && share_pending(net.share)) {
+		uint16_t k = share_rx(pkts, n);
+
+		return (uint16_t)(k + dpdk_netq_rx(ctx, pkts + k, (uint16_t)(n - k)));
+	}
 
 	if (q->itx) { /* release delayed transmissions on every poll */
 		void *out[64];
@@ -1805,6 +1858,48 @@ static void dpdk_netq_wake_ack(struct dev_netq *q)
 
 
 
+static int dpdk_share_fd(void)
+{
+	return net.share && getpid() == net.owner ? share_fd(net.share) : -1;
+}
+
+static void dpdk_share_own(uint16_t port, int on)
+{
+	if (net.share && getpid() == net.owner)
+		share_own(net.share, port, on);
+}
+
+static int dpdk_share_taken(uint16_t port)
+{
+	return net.share && getpid() == net.owner && share_taken(net.share, port);
+}
+
+static int dpdk_share_forward(void *pkt, uint16_t lport, uint32_t rip, uint16_t rport)
+{
+	struct rte_mbuf *m = pkt;
+	uint8_t buf[SHARE_FRAME];
+	const void *d;
+	int to;
+
+	if (!net.share || getpid() != net.owner ||
+	    (to = share_target(net.share, lport, rip, rport)) < 0)
+		return 0;
+	if (rte_pktmbuf_pkt_len(m) > sizeof(buf) ||
+	    !(d = rte_pktmbuf_read(m, 0, rte_pktmbuf_pkt_len(m), buf)))
+		return 0;
+	if (share_put(net.share, (unsigned)to, d, rte_pktmbuf_pkt_len(m)) == -ESRCH)
+		return 0; /* (its process is gone: answered here) */
+	__atomic_add_fetch(&net.share_out, 1, __ATOMIC_RELAXED);
+	rte_pktmbuf_free(m); /* (handed, or lost to a full inbox as on a wire) */
+	return 1;
+}
+
+static void dpdk_share_counts(uint64_t *out, uint64_t *in)
+{
+	*out = __atomic_load_n(&net.share_out, __ATOMIC_RELAXED);
+	*in = __atomic_load_n(&net.share_in, __ATOMIC_RELAXED);
+}
+
 const struct dev_net_ops dev_net_dpdk = {
 	.name = "dpdk",
 	.open = dpdk_net_open,
@@ -1831,6 +1926,11 @@ const struct dev_net_ops dev_net_dpdk = {
 	.wake_arm = dpdk_netq_wake_arm,
 	.wake_ack = dpdk_netq_wake_ack,
 	.next_due = dpdk_netq_next_due,
+	.share_fd = dpdk_share_fd,
+	.share_own = dpdk_share_own,
+	.share_taken = dpdk_share_taken,
+	.share_forward = dpdk_share_forward,
+	.share_counts = dpdk_share_counts,
 	.pkt_alloc = dpdk_netq_pkt_alloc,
 	.pkt_free = dpdk_pkt_free,
 	.pkt_copy = dpdk_pkt_copy,

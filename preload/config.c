@@ -37,6 +37,9 @@ const struct accel_var accel_vars[] = {
 	  "from the shim's thread: handshakes, ACKs, timers (0 = no such thread; 0-1000)" },
 	{ "ACCEL_LOG", "warn", "log level on stderr: none, error, warn, info, debug" },
 	{ "ACCEL_STATS", "0", "1 = print per-stack counters on stderr at exit" },
+	{ "ACCEL_PORT_SHARE", "0",
+	  "1 = share a tap named by iface= with the other processes that set it (unrelated "
+	  "servers on one address), a queue each; a frame for another's port is handed to it" },
 	{ "ACCEL_DISABLE", "0", "1 = pass every call to the kernel, never start DPDK" },
 	{ "ACCEL_STRICT", "0",
 	  "1 = exit non-zero on a bad setting or a port that fails, instead of running on the kernel" },
@@ -335,6 +338,7 @@ int accel_config_parse(struct accel_config *c, accel_getenv_fn get, void *arg,
 	c->log_level = parse_log(&p);
 	c->disable = parse_bool(&p, "ACCEL_DISABLE");
 	c->stats = parse_bool(&p, "ACCEL_STATS");
+	c->port_share = parse_bool(&p, "ACCEL_PORT_SHARE");
 	parse_ip(&p, c);
 	parse_gw(&p, c);
 	args = value_of(&p, "ACCEL_DPDK_ARGS");

@@ -14,6 +14,7 @@ struct accel_config {
 	int strict;             /* ACCEL_STRICT: exit instead of falling back */
 	int log_level;          /* ACCEL_LOG */
 	int stats;              /* ACCEL_STATS: counters on stderr at exit */
+	int port_share;         /* ACCEL_PORT_SHARE: unrelated processes share a tap */
 	int has_ip;             /* ACCEL_IP given: a port is wanted */
 	uint32_t ip;            /* host byte order */
 	uint8_t prefix_len;

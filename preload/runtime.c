@@ -148,7 +148,9 @@ static int group_lives(void);
 static struct sk_net_conf net_conf(void)
 {
 	return (struct sk_net_conf){
-		.share_group = share_group,
+		/* (ACCEL_PORT_SHARE: every process that sets it is of one
+		 * group, "share", which no tree:inode can be) */
+		.share_group = accel_cfg.port_share ? "share" : share_group,
 		.group_lives = group_lives,
 		.eal_args = accel_cfg.dpdk_args,
 		.queues = accel_cfg.queues,

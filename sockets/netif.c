@@ -354,17 +354,50 @@ static int netif_steer(void *ctx, void *pkt, uint32_t rip, uint16_t rport, uint1
 		       int syn)
 {
 	struct sk_stack *from = sk_proc->by_qid[dev_netq_id(ctx)];
-	int k = sk_flow_target(rip, rport, lport, syn, (int)from->idx);
+	int k = sk_proc->nstacks > 1 ? sk_flow_target(rip, rport, lport, syn, (int)from->idx) : -1;
 
 	if (k < 0 || (unsigned)k >= sk_proc->nstacks || &sk_proc->stacks[k] == from)
-		return 0;
+		/* (none of ours: another process's, on a shared port?) */
+		return sk_proc->share_refs && dev_net_share_forward(pkt, lport, rip, rport);
 	handed(sk_proc->stacks[k].q, dev_netq_hand(from->q, sk_proc->stacks[k].q, pkt));
 	return 1;
 }
 
 static void netif_tcp_gone(void *ctx, uint32_t rip, uint16_t rport, uint16_t lport)
 {
-	sk_flow_del(rip, rport, lport, (int)sk_proc->by_qid[dev_netq_id(ctx)]->idx);
+	if (sk_proc->nstacks > 1)
+		sk_flow_del(rip, rport, lport, (int)sk_proc->by_qid[dev_netq_id(ctx)]->idx);
+	if (sk_proc->share_refs && sk_proc->share_refs[lport] &&
+	    --sk_proc->share_refs[lport] == 0)
+		dev_net_share_own(lport, 0);
+}
+
+/* ops->port_taken: another process of a shared port serves it. */
+static int netif_port_taken(void *ctx, uint16_t port)
+{
+	(void)ctx;
+	return dev_net_share_taken(port);
+}
+
+void sk_share_listen(uint16_t port, int on)
+{
+	if (sk_proc->share_refs)
+		dev_net_share_own(port, on);
+}
+
+void sk_share_connect(struct stack_tcp *c)
+{
+	uint32_t lip, rip;
+	uint16_t lport, rport;
+
+	if (!sk_proc->share_refs)
+		return;
+	stack_tcp_endpoints(c, &lip, &lport, &rip, &rport);
+	if (sk_proc->share_refs[lport] == UINT16_MAX)
+		return; /* (its bit stays while the process lives) */
+	if (sk_proc->share_refs[lport]++ == 0)
+		dev_net_share_own(lport, 1);
+	stack_tcp_watch(c); /* (netif_tcp_gone counts it out) */
 }
 
 /*
@@ -444,12 +477,17 @@ static int stacks_start(const struct sk_net_conf *conf)
 	if (dev_netif_ops(&sk_proc->stack_ops, n > 1 ? handed : NULL) < 0)
 		goto out;
 	sk_proc->stack_ops.tcp_event = sk_proc->hooks.tcp_event;
-	if (n > 1) {
+	/* (a port other processes share: one queue here, dev.h) */
+	if (n == 1 && dev_net_share_fd() >= 0 && !sk_proc->share_refs)
+		sk_proc->share_refs = calloc(65536, sizeof(uint16_t));
+	if (n > 1 || sk_proc->share_refs) {
 		sk_proc->stack_ops.steer = netif_steer;
 		sk_proc->stack_ops.tcp_gone = netif_tcp_gone;
-		if (sk_flows_init(n) < 0)
-			goto out;
 	}
+	if (sk_proc->share_refs)
+		sk_proc->stack_ops.port_taken = netif_port_taken;
+	if (n > 1 && sk_flows_init(n) < 0)
+		goto out;
 	for (unsigned i = 0; i < n; i++)
 		if (stack_start(&sk_proc->stacks[i], i, conf, info) < 0)
 			goto out; /* (no thread gets a stack: all stays in the kernel) */
@@ -483,6 +521,8 @@ int sk_sleep_fds(const struct sk_thread *t, struct pollfd *p)
 		p[n++] = (struct pollfd){ .fd = t->s->wake_fd, .events = POLLIN };
 	if (t->s->kick_fd >= 0)
 		p[n++] = (struct pollfd){ .fd = t->s->kick_fd, .events = POLLIN };
+	if (t->s->idx == 0 && sk_proc->share_refs && dev_net_share_fd() >= 0)
+		p[n++] = (struct pollfd){ .fd = dev_net_share_fd(), .events = POLLIN };
 	p[n++] = (struct pollfd){ .fd = t->notify_fd, .events = POLLIN };
 	return n;
 }

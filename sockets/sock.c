@@ -245,6 +245,8 @@ static void sock_free(struct sk_sock *s)
 			quiet_port(s->lport, 1);
 		if (s->kind == SK_LISTEN && sk_proc->nstacks > 1)
 			sk_flow_listen(s->lport, -1);
+		if (s->kind == SK_LISTEN)
+			sk_share_listen(s->lport, 0);
 		sock_release(s);
 	}
 	live_take();
@@ -538,6 +540,7 @@ int sk_listen(struct sk_thread *t, int fd, int backlog)
 	quiet_port(s->lport, 0);
 	if (sk_proc->nstacks > 1) /* a SYN that reaches another stack comes here */
 		sk_flow_listen(s->lport, (int)S->idx);
+	sk_share_listen(s->lport, 1); /* (and one that reaches another process) */
 	apply_opts(s, fd);
 	if (s->dual) /* the kernel half is polled, never waited on */
 		accel_real.fcntl(fd, F_SETFL, accel_real.fcntl(fd, F_GETFL) | O_NONBLOCK);
@@ -728,6 +731,7 @@ int sk_connect(struct sk_thread *t, int fd, uint32_t ip, uint16_t port)
 	s->dual = 0;
 	s->placed = 1; /* (its stack is the connecting thread's, or the binder's) */
 	connect_route(S, s->c);
+	sk_share_connect(s->c); /* (its replies, should they reach another process) */
 	__atomic_add_fetch(&sk_proc->counters.bypass_connects, 1, __ATOMIC_RELAXED);
 	apply_opts(s, fd);
 	r = -EINPROGRESS;

@@ -171,6 +171,11 @@ struct sk_proc {
 	 * group_lives is the port's (sk_net_conf), NULL outside a group */
 	uint8_t quiet_ports[65536 / 8];
 	int (*group_lives)(void);
+	/* netif.c: on a port other processes share (dev_net_share_fd), how
+	 * many of this process's connections use each local port it connected
+	 * from (its bit in the shared table is set while any do); NULL when
+	 * the port is not shared */
+	uint16_t *share_refs;
 	/* stats.c */
 	struct sk_counters counters;
 	/* each stack's "sock" lines (hooks.socks_format), read by the
@@ -209,10 +214,17 @@ void sk_unlock_all(void);
 void sk_poll_all(struct sk_thread *t);
 
 /* The descriptors a sleeping thread waits on besides the program's: its
- * queue's wake fd, its stack's kick fd, its notify fd. At most
+ * queue's wake fd, its stack's kick fd, its notify fd, and on the first
+ * stack of a shared port the FIFO other processes kick. At most
  * SK_SLEEP_FDS; returns how many. */
-#define SK_SLEEP_FDS 3
+#define SK_SLEEP_FDS 4
 int sk_sleep_fds(const struct sk_thread *t, struct pollfd *p);
+
+/* A port other processes share (dev.h, dev_net_share_*): this process
+ * listens on port (on 1) or no more; c, a connection it made, uses its
+ * local port (under its stack's lock). No-ops when it is not shared. */
+void sk_share_listen(uint16_t port, int on);
+void sk_share_connect(struct stack_tcp *c);
 
 
 /* flows.c: the stack that serves a 4-tuple (flows.c says how), or -1 for

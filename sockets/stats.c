@@ -154,6 +154,13 @@ size_t sk_stats_format(const struct stack_stats *s, char *buf, size_t len)
 	put(buf, len, &n, "stacks", sk_proc->nstacks);
 	put(buf, len, &n, "handoffs", c.handoffs);
 	put(buf, len, &n, "steer_drops", c.steer_drops);
+	if (sk_proc->share_refs) { /* (frames handed to and from other processes) */
+		uint64_t out, in;
+
+		dev_net_share_counts(&out, &in);
+		put(buf, len, &n, "share_out", out);
+		put(buf, len, &n, "share_in", in);
+	}
 	put(buf, len, &n, "progress_turns", c.progress_turns);
 	put(buf, len, &n, "bypass_sockets",
 	    (uint64_t)__atomic_load_n(&sk_proc->nsocks, __ATOMIC_RELAXED));

@@ -78,6 +78,10 @@ struct stack_ops {
 	 * the stack's tables, so the process's map of which stack serves a
 	 * 4-tuple can forget it. */
 	void (*tcp_gone)(void *ctx, uint32_t rip, uint16_t rport, uint16_t lport);
+	/* Optional: another process that shares the device serves local
+	 * port p (its listener, its connection's): a connect does not pick
+	 * it. */
+	int (*port_taken)(void *ctx, uint16_t p);
 };
 
 /* The ephemeral ports (Linux's ip_local_port_range). */

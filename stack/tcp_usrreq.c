@@ -74,7 +74,8 @@ static int pick_port(struct stack *st, uint32_t ip, uint16_t rport)
 		st->eph_next = p >= TCP_EPH_HI ? TCP_EPH_LO : (uint16_t)(p + 1);
 		if (st->conf.port_stride > 1 && p % st->conf.port_stride != st->conf.port_index)
 			continue;
-		if (!tcp_listener(st, p) && !tcp_lookup(st, ip, rport, p))
+		if (!tcp_listener(st, p) && !tcp_lookup(st, ip, rport, p) &&
+		    !(st->ops->port_taken && st->ops->port_taken(st->ctx, p)))
 			return p;
 	}
 	return -EADDRNOTAVAIL;
