@@ -79,7 +79,7 @@ UNIT_TESTS := $(BUILD)/tests/test_stack_wire $(BUILD)/tests/test_stack_input \
 	$(BUILD)/tests/test_preload_usermem $(BUILD)/tests/test_preload_files \
 	$(BUILD)/tests/test_storage_extmap $(BUILD)/tests/test_storage_policy \
 	$(BUILD)/tests/test_storage_io $(BUILD)/tests/test_dev_nvme_passthru \
-	$(BUILD)/tests/test_dev_nvme_queue
+	$(BUILD)/tests/test_dev_nvme_queue $(BUILD)/tests/test_dev_net_share
 TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 	$(BUILD)/tests/callmix $(BUILD)/tests/sockdiff $(BUILD)/tests/sockthreads \
 	$(BUILD)/tests/stackmix $(BUILD)/tests/selfconn \
@@ -209,6 +209,11 @@ $(BUILD)/tests/test_dev_nvme_queue: tests/dev/test_nvme_queue.c dev/nvme_queue.c
 		dev/nvme_queue.h $(COMMON_SRC)
 	@mkdir -p $(dir $@)
 	$(CC) $(TEST_CFLAGS) -o $@ $< dev/nvme_queue.c $(COMMON_SRC) -lcmocka -ldl -lpthread
+
+# The frames handed between the processes of a shared port (a temporary file).
+$(BUILD)/tests/test_dev_net_share: tests/dev/test_net_share.c dev/net_share.c dev/net_share.h
+	@mkdir -p $(dir $@)
+	$(CC) $(TEST_CFLAGS) -o $@ $< dev/net_share.c -lcmocka -lpthread
 
 # The passthru transport's command building (no device).
 $(BUILD)/tests/test_dev_nvme_passthru: tests/dev/test_nvme_passthru.c dev/nvme_passthru.c \
