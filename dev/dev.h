@@ -26,6 +26,7 @@
 /* Per-packet receive flags (dev_pkt_rx_flags). */
 #define DEV_RX_IP_CSUM_GOOD (1u << 0)
 #define DEV_RX_L4_CSUM_GOOD (1u << 1)
+#define DEV_RX_HANDED (1u << 2) /* from another process of the port (dev_net_share_*) */
 
 /* Checksum offloads (dev_net_info: rx_csum, tx_csum). */
 #define DEV_CSUM_IP (1u << 0)

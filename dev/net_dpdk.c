@@ -90,6 +90,7 @@ static struct {
 	char xdp_name[IF_NAMESIZE]; /* a netdev the group shares by af_xdp, or "" */
 	unsigned xdp_queues;      /* its receive queues, one a member */
 	struct share *share;      /* frames handed between the tap's processes */
+	uint64_t handed_flag;     /* the mbuf flag that marks them (dynflag), or 0 */
 	uint64_t share_out, share_in; /* frames handed out, taken in (atomic) */
 	int (*own_fd)(int fd);    /* dev_net_conf.own_fd */
 	int asym;                 /* asymmetric fences work (common/barrier.h) */
@@ -1370,10 +1371,13 @@ static int dpdk_net_open(const struct dev_net_conf *conf, char *why, size_t whyl
 		ACCEL_INFO("af_xdp %s: queue %u of %u, shared with the processes serving the "
 			   "same listener", net.xdp_name, net.lock_slot, net.xdp_queues);
 	if (net.tap_name[0] && net.info.queues == 1) {
+		const struct rte_mbuf_dynflag handed = { .name = "libaccel_handed" };
+		int bit = rte_mbuf_dynflag_register(&handed);
 		char path[128];
 
 		snprintf(path, sizeof(path), "%s/accel-port-%016llx.share", lock_dirs[0],
 			 (unsigned long long)net.lock_hash);
+		net.handed_flag = bit >= 0 ? 1ull << bit : 0;
 		net.share = share_open(path, net.lock_slot, net.own_fd);
 		if (!net.share)
 			ACCEL_WARN("tap %s: no shared region (%s): a frame for another process's "
@@ -1675,6 +1679,7 @@ static uint16_t share_rx(void **pkts, uint16_t n)
 			continue;
 		}
 		memcpy(d, buf, len);
+		m->ol_flags |= net.handed_flag;
 		pkts[k++] = m;
 	}
 	if (k)
@@ -1817,6 +1822,8 @@ static uint32_t dpdk_pkt_rx_flags(void *pkt)
 		f |= DEV_RX_IP_CSUM_GOOD;
 	if ((m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
 		f |= DEV_RX_L4_CSUM_GOOD;
+	if (m->ol_flags & net.handed_flag)
+		f |= DEV_RX_HANDED;
 	return f;
 }
 

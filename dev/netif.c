@@ -28,7 +28,8 @@ static uint32_t netif_rx_flags(void *pkt)
 	uint32_t f = D->pkt_rx_flags(pkt);
 
 	return ((f & DEV_RX_IP_CSUM_GOOD) ? STACK_RX_IP_CSUM_GOOD : 0u) |
-	       ((f & DEV_RX_L4_CSUM_GOOD) ? STACK_RX_L4_CSUM_GOOD : 0u);
+	       ((f & DEV_RX_L4_CSUM_GOOD) ? STACK_RX_L4_CSUM_GOOD : 0u) |
+	       ((f & DEV_RX_HANDED) ? STACK_RX_HANDED : 0u);
 }
 
 /* STACK_TX_* and DEV_CSUM_* name the same checksums */

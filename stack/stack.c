@@ -34,6 +34,7 @@ static const char *const drop_names[STACK_DROP_MAX] = {
 	[STACK_DROP_TCP_CSUM] = "tcp_csum",
 	[STACK_DROP_TCP_NO_CONN] = "tcp_no_conn",
 	[STACK_DROP_TCP_QUIET] = "tcp_quiet",
+	[STACK_DROP_TCP_LATE] = "tcp_handed_late",
 	[STACK_DROP_TCP_WINDOW] = "tcp_window",
 	[STACK_DROP_TCP_PAWS] = "tcp_paws",
 	[STACK_DROP_TCP_BACKLOG] = "tcp_backlog",

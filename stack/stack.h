@@ -22,6 +22,11 @@
 /* Per-packet receive flags reported by ops->pkt_rx_flags. */
 #define STACK_RX_IP_CSUM_GOOD (1u << 0) /* the port verified the IPv4 header */
 #define STACK_RX_L4_CSUM_GOOD (1u << 1) /* ... and the TCP checksum */
+/* another process that shares the device handed the frame over (it
+ * reached that one's queue first): a segment of it that finds no
+ * connection came late, after its connection ended here, and is dropped
+ * rather than answered with a RST */
+#define STACK_RX_HANDED (1u << 2)
 
 /* Checksums the port fills on transmit (stack_conf.tx_csum), through
  * ops->pkt_tx_csum. */
@@ -139,6 +144,8 @@ enum stack_drop {
 	STACK_DROP_TCP_CSUM,
 	STACK_DROP_TCP_NO_CONN,   /* no connection or listener: RST sent */
 	STACK_DROP_TCP_QUIET,     /* a SYN to a quiet port (stack_conf): no RST */
+	STACK_DROP_TCP_LATE,      /* a handed-over segment (STACK_RX_HANDED)
+				   * of a connection that ended: no RST */
 	STACK_DROP_TCP_WINDOW,    /* not acceptable (RFC 9293 3.10.7.4) */
 	STACK_DROP_TCP_PAWS,      /* old timestamp (RFC 7323 5) */
 	STACK_DROP_TCP_BACKLOG,   /* listener's queues full: SYN dropped */

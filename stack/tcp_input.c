@@ -35,12 +35,22 @@ static int steered(struct stack *st, void *pkt, uint32_t rip, uint16_t rport,
 	return 1;
 }
 
+/* Another process of the device handed the frame over (STACK_RX_HANDED). */
+static int handed(struct stack *st, void *pkt)
+{
+	return (st->ops->pkt_rx_flags(pkt) & STACK_RX_HANDED) != 0;
+}
+
 /* RFC 9293 3.10.7.1: anything but a RST to a closed port draws a RST. */
 static void closed_input(struct stack *st, uint32_t rip, uint16_t rport,
-			 uint16_t lport, const struct tcp_seg *s)
+			 uint16_t lport, const struct tcp_seg *s, int handed)
 {
 	const uint8_t *quiet = st->conf.quiet_ports;
 
+	if (handed && !(s->flags & WIRE_TCP_SYN)) { /* (STACK_RX_HANDED) */
+		st->stats.drops[STACK_DROP_TCP_LATE]++;
+		return;
+	}
 	if (quiet && (s->flags & (WIRE_TCP_SYN | WIRE_TCP_ACK)) == WIRE_TCP_SYN &&
 	    (__atomic_load_n(&quiet[lport >> 3], __ATOMIC_RELAXED) >> (lport & 7) & 1)) {
 		st->stats.drops[STACK_DROP_TCP_QUIET]++;
@@ -78,13 +88,17 @@ static void syn_options(struct stack_tcp *c, const struct tcp_seg *s)
 
 /* RFC 9293 3.10.7.2: a SYN to a listener makes a child in SYN-RECEIVED. */
 static void listen_input(struct stack_tcp *l, uint32_t rip, uint16_t rport,
-			 const struct tcp_seg *s)
+			 const struct tcp_seg *s, int handed)
 {
 	struct stack *st = l->st;
 	struct stack_tcp *c;
 
 	if (s->flags & WIRE_TCP_RST)
 		return;
+	if ((s->flags & WIRE_TCP_ACK) && handed) { /* (a handshake's ACK, late) */
+		st->stats.drops[STACK_DROP_TCP_LATE]++;
+		return;
+	}
 	if (s->flags & WIRE_TCP_ACK) {
 		tcp_send_rst(st, s->smac, rip, rport, l->lport, s->ack, 0, 0);
 		return;
@@ -668,9 +682,9 @@ void tcp_input(struct stack *st, void *pkt, uint8_t *frame,
 				   (s.flags & (WIRE_TCP_SYN | WIRE_TCP_ACK)) == WIRE_TCP_SYN)) {
 			return; /* the frame is on its way to its stack */
 		} else if ((l = tcp_listener_for(st, dport, ip->src, sport)) != NULL) {
-			listen_input(l, ip->src, sport, &s);
+			listen_input(l, ip->src, sport, &s, handed(st, pkt));
 		} else {
-			closed_input(st, ip->src, sport, dport, &s);
+			closed_input(st, ip->src, sport, dport, &s, handed(st, pkt));
 		}
 		/* Look again: a drop took c out of the table (it is still
 		 * valid, tcp.h), and a SYN may have made a new one. */

@@ -90,6 +90,42 @@ note "handed over: memcached out $m_out in $m_in, redis-server out $r_out in $r_
 r_rst=$(stat_of $rs tcp_rsts_out) m_rst=$(stat_of $mc tcp_rsts_out)
 [ "${r_rst:-0}" = 0 ] && [ "${m_rst:-0}" = 0 ] ||
 	fail "resets sent: memcached $m_rst, redis-server $r_rst"
+
+# redis-server killed (-9): memcached keeps serving through the port (the
+# value the kernel run left), a
+# connection to redis's port is refused (RST, as the kernel refuses a
+# closed port), and a redis-server started again takes a queue and is
+# served, connections handed to it as before.
+kill -KILL $rs
+wait $rs 2>/dev/null
+for i in $(seq 10); do
+	out=$(in_ns python3 -c 'import socket
+s = socket.create_connection(("10.88.0.2", 11211), timeout=5)
+s.sendall(b"get k1\r\n")
+b = b""
+while not b.endswith(b"END\r\n"):
+    d = s.recv(4096)
+    if not d: break
+    b += d
+print(b.decode().split("\r\n")[1])')
+	[ "$out" = kern-1 ] || fail "memcached after redis-server's kill -9: '$out'"
+done
+refused=$(in_ns python3 -c 'import socket
+try:
+    socket.create_connection(("10.88.0.2", 6379), timeout=3); print("connected")
+except ConnectionRefusedError: print("refused")
+except Exception as e: print(type(e).__name__)')
+[ "$refused" = refused ] || fail "a connection to the killed redis-server's port: $refused"
+$NSX "${ENVS[@]}" "$ACCEL" redis-server --port 6379 --save "" --appendonly no \
+	--protected-mode no > "$rlog.2" 2>&1 &
+rs=$!
+wait_log "$rlog.2" "port 0 \(net_tap\) up" || { cat "$rlog.2"; fail "redis-server did not start again"; }
+wait_tcp 10.88.0.2 6379 || fail "the new redis-server does not answer through the port"
+for i in $(seq 20); do
+	[ "$(in_ns redis-cli -h 10.88.0.2 -p 6379 set again$i v$i)" = OK ] ||
+		fail "the new redis-server: set $i failed"
+done
+note "after redis-server's kill -9: memcached served, its port refused, a new redis-server served 20 of 20"
 kill -TERM $mc $rs
 wait $mc $rs 2>/dev/null
 exit 0

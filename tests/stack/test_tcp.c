@@ -928,6 +928,55 @@ static void test_rx_csum_flag_trusted(void **state)
 	finish(l);
 }
 
+/* A segment another process of the device handed over (STACK_RX_HANDED)
+ * that finds no connection came late, after its connection ended here
+ * (the handshake's ACK behind the data): dropped and counted, no RST, to
+ * a listener's port as to a closed one; the same segment off the wire
+ * draws its RST. A handed SYN still reaches the listener. */
+static void test_handed_late(void **state)
+{
+	struct tcplink *l = lk_new(state, 92, MS);
+	struct seg_spec sp = { .sport = 40001, .dport = PORT, .seq = 1000, .ack = 2000,
+			       .flags = WIRE_TCP_ACK, .window = 65535 };
+	struct test_frame f;
+	struct test_pkt *pkt;
+	struct pair p;
+	uint64_t late, rsts;
+
+	pair_open(l, &p); /* (B listens on PORT) */
+	late = stack_stats(B(l))->drops[STACK_DROP_TCP_LATE];
+	rsts = stack_stats(B(l))->tcp_rsts_out;
+	for (int closed = 0; closed < 2; closed++) {
+		sp.dport = closed ? PORT + 7 : PORT;
+		build_seg(l, LINK_B, &sp, &f);
+		pkt = test_port_pkt_from(&l->side[LINK_B].port, &f);
+		pkt->rx_flags = STACK_RX_HANDED;
+		stack_input(B(l), pkt);
+		link_collect(l);
+		assert_int_equal(stack_stats(B(l))->drops[STACK_DROP_TCP_LATE],
+				 late + 1 + (unsigned)closed);
+		assert_int_equal(stack_stats(B(l))->tcp_rsts_out, rsts);
+	}
+	for (int closed = 0; closed < 2; closed++) { /* off the wire: refused */
+		sp.dport = closed ? PORT + 7 : PORT;
+		build_seg(l, LINK_B, &sp, &f);
+		stack_input(B(l), test_port_pkt_from(&l->side[LINK_B].port, &f));
+		link_collect(l);
+		assert_int_equal(stack_stats(B(l))->tcp_rsts_out, rsts + 1 + (unsigned)closed);
+	}
+	/* a handed SYN is a new connection's: the listener answers it */
+	sp = (struct seg_spec){ .sport = 40002, .dport = PORT, .seq = 5000,
+				.flags = WIRE_TCP_SYN, .window = 65535 };
+	build_seg(l, LINK_B, &sp, &f);
+	pkt = test_port_pkt_from(&l->side[LINK_B].port, &f);
+	pkt->rx_flags = STACK_RX_HANDED;
+	stack_input(B(l), pkt);
+	link_collect(l);
+	assert_int_equal(stack_stats(B(l))->drops[STACK_DROP_TCP_LATE], late + 2);
+	assert_true(stack_stats(B(l))->tcp_passive_opens >= 2);
+	finish(l);
+}
+
 /* A rate of 100 Mbit/s with a 64 KB queue: losses come from the queue. */
 static void test_bulk_bottleneck(void **state)
 {
@@ -2644,6 +2693,7 @@ int main(void)
 		T(test_simultaneous_open_shutdown),
 		T(test_connect_refused),
 		T(test_quiet_port),
+		T(test_handed_late),
 		T(test_syn_retries_timeout),
 		T(test_backlog_full),
 		T(test_move),
