@@ -249,7 +249,9 @@ static void kick(struct share *sh, unsigned to)
 		char fifo[220];
 
 		fifo_name(fifo, sizeof(fifo), sh->path, to);
-		sh->out[to] = kept(sh, sys_open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC, 0));
+		/* (read-write: with a reader of its own the FIFO never raises
+		 * SIGPIPE in the program when its owner dies after the open) */
+		sh->out[to] = kept(sh, sys_open(fifo, O_RDWR | O_NONBLOCK | O_CLOEXEC, 0));
 		sh->out_pid[to] = pid;
 	}
 	if (sh->out[to] >= 0)
