@@ -54,7 +54,7 @@ COMMON_SRC := common/real.c common/log.c common/guard.c
 STACK_SRC := stack/stack.c stack/wire.c stack/arp.c stack/ipv4.c stack/icmp.c \
 	stack/tcp_wire.c stack/ipv4_frag.c stack/timer.c stack/tcp_isn.c \
 	stack/tcp_subr.c stack/tcp_input.c stack/tcp_output.c stack/tcp_timer.c \
-	stack/tcp_usrreq.c stack/tcp_cc.c stack/tcp_loss.c
+	stack/tcp_usrreq.c stack/tcp_cc.c stack/tcp_loss.c stack/tcp_move.c
 DEV_SRC := dev/dev.c dev/netif.c dev/net_dpdk.c dev/net_share.c dev/capture.c dev/impair.c dev/nvme.c dev/nvme_uring.c dev/nvme_passthru.c \
 	dev/nvme_queue.c dev/nvme_vfio.c
 STORAGE_SRC := storage/policy.c storage/extmap.c storage/ctx.c storage/io.c

@@ -185,9 +185,9 @@ int dev_net_share_taken(uint16_t port)
 	return cur && cur->share_taken ? cur->share_taken(port) : 0;
 }
 
-int dev_net_share_forward(void *pkt, uint16_t lport, uint32_t rip, uint16_t rport)
+int dev_net_share_forward(void *pkt, uint16_t lport, uint32_t rip, uint16_t rport, int sure)
 {
-	return cur && cur->share_forward ? cur->share_forward(pkt, lport, rip, rport) : 0;
+	return cur && cur->share_forward ? cur->share_forward(pkt, lport, rip, rport, sure) : 0;
 }
 
 void dev_net_share_counts(uint64_t *out, uint64_t *in)

@@ -117,13 +117,16 @@ const struct dev_net_info *dev_net_info(void);
  * no more. dev_net_share_taken: another live process serves p.
  * dev_net_share_forward: a frame for local port lport from rip:rport that
  * this process has no connection for: 1 when it was handed to the process
- * that serves the port (and freed here), 0 when this one must answer it.
+ * that serves the port (and freed here), 0 when this one must answer it;
+ * with sure, a frame that must not be lost (a connection handed over,
+ * tcp_move.c): 1 only when it is in the taker's inbox (not when that was
+ * full, as a frame from the wire may be).
  * dev_net_share_counts: frames handed out and taken in.
  */
 int dev_net_share_fd(void);
 void dev_net_share_own(uint16_t port, int on);
 int dev_net_share_taken(uint16_t port);
-int dev_net_share_forward(void *pkt, uint16_t lport, uint32_t rip, uint16_t rport);
+int dev_net_share_forward(void *pkt, uint16_t lport, uint32_t rip, uint16_t rport, int sure);
 void dev_net_share_counts(uint64_t *out, uint64_t *in);
 
 /* The port's own counters (rte_eth_stats_get) and the packet pool's

@@ -48,7 +48,7 @@ struct dev_net_ops {
 	int (*share_fd)(void);
 	void (*share_own)(uint16_t port, int on);
 	int (*share_taken)(uint16_t port);
-	int (*share_forward)(void *pkt, uint16_t lport, uint32_t rip, uint16_t rport);
+	int (*share_forward)(void *pkt, uint16_t lport, uint32_t rip, uint16_t rport, int sure);
 	void (*share_counts)(uint64_t *out, uint64_t *in);
 	/* packets */
 	void *(*pkt_alloc)(void *q);

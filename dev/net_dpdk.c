@@ -1881,8 +1881,11 @@ static int dpdk_share_taken(uint16_t port)
 	return net.share && getpid() == net.owner && share_taken(net.share, port);
 }
 
-static int dpdk_share_forward(void *pkt, uint16_t lport, uint32_t rip, uint16_t rport)
+static int dpdk_share_forward(void *pkt, uint16_t lport, uint32_t rip, uint16_t rport,
+			      int sure)
 {
+	int rc;
+
 	struct rte_mbuf *m = pkt;
 	uint8_t buf[SHARE_FRAME];
 	const void *d;
@@ -1894,8 +1897,9 @@ static int dpdk_share_forward(void *pkt, uint16_t lport, uint32_t rip, uint16_t 
 	if (rte_pktmbuf_pkt_len(m) > sizeof(buf) ||
 	    !(d = rte_pktmbuf_read(m, 0, rte_pktmbuf_pkt_len(m), buf)))
 		return 0;
-	if (share_put(net.share, (unsigned)to, d, rte_pktmbuf_pkt_len(m)) == -ESRCH)
-		return 0; /* (its process is gone: answered here) */
+	rc = share_put(net.share, (unsigned)to, d, rte_pktmbuf_pkt_len(m));
+	if (rc == -ESRCH || (rc < 0 && sure))
+		return 0; /* (its process is gone, or it must not be lost: answered here) */
 	__atomic_add_fetch(&net.share_out, 1, __ATOMIC_RELAXED);
 	rte_pktmbuf_free(m); /* (handed, or lost to a full inbox as on a wire) */
 	return 1;

@@ -159,6 +159,9 @@ static int progress_turn(struct sk_stack *S)
 			stack_flush(S->st);
 			dev_netq_leave(S->q);
 			__atomic_add_fetch(&sk_proc->counters.progress_turns, 1, __ATOMIC_RELAXED);
+			/* (the counters too: accel-stat of a busy program) */
+			sk_stats_stack(S, sk_now());
+			sk_stats_publish(sk_now());
 			ran = 1;
 		}
 		solo_restore(S, prev);
@@ -358,7 +361,7 @@ static int netif_steer(void *ctx, void *pkt, uint32_t rip, uint16_t rport, uint1
 
 	if (k < 0 || (unsigned)k >= sk_proc->nstacks || &sk_proc->stacks[k] == from)
 		/* (none of ours: another process's, on a shared port?) */
-		return sk_proc->share_refs && dev_net_share_forward(pkt, lport, rip, rport);
+		return sk_proc->share_refs && dev_net_share_forward(pkt, lport, rip, rport, 0);
 	handed(sk_proc->stacks[k].q, dev_netq_hand(from->q, sk_proc->stacks[k].q, pkt));
 	return 1;
 }
@@ -370,6 +373,14 @@ static void netif_tcp_gone(void *ctx, uint32_t rip, uint16_t rport, uint16_t lpo
 	if (sk_proc->share_refs && sk_proc->share_refs[lport] &&
 	    --sk_proc->share_refs[lport] == 0)
 		dev_net_share_own(lport, 0);
+}
+
+/* ops->tcp_move: a closing listener's unaccepted connection, to another
+ * process that listens on the port. */
+static int netif_tcp_move(void *ctx, void *pkt, uint32_t rip, uint16_t rport, uint16_t lport)
+{
+	(void)ctx;
+	return sk_proc->share_refs && dev_net_share_forward(pkt, lport, rip, rport, 1);
 }
 
 /* ops->port_taken: another process of a shared port serves it. */
@@ -484,8 +495,10 @@ static int stacks_start(const struct sk_net_conf *conf)
 		sk_proc->stack_ops.steer = netif_steer;
 		sk_proc->stack_ops.tcp_gone = netif_tcp_gone;
 	}
-	if (sk_proc->share_refs)
+	if (sk_proc->share_refs) {
 		sk_proc->stack_ops.port_taken = netif_port_taken;
+		sk_proc->stack_ops.tcp_move = netif_tcp_move;
+	}
 	if (n > 1 && sk_flows_init(n) < 0)
 		goto out;
 	for (unsigned i = 0; i < n; i++)

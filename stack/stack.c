@@ -39,6 +39,7 @@ static const char *const drop_names[STACK_DROP_MAX] = {
 	[STACK_DROP_TCP_PAWS] = "tcp_paws",
 	[STACK_DROP_TCP_BACKLOG] = "tcp_backlog",
 	[STACK_DROP_TCP_OOO_FULL] = "tcp_ooo_full",
+	[STACK_DROP_TCP_MOVE] = "tcp_move_refused",
 };
 
 const char *stack_drop_name(enum stack_drop reason)
@@ -224,6 +225,14 @@ static void input_frame(struct stack *st, void *pkt)
 			break;
 		}
 		ipv4_input(st, pkt, frame, len);
+		break;
+	case WIRE_ETHERTYPE_ACCEL_MOVE: /* (only from another process: ops->tcp_move) */
+		if (!(st->ops->pkt_rx_flags(pkt) & STACK_RX_HANDED)) {
+			stack_drop(st, pkt, STACK_DROP_ETHERTYPE);
+			break;
+		}
+		tcp_move_in(st, frame + WIRE_ETH_HLEN, (uint16_t)(len - WIRE_ETH_HLEN));
+		st->ops->pkt_free(st->ctx, pkt);
 		break;
 	default:
 		stack_drop(st, pkt, STACK_DROP_ETHERTYPE);

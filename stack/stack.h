@@ -87,6 +87,15 @@ struct stack_ops {
 	 * port p (its listener, its connection's): a connect does not pick
 	 * it. */
 	int (*port_taken)(void *ctx, uint16_t p);
+	/* Optional: a listener on lport is closing with a connection from
+	 * rip:rport it never handed out; pkt (from pkt_alloc) is a frame of
+	 * WIRE_ETHERTYPE_ACCEL_MOVE carrying it. Returns 1 when another
+	 * process of the device that listens on lport took pkt (that
+	 * process's stack_input sees it with STACK_RX_HANDED, and the
+	 * connection lives on there, as a kernel listener shared by several
+	 * processes keeps its queue when one of them closes it), 0 to keep
+	 * pkt (the connection is reset, as on Linux). */
+	int (*tcp_move)(void *ctx, void *pkt, uint32_t rip, uint16_t rport, uint16_t lport);
 };
 
 /* The ephemeral ports (Linux's ip_local_port_range). */
@@ -150,6 +159,9 @@ enum stack_drop {
 	STACK_DROP_TCP_PAWS,      /* old timestamp (RFC 7323 5) */
 	STACK_DROP_TCP_BACKLOG,   /* listener's queues full: SYN dropped */
 	STACK_DROP_TCP_OOO_FULL,  /* no room to keep out-of-order data */
+	STACK_DROP_TCP_MOVE,      /* a connection handed over that no listener
+				   * here took (the peer's retransmissions
+				   * find a RST) */
 	STACK_DROP_MAX
 };
 
@@ -169,7 +181,7 @@ struct stack_stats {
 	uint64_t tcp_undos;       /* reductions undone: the resends were D-SACKed */
 	uint64_t icmp_unreach_in, tcp_pmtu_updates;
 	uint64_t tcp_steered;     /* segments ops->steer took for another stack */
-	uint64_t tcp_moved_in, tcp_moved_out; /* stack_tcp_move */
+	uint64_t tcp_moved_in, tcp_moved_out; /* stack_tcp_move, tcp_move.c */
 	uint64_t drops[STACK_DROP_MAX];
 };
 

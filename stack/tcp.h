@@ -273,6 +273,11 @@ void tcp_loss_mark_all(struct stack_tcp *c); /* resend everything unSACKed */
 void tcp_loss_reo_timeout(struct stack_tcp *c);
 
 /* tcp_input.c */
+struct stack_tcp *tcp_child_new(struct stack_tcp *l, uint32_t rip, uint16_t rport,
+				const uint8_t *dmac);
+/* A child's handshake is complete: it joins its listener's accept queue. */
+void tcp_accept_child(struct stack_tcp *c);
+void tcp_ring_copy_in(struct stack_tcp *c, uint32_t seq, const uint8_t *src, uint32_t len);
 void tcp_input(struct stack *st, void *pkt, uint8_t *frame,
 	       const struct wire_ipv4_view *ip);
 /* An ICMP destination unreachable (frame pkt) quoting one of our
@@ -283,6 +288,17 @@ int tcp_icmp_unreach(struct stack *st, void *pkt, uint32_t dst, uint16_t sport,
 		     uint16_t dport, uint32_t seq, uint8_t code, uint16_t mtu);
 
 enum tcp_timer_kind { TCP_T_REXMT = 1, TCP_T_DELACK, TCP_T_KEEP };
+
+/* tcp_move.c: a listener's unaccepted children handed to another process
+ * of a shared device that listens on the same port (ops->tcp_move), and
+ * taken in there */
+/* 1 when c went to another process (it is to be dropped here without a
+ * RST), 0 when it stays (too much unread data, out-of-order data, no
+ * taker). */
+int tcp_move_out(struct stack_tcp *c);
+/* A connection another process handed over (a frame of
+ * WIRE_ETHERTYPE_ACCEL_MOVE, STACK_RX_HANDED) joins the listener here. */
+void tcp_move_in(struct stack *st, const uint8_t *msg, uint16_t len);
 
 /* tcp_timer.c */
 void tcp_timers_run(struct stack *st);

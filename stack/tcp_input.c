@@ -86,6 +86,35 @@ static void syn_options(struct stack_tcp *c, const struct tcp_seg *s)
 		c->mss = 64;
 }
 
+/* A child of listener l for rip:rport in SYN-RECEIVED, answering dmac,
+ * with the listener's buffer sizes and options; not in the tables yet
+ * (listen_input, tcp_move_in). NULL when out of memory. */
+struct stack_tcp *tcp_child_new(struct stack_tcp *l, uint32_t rip, uint16_t rport,
+				const uint8_t *dmac)
+{
+	struct stack_tcp *c = tcp_conn_new(l->st);
+
+	if (!c)
+		return NULL;
+	c->state = TCP_SYN_RECEIVED;
+	c->lip = l->st->conf.ip;
+	c->lport = l->lport;
+	c->rip = rip;
+	c->rport = rport;
+	memcpy(c->dmac, dmac, STACK_ETH_ALEN); /* answer where it came from */
+	c->has_dmac = 1;
+	c->parent = l;
+	l->n_pending++;
+	c->sb_cap = l->sb_cap;
+	c->rb_cap = l->rb_cap;
+	c->nodelay = l->nodelay;
+	c->keepalive = l->keepalive;
+	c->keepidle_s = l->keepidle_s;
+	c->keepintvl_s = l->keepintvl_s;
+	c->keepcnt = l->keepcnt;
+	return c;
+}
+
 /* RFC 9293 3.10.7.2: a SYN to a listener makes a child in SYN-RECEIVED. */
 static void listen_input(struct stack_tcp *l, uint32_t rip, uint16_t rport,
 			 const struct tcp_seg *s, int handed)
@@ -111,27 +140,11 @@ static void listen_input(struct stack_tcp *l, uint32_t rip, uint16_t rport,
 		st->stats.drops[STACK_DROP_TCP_BACKLOG]++;
 		return;
 	}
-	c = tcp_conn_new(st);
+	c = tcp_child_new(l, rip, rport, s->smac);
 	if (!c) {
 		st->stats.drops[STACK_DROP_NO_BUFFER]++;
 		return;
 	}
-	c->state = TCP_SYN_RECEIVED;
-	c->lip = st->conf.ip;
-	c->lport = l->lport;
-	c->rip = rip;
-	c->rport = rport;
-	memcpy(c->dmac, s->smac, STACK_ETH_ALEN); /* answer where it came from */
-	c->has_dmac = 1;
-	c->parent = l;
-	l->n_pending++;
-	c->sb_cap = l->sb_cap;
-	c->rb_cap = l->rb_cap;
-	c->nodelay = l->nodelay;
-	c->keepalive = l->keepalive;
-	c->keepidle_s = l->keepidle_s;
-	c->keepintvl_s = l->keepintvl_s;
-	c->keepcnt = l->keepcnt;
 	tcp_choose_wscale(c);
 	c->irs = s->seq;
 	c->rcv_nxt = s->seq + 1;
@@ -336,7 +349,7 @@ static int fin_acked(struct stack_tcp *c)
 	}
 }
 
-static void accept_child(struct stack_tcp *c)
+void tcp_accept_child(struct stack_tcp *c)
 {
 	struct stack_tcp *l = c->parent;
 
@@ -367,7 +380,7 @@ static int ack_input(struct stack_tcp *c, const struct tcp_seg *s)
 		if (c->fin_queued) /* closed in SYN-RECEIVED: the FIN goes now */
 			c->state = TCP_FIN_WAIT_1;
 		if (c->parent)
-			accept_child(c);
+			tcp_accept_child(c);
 		return 1;
 	}
 	if (tcp_seq_gt(s->ack, c->snd_max)) { /* acks what we never sent */
@@ -399,8 +412,7 @@ static int ack_input(struct stack_tcp *c, const struct tcp_seg *s)
 }
 
 /* Copies len bytes at sequence seq into the receive ring. */
-static void ring_copy_in(struct stack_tcp *c, uint32_t seq, const uint8_t *src,
-			 uint32_t len)
+void tcp_ring_copy_in(struct stack_tcp *c, uint32_t seq, const uint8_t *src, uint32_t len)
 {
 	uint32_t off = seq & (c->rb_cap - 1), first = c->rb_cap - off;
 
@@ -493,10 +505,10 @@ static void data_input(struct stack_tcp *c, const struct tcp_seg *s)
 			c->st->stats.drops[STACK_DROP_TCP_OOO_FULL]++;
 			return;
 		}
-		ring_copy_in(c, seq, data, len);
+		tcp_ring_copy_in(c, seq, data, len);
 		return;
 	}
-	ring_copy_in(c, seq, data, len);
+	tcp_ring_copy_in(c, seq, data, len);
 	c->rcv_nxt += len;
 	if (ooo_advance(c))
 		c->ack_now = 1; /* a gap filled: ACK at once (RFC 5681 4.2) */

@@ -259,21 +259,26 @@ static void close_listener(struct stack_tcp *l)
 {
 	struct stack *st = l->st;
 
-	/* Connections the program never accepted are reset, as on Linux. */
+	/* Connections the program never accepted are reset, as on Linux,
+	 * unless another process that shares the device listens on the port
+	 * and takes them (tcp_move.c: as a Linux listener that other
+	 * processes still hold keeps its queue). */
 	while (l->acceptq) {
 		struct stack_tcp *c = l->acceptq;
 
 		l->acceptq = c->qnext;
 		c->parent = NULL;
 		c->queued = 0;
-		send_reset(c);
+		if (!tcp_move_out(c))
+			send_reset(c);
 		tcp_drop(c, 0);
 	}
 	for (unsigned b = 0; l->n_pending && b < TCP_HASH_BUCKETS; b++)
 		for (struct stack_tcp *c = st->tcp_hash[b], *n; c; c = n) {
 			n = c->hnext;
 			if (c->parent == l) {
-				send_reset(c);
+				if (!tcp_move_out(c))
+					send_reset(c);
 				tcp_drop(c, 0);
 			}
 		}

@@ -16,6 +16,9 @@
 #define WIRE_ETH_HLEN 14
 #define WIRE_ETHERTYPE_IPV4 0x0800
 #define WIRE_ETHERTYPE_ARP 0x0806
+/* IEEE 802 local experimental EtherType 1: never on a wire of ours; between
+ * the processes of a shared device, a connection handed over (tcp_move.c) */
+#define WIRE_ETHERTYPE_ACCEL_MOVE 0x88b5
 
 #define WIRE_ARP_LEN 28
 #define WIRE_ARP_HTYPE_ETH 1

@@ -119,6 +119,11 @@ struct link_side {
 	struct stack *st2;
 	struct link_tuple steer[LINK_STEER_MAX];
 	unsigned nsteer;
+	/* ops->tcp_move hands a closing listener's connections to the second
+	 * stack (as another process's, STACK_RX_HANDED), and its tuple is
+	 * steered there from then on; counted */
+	bool move_to_second;
+	unsigned moved;
 };
 
 struct link_flight {
@@ -687,6 +692,24 @@ static inline int link_steer(void *ctx, void *pkt, uint32_t rip, uint16_t rport,
 	return 0;
 }
 
+static inline void link_steer_add(struct tcplink *l, int side, uint32_t rip,
+				  uint16_t rport, uint16_t lport);
+
+/* The first stack's ops->tcp_move: to the second when the test says so. */
+static inline int link_tcp_move(void *ctx, void *pkt, uint32_t rip, uint16_t rport,
+				uint16_t lport)
+{
+	struct link_side *s = ctx;
+
+	if (!s->move_to_second || !s->st2)
+		return 0;
+	((struct test_pkt *)pkt)->rx_flags = STACK_RX_HANDED;
+	test_pktq_push(&s->port2.rx, pkt);
+	link_steer_add(s->l, s == &s->l->side[0] ? 0 : 1, rip, rport, lport);
+	s->moved++;
+	return 1;
+}
+
 static inline const struct stack_ops *link_ops(void)
 {
 	static struct stack_ops ops;
@@ -695,6 +718,7 @@ static inline const struct stack_ops *link_ops(void)
 		ops = *test_port_ops();
 		ops.tcp_event = link_tcp_event;
 		ops.steer = link_steer;
+		ops.tcp_move = link_tcp_move;
 	}
 	return &ops;
 }

@@ -977,6 +977,119 @@ static void test_handed_late(void **state)
 	finish(l);
 }
 
+/* Drops what A sends from one port but its SYN while on (the handshake's
+ * last ACK). */
+struct port_cut {
+	uint16_t sport;
+	bool on;
+};
+
+static bool port_cut_hook(struct tcplink *l, int dir, const struct test_pkt *p, void *arg)
+{
+	struct port_cut *w = arg;
+	struct link_seg s;
+
+	(void)l;
+	return w->on && dir == LINK_A && link_pkt_seg(p, &s) && s.v.sport == w->sport &&
+	       !(s.v.flags & WIRE_TCP_SYN);
+}
+
+/* A listener that closes with connections it never handed out, while
+ * another process of the device listens on the port (nginx -s reload: the
+ * old worker closes, the new one serves): each goes to the other stack
+ * through ops->tcp_move with what it received unread, one established and
+ * queued, one whose handshake's ACK was lost (SYN-RECEIVED); the other
+ * stack accepts both, the unread bytes first, and both carry data both
+ * ways with no RST and no segment refused by PAWS (its timestamps go on
+ * from the old stack's clock, though its own clock is another). */
+static void test_listener_handoff(void **state)
+{
+	struct tcplink *l = lk_new(state, 93, MS);
+	struct stack_tcp *lst, *lst2, *a, *a2, *b = NULL, *b2c = NULL;
+	struct port_cut cut = { 0 };
+	struct stack *st2;
+	char buf[64];
+	uint32_t lip, rip;
+	uint16_t lport, rport;
+
+	assert_int_equal(stack_tcp_listen(B(l), PORT, 16, NULL, &lst), 0);
+	st2 = link_second(l, LINK_B);
+	assert_non_null(st2);
+	assert_int_equal(stack_tcp_listen(st2, PORT, 16, NULL, &lst2), 0);
+	/* (a buffer of another size there: the unread bytes are copied into
+	 * a ring of its own) */
+	assert_int_equal(stack_tcp_setopt(lst2, STACK_TCP_RCVBUF,
+					  2 * stack_tcp_getopt(lst, STACK_TCP_RCVBUF)), 0);
+	assert_int_equal(stack_tcp_connect(A(l), LINK_IP_B, PORT, 0, NULL, &a), 0);
+	link_run_for(l, 20 * MS);
+	assert_string_equal(stack_tcp_state(a), "ESTABLISHED");
+	assert_int_equal(stack_tcp_send(a, "hello", 5), 5);
+	link_run_for(l, 20 * MS); /* (acknowledged, unread: nobody accepted) */
+	assert_int_equal(stack_tcp_connect(A(l), LINK_IP_B, PORT, 0, NULL, &a2), 0);
+	stack_tcp_endpoints(a2, &lip, &lport, &rip, &rport);
+	cut = (struct port_cut){ .sport = lport, .on = true };
+	l->hook = port_cut_hook;
+	l->hook_arg = &cut;
+	link_run_for(l, 20 * MS);
+	assert_string_equal(stack_tcp_state(a2), "ESTABLISHED"); /* (B: SYN-RECEIVED) */
+	assert_true(stack_tcp_events(lst) & STACK_TCP_EV_IN);
+
+	l->side[LINK_B].move_to_second = true;
+	stack_tcp_close(lst);
+	assert_int_equal(l->side[LINK_B].moved, 2);
+	assert_int_equal(stack_stats(B(l))->tcp_moved_out, 2);
+	assert_int_equal(stack_stats(B(l))->tcp_rsts_out, 0);
+	link_poll_all(l);
+	assert_int_equal(stack_stats(st2)->tcp_moved_in, 2);
+	cut.on = false;
+	assert_int_equal(stack_tcp_accept(lst2, NULL, &b), 0);
+	assert_int_equal(stack_tcp_recv(b, buf, sizeof(buf), 0), 5);
+	assert_memory_equal(buf, "hello", 5);
+	/* the half-open one completes there (its SYN-ACK again, the ACK) */
+	link_run_for(l, 3 * SEC);
+	assert_int_equal(stack_tcp_accept(lst2, NULL, &b2c), 0);
+	assert_int_equal(stack_tcp_send(b, "world", 5), 5);
+	assert_int_equal(stack_tcp_send(a2, "again", 5), 5);
+	assert_int_equal(stack_tcp_send(b2c, "there", 5), 5);
+	link_run_for(l, 100 * MS);
+	assert_int_equal(stack_tcp_recv(a, buf, sizeof(buf), 0), 5);
+	assert_memory_equal(buf, "world", 5);
+	assert_int_equal(stack_tcp_recv(b2c, buf, sizeof(buf), 0), 5);
+	assert_memory_equal(buf, "again", 5);
+	assert_int_equal(stack_tcp_recv(a2, buf, sizeof(buf), 0), 5);
+	assert_memory_equal(buf, "there", 5);
+	assert_int_equal(stack_stats(A(l))->tcp_rsts_out, 0);
+	assert_int_equal(stack_stats(st2)->tcp_rsts_out, 0);
+	assert_int_equal(stack_stats(B(l))->tcp_rsts_out, 0);
+	assert_int_equal(stack_stats(A(l))->drops[STACK_DROP_TCP_PAWS], 0);
+	assert_int_equal(stack_stats(st2)->drops[STACK_DROP_TCP_PAWS], 0);
+	assert_false(stack_tcp_events(a) & STACK_TCP_EV_ERR);
+	assert_false(stack_tcp_events(a2) & STACK_TCP_EV_ERR);
+
+	/* a frame of that kind off the wire (no STACK_RX_HANDED) is refused */
+	{
+		uint64_t et = stack_stats(st2)->drops[STACK_DROP_ETHERTYPE];
+		struct test_frame f;
+		struct test_pkt *pkt;
+
+		memset(&f, 0, sizeof(f));
+		memcpy(f.b, l->side[LINK_B].conf.mac, 6);
+		f.b[12] = 0x88;
+		f.b[13] = 0xb5;
+		f.len = 200;
+		pkt = test_port_pkt_from(&l->side[LINK_B].port2, &f);
+		stack_input(st2, pkt);
+		assert_int_equal(stack_stats(st2)->drops[STACK_DROP_ETHERTYPE], et + 1);
+	}
+	stack_tcp_close(b);
+	stack_tcp_close(b2c);
+	stack_tcp_close(a);
+	stack_tcp_close(a2);
+	stack_tcp_close(lst2);
+	link_run_for(l, 200 * SEC);
+	finish(l);
+}
+
 /* A rate of 100 Mbit/s with a 64 KB queue: losses come from the queue. */
 static void test_bulk_bottleneck(void **state)
 {
@@ -2694,6 +2807,7 @@ int main(void)
 		T(test_connect_refused),
 		T(test_quiet_port),
 		T(test_handed_late),
+		T(test_listener_handoff),
 		T(test_syn_retries_timeout),
 		T(test_backlog_full),
 		T(test_move),
