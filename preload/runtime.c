@@ -57,13 +57,15 @@ static void stats_print(void)
 		(unsigned long long)sum.arp_conflicts);
 	fprintf(stderr,
 		"libaccel[%d] stats: tcp segs in %llu out %llu, opens %llu active "
-		"%llu passive, retransmits %llu, rtos %llu, resets sent %llu\n",
+		"%llu passive, retransmits %llu, rtos %llu, resets sent %llu, "
+		"connections moved in %llu out %llu\n",
 		(int)getpid(), (unsigned long long)sum.tcp_segs_in,
 		(unsigned long long)sum.tcp_segs_out,
 		(unsigned long long)sum.tcp_active_opens,
 		(unsigned long long)sum.tcp_passive_opens,
 		(unsigned long long)sum.tcp_retransmits,
-		(unsigned long long)sum.tcp_rtos, (unsigned long long)sum.tcp_rsts_out);
+		(unsigned long long)sum.tcp_rtos, (unsigned long long)sum.tcp_rsts_out,
+		(unsigned long long)sum.tcp_moved_in, (unsigned long long)sum.tcp_moved_out);
 	struct sk_counters sc;
 	unsigned moved, stayed;
 

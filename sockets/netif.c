@@ -375,12 +375,35 @@ static void netif_tcp_gone(void *ctx, uint32_t rip, uint16_t rport, uint16_t lpo
 		dev_net_share_own(lport, 0);
 }
 
+/* Whether the prefork group lives on (its parent holds the listener: new
+ * members may come), looked at most every 100 ms (a walk of the parent's
+ * descriptors). */
+static int group_lives_cached(void)
+{
+	static uint64_t at;
+	static int lives;
+	uint64_t now = sk_now();
+
+	if (!sk_proc->group_lives)
+		return 0;
+	if (!at || now - at > 100000000ull) {
+		lives = sk_proc->group_lives();
+		at = now;
+	}
+	return lives;
+}
+
 /* ops->tcp_move: a closing listener's unaccepted connection, to another
- * process that listens on the port. */
+ * process that listens on the port; none yet, but a prefork group's new
+ * member may come (a reload's: old workers close as new ones start). */
 static int netif_tcp_move(void *ctx, void *pkt, uint32_t rip, uint16_t rport, uint16_t lport)
 {
 	(void)ctx;
-	return sk_proc->share_refs && dev_net_share_forward(pkt, lport, rip, rport, 1);
+	if (!sk_proc->share_refs)
+		return 0;
+	if (dev_net_share_forward(pkt, lport, rip, rport, 1))
+		return 1;
+	return !sk_proc->dying && group_lives_cached() ? -EAGAIN : 0;
 }
 
 /* ops->port_taken: another process of a shared port serves it. */

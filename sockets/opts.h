@@ -19,6 +19,9 @@
  * come back within a few round trips on a LAN, and the exit ends as soon
  * as they have; a peer that never closes holds the exit this long. */
 #define SK_EXIT_DRAIN_NS 200000000ull
+/* ... and for a closed listener's connections waiting for a sibling to
+ * take them (stack/opts.h TCP_MOVE_WAIT_NS, and a little) */
+#define SK_EXIT_MOVE_NS 2100000000ull
 
 /* A process dying of a signal (sk_net_die) waits this long for a stack
  * another thread is inside (its sections are short: a burst, a copy), and

@@ -272,18 +272,27 @@ void sk_socks_exit(void)
 	uint64_t until = sk_now() + SK_EXIT_DRAIN_NS;
 	unsigned closing;
 
+	uint64_t until_moved = sk_now() + SK_EXIT_MOVE_NS;
+	unsigned waiting;
+
 	live_take();
 	for (struct sk_sock *s = sk_proc->live; s; s = s->next)
-		if (s->c)
+		if (s->c) {
+			if (s->kind == SK_LISTEN) /* (its queue may go to a sibling) */
+				sk_share_listen(s->lport, 0);
 			sock_release(s);
+		}
 	live_give();
+	/* (and a closed listener's connections that wait for a sibling to
+	 * take them: a reload's new worker still starting, tcp_move.c) */
 	do {
-		closing = 0;
+		closing = waiting = 0;
 		for (unsigned i = 0; i < sk_proc->nstacks; i++) {
 			stack_poll(sk_proc->stacks[i].st);
 			closing += stack_tcp_closing(sk_proc->stacks[i].st);
+			waiting += stack_tcp_move_waiting(sk_proc->stacks[i].st);
 		}
-	} while (closing && sk_now() < until);
+	} while ((closing && sk_now() < until) || (waiting && sk_now() < until_moved));
 }
 
 static size_t sock_line(const struct sk_sock *s, unsigned stack, char *buf, size_t len)

@@ -119,6 +119,12 @@
 /* An orphaned FIN_WAIT_2 waits this long for the peer's FIN (Linux's
  * tcp_fin_timeout). */
 #define TCP_FIN_TIMEOUT_NS (60000ull * 1000000)
+/* A closed listener's connection that no other process of the device could
+ * take yet (ops->tcp_move: -EAGAIN, a prefork group's new workers still
+ * starting) waits this long for one, asked again every TCP_MOVE_RETRY_NS;
+ * then it is reset, as it would have been at once. */
+#define TCP_MOVE_WAIT_NS (2000ull * 1000000)
+#define TCP_MOVE_RETRY_NS (1ull * 1000000)
 
 /* Keepalive defaults (RFC 1122 4.2.3.6: at least 2 h idle), as Linux. */
 #define TCP_KEEPIDLE_S 7200

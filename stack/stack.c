@@ -301,6 +301,8 @@ unsigned stack_poll(struct stack *st)
 	for (unsigned i = 0; i < n; i++)
 		input_rx(st, pkts[i]);
 	tcp_timers_run(st);
+	if (st->tcp_move_waiting)
+		tcp_move_retry(st);
 	n += loop_drain(st);
 	tcp_leave(st);
 	if (st->reasm_busy) { /* a profile showed the scan on every poll */
@@ -329,6 +331,8 @@ uint64_t stack_next_deadline(const struct stack *st)
 
 	if (st->loop_len)
 		return st->now;
+	if (st->tcp_move_waiting && st->tcp_move_next < r)
+		r = st->tcp_move_next; /* (a closed listener's children: tcp_move.c) */
 	return t < r ? t : r;
 }
 

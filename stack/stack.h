@@ -94,7 +94,9 @@ struct stack_ops {
 	 * process's stack_input sees it with STACK_RX_HANDED, and the
 	 * connection lives on there, as a kernel listener shared by several
 	 * processes keeps its queue when one of them closes it), 0 to keep
-	 * pkt (the connection is reset, as on Linux). */
+	 * pkt (the connection is reset, as on Linux), -EAGAIN to keep it when
+	 * no process takes it now but one may come (the connection waits,
+	 * tcp_move.c, and is offered again). */
 	int (*tcp_move)(void *ctx, void *pkt, uint32_t rip, uint16_t rport, uint16_t lport);
 };
 
@@ -290,6 +292,10 @@ int stack_tcp_move(struct stack_tcp *c, struct stack *to);
  * until there are none, or the peer would be left resending its FIN to
  * nobody. */
 unsigned stack_tcp_closing(const struct stack *st);
+/* A closed listener's connections waiting for another process of the
+ * device to take them (stack_tcp_move_waiting: an exiting process runs
+ * its stacks until none is left, TCP_MOVE_WAIT_NS at most). */
+unsigned stack_tcp_move_waiting(const struct stack *st);
 /* The process is dying of a signal and the stack is run from its handler
  * (sockets/netif.c sk_net_die): from now on it frees no memory, since the
  * interrupted thread may be inside malloc with its lock held. Connections

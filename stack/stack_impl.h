@@ -49,6 +49,8 @@ struct stack {
 	struct stack_tcp *tcp_all;      /* every connection (tcp.h: lifetime) */
 	struct stack_tcp *tcp_reap;     /* held by nobody: freed by tcp_reap */
 	unsigned tcp_depth;             /* entries and callbacks in progress */
+	unsigned tcp_move_waiting;      /* connections with move_wait (tcp_move.c) */
+	uint64_t tcp_move_next;         /* when to offer them again */
 	uint8_t tcp_keep;               /* stack_dying: the reap list is never freed */
 	unsigned tcp_conns;
 	uint16_t eph_next;

@@ -205,6 +205,11 @@ struct stack_tcp {
 	uint32_t keepidle_s, keepintvl_s, keepcnt;
 	uint64_t last_rx;               /* for keepalive */
 
+	/* a closed listener's child waiting for another process to take it
+	 * (tcp_move.c) until move_until */
+	uint8_t move_wait;
+	uint64_t move_until;
+
 	/* listener */
 	struct stack_tcp *acceptq, *acceptq_tail;
 	unsigned backlog, n_queued, n_pending; /* accept queue, SYN_RECEIVED */
@@ -248,6 +253,8 @@ void tcp_send_rst(struct stack *st, const uint8_t *dmac, uint32_t rip,
 		  uint16_t rport, uint16_t lport, uint32_t seq, uint32_t ack,
 		  int with_ack);
 void tcp_send_syn(struct stack_tcp *c);
+/* A RST for c's peer, where c has one to send it to (tcp_usrreq.c). */
+void tcp_reset_peer(struct stack_tcp *c);
 void tcp_send_probe(struct stack_tcp *c, int keepalive);
 /* Sends [seq, seq+len) from the send ring again; returns bytes sent. */
 uint32_t tcp_retransmit(struct stack_tcp *c, uint32_t seq, uint32_t len);
@@ -293,9 +300,14 @@ enum tcp_timer_kind { TCP_T_REXMT = 1, TCP_T_DELACK, TCP_T_KEEP };
  * of a shared device that listens on the same port (ops->tcp_move), and
  * taken in there */
 /* 1 when c went to another process (it is to be dropped here without a
- * RST), 0 when it stays (too much unread data, out-of-order data, no
- * taker). */
+ * RST), 0 when it cannot (too much unread data, out-of-order data, no
+ * taker), -EAGAIN when no process takes it now but one may come. */
 int tcp_move_out(struct stack_tcp *c);
+/* A closing listener's child c: moved (dropped here without a RST), left
+ * waiting for a taker (move_wait), or reset and dropped. */
+void tcp_move_or_reset(struct stack_tcp *c);
+/* Offers the waiting children again (stack_poll, while any wait). */
+void tcp_move_retry(struct stack *st);
 /* A connection another process handed over (a frame of
  * WIRE_ETHERTYPE_ACCEL_MOVE, STACK_RX_HANDED) joins the listener here. */
 void tcp_move_in(struct stack *st, const uint8_t *msg, uint16_t len);

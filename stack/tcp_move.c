@@ -18,6 +18,13 @@
  * the connection to the new queue. Until then, segments that still reach
  * this process find no connection and are handed to the same taker.
  *
+ * When nobody else listens yet but somebody may (ops->tcp_move says
+ * -EAGAIN: a prefork group whose parent holds the listener, its new
+ * workers still starting their ports), the child stays here, out of
+ * anybody's reach but alive (its segments acknowledged), and is offered
+ * again every TCP_MOVE_RETRY_NS for TCP_MOVE_WAIT_NS, then reset; an
+ * exiting process runs its stacks that long for them (sk_socks_exit).
+ *
  * The frame never leaves the host and is believed only with
  * STACK_RX_HANDED (stack.c); both ends are the same build of the shim.
  */
@@ -51,8 +58,9 @@ int tcp_move_out(struct stack_tcp *c)
 	struct move_msg m;
 	uint8_t *f;
 	void *pkt;
+	int rc;
 
-	if (!st->ops->tcp_move || c->n_ooo || c->sb_len || c->fin_queued ||
+	if (!st->ops->tcp_move || c->n_ooo || c->sb_len || c->fin_queued || c->app_open ||
 	    (c->state != TCP_SYN_RECEIVED && c->state != TCP_ESTABLISHED &&
 	     c->state != TCP_CLOSE_WAIT) ||
 	    WIRE_ETH_HLEN + sizeof(m) + unread > (size_t)st->conf.mtu + WIRE_ETH_HLEN)
@@ -106,12 +114,49 @@ int tcp_move_out(struct stack_tcp *c)
 	for (uint32_t i = 0; i < unread; i++) /* (the ring may wrap) */
 		f[WIRE_ETH_HLEN + sizeof(m) + i] = c->rbuf[(c->rcv_user + i) & (c->rb_cap - 1)];
 	st->ops->pkt_set_len(pkt, (uint16_t)(WIRE_ETH_HLEN + sizeof(m) + unread));
-	if (!st->ops->tcp_move(st->ctx, pkt, c->rip, c->rport, c->lport)) {
+	rc = st->ops->tcp_move(st->ctx, pkt, c->rip, c->rport, c->lport);
+	if (rc <= 0) {
 		st->ops->pkt_free(st->ctx, pkt);
-		return 0;
+		return rc == -EAGAIN ? -EAGAIN : 0;
 	}
 	st->stats.tcp_moved_out++;
 	return 1;
+}
+
+void tcp_move_or_reset(struct stack_tcp *c)
+{
+	struct stack *st = c->st;
+	int rc = tcp_move_out(c);
+
+	if (rc == -EAGAIN) { /* (it lives on here, unreachable by accept) */
+		c->move_wait = 1;
+		c->move_until = st->now + TCP_MOVE_WAIT_NS;
+		if (!st->tcp_move_waiting++)
+			st->tcp_move_next = st->now + TCP_MOVE_RETRY_NS;
+		return;
+	}
+	if (rc == 0)
+		tcp_reset_peer(c);
+	tcp_drop(c, 0);
+}
+
+void tcp_move_retry(struct stack *st)
+{
+	if (st->now < st->tcp_move_next)
+		return;
+	st->tcp_move_next = st->now + TCP_MOVE_RETRY_NS;
+	for (struct stack_tcp *c = st->tcp_all; c; c = c->anext) {
+		int rc;
+
+		if (!c->move_wait)
+			continue;
+		rc = tcp_move_out(c);
+		if (rc == -EAGAIN && st->now < c->move_until)
+			continue;
+		if (rc <= 0)
+			tcp_reset_peer(c);
+		tcp_drop(c, 0); /* (out of the waiting: tcp_drop) */
+	}
 }
 
 static int msg_ok(const struct stack *st, const struct move_msg *m, uint16_t len)

@@ -295,6 +295,10 @@ void tcp_drop(struct stack_tcp *c, int err)
 {
 	if (err && !c->err)
 		c->err = err;
+	if (c->move_wait) {
+		c->move_wait = 0;
+		c->st->tcp_move_waiting--;
+	}
 	tcp_timers_cancel(c);
 	if (c->state != TCP_CLOSED) {
 		tcp_hash_remove(c);

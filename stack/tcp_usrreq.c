@@ -248,7 +248,7 @@ int stack_tcp_shutdown(struct stack_tcp *c, int how)
 	return 0;
 }
 
-static void send_reset(struct stack_tcp *c)
+void tcp_reset_peer(struct stack_tcp *c)
 {
 	if (c->state >= TCP_SYN_RECEIVED && c->state != TCP_TIME_WAIT && c->has_dmac)
 		tcp_send_rst(c->st, c->dmac, c->rip, c->rport, c->lport,
@@ -269,17 +269,15 @@ static void close_listener(struct stack_tcp *l)
 		l->acceptq = c->qnext;
 		c->parent = NULL;
 		c->queued = 0;
-		if (!tcp_move_out(c))
-			send_reset(c);
-		tcp_drop(c, 0);
+		tcp_move_or_reset(c);
 	}
 	for (unsigned b = 0; l->n_pending && b < TCP_HASH_BUCKETS; b++)
 		for (struct stack_tcp *c = st->tcp_hash[b], *n; c; c = n) {
 			n = c->hnext;
 			if (c->parent == l) {
-				if (!tcp_move_out(c))
-					send_reset(c);
-				tcp_drop(c, 0);
+				c->parent = NULL;
+				l->n_pending--;
+				tcp_move_or_reset(c);
 			}
 		}
 	tcp_hash_remove(l);
@@ -303,7 +301,7 @@ static int release(struct stack_tcp *c)
 
 static void reset_and_drop(struct stack_tcp *c)
 {
-	send_reset(c);
+	tcp_reset_peer(c);
 	tcp_drop(c, 0);
 }
 
@@ -509,6 +507,11 @@ unsigned stack_tcp_closing(const struct stack *st)
 			n += c->orphan && c->state >= TCP_FIN_WAIT_1 && c->state != TCP_TIME_WAIT &&
 			     c->state != TCP_CLOSE_WAIT;
 	return n;
+}
+
+unsigned stack_tcp_move_waiting(const struct stack *st)
+{
+	return st->tcp_move_waiting;
 }
 
 void stack_tcp_watch(struct stack_tcp *c)

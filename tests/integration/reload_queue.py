@@ -10,6 +10,7 @@
 # listening socket, so the connection A never accepted is B's to accept.
 import os
 import select
+import signal
 import socket
 import sys
 import time
@@ -49,14 +50,19 @@ def child_b():
         c.close()
 
 
+def leave(*_):
+    sys.exit(0)
+
+
+# (the children leave by exit, on SIGTERM too: the shim's exit line
+#  counts the connections each moved)
 for kid, wait in ((child_a, None), (child_b, 'fork-b')):
     if wait:
         wait_for(wait)
     if os.fork() == 0:
-        try:
-            kid()
-        finally:
-            os._exit(0)
+        signal.signal(signal.SIGTERM, leave)
+        kid()
+        sys.exit(0)
 print('parent %d forked A and B' % os.getpid(), flush=True)
 while True:
     try:

@@ -136,7 +136,7 @@ for i in $(seq 20); do
 done
 why=""
 [ "$n_bad" -gt 0 ] && why=" ($n_bad failed: $(grep -v '^ok$' "$loop_log" | sort | uniq -c | head -2 | tr -s ' '))"
-note "reload twice: $n_ok of $((n_ok + n_bad)) fetches over it served$why, then 20 of 20; the workers sent $(stat_sum "resets sent") resets and left $(stat_sum tcp_quiet) SYNs to a closed copy unanswered"
+note "reload twice: $n_ok of $((n_ok + n_bad)) fetches over it served$why, then 20 of 20; the workers sent $(stat_sum "resets sent") resets, moved $(stat_sum "moved in") unaccepted connections from an old worker to a new one and left $(stat_sum tcp_quiet) SYNs to a closed copy unanswered"
 [ "$PORT" = tap ] && ! grep -q "kept for the group" "$dir/error.log" &&
 	note "(the old workers left after a new one had started: the tap was not kept this time)"
 # nginx stops: the tap kept between workers goes with the master

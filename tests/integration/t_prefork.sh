@@ -175,18 +175,22 @@ note "accept then fork: the kernel's child serves ($k); the shim's child: EBADF,
 
 # ---- a reload in slow motion: child A has a connection in its accept
 # queue (it never accepts), child B starts and listens, A closes its copy
-# of the listener. On Linux the children share the listening socket and B
-# accepts the connection; here it goes from A's stack to B's (tcp_move.c):
-# the client's request, sent to A, is answered by B, with no reset ---------
-rq="$LOGDIR/prefork.rq"
-rm -rf "$rq" && mkdir -p "$rq"
-$NSX "${ENVS[@]}" "$ACCEL" python3 "$TOP/tests/integration/reload_queue.py" 8083 "$rq" \
-	> "$LOGDIR/prefork.rq.log" 2>&1 &
-rp=$!
+# of the listener (b-first), or A closes it first and B starts after
+# (a-first: nginx's old workers close as the new ones start their ports).
+# On Linux the children share the listening socket and B accepts the
+# connection; here it goes from A's stack to B's (tcp_move.c; a-first: it
+# waits in A until B listens): the client's request, sent to A, is
+# answered by B, with no reset -----------------------------------------
 wait_file() { for _ in $(seq 150); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1; }
-wait_file "$rq/a.up" || { cat "$LOGDIR/prefork.rq.log"; fail "reload queue: child A did not start"; }
-tap_up acc0 10.88.0.1/24
-in_ns timeout 20 python3 -c "
+slow_reload() { # $1 = b-first | a-first
+	local rq="$LOGDIR/prefork.rq.$1" rp cl apid bpid got sa sb
+	rm -rf "$rq" && mkdir -p "$rq"
+	$NSX "${ENVS[@]}" ACCEL_STATS=1 "$ACCEL" python3 "$TOP/tests/integration/reload_queue.py" 8083 "$rq" \
+		> "$rq/log" 2>&1 &
+	rp=$!
+	wait_file "$rq/a.up" || { cat "$rq/log"; fail "reload queue ($1): child A did not start"; }
+	tap_up acc0 10.88.0.1/24
+	in_ns timeout 20 python3 -c "
 import socket
 c = socket.create_connection(('10.88.0.2', 8083), timeout=15)
 c.sendall(b'hello')
@@ -200,37 +204,44 @@ try:
     print(d.decode())
 except (ConnectionResetError, socket.timeout) as e:
     print(type(e).__name__)" > "$rq/client" 2>&1 &
-cl=$!
-apid=$(pgrep -P $rp | head -1)
-for _ in $(seq 100); do # (A's stack holds it, unaccepted, the request read)
-	in_ns "$BUILD/accel-stat" "$apid" 2>/dev/null | grep -q '^tcp_passive_opens *1$' && break
-	sleep 0.1
-done
-in_ns "$BUILD/accel-stat" "$apid" 2>/dev/null | grep -q '^tcp_passive_opens *1$' ||
-	fail "reload queue: the connection did not reach child A"
-sleep 0.3
-touch "$rq/fork-b"
-wait_file "$rq/b.up" || { cat "$LOGDIR/prefork.rq.log"; fail "reload queue: child B did not start"; }
-bpid=$(pgrep -P $rp | grep -vx "$apid")
-touch "$rq/close-a"
-wait_file "$rq/a.closed" || fail "reload queue: child A did not close its listener"
-wait $cl
-got=$(cat "$rq/client")
-for _ in $(seq 30); do # (the counters are published once a second)
-	sa=$(in_ns "$BUILD/accel-stat" "$apid" 2>&1)
-	sb=$(in_ns "$BUILD/accel-stat" "$bpid" 2>&1)
-	echo "$sa" | grep -q '^tcp_moved_out *[1-9]' && echo "$sb" | grep -q '^tcp_moved_in *[1-9]' && break
-	sleep 0.1
-done
-kill -TERM $(pgrep -P $rp) $rp 2>/dev/null
-wait $rp 2>/dev/null
-[ "$got" = "B $bpid: hello" ] ||
-	fail "reload queue: the client got '$got' (want 'B $bpid: hello'); A: $(echo "$sa" | grep -E '^tcp_(moved|rsts)' | tr -s ' \n' ' ') B: $(echo "$sb" | grep -E '^tcp_(moved|rsts)|drop_tcp_move' | tr -s ' \n' ' ')"
-echo "$sa" | grep -q '^tcp_moved_out *1$' || fail "reload queue: A's tcp_moved_out is not 1"
-echo "$sb" | grep -q '^tcp_moved_in *1$' || fail "reload queue: B's tcp_moved_in is not 1"
-echo "$sa" | grep -q '^tcp_rsts_out *0$' || fail "reload queue: A sent resets"
-note "reload in slow motion: the connection A never accepted went to B (moved out 1, in 1), which answered '$got'; no reset"
-for _ in $(seq 50); do in_ns ip link show acc0 >/dev/null 2>&1 || break; sleep 0.1; done
+	cl=$!
+	apid=$(pgrep -P $rp | head -1)
+	for _ in $(seq 100); do # (A's stack holds it, unaccepted, the request read)
+		in_ns "$BUILD/accel-stat" "$apid" 2>/dev/null | grep -q '^tcp_passive_opens *1$' && break
+		sleep 0.1
+	done
+	in_ns "$BUILD/accel-stat" "$apid" 2>/dev/null | grep -q '^tcp_passive_opens *1$' ||
+		fail "reload queue ($1): the connection did not reach child A"
+	sleep 0.3
+	if [ "$1" = a-first ]; then
+		touch "$rq/close-a"
+		wait_file "$rq/a.closed" || fail "reload queue ($1): child A did not close its listener"
+		touch "$rq/fork-b"
+		wait_file "$rq/b.up" || { cat "$rq/log"; fail "reload queue ($1): child B did not start"; }
+	else
+		touch "$rq/fork-b"
+		wait_file "$rq/b.up" || { cat "$rq/log"; fail "reload queue ($1): child B did not start"; }
+		touch "$rq/close-a"
+		wait_file "$rq/a.closed" || fail "reload queue ($1): child A did not close its listener"
+	fi
+	bpid=$(pgrep -P $rp | grep -vx "$apid")
+	wait $cl
+	got=$(cat "$rq/client")
+	kill -TERM $(pgrep -P $rp) $rp 2>/dev/null
+	wait $rp 2>/dev/null
+	for _ in $(seq 50); do kill -0 "$apid" 2>/dev/null || kill -0 "$bpid" 2>/dev/null || break; sleep 0.1; done
+	# (each child's exit line: "resets sent N, connections moved in I out O")
+	sa=$(grep -o "libaccel\[$apid\] stats: tcp .*" "$rq/log" | grep -o 'resets sent.*')
+	sb=$(grep -o "libaccel\[$bpid\] stats: tcp .*" "$rq/log" | grep -o 'resets sent.*')
+	[ "$got" = "B $bpid: hello" ] ||
+		fail "reload queue ($1): the client got '$got' (want 'B $bpid: hello'); A: $sa; B: $sb"
+	[ "$sa" = "resets sent 0, connections moved in 0 out 1" ] || fail "reload queue ($1): A: '$sa'"
+	[ "$sb" = "resets sent 0, connections moved in 1 out 0" ] || fail "reload queue ($1): B: '$sb'"
+	note "reload in slow motion ($1): the connection A never accepted went to B (moved out 1, in 1), which answered '$got'; no reset"
+	for _ in $(seq 50); do in_ns ip link show acc0 >/dev/null 2>&1 || break; sleep 0.1; done
+}
+slow_reload b-first
+slow_reload a-first
 
 # ---- nginx: master_process on, worker_processes 2 ------------------------
 dir="$LOGDIR/prefork-nginx"

@@ -124,6 +124,8 @@ struct link_side {
 	 * steered there from then on; counted */
 	bool move_to_second;
 	unsigned moved;
+	uint64_t move_again_until;  /* before then: -EAGAIN (no taker yet) */
+	unsigned move_asked;
 };
 
 struct link_flight {
@@ -701,6 +703,9 @@ static inline int link_tcp_move(void *ctx, void *pkt, uint32_t rip, uint16_t rpo
 {
 	struct link_side *s = ctx;
 
+	s->move_asked++;
+	if (s->l->now < s->move_again_until)
+		return -EAGAIN;
 	if (!s->move_to_second || !s->st2)
 		return 0;
 	((struct test_pkt *)pkt)->rx_flags = STACK_RX_HANDED;

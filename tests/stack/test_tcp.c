@@ -1034,8 +1034,19 @@ static void test_listener_handoff(void **state)
 	assert_string_equal(stack_tcp_state(a2), "ESTABLISHED"); /* (B: SYN-RECEIVED) */
 	assert_true(stack_tcp_events(lst) & STACK_TCP_EV_IN);
 
+	/* no taker for 300 ms (a reload's new worker still starting): they
+	 * wait, acknowledged, and are offered again */
 	l->side[LINK_B].move_to_second = true;
+	l->side[LINK_B].move_again_until = l->now + 300 * MS;
 	stack_tcp_close(lst);
+	assert_int_equal(l->side[LINK_B].moved, 0);
+	assert_int_equal(stack_tcp_move_waiting(B(l)), 2);
+	link_run_for(l, 200 * MS);
+	assert_int_equal(l->side[LINK_B].moved, 0);
+	assert_true(l->side[LINK_B].move_asked > 20);
+	l->side[LINK_B].move_again_until = 0;
+	link_run_for(l, 2 * MS);
+	assert_int_equal(stack_tcp_move_waiting(B(l)), 0);
 	assert_int_equal(l->side[LINK_B].moved, 2);
 	assert_int_equal(stack_stats(B(l))->tcp_moved_out, 2);
 	assert_int_equal(stack_stats(B(l))->tcp_rsts_out, 0);
@@ -1086,6 +1097,32 @@ static void test_listener_handoff(void **state)
 	stack_tcp_close(a);
 	stack_tcp_close(a2);
 	stack_tcp_close(lst2);
+	link_run_for(l, 200 * SEC);
+	finish(l);
+}
+
+/* A closed listener's connection that no process takes within
+ * TCP_MOVE_WAIT_NS is reset then, as it would have been at once. */
+static void test_listener_handoff_gives_up(void **state)
+{
+	struct tcplink *l = lk_new(state, 94, MS);
+	struct stack_tcp *lst, *a;
+
+	assert_int_equal(stack_tcp_listen(B(l), PORT, 16, NULL, &lst), 0);
+	assert_int_equal(stack_tcp_connect(A(l), LINK_IP_B, PORT, 0, NULL, &a), 0);
+	link_run_for(l, 20 * MS);
+	assert_string_equal(stack_tcp_state(a), "ESTABLISHED");
+	l->side[LINK_B].move_again_until = UINT64_MAX;
+	stack_tcp_close(lst);
+	assert_int_equal(stack_tcp_move_waiting(B(l)), 1);
+	link_run_for(l, 1500 * MS);
+	assert_false(stack_tcp_events(a) & STACK_TCP_EV_ERR);
+	link_run_for(l, 600 * MS);
+	assert_int_equal(stack_tcp_move_waiting(B(l)), 0);
+	assert_int_equal(stack_stats(B(l))->tcp_rsts_out, 1);
+	assert_true(stack_tcp_events(a) & STACK_TCP_EV_ERR);
+	assert_int_equal(stack_tcp_error(a), -ECONNRESET);
+	stack_tcp_close(a);
 	link_run_for(l, 200 * SEC);
 	finish(l);
 }
@@ -2808,6 +2845,7 @@ int main(void)
 		T(test_quiet_port),
 		T(test_handed_late),
 		T(test_listener_handoff),
+		T(test_listener_handoff_gives_up),
 		T(test_syn_retries_timeout),
 		T(test_backlog_full),
 		T(test_move),
