@@ -269,11 +269,8 @@ static void sock_free(struct sk_sock *s)
  * process, nobody finishes ours. Every lock held. */
 void sk_socks_exit(void)
 {
-	uint64_t until = sk_now() + SK_EXIT_DRAIN_NS;
-	unsigned closing;
-
-	uint64_t until_moved = sk_now() + SK_EXIT_MOVE_NS;
-	unsigned waiting;
+	uint64_t until = sk_now() + SK_EXIT_DRAIN_NS, until_moved = sk_now() + SK_EXIT_MOVE_NS;
+	unsigned closing, waiting;
 
 	live_take();
 	for (struct sk_sock *s = sk_proc->live; s; s = s->next)

@@ -34,6 +34,9 @@
 #include "tcp.h"
 
 #define MOVE_MAGIC 0x564d4341u /* "ACMV" */
+/* the largest window a handed connection may say it offered (its new
+ * receive ring holds it): Linux's largest scaled window */
+#define TCP_MOVE_WINDOW_MAX (1u << 30)
 
 struct move_msg {
 	uint32_t magic;
@@ -166,6 +169,7 @@ static int msg_ok(const struct stack *st, const struct move_msg *m, uint16_t len
 	       (m->state == TCP_SYN_RECEIVED || m->state == TCP_ESTABLISHED ||
 		m->state == TCP_CLOSE_WAIT) &&
 	       m->rcv_nxt - m->rcv_user == m->len + m->fin_rcvd &&
+	       m->rcv_adv - m->rcv_user <= TCP_MOVE_WINDOW_MAX &&
 	       m->rcv_wscale <= WIRE_TCP_WS_MAX && m->snd_wscale <= WIRE_TCP_WS_MAX;
 }
 

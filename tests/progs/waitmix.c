@@ -392,9 +392,33 @@ static int one_eintr(int k, int ep, int rfd, long us)
 	return alarm_ns && alarm_ns < t0 ? -1 : 0;
 }
 
+/* One wait of kind k that must end with EINTR: 1 when it did, retried
+ * when the alarm came before the call (one_eintr: -1). A wait that did not
+ * end with EINTR is tried again, twice: the process may have been
+ * preempted between its clock reading and the call's entry (seen once in
+ * 900 on the kernel, on this VM), and the alarm's handler then runs before
+ * the call begins, which no wait can see; a wait that misses its signal
+ * misses it each time (the shim's old miss, 15 % of epoll waits, still
+ * fails: three in a row about 1 in 300, over the 300 waits of each call
+ * about once per call). *early and *again count the retries. */
+static int eintr_one_kind(int k, int ep, int rfd, long us, int *early, int *again)
+{
+	for (int attempt = 0; attempt < 3; attempt++) {
+		int r, tries = 0;
+
+		while ((r = one_eintr(k, ep, rfd, us)) < 0 && ++tries < 20)
+			(*early)++;
+		if (r == 1)
+			return 1;
+		if (attempt < 2)
+			(*again)++;
+	}
+	return 0;
+}
+
 static int eintr_storm(int n)
 {
-	int p[2], ep, missed[3] = { 0, 0, 0 }, early = 0;
+	int p[2], ep, missed[3] = { 0, 0, 0 }, early = 0, again = 0;
 
 	if (pipe(p) < 0 || (ep = epoll_create1(0)) < 0)
 		return 2;
@@ -403,19 +427,16 @@ static int eintr_storm(int n)
 		/* 1 ms, an idle slice, and around it */
 		long us = 1000 + (i % 7) * 137;
 
-		for (int k = 0; k < 3; k++) {
-			int r, tries = 0;
-
-			while ((r = one_eintr(k, ep, p[0], us)) < 0 && ++tries < 20)
-				early++;
-			missed[k] += r != 1;
-		}
+		for (int k = 0; k < 3; k++)
+			missed[k] += !eintr_one_kind(k, ep, p[0], us, &early, &again);
 	}
 	printf("eintr missed: epoll %d poll %d select %d of %d\n", missed[0], missed[1],
 	       missed[2], n);
 	if (early)
 		fprintf(stderr, "%d alarms came before their wait began and were retried\n",
 			early);
+	if (again)
+		fprintf(stderr, "%d waits without their EINTR were tried again\n", again);
 	return missed[0] + missed[1] + missed[2] ? 1 : 0;
 }
 
