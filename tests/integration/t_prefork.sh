@@ -183,7 +183,7 @@ note "accept then fork: the kernel's child serves ($k); the shim's child: EBADF,
 # answered by B, with no reset -----------------------------------------
 wait_file() { for _ in $(seq 150); do [ -e "$1" ] && return 0; sleep 0.1; done; return 1; }
 slow_reload() { # $1 = b-first | a-first
-	local rq="$LOGDIR/prefork.rq.$1" rp cl apid bpid got sa sb
+	local rq="$LOGDIR/prefork.rq.$1" rp cl apid bpid got sa sb alive
 	rm -rf "$rq" && mkdir -p "$rq"
 	$NSX "${ENVS[@]}" ACCEL_STATS=1 "$ACCEL" python3 "$TOP/tests/integration/reload_queue.py" 8083 "$rq" \
 		> "$rq/log" 2>&1 &
@@ -229,14 +229,18 @@ except (ConnectionResetError, socket.timeout) as e:
 	got=$(cat "$rq/client")
 	kill -TERM $(pgrep -P $rp) $rp 2>/dev/null
 	wait $rp 2>/dev/null
-	for _ in $(seq 50); do kill -0 "$apid" 2>/dev/null || kill -0 "$bpid" 2>/dev/null || break; sleep 0.1; done
+	for _ in $(seq 100); do # (each child's exit line, once it has exited)
+		[ "$(grep -c "libaccel\[\($apid\|$bpid\)\] stats: tcp" "$rq/log")" = 2 ] && break
+		sleep 0.1
+	done
+	alive=$( (kill -0 "$apid" && echo A; kill -0 "$bpid" && echo B) 2>/dev/null | tr '\n' ' ')
 	# (each child's exit line: "resets sent N, connections moved in I out O")
 	sa=$(grep -o "libaccel\[$apid\] stats: tcp .*" "$rq/log" | grep -o 'resets sent.*')
 	sb=$(grep -o "libaccel\[$bpid\] stats: tcp .*" "$rq/log" | grep -o 'resets sent.*')
 	[ "$got" = "B $bpid: hello" ] ||
 		fail "reload queue ($1): the client got '$got' (want 'B $bpid: hello'); A: $sa; B: $sb"
 	[ "$sa" = "resets sent 0, connections moved in 0 out 1" ] || fail "reload queue ($1): A: '$sa'"
-	[ "$sb" = "resets sent 0, connections moved in 1 out 0" ] || fail "reload queue ($1): B: '$sb'"
+	[ "$sb" = "resets sent 0, connections moved in 1 out 0" ] || fail "reload queue ($1): B: '$sb' (still alive: $alive)"
 	note "reload in slow motion ($1): the connection A never accepted went to B (moved out 1, in 1), which answered '$got'; no reset"
 	for _ in $(seq 50); do in_ns ip link show acc0 >/dev/null 2>&1 || break; sleep 0.1; done
 }
