@@ -162,8 +162,7 @@ enum stack_drop {
 	STACK_DROP_TCP_BACKLOG,   /* listener's queues full: SYN dropped */
 	STACK_DROP_TCP_OOO_FULL,  /* no room to keep out-of-order data */
 	STACK_DROP_TCP_MOVE,      /* a connection handed over that no listener
-				   * here took (the peer's retransmissions
-				   * find a RST) */
+				   * here took (a RST goes to its peer) */
 	STACK_DROP_MAX
 };
 

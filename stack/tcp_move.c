@@ -183,12 +183,20 @@ void tcp_move_in(struct stack *st, const uint8_t *frame, uint16_t len)
 		return;
 	}
 	memcpy(&m, frame, sizeof(m));
-	l = msg_ok(st, &m, len) && !tcp_lookup(st, m.rip, m.rport, m.lport) ?
+	if (!msg_ok(st, &m, len)) {
+		st->stats.drops[STACK_DROP_TCP_MOVE]++;
+		return;
+	}
+	l = !tcp_lookup(st, m.rip, m.rport, m.lport) ?
 	    tcp_listener_for(st, m.lport, m.rip, m.rport) : NULL;
 	/* (a full queue refuses it as it would a SYN: listen_input) */
 	if (!l || l->n_queued >= l->backlog || l->n_pending >= 2 * l->backlog + 16 ||
 	    !(c = tcp_child_new(l, m.rip, m.rport, m.dmac))) {
 		st->stats.drops[STACK_DROP_TCP_MOVE]++;
+		/* The old process let it go: reset it here, as it would have
+		 * (its later segments, handed over, would find nothing and be
+		 * dropped as late, and the peer would resend to nobody). */
+		tcp_send_rst(st, m.dmac, m.rip, m.rport, m.lport, m.snd_nxt, m.rcv_nxt, 1);
 		return;
 	}
 	c->wscale_ok = m.wscale_ok;

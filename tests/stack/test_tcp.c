@@ -1127,6 +1127,34 @@ static void test_listener_handoff_gives_up(void **state)
 	finish(l);
 }
 
+/* A connection handed to a process that does not take it after all (no
+ * listener there any more) is reset from there: the old one let it go. */
+static void test_listener_handoff_refused(void **state)
+{
+	struct tcplink *l = lk_new(state, 95, MS);
+	struct stack_tcp *lst, *a;
+	struct stack *st2;
+
+	assert_int_equal(stack_tcp_listen(B(l), PORT, 16, NULL, &lst), 0);
+	st2 = link_second(l, LINK_B);
+	assert_non_null(st2);
+	assert_int_equal(stack_tcp_connect(A(l), LINK_IP_B, PORT, 0, NULL, &a), 0);
+	link_run_for(l, 20 * MS);
+	assert_string_equal(stack_tcp_state(a), "ESTABLISHED");
+	l->side[LINK_B].move_to_second = true;
+	stack_tcp_close(lst);
+	assert_int_equal(l->side[LINK_B].moved, 1);
+	assert_int_equal(stack_stats(B(l))->tcp_rsts_out, 0);
+	link_poll_all(l);
+	assert_int_equal(stack_stats(st2)->drops[STACK_DROP_TCP_MOVE], 1);
+	assert_int_equal(stack_stats(st2)->tcp_rsts_out, 1);
+	link_run_for(l, 10 * MS);
+	assert_int_equal(stack_tcp_error(a), -ECONNRESET);
+	stack_tcp_close(a);
+	link_run_for(l, 200 * SEC);
+	finish(l);
+}
+
 /* A rate of 100 Mbit/s with a 64 KB queue: losses come from the queue. */
 static void test_bulk_bottleneck(void **state)
 {
@@ -2846,6 +2874,7 @@ int main(void)
 		T(test_handed_late),
 		T(test_listener_handoff),
 		T(test_listener_handoff_gives_up),
+		T(test_listener_handoff_refused),
 		T(test_syn_retries_timeout),
 		T(test_backlog_full),
 		T(test_move),
