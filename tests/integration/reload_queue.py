@@ -6,7 +6,7 @@
 # listens there (a select), writes DIR/b.up and accepts, answering each
 # request "B <pid>: <request>". On DIR/close-a, A closes the listener
 # (the old worker of a reload) and lives on for a while, as an old nginx
-# worker drains its connections. On Linux the children share one
+# worker drains its connections, until DIR/stop. On Linux the children share one
 # listening socket, so the connection A never accepted is B's to accept.
 import os
 import select
@@ -37,13 +37,15 @@ def child_a():
     wait_for('close-a')
     s.close()
     touch('a.closed')
-    time.sleep(5)
+    wait_for('stop')
 
 
 def child_b():
     select.select([s], [], [], 0)
     touch('b.up')
-    while True:
+    while not os.path.exists(os.path.join(d, 'stop')):
+        if not select.select([s], [], [], 0.1)[0]:
+            continue
         c, _ = s.accept()
         req = c.recv(4096)
         c.sendall(b'B %d: %s' % (os.getpid(), req))
@@ -54,8 +56,8 @@ def leave(*_):
     sys.exit(0)
 
 
-# (the children leave by exit, on SIGTERM too: the shim's exit line
-#  counts the connections each moved)
+# (the children leave by exit, at DIR/stop or on SIGTERM: the shim's exit
+#  line counts the connections each moved)
 for kid, wait in ((child_a, None), (child_b, 'fork-b')):
     if wait:
         wait_for(wait)

@@ -227,13 +227,17 @@ except (ConnectionResetError, socket.timeout) as e:
 	bpid=$(pgrep -P $rp | grep -vx "$apid")
 	wait $cl
 	got=$(cat "$rq/client")
-	kill -TERM $(pgrep -P $rp) $rp 2>/dev/null
-	wait $rp 2>/dev/null
+	touch "$rq/stop" # (not a signal: see docs/tests.md)
 	for _ in $(seq 100); do # (each child's exit line, once it has exited)
 		[ "$(grep -c "libaccel\[\($apid\|$bpid\)\] stats: tcp" "$rq/log")" = 2 ] && break
 		sleep 0.1
 	done
 	alive=$( (kill -0 "$apid" && echo A; kill -0 "$bpid" && echo B) 2>/dev/null | tr '\n' ' ')
+	# (the parent exits by itself once its children have: its exit lets
+	#  go of the tap the last child kept for the group)
+	for _ in $(seq 50); do kill -0 $rp 2>/dev/null || break; sleep 0.1; done
+	kill -TERM $(pgrep -P $rp) $rp 2>/dev/null
+	wait $rp 2>/dev/null
 	# (each child's exit line: "resets sent N, connections moved in I out O")
 	sa=$(grep -o "libaccel\[$apid\] stats: tcp .*" "$rq/log" | grep -o 'resets sent.*')
 	sb=$(grep -o "libaccel\[$bpid\] stats: tcp .*" "$rq/log" | grep -o 'resets sent.*')
