@@ -623,7 +623,7 @@ int sk_accept(struct sk_thread *t, int fd, struct sockaddr *addr, socklen_t *len
 {
 	struct sk_stack *S;
 	struct sk_sock *s;
-	uint64_t until = 0; /* (sk_wait_sock) */
+	struct sk_call call = SK_CALL_BEGIN; /* (sk_wait_sock) */
 	int r, polled = 0;
 
 	*kernel = 0;
@@ -661,7 +661,7 @@ int sk_accept(struct sk_thread *t, int fd, struct sockaddr *addr, socklen_t *len
 		if (s->nonblock)
 			break;
 		r = sk_proc->hooks.wait_sock(t, S, fd, STACK_TCP_EV_IN, s->dual ? fd : -1,
-				       SO_RCVTIMEO, &until);
+				       SO_RCVTIMEO, &call);
 		if (r == -ESHUTDOWN)
 			return r; /* the lock is not held */
 		if (r < 0)
@@ -692,7 +692,7 @@ int sk_connect(struct sk_thread *t, int fd, uint32_t ip, uint16_t port)
 {
 	struct sk_stack *S;
 	struct sk_sock *s;
-	uint64_t until = 0; /* (sk_wait_sock) */
+	struct sk_call call = SK_CALL_BEGIN; /* (sk_wait_sock) */
 	int r, err;
 
 	if (sk_in_child())
@@ -757,7 +757,7 @@ wait:
 		}
 		r = sk_proc->hooks.wait_sock(t, S, fd,
 				       STACK_TCP_EV_OUT | STACK_TCP_EV_ERR | STACK_TCP_EV_HUP, -1,
-				       SO_SNDTIMEO, &until);
+				       SO_SNDTIMEO, &call);
 		if (r == -ESHUTDOWN)
 			return r;
 		if (r < 0) {
@@ -885,7 +885,7 @@ ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 	char none;
 	struct sk_stack *S;
 	struct sk_sock *s;
-	uint64_t until = 0; /* (sk_wait_sock) */
+	struct sk_call call = SK_CALL_BEGIN; /* (sk_wait_sock) */
 	ssize_t r = 0;
 
 	if (sk_in_child())
@@ -931,7 +931,7 @@ ssize_t sk_recv(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 		}
 		r = sk_proc->hooks.wait_sock(t, S, fd,
 				       STACK_TCP_EV_IN | STACK_TCP_EV_RDHUP | STACK_TCP_EV_HUP |
-				       STACK_TCP_EV_ERR, -1, SO_RCVTIMEO, &until);
+				       STACK_TCP_EV_ERR, -1, SO_RCVTIMEO, &call);
 		if (r == -ESHUTDOWN)
 			return got ? (ssize_t)got : r;
 		if (r < 0) {
@@ -949,7 +949,7 @@ ssize_t sk_send(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 	size_t want = iov_total(iov, cnt), sent = 0;
 	struct sk_stack *S;
 	struct sk_sock *s;
-	uint64_t until = 0; /* (sk_wait_sock) */
+	struct sk_call call = SK_CALL_BEGIN; /* (sk_wait_sock) */
 	ssize_t r = 0;
 
 	if (sk_in_child())
@@ -995,7 +995,7 @@ ssize_t sk_send(struct sk_thread *t, int fd, const struct iovec *iov, int cnt, i
 		}
 		r = sk_proc->hooks.wait_sock(t, S, fd,
 				       STACK_TCP_EV_OUT | STACK_TCP_EV_ERR | STACK_TCP_EV_HUP, -1,
-				       SO_SNDTIMEO, &until);
+				       SO_SNDTIMEO, &call);
 		if (r == -ESHUTDOWN)
 			return sent ? (ssize_t)sent : r;
 		if (r < 0) {

@@ -93,13 +93,14 @@ uint32_t sk_sock_epoll_events(const struct sk_sock *s);
 
 /* wait.c: until the socket fd names (on S, held) may have one of ev
  * (STACK_TCP_EV_*), or kfd (if >= 0) is readable, serving S meanwhile; no
- * later than *until, which the call's first wait sets from the socket's
- * opt (SO_RCVTIMEO, SO_SNDTIMEO; 0: none) and the next ones reuse. Returns
- * with S held, but on -ESHUTDOWN (the port is closing); 0, -EAGAIN (time
- * up), -EINTR, -EBADF (fd names another socket now, or none: the call
- * is over), -ESHUTDOWN. */
+ * later than call->until, which the call's first wait sets from the
+ * socket's opt (SO_RCVTIMEO, SO_SNDTIMEO; 0: none) and the next ones
+ * reuse; -EINTR if a handler ran since call->sigs. Returns with S held,
+ * but on -ESHUTDOWN (the port is closing); 0, -EAGAIN (time up), -EINTR,
+ * -EBADF (fd names another socket now, or none: the call is over),
+ * -ESHUTDOWN. */
 int sk_wait_sock(struct sk_thread *t, struct sk_stack *S, int fd, unsigned ev, int kfd,
-		 int opt, uint64_t *until);
+		 int opt, struct sk_call *call);
 
 /* epoll.c */
 /* Locks what guards ep: its home (*S), or every stack (*S NULL) when it

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stddef.h>
 
+#include "../common/sigasync.h"
 #include "../dev/dev.h"
 #include "opts.h"
 #include "progress.h"
@@ -83,6 +84,16 @@ struct sk_sock;
  * a lower file needs a higher one it calls a hook, set once by
  * sk_net_start (proc.c) before any stack exists.
  */
+/* A blocking call of sock.c, across its waits on its socket (sk_wait_sock):
+ * when it must end, which its first wait sets (0: not yet), and the signal
+ * wrapper's count as it began (accel_sig_seq), so that a handler that ran
+ * anywhere in the call, not only inside a wait, ends it with EINTR. */
+struct sk_call {
+	uint64_t until;
+	unsigned sigs;
+};
+#define SK_CALL_BEGIN { .until = 0, .sigs = accel_sig_seq }
+
 struct sk_hooks {
 	/* epoll.c: the stacks' readiness callback (stack_ops.tcp_event): the
 	 * socket's waiter and its sets' wake */
@@ -91,7 +102,7 @@ struct sk_hooks {
 	void (*sock_unwatch)(struct sk_sock *s);
 	/* wait.c: a blocking call of sock.c waits on its socket (sk_wait_sock) */
 	int (*wait_sock)(struct sk_thread *t, struct sk_stack *S, int fd, unsigned ev, int kfd,
-			 int opt, uint64_t *until);
+			 int opt, struct sk_call *call);
 	/* sock.c: netif.c's closing at exit and at a fatal signal
 	 * (sk_socks_exit, sk_socks_die) */
 	void (*socks_exit)(void);

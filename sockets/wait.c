@@ -328,6 +328,7 @@ struct sk_wait {
 	struct sk_thread *t;
 	uint64_t deadline;        /* on the stacks' clock; NO_DEADLINE */
 	const sigset_t *sigmask;  /* the call's own (ppoll's), or NULL */
+	unsigned sigs;            /* accel_sig_seq as the call began */
 	int kq_key;
 	/* The call has bypass members: it spins and learns (spin.h), and an
 	 * armed look that finds one ends it. Else its looks only run the
@@ -379,7 +380,10 @@ static int wait_gone(struct sk_wait *w, int err)
  *    sleeps, and ends the spin when preempted (spin.h); it tells the spin
  *    how it ended;
  *  - EINTR: a handler of the program's that ran on this thread since the
- *    call began (accel_sig_seq) ends it with EINTR before it sleeps, as
+ *    call began (accel_sig_seq then: w->sigs, taken where the call came
+ *    into the socket layer, so a handler that ran in the call's work
+ *    before this wait, a system call of its own or the stack's turn,
+ *    counts too) ends it with EINTR before it sleeps, as
  *    one would end the kernel's wait; from the first sleep on, the
  *    program's signals are blocked but inside the sleeps (sk_sleep_mask),
  *    so a signal ends the sleep with EINTR;
@@ -397,7 +401,7 @@ static int wait_run(struct sk_wait *w)
 	struct sk_thread *t = w->t;
 	uint64_t start = now_ns(), asleep_at = 0;
 	uint64_t spin_until = w->bypass ? start + sk_spin_budget(&t->spin, start) : 0;
-	unsigned sigs = accel_sig_seq;
+	unsigned sigs = w->sigs;
 
 	for (int first = 1;; first = 0) {
 		int n = w->ops->look(w, 0), k = 0, r, expired, reaped;
@@ -822,11 +826,11 @@ static const struct sk_wait_ops poll_kernel_ops = {
 };
 
 static int poll_run(struct sk_thread *t, struct pollfd *fds, nfds_t nfds, uint64_t deadline,
-		    const sigset_t *sigmask, int bypass)
+		    const sigset_t *sigmask, unsigned sigs, int bypass)
 {
 	struct poll_wait p = {
 		.w = { .ops = bypass ? &poll_mixed_ops : &poll_kernel_ops, .t = t,
-		       .deadline = deadline, .sigmask = sigmask,
+		       .deadline = deadline, .sigmask = sigmask, .sigs = sigs,
 		       .kq_key = bypass ? KQ_POLL : KQ_ALWAYS, .bypass = (uint8_t)bypass,
 		       .ask_first = 1 },
 		.fds = fds, .nfds = nfds,
@@ -917,7 +921,7 @@ static const struct sk_wait_ops sel_kernel_ops = {
 
 /* select with bypass descriptors, as a poll. */
 static int select_mixed(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
-			fd_set *efds, uint64_t deadline, const sigset_t *sigmask)
+			fd_set *efds, uint64_t deadline, const sigset_t *sigmask, unsigned sigs)
 {
 	struct pollfd *p = calloc((size_t)nfds + 1, sizeof(*p));
 	int n, r;
@@ -925,7 +929,7 @@ static int select_mixed(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfd
 	if (!p)
 		return -ENOMEM;
 	n = (int)sets_to_poll(nfds, rfds, wfds, efds, p);
-	r = poll_run(t, p, (nfds_t)n, deadline, sigmask, 1);
+	r = poll_run(t, p, (nfds_t)n, deadline, sigmask, sigs, 1);
 	if (r >= 0) {
 		if (rfds)
 			FD_ZERO(rfds);
@@ -1081,7 +1085,7 @@ static uint64_t sock_deadline(int fd, int opt)
 }
 
 int sk_wait_sock(struct sk_thread *t, struct sk_stack *S, int fd, unsigned ev, int kfd,
-		 int opt, uint64_t *until)
+		 int opt, struct sk_call *call)
 {
 	struct sock_wait sw = {
 		.w = { .ops = &sock_ops, .t = t, .kq_key = KQ_SOCK(fd), .bypass = 1 },
@@ -1092,9 +1096,10 @@ int sk_wait_sock(struct sk_thread *t, struct sk_stack *S, int fd, unsigned ev, i
 	if (!sw.s)
 		return -EBADF;
 	sw.life = sw.s->life;
-	if (!*until)
-		*until = sock_deadline(fd, opt);
-	sw.w.deadline = *until;
+	if (!call->until)
+		call->until = sock_deadline(fd, opt);
+	sw.w.deadline = call->until;
+	sw.w.sigs = call->sigs;
 	r = wait_run(&sw.w);
 	if (r == -ESHUTDOWN || (!sw.locked && sk_lock(S) < 0)) {
 		sk_sleep_unmask(t);
@@ -1115,6 +1120,7 @@ int sk_epoll_wait(struct sk_thread *t, int epfd, struct epoll_event *ev,
 	struct ep_wait e = {
 		.w = { .ops = mixed ? &ep_mixed_ops : &ep_kernel_ops, .t = t,
 		       .deadline = deadline_of(timeout_ns), .sigmask = sigmask,
+		       .sigs = accel_sig_seq,
 		       .kq_key = mixed ? epfd : KQ_ALWAYS, .bypass = (uint8_t)mixed },
 		.epfd = epfd, .ev = ev, .max = maxevents, .kernel = 1,
 	};
@@ -1127,7 +1133,7 @@ int sk_epoll_wait(struct sk_thread *t, int epfd, struct epoll_event *ev,
 int sk_poll(struct sk_thread *t, struct pollfd *fds, nfds_t nfds,
 	    int64_t timeout_ns, const sigset_t *sigmask)
 {
-	int r = poll_run(t, fds, nfds, deadline_of(timeout_ns), sigmask,
+	int r = poll_run(t, fds, nfds, deadline_of(timeout_ns), sigmask, accel_sig_seq,
 			 poll_has_bypass(fds, nfds));
 
 	sk_sleep_unmask(t);
@@ -1139,12 +1145,12 @@ static int select_run(struct sk_thread *t, int nfds, fd_set *rfds, fd_set *wfds,
 {
 	struct sel_wait s = {
 		.w = { .ops = &sel_kernel_ops, .t = t, .deadline = deadline_of(timeout_ns),
-		       .sigmask = sigmask, .kq_key = KQ_ALWAYS },
+		       .sigmask = sigmask, .sigs = accel_sig_seq, .kq_key = KQ_ALWAYS },
 		.nfds = nfds, .r = rfds, .wr = wfds, .e = efds,
 	};
 
 	if (nfds > 0 && nfds <= FD_SETSIZE && select_has_bypass(nfds, rfds, wfds, efds))
-		return select_mixed(t, nfds, rfds, wfds, efds, s.w.deadline, sigmask);
+		return select_mixed(t, nfds, rfds, wfds, efds, s.w.deadline, sigmask, s.w.sigs);
 	if (nfds < 0 || nfds > FD_SETSIZE)
 		return -EINVAL; /* the caller hands such sets to the kernel */
 	set_copy(&s.r0, rfds, nfds);

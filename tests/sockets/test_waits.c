@@ -34,6 +34,7 @@
 #include "../../dev/net_mem.h"
 #include "../../dev/netif.h"
 #include "../../sockets/sockets.h"
+#include "../../sockets/sockets_impl.h" /* (sk_proc->hooks: test_eintr_before_wait) */
 
 #define HOST_IP 0x0a000001u /* 10.0.0.1: the socket layer's */
 #define PEER_IP 0x0a000002u /* 10.0.0.2: the peer stack's */
@@ -489,6 +490,61 @@ static void test_eintr(void **state)
 	sock_close(me, fd);
 }
 
+/*
+ * A handler that ran in a blocking call before its wait (a system call of
+ * the call's own, the stack's turn: the program's signals are open there)
+ * ends it with EINTR too. Before, the wait took its signal count where it
+ * began, and slept on: a Python server in accept that got SIGTERM just
+ * then ran its C handler, which only marks the signal, and stayed blocked
+ * until a connection came. The wait hook below runs such a handler just
+ * before the wait; without the fix recv returns the late answer and
+ * accept times out (SO_RCVTIMEO), instead of EINTR at once.
+ */
+static int (*real_wait_sock)(struct sk_thread *t, struct sk_stack *S, int fd, unsigned ev,
+			     int kfd, int opt, struct sk_call *call);
+static int handler_before; /* waits to run a handler before */
+
+static int wait_sock_after_handler(struct sk_thread *t, struct sk_stack *S, int fd,
+				   unsigned ev, int kfd, int opt, struct sk_call *call)
+{
+	if (handler_before > 0) {
+		handler_before--;
+		on_signal(SIGUSR1);
+	}
+	return real_wait_sock(t, S, fd, ev, kfd, opt, call);
+}
+
+static void test_eintr_before_wait(void **state)
+{
+	int fd = echo_socket(me), lfd = socket(AF_INET, SOCK_STREAM, 0), kernel = 0;
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 300000 };
+	char buf[8];
+	uint64_t t0;
+
+	(void)state;
+	real_wait_sock = sk_proc->hooks.wait_sock;
+	sk_proc->hooks.wait_sock = wait_sock_after_handler;
+	__atomic_store_n(&peer.delay_ns, 300 * MS, __ATOMIC_RELAXED);
+	assert_int_equal(sock_send(me, fd, "late"), 4);
+	handler_before = 1;
+	t0 = now_ns();
+	assert_int_equal(sock_recv(me, fd, buf, sizeof(buf), 0), -EINTR);
+	assert_true(now_ns() - t0 < 200 * MS);
+	sock_expect(me, fd, "late"); /* (the next call waits for it) */
+	assert_true(lfd >= 0);
+	assert_int_equal(setsockopt(lfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(sk_bind(me, lfd, HOST_IP, 5001, 0), 0);
+	assert_int_equal(sk_listen(me, lfd, 8), 0);
+	handler_before = 1;
+	t0 = now_ns();
+	assert_int_equal(sk_accept(me, lfd, NULL, NULL, 0, &kernel), -EINTR);
+	assert_true(now_ns() - t0 < 200 * MS);
+	assert_int_equal(sk_accept(me, lfd, NULL, NULL, 0, &kernel), -EAGAIN); /* (its timeout) */
+	sk_proc->hooks.wait_sock = real_wait_sock;
+	sock_close(me, lfd);
+	sock_close(me, fd);
+}
+
 /* A signal blocked by the wait's sigmask does not end it (epoll_pwait). */
 static void test_sigmask_blocks(void **state)
 {
@@ -723,6 +779,7 @@ int main(void)
 		cmocka_unit_test_setup(test_blocking_recv_waits, test_setup),
 		cmocka_unit_test_setup(test_waits_wake_on_data, test_setup),
 		cmocka_unit_test_setup(test_eintr, test_setup),
+		cmocka_unit_test_setup(test_eintr_before_wait, test_setup),
 		cmocka_unit_test_setup(test_sigmask_blocks, test_setup),
 		cmocka_unit_test_setup(test_epoll_mixed, test_setup),
 		cmocka_unit_test_setup(test_poll_mixed, test_setup),
