@@ -76,14 +76,6 @@ struct sk_thread {
 
 struct sk_sock;
 
-/*
- * The files of sockets/ call one way, down: wait.c (the waiting calls)
- * on epoll.c (the program's epoll sets), on sock.c (bypass sockets), on
- * netif.c (the stacks, their locks, a thread's sleep), on stats.c,
- * flows.c, spin.c and progress.c; proc.c, the start, on all of them. Where
- * a lower file needs a higher one it calls a hook, set once by
- * sk_net_start (proc.c) before any stack exists.
- */
 /* A blocking call of sock.c, across its waits on its socket (sk_wait_sock):
  * when it must end, which its first wait sets (0: not yet), and the signal
  * wrapper's count as it began (accel_sig_seq), so that a handler that ran
@@ -94,6 +86,14 @@ struct sk_call {
 };
 #define SK_CALL_BEGIN { .until = 0, .sigs = accel_sig_seq }
 
+/*
+ * The files of sockets/ call one way, down: wait.c (the waiting calls)
+ * on epoll.c (the program's epoll sets), on sock.c (bypass sockets), on
+ * netif.c (the stacks, their locks, a thread's sleep), on stats.c,
+ * flows.c, spin.c and progress.c; proc.c, the start, on all of them. Where
+ * a lower file needs a higher one it calls a hook, set once by
+ * sk_net_start (proc.c) before any stack exists.
+ */
 struct sk_hooks {
 	/* epoll.c: the stacks' readiness callback (stack_ops.tcp_event): the
 	 * socket's waiter and its sets' wake */

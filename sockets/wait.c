@@ -380,11 +380,10 @@ static int wait_gone(struct sk_wait *w, int err)
  *    sleeps, and ends the spin when preempted (spin.h); it tells the spin
  *    how it ended;
  *  - EINTR: a handler of the program's that ran on this thread since the
- *    call began (accel_sig_seq then: w->sigs, taken where the call came
- *    into the socket layer, so a handler that ran in the call's work
- *    before this wait, a system call of its own or the stack's turn,
- *    counts too) ends it with EINTR before it sleeps, as
- *    one would end the kernel's wait; from the first sleep on, the
+ *    call came into the socket layer (w->sigs, accel_sig_seq then: one
+ *    that ran in the call's work before this wait, a system call of its
+ *    own or the stack's turn, counts too) ends it with EINTR before it
+ *    sleeps, as one would end the kernel's wait; from the first sleep on, the
  *    program's signals are blocked but inside the sleeps (sk_sleep_mask),
  *    so a signal ends the sleep with EINTR;
  *  - kernel members: asked without blocking, by kernel_ask_due's rule,
