@@ -180,6 +180,11 @@ void dev_net_share_own(uint16_t port, int on)
 		cur->share_own(port, on);
 }
 
+int dev_net_share_conn(uint32_t rip, uint16_t rport, uint16_t lport, int on)
+{
+	return cur && cur->share_conn ? cur->share_conn(rip, rport, lport, on) : 0;
+}
+
 int dev_net_share_taken(uint16_t port)
 {
 	return cur && cur->share_taken ? cur->share_taken(port) : 0;

@@ -109,12 +109,17 @@ const struct dev_net_info *dev_net_info(void);
 
 /*
  * A port several processes share, one queue each (a tap named by iface=:
- * a prefork group, or unrelated servers with ACCEL_PORT_SHARE): frames
+ * a prefork group, or unrelated servers with ACCEL_PORT_SHARE; a prefork
+ * group's net_af_xdp, a queue of the netdev each): frames
  * handed between them (net_share.h). dev_net_share_fd: a FIFO the
  * sleepers of the process's first queue poll for POLLIN, -1 when the port
  * is not shared (then the others do nothing). dev_net_share_own: this
  * process serves local TCP port p (a listener, a connection's port), or
- * no more. dev_net_share_taken: another live process serves p.
+ * no more. dev_net_share_conn: this process accepted the connection from
+ * rip:rport to lport (on 1), or it left (on 0): 1 when the port's table
+ * of connections took it (on) or held it as this process's (off), so a
+ * sibling that gets one of its segments hands it here.
+ * dev_net_share_taken: another live process serves p.
  * dev_net_share_forward: a frame for local port lport from rip:rport that
  * this process has no connection for: 1 when it was handed to the process
  * that serves the port (and freed here), 0 when this one must answer it;
@@ -125,6 +130,7 @@ const struct dev_net_info *dev_net_info(void);
  */
 int dev_net_share_fd(void);
 void dev_net_share_own(uint16_t port, int on);
+int dev_net_share_conn(uint32_t rip, uint16_t rport, uint16_t lport, int on);
 int dev_net_share_taken(uint16_t port);
 int dev_net_share_forward(void *pkt, uint16_t lport, uint32_t rip, uint16_t rport, int sure);
 void dev_net_share_counts(uint64_t *out, uint64_t *in);

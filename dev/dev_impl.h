@@ -47,6 +47,7 @@ struct dev_net_ops {
 	 * the port is this process's alone */
 	int (*share_fd)(void);
 	void (*share_own)(uint16_t port, int on);
+	int (*share_conn)(uint32_t rip, uint16_t rport, uint16_t lport, int on);
 	int (*share_taken)(uint16_t port);
 	int (*share_forward)(void *pkt, uint16_t lport, uint32_t rip, uint16_t rport, int sure);
 	void (*share_counts)(uint64_t *out, uint64_t *in);

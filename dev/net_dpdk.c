@@ -25,6 +25,7 @@
 #include <linux/if_tun.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1370,7 +1371,7 @@ static int dpdk_net_open(const struct dev_net_conf *conf, char *why, size_t whyl
 	if (net.xdp_name[0])
 		ACCEL_INFO("af_xdp %s: queue %u of %u, shared with the processes serving the "
 			   "same listener", net.xdp_name, net.lock_slot, net.xdp_queues);
-	if (net.tap_name[0] && net.info.queues == 1) {
+	if ((net.tap_name[0] || net.xdp_name[0]) && net.info.queues == 1) {
 		const struct rte_mbuf_dynflag handed = { .name = "libaccel_handed" };
 		int bit = rte_mbuf_dynflag_register(&handed);
 		char path[128];
@@ -1380,8 +1381,9 @@ static int dpdk_net_open(const struct dev_net_conf *conf, char *why, size_t whyl
 		net.handed_flag = bit >= 0 ? 1ull << bit : 0;
 		net.share = share_open(path, net.lock_slot, net.own_fd);
 		if (!net.share)
-			ACCEL_WARN("tap %s: no shared region (%s): a frame for another process's "
-				   "port is refused", net.tap_name, path);
+			ACCEL_WARN("%s: no shared region (%s): a frame for another process's "
+				   "port is refused", net.tap_name[0] ? net.tap_name : net.xdp_name,
+				   path);
 	}
 	net.asym = asym_fence_init();
 	net.owner = getpid();
@@ -1406,10 +1408,47 @@ static void runtime_dir_remove(void)
 		dir_remove(dir);
 }
 
+/*
+ * A member of an af_xdp group that leaves while others use the interface
+ * closes its XDP socket itself, not through the PMD: the PMD's close
+ * (libxdp's xsk_socket__delete) takes the socket's queue out of the
+ * program's map and, when libxdp's count of the program's users comes to
+ * zero, detaches the interface's program, also under a member that has
+ * attached to it since (t_nginx_xdp: after a reload, a new worker that got
+ * no frame from the wire and the fetches its queue had, lost; the
+ * interface's program id changed with no worker changing). The kernel,
+ * closing the socket, takes out only its own entry. Left: the program
+ * stays on the interface after the group (it passes a queue with no
+ * socket to the kernel; the next group's first member takes it up).
+ */
+#ifndef AF_XDP
+#define AF_XDP 44
+#endif
+
+static void xdp_sockets_close(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	if (!d)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		int fd = atoi(e->d_name), dom = 0;
+		socklen_t len = sizeof(dom);
+
+		if (e->d_name[0] < '0' || e->d_name[0] > '9' || fd == dirfd(d))
+			continue;
+		if (accel_real.getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &dom, &len) == 0 &&
+		    dom == AF_XDP)
+			accel_real.close(fd);
+	}
+	closedir(d);
+}
+
 static void dpdk_net_close(void)
 {
 	uint64_t end;
-	int keep = 0, leaving = -1;
+	int keep = 0, leaving = -1, others = 0;
 
 	if (!__atomic_load_n(&net.opened, __ATOMIC_ACQUIRE))
 		return;
@@ -1437,8 +1476,20 @@ static void dpdk_net_close(void)
 		leaving = start_lock(net.lock_hash);
 		keep = tap_keep(lock_others(net.lock_hash, net.lock_slot, "", pid, sizeof(pid)));
 	}
-	rte_eth_dev_stop(net.info.port_id);
-	rte_eth_dev_close(net.info.port_id);
+	if (net.xdp_name[0]) { /* (a joiner attaching now holds the start lock) */
+		char pid[24];
+
+		if (!(others = lock_others(net.lock_hash, net.lock_slot, "", pid, sizeof(pid)))) {
+			leaving = start_lock(net.lock_hash);
+			others = lock_others(net.lock_hash, net.lock_slot, "", pid, sizeof(pid));
+		}
+	}
+	if (others) {
+		xdp_sockets_close();
+	} else {
+		rte_eth_dev_stop(net.info.port_id);
+		rte_eth_dev_close(net.info.port_id);
+	}
 	tap_leave(keep);
 	if (net.lock_path[0])
 		unlink(net.lock_path); /* (before the flock goes: lock_current) */
@@ -1876,6 +1927,11 @@ static void dpdk_share_own(uint16_t port, int on)
 		share_own(net.share, port, on);
 }
 
+static int dpdk_share_conn(uint32_t rip, uint16_t rport, uint16_t lport, int on)
+{
+	return net.share && getpid() == net.owner && share_conn(net.share, rip, rport, lport, on);
+}
+
 static int dpdk_share_taken(uint16_t port)
 {
 	return net.share && getpid() == net.owner && share_taken(net.share, port);
@@ -1941,6 +1997,7 @@ const struct dev_net_ops dev_net_dpdk = {
 	.share_own = dpdk_share_own,
 	.share_taken = dpdk_share_taken,
 	.share_forward = dpdk_share_forward,
+	.share_conn = dpdk_share_conn,
 	.share_counts = dpdk_share_counts,
 	.pkt_alloc = dpdk_netq_pkt_alloc,
 	.pkt_free = dpdk_pkt_free,

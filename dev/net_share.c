@@ -17,7 +17,9 @@
 
 #include "net_share.h"
 
-#define SHARE_MAGIC 0x61636353484152ull /* "accSHAR" */
+#define SHARE_MAGIC 0x61636353484132ull /* "accSHA2": with the table of connections */
+#define CONN_GONE 1ull   /* a removed entry's key (local port 1 from 0.0.0.0:0) */
+#define CONN_PROBE 32    /* entries a look goes through at most */
 
 struct share_entry {
 	uint32_t len;
@@ -33,10 +35,21 @@ struct share_slot {
 	struct share_entry e[SHARE_RING];
 };
 
+/* An accepted connection a slot serves: key rip << 32 | rport << 16 |
+ * lport (0 never used, CONN_GONE removed), written under conns_lock and
+ * read without it (the slot first, then the key, released). */
+struct share_conn {
+	uint64_t key;
+	int32_t slot;
+	uint32_t pad;
+};
+
 struct share_region {
 	uint64_t magic;
 	uint64_t owners[65536]; /* per local port, a bit per slot */
 	struct share_slot slot[SHARE_SLOTS];
+	pthread_mutex_t conns_lock; /* robust, process-shared: inserts, removals */
+	struct share_conn conns[SHARE_CONNS];
 };
 
 struct share {
@@ -76,17 +89,62 @@ static void region_init(struct share_region *r)
 	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
 	for (unsigned i = 0; i < SHARE_SLOTS; i++)
 		pthread_mutex_init(&r->slot[i].lock, &a);
+	pthread_mutex_init(&r->conns_lock, &a);
 	pthread_mutexattr_destroy(&a);
 	__atomic_store_n(&r->magic, SHARE_MAGIC, __ATOMIC_RELEASE);
 }
 
+static int robust_lock(pthread_mutex_t *m)
+{
+	int rc = pthread_mutex_lock(m);
+
+	if (rc == EOWNERDEAD) /* (its holder died inside: what it guards is whole) */
+		rc = pthread_mutex_consistent(m);
+	return rc;
+}
+
 static int slot_lock(struct share_slot *s)
 {
-	int rc = pthread_mutex_lock(&s->lock);
+	return robust_lock(&s->lock);
+}
 
-	if (rc == EOWNERDEAD) /* (its holder died inside: head is whole) */
-		rc = pthread_mutex_consistent(&s->lock);
-	return rc;
+static uint64_t conn_key(uint32_t rip, uint16_t rport, uint16_t lport)
+{
+	return (uint64_t)rip << 32 | (uint32_t)rport << 16 | lport;
+}
+
+static unsigned conn_hash(uint64_t key)
+{
+	return (unsigned)((key * 0x9e3779b97f4a7c15ull) >> 40) & (SHARE_CONNS - 1);
+}
+
+/* The slot that serves key, or -1 (no lock: a removal racing with the
+ * look gives a stale slot, whose frame is then dropped there as late). */
+static int conn_find(const struct share_region *r, uint64_t key)
+{
+	unsigned h = conn_hash(key);
+
+	for (unsigned i = 0; i < CONN_PROBE; i++) {
+		const struct share_conn *e = &r->conns[(h + i) & (SHARE_CONNS - 1)];
+		uint64_t k = __atomic_load_n(&e->key, __ATOMIC_ACQUIRE);
+
+		if (k == 0)
+			return -1;
+		if (k == key)
+			return __atomic_load_n(&e->slot, __ATOMIC_ACQUIRE);
+	}
+	return -1;
+}
+
+/* Every entry of slot me goes (under conns_lock). */
+static void conns_clear(struct share_region *r, unsigned me)
+{
+	if (robust_lock(&r->conns_lock) != 0)
+		return;
+	for (unsigned i = 0; i < SHARE_CONNS; i++)
+		if (r->conns[i].key > CONN_GONE && r->conns[i].slot == (int32_t)me)
+			__atomic_store_n(&r->conns[i].key, CONN_GONE, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&r->conns_lock);
 }
 
 static int kept(const struct share *sh, int fd)
@@ -138,6 +196,7 @@ struct share *share_open(const char *path, unsigned slot, int (*own_fd)(int fd))
 	for (unsigned p = 0; p < 65536; p++)
 		if (sh->r->owners[p] & 1ull << slot)
 			__atomic_and_fetch(&sh->r->owners[p], ~(1ull << slot), __ATOMIC_RELAXED);
+	conns_clear(sh->r, slot);
 	if (slot_lock(s) == 0) {
 		s->tail = s->head;
 		__atomic_store_n(&s->kicked, 0, __ATOMIC_RELAXED);
@@ -175,6 +234,7 @@ void share_close(struct share *sh)
 			if (sh->r->owners[p] & 1ull << sh->me)
 				__atomic_and_fetch(&sh->r->owners[p], ~(1ull << sh->me),
 						   __ATOMIC_RELAXED);
+		conns_clear(sh->r, sh->me);
 		__atomic_compare_exchange_n(&s->pid, &(int32_t){ (int32_t)getpid() }, 0, 0,
 					    __ATOMIC_RELEASE, __ATOMIC_RELAXED);
 		munmap(sh->r, sizeof(struct share_region));
@@ -218,11 +278,52 @@ int share_taken(const struct share *sh, uint16_t port)
 	return 0;
 }
 
+int share_conn(struct share *sh, uint32_t rip, uint16_t rport, uint16_t lport, int on)
+{
+	uint64_t key = conn_key(rip, rport, lport);
+	unsigned h = conn_hash(key);
+	struct share_conn *free_e = NULL;
+	int rc = 0;
+
+	if (!rip || robust_lock(&sh->r->conns_lock) != 0)
+		return 0;
+	for (unsigned i = 0; i < CONN_PROBE; i++) {
+		struct share_conn *e = &sh->r->conns[(h + i) & (SHARE_CONNS - 1)];
+
+		if (e->key == key) {
+			if (on) { /* (a sibling's left over, or ours again) */
+				__atomic_store_n(&e->slot, (int32_t)sh->me, __ATOMIC_RELEASE);
+				rc = 1;
+			} else if (e->slot == (int32_t)sh->me) {
+				__atomic_store_n(&e->key, CONN_GONE, __ATOMIC_RELEASE);
+				rc = 1;
+			}
+			free_e = NULL;
+			break;
+		}
+		if (e->key <= CONN_GONE && !free_e)
+			free_e = e;
+		if (e->key == 0)
+			break;
+	}
+	if (on && free_e) {
+		__atomic_store_n(&free_e->slot, (int32_t)sh->me, __ATOMIC_RELEASE);
+		__atomic_store_n(&free_e->key, key, __ATOMIC_RELEASE);
+		rc = 1;
+	}
+	pthread_mutex_unlock(&sh->r->conns_lock);
+	return rc;
+}
+
 int share_target(const struct share *sh, uint16_t lport, uint32_t rip, uint16_t rport)
 {
 	uint64_t o = __atomic_load_n(&sh->r->owners[lport], __ATOMIC_ACQUIRE);
 	unsigned n, pick;
+	int k = conn_find(sh->r, conn_key(rip, rport, lport));
 
+	/* (an accepted connection: its slot, whoever else owns the port) */
+	if (k >= 0)
+		return k != (int)sh->me && k < SHARE_SLOTS && alive(sh, (unsigned)k) ? k : -1;
 	if (!o || (o & 1ull << sh->me))
 		return -1;
 	n = (unsigned)__builtin_popcountll(o);

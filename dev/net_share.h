@@ -15,8 +15,15 @@
  * out through its own queue, and tun's flow table sends the rest of the
  * connection there.
  *
+ * A prefork group's members all own their listener's port, so a segment
+ * of a connection one member accepted that reaches a sibling's queue
+ * (tun's flow entry expired; a veth peer that picked another transmit
+ * queue for the flow, which Linux does after a retransmission) is found
+ * through a table of the accepted connections, 4-tuple to slot
+ * (share_conn), and handed to the member that serves it.
+ *
  * The file holds, per local port, a bit per slot (64 slots, as the lock
- * files: DEV_SHARE_SLOTS), and per slot an inbox of SHARE_RING frames
+ * files: DEV_SHARE_SLOTS), the table of connections, and per slot an inbox of SHARE_RING frames
  * behind a robust process-shared mutex (a holder that dies mid-copy
  * leaves it consistent for the next), the holder's pid (a frame for a
  * dead one is not forwarded), and a FIFO beside the file that a sleeping
@@ -36,6 +43,7 @@
 #define SHARE_SLOTS 64
 #define SHARE_RING 64
 #define SHARE_FRAME 2044 /* the largest frame an inbox entry holds */
+#define SHARE_CONNS 16384 /* accepted connections the table holds (a power of 2) */
 
 struct share;
 
@@ -55,10 +63,16 @@ void share_own(struct share *sh, uint16_t port, int on);
 /* 1 when a live slot other than this one owns the port. */
 int share_taken(const struct share *sh, uint16_t port);
 
+/* This slot serves the connection from rip:rport to its local port lport
+ * (on 1: one it accepted), or no more (on 0). Returns 1 when the table
+ * took it (on) or held it as this slot's (off), 0 when full or absent. */
+int share_conn(struct share *sh, uint32_t rip, uint16_t rport, uint16_t lport, int on);
+
 /* A frame for local port lport from rip:rport that this process has no
- * connection for: the slot to hand it to (another live slot that owns the
- * port, chosen by the peer's address when several do), or -1 when this
- * slot owns the port itself or nobody else does. */
+ * connection for: the slot to hand it to (the live slot that serves the
+ * connection, share_conn; else another live slot that owns the port,
+ * chosen by the peer's address when several do), or -1 when this slot
+ * serves it or owns the port itself or nobody else does. */
 int share_target(const struct share *sh, uint16_t lport, uint32_t rip, uint16_t rport);
 
 /* Copies a frame into slot to's inbox and wakes it: 0, or -ENOBUFS (full,

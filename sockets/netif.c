@@ -370,9 +370,20 @@ static void netif_tcp_gone(void *ctx, uint32_t rip, uint16_t rport, uint16_t lpo
 {
 	if (sk_proc->nstacks > 1)
 		sk_flow_del(rip, rport, lport, (int)sk_proc->by_qid[dev_netq_id(ctx)]->idx);
+	if (sk_proc->share_refs && dev_net_share_conn(rip, rport, lport, 0))
+		return; /* (an accepted one: netif_tcp_child; its port is the listener's) */
 	if (sk_proc->share_refs && sk_proc->share_refs[lport] &&
 	    --sk_proc->share_refs[lport] == 0)
 		dev_net_share_own(lport, 0);
+}
+
+/* ops->tcp_child: on a shared port, the table of connections says this
+ * process serves it, so a sibling's queue that gets its segments (tun's
+ * flow entry expired; a veth peer's queue pick changed) hands them here. */
+static int netif_tcp_child(void *ctx, uint32_t rip, uint16_t rport, uint16_t lport)
+{
+	(void)ctx;
+	return dev_net_share_conn(rip, rport, lport, 1);
 }
 
 /* Whether the prefork group lives on (its parent holds the listener: new
@@ -398,11 +409,17 @@ static int group_lives_cached(void)
  * member may come (a reload's: old workers close as new ones start). */
 static int netif_tcp_move(void *ctx, void *pkt, uint32_t rip, uint16_t rport, uint16_t lport)
 {
+	int mine;
+
 	(void)ctx;
 	if (!sk_proc->share_refs)
 		return 0;
+	/* (the table names this process for it: not while it is handed) */
+	mine = dev_net_share_conn(rip, rport, lport, 0);
 	if (dev_net_share_forward(pkt, lport, rip, rport, 1))
 		return 1;
+	if (mine)
+		dev_net_share_conn(rip, rport, lport, 1); /* (it stays here meanwhile) */
 	return !sk_proc->dying && group_lives_cached() ? -EAGAIN : 0;
 }
 
@@ -521,6 +538,7 @@ static int stacks_start(const struct sk_net_conf *conf)
 	if (sk_proc->share_refs) {
 		sk_proc->stack_ops.port_taken = netif_port_taken;
 		sk_proc->stack_ops.tcp_move = netif_tcp_move;
+		sk_proc->stack_ops.tcp_child = netif_tcp_child;
 	}
 	if (n > 1 && sk_flows_init(n) < 0)
 		goto out;

@@ -83,6 +83,11 @@ struct stack_ops {
 	 * the stack's tables, so the process's map of which stack serves a
 	 * 4-tuple can forget it. */
 	void (*tcp_gone)(void *ctx, uint32_t rip, uint16_t rport, uint16_t lport);
+	/* Optional: a listener on lport made a child for rip:rport (a SYN,
+	 * or a connection handed over: tcp_move.c). Returns 1 to have
+	 * tcp_gone called when the child leaves the stack's tables (another
+	 * process of a shared device now knows where it lives), 0 if not. */
+	int (*tcp_child)(void *ctx, uint32_t rip, uint16_t rport, uint16_t lport);
 	/* Optional: another process that shares the device serves local
 	 * port p (its listener, its connection's): a connect does not pick
 	 * it. */

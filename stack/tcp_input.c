@@ -112,6 +112,8 @@ struct stack_tcp *tcp_child_new(struct stack_tcp *l, uint32_t rip, uint16_t rpor
 	c->keepidle_s = l->keepidle_s;
 	c->keepintvl_s = l->keepintvl_s;
 	c->keepcnt = l->keepcnt;
+	if (l->st->ops->tcp_child && l->st->ops->tcp_child(l->st->ctx, rip, rport, l->lport))
+		c->watched = 1;
 	return c;
 }
 

@@ -6,7 +6,11 @@
  * every segment of a flow), a frame handed over comes out whole and
  * once, with the FIFO readable until it is taken, a full inbox and an
  * oversize frame refused, a dead holder's slot refused (-ESRCH), and a
- * slot taken anew starting clean (no bits, no frames).
+ * slot taken anew starting clean (no bits, no frames). The table of
+ * accepted connections: a prefork group's members all own the port, and
+ * a segment of one member's connection goes to that member from any
+ * sibling; removed, or its slot taken anew, it does not; entries that
+ * collide are each found, and a full probe sequence refuses one more.
  */
 #include <errno.h>
 #include <poll.h>
@@ -171,12 +175,75 @@ static void test_dead_holder(void **state)
 	share_close(a);
 }
 
+static void test_conns(void **state)
+{
+	struct share *a = share_open(path, 0, NULL), *b = share_open(path, 1, NULL);
+	struct share *c = share_open(path, 2, NULL);
+	uint32_t ip = 0x0a580001;
+	unsigned took = 0;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_non_null(c);
+	share_own(a, 8081, 1); /* (a group: every member listens on the port) */
+	share_own(b, 8081, 1);
+	share_own(c, 8081, 1);
+	assert_int_equal(share_target(b, 8081, ip, 40000), -1); /* a new one: b's own */
+	assert_int_equal(share_conn(a, ip, 40000, 8081, 1), 1);
+	assert_int_equal(share_target(b, 8081, ip, 40000), 0);
+	assert_int_equal(share_target(c, 8081, ip, 40000), 0);
+	assert_int_equal(share_target(a, 8081, ip, 40000), -1); /* a serves it */
+	assert_int_equal(share_target(b, 8081, ip, 40001), -1); /* another flow */
+	/* only its holder removes it */
+	assert_int_equal(share_conn(b, ip, 40000, 8081, 0), 0);
+	assert_int_equal(share_target(b, 8081, ip, 40000), 0);
+	assert_int_equal(share_conn(a, ip, 40000, 8081, 0), 1);
+	assert_int_equal(share_target(b, 8081, ip, 40000), -1);
+	assert_int_equal(share_conn(a, ip, 40000, 8081, 0), 0);
+	/* a handed-over one: the taker's entry replaces the old one's */
+	assert_int_equal(share_conn(a, ip, 40002, 8081, 1), 1);
+	assert_int_equal(share_conn(c, ip, 40002, 8081, 1), 1);
+	assert_int_equal(share_target(b, 8081, ip, 40002), 2);
+	assert_int_equal(share_conn(a, ip, 40002, 8081, 0), 0); /* (no longer a's) */
+	assert_int_equal(share_target(b, 8081, ip, 40002), 2);
+	/* many: each found again, past the removed ones between them */
+	for (uint16_t p = 1000; p < 3000; p++)
+		took += (unsigned)share_conn(c, ip + (p & 7), p, 8081, 1);
+	assert_int_equal(took, 2000);
+	for (uint16_t p = 1000; p < 3000; p += 2)
+		assert_int_equal(share_conn(c, ip + (p & 7), p, 8081, 0), 1);
+	for (uint16_t p = 1001; p < 3000; p += 2)
+		assert_int_equal(share_target(a, 8081, ip + (p & 7), p), 2);
+	for (uint16_t p = 1000; p < 3000; p += 2)
+		assert_int_equal(share_target(a, 8081, ip + (p & 7), p), -1);
+	/* a slot taken anew starts with none of its holder's */
+	share_close(c);
+	c = share_open(path, 2, NULL);
+	assert_non_null(c);
+	share_own(c, 8081, 1);
+	assert_int_equal(share_target(a, 8081, ip + 1, 1001), -1);
+	assert_int_equal(share_target(a, 8081, ip, 40002), -1);
+	/* a full table refuses one more (0: the connection is this process's
+	 * alone, as before the table), and keeps what it holds */
+	took = 0;
+	for (uint32_t i = 0; i < SHARE_CONNS + 100; i++)
+		took += (unsigned)share_conn(b, ip + 16, (uint16_t)i, 80, 1);
+	assert_true(took > SHARE_CONNS / 2 && took < SHARE_CONNS + 100);
+	assert_int_equal(share_target(a, 8081, ip + 1, 1001), -1);
+	assert_int_equal(share_target(c, 80, ip + 16, 0), 1);
+	share_close(a);
+	share_close(b);
+	share_close(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_target, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_take, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dead_holder, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_conns, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
