@@ -120,24 +120,22 @@ n_bad=$(grep -vc '^ok$' "$loop_log")
 # accept queue as it closes the listener goes to a new worker
 # (stack/tcp_move.c), waiting in the old one while no new one listens
 # yet; it was reset before (about 1 fetch in 3,000, 4 of 20 runs), and
-# t_prefork's slow reload shows both orders deterministically. Here a
-# reset is still counted and printed, not yet failed on: over the last
-# 21 runs one fetch was reset, before the wait for a taker, and none
-# after it in 10. More than 2 % is a failure (a tap lost over a reload
-# failed 452 of 554), and the service must be whole again after the
-# reloads.
+# t_prefork's slow reload shows both orders deterministically. On af_xdp
+# a connection also changes queue (the veth peer's new hash after a
+# retransmission): the worker it reaches hands it to the one that serves
+# it (the share region's table of connections). Every fetch must be
+# served, as on the kernel: none failed in the last 12 runs on the tap
+# and 24 with af_xdp (where 5 of 14 lost one or failed before the table).
 [ "$n_ok" -ge 20 ] || fail "reload: only $n_ok fetches"
 stat_sum() { # $1 = what a stats line counts: the workers' total
 	grep -ho "$1 [0-9]*" "$dir/error.log" 2>/dev/null | awk '{ n += $NF } END { print n + 0 }'
 }
-[ $((n_bad * 50)) -le $((n_ok + n_bad)) ] ||
+[ "$n_bad" = 0 ] ||
 	fail "reload: $n_bad of $((n_ok + n_bad)) fetches failed: $(grep -v '^ok$' "$loop_log" | sort | uniq -c | head -5) (resets sent $(stat_sum "resets sent"))"
 for i in $(seq 20); do
 	[ "$($CLI curl -s -m 5 http://10.88.0.2:8081/small)" = small ] || fail "after the reloads: fetch $i of 20 failed"
 done
-why=""
-[ "$n_bad" -gt 0 ] && why=" ($n_bad failed: $(grep -v '^ok$' "$loop_log" | sort | uniq -c | head -2 | tr -s ' '))"
-note "reload twice: $n_ok of $((n_ok + n_bad)) fetches over it served$why, then 20 of 20; the workers sent $(stat_sum "resets sent") resets, moved $(stat_sum "moved in") unaccepted connections from an old worker to a new one and left $(stat_sum tcp_quiet) SYNs to a closed copy unanswered"
+note "reload twice: $n_ok of $n_ok fetches over it served, then 20 of 20; the workers sent $(stat_sum "resets sent") resets, moved $(stat_sum "moved in") unaccepted connections from an old worker to a new one and left $(stat_sum tcp_quiet) SYNs to a closed copy unanswered"
 [ "$PORT" = tap ] && ! grep -q "kept for the group" "$dir/error.log" &&
 	note "(the old workers left after a new one had started: the tap was not kept this time)"
 # nginx stops: the tap kept between workers goes with the master
