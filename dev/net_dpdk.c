@@ -1417,9 +1417,9 @@ static void runtime_dir_remove(void)
  * attached to it since (t_nginx_xdp: after a reload, a new worker that got
  * no frame from the wire and the fetches its queue had, lost; the
  * interface's program id changed with no worker changing). The kernel,
- * closing the socket, takes out only its own entry. Left: the program
- * stays on the interface after the group (it passes a queue with no
- * socket to the kernel; the next group's first member takes it up).
+ * closing the socket, takes out only its own entry. The last member
+ * leaves through the PMD, under the start lock (docs/DESIGN.md, "Port
+ * kinds", says what is not known of the program after that).
  */
 #ifndef AF_XDP
 #define AF_XDP 44
