@@ -283,16 +283,17 @@ guest_stat() {
 # 512 verify reads a thread for a randwrite).
 : "${GUEST_FIO:=--name=fio --directory=$GUEST_MNT --bs=4k --size=2m --ioengine=psync --thread --numjobs=4 --verify=crc32c --do_verify=1 --group_reporting --verify_state_save=0}"
 guest_fio() {
-	local name=$1 rw=$2 t0
+	local name=$1 rw=$2 t0 cmd
 	shift 2
 	t0=$(date +%s%N)
-	GUEST_OUT=$(guest_run "cd /tmp && $* fio $GUEST_FIO --rw=$rw $GUEST_FIO_EXTRA 2>&1; echo fio-rc=\$?")
+	cmd="cd /tmp && $* fio $GUEST_FIO --rw=$rw $GUEST_FIO_EXTRA 2>&1; echo fio-rc=\$?"
+	GUEST_OUT=$(guest_run "$cmd")
 	# (no fio-rc line at all: the command's output never came back over
 	#  the channel, which the shell's echo after fio always prints; seen
 	#  once in CI as an empty answer in 1 s. Asked once more, and said.)
 	if ! echo "$GUEST_OUT" | grep -q '^fio-rc='; then
 		note "fio $name: no answer from the guest ('$(echo "$GUEST_OUT" | head -c 200)'): asked again"
-		GUEST_OUT=$(guest_run "cd /tmp && $* fio $GUEST_FIO --rw=$rw $GUEST_FIO_EXTRA 2>&1; echo fio-rc=\$?")
+		GUEST_OUT=$(guest_run "$cmd")
 	fi
 	echo "$GUEST_OUT" | grep -q '^fio-rc=0$' || {
 		echo "$GUEST_OUT" | grep -a libaccel | sed 's/^/   | /'
