@@ -31,10 +31,12 @@ grep -q "slot 0" "$mlog" && grep -q "slot 1" "$rlog" ||
 wait_tcp 10.88.0.2 11211 || fail "memcached does not answer through the port"
 wait_tcp 10.88.0.2 6379 || fail "redis-server does not answer through the port"
 
-# $1 = host, $2 = tag, $3 = rounds: a new connection to each server per
-# round (a new source port: a new hash), memcached and redis at once
+# $1 = host, $2 = tag, $3 = rounds, $4 = output file: a new connection to
+# each server per round (a new source port: a new hash), memcached and
+# redis at once. The two writers write files of their own (ci: a python
+# line and a redis line, both written to one file, came out spliced).
 clients() {
-	in_ns python3 - "$1" "$2" "$3" <<'EOF' &
+	in_ns python3 - "$1" "$2" "$3" > "$4.mc" 2>&1 <<'EOF' &
 import socket, sys
 host, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 for i in range(n):
@@ -54,11 +56,12 @@ EOF
 	for i in $(seq "$3"); do
 		echo "redis $i $(in_ns redis-cli -h "$1" -p 6379 set r$i "$2-$i") \
 $(in_ns redis-cli -h "$1" -p 6379 get r$i)"
-	done
+	done > "$4.redis" 2>&1
 	wait $py
+	cat "$4.mc" "$4.redis" > "$4"
 }
-clients 10.88.0.2 port 40 > "$LOGDIR/portshare.port" 2>&1
-clients 127.0.0.1 kern 40 > "$LOGDIR/portshare.kernel" 2>&1
+clients 10.88.0.2 port 40 "$LOGDIR/portshare.port"
+clients 127.0.0.1 kern 40 "$LOGDIR/portshare.kernel"
 sort "$LOGDIR/portshare.port" | sed 's/port-/V-/g' > "$LOGDIR/portshare.port.s"
 sort "$LOGDIR/portshare.kernel" | sed "s/kern-/V-/g" > "$LOGDIR/portshare.kernel.s"
 [ "$(grep -c "^mc .*|END|$" "$LOGDIR/portshare.port.s")" = 40 ] ||
