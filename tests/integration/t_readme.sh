@@ -39,14 +39,47 @@ run_recipe() {
 	note "recipe $1: ran in $((SECONDS - t0)) s"
 }
 
-# Stops every program the recipes left running in the namespace.
+# True when no listening socket is left in the namespace. A process
+# leaves `ip netns pids` when its main thread has ended; its descriptors
+# close when its last thread has (ci: the next recipe's memcached found
+# 11211 in use and exited, and that recipe waited for it until its
+# timeout).
+sockets_gone() {
+	[ -z "$(in_ns ss -Hltn)" ] && [ -z "$(in_ns ss -Hlx | grep -v '@')" ]
+}
+
+# Stops every program the recipes left running in the namespace: SIGTERM,
+# as a user stops a server, and 5 s for it to end. One that did not is
+# named, with its threads' states and stacks (a server that hangs at
+# exit is a failure: the user's shell would wait on it), then killed,
+# and its end waited for (ci: a memcached still ending held port 11211
+# when the next recipe's bound it).
 stop_all() {
+	local pid t left
 	for pid in $(ip netns pids "$NS"); do kill -TERM "$pid" 2>/dev/null; done
 	for _ in $(seq 50); do
-		[ -z "$(ip netns pids "$NS")" ] && return 0
+		[ -z "$(ip netns pids "$NS")" ] && sockets_gone && return 0
 		sleep 0.1
 	done
-	for pid in $(ip netns pids "$NS"); do kill -KILL "$pid" 2>/dev/null; done
+	left=$(ip netns pids "$NS")
+	{ echo "listening 5 s after SIGTERM:"; in_ns ss -Hltnxp; } > "$WORK/stop.log"
+	for pid in $left; do
+		echo "pid $pid ($(cat /proc/$pid/comm 2>/dev/null)) still running 5 s after SIGTERM:"
+		for t in /proc/$pid/task/*; do
+			echo "  thread $(basename "$t") $(cat "$t/comm" 2>/dev/null):" \
+				"state $(awk '{ print $3 }' "$t/stat" 2>/dev/null)," \
+				"wchan $(cat "$t/wchan" 2>/dev/null)"
+		done
+		timeout 20 gdb -p "$pid" -batch -ex "thread apply all bt" 2>&1 | grep "^#\|^Thread"
+	done >> "$WORK/stop.log"
+	for pid in $left; do kill -KILL "$pid" 2>/dev/null; done
+	for _ in $(seq 100); do
+		[ -z "$(ip netns pids "$NS")" ] && break
+		sleep 0.1
+	done
+	cp "$WORK/stop.log" "$LOGDIR/readme-stop.log"
+	head -60 "$WORK/stop.log"
+	fail "a recipe's server did not end on SIGTERM"
 }
 
 # Frames the kernel's side of tap $1 received (the port sent them).
