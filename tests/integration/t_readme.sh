@@ -39,21 +39,20 @@ run_recipe() {
 	note "recipe $1: ran in $((SECONDS - t0)) s"
 }
 
-# True when no listening socket is left in the namespace. A process
-# leaves `ip netns pids` when its main thread has ended; its descriptors
-# close when its last thread has (ci: the next recipe's memcached found
-# 11211 in use and exited, and that recipe waited for it until its
-# timeout).
+# True when no listening TCP socket and no bound unix socket by path
+# (memif's) is left in the namespace. A process leaves `ip netns pids`
+# when its main thread has ended; its descriptors close when its last
+# thread has (ci: the next recipe's memcached found 11211 in use and
+# exited, and that recipe waited for it until its timeout).
 sockets_gone() {
 	[ -z "$(in_ns ss -Hltn)" ] && [ -z "$(in_ns ss -Hlx | grep -v '@')" ]
 }
 
 # Stops every program the recipes left running in the namespace: SIGTERM,
-# as a user stops a server, and 5 s for it to end. One that did not is
-# named, with its threads' states and stacks (a server that hangs at
-# exit is a failure: the user's shell would wait on it), then killed,
-# and its end waited for (ci: a memcached still ending held port 11211
-# when the next recipe's bound it).
+# as a user stops a server, and 5 s for them and their sockets to end.
+# One that did not fails the test, named with its threads' states and
+# stacks (a server that hangs at exit: the user's shell would wait on
+# it); the EXIT trap's ns_cleanup kills it.
 stop_all() {
 	local pid t left
 	for pid in $(ip netns pids "$NS"); do kill -TERM "$pid" 2>/dev/null; done
@@ -72,11 +71,6 @@ stop_all() {
 		done
 		timeout 20 gdb -p "$pid" -batch -ex "thread apply all bt" 2>&1 | grep "^#\|^Thread"
 	done >> "$WORK/stop.log"
-	for pid in $left; do kill -KILL "$pid" 2>/dev/null; done
-	for _ in $(seq 100); do
-		[ -z "$(ip netns pids "$NS")" ] && break
-		sleep 0.1
-	done
 	cp "$WORK/stop.log" "$LOGDIR/readme-stop.log"
 	head -60 "$WORK/stop.log"
 	fail "a recipe's server did not end on SIGTERM"
