@@ -88,7 +88,7 @@ TEST_PROGS := $(BUILD)/tests/forkexec $(BUILD)/tests/waitmix \
 BENCH_PROGS := $(BUILD)/bench/callcost $(BUILD)/bench/kecho $(BUILD)/bench/stacklink \
 	$(BUILD)/bench/jitter $(BUILD)/bench/c2c $(BUILD)/bench/guardcost
 
-.PHONY: all deps check unit unit-san integration integration-san demo bench bench-nginx bench-cluster \
+.PHONY: all deps check layers unit unit-san integration integration-san demo bench bench-nginx bench-cluster \
 	install uninstall man clean fuzz fuzz-build fuzz-check fuzz-cov check-nvme
 all: $(BUILD)/libaccel.so $(BUILD)/accel $(BUILD)/stack-echo $(BUILD)/accel-stat \
 	$(BUILD)/accel-load man
@@ -297,6 +297,11 @@ deps:
 unit: $(UNIT_TESTS)
 	@scripts/run-unit.sh $(UNIT_TESTS)
 
+# The call directions between files (sockets/ in one direction, dev/ and
+# stack/ never calling up), read from the objects.
+layers: all
+	@scripts/check-layers.py $(BUILD)
+
 # What CI runs on every submission besides the plain suites.
 unit-san:
 	@$(MAKE) --no-print-directory SANITIZE=$(SAN_UNIT) unit
@@ -328,6 +333,7 @@ check-nvme: deps all $(TEST_PROGS)
 ifeq ($(SANITIZE),)
 check: deps
 	@$(MAKE) --no-print-directory all $(UNIT_TESTS) $(TEST_PROGS) $(BENCH_PROGS)
+	@scripts/check-layers.py $(BUILD)
 	@scripts/run-unit.sh $(UNIT_TESTS)
 	@$(MAKE) --no-print-directory unit-san
 	@$(MAKE) --no-print-directory fuzz-check

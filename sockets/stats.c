@@ -78,9 +78,9 @@ void sk_stats_stack(struct sk_stack *S, uint64_t now)
 
 static size_t copy_sock_lines(unsigned i, char *buf, size_t len)
 {
-	uint64_t until = sk_now() + SOCK_LINES_WAIT_NS;
+	uint64_t until = dev_now_ns() + SOCK_LINES_WAIT_NS;
 
-	for (int tries = 0; tries < 3 || sk_now() < until; tries++) {
+	for (int tries = 0; tries < 3 || dev_now_ns() < until; tries++) {
 		unsigned seq = __atomic_load_n(&sk_proc->stacks[i].socks_seq, __ATOMIC_ACQUIRE);
 		size_t n;
 
