@@ -88,15 +88,42 @@ static uint64_t idle_slice(struct sk_thread *t, uint64_t now)
 	return backup;
 }
 
+/* When the counters file (stats.c, once a second from the polls) is
+ * owed what t's stack received since it was last written: its counters
+ * or its socket lines. A thread that went to sleep just after its traffic
+ * wakes once to write them, or accel-stat would show the idle process's
+ * figures from before that traffic until something else came in (a
+ * prefork test's nginx workers showed 0 accepts after 20 fetches). An
+ * idle stack owes nothing, so an idle process still never wakes for it.
+ * One already due was for the look just made to write; if it did not,
+ * the sleep is not cut to nothing (that would spin). */
+static uint64_t stats_owed(const struct sk_thread *t, uint64_t now)
+{
+	uint64_t rx = __atomic_load_n(&t->s->rx_at, __ATOMIC_RELAXED);
+	uint64_t pub = __atomic_load_n(&sk_proc->next_publish, __ATOMIC_RELAXED);
+	uint64_t at = NO_DEADLINE;
+	uint64_t socks = __atomic_load_n(&t->s->socks_at, __ATOMIC_RELAXED);
+
+	if (socks && rx > socks - SK_STATS_PUBLISH_NS)
+		at = socks;
+	if (pub && pub != NO_DEADLINE && rx > pub - SK_STATS_PUBLISH_NS && pub < at)
+		at = pub;
+	return at > now ? at : NO_DEADLINE;
+}
+
 /* How long the next sleep may last: until the caller's deadline, the
- * stack's next timer, or an idle slice when there is no wake fd or a
- * stack has no thread (netif.c: stale). -1 means no limit. */
+ * stack's next timer, the counters file's next writing if it is owed
+ * something, or an idle slice when there is no wake fd or a stack has no
+ * thread (netif.c: stale). -1 means no limit. */
 int64_t sk_sleep_len(struct sk_thread *t, uint64_t deadline)
 {
 	uint64_t now = now_ns(), until = deadline, timer = sk_stack_deadline(t);
+	uint64_t owed = stats_owed(t, now);
 
 	if (timer < until)
 		until = timer;
+	if (owed < until)
+		until = owed;
 	if (t->s->wake_fd < 0 || __atomic_load_n(&sk_proc->orphans, __ATOMIC_RELAXED)) {
 		uint64_t slice = idle_slice(t, now);
 
